@@ -1,0 +1,28 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', '.serverless/**', '.esbuild/**', 'coverage/**', 'bench/results/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-console': 'off',
+    },
+  },
+  {
+    files: ['public/**/*.js'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', performance: 'readonly' } },
+  },
+  {
+    // The core stays runtime-free: transports and SDKs belong to adapters, sources and functions.
+    files: ['lib/**/*.ts'],
+    ignores: ['lib/adapters/**', 'lib/sources/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: ['node:http', 'node:https', 'node:net', '@aws-sdk/*', 'ioredis'] }],
+      'no-restricted-globals': ['error', 'awslambda'],
+    },
+  },
+);

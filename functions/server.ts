@@ -1,0 +1,86 @@
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { nodeListener } from '../lib/adapters/node.js';
+import { ConfigError, loadConfig, type Config } from '../lib/config/index.js';
+import { startDemoPublisher } from '../lib/demo-publisher.js';
+import type { Logger } from '../lib/logger.js';
+import { RelayApp } from '../lib/relay-app.js';
+import { buildAuthorizer } from './build-authorizer.js';
+import { buildSource } from './build-source.js';
+import { loadAssets } from './load-assets.js';
+import { createLogger } from './logger.js';
+
+/** A running container server. */
+export interface RunningServer {
+  app: RelayApp;
+  server: Server;
+  port: number;
+  /** Drains and stops: readiness fails, streams close over SHUTDOWN_DRAIN_MS, the source closes. */
+  stop(): Promise<void>;
+}
+
+
+/** Builds and starts the server from a configuration (tests call this; `main` adds the process wiring). */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const source = await buildSource(config);
+  const app = new RelayApp({
+    config: config.server, source, logger, authorizer: buildAuthorizer(config), assets: await loadAssets(publicDir()),
+  });
+  const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
+  const server = createServer(nodeListener(app));
+  // Streams are long-lived: no per-request timeout. Idle keep-alive sockets still close after 65 s (above most LBs' 60 s).
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
+  const stop = async (): Promise<void> => {
+    stopDemo();
+    app.startDraining();
+    server.close();
+    await app.shutdown(config.server.shutdownDrainMs * 0.8);
+    server.closeAllConnections();
+    await source.close();
+  };
+  return { app, server, port, stop };
+}
+
+// Running from dist/functions/ or (in tests) from functions/, public/ is at the repository root.
+function publicDir(): string {
+  const here = fileURLToPath(new URL('.', import.meta.url));
+  return here.includes('/dist/') ? here.replace(/\/dist\/functions\/?$/, '/public') : here.replace(/\/functions\/?$/, '/public');
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`sse-relay: configuration error: ${error.message}`);
+    process.exit(1);
+  }
+  const logger = createLogger(config.server.logLevel);
+  const running = await startServer(config, logger);
+  const url = `http://localhost:${running.port}/`;
+  logger.info({ port: running.port, source: config.server.source, auth: config.auth.mode }, `sse-relay listening on ${url}`);
+  if (config.server.demo) logger.warn({}, `demo mode: auth is ${config.auth.mode === 'none' ? 'OFF' : 'on'}, sample events on topic "demo"; open ${url}`);
+  let stopping = false;
+  const onSignal = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    // Whatever happens, the process is gone before the orchestrator's grace period.
+    setTimeout(() => process.exit(1), config.server.shutdownDrainMs + 1_000).unref();
+    running.stop().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main().catch((error: unknown) => {
+    console.error('sse-relay failed to start:', error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,15 @@
+/**
+ * Where a stream's bytes go: the structural part of a Node Writable that the core needs (a ServerResponse in the
+ * container, awslambda.HttpResponseStream on Lambda). Keeping it structural lets the core stay free of node:http.
+ */
+export interface ByteSink {
+  /** Queues bytes; false once the sink's own buffer is past its high-water mark. `done` runs when handed to the OS. */
+  write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean;
+  /** Bytes accepted by write() but not yet handed to the OS. */
+  readonly writableLength: number;
+  /** Batches the writes until uncork() into one system call (writev). */
+  cork(): void;
+  uncork(): void;
+  /** Ends the stream after what is queued. */
+  end(): void;
+}

@@ -1,0 +1,73 @@
+import { ConfigError } from './config-error.js';
+import { EnvReader, type Env } from './env-reader.js';
+import { readAuthConfig, type AuthConfig } from './auth-config.js';
+import { readLambdaConfig, type LambdaConfig } from './lambda-config.js';
+import { readRedisConfig, type RedisConfig } from './redis-config.js';
+import { readServerConfig, type ServerConfig } from './server-config.js';
+import { readSqsConfig, type SqsConfig } from './sqs-config.js';
+
+export { ConfigError } from './config-error.js';
+export type { Env } from './env-reader.js';
+export type { AuthConfig, LambdaConfig, RedisConfig, ServerConfig, SqsConfig };
+export type { SourceMode } from './server-config.js';
+
+/** Everything sse-relay can be told through its environment. */
+export interface Config {
+  server: ServerConfig;
+  redis: RedisConfig;
+  sqs: SqsConfig;
+  auth: AuthConfig;
+  lambda: LambdaConfig;
+}
+
+/**
+ * Reads and checks the whole configuration once, at start. Pure: the environment is an argument. Throws a ConfigError
+ * naming the first variable that is malformed or missing for the chosen mode.
+ */
+export function loadConfig(env: Env): Config {
+  const reader = new EnvReader(env);
+  const server = readServerConfig(reader);
+  const config: Config = {
+    server,
+    redis: readRedisConfig(reader),
+    sqs: readSqsConfig(reader),
+    auth: readAuthConfig(reader, server.demo),
+    lambda: readLambdaConfig(reader),
+  };
+  checkRequirements(config);
+  return config;
+}
+
+function checkRequirements({ server, redis, sqs, auth }: Config): void {
+  const mode = server.source;
+  if ((mode === 'redis' || mode === 'redis-list') && redis.url === undefined) {
+    throw new ConfigError('REDIS_URL', `set for SOURCE=${mode} (redis://host:6379 or rediss://user:pass@host:6380)`, '');
+  }
+  if (mode === 'sqs' && sqs.queueUrl === undefined && sqs.queueUrlTemplate === undefined) {
+    throw new ConfigError('SQS_QUEUE_URL', 'set for SOURCE=sqs (or SQS_QUEUE_URL_TEMPLATE containing {topic})', '');
+  }
+  if (sqs.queueUrlTemplate !== undefined && !/^https?:\/\/[^{}]*\{topic\}[^{}]*$/.test(sqs.queueUrlTemplate)) {
+    throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', 'an http(s) URL containing {topic} once', sqs.queueUrlTemplate);
+  }
+  if (auth.mode === 'jwt' && auth.jwtSecret === undefined && auth.jwksUrl === undefined) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'set for AUTH_MODE=jwt (or set AUTH_JWKS_URL, or AUTH_MODE=none to turn auth off)', '');
+  }
+  if (auth.jwtSecret !== undefined && Buffer.byteLength(auth.jwtSecret) < 32) {
+    throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes long (HS256 needs a key as long as its hash)', '(hidden)');
+  }
+}
+
+/** Every environment variable sse-relay reads, in the order it reads them (the README table and k8s/ are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = listVariables();
+
+function listVariables(): string[] {
+  const names: string[] = [];
+  const recording = new Proxy({} as Env, { get: (_t, name) => (names.push(String(name)), undefined) });
+  const reader = new EnvReader(recording);
+  readServerConfig(reader);
+  readRedisConfig(reader);
+  readSqsConfig(reader);
+  readAuthConfig(reader, false);
+  readLambdaConfig(reader);
+  return [...new Set(names)];
+}

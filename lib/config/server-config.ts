@@ -1,0 +1,70 @@
+import type { EnvReader } from './env-reader.js';
+
+export const SOURCE_MODES = ['memory', 'redis', 'redis-list', 'sqs'] as const;
+export type SourceMode = (typeof SOURCE_MODES)[number];
+
+/** HTTP server, session and limit settings shared by every runtime. */
+export interface ServerConfig {
+  /** TCP port of the container server. Default 8080. */
+  port: number;
+  /** Address to listen on. Default `0.0.0.0`. */
+  host: string;
+  /** Where messages come from. Default `memory`. */
+  source: SourceMode;
+  /** Run the built-in demo publisher (and default auth off). Default false; `npm start` turns it on. */
+  demo: boolean;
+  /** pino log level. Default `info`. */
+  logLevel: string;
+  /** Interval of the heartbeat comment, ms. Default 15000 (below the 60 s idle cut of nginx and load balancers). */
+  heartbeatMs: number;
+  /** `retry:` sent first on every stream: how long EventSource waits before reconnecting, ms. Default 2000. */
+  retryMs: number;
+  /** Longest a stream stays open before it ends with a jittered `retry:` and the client reconnects, ms. Default 1800000. */
+  maxSessionMs: number;
+  /** End a stream after this long without an event (heartbeats do not count), ms; 0 = never. Default 0. */
+  sessionIdleMs: number;
+  /** Messages kept per topic by the memory source (its replay window). Default 1000. */
+  memoryBufferSize: number;
+  /** Most messages replayed on one reconnect, per topic. Default 1000. */
+  replayMax: number;
+  /** Bytes that may wait for one slow connection before it is cut off (it resumes from its cursor). Default 1048576. */
+  connectionBufferBytes: number;
+  /** Largest `POST /publish` body, bytes. Default 131072. */
+  maxBodyBytes: number;
+  /** Largest message `data`, bytes of UTF-8. Default 65536. */
+  maxMessageBytes: number;
+  /** Most topics in one subscription. Default 16. */
+  maxTopics: number;
+  /** Most open streams per process; beyond it `/events` answers 503 with Retry-After. Default 10000. */
+  maxConnections: number;
+  /** Most open streams per client address; beyond it 429. Default 100. */
+  maxConnectionsPerClient: number;
+  /** Publishes per minute allowed per token (or per client address without auth); 0 = unlimited. Default 600. */
+  publishRatePerMinute: number;
+  /** On SIGTERM, open streams are closed spread over this window, then the process exits, ms. Default 10000. */
+  shutdownDrainMs: number;
+}
+
+export function readServerConfig(env: EnvReader): ServerConfig {
+  return {
+    port: env.integer('PORT', 8080, 0, 65535),
+    host: env.string('HOST', '0.0.0.0'),
+    source: env.oneOf('SOURCE', SOURCE_MODES, 'memory'),
+    demo: env.boolean('DEMO', false),
+    logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    heartbeatMs: env.integer('HEARTBEAT_MS', 15_000, 100, 3_600_000),
+    retryMs: env.integer('RETRY_MS', 2_000, 0, 3_600_000),
+    maxSessionMs: env.integer('MAX_SESSION_MS', 1_800_000, 1_000),
+    sessionIdleMs: env.integer('SESSION_IDLE_MS', 0, 0),
+    memoryBufferSize: env.integer('MEMORY_BUFFER_SIZE', 1_000, 1, 10_000_000),
+    replayMax: env.integer('REPLAY_MAX', 1_000, 0, 1_000_000),
+    connectionBufferBytes: env.integer('CONNECTION_BUFFER_BYTES', 1_048_576, 1_024),
+    maxBodyBytes: env.integer('MAX_BODY_BYTES', 131_072, 64, 64 * 1_048_576),
+    maxMessageBytes: env.integer('MAX_MESSAGE_BYTES', 65_536, 1, 64 * 1_048_576),
+    maxTopics: env.integer('MAX_TOPICS', 16, 1, 1_000),
+    maxConnections: env.integer('MAX_CONNECTIONS', 10_000, 1),
+    maxConnectionsPerClient: env.integer('MAX_CONNECTIONS_PER_CLIENT', 100, 1),
+    publishRatePerMinute: env.integer('PUBLISH_RATE_PER_MINUTE', 600, 0),
+    shutdownDrainMs: env.integer('SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
+  };
+}

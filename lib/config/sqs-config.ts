@@ -1,0 +1,28 @@
+import type { EnvReader } from './env-reader.js';
+
+/** Amazon SQS settings, used when SOURCE is `sqs`. Credentials come from the AWS default provider chain. */
+export interface SqsConfig {
+  /** One queue for every topic. Either this or the template is required for SOURCE=sqs. */
+  queueUrl: string | undefined;
+  /** Queue URL with `{topic}` in it, e.g. `https://sqs.eu-west-1.amazonaws.com/123/events-{topic}`. */
+  queueUrlTemplate: string | undefined;
+  /** Long-poll wait of each receive, seconds (1–20). Default 20. */
+  waitSeconds: number;
+  /** Visibility timeout given to received messages, seconds. Default 30. */
+  visibilityTimeoutSeconds: number;
+  /** AWS region; when unset the SDK's default chain decides. */
+  region: string | undefined;
+  /** Endpoint override (an emulator, a VPC endpoint). Default unset. */
+  endpoint: string | undefined;
+}
+
+export function readSqsConfig(env: EnvReader): SqsConfig {
+  return {
+    queueUrl: env.url('SQS_QUEUE_URL', ['https:', 'http:']),
+    queueUrlTemplate: env.optionalString('SQS_QUEUE_URL_TEMPLATE'),
+    waitSeconds: env.integer('SQS_WAIT_SECONDS', 20, 0, 20),
+    visibilityTimeoutSeconds: env.integer('SQS_VISIBILITY_TIMEOUT_S', 30, 1, 43_200),
+    region: env.optionalString('AWS_REGION'),
+    endpoint: env.url('SQS_ENDPOINT', ['https:', 'http:']),
+  };
+}

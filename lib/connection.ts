@@ -1,0 +1,127 @@
+import type { ByteSink } from './byte-sink.js';
+import { encodeRetry } from './sse-encoder.js';
+
+/** Why a stream ended; logged and, for some, counted. */
+export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'source-error';
+
+/** The part of the hub a connection reports to: scheduling its flush and hearing that it ended. */
+export interface ConnectionOwner {
+  scheduleFlush(connection: Connection): void;
+  connectionEnded(connection: Connection, reason: EndReason): void;
+}
+
+/**
+ * One open SSE stream. Frames are queued by reference (a frame's bytes are shared by every connection that gets it) and
+ * written once per event-loop turn, corked, so a busy connection costs one system call per turn, not one per frame.
+ */
+export class Connection {
+  /** Sorted topics of the subscription, comma-joined: connections with the same key share encoded frames. */
+  readonly topicKey: string;
+  /** Epoch ms after which the stream ends with a jittered `retry:` (max session, token expiry, Lambda deadline). */
+  endsAt: number;
+  /** What reaching `endsAt` means, for logs and metrics. */
+  endReason: EndReason = 'max-session';
+  /** Epoch ms of the last event (not heartbeat) queued; drives SESSION_IDLE_MS. */
+  lastEventAt: number;
+  /** While true (replay in progress), live frames wait in `held` instead of going out. */
+  replaying = true;
+  ended = false;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private held: Uint8Array[] = [];
+  private heldBytes = 0;
+
+  constructor(
+    readonly topics: readonly string[],
+    private readonly sink: ByteSink,
+    private readonly owner: ConnectionOwner,
+    private readonly limitBytes: number,
+    now: number,
+    endsAt: number,
+  ) {
+    this.topicKey = topics.join(',');
+    this.endsAt = endsAt;
+    this.lastEventAt = now;
+  }
+
+  /** Queues a frame. Returns false (and ends the stream) when the client is too far behind. */
+  send(frame: Uint8Array, isEvent = true, live = false): boolean {
+    if (this.ended) return false;
+    if (live && this.replaying) return this.hold(frame);
+    if (this.sink.writableLength + this.pendingBytes + frame.byteLength > this.limitBytes) {
+      this.end('slow-consumer', 0);
+      return false;
+    }
+    if (this.pending.length === 0) this.owner.scheduleFlush(this);
+    this.pending.push(frame);
+    this.pendingBytes += frame.byteLength;
+    if (isEvent) this.lastEventAt = Date.now();
+    return true;
+  }
+
+  private hold(frame: Uint8Array): boolean {
+    if (this.heldBytes + frame.byteLength > this.limitBytes) {
+      this.end('slow-consumer', 0);
+      return false;
+    }
+    this.held.push(frame);
+    this.heldBytes += frame.byteLength;
+    return true;
+  }
+
+  /** Ends the replay phase: live frames that arrived meanwhile go out now, in order. */
+  goLive(): void {
+    this.replaying = false;
+    const held = this.held;
+    this.held = [];
+    this.heldBytes = 0;
+    for (const frame of held) if (!this.send(frame)) return;
+  }
+
+  /** Writes what is queued; called by the hub once per event-loop turn. Returns the bytes written. */
+  flush(): number {
+    if (this.pending.length === 0 || this.ended) return 0;
+    const frames = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.sink.cork();
+    for (const frame of frames) this.sink.write(frame);
+    this.sink.uncork();
+    return bytes;
+  }
+
+  /**
+   * Writes one frame after what is queued and resolves once the sink handed it to the OS: queue sources acknowledge a
+   * message only then. Rejects if the stream ends first.
+   */
+  writeConfirmed(frame: Uint8Array): Promise<void> {
+    if (this.ended) return Promise.reject(new Error('stream ended'));
+    this.flush();
+    this.lastEventAt = Date.now();
+    return new Promise((resolve, reject) => {
+      this.sink.write(frame, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /**
+   * Ends the stream: what is queued, then a final `retry:` of `retryMs` (the caller jitters it), then the end of the
+   * response. The browser reconnects after that delay and resumes from the last id it saw.
+   */
+  end(reason: EndReason, retryMs: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (reason !== 'client-closed') {
+      // A slow consumer's queue is dropped: it is cut where it stands and resumes from its cursor.
+      if (reason === 'slow-consumer') this.pending = [];
+      this.sink.cork();
+      for (const frame of this.pending) this.sink.write(frame);
+      this.sink.write(Buffer.from(encodeRetry(retryMs)));
+      this.sink.uncork();
+      this.sink.end();
+    }
+    this.pending = [];
+    this.held = [];
+    this.owner.connectionEnded(this, reason);
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Every error a client can see, listed once. The HTTP status and the one-line meaning live here; the README's error
+ * table is checked against this object by a test, so the two cannot drift apart.
+ */
+export const ERROR_CODES = {
+  invalid_topic: { status: 400, message: 'a topic is missing or does not match the topic pattern' },
+  invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
+  invalid_event_field: { status: 400, message: 'event or id contains CR, LF or NUL, or retry is not a non-negative integer' },
+  invalid_body: { status: 400, message: 'the publish body is not JSON of the form {topic, data, event?, id?}' },
+  too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS' },
+  unauthorized: { status: 401, message: 'no valid token was presented' },
+  forbidden: { status: 403, message: 'the token does not allow this topic' },
+  not_found: { status: 404, message: 'no such route' },
+  method_not_allowed: { status: 405, message: 'the route exists but not for this method' },
+  body_too_large: { status: 413, message: 'the request body is larger than MAX_BODY_BYTES' },
+  message_too_large: { status: 413, message: 'the message data is larger than MAX_MESSAGE_BYTES' },
+  unsupported_media_type: { status: 415, message: 'publish needs Content-Type: application/json' },
+  rate_limited: { status: 429, message: 'too many requests from this client or token; see Retry-After' },
+  too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },
+  source_unavailable: { status: 503, message: 'the message source (Redis, SQS) cannot be reached; see Retry-After' },
+  shutting_down: { status: 503, message: 'this instance is draining; reconnect elsewhere' },
+  internal: { status: 500, message: 'an unexpected error; the server log has the details' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The one error type sse-relay throws on purpose. `code` is what a client sees (as `{"error": code}`); `message` and
+ * `cause` are for logs only and never leave the process.
+ */
+export class RelayError extends Error {
+  override readonly name = 'RelayError';
+  readonly code: ErrorCode;
+  /** Seconds a client should wait before retrying; sent as `Retry-After` with 429 and 503. */
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/** True when `value` is a RelayError (also across module copies, which `instanceof` misses in bundles). */
+export function isRelayError(value: unknown): value is RelayError {
+  return value instanceof Error && value.name === 'RelayError' && typeof (value as RelayError).code === 'string';
+}
+
+/** The client-facing view of any thrown value: a known code, or `internal` for everything unexpected. */
+export function toRelayError(value: unknown): RelayError {
+  if (isRelayError(value)) return value;
+  return new RelayError('internal', value instanceof Error ? value.message : String(value), { cause: value });
+}

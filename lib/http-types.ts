@@ -1,0 +1,53 @@
+import type { ByteSink } from './byte-sink.js';
+
+/** A request as the core sees it: what an adapter extracts from node:http or a function-URL event. */
+export interface RelayRequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** Path without the query string, e.g. `/events`. */
+  path: string;
+  query: URLSearchParams;
+  /** A header by lower-case name (repeated headers comma-joined), or undefined. */
+  header(name: string): string | undefined;
+  /** Address of the client (for per-client limits). */
+  remoteAddress: string;
+  /** The body, read up to `limit` bytes; rejects with `body_too_large` past it. */
+  readBody(limit: number): Promise<Uint8Array>;
+  /** Aborts when the client goes away (never, on Lambda: it gives no such signal). */
+  signal: AbortSignal;
+  /** Epoch ms by which a stream must have ended (the Lambda invocation deadline less its margin); none in the container. */
+  deadline?: number | undefined;
+}
+
+export type HeaderMap = Record<string, string>;
+
+/** A complete response with a body. */
+export interface BodyResponse {
+  kind: 'body';
+  status: number;
+  headers: HeaderMap;
+  body: string | Uint8Array;
+}
+
+/** A response whose body is written over time (the SSE stream). */
+export interface StreamResponse {
+  kind: 'stream';
+  status: 200;
+  headers: HeaderMap;
+  /** Writes the stream into `sink` and resolves when it is over; the adapter then ends the response. Never rejects. */
+  run(sink: ByteSink, signal: AbortSignal): Promise<void>;
+}
+
+export type RelayResponse = BodyResponse | StreamResponse;
+
+/** Headers of every SSE stream; identical in both runtimes. No hop-by-hop headers (they break HTTP/2). */
+export const SSE_HEADERS: HeaderMap = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
+
+/** A JSON response. */
+export function json(status: number, value: unknown, headers: HeaderMap = {}): BodyResponse {
+  return { kind: 'body', status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
+}

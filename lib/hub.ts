@@ -1,0 +1,139 @@
+import type { ByteSink } from './byte-sink.js';
+import { Connection, type ConnectionOwner, type EndReason } from './connection.js';
+import { RelayError } from './errors.js';
+import { jitter } from './jitter.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+import type { BroadcastSource, LiveFeed, StoredMessage } from './source.js';
+import { encodeComment } from './sse-encoder.js';
+import { TopicFanout } from './topic-fanout.js';
+
+/** Hub settings (see ServerConfig for the variables behind them). */
+export interface HubOptions {
+  heartbeatMs: number;
+  retryMs: number;
+  connectionBufferBytes: number;
+  sessionIdleMs: number;
+}
+
+const HEARTBEAT = Buffer.from(encodeComment('heartbeat'));
+// Deadlines (max session, idle, token expiry, Lambda deadline) are checked on this cadence by the one process timer.
+const TICK_MS = 1_000;
+
+/**
+ * The process's set of open streams. For broadcast sources it holds one live subscription per topic, whatever the
+ * number of browsers, and fans each message out; it owns the single timer that sends heartbeats and ends streams whose
+ * time is up, and it writes each connection's queued frames once per event-loop turn.
+ */
+export class Hub implements ConnectionOwner {
+  readonly connections = new Set<Connection>();
+  private readonly fanout: TopicFanout | undefined;
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private nextHeartbeatAt: number;
+  private readonly endListeners = new Map<Connection, (reason: EndReason) => void>();
+
+  constructor(
+    private readonly options: HubOptions,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    source: BroadcastSource | undefined,
+  ) {
+    this.fanout = source === undefined ? undefined : new TopicFanout(source, metrics, logger);
+    this.nextHeartbeatAt = Date.now() + options.heartbeatMs;
+    this.timer = setInterval(() => this.tick(), Math.min(TICK_MS, options.heartbeatMs));
+    this.timer.unref?.();
+  }
+
+  /** Makes sure every topic has its live subscription; throws `source_unavailable` when the source cannot start one. */
+  async prepare(topics: readonly string[]): Promise<void> {
+    await this.fanout?.ensure(topics);
+  }
+
+  /** Registers a new stream. For broadcast it joins the topics' fan-out holding live frames until `goLive()`. */
+  open(topics: readonly string[], sink: ByteSink, endsAt: number, onEnd?: (reason: EndReason) => void): Connection {
+    const now = Date.now();
+    const connection = new Connection(topics, sink, this, this.options.connectionBufferBytes, now, endsAt);
+    this.connections.add(connection);
+    if (onEnd !== undefined) this.endListeners.set(connection, onEnd);
+    this.metrics.inc('sse_connections_total');
+    this.metrics.set('sse_connections_open', this.connections.size);
+    this.fanout?.join(connection);
+    return connection;
+  }
+
+  /** The live fan-out, for sessions that replay (broadcast sources only). */
+  get topicFanout(): TopicFanout {
+    if (this.fanout === undefined) throw new RelayError('internal', 'this hub has no broadcast source');
+    return this.fanout;
+  }
+
+  scheduleFlush(connection: Connection): void {
+    this.dirty.push(connection);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    let bytes = 0;
+    for (const connection of dirty) bytes += connection.flush();
+    this.metrics.inc('sse_bytes_written_total', bytes);
+  }
+
+  connectionEnded(connection: Connection, reason: EndReason): void {
+    this.connections.delete(connection);
+    this.fanout?.leave(connection);
+    this.metrics.set('sse_connections_open', this.connections.size);
+    if (reason === 'slow-consumer') this.metrics.inc('sse_slow_consumer_disconnects_total');
+    this.logger.debug({ reason, topics: connection.topicKey }, 'stream ended');
+    const listener = this.endListeners.get(connection);
+    this.endListeners.delete(connection);
+    listener?.(reason);
+  }
+
+  /** Ends one stream with a jittered `retry:`. */
+  end(connection: Connection, reason: EndReason): void {
+    connection.end(reason, jitter(this.options.retryMs));
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const heartbeat = now >= this.nextHeartbeatAt;
+    if (heartbeat) {
+      this.nextHeartbeatAt = now + this.options.heartbeatMs;
+      this.metrics.inc('sse_heartbeats_total');
+    }
+    const idleMs = this.options.sessionIdleMs;
+    for (const connection of this.connections) {
+      if (now >= connection.endsAt) this.end(connection, connection.endReason);
+      else if (idleMs > 0 && now - connection.lastEventAt >= idleMs) this.end(connection, 'idle');
+      else if (heartbeat) connection.send(HEARTBEAT, false);
+    }
+  }
+
+  /**
+   * Closes every stream, spread evenly over `windowMs` so their reconnects spread too, each with a jittered `retry:`.
+   * Resolves when all are closed.
+   */
+  async drain(windowMs: number): Promise<void> {
+    const all = [...this.connections];
+    const steps = Math.max(1, Math.min(all.length, 20));
+    for (let step = 0; step < steps; step++) {
+      for (let i = step; i < all.length; i += steps) this.end(all[i] as Connection, 'shutdown');
+      if (step < steps - 1) await new Promise((resolve) => setTimeout(resolve, windowMs / steps));
+    }
+  }
+
+  /** Stops the timer and the live feed. Open streams are not touched: drain() first. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.fanout?.close();
+  }
+}
+
+export type { LiveFeed, StoredMessage };

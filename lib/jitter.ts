@@ -1,0 +1,7 @@
+/**
+ * A delay spread uniformly over [base/2, 3·base/2), so clients told to come back at the same moment do not all come
+ * back at once.
+ */
+export function jitter(baseMs: number, random: () => number = Math.random): number {
+  return Math.round(baseMs * (0.5 + random()));
+}

@@ -1,0 +1,36 @@
+import type { Authorizer } from './authorizer.js';
+import { isRelayError, RelayError } from './errors.js';
+import { json, type BodyResponse, type RelayRequest } from './http-types.js';
+import type { Metrics } from './metrics.js';
+import { parsePublishBody } from './publish-body.js';
+import type { Source } from './source.js';
+
+export interface PublishRouteOptions {
+  source: Source;
+  authorizer: Authorizer;
+  metrics: Metrics;
+  maxBodyBytes: number;
+  maxMessageBytes: number;
+}
+
+/** `POST /publish` `{topic, data, event?, id?}` → `202 {id}`. */
+export async function publish(request: RelayRequest, options: PublishRouteOptions): Promise<BodyResponse> {
+  const contentType = request.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new RelayError('unsupported_media_type', 'POST /publish needs Content-Type: application/json');
+  }
+  const body = await request.readBody(options.maxBodyBytes);
+  const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
+  await options.authorizer.authorize(request, 'publish', [topic]);
+  let id: string;
+  try {
+    id = options.source.delivery === 'broadcast'
+      ? (await options.source.publish(topic, message)).position
+      : (await options.source.publish(topic, message)).id;
+  } catch (error) {
+    if (isRelayError(error)) throw error;
+    throw new RelayError('source_unavailable', 'the source did not accept the message', { cause: error, retryAfterSeconds: 5 });
+  }
+  options.metrics.inc('sse_events_published_total');
+  return json(202, { id });
+}

@@ -1,0 +1,129 @@
+import { allowEveryone, type Authorizer } from './authorizer.js';
+import type { ServerConfig } from './config/index.js';
+import { ConnectionLimits } from './connection-limits.js';
+import { RelayError, toRelayError } from './errors.js';
+import { openEventStream } from './events-route.js';
+import { Hub } from './hub.js';
+import { json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse } from './http-types.js';
+import { silentLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { publish } from './publish-route.js';
+import type { Source } from './source.js';
+
+/** A static file served by the container (the demo page and the browser client). */
+export interface Asset {
+  contentType: string;
+  body: Uint8Array;
+}
+
+export interface RelayAppOptions {
+  config: ServerConfig;
+  source: Source;
+  metrics?: Metrics;
+  logger?: Logger;
+  authorizer?: Authorizer;
+  /** Files by URL path (`/`, `/sse-client.js`); none on Lambda. */
+  assets?: ReadonlyMap<string, Asset>;
+}
+
+const ROUTES: Record<string, readonly string[]> = {
+  '/events': ['GET'],
+  '/publish': ['POST'],
+  '/healthz': ['GET'],
+  '/readyz': ['GET'],
+  '/metrics': ['GET'],
+};
+
+/**
+ * sse-relay's HTTP API as a function from request to response, the same in every runtime. Adapters translate to and
+ * from node:http or a function-URL event; they add nothing to what is answered.
+ */
+export class RelayApp {
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  private readonly logger: Logger;
+  private readonly limits: ConnectionLimits;
+  private draining = false;
+
+  constructor(private readonly options: RelayAppOptions) {
+    const { config, source } = options;
+    this.metrics = options.metrics ?? new Metrics();
+    this.logger = options.logger ?? silentLogger;
+    this.hub = new Hub(config, this.metrics, this.logger, source.delivery === 'broadcast' ? source : undefined);
+    this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
+  }
+
+  /** Answers one request. Never throws: every failure becomes a JSON error response with its code. */
+  async handle(request: RelayRequest): Promise<RelayResponse> {
+    try {
+      return await this.route(request);
+    } catch (thrown) {
+      return this.errorResponse(toRelayError(thrown), request);
+    }
+  }
+
+  private async route(request: RelayRequest): Promise<RelayResponse> {
+    const { config, source, authorizer = allowEveryone } = this.options;
+    const methods = ROUTES[request.path];
+    const asset = methods === undefined ? this.options.assets?.get(request.path) : undefined;
+    if (asset !== undefined) return this.serveAsset(request, asset);
+    if (methods === undefined) throw new RelayError('not_found', 'no such route');
+    if (!methods.includes(request.method)) throw new RelayError('method_not_allowed', `${request.path} takes ${methods.join(', ')}`);
+    switch (request.path) {
+      case '/events':
+        if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
+        return openEventStream(request, {
+          session: { hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax },
+          source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
+        });
+      case '/publish':
+        return publish(request, { source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes });
+      case '/healthz':
+        return json(200, { status: 'ok' });
+      case '/readyz':
+        return (await this.isReady()) ? json(200, { status: 'ready' }) : json(503, { status: this.draining ? 'draining' : 'source-unavailable' });
+      default:
+        return { kind: 'body', status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: this.metrics.render() };
+    }
+  }
+
+  private serveAsset(request: RelayRequest, asset: Asset): RelayResponse {
+    if (request.method !== 'GET' && request.method !== 'HEAD') throw new RelayError('method_not_allowed', 'static files take GET');
+    return { kind: 'body', status: 200, headers: { 'content-type': asset.contentType, 'cache-control': 'no-cache' }, body: asset.body };
+  }
+
+  private async isReady(): Promise<boolean> {
+    if (this.draining) return false;
+    try {
+      return await this.options.source.isReady();
+    } catch {
+      return false;
+    }
+  }
+
+  private errorResponse(error: RelayError, request: RelayRequest): BodyResponse {
+    this.metrics.inc('sse_http_errors_total');
+    const level = error.status >= 500 ? 'error' : 'debug';
+    if (error.code !== 'not_found') this.logger[level]({ code: error.code, path: request.path, err: error }, error.message);
+    const headers: HeaderMap = {};
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+    if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');
+    return json(error.status, { error: error.code }, headers);
+  }
+
+  /** Starts the shutdown: readiness fails and new streams are refused from now on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Closes every stream spread over `windowMs` (each gets a jittered `retry:`), then stops the hub. */
+  async shutdown(windowMs: number): Promise<void> {
+    this.startDraining();
+    await this.hub.drain(windowMs);
+    await this.hub.close();
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * The ports every message source implements (lib/sources/*). The core depends on these types only; it never imports a
+ * source, and a source never imports another.
+ */
+
+/** What a publisher hands over. */
+export interface OutgoingMessage {
+  /** Payload text (JSON is the convention, any UTF-8 text works). */
+  data: string;
+  /** Event type; `message` when absent. */
+  event?: string | undefined;
+  /** Optional idempotency key: publishing the same key to the same topic again returns the first message's position. */
+  key?: string | undefined;
+}
+
+/** A message as a broadcast source stores it. `position` orders it within its topic. */
+export interface StoredMessage {
+  topic: string;
+  position: string;
+  event: string;
+  data: string;
+}
+
+/** What a replay found after a position. */
+export interface ReplayResult {
+  messages: StoredMessage[];
+  /**
+   * True when something after the requested position is no longer retained, or more than `limit` messages follow it:
+   * the client missed messages, so the session sends the reserved reset event before `messages`.
+   */
+  gap: boolean;
+}
+
+/** The live side of a broadcast source, shared by every connection of the process (see Hub). */
+export interface LiveFeed {
+  /** Starts delivering messages of `topic` with positions after `after`, in order, to the feed's listener. */
+  add(topic: string, after: string): void;
+  /** Stops delivering `topic`. */
+  remove(topic: string): void;
+  /** Stops the feed and releases its connection. */
+  close(): Promise<void>;
+}
+
+/** Receives live messages; called in position order per topic. */
+export type LiveListener = (message: StoredMessage) => void;
+
+/** Broadcast: every subscriber of a topic sees every message, and a cursor resumes exactly (memory, Redis Streams). */
+export interface BroadcastSource {
+  readonly delivery: 'broadcast';
+  publish(topic: string, message: OutgoingMessage): Promise<StoredMessage>;
+  /** Position of the newest retained message of `topic` (or the position before the first one when it is empty). */
+  head(topic: string): Promise<string>;
+  /** Up to `limit` retained messages after `after` and at most `until`, oldest first. */
+  replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult>;
+  /** Opens the process-wide live feed. `onError` hears faults the feed recovers from by itself (for logs and metrics). */
+  openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed;
+  /** Whether the backing service answers now (readiness). */
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** One message taken from a queue for one subscriber. */
+export interface Delivery {
+  topic: string;
+  /** Source-assigned message id; sent as the SSE `id`. */
+  id: string;
+  event: string;
+  data: string;
+  /** Removes the message for good; called only after its frame was written. */
+  ack(): Promise<void>;
+  /** Gives the message back to the queue at once for another subscriber. */
+  release(): Promise<void>;
+}
+
+/** Queue: each message goes to exactly one subscriber; no replay (Redis list, SQS). */
+export interface QueueSource {
+  readonly delivery: 'queue';
+  publish(topic: string, message: OutgoingMessage): Promise<{ id: string }>;
+  /**
+   * Takes messages from the topics' queues until `signal` aborts. Deliveries not acked when the consumer stops must be
+   * released by the consumer; the source releases what it holds itself when `signal` aborts.
+   */
+  consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery>;
+  isReady(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export type Source = BroadcastSource | QueueSource;
