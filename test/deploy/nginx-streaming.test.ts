@@ -46,6 +46,8 @@ function openStream(port: number): Promise<{ res: IncomingMessage; chunks: strin
       resolveOpen({ res, chunks, ended });
     });
     req.once('error', rejectOpen);
+    // nginx buffering a response can hold even its headers back: fail fast with a reason, not at the test timeout.
+    req.setTimeout(5_000, () => req.destroy(new Error('no response headers through nginx within 5 s (buffering?)')));
   });
 }
 
@@ -84,7 +86,10 @@ describe('nginx with location-snippet.conf', () => {
       let sent = 0;
       const timer = setInterval(() => {
         res.write(`: heartbeat ${++sent}\n\n`);
-        if (sent === 9) (clearInterval(timer), res.end());
+        if (sent === 9) {
+          clearInterval(timer);
+          res.end();
+        }
       }, 500);
       res.once('close', () => clearInterval(timer));
     });

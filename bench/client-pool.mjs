@@ -1,0 +1,72 @@
+// The parent's handle on the load-generating processes: spreads subscribers over them and merges their counts.
+import { fork } from 'node:child_process';
+import { Histogram } from './histogram.mjs';
+
+const CLIENT = new URL('./load-client.mjs', import.meta.url);
+
+/** `processes` load clients, each a separate Node process with its own event loop (and file limit). */
+export class ClientPool {
+  constructor(processes) {
+    this.children = Array.from({ length: processes }, () => fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.nextId = 1;
+    this.subscribers = 0;
+  }
+
+  call(child, message) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (reply) => {
+        if (reply.id !== id) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(reply);
+      };
+      const onExit = (code) => reject(new Error(`load client exited with ${code}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send({ ...message, id });
+    });
+  }
+
+  all(message) {
+    return Promise.all(this.children.map((child) => this.call(child, message)));
+  }
+
+  /** Opens subscribers until `total` are open in all; resolves with how many are open and how many failed. */
+  async grow(total, target) {
+    const missing = total - this.subscribers;
+    if (missing <= 0) return { open: this.subscribers, failed: 0 };
+    const share = Math.ceil(missing / this.children.length);
+    const replies = await Promise.all(this.children.map((child, i) => this.call(child, {
+      cmd: 'connect', count: Math.max(0, Math.min(share, missing - i * share)), ...target,
+    })));
+    this.subscribers = replies.reduce((sum, r) => sum + r.open, 0);
+    return { open: this.subscribers, failed: replies.reduce((sum, r) => sum + r.failed, 0) };
+  }
+
+  reset() {
+    return this.all({ cmd: 'reset' });
+  }
+
+  /** Frames, bytes, cut streams and the merged latency histogram, over all clients since the last reset. */
+  async stats() {
+    const replies = await this.all({ cmd: 'stats' });
+    const histogram = new Histogram();
+    for (const reply of replies) histogram.merge(reply.histogram);
+    const sum = (key) => replies.reduce((total, reply) => total + reply[key], 0);
+    this.subscribers = sum('open');
+    return { frames: sum('frames'), bytes: sum('bytes'), cuts: sum('cuts'), open: this.subscribers, histogram };
+  }
+
+  async closeAll() {
+    await this.all({ cmd: 'close' });
+    this.subscribers = 0;
+  }
+
+  async exit() {
+    for (const child of this.children) {
+      child.send({ cmd: 'exit' });
+      child.disconnect();
+    }
+  }
+}

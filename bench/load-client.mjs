@@ -1,0 +1,115 @@
+// One load-generating process: holds many raw TCP subscribers and scans their SSE bytes with a minimal line scanner
+// (no HTTP client, no EventSource), so the generator costs far less per frame than the server under test.
+// Driven by its parent over IPC: connect / reset / stats / exit.
+/* global process */
+import { connect } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Histogram } from './histogram.mjs';
+
+const CONNECT_CONCURRENCY = 64;
+const CONNECT_TIMEOUT_MS = 15_000;
+// Payloads start `{"t":<send time>`, so the time sits at a fixed offset after `data: `.
+const T_OFFSET = 'data: {"t":'.length;
+
+let histogram = new Histogram();
+let frames = 0;
+let bytes = 0;
+let cuts = 0;
+const sockets = new Set();
+
+function now() {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Scans one socket's bytes line by line: every `data:` line is one event (bench payloads are one line). */
+function attach(socket, onHead) {
+  let carry = '';
+  let head = true;
+  socket.on('data', (chunk) => {
+    bytes += chunk.length;
+    const text = carry + chunk.toString('latin1');
+    if (head) {
+      if (!text.includes('\r\n\r\n')) return void (carry = text);
+      head = false;
+      onHead(text.startsWith('HTTP/1.1 200'));
+    }
+    const end = text.lastIndexOf('\n');
+    const at = now();
+    let index = text.indexOf('data: ');
+    while (index !== -1 && index < end) {
+      frames += 1;
+      const sent = parseFloat(text.slice(index + T_OFFSET, index + T_OFFSET + 24));
+      if (sent > 0) histogram.record(Math.max(0, at - sent));
+      index = text.indexOf('data: ', index + T_OFFSET);
+    }
+    carry = text.slice(end + 1);
+  });
+}
+
+function open(options) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: options.host, port: options.port });
+    const timer = setTimeout(() => done(false), CONNECT_TIMEOUT_MS);
+    let settled = false;
+    const done = (ok) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (!ok) socket.destroy();
+      resolve(ok);
+    };
+    socket.setNoDelay(true);
+    socket.once('connect', () => {
+      const encoding = options.gzip ? 'Accept-Encoding: gzip\r\n' : '';
+      socket.write(`GET ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\nAccept: text/event-stream\r\n${encoding}\r\n`);
+    });
+    socket.on('error', () => done(false));
+    socket.once('close', () => {
+      if (sockets.delete(socket)) cuts += 1;
+      done(false);
+    });
+    attach(socket, (ok) => {
+      if (ok) sockets.add(socket);
+      done(ok);
+    });
+  });
+}
+
+async function openMany(options) {
+  let connected = 0;
+  let failed = 0;
+  let left = options.count;
+  const worker = async () => {
+    while (left > 0) {
+      left -= 1;
+      if (await open(options)) connected += 1;
+      else failed += 1;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.count) }, worker));
+  return { connected, failed, open: sockets.size };
+}
+
+process.on('message', async (message) => {
+  switch (message.cmd) {
+    case 'connect':
+      process.send({ id: message.id, ...(await openMany(message)) });
+      break;
+    case 'reset':
+      histogram = new Histogram();
+      frames = 0;
+      bytes = 0;
+      process.send({ id: message.id });
+      break;
+    case 'stats':
+      process.send({ id: message.id, frames, bytes, cuts, open: sockets.size, histogram: histogram.toJSON() });
+      break;
+    case 'close':
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      process.send({ id: message.id });
+      break;
+    default:
+      process.exit(0);
+  }
+});

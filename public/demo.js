@@ -1,0 +1,64 @@
+import { RelayClient } from '/sse-client.js';
+
+const MAX_CARDS = 20;
+const MAX_ALERTS = 5;
+const params = new URLSearchParams(window.location.search);
+const topic = params.get('topic') ?? 'demo';
+const $ = (id) => document.getElementById(id);
+let received = 0;
+
+// Every value from the stream goes in with textContent: user data is text, never HTML.
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = String(text);
+  return node;
+}
+
+function field(label, value) {
+  const row = element('div', 'field');
+  row.append(element('span', 'label', label), element('span', 'value', value ?? '–'));
+  return row;
+}
+
+function prepend(container, node, max) {
+  container.insertBefore(node, container.firstChild);
+  while (container.children.length > max) container.lastChild.remove();
+}
+
+function counted(event) {
+  received += 1;
+  $('count').textContent = String(received);
+  $('last-id').textContent = event.lastEventId || '–';
+}
+
+function showRecord(data, event) {
+  counted(event);
+  const card = element('article', 'card');
+  card.dataset.id = event.lastEventId;
+  if (data !== null && typeof data === 'object') {
+    card.append(field('Name', data.name), field('Count', data.count), field('Time', data.timestamp));
+  } else {
+    card.append(field('Data', data));
+  }
+  prepend($('cards'), card, MAX_CARDS);
+}
+
+function showAlert(data, event) {
+  counted(event);
+  const level = data && typeof data === 'object' ? String(data.level ?? 'info') : 'info';
+  const item = element('li', `alert alert-${level === 'warning' ? 'warning' : 'info'}`);
+  item.append(element('strong', '', level), element('span', '', data && typeof data === 'object' ? data.message : data));
+  prepend($('alerts'), item, MAX_ALERTS);
+}
+
+$('topic').textContent = topic;
+const client = new RelayClient('/events', { topics: [topic] });
+client.on('record', showRecord).on('message', showRecord).on('system-alert', showAlert);
+client.onstate = (state, detail) => {
+  const node = $('state');
+  node.dataset.state = state;
+  node.textContent = state === 'backoff' ? `retrying in ${Math.round(detail.delayMs / 100) / 10} s` : state;
+};
+client.onreset = () => showAlert({ level: 'warning', message: 'Some events were missed while disconnected.' }, { lastEventId: client.lastEventId });
+window.relayClient = client;

@@ -1,0 +1,105 @@
+import { describe, expect, it } from '@jest/globals';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, type Env } from '../../lib/config/index.js';
+
+const SECRET = 'x'.repeat(32);
+/** For each variable: a valid value, the config path it lands in and the expected value, and a malformed value. */
+const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadConfig>) => unknown; expected: unknown; invalid?: string; env?: Env }> = {
+  PORT: { valid: '9000', read: (c) => c.server.port, expected: 9000, invalid: '70000' },
+  HOST: { valid: '127.0.0.1', read: (c) => c.server.host, expected: '127.0.0.1' },
+  SOURCE: { valid: 'memory', read: (c) => c.server.source, expected: 'memory', invalid: 'kafka' },
+  DEMO: { valid: 'true', read: (c) => c.server.demo, expected: true, invalid: 'maybe' },
+  LOG_LEVEL: { valid: 'debug', read: (c) => c.server.logLevel, expected: 'debug', invalid: 'loud' },
+  HEARTBEAT_MS: { valid: '5000', read: (c) => c.server.heartbeatMs, expected: 5000, invalid: '15s' },
+  RETRY_MS: { valid: '0', read: (c) => c.server.retryMs, expected: 0, invalid: '-1' },
+  MAX_SESSION_MS: { valid: '60000', read: (c) => c.server.maxSessionMs, expected: 60000, invalid: '1.5' },
+  SESSION_IDLE_MS: { valid: '30000', read: (c) => c.server.sessionIdleMs, expected: 30000, invalid: 'never' },
+  MEMORY_BUFFER_SIZE: { valid: '10', read: (c) => c.server.memoryBufferSize, expected: 10, invalid: '0' },
+  REPLAY_MAX: { valid: '50', read: (c) => c.server.replayMax, expected: 50, invalid: 'all' },
+  CONNECTION_BUFFER_BYTES: { valid: '65536', read: (c) => c.server.connectionBufferBytes, expected: 65536, invalid: '1' },
+  MAX_BODY_BYTES: { valid: '1024', read: (c) => c.server.maxBodyBytes, expected: 1024, invalid: '1e6' },
+  MAX_MESSAGE_BYTES: { valid: '512', read: (c) => c.server.maxMessageBytes, expected: 512, invalid: '0' },
+  MAX_TOPICS: { valid: '4', read: (c) => c.server.maxTopics, expected: 4, invalid: '0' },
+  MAX_CONNECTIONS: { valid: '100', read: (c) => c.server.maxConnections, expected: 100, invalid: 'lots' },
+  MAX_CONNECTIONS_PER_CLIENT: { valid: '5', read: (c) => c.server.maxConnectionsPerClient, expected: 5, invalid: '0' },
+  PUBLISH_RATE_PER_MINUTE: { valid: '0', read: (c) => c.server.publishRatePerMinute, expected: 0, invalid: '-5' },
+  SHUTDOWN_DRAIN_MS: { valid: '2000', read: (c) => c.server.shutdownDrainMs, expected: 2000, invalid: '10 s' },
+  REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
+  REDIS_KEY_PREFIX: { valid: 'app:', read: (c) => c.redis.keyPrefix, expected: 'app:' },
+  REDIS_MAXLEN: { valid: '500', read: (c) => c.redis.maxLen, expected: 500, invalid: '0' },
+  REDIS_BLOCK_MS: { valid: '1000', read: (c) => c.redis.blockMs, expected: 1000, invalid: '10' },
+  SQS_QUEUE_URL: { valid: 'https://sqs.eu-west-1.amazonaws.com/1/q', read: (c) => c.sqs.queueUrl, expected: 'https://sqs.eu-west-1.amazonaws.com/1/q', invalid: 'q' },
+  SQS_QUEUE_URL_TEMPLATE: { valid: 'https://sqs/1/ev-{topic}', read: (c) => c.sqs.queueUrlTemplate, expected: 'https://sqs/1/ev-{topic}', invalid: 'https://sqs/1/ev' },
+  SQS_WAIT_SECONDS: { valid: '5', read: (c) => c.sqs.waitSeconds, expected: 5, invalid: '21' },
+  SQS_VISIBILITY_TIMEOUT_S: { valid: '60', read: (c) => c.sqs.visibilityTimeoutSeconds, expected: 60, invalid: '0' },
+  AWS_REGION: { valid: 'eu-west-1', read: (c) => c.sqs.region, expected: 'eu-west-1' },
+  SQS_ENDPOINT: { valid: 'http://127.0.0.1:9324', read: (c) => c.sqs.endpoint, expected: 'http://127.0.0.1:9324', invalid: 'localhost' },
+  AUTH_MODE: { valid: 'none', read: (c) => c.auth.mode, expected: 'none', invalid: 'basic' },
+  AUTH_JWT_SECRET: { valid: SECRET, read: (c) => c.auth.jwtSecret, expected: SECRET, invalid: 'short', env: { AUTH_MODE: 'jwt' } },
+  AUTH_JWKS_URL: { valid: 'https://id.example.com/jwks', read: (c) => c.auth.jwksUrl, expected: 'https://id.example.com/jwks', invalid: 'jwks' },
+  AUTH_AUDIENCE: { valid: 'relay', read: (c) => c.auth.audience, expected: 'relay' },
+  AUTH_ISSUER: { valid: 'https://id', read: (c) => c.auth.issuer, expected: 'https://id' },
+  CORS_ORIGINS: { valid: 'https://a.example, https://b.example', read: (c) => c.auth.corsOrigins, expected: ['https://a.example', 'https://b.example'] },
+  LAMBDA_DEADLINE_MARGIN_MS: { valid: '2000', read: (c) => c.lambda.deadlineMarginMs, expected: 2000, invalid: 'soon' },
+  FLUSH_PADDING_BYTES: { valid: '2048', read: (c) => c.lambda.flushPaddingBytes, expected: 2048, invalid: '100000' },
+};
+
+// The base environment every case starts from: auth off so the defaults alone form a valid configuration.
+const BASE: Env = { AUTH_MODE: 'none' };
+
+describe('loadConfig', () => {
+  it('has defaults that start a server with no environment but AUTH_MODE=none', () => {
+    const config = loadConfig(BASE);
+    expect(config.server).toMatchObject({ port: 8080, source: 'memory', heartbeatMs: 15000, demo: false });
+  });
+
+  it('turns auth off by default only in demo mode', () => {
+    expect(loadConfig({ DEMO: 'true' }).auth.mode).toBe('none');
+    expect(() => loadConfig({})).toThrow(/AUTH_JWT_SECRET must be set for AUTH_MODE=jwt/);
+  });
+
+  it('has a test case for every variable it reads', () => {
+    expect([...CONFIG_VARIABLES].sort()).toEqual(Object.keys(CASES).sort());
+  });
+
+  describe.each(Object.entries(CASES))('%s', (name, c) => {
+    it('takes a valid value', () => {
+      expect(c.read(loadConfig({ ...BASE, ...c.env, [name]: c.valid }))).toEqual(c.expected);
+    });
+
+    it('treats an empty value as unset', () => {
+      const attempt = (env: Env): unknown => {
+        try {
+          return loadConfig(env);
+        } catch (error) {
+          return (error as Error).message;
+        }
+      };
+      const without: Record<string, string | undefined> = { ...BASE, ...c.env };
+      delete without[name];
+      expect(attempt({ ...without, [name]: '' })).toEqual(attempt(without));
+    });
+
+    if (c.invalid !== undefined) {
+      it('stops on a malformed value, naming the variable and the expected form', () => {
+        let thrown: unknown;
+        try {
+          loadConfig({ ...BASE, ...c.env, [name]: c.invalid as string });
+        } catch (error) {
+          thrown = error;
+        }
+        expect(thrown).toBeInstanceOf(ConfigError);
+        expect((thrown as ConfigError).variable).toBe(name);
+        expect((thrown as ConfigError).message).toMatch(new RegExp(`^${name} must be `));
+      });
+    }
+  });
+
+  it('requires the settings of the chosen source', () => {
+    expect(() => loadConfig({ ...BASE, SOURCE: 'redis' })).toThrow(/REDIS_URL must be set for SOURCE=redis/);
+    expect(() => loadConfig({ ...BASE, SOURCE: 'sqs' })).toThrow(/SQS_QUEUE_URL must be set/);
+  });
+
+  it('never puts a password from a URL into an error message', () => {
+    expect(() => loadConfig({ ...BASE, REDIS_URL: 'http://user:hunter2@host' })).toThrow(/\*\*\*@host/);
+  });
+});

@@ -1,0 +1,210 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { Hub } from '../../lib/hub.js';
+import { silentLogger } from '../../lib/logger.js';
+import { Metrics } from '../../lib/metrics.js';
+import { runSession, type SessionContext, type SessionPlan } from '../../lib/session.js';
+import { MemorySource } from '../../lib/sources/memory.js';
+import { RecordingSink } from '../support/recording-sink.js';
+
+const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 4_096, sessionIdleMs: 0 };
+
+function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
+  const source = new MemorySource(5);
+  const metrics = new Metrics();
+  const hub = new Hub({ ...OPTIONS, ...options }, metrics, silentLogger, source);
+  const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax };
+  const open = (topics: string[], cursor: [string, string][] = [], endsAt = Date.now() + 3_600_000) => {
+    const sink = new RecordingSink();
+    const client = new AbortController();
+    const plan: SessionPlan = { topics, cursor: new Map(cursor), endsAt, endReason: 'max-session' };
+    const ended = runSession(context, source, plan, sink, client.signal);
+    return { sink, client, ended };
+  };
+  return { source, metrics, hub, open };
+}
+
+/** Lets promises and the hub's once-per-turn flush run. */
+const settle = () => jest.advanceTimersByTimeAsync(0);
+
+describe('Hub and session loop', () => {
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('writes retry first, then live events with a cursor id', async () => {
+    const { source, open, hub } = setup();
+    const { sink } = open(['a']);
+    await settle();
+    await source.publish('a', { data: 'one' });
+    await source.publish('a', { data: 'two\nlines', event: 'note' });
+    await settle();
+    expect(sink.text).toBe('retry: 2000\n\nid: a=1\ndata: one\n\nid: a=2\nevent: note\ndata: two\ndata: lines\n\n');
+    await hub.close();
+  });
+
+  it('encodes a message once for all subscribers of the same topics and writes once per turn per connection', async () => {
+    const { source, open, hub } = setup();
+    const x = open(['a']);
+    const y = open(['a']);
+    await settle();
+    const writesBefore = x.sink.writes;
+    for (let i = 0; i < 3; i++) await source.publish('a', { data: String(i) });
+    await settle();
+    expect(x.sink.chunks.slice(-3)).toEqual(y.sink.chunks.slice(-3));
+    x.sink.chunks.slice(-3).forEach((chunk, i) => expect(chunk).toBe(y.sink.chunks.at(i - 3))); // the same Buffer object
+    expect(x.sink.writes - writesBefore).toBe(1); // three frames, one corked write
+    await hub.close();
+  });
+
+  it('replays after the cursor, then continues live with no gap and no duplicate', async () => {
+    const { source, open, hub } = setup();
+    for (let i = 1; i <= 4; i++) await source.publish('a', { data: String(i) });
+    const { sink } = open(['a'], [['a', '2']]);
+    await settle();
+    await source.publish('a', { data: '5' });
+    await settle();
+    expect(sink.ids).toEqual(['a=3', 'a=4', 'a=5']);
+    await hub.close();
+  });
+
+  it('resumes a multi-topic subscription exactly, with one id naming every topic', async () => {
+    const { source, open, hub } = setup();
+    await source.publish('a', { data: 'a1' });
+    await source.publish('b', { data: 'b1' });
+    await source.publish('a', { data: 'a2' });
+    await source.publish('b', { data: 'b2' });
+    const { sink } = open(['a', 'b'], [['a', '1'], ['b', '1']]);
+    await settle();
+    await source.publish('b', { data: 'b3' });
+    await settle();
+    expect(sink.ids).toEqual(['a=2,b=1', 'a=2,b=2', 'a=2,b=3']);
+    await hub.close();
+  });
+
+  it('sends one reset event when the cursor is older than the buffer, then continues from the oldest retained', async () => {
+    const { source, open, metrics, hub } = setup();
+    for (let i = 1; i <= 8; i++) await source.publish('a', { data: String(i) }); // buffer keeps 4..8
+    const { sink } = open(['a'], [['a', '1']]);
+    await settle();
+    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
+    expect(sink.ids).toEqual(['a=4', 'a=5', 'a=6', 'a=7', 'a=8']);
+    expect(metrics.get('sse_resets_total')).toBe(1);
+    await hub.close();
+  });
+
+  it('bounds replay to replayMax, signalling the skip with the reset event', async () => {
+    const { source, open, hub } = setup({}, 2);
+    for (let i = 1; i <= 5; i++) await source.publish('a', { data: String(i) });
+    const { sink } = open(['a'], [['a', '1']]);
+    await settle();
+    expect(sink.text).toContain('event: relay.reset');
+    expect(sink.ids).toEqual(['a=4', 'a=5']);
+    await hub.close();
+  });
+
+  it('sends heartbeats from one process timer, whatever the number of connections', async () => {
+    const { open, hub, metrics } = setup({ heartbeatMs: 5_000 });
+    const streams = [open(['a']), open(['b']), open(['a', 'b'])];
+    await settle();
+    const timersWithThree = jest.getTimerCount();
+    open(['c']);
+    await settle();
+    expect(jest.getTimerCount()).toBe(timersWithThree);
+    await jest.advanceTimersByTimeAsync(5_000);
+    await settle();
+    for (const { sink } of streams) expect(sink.text).toContain(': heartbeat\n\n');
+    expect(metrics.get('sse_heartbeats_total')).toBe(1);
+    await hub.close();
+  });
+
+  it('ends a stream at its maximum length with a jittered retry', async () => {
+    const { open, hub } = setup();
+    const { sink, ended } = open(['a'], [], Date.now() + 10_000);
+    await settle();
+    await jest.advanceTimersByTimeAsync(11_000);
+    await expect(ended).resolves.toBe('max-session');
+    const retry = Number(/retry: (\d+)\n\n$/.exec(sink.text)?.[1]);
+    expect(retry).toBeGreaterThanOrEqual(1_000);
+    expect(retry).toBeLessThan(3_000);
+    expect(sink.ended).toBe(true);
+    await hub.close();
+  });
+
+  it('ends an idle stream when SESSION_IDLE_MS is set', async () => {
+    const { open, hub } = setup({ sessionIdleMs: 3_000, heartbeatMs: 1_000 });
+    const { ended } = open(['a']);
+    await settle();
+    await jest.advanceTimersByTimeAsync(4_000);
+    await expect(ended).resolves.toBe('idle');
+    await hub.close();
+  });
+
+  it('cuts off a connection that stays behind, counts it, and keeps serving the others', async () => {
+    const { source, open, hub, metrics } = setup();
+    const slow = open(['a']);
+    const fast = open(['a']);
+    await settle();
+    slow.sink.backlog = 4_000; // the client stopped reading: bytes pile up in its socket
+    await source.publish('a', { data: 'x'.repeat(200) });
+    await expect(slow.ended).resolves.toBe('slow-consumer');
+    await source.publish('a', { data: 'after' });
+    await settle();
+    expect(fast.sink.ids).toEqual(['a=1', 'a=2']);
+    expect(slow.sink.text).toMatch(/retry: \d+\n\n$/);
+    expect(metrics.get('sse_slow_consumer_disconnects_total')).toBe(1);
+    expect(hub.connections.size).toBe(1);
+    await hub.close();
+  });
+
+  it('drops the topic subscription when the last client leaves', async () => {
+    const { source, open, hub } = setup();
+    const { client, ended } = open(['a']);
+    await settle();
+    client.abort();
+    await expect(ended).resolves.toBe('client-closed');
+    expect(hub.connections.size).toBe(0);
+    await source.publish('a', { data: 'nobody listens' });
+    await hub.close();
+  });
+
+  it('drains every stream with a retry', async () => {
+    const { open, hub } = setup();
+    const streams = [open(['a']), open(['b'])];
+    await settle();
+    const drained = hub.drain(1_000);
+    await jest.advanceTimersByTimeAsync(1_000);
+    await drained;
+    for (const s of streams) await expect(s.ended).resolves.toBe('shutdown');
+    await hub.close();
+  });
+});
+
+describe('MemorySource', () => {
+  it('keeps a bounded ring per topic and reports the gap past it', async () => {
+    const source = new MemorySource(3);
+    for (let i = 1; i <= 5; i++) await source.publish('t', { data: String(i) });
+    expect(await source.head('t')).toBe('5');
+    expect(await source.replay('t', '3', '5', 10)).toMatchObject({ gap: false, messages: [{ position: '4' }, { position: '5' }] });
+    expect((await source.replay('t', '0', '5', 10)).gap).toBe(true);
+    expect(await source.head('empty')).toBe('0');
+  });
+
+  it('treats a repeated idempotency key as the same message', async () => {
+    const source = new MemorySource(3);
+    const first = await source.publish('t', { data: 'x', key: 'k1' });
+    const again = await source.publish('t', { data: 'x', key: 'k1' });
+    expect(again.position).toBe(first.position);
+    expect(await source.head('t')).toBe('1');
+  });
+
+  it('hands a feed the messages published between head() and add()', async () => {
+    const source = new MemorySource(10);
+    const seen: string[] = [];
+    const feed = source.openFeed((m) => seen.push(m.position));
+    const head = await source.head('t');
+    await source.publish('t', { data: 'raced' });
+    feed.add('t', head);
+    await source.publish('t', { data: 'live' });
+    expect(seen).toEqual(['1', '2']);
+    await feed.close();
+  });
+});

@@ -1,0 +1,117 @@
+import { describe, expect, test } from '@jest/globals';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
+import { ConfigMap, Service } from 'kubernetes-models/v1';
+import { findObject, k8sPath, readYaml, renderKustomization } from './kustomize-render.js';
+
+// The Deployment and its neighbours agree with each other and with how the server behaves (functions/server.ts):
+// probes, port, the SIGTERM drain, security, and the SSE settings of the Ingress.
+
+const base = renderKustomization(k8sPath());
+const deployment = new Deployment(findObject(base, 'Deployment', 'sse-relay') as never);
+const config = new ConfigMap(findObject(base, 'ConfigMap', 'sse-relay-config') as never).data ?? {};
+const pod = deployment.spec!.template;
+const container = pod.spec!.containers.find((c) => c.name === 'sse-relay')!;
+const podLabels = pod.metadata!.labels!;
+const DEFAULT_DRAIN_MS = 10_000;
+
+const matches = (selector: Record<string, string> | undefined): boolean =>
+  selector !== undefined && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+
+describe('Deployment sse-relay', () => {
+  test('runs at least two replicas, and the HPA never goes below that', () => {
+    expect(deployment.spec!.replicas).toBeGreaterThanOrEqual(2);
+    const hpa = new HorizontalPodAutoscaler(findObject(base, 'HorizontalPodAutoscaler') as never);
+    expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'sse-relay' });
+    expect(hpa.spec!.minReplicas).toBeGreaterThanOrEqual(2);
+    expect(hpa.spec!.maxReplicas).toBeGreaterThan(hpa.spec!.minReplicas!);
+  });
+
+  test('exposes the port the server listens on, named http', () => {
+    const port = Number(config['PORT'] ?? 8080);
+    expect(container.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+  });
+
+  test('readiness asks /readyz and liveness /healthz on that port', () => {
+    expect(container.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(container.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    // Readiness must notice a draining pod well within the preStop + drain window.
+    const { periodSeconds = 10, failureThreshold = 3 } = container.readinessProbe!;
+    expect(periodSeconds * failureThreshold).toBeLessThanOrEqual(10);
+  });
+
+  test('the grace period outlasts the preStop sleep plus SHUTDOWN_DRAIN_MS', () => {
+    const command = container.lifecycle?.preStop?.exec?.command ?? [];
+    expect(command).toEqual(['sleep', expect.stringMatching(/^\d+$/)]);
+    const preStopSeconds = Number(command[1]);
+    expect(preStopSeconds).toBeGreaterThanOrEqual(3);
+    const drainSeconds = Number(config['SHUTDOWN_DRAIN_MS'] ?? DEFAULT_DRAIN_MS) / 1000;
+    expect(pod.spec!.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + drainSeconds);
+  });
+
+  test('runs locked down: non-root numeric user, read-only root, no capabilities, RuntimeDefault seccomp', () => {
+    expect(pod.spec!.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec!.securityContext!.runAsUser).toBeGreaterThan(0);
+    expect(container.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(pod.spec!.automountServiceAccountToken).toBe(false);
+    // A read-only root needs a writable /tmp.
+    expect(container.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+  });
+
+  test('requests and limits CPU and memory', () => {
+    for (const kind of ['requests', 'limits'] as const) {
+      expect(Object.keys(container.resources?.[kind] ?? {}).sort()).toEqual(['cpu', 'memory']);
+    }
+  });
+
+  test('takes its environment from the ConfigMap and the Secret', () => {
+    const secretName = (readYaml(k8sPath('base', 'secret.example.yaml'))[0] as { metadata: { name: string } }).metadata.name;
+    expect(container.envFrom).toEqual([{ configMapRef: { name: 'sse-relay-config' } }, { secretRef: { name: secretName } }]);
+    expect(container.env ?? []).toEqual([]);
+  });
+
+  test('spreads pods over zones and nodes', () => {
+    const spread = pod.spec!.topologySpreadConstraints ?? [];
+    expect(spread.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
+    for (const c of spread) expect(matches(c.labelSelector?.matchLabels)).toBe(true);
+  });
+
+  test('selector, Service and PodDisruptionBudget all select these pods', () => {
+    expect(matches(deployment.spec!.selector.matchLabels)).toBe(true);
+    const service = new Service(findObject(base, 'Service', 'sse-relay') as never);
+    expect(matches(service.spec!.selector)).toBe(true);
+    expect(service.spec!.ports).toContainEqual(expect.objectContaining({ name: 'http', targetPort: 'http' }));
+    const pdb = new PodDisruptionBudget(findObject(base, 'PodDisruptionBudget') as never);
+    expect(matches(pdb.spec!.selector?.matchLabels)).toBe(true);
+    expect(Number(pdb.spec!.maxUnavailable)).toBeLessThan(deployment.spec!.replicas!);
+  });
+});
+
+describe('Ingress sse-relay', () => {
+  const ingress = new Ingress(findObject(base, 'Ingress') as never);
+  const annotation = (name: string): string | undefined => ingress.metadata?.annotations?.[`nginx.ingress.kubernetes.io/${name}`];
+
+  test('uses ingress-nginx and routes to the Service port', () => {
+    expect(ingress.spec!.ingressClassName).toBe('nginx');
+    const backends = ingress.spec!.rules!.flatMap((r) => r.http!.paths.map((p) => p.backend.service));
+    expect(backends).toEqual([{ name: 'sse-relay', port: { name: 'http' } }]);
+  });
+
+  test('streams unbuffered over HTTP/1.1 with timeouts far above the heartbeat', () => {
+    expect(annotation('proxy-buffering')).toBe('off');
+    expect(annotation('proxy-request-buffering')).toBe('off');
+    expect(annotation('proxy-http-version')).toBe('1.1');
+    const heartbeatSeconds = Number(config['HEARTBEAT_MS'] ?? 15_000) / 1000;
+    for (const name of ['proxy-read-timeout', 'proxy-send-timeout']) {
+      expect(Number(annotation(name))).toBeGreaterThanOrEqual(3600);
+      expect(Number(annotation(name))).toBeGreaterThan(4 * heartbeatSeconds);
+    }
+  });
+});
