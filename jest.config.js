@@ -12,6 +12,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 30000,
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   // Integration suites start servers; two workers match the 2-core CI machine.
   maxWorkers: 2,
 };

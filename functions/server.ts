@@ -36,9 +36,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const stop = async (): Promise<void> => {
     stopDemo();
+    // The listener stays open while streams drain, so probes see /readyz fail and new streams get a clear 503.
     app.startDraining();
-    server.close();
     await app.shutdown(config.server.shutdownDrainMs * 0.8);
+    server.close();
     server.closeAllConnections();
     await source.close();
   };

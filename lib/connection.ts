@@ -48,7 +48,9 @@ export class Connection {
   send(frame: Uint8Array, isEvent = true, live = false): boolean {
     if (this.ended) return false;
     if (live && this.replaying) return this.hold(frame);
-    if (this.sink.writableLength + this.pendingBytes + frame.byteLength > this.limitBytes) {
+    const queued = this.sink.writableLength + this.pendingBytes;
+    // One frame always fits an empty queue, so a message larger than the bound still reaches a client that keeps up.
+    if (queued > 0 && queued + frame.byteLength > this.limitBytes) {
       this.end('slow-consumer', 0);
       return false;
     }
@@ -60,7 +62,7 @@ export class Connection {
   }
 
   private hold(frame: Uint8Array): boolean {
-    if (this.heldBytes + frame.byteLength > this.limitBytes) {
+    if (this.heldBytes > 0 && this.heldBytes + frame.byteLength > this.limitBytes) {
       this.end('slow-consumer', 0);
       return false;
     }

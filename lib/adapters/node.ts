@@ -22,7 +22,7 @@ async function serve(app: RequestHandler, req: IncomingMessage, res: ServerRespo
   res.once('close', () => gone.abort());
   const response = await app.handle(toRelayRequest(req, gone.signal));
   if (response.kind === 'body') {
-    res.writeHead(response.status, response.headers);
+    res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
     res.end(req.method === 'HEAD' ? undefined : response.body);
     return;
   }

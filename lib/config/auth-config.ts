@@ -1,3 +1,5 @@
+import { isExactOrigin } from '../cors.js';
+import { ConfigError } from './config-error.js';
 import type { EnvReader } from './env-reader.js';
 
 /** Who may subscribe and publish, and from which origins. */
@@ -23,6 +25,14 @@ export function readAuthConfig(env: EnvReader, demo: boolean): AuthConfig {
     jwksUrl: env.url('AUTH_JWKS_URL', ['https:', 'http:']),
     audience: env.optionalString('AUTH_AUDIENCE'),
     issuer: env.optionalString('AUTH_ISSUER'),
-    corsOrigins: env.list('CORS_ORIGINS'),
+    corsOrigins: readOrigins(env),
   };
+}
+
+// An entry that is not an exact origin (a `*`, a path, a trailing slash) would never match, or match too much.
+function readOrigins(env: EnvReader): string[] {
+  const origins = env.list('CORS_ORIGINS');
+  const bad = origins.find((origin) => !isExactOrigin(origin));
+  if (bad !== undefined) throw new ConfigError('CORS_ORIGINS', 'a comma-separated list of exact origins like https://app.example.com (no *, path or trailing slash)', bad);
+  return origins;
 }

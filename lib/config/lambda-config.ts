@@ -1,4 +1,4 @@
-import type { EnvReader } from './env-reader.js';
+import type { Env, EnvReader } from './env-reader.js';
 
 /** Settings that only the Lambda function URL uses. */
 export interface LambdaConfig {
@@ -13,4 +13,26 @@ export function readLambdaConfig(env: EnvReader): LambdaConfig {
     deadlineMarginMs: env.integer('LAMBDA_DEADLINE_MARGIN_MS', 5_000, 0, 600_000),
     flushPaddingBytes: env.integer('FLUSH_PADDING_BYTES', 0, 0, 65_536),
   };
+}
+
+/**
+ * Defaults that differ on Lambda, where a vanished client is invisible (no disconnect signal) and billed by the ms:
+ * - SESSION_IDLE_MS 60000: a stream with no event for a minute ends (the browser, if still there, reconnects at once
+ *   and resumes), so an abandoned tab holds an invocation at most a minute on a quiet topic.
+ * - MAX_SESSION_MS 900000: Lambda's 15-minute cap; the invocation deadline (less LAMBDA_DEADLINE_MARGIN_MS) ends
+ *   streams earlier when the function's timeout is shorter.
+ * A variable that is set (and not empty) keeps its value.
+ */
+export const LAMBDA_ENV_DEFAULTS: Readonly<Record<string, string>> = {
+  SESSION_IDLE_MS: '60000',
+  MAX_SESSION_MS: '900000',
+};
+
+/** `env` with {@link LAMBDA_ENV_DEFAULTS} filled in where unset or empty; pass the result to loadConfig. */
+export function withLambdaDefaults(env: Env): Env {
+  const merged: Record<string, string | undefined> = { ...env };
+  for (const [name, value] of Object.entries(LAMBDA_ENV_DEFAULTS)) {
+    if ((merged[name]?.trim() ?? '') === '') merged[name] = value;
+  }
+  return merged;
 }

@@ -24,7 +24,7 @@ function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
 }
 
 /** Lets promises and the hub's once-per-turn flush run. */
-const settle = () => jest.advanceTimersByTimeAsync(0);
+const settle = () => jest.advanceTimersByTimeAsync(1);
 
 describe('Hub and session loop', () => {
   beforeEach(() => jest.useFakeTimers());

@@ -1,0 +1,50 @@
+// An open-loop publisher: POST /publish at fixed times whatever the server's answers, each payload stamped with its
+// scheduled send time, so a server that falls behind shows it in latency instead of slowing the publisher down.
+import { Agent, request } from 'node:http';
+import { performance } from 'node:perf_hooks';
+
+const PADDING = 'x'.repeat(24);
+
+function now() {
+  return performance.timeOrigin + performance.now();
+}
+
+function post(agent, port, body) {
+  return new Promise((resolve) => {
+    const req = request({ agent, host: '127.0.0.1', port, method: 'POST', path: '/publish', headers: {
+      'content-type': 'application/json', 'content-length': Buffer.byteLength(body),
+    } }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode === 202));
+    });
+    req.once('error', () => resolve(false));
+    req.end(body);
+  });
+}
+
+/**
+ * Publishes `rate` messages/s to `topic` for `seconds`. Resolves once every request has been answered, with how many
+ * were sent, accepted and how late (ms) the latest one left.
+ */
+export async function publishAtRate({ port, topic, rate, seconds }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const total = Math.round(rate * seconds);
+  const start = now() + 20;
+  const answers = [];
+  let maxLateMs = 0;
+  for (let seq = 0; seq < total; ) {
+    const wait = start + (seq * 1000) / rate - now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, Math.min(wait, 50)));
+    // Every message due by now leaves now, stamped with the time it was due.
+    while (seq < total && start + (seq * 1000) / rate <= now()) {
+      const due = start + (seq * 1000) / rate;
+      maxLateMs = Math.max(maxLateMs, now() - due);
+      const data = `{"t":${due.toFixed(3)},"s":${seq},"p":"${PADDING}"}`;
+      answers.push(post(agent, port, JSON.stringify({ topic, data })));
+      seq += 1;
+    }
+  }
+  const accepted = (await Promise.all(answers)).filter(Boolean).length;
+  agent.destroy();
+  return { sent: total, accepted, maxLateMs, startedAt: start };
+}

@@ -1,0 +1,147 @@
+import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
+import type { ByteSink } from '../byte-sink.js';
+import { RelayError } from '../errors.js';
+import { json, type BodyResponse, type RelayRequest, type RelayResponse } from '../http-types.js';
+import type { Logger } from '../logger.js';
+import { FlushPaddingSink } from './flush-padding-sink.js';
+import { lambdaRuntime, type LambdaResponseStream, type StreamingHandler } from './lambda-runtime.js';
+import type { RequestHandler } from './node.js';
+
+/** What a Lambda handler serves, built once per cold start by functions/ and kept for the sandbox's lifetime. */
+export interface LambdaTarget {
+  app: RequestHandler;
+  logger: Logger;
+  /** A stream ends this long before the invocation's deadline, ms (LAMBDA_DEADLINE_MARGIN_MS). */
+  deadlineMarginMs: number;
+  /** Comment padding after each batch of writes, bytes; 0 = none (FLUSH_PADDING_BYTES). */
+  flushPaddingBytes: number;
+}
+
+/** Loads (or returns the already built) target; may reject, e.g. on a configuration error. */
+export type TargetLoader = () => Promise<LambdaTarget>;
+
+// Lambda gives no disconnect signal, so a request's signal never aborts; the deadline and the idle budget end streams.
+const NEVER = new AbortController().signal;
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Translates a function-URL event (payload 2.0) into the core's request. `deadline` = now + remaining time − margin:
+ * the session ends itself with a `retry:` before Lambda would kill the invocation. The margin never takes more than
+ * half the remaining time, so a function whose timeout is shorter than the margin still streams.
+ */
+export function toRelayRequest(event: LambdaFunctionURLEvent, context: Pick<Context, 'getRemainingTimeInMillis'>, deadlineMarginMs: number): RelayRequest {
+  const headers = new Map<string, string>();
+  for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers.set(name.toLowerCase(), value);
+  // A function URL moves the Cookie header into `cookies`.
+  if (event.cookies !== undefined && event.cookies.length > 0) headers.set('cookie', event.cookies.join('; '));
+  return {
+    method: event.requestContext.http.method.toUpperCase(),
+    path: event.rawPath,
+    query: new URLSearchParams(event.rawQueryString),
+    header: (name) => headers.get(name),
+    remoteAddress: event.requestContext.http.sourceIp,
+    readBody: (limit) => readBody(event, limit),
+    signal: NEVER,
+    deadline: deadlineOf(context.getRemainingTimeInMillis(), deadlineMarginMs),
+  };
+}
+
+function deadlineOf(remainingMs: number, marginMs: number): number {
+  return Date.now() + remainingMs - Math.min(marginMs, Math.floor(remainingMs / 2));
+}
+
+function readBody(event: LambdaFunctionURLEvent, limit: number): Promise<Uint8Array> {
+  const body = event.body === undefined ? EMPTY : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+  if (body.byteLength > limit) return Promise.reject(new RelayError('body_too_large', `body is larger than MAX_BODY_BYTES (${limit})`));
+  return Promise.resolve(body);
+}
+
+/**
+ * The handler of a RESPONSE_STREAM function URL. Status and headers go out through `HttpResponseStream.from` followed
+ * by an immediate write, so the client has its headers before the first event. A stream response runs the same
+ * session as the container, with the Lambda response stream as its sink. A failure before the first write answers
+ * 500 `{"error":"internal"}`; one after it ends the stream, and EventSource reconnects and resumes from its last id.
+ */
+export function streamingHandler(load: TargetLoader): StreamingHandler<LambdaFunctionURLEvent> {
+  return lambdaRuntime().streamifyResponse(async (event, responseStream, context) => {
+    // The sandbox keeps sockets (Redis, SQS) open between invocations; without this the runtime would wait for an
+    // empty event loop before asking for the next event, i.e. forever.
+    context.callbackWaitsForEmptyEventLoop = false;
+    let stream: LambdaResponseStream | undefined;
+    let target: LambdaTarget | undefined;
+    try {
+      target = await load();
+      const request = toRelayRequest(event, context, target.deadlineMarginMs);
+      const response = await target.app.handle(request);
+      stream = open(responseStream, response);
+      await writeBody(stream, response, request, target.flushPaddingBytes);
+    } catch (error) {
+      target?.logger.error({ err: error, path: event.rawPath }, 'lambda handler failed');
+      if (target === undefined) console.error('sse-relay: lambda handler failed before it was ready:', error);
+      if (stream === undefined) writeInternalError(responseStream);
+      else endQuietly(stream);
+    }
+  });
+}
+
+function open(responseStream: LambdaResponseStream, response: RelayResponse): LambdaResponseStream {
+  const stream = lambdaRuntime().HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
+  // aws-lambda-ric sends the prelude (status, headers) with the first write only, so write at once.
+  stream.write(EMPTY);
+  return stream;
+}
+
+async function writeBody(stream: LambdaResponseStream, response: RelayResponse, request: RelayRequest, paddingBytes: number): Promise<void> {
+  if (response.kind === 'body') {
+    if (request.method !== 'HEAD') stream.write(response.body);
+    stream.end();
+    return;
+  }
+  const sink: ByteSink = paddingBytes > 0 ? new FlushPaddingSink(stream, paddingBytes) : stream;
+  await response.run(sink, request.signal);
+  if (!stream.writableEnded) stream.end();
+}
+
+function writeInternalError(responseStream: LambdaResponseStream): void {
+  const response = json(500, { error: 'internal' });
+  const stream = lambdaRuntime().HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
+  stream.write(response.body);
+  stream.end();
+}
+
+function endQuietly(stream: LambdaResponseStream): void {
+  try {
+    if (!stream.writableEnded) stream.end();
+  } catch {
+    // The stream is already broken; the runtime reports the invocation's end either way.
+  }
+}
+
+/** The handler of a BUFFERED function URL: the whole response as a payload-2.0 result. */
+export function bufferedHandler(load: TargetLoader): (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult> {
+  return async (event, context) => {
+    context.callbackWaitsForEmptyEventLoop = false;
+    let response: BodyResponse;
+    try {
+      response = await answerBuffered(await load(), event, context);
+    } catch (error) {
+      console.error('sse-relay: lambda handler failed:', error);
+      response = json(500, { error: 'internal' });
+    }
+    const binary = typeof response.body !== 'string';
+    return {
+      statusCode: response.status,
+      headers: response.headers,
+      body: binary ? Buffer.from(response.body).toString('base64') : (response.body as string),
+      isBase64Encoded: binary,
+    };
+  };
+}
+
+// A buffered URL cannot carry a stream: /events belongs on the streaming function.
+async function answerBuffered(target: LambdaTarget, event: LambdaFunctionURLEvent, context: Context): Promise<BodyResponse> {
+  if (event.rawPath === '/events') return json(404, { error: 'not_found' });
+  const response = await target.app.handle(toRelayRequest(event, context, target.deadlineMarginMs));
+  if (response.kind === 'body') return response;
+  throw new Error(`${event.rawPath} answered with a stream on a buffered function URL`);
+}

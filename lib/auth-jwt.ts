@@ -1,0 +1,97 @@
+import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { compilePatterns, type TopicMatcher } from './auth-patterns.js';
+import { tokenOf } from './auth-token.js';
+import type { Action, Authorizer, Principal } from './authorizer.js';
+import { RelayError } from './errors.js';
+import type { RelayRequest } from './http-types.js';
+import { silentLogger, type Logger } from './logger.js';
+
+/** Algorithms accepted for keys from a JWKS. Anything else (and `none`) is refused before a key is looked up. */
+export const JWKS_ALGORITHMS = ['RS256', 'ES256'] as const;
+
+export interface JwtAuthorizerOptions {
+  /** HS256 shared secret (AUTH_JWT_SECRET); tokens with `alg: HS256` are verified with it. */
+  secret?: Uint8Array | undefined;
+  /** Key lookup for RS256/ES256 tokens, e.g. jose's createRemoteJWKSet(AUTH_JWKS_URL). */
+  jwks?: JWTVerifyGetKey | undefined;
+  /** Required `aud` (AUTH_AUDIENCE); unchecked when undefined. */
+  audience?: string | undefined;
+  /** Required `iss` (AUTH_ISSUER); unchecked when undefined. */
+  issuer?: string | undefined;
+  /** Clock skew tolerated when checking `exp` and `nbf`, seconds. Default 5. */
+  clockToleranceSeconds?: number;
+  logger?: Logger;
+}
+
+/** The `sse` claim, compiled. */
+interface Grants {
+  subscribe: TopicMatcher;
+  publish: TopicMatcher;
+}
+
+/**
+ * Verifies a JWT (signature, algorithm, `exp`, `nbf`, `aud`, `iss`) and checks the topics against the token's
+ * `sse: { subscribe: [patterns], publish: [patterns] }` claim (see auth-patterns.ts). No or a bad token: 401
+ * `unauthorized`; a good token that does not cover every requested topic: 403 `forbidden`.
+ */
+export class JwtAuthorizer implements Authorizer {
+  private readonly algorithms: string[];
+  private readonly logger: Logger;
+
+  constructor(private readonly options: JwtAuthorizerOptions) {
+    if (options.secret === undefined && options.jwks === undefined) {
+      throw new Error('JwtAuthorizer needs a secret (AUTH_JWT_SECRET) or a JWKS (AUTH_JWKS_URL)');
+    }
+    this.algorithms = [...(options.secret ? ['HS256'] : []), ...(options.jwks ? JWKS_ALGORITHMS : [])];
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  async authorize(request: RelayRequest, action: Action, topics: readonly string[]): Promise<Principal> {
+    const token = tokenOf(request);
+    if (token === undefined) throw new RelayError('unauthorized', 'no token in Authorization, cookie or access_token');
+    const payload = await this.verify(token);
+    const grants = grantsOf(payload);
+    if (grants === undefined) throw new RelayError('unauthorized', 'the token has a malformed sse claim');
+    const matcher = action === 'subscribe' ? grants.subscribe : grants.publish;
+    if (!topics.every((topic) => matcher.matches(topic))) {
+      throw new RelayError('forbidden', `the token does not allow ${action} on every requested topic`);
+    }
+    return {
+      subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+      maySubscribe: (topic) => grants.subscribe.matches(topic),
+    };
+  }
+
+  private async verify(token: string): Promise<JWTPayload> {
+    const { secret, jwks, audience, issuer, clockToleranceSeconds = 5 } = this.options;
+    const key: JWTVerifyGetKey = async (header, input) => {
+      if (header.alg === 'HS256' && secret !== undefined) return secret;
+      if (jwks !== undefined) return jwks(header, input);
+      throw new errors.JOSEAlgNotAllowed(`alg ${header.alg} is not accepted`);
+    };
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: this.algorithms, audience, issuer, clockTolerance: clockToleranceSeconds });
+      return payload;
+    } catch (error) {
+      // A JWKS that cannot be fetched is our fault, not the client's: worth a warning (the client still gets 401).
+      const ours = !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid;
+      if (ours) this.logger.warn({ err: error }, 'token verification failed on our side (JWKS unreachable or invalid?)');
+      const reason = error instanceof errors.JOSEError ? error.code : 'verification failed';
+      throw new RelayError('unauthorized', `token rejected: ${reason}`, { cause: error });
+    }
+  }
+}
+
+const NOTHING: TopicMatcher = { matches: () => false };
+
+function grantsOf(payload: JWTPayload): Grants | undefined {
+  const claim = payload['sse'];
+  if (claim === undefined) return { subscribe: NOTHING, publish: NOTHING };
+  if (typeof claim !== 'object' || claim === null || Array.isArray(claim)) return undefined;
+  const { subscribe, publish } = claim as Record<string, unknown>;
+  const subscribeMatcher = compilePatterns(subscribe);
+  const publishMatcher = compilePatterns(publish);
+  if (subscribeMatcher === undefined || publishMatcher === undefined) return undefined;
+  return { subscribe: subscribeMatcher, publish: publishMatcher };
+}

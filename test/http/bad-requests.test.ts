@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect } from 'node:net';
+import { startRelay } from '../support/relay-server.js';
+
+let relay: Awaited<ReturnType<typeof startRelay>>;
+
+beforeAll(async () => {
+  relay = await startRelay({ MAX_TOPICS: '3', MAX_BODY_BYTES: '1024', MAX_MESSAGE_BYTES: '100' });
+});
+afterAll(async () => relay.stop());
+
+const json = { 'content-type': 'application/json' };
+const CASES: [string, string, string, RequestInit, number, string][] = [
+  ['no topic', 'GET', '/events', {}, 400, 'invalid_topic'],
+  ['empty topic', 'GET', '/events?topic=', {}, 400, 'invalid_topic'],
+  ['CRLF in topic', 'GET', '/events?topic=a%0d%0aSet-Cookie:%20x=1', {}, 400, 'invalid_topic'],
+  ['too many topics', 'GET', '/events?topic=a,b,c,d', {}, 400, 'too_many_topics'],
+  ['malformed cursor', 'GET', '/events?topic=a&lastEventId=garbage', {}, 400, 'invalid_cursor'],
+  ['cursor in header', 'GET', '/events?topic=a', { headers: { 'last-event-id': 'a=1-2-3' } }, 400, 'invalid_cursor'],
+  ['huge cursor', 'GET', `/events?topic=a&lastEventId=${'a=1,'.repeat(3000)}`, {}, 400, 'invalid_cursor'],
+  ['unknown route', 'GET', '/nope', {}, 404, 'not_found'],
+  ['wrong method on events', 'POST', '/events?topic=a', {}, 405, 'method_not_allowed'],
+  ['wrong method on publish', 'GET', '/publish', {}, 405, 'method_not_allowed'],
+  ['publish without JSON type', 'POST', '/publish', { body: '{}' }, 415, 'unsupported_media_type'],
+  ['publish invalid JSON', 'POST', '/publish', { headers: json, body: '{"topic":' }, 400, 'invalid_body'],
+  ['publish an array', 'POST', '/publish', { headers: json, body: '[]' }, 400, 'invalid_body'],
+  ['publish without data', 'POST', '/publish', { headers: json, body: '{"topic":"a"}' }, 400, 'invalid_body'],
+  ['publish bad topic', 'POST', '/publish', { headers: json, body: '{"topic":"a b","data":"x"}' }, 400, 'invalid_topic'],
+  ['publish LF in event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":"a\\nid: 9"}' }, 400, 'invalid_event_field'],
+  ['publish NUL in id', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","id":"k\\u0000"}' }, 400, 'invalid_event_field'],
+  ['publish numeric event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":5}' }, 400, 'invalid_body'],
+  ['publish body too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(2000) }) }, 413, 'body_too_large'],
+  ['publish message too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(101) }) }, 413, 'message_too_large'],
+  ['publish invalid UTF-8', 'POST', '/publish', { headers: json, body: Buffer.from([0x7b, 0xff, 0x7d]) }, 400, 'invalid_body'],
+];
+
+describe('bad requests get a 4xx with a JSON error code', () => {
+  it.each(CASES)('%s', async (_name, method, path, init, status, code) => {
+    const response = await fetch(relay.url + path, { method, ...init });
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await response.json()).toEqual({ error: code });
+  });
+
+  it('names the allowed methods on 405', async () => {
+    expect((await fetch(`${relay.url}/publish`)).headers.get('allow')).toBe('POST');
+  });
+
+  it('rejects a chunked body past the limit without reading it all, and stays up', async () => {
+    const socket = connect(relay.port, '127.0.0.1');
+    let answer = '';
+    socket.on('data', (d) => (answer += d.toString()));
+    socket.on('error', () => undefined);
+    socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let i = 0; i < 5; i++) socket.write(`400\r\n${'x'.repeat(0x400)}\r\n`);
+    const deadline = Date.now() + 3_000;
+    while (!answer.includes('\r\n\r\n{') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).toContain('{"error":"body_too_large"}');
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+
+  it('never echoes input into a header or shows a stack trace', async () => {
+    const socket = connect(relay.port, '127.0.0.1');
+    let raw = '';
+    socket.on('data', (d) => (raw += d.toString('latin1')));
+    socket.write('GET /events?topic=%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \u00ff\r\n\r\n');
+    const deadline = Date.now() + 3_000;
+    while (!raw.includes('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    const [head, body] = raw.split('\r\n\r\n');
+    expect(head).not.toMatch(/x-injected/i);
+    expect(body).toBe('{"error":"invalid_topic"}');
+  });
+});

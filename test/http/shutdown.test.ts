@@ -1,0 +1,32 @@
+import { expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { SseReader } from '../support/sse-reader.js';
+
+it('on SIGTERM fails readiness first, ends every stream with a retry, and exits within the drain window', async () => {
+  const child = spawn(process.execPath, ['dist/functions/server.js'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', AUTH_MODE: 'none', SHUTDOWN_DRAIN_MS: '2000', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let log = '';
+    child.stdout.on('data', (d) => (log += d.toString()));
+    const deadline = Date.now() + 10_000;
+    while (!/"port":\d+/.test(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(log)?.[1]}`;
+    const streams = [new SseReader(`${url}/events?topic=a`), new SseReader(`${url}/events?topic=b`)];
+    for (const s of streams) await s.until((r) => r.retries.length === 1);
+    const signalledAt = Date.now();
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    expect((await fetch(`${url}/events?topic=c`)).status).toBe(503);
+    await Promise.all(streams.map((s) => s.ended));
+    for (const s of streams) expect(s.retries).toHaveLength(2); // the opening retry and the final, jittered one
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(3_000);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});

@@ -1,0 +1,15 @@
+import { loadConfig, type Env } from '../../lib/config/index.js';
+import { silentLogger } from '../../lib/logger.js';
+import { startServer, type RunningServer } from '../../functions/server.js';
+
+/** Starts the real container server in this process on an ephemeral loopback port. */
+export async function startRelay(env: Env = {}): Promise<RunningServer & { url: string }> {
+  const running = await startServer(loadConfig({ AUTH_MODE: 'none', PORT: '0', HOST: '127.0.0.1', ...env }), silentLogger);
+  return { ...running, url: `http://127.0.0.1:${running.port}` };
+}
+
+/** POST /publish and return the parsed answer. */
+export async function publish(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
