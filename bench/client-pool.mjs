@@ -1,4 +1,5 @@
 // The parent's handle on the load-generating processes: spreads subscribers over them and merges their counts.
+/* global URL */
 import { fork } from 'node:child_process';
 import { Histogram } from './histogram.mjs';
 
@@ -55,7 +56,7 @@ export class ClientPool {
     for (const reply of replies) histogram.merge(reply.histogram);
     const sum = (key) => replies.reduce((total, reply) => total + reply[key], 0);
     this.subscribers = sum('open');
-    return { frames: sum('frames'), bytes: sum('bytes'), cuts: sum('cuts'), open: this.subscribers, histogram };
+    return { frames: sum('frames'), bytes: sum('bytes'), cuts: sum('cuts'), cpuSeconds: sum('cpuSeconds'), open: this.subscribers, histogram };
   }
 
   async closeAll() {

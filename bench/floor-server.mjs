@@ -1,6 +1,6 @@
 // The floor: the least a Node server can do to fan SSE out — a Set of responses and one res.write per connection per
 // message, with the same bytes on the wire as sse-relay (id cursor, data line, headers). No buffers, no bounds.
-/* global process */
+/* global process, Buffer */
 import { createServer } from 'node:http';
 
 const HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache, no-transform', 'x-accel-buffering': 'no' };

@@ -1,7 +1,7 @@
 // One load-generating process: holds many raw TCP subscribers and scans their SSE bytes with a minimal line scanner
 // (no HTTP client, no EventSource), so the generator costs far less per frame than the server under test.
 // Driven by its parent over IPC: connect / reset / stats / exit.
-/* global process */
+/* global process, Buffer, setTimeout, clearTimeout */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram } from './histogram.mjs';
@@ -15,19 +15,23 @@ let histogram = new Histogram();
 let frames = 0;
 let bytes = 0;
 let cuts = 0;
+let cpuBase = process.cpuUsage();
 const sockets = new Set();
 
 function now() {
   return performance.timeOrigin + performance.now();
 }
 
-/** Scans one socket's bytes line by line: every `data:` line is one event (bench payloads are one line). */
-function attach(socket, onHead) {
+// Every socket reads into this one buffer (net's `onread`), so receiving costs no allocation per read.
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+
+/** A scanner for one socket's bytes, line by line: every `data:` line is one event (bench payloads are one line). */
+function scanner(onHead) {
   let carry = '';
   let head = true;
-  socket.on('data', (chunk) => {
-    bytes += chunk.length;
-    const text = carry + chunk.toString('latin1');
+  return (length) => {
+    bytes += length;
+    const text = carry + READ_BUFFER.latin1Slice(0, length);
     if (head) {
       if (!text.includes('\r\n\r\n')) return void (carry = text);
       head = false;
@@ -43,12 +47,16 @@ function attach(socket, onHead) {
       index = text.indexOf('data: ', index + T_OFFSET);
     }
     carry = text.slice(end + 1);
-  });
+  };
 }
 
 function open(options) {
   return new Promise((resolve) => {
-    const socket = connect({ host: options.host, port: options.port });
+    const scan = scanner((ok) => {
+      if (ok) sockets.add(socket);
+      done(ok);
+    });
+    const socket = connect({ host: options.host, port: options.port, onread: { buffer: READ_BUFFER, callback: scan } });
     const timer = setTimeout(() => done(false), CONNECT_TIMEOUT_MS);
     let settled = false;
     const done = (ok) => {
@@ -67,10 +75,6 @@ function open(options) {
     socket.once('close', () => {
       if (sockets.delete(socket)) cuts += 1;
       done(false);
-    });
-    attach(socket, (ok) => {
-      if (ok) sockets.add(socket);
-      done(ok);
     });
   });
 }
@@ -99,11 +103,14 @@ process.on('message', async (message) => {
       histogram = new Histogram();
       frames = 0;
       bytes = 0;
+      cpuBase = process.cpuUsage();
       process.send({ id: message.id });
       break;
-    case 'stats':
-      process.send({ id: message.id, frames, bytes, cuts, open: sockets.size, histogram: histogram.toJSON() });
+    case 'stats': {
+      const cpu = process.cpuUsage(cpuBase);
+      process.send({ id: message.id, frames, bytes, cuts, cpuSeconds: (cpu.user + cpu.system) / 1e6, open: sockets.size, histogram: histogram.toJSON() });
       break;
+    }
     case 'close':
       for (const socket of sockets) socket.destroy();
       sockets.clear();

@@ -1,4 +1,5 @@
 // Runs the load phases against one server: the same subscribers, rates and windows for sse-relay and the floor.
+/* global setTimeout */
 import { ClientPool } from './client-pool.mjs';
 import { publishAtRate } from './publisher.mjs';
 import { processStats } from './servers.mjs';
@@ -36,7 +37,7 @@ async function loadPhase(pool, server, phase, options) {
     publisherMaxLateMs: round(published.maxLateMs), expected, delivered: stats.frames, lost: Math.max(0, expected - stats.frames),
     cuts: stats.cuts, deliveredPerSecond: Math.round(stats.frames / elapsed), bytesReceived: stats.bytes,
     p50: round(stats.histogram.quantile(0.5)), p99: round(stats.histogram.quantile(0.99)), max: round(stats.histogram.max),
-    cpuSeconds: round(after.cpuSeconds - before.cpuSeconds), rssBytes: after.rss,
+    cpuSeconds: round(after.cpuSeconds - before.cpuSeconds), loadCpuSeconds: round(stats.cpuSeconds), rssBytes: after.rss,
   };
 }
 

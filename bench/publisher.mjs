@@ -1,5 +1,6 @@
 // An open-loop publisher: POST /publish at fixed times whatever the server's answers, each payload stamped with its
 // scheduled send time, so a server that falls behind shows it in latency instead of slowing the publisher down.
+/* global Buffer, setTimeout */
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 

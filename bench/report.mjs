@@ -1,5 +1,6 @@
 // Turns a bench result into a Markdown table, a pass/fail list for the targets of issue 8, and an SVG chart of
 // latency against load (drawn by hand: log–log axes, one line per server).
+/* global URL */
 import { writeFileSync } from 'node:fs';
 
 const COLORS = { 'relay-memory': '#1f77b4', 'relay-redis': '#2ca02c', floor: '#d62728', 'relay-memory-gzip': '#9467bd' };

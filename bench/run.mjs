@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick] [-- --only=memory,floor]`: the fan-out benchmark. Starts each server in a child process,
 // drives it from separate load-client processes over loopback, and writes JSON, Markdown and an SVG chart to
 // bench/results/. See docs/benchmarks.md.
-/* global process, console */
+/* global process, console, URL */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { runPhases } from './phases.mjs';
@@ -40,7 +40,7 @@ const TARGETS = [
 function log(name) {
   return (r) => console.log(`${name.padEnd(18)} ${String(r.subscribers).padStart(6)} subs × ${String(r.rate).padStart(3)}/s  ` + (r.rate === 0
     ? `idle RSS/conn ${(r.rssPerConnection / 1024).toFixed(1)} KiB`
-    : `${r.deliveredPerSecond} frames/s, lost ${r.lost}, p50 ${r.p50} p99 ${r.p99} max ${r.max} ms, cpu ${r.cpuSeconds} s`));
+    : `${r.deliveredPerSecond} frames/s, lost ${r.lost}, p50 ${r.p50} p99 ${r.p99} max ${r.max} ms, cpu ${r.cpuSeconds} s (load ${r.loadCpuSeconds} s)`));
 }
 
 async function main() {

@@ -1,6 +1,6 @@
 // Starts and stops the servers under test as child processes with a raised file limit, and reads their RSS and CPU
 // time from /proc (Linux only).
-/* global process */
+/* global process, URL, setTimeout */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get } from 'node:http';

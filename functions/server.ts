@@ -1,9 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { nodeListener } from '../lib/adapters/node.js';
+import { CorsPolicy } from '../lib/cors.js';
 import { ConfigError, loadConfig, type Config } from '../lib/config/index.js';
 import { startDemoPublisher } from '../lib/demo-publisher.js';
 import type { Logger } from '../lib/logger.js';
+import { Metrics } from '../lib/metrics.js';
 import { RelayApp } from '../lib/relay-app.js';
 import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
@@ -22,12 +24,14 @@ export interface RunningServer {
 
 /** Builds and starts the server from a configuration (tests call this; `main` adds the process wiring). */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const source = await buildSource(config);
+  const metrics = new Metrics();
+  const source = await buildSource(config, { logger, metrics });
   const app = new RelayApp({
-    config: config.server, source, logger, authorizer: buildAuthorizer(config), assets: await loadAssets(publicDir()),
+    config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config, logger),
+    cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()),
   });
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
-  const server = createServer(nodeListener(app));
+  const server = createServer(nodeListener(app, { trustProxy: config.server.trustProxy }));
   // Streams are long-lived: no per-request timeout. Idle keep-alive sockets still close after 65 s (above most LBs' 60 s).
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;

@@ -78,7 +78,8 @@ export class JwtAuthorizer implements Authorizer {
       const ours = !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid;
       if (ours) this.logger.warn({ err: error }, 'token verification failed on our side (JWKS unreachable or invalid?)');
       const reason = error instanceof errors.JOSEError ? error.code : 'verification failed';
-      throw new RelayError('unauthorized', `token rejected: ${reason}`, { cause: error });
+      // The cause is kept only for our own faults: a JOSE claim error carries the token's payload, which is not logged.
+      throw new RelayError('unauthorized', `token rejected: ${reason}`, ours ? { cause: error } : {});
     }
   }
 }

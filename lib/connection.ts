@@ -1,4 +1,5 @@
 import type { ByteSink } from './byte-sink.js';
+import { FrameJoiner } from './frame-joiner.js';
 import { encodeRetry } from './sse-encoder.js';
 
 /** Why a stream ended; logged and, for some, counted. */
@@ -10,9 +11,14 @@ export interface ConnectionOwner {
   connectionEnded(connection: Connection, reason: EndReason): void;
 }
 
+// Past this many queued bytes a connection writes at once instead of waiting for the end of the turn: coalescing is
+// bounded by bytes as well as by one event-loop turn.
+const COALESCE_MAX_BYTES = 64 * 1024;
+
 /**
  * One open SSE stream. Frames are queued by reference (a frame's bytes are shared by every connection that gets it) and
- * written once per event-loop turn, corked, so a busy connection costs one system call per turn, not one per frame.
+ * written once per event-loop turn as one joined buffer, so a busy connection costs one write and one system call per
+ * turn, not one per frame.
  */
 export class Connection {
   /** Sorted topics of the subscription, comma-joined: connections with the same key share encoded frames. */
@@ -58,6 +64,7 @@ export class Connection {
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (isEvent) this.lastEventAt = Date.now();
+    if (this.pendingBytes >= COALESCE_MAX_BYTES) this.flush();
     return true;
   }
 
@@ -80,16 +87,16 @@ export class Connection {
     for (const frame of held) if (!this.send(frame)) return;
   }
 
-  /** Writes what is queued; called by the hub once per event-loop turn. Returns the bytes written. */
-  flush(): number {
+  /**
+   * Writes what is queued as one buffer; called by the hub once per event-loop turn with the turn's joiner (which shares
+   * joined buffers between connections). Returns the bytes written.
+   */
+  flush(joiner: FrameJoiner = new FrameJoiner()): number {
     if (this.pending.length === 0 || this.ended) return 0;
-    const frames = this.pending;
     const bytes = this.pendingBytes;
+    this.sink.write(joiner.join(this.pending, bytes));
     this.pending = [];
     this.pendingBytes = 0;
-    this.sink.cork();
-    for (const frame of frames) this.sink.write(frame);
-    this.sink.uncork();
     return bytes;
   }
 

@@ -1,6 +1,7 @@
 import type { ByteSink } from './byte-sink.js';
 import { Connection, type ConnectionOwner, type EndReason } from './connection.js';
 import { RelayError } from './errors.js';
+import { FrameJoiner } from './frame-joiner.js';
 import { jitter } from './jitter.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -80,8 +81,9 @@ export class Hub implements ConnectionOwner {
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
+    const joiner = new FrameJoiner();
     let bytes = 0;
-    for (const connection of dirty) bytes += connection.flush();
+    for (const connection of dirty) bytes += connection.flush(joiner);
     this.metrics.inc('sse_bytes_written_total', bytes);
   }
 

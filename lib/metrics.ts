@@ -17,6 +17,11 @@ const DEFINITIONS = {
   sse_source_errors_total: { type: 'counter', help: 'Faults of the message source that were retried.' },
   sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame (skipped or sent as an error event).' },
   sse_http_errors_total: { type: 'counter', help: 'Requests answered with a 4xx or 5xx status.' },
+  sse_auth_unauthorized_total: { type: 'counter', help: 'Requests refused with 401: no token, or a bad, expired or malformed one.' },
+  sse_auth_forbidden_total: { type: 'counter', help: 'Requests refused with 403: a valid token that does not cover the topic.' },
+  sse_publish_rate_limited_total: { type: 'counter', help: 'Publishes refused by PUBLISH_RATE_PER_MINUTE (429).' },
+  sse_too_many_topics_total: { type: 'counter', help: 'Subscriptions refused by MAX_TOPICS (400).' },
+  sse_oversize_rejected_total: { type: 'counter', help: 'Publishes refused by MAX_BODY_BYTES or MAX_MESSAGE_BYTES (413).' },
 } as const satisfies Record<string, { type: 'counter' | 'gauge'; help: string }>;
 
 export type MetricName = keyof typeof DEFINITIONS;

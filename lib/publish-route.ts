@@ -3,6 +3,7 @@ import { isRelayError, RelayError } from './errors.js';
 import { json, type BodyResponse, type RelayRequest } from './http-types.js';
 import type { Metrics } from './metrics.js';
 import { parsePublishBody } from './publish-body.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Source } from './source.js';
 
 export interface PublishRouteOptions {
@@ -11,6 +12,8 @@ export interface PublishRouteOptions {
   metrics: Metrics;
   maxBodyBytes: number;
   maxMessageBytes: number;
+  /** PUBLISH_RATE_PER_MINUTE, keyed by the token's subject (or the client address without one). */
+  rateLimiter?: RateLimiter;
 }
 
 /** `POST /publish` `{topic, data, event?, id?}` → `202 {id}`. */
@@ -21,7 +24,8 @@ export async function publish(request: RelayRequest, options: PublishRouteOption
   }
   const body = await request.readBody(options.maxBodyBytes);
   const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
-  await options.authorizer.authorize(request, 'publish', [topic]);
+  const principal = await options.authorizer.authorize(request, 'publish', [topic]);
+  options.rateLimiter?.take(principal.subject === undefined ? `address:${request.remoteAddress}` : `subject:${principal.subject}`);
   let id: string;
   try {
     id = options.source.delivery === 'broadcast'

@@ -1,13 +1,16 @@
 import { allowEveryone, type Authorizer } from './authorizer.js';
 import type { ServerConfig } from './config/index.js';
 import { ConnectionLimits } from './connection-limits.js';
+import { CorsPolicy } from './cors.js';
 import { RelayError, toRelayError } from './errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from './hub.js';
 import { json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse } from './http-types.js';
 import { silentLogger, type Logger } from './logger.js';
-import { Metrics } from './metrics.js';
+import { Metrics, type MetricName } from './metrics.js';
 import { publish } from './publish-route.js';
+import { RateLimiter } from './rate-limit.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import type { Source } from './source.js';
 
 /** A static file served by the container (the demo page and the browser client). */
@@ -22,6 +25,8 @@ export interface RelayAppOptions {
   metrics?: Metrics;
   logger?: Logger;
   authorizer?: Authorizer;
+  /** Cross-origin policy (CORS_ORIGINS); default: no cross-origin access. */
+  cors?: CorsPolicy;
   /** Files by URL path (`/`, `/sse-client.js`); none on Lambda. */
   assets?: ReadonlyMap<string, Asset>;
 }
@@ -43,6 +48,8 @@ export class RelayApp {
   readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly limits: ConnectionLimits;
+  private readonly cors: CorsPolicy;
+  private readonly publishLimiter: RateLimiter;
   private draining = false;
 
   constructor(private readonly options: RelayAppOptions) {
@@ -51,15 +58,31 @@ export class RelayApp {
     this.logger = options.logger ?? silentLogger;
     this.hub = new Hub(config, this.metrics, this.logger, source.delivery === 'broadcast' ? source : undefined);
     this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
+    this.cors = options.cors ?? new CorsPolicy([]);
+    this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
   }
 
   /** Answers one request. Never throws: every failure becomes a JSON error response with its code. */
   async handle(request: RelayRequest): Promise<RelayResponse> {
+    const requestId = requestIdOf(request.header(REQUEST_ID_HEADER));
+    const started = Date.now();
+    let response: RelayResponse;
     try {
-      return await this.route(request);
+      response = request.method === 'OPTIONS' && this.cors.handlesPreflight(request.path)
+        ? this.cors.preflight(request.path, request.header('origin'))
+        : await this.route(request);
     } catch (thrown) {
-      return this.errorResponse(toRelayError(thrown), request);
+      response = this.errorResponse(toRelayError(thrown), request, requestId);
     }
+    // Only the path is logged: the query may hold an access_token, bodies hold payloads.
+    const quiet = request.path === '/healthz' || request.path === '/readyz' || request.path === '/metrics';
+    this.logger[quiet ? 'debug' : 'info'](
+      { requestId, method: request.method, path: request.path, status: response.status, ms: Date.now() - started, client: request.remoteAddress },
+      response.kind === 'stream' ? 'stream opened' : 'request',
+    );
+    // A new object: SSE_HEADERS and other shared header maps must not be mutated.
+    response.headers = { ...response.headers, ...this.cors.headersFor(request.header('origin')), [REQUEST_ID_HEADER]: requestId };
+    return response;
   }
 
   private async route(request: RelayRequest): Promise<RelayResponse> {
@@ -77,7 +100,10 @@ export class RelayApp {
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
         });
       case '/publish':
-        return publish(request, { source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes });
+        return publish(request, {
+          source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
+          rateLimiter: this.publishLimiter,
+        });
       case '/healthz':
         return json(200, { status: 'ok' });
       case '/readyz':
@@ -101,10 +127,12 @@ export class RelayApp {
     }
   }
 
-  private errorResponse(error: RelayError, request: RelayRequest): BodyResponse {
+  private errorResponse(error: RelayError, request: RelayRequest, requestId: string): BodyResponse {
     this.metrics.inc('sse_http_errors_total');
+    const metric = rejectionMetric(error.code, request.path);
+    if (metric !== undefined) this.metrics.inc(metric);
     const level = error.status >= 500 ? 'error' : 'debug';
-    if (error.code !== 'not_found') this.logger[level]({ code: error.code, path: request.path, err: error }, error.message);
+    if (error.code !== 'not_found') this.logger[level]({ requestId, code: error.code, path: request.path, err: error }, error.message);
     const headers: HeaderMap = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');
@@ -125,5 +153,18 @@ export class RelayApp {
     this.startDraining();
     await this.hub.drain(windowMs);
     await this.hub.close();
+  }
+}
+
+/** The counter a refusal adds to, besides sse_http_errors_total: one per limit and per kind of auth failure. */
+function rejectionMetric(code: RelayError['code'], path: string): MetricName | undefined {
+  switch (code) {
+    case 'unauthorized': return 'sse_auth_unauthorized_total';
+    case 'forbidden': return 'sse_auth_forbidden_total';
+    case 'too_many_topics': return 'sse_too_many_topics_total';
+    case 'body_too_large': case 'message_too_large': return 'sse_oversize_rejected_total';
+    case 'too_many_connections': return 'sse_connections_rejected_total';
+    case 'rate_limited': return path === '/publish' ? 'sse_publish_rate_limited_total' : 'sse_connections_rejected_total';
+    default: return undefined;
   }
 }

@@ -42,5 +42,6 @@ const localRuntime: LambdaStreamingRuntime = {
 
 /** `globalThis.awslambda` when running under a Lambda Node.js runtime, else a local stand-in with the same wire format. */
 export function lambdaRuntime(): LambdaStreamingRuntime {
-  return (globalThis as { awslambda?: LambdaStreamingRuntime }).awslambda ?? localRuntime;
+  // Through unknown: @types/aws-lambda declares its own (narrower) `awslambda` namespace on the global scope.
+  return (globalThis as unknown as { awslambda?: LambdaStreamingRuntime }).awslambda ?? localRuntime;
 }

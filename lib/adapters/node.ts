@@ -10,17 +10,23 @@ export interface RequestHandler {
 // A stream that was ended but whose client does not read its last bytes would hold its socket and buffer forever.
 const END_GRACE_MS = 5_000;
 
-/** A node:http request listener that serves `app`. */
-export function nodeListener(app: RequestHandler): (req: IncomingMessage, res: ServerResponse) => void {
+/** How the container finds the client address. */
+export interface NodeListenerOptions {
+  /** Use the last hop of X-Forwarded-For as the client address (TRUST_PROXY). Default false. */
+  trustProxy?: boolean;
+}
+
+/** A node:http request listener that serves `app`. It logs nothing itself: raw URLs may carry an access_token. */
+export function nodeListener(app: RequestHandler, options: NodeListenerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    void serve(app, req, res).catch(() => res.destroy());
+    void serve(app, req, res, options.trustProxy === true).catch(() => res.destroy());
   };
 }
 
-async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, trustProxy: boolean): Promise<void> {
   const gone = new AbortController();
   res.once('close', () => gone.abort());
-  const response = await app.handle(toRelayRequest(req, gone.signal));
+  const response = await app.handle(toRelayRequest(req, gone.signal, trustProxy));
   if (response.kind === 'body') {
     res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
     res.end(req.method === 'HEAD' ? undefined : response.body);
@@ -34,7 +40,7 @@ async function serve(app: RequestHandler, req: IncomingMessage, res: ServerRespo
   if (!gone.signal.aborted) setTimeout(() => res.destroy(), END_GRACE_MS).unref();
 }
 
-function toRelayRequest(req: IncomingMessage, signal: AbortSignal): RelayRequest {
+function toRelayRequest(req: IncomingMessage, signal: AbortSignal, trustProxy: boolean): RelayRequest {
   const url = new URL(req.url ?? '/', 'http://relay.invalid');
   return {
     method: req.method ?? 'GET',
@@ -44,10 +50,19 @@ function toRelayRequest(req: IncomingMessage, signal: AbortSignal): RelayRequest
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
     },
-    remoteAddress: req.socket.remoteAddress ?? 'unknown',
+    remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => readBody(req, limit),
     signal,
   };
+}
+
+// nginx's $proxy_add_x_forwarded_for appends the address it saw, so only the last hop is trustworthy.
+function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  const socketAddress = req.socket.remoteAddress ?? 'unknown';
+  const forwarded = req.headers['x-forwarded-for'];
+  if (!trustProxy || typeof forwarded !== 'string') return socketAddress;
+  const last = forwarded.split(',').at(-1)?.trim() ?? '';
+  return /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : socketAddress;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {

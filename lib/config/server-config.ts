@@ -41,6 +41,12 @@ export interface ServerConfig {
   maxConnectionsPerClient: number;
   /** Publishes per minute allowed per token (or per client address without auth); 0 = unlimited. Default 600. */
   publishRatePerMinute: number;
+  /**
+   * Take the client address from the last hop of `X-Forwarded-For` (the address the proxy in front saw) instead of the
+   * socket. Set it only behind a proxy that appends that header (the bundled nginx does), or clients can forge it.
+   * Default false.
+   */
+  trustProxy: boolean;
   /** On SIGTERM, open streams are closed spread over this window, then the process exits, ms. Default 10000. */
   shutdownDrainMs: number;
 }
@@ -65,6 +71,7 @@ export function readServerConfig(env: EnvReader): ServerConfig {
     maxConnections: env.integer('MAX_CONNECTIONS', 10_000, 1),
     maxConnectionsPerClient: env.integer('MAX_CONNECTIONS_PER_CLIENT', 100, 1),
     publishRatePerMinute: env.integer('PUBLISH_RATE_PER_MINUTE', 600, 0),
+    trustProxy: env.boolean('TRUST_PROXY', false),
     shutdownDrainMs: env.integer('SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
   };
 }

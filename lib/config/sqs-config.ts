@@ -1,3 +1,5 @@
+import { isValidTopic } from '../topics.js';
+import { ConfigError } from './config-error.js';
 import type { EnvReader } from './env-reader.js';
 
 /** Amazon SQS settings, used when SOURCE is `sqs`. Credentials come from the AWS default provider chain. */
@@ -14,6 +16,11 @@ export interface SqsConfig {
   region: string | undefined;
   /** Endpoint override (an emulator, a VPC endpoint). Default unset. */
   endpoint: string | undefined;
+  /**
+   * Topic of SQS records without a `topic` message attribute, for the SQS → Redis bridge (functions/ingest.ts).
+   * Default unset: such records are reported as failed and, after maxReceiveCount, land in the dead-letter queue.
+   */
+  ingestTopic: string | undefined;
 }
 
 export function readSqsConfig(env: EnvReader): SqsConfig {
@@ -24,5 +31,12 @@ export function readSqsConfig(env: EnvReader): SqsConfig {
     visibilityTimeoutSeconds: env.integer('SQS_VISIBILITY_TIMEOUT_S', 30, 1, 43_200),
     region: env.optionalString('AWS_REGION'),
     endpoint: env.url('SQS_ENDPOINT', ['https:', 'http:']),
+    ingestTopic: readIngestTopic(env),
   };
+}
+
+function readIngestTopic(env: EnvReader): string | undefined {
+  const topic = env.optionalString('INGEST_TOPIC');
+  if (topic !== undefined && !isValidTopic(topic)) throw new ConfigError('INGEST_TOPIC', 'a topic name (letters, digits, _ . : -, up to 128)', topic);
+  return topic;
 }

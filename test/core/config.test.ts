@@ -21,6 +21,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   MAX_TOPICS: { valid: '4', read: (c) => c.server.maxTopics, expected: 4, invalid: '0' },
   MAX_CONNECTIONS: { valid: '100', read: (c) => c.server.maxConnections, expected: 100, invalid: 'lots' },
   MAX_CONNECTIONS_PER_CLIENT: { valid: '5', read: (c) => c.server.maxConnectionsPerClient, expected: 5, invalid: '0' },
+  TRUST_PROXY: { valid: 'true', read: (c) => c.server.trustProxy, expected: true, invalid: 'sometimes' },
   PUBLISH_RATE_PER_MINUTE: { valid: '0', read: (c) => c.server.publishRatePerMinute, expected: 0, invalid: '-5' },
   SHUTDOWN_DRAIN_MS: { valid: '2000', read: (c) => c.server.shutdownDrainMs, expected: 2000, invalid: '10 s' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },

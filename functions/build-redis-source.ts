@@ -1,0 +1,39 @@
+import type { Config } from '../lib/config/index.js';
+import type { RedisConnectionSettings } from '../lib/sources/redis-connection.js';
+import type { InvalidEntry } from '../lib/sources/redis-entry.js';
+import { RedisListSource } from '../lib/sources/redis-list.js';
+import { RedisStreamSource } from '../lib/sources/redis-stream.js';
+import type { SourceHooks } from './build-sqs-source.js';
+
+/** SOURCE=redis (streams, broadcast) and SOURCE=redis-list (queue), from REDIS_* and MAX_MESSAGE_BYTES. */
+export function buildRedisSource(config: Config, hooks: SourceHooks = {}): RedisStreamSource | RedisListSource {
+  const url = config.redis.url;
+  if (url === undefined) throw new Error(`REDIS_URL must be set for SOURCE=${config.server.source}`);
+  const settings = {
+    ...connectionSettings(url, hooks),
+    keyPrefix: config.redis.keyPrefix,
+    blockMs: config.redis.blockMs,
+    maxMessageBytes: config.server.maxMessageBytes,
+    onInvalidEntry: (entry: InvalidEntry): void => {
+      hooks.metrics?.inc('sse_invalid_messages_total');
+      hooks.logger?.warn({ topic: entry.topic, position: entry.position, reason: entry.reason }, 'Redis entry skipped: not in the documented format');
+    },
+  };
+  return config.server.source === 'redis-list'
+    ? new RedisListSource(settings)
+    : new RedisStreamSource({ ...settings, maxLen: config.redis.maxLen });
+}
+
+// While Redis is away every connection fails about once a second; one log line per distinct failure is enough.
+function connectionSettings(url: string, hooks: SourceHooks): RedisConnectionSettings {
+  let last = '';
+  return {
+    url,
+    onConnectionError: (error, role) => {
+      const text = `${role}: ${error.message}`;
+      if (text === last) return;
+      last = text;
+      hooks.logger?.warn({ role, err: error }, 'Redis connection error; reconnecting');
+    },
+  };
+}

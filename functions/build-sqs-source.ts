@@ -1,0 +1,39 @@
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { Config } from '../lib/config/index.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import { SqsSource } from '../lib/sources/sqs.js';
+
+/** What a source may report to besides its return value: the process's logger and metrics (both optional). */
+export interface SourceHooks {
+  logger?: Logger;
+  metrics?: Metrics;
+}
+
+/**
+ * The SQS client of every sse-relay entry point. Credentials come from the AWS default provider chain (environment,
+ * web identity / IRSA, ECS or EC2 role, Lambda role): never from code or from sse-relay's own configuration. The SDK's
+ * standard retry strategy retries throttling, 5xx and network errors with capped exponential backoff and full jitter.
+ */
+export function buildSqsClient(config: Config): SQSClient {
+  return new SQSClient({
+    ...(config.sqs.region === undefined ? {} : { region: config.sqs.region }),
+    ...(config.sqs.endpoint === undefined ? {} : { endpoint: config.sqs.endpoint }),
+    retryMode: 'standard',
+    maxAttempts: 4,
+  });
+}
+
+/** SOURCE=sqs. Messages that cannot become a frame are logged by the source and counted in `sse_invalid_messages_total`. */
+export function buildSqsSource(config: Config, hooks: SourceHooks = {}): SqsSource {
+  return new SqsSource(buildSqsClient(config), {
+    queueUrl: config.sqs.queueUrl,
+    queueUrlTemplate: config.sqs.queueUrlTemplate,
+    waitSeconds: config.sqs.waitSeconds,
+    visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
+    maxMessageBytes: config.server.maxMessageBytes,
+  }, {
+    ...(hooks.logger === undefined ? {} : { logger: hooks.logger }),
+    onInvalidMessage: () => hooks.metrics?.inc('sse_invalid_messages_total'),
+  });
+}

@@ -1,0 +1,39 @@
+import type { LambdaTarget, TargetLoader } from '../lib/adapters/lambda.js';
+import { loadConfig, type Env } from '../lib/config/index.js';
+import { withLambdaDefaults } from '../lib/config/lambda-config.js';
+import { startDemoPublisher } from '../lib/demo-publisher.js';
+import { Metrics } from '../lib/metrics.js';
+import { RelayApp } from '../lib/relay-app.js';
+import { buildAuthorizer } from './build-authorizer.js';
+import { buildSource } from './build-source.js';
+import { createLogger } from './logger.js';
+
+/**
+ * What a Lambda sandbox serves, built from `env` once per cold start and kept across its invocations (one RelayApp,
+ * one hub, one source connection). The build starts at once, during the init phase; if it fails (say a configuration
+ * error) each invocation answers 500 and the build is tried again on the next one, with the cause in the log.
+ */
+export function lambdaTargetLoader(env: Env): TargetLoader {
+  let building: Promise<LambdaTarget> | undefined;
+  const load = (): Promise<LambdaTarget> => {
+    building ??= buildTarget(env).catch((error: unknown) => {
+      building = undefined;
+      throw error;
+    });
+    return building;
+  };
+  // Started eagerly; a failure is reported by the invocation that awaits it, not as an unhandled rejection here.
+  load().catch(() => undefined);
+  return load;
+}
+
+async function buildTarget(env: Env): Promise<LambdaTarget> {
+  const config = loadConfig(withLambdaDefaults(env));
+  const logger = createLogger(config.server.logLevel);
+  const metrics = new Metrics();
+  const source = await buildSource(config, { logger, metrics });
+  const app = new RelayApp({ config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config) });
+  // Memory source only: the demo publisher lives in this sandbox, so only streams served by it see its events.
+  if (config.server.demo) startDemoPublisher(source, logger);
+  return { app, logger, deadlineMarginMs: config.lambda.deadlineMarginMs, flushPaddingBytes: config.lambda.flushPaddingBytes };
+}

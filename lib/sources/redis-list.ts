@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
+import { connected, openRedisConnection, withDeadline, type RedisConnectionSettings } from './redis-connection.js';
+import { encodeListEnvelope, type InvalidEntryListener } from './redis-entry.js';
+import { ListConsumer } from './redis-list-consumer.js';
+import { ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './redis-list-keys.js';
+
+/** Settings of SOURCE=redis-list; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
+export interface RedisListSettings extends RedisConnectionSettings {
+  keyPrefix: string;
+  /** Longest BLMOVE wait before it is re-issued, ms. */
+  blockMs: number;
+  maxMessageBytes: number;
+  /** A consumer whose heartbeat is this old is dead and its items go back to the queue, ms. Default 15000. */
+  consumerTtlMs?: number | undefined;
+  /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
+  idempotencyTtlSeconds?: number | undefined;
+  onInvalidEntry?: InvalidEntryListener | undefined;
+}
+
+const READY_TIMEOUT_MS = 1_000;
+
+/**
+ * Queue over Redis lists, the reliable pattern: producers `LPUSH` a JSON envelope onto `<prefix>q:<topic>`; each
+ * subscriber `BLMOVE`s items into its own processing list and removes them only after the frame was written, so every
+ * item goes to exactly one subscriber and a subscriber that dies loses nothing (see recover()). docs/redis.md has the
+ * envelope and key layout for producers in other languages.
+ */
+export class RedisListSource implements QueueSource {
+  readonly delivery = 'queue';
+  private readonly command: Redis;
+  private readonly keys: ListKeys;
+  private readonly consumerTtlMs: number;
+  private recoveryTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly settings: RedisListSettings) {
+    this.command = openRedisConnection(settings, 'command');
+    this.keys = new ListKeys(settings.keyPrefix);
+    this.consumerTtlMs = settings.consumerTtlMs ?? 15_000;
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
+    const id = randomUUID();
+    const redis = await connected(this.command);
+    const item = encodeListEnvelope({ event: message.event ?? 'message', data: message.data, id });
+    if (message.key === undefined) {
+      await redis.lpush(this.keys.queue(topic), item);
+      return { id };
+    }
+    const ttl = this.settings.idempotencyTtlSeconds ?? 86_400;
+    const stored = await redis.eval(PUSH_ONCE_SCRIPT, 2, this.keys.queue(topic), this.keys.marker(topic, message.key), item, id, ttl);
+    return { id: String(stored) };
+  }
+
+  async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
+    this.startRecovery();
+    const consumer = new ListConsumer(this.command, this.keys, { ...this.settings, consumerTtlMs: this.consumerTtlMs }, topics);
+    yield* consumer.run(signal);
+  }
+
+  /**
+   * Moves the items of every consumer whose heartbeat has expired back to its queue. Runs once per consumer TTL in every
+   * process that has consumers; the move is atomic per list, so concurrent passes never duplicate an item.
+   * Resolves with the number of items moved.
+   */
+  async recover(): Promise<number> {
+    let moved = 0;
+    const redis = await connected(this.command);
+    for (const processing of await redis.smembers(this.keys.registry)) {
+      const owner = this.keys.parseProcessing(processing);
+      if (owner === undefined) continue;
+      const args = [processing, this.keys.queue(owner.topic), this.keys.heartbeat(owner.consumerId), this.keys.registry];
+      moved += Math.max(0, Number(await redis.eval(RECOVER_SCRIPT, 4, ...args)));
+    }
+    return moved;
+  }
+
+  private startRecovery(): void {
+    if (this.recoveryTimer !== undefined) return;
+    const pass = (): void => void this.recover().catch(() => undefined);
+    this.recoveryTimer = setInterval(pass, this.consumerTtlMs);
+    this.recoveryTimer.unref?.();
+    pass();
+  }
+
+  async isReady(): Promise<boolean> {
+    try {
+      return (await withDeadline(READY_TIMEOUT_MS, connected(this.command).then((redis) => redis.ping()))) === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.recoveryTimer);
+    this.command.disconnect();
+  }
+}

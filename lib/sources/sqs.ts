@@ -1,0 +1,128 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, SendMessageCommand,
+  type MessageAttributeValue, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
+import { SqsBatcher, type ReceiptEntry } from './sqs-batcher.js';
+import { SqsConsumer, type InvalidMessage } from './sqs-consumer.js';
+import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from './sqs-message.js';
+import { isFifoQueue, SqsQueueUrls } from './sqs-queue-urls.js';
+import { classifySqsError, DEFAULT_BACKOFF, sqsUnavailable, type BackoffSettings } from './sqs-retry.js';
+
+export type { InvalidMessage } from './sqs-consumer.js';
+
+/** What the SQS source is told (see SqsConfig and ServerConfig for the variables behind most of it). */
+export interface SqsSourceSettings {
+  /** One queue for every topic (`SQS_QUEUE_URL`); messages carry their topic in the `topic` attribute. */
+  queueUrl?: string | undefined;
+  /** One queue per topic (`SQS_QUEUE_URL_TEMPLATE`, containing `{topic}`). Takes precedence over `queueUrl`. */
+  queueUrlTemplate?: string | undefined;
+  /** Long-poll wait of each receive, seconds, 0–20 (`SQS_WAIT_SECONDS`, default 20). */
+  waitSeconds: number;
+  /** Visibility timeout of received messages, seconds (`SQS_VISIBILITY_TIMEOUT_S`, default 30); extended while held. */
+  visibilityTimeoutSeconds: number;
+  /** Largest body that becomes a frame, bytes of UTF-8 (`MAX_MESSAGE_BYTES`, default 65536). */
+  maxMessageBytes: number;
+  /** Longest an ack waits for others before the DeleteMessageBatch leaves, ms. Default 20. */
+  deleteFlushMs?: number;
+  /** Backoff of the receive loop after throttling or network errors. Default 200 ms doubling up to 10 s, full jitter. */
+  backoff?: BackoffSettings;
+}
+
+export interface SqsSourceHooks {
+  logger?: Logger;
+  /** Hears each message that cannot become a frame (count it as `sse_invalid_messages_total`). */
+  onInvalidMessage?: (message: InvalidMessage) => void;
+}
+
+/**
+ * SOURCE=sqs: each message goes to one subscriber. A message is deleted (in batches) only after the session acked it,
+ * i.e. after its frame was written; whatever a leaving subscriber still holds is released at once (visibility 0).
+ * `close()` destroys the client, which the source owns from construction on.
+ */
+export class SqsSource implements QueueSource {
+  readonly delivery = 'queue';
+  private readonly urls: SqsQueueUrls;
+  private readonly deleter: SqsBatcher;
+  private readonly releaser: SqsBatcher;
+  private readonly closing = new AbortController();
+  private readonly logger: Logger;
+
+  constructor(private readonly client: SQSClient, private readonly settings: SqsSourceSettings, private readonly hooks: SqsSourceHooks = {}) {
+    this.urls = new SqsQueueUrls(settings.queueUrl, settings.queueUrlTemplate);
+    this.logger = hooks.logger ?? silentLogger;
+    const flushMs = settings.deleteFlushMs ?? 20;
+    this.deleter = new SqsBatcher('delete', (queueUrl, entries) => this.deleteBatch(queueUrl, entries), this.logger, flushMs);
+    this.releaser = new SqsBatcher('release', (queueUrl, entries) => this.releaseBatch(queueUrl, entries), this.logger, flushMs);
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
+    const queueUrl = this.urls.urlOf(topic);
+    const attributes: Record<string, MessageAttributeValue> = { [TOPIC_ATTRIBUTE]: { DataType: 'String', StringValue: topic } };
+    if (message.event !== undefined && message.event !== 'message') attributes[EVENT_ATTRIBUTE] = { DataType: 'String', StringValue: message.event };
+    // FIFO: one message group per topic keeps each topic in order; the idempotency key (hashed to fit the 128-character
+    // limit) becomes the deduplication id, so a retried publish within SQS's 5-minute window is stored once.
+    const fifo = isFifoQueue(queueUrl)
+      ? { MessageGroupId: topic, MessageDeduplicationId: message.key === undefined ? randomUUID() : createHash('sha256').update(message.key).digest('hex') }
+      : {};
+    try {
+      const out = await this.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.data, MessageAttributes: attributes, ...fifo }));
+      return { id: out.MessageId ?? '' };
+    } catch (error) {
+      throw this.unavailable(queueUrl, error);
+    }
+  }
+
+  consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery> {
+    const plans = this.urls.plan(topics);
+    const consumer = new SqsConsumer({
+      client: this.client, waitSeconds: this.settings.waitSeconds, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds,
+      maxMessageBytes: this.settings.maxMessageBytes, backoff: this.settings.backoff ?? DEFAULT_BACKOFF,
+      deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger, onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
+    }, plans, [signal, this.closing.signal]);
+    return consumer.deliveries();
+  }
+
+  /** With one queue: whether it answers GetQueueAttributes. With a template there is no one queue to ask, so true. */
+  async isReady(): Promise<boolean> {
+    if (this.settings.queueUrlTemplate !== undefined || this.settings.queueUrl === undefined) return true;
+    try {
+      await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.settings.queueUrl, AttributeNames: ['QueueArn'] }), {
+        abortSignal: AbortSignal.timeout(2_000),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops every consumer (their held messages are released), sends pending deletes, then destroys the client. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    await Promise.all([this.deleter.flush(), this.releaser.flush()]);
+    this.client.destroy();
+  }
+
+  private unavailable(queueUrl: string, error: unknown): unknown {
+    const failure = classifySqsError(error);
+    if (failure !== 'missing-queue' && failure !== 'permanent') return error;
+    this.logger.error({ queueUrl, err: error }, failure === 'missing-queue' ? 'SQS queue does not exist' : 'SQS refused the call');
+    return sqsUnavailable(queueUrl, failure, error);
+  }
+
+  private async deleteBatch(queueUrl: string, entries: readonly ReceiptEntry[]): Promise<string[]> {
+    const out = await this.client.send(new DeleteMessageBatchCommand({
+      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle })),
+    }));
+    return (out.Failed ?? []).map((f) => entries[Number(f.Id)]?.messageId ?? String(f.Id));
+  }
+
+  private async releaseBatch(queueUrl: string, entries: readonly ReceiptEntry[]): Promise<string[]> {
+    const out = await this.client.send(new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: 0 })),
+    }));
+    return (out.Failed ?? []).map((f) => entries[Number(f.Id)]?.messageId ?? String(f.Id));
+  }
+}

@@ -1,0 +1,120 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
+import { createParser } from 'eventsource-parser';
+import { PassThrough } from 'node:stream';
+import { FlushPaddingSink } from '../../lib/adapters/flush-padding-sink.js';
+import { bufferedHandler, streamingHandler, toRelayRequest } from '../../lib/adapters/lambda.js';
+import { loadConfig } from '../../lib/config/index.js';
+import { withLambdaDefaults } from '../../lib/config/lambda-config.js';
+import { silentLogger } from '../../lib/logger.js';
+import { RelayApp } from '../../lib/relay-app.js';
+import { MemorySource } from '../../lib/sources/memory.js';
+import { RecordingSink } from '../support/recording-sink.js';
+
+function event(overrides: Partial<LambdaFunctionURLEvent> = {}, method = 'GET'): LambdaFunctionURLEvent {
+  return {
+    version: '2.0', routeKey: '$default', rawPath: '/events', rawQueryString: 'topic=a&topic=b', headers: { 'last-event-id': 'a=1' },
+    requestContext: { http: { method, path: '/events', protocol: 'HTTP/1.1', sourceIp: '203.0.113.9', userAgent: 'test' } },
+    isBase64Encoded: false, ...overrides,
+  } as LambdaFunctionURLEvent;
+}
+
+function context(remainingMs: number): Context & { callbackWaitsForEmptyEventLoop: boolean } {
+  return { getRemainingTimeInMillis: () => remainingMs, callbackWaitsForEmptyEventLoop: true } as unknown as Context & { callbackWaitsForEmptyEventLoop: boolean };
+}
+
+const text = (chunks: Uint8Array[]): string => Buffer.concat(chunks).toString('utf8');
+
+describe('toRelayRequest (function-URL event, payload 2.0)', () => {
+  it('carries method, path, repeated query values, headers, cookies and the source address', () => {
+    const request = toRelayRequest(event({ cookies: ['s=1', 't=2'] }, 'get'), context(60_000), 5_000);
+    expect([request.method, request.path, request.query.getAll('topic')]).toEqual(['GET', '/events', ['a', 'b']]);
+    expect([request.header('last-event-id'), request.header('cookie'), request.header('x-none')]).toEqual(['a=1', 's=1; t=2', undefined]);
+    expect(request.remoteAddress).toBe('203.0.113.9');
+    expect(request.signal.aborted).toBe(false);
+  });
+
+  it('sets the deadline to now + remaining time − margin, never taking more than half the remaining time', () => {
+    const before = Date.now();
+    expect(toRelayRequest(event(), context(60_000), 5_000).deadline).toBeGreaterThanOrEqual(before + 55_000);
+    expect(toRelayRequest(event(), context(60_000), 5_000).deadline).toBeLessThanOrEqual(Date.now() + 55_000);
+    expect(toRelayRequest(event(), context(4_000), 5_000).deadline).toBeGreaterThanOrEqual(before + 2_000);
+  });
+
+  it('decodes base64 bodies and rejects one past the limit with body_too_large', async () => {
+    const request = toRelayRequest(event({ body: Buffer.from('{"x":"é"}').toString('base64'), isBase64Encoded: true }, 'POST'), context(1_000), 0);
+    expect(Buffer.from(await request.readBody(100)).toString('utf8')).toBe('{"x":"é"}');
+    await expect(request.readBody(5)).rejects.toMatchObject({ code: 'body_too_large' });
+    expect((await toRelayRequest(event(), context(1_000), 0).readBody(10)).byteLength).toBe(0);
+  });
+});
+
+describe('FlushPaddingSink', () => {
+  it('follows each corked batch, and each write outside cork, with one comment line of exactly the given size', () => {
+    const inner = new RecordingSink();
+    const sink = new FlushPaddingSink(inner, 16);
+    sink.cork();
+    sink.write(Buffer.from('id: 1\ndata: a\n\n'));
+    sink.write(Buffer.from('id: 2\ndata: b\n\n'));
+    sink.uncork();
+    sink.write(Buffer.from(': heartbeat\n\n'));
+    const padding = `:${' '.repeat(14)}\n`;
+    expect(text(inner.chunks)).toBe(`id: 1\ndata: a\n\nid: 2\ndata: b\n\n${padding}: heartbeat\n\n${padding}`);
+    const events: string[] = [];
+    const parser = createParser({ onEvent: (e) => events.push(`${e.id}:${e.data}`) });
+    parser.feed(text(inner.chunks));
+    expect(events).toEqual(['1:a', '2:b']);
+    expect(() => new FlushPaddingSink(inner, 1)).toThrow(/at least 2 bytes/);
+  });
+});
+
+describe('withLambdaDefaults', () => {
+  it('bounds idle streams to 60 s and sessions to 15 min when unset, and keeps what is set', () => {
+    expect(loadConfig(withLambdaDefaults({ AUTH_MODE: 'none' })).server).toMatchObject({ sessionIdleMs: 60_000, maxSessionMs: 900_000 });
+    const set = loadConfig(withLambdaDefaults({ AUTH_MODE: 'none', SESSION_IDLE_MS: '0', MAX_SESSION_MS: ' ' }));
+    expect(set.server).toMatchObject({ sessionIdleMs: 0, maxSessionMs: 900_000 });
+  });
+});
+
+describe('handlers outside Lambda (local stand-in for the awslambda global)', () => {
+  const app = new RelayApp({ config: loadConfig({ AUTH_MODE: 'none' }).server, source: new MemorySource(10), logger: silentLogger });
+  const target = async () => ({ app, logger: silentLogger, deadlineMarginMs: 1_000, flushPaddingBytes: 0 });
+
+  it('streams a body response as prelude + 8 NUL bytes + body, and lets the runtime move on with sockets open', async () => {
+    const stream = new PassThrough();
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ctx = context(10_000);
+    await streamingHandler(target)(event({ rawPath: '/healthz', rawQueryString: '' }), stream, ctx);
+    const bytes = Buffer.concat(chunks);
+    const at = bytes.indexOf(Buffer.alloc(8));
+    expect(JSON.parse(bytes.subarray(0, at).toString('utf8'))).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json; charset=utf-8' } });
+    expect(bytes.subarray(at + 8).toString('utf8')).toBe('{"status":"ok"}');
+    expect(ctx.callbackWaitsForEmptyEventLoop).toBe(false);
+  });
+
+  it('answers 500 {"error":"internal"} when the target cannot be built', async () => {
+    const stream = new PassThrough();
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const original = console.error;
+    console.error = () => undefined;
+    try {
+      await streamingHandler(() => Promise.reject(new Error('no config')))(event(), stream, context(10_000));
+    } finally {
+      console.error = original;
+    }
+    const bytes = Buffer.concat(chunks);
+    const at = bytes.indexOf(Buffer.alloc(8));
+    expect(JSON.parse(bytes.subarray(0, at).toString('utf8'))).toMatchObject({ statusCode: 500 });
+    expect(bytes.subarray(at + 8).toString('utf8')).toBe('{"error":"internal"}');
+  });
+
+  it('answers a buffered publish as a payload-2.0 result, and refuses /events there', async () => {
+    const handler = bufferedHandler(target);
+    const body = JSON.stringify({ topic: 't', data: 'x' });
+    const published = await handler(event({ rawPath: '/publish', rawQueryString: '', headers: { 'content-type': 'application/json' }, body }, 'POST'), context(5_000));
+    expect(published).toMatchObject({ statusCode: 202, body: '{"id":"1"}', isBase64Encoded: false });
+    expect(await handler(event(), context(5_000))).toMatchObject({ statusCode: 404, body: '{"error":"not_found"}' });
+  });
+});

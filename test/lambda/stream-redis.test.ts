@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { EventSource } from 'eventsource';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleFunctions } from '../support/lambda/bundle-functions.js';
+import { startLambdaFunction, type LambdaFunction } from '../support/lambda/run-function.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { publish } from '../support/relay-server.js';
+
+// stream and publish, bundled as shipped, under aws-lambda-ric against a real redis-server (SOURCE=redis).
+let taskRoot: string;
+let redis: TestRedis;
+let stream: LambdaFunction;
+let publisher: LambdaFunction;
+
+beforeAll(async () => {
+  taskRoot = await mkdtemp(join(tmpdir(), 'sse-relay-lambda-redis-'));
+  await bundleFunctions(taskRoot, ['stream', 'publish']);
+  redis = await startRedis();
+  const env = { AUTH_MODE: 'none', SOURCE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'warn', RETRY_MS: '100', LAMBDA_DEADLINE_MARGIN_MS: '1500' };
+  stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 5_000, maxConcurrency: 1 });
+  publisher = await startLambdaFunction({ taskRoot, handler: 'functions/publish.handler', env, mode: 'buffered', maxConcurrency: 1 });
+}, 30_000);
+
+afterAll(async () => {
+  await stream?.stop();
+  await publisher?.stop();
+  await redis?.stop();
+  await rm(taskRoot, { recursive: true, force: true });
+});
+
+describe('Lambda path with SOURCE=redis', () => {
+  it('delivers what the publish function appends, across 5 s invocations, with no gap and no duplicate', async () => {
+    const received: { id: string; data: string }[] = [];
+    const source = new EventSource(`${stream.url}/events?topic=news`);
+    source.addEventListener('headline', (event) => received.push({ id: event.lastEventId, data: event.data }));
+    await new Promise<void>((resolve, reject) => {
+      source.onopen = () => resolve();
+      setTimeout(() => reject(new Error(`no open within 5 s\n${stream.logs()}`)), 5_000).unref();
+    });
+    const sent: string[] = [];
+    const startedAt = Date.now();
+    // ~7 s of publishing: longer than one invocation (5 s timeout), so the client must resume at least once.
+    for (let i = 0; i < 24; i += 1) {
+      const data = JSON.stringify({ i });
+      const answer = await publish(publisher.url, { topic: 'news', event: 'headline', data });
+      expect(answer.status).toBe(202);
+      sent.push(data);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const until = Date.now() + 10_000;
+    while (received.length < sent.length && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    source.close();
+    expect(Date.now() - startedAt).toBeGreaterThan(5_000);
+    expect(received.map((r) => r.data)).toEqual(sent);
+    expect(received[0]!.id).toMatch(/^news=\d+-\d+$/);
+    expect(stream.coldStartsMs()).toHaveLength(1); // every invocation ended itself before the timeout
+  }, 40_000);
+
+  it('answers publish on the buffered URL as the container does', async () => {
+    const bad = await fetch(`${publisher.url}/publish`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(bad.status).toBe(415);
+    expect(await bad.json()).toEqual({ error: 'unsupported_media_type' });
+    const events = await fetch(`${publisher.url}/events?topic=news`);
+    expect(events.status).toBe(404);
+  });
+});

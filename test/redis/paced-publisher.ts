@@ -1,0 +1,50 @@
+import { publish } from '../support/relay-server.js';
+
+/** One POST /publish attempt: `seq` is in the data, `id` is the stream id when the relay answered 202. */
+export interface Attempt {
+  seq: number;
+  status: number;
+  id?: string;
+  ms: number;
+}
+
+/**
+ * Publishes `{seq}` to `topic` at `perSecond` until stop() (at most `maxInFlight` requests open at once, so a stalled
+ * server cannot make the test pile up requests). Every attempt is recorded with its answer and latency.
+ */
+export function startPacedPublisher(url: string, topic: string, perSecond: number, maxInFlight = 128) {
+  const attempts: Attempt[] = [];
+  const pending = new Set<Promise<void>>();
+  let seq = 0;
+  const send = (): void => {
+    if (pending.size >= maxInFlight) return;
+    const mine = seq++;
+    const started = Date.now();
+    const request = publish(url, { topic, data: JSON.stringify({ seq: mine }) }).then(
+      ({ status, json }) => void attempts.push({ seq: mine, status, ms: Date.now() - started, ...(status === 202 ? { id: String(json.id) } : {}) }),
+      () => void attempts.push({ seq: mine, status: 0, ms: Date.now() - started }),
+    );
+    pending.add(request);
+    void request.finally(() => pending.delete(request));
+  };
+  // Timers fire at most every ~1 ms; send the number of messages due since the start, so the average rate holds.
+  const startedAt = Date.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((Date.now() - startedAt) * perSecond) / 1_000);
+    for (; sent < due; sent++) send();
+  }, 4);
+  return {
+    attempts,
+    async stop(): Promise<Attempt[]> {
+      clearInterval(timer);
+      await Promise.all([...pending]);
+      return attempts;
+    },
+  };
+}
+
+/** The stream id inside a single-topic cursor `topic=id`. */
+export function positionOf(cursor: string | undefined): string {
+  return (cursor ?? '').split('=')[1] ?? '';
+}

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SseReader } from '../support/sse-reader.js';
+import { AUDIENCE, hsToken, ISSUER, metric, startJwksServer, startSecureRelay, unsignedToken, type JwksServer, type Relay } from './support.js';
+
+let relay: Relay;
+const now = (): number => Math.floor(Date.now() / 1000);
+
+beforeAll(async () => {
+  relay = await startSecureRelay({ RETRY_MS: '50' });
+});
+afterAll(async () => relay.stop());
+
+async function subscribeStatus(query: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const controller = new AbortController();
+  const response = await fetch(`${relay.url}/events?${query}`, { headers, signal: controller.signal });
+  const body = response.status === 200 ? '' : await response.text();
+  controller.abort();
+  return { status: response.status, body };
+}
+
+async function publishStatus(token: string | undefined, topic: string): Promise<number> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  const response = await fetch(`${relay.url}/publish`, { method: 'POST', headers, body: JSON.stringify({ topic, data: 'x' }) });
+  await response.text();
+  return response.status;
+}
+
+const bearer = (token: string): Record<string, string> => ({ authorization: `Bearer ${token}` });
+
+describe('who may subscribe (JWT, HS256)', () => {
+  const rejected: [string, () => Promise<string>][] = [
+    ['alg: none', async () => unsignedToken({ sub: 'eve', aud: AUDIENCE, iss: ISSUER, exp: now() + 600, sse: { subscribe: ['*'] } })],
+    ['expired', () => hsToken({}, now() - 60)],
+    ['not yet valid (nbf)', () => hsToken({ nbf: now() + 600 })],
+    ['wrong audience', () => hsToken({ aud: 'someone-else' })],
+    ['wrong issuer', () => hsToken({ iss: 'https://evil.test' })],
+    ['a malformed sse claim (not a list)', () => hsToken({ sse: { subscribe: 'orders' } })],
+    ['a pattern outside the language (* inside)', () => hsToken({ sse: { subscribe: ['user.*.inbox'] } })],
+    ['a pattern outside the topic charset', () => hsToken({ sse: { subscribe: ['orders\r\nx'] } })],
+    ['a forged signature', async () => (await hsToken()).replace(/\.[^.]+$/, '.' + Buffer.from('forged').toString('base64url'))],
+  ];
+  it.each(rejected)('401 for a token that is %s', async (_name, make) => {
+    const result = await subscribeStatus('topic=orders', bearer(await make()));
+    expect(result).toEqual({ status: 401, body: '{"error":"unauthorized"}' });
+  });
+
+  it('401 without any token, on both routes', async () => {
+    expect((await subscribeStatus('topic=orders')).status).toBe(401);
+    expect(await publishStatus(undefined, 'orders')).toBe(401);
+  });
+
+  it('403 (not 401) for a valid token that does not cover the topic, even if only one of several', async () => {
+    const token = await hsToken({ sse: { subscribe: ['orders'] } });
+    expect(await subscribeStatus('topic=payments', bearer(token))).toEqual({ status: 403, body: '{"error":"forbidden"}' });
+    expect((await subscribeStatus('topic=orders&topic=payments', bearer(token))).status).toBe(403);
+    expect((await subscribeStatus('topic=orders', bearer(token))).status).toBe(200);
+    expect(await metric(relay.url, 'sse_auth_forbidden_total')).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a prefix pattern covers the topics below it and nothing else', async () => {
+    const token = await hsToken({ sse: { subscribe: ['user.123.*'] } });
+    expect((await subscribeStatus('topic=user.123.inbox', bearer(token))).status).toBe(200);
+    expect((await subscribeStatus('topic=user.1234', bearer(token))).status).toBe(403);
+    expect((await subscribeStatus('topic=user.123', bearer(token))).status).toBe(403);
+  });
+
+  it('publish needs a publish grant; a subscribe grant is not enough', async () => {
+    expect(await publishStatus(await hsToken({ sse: { subscribe: ['*'] } }), 'orders')).toBe(403);
+    expect(await publishStatus(await hsToken({ sse: { subscribe: [], publish: ['orders'] } }), 'orders')).toBe(202);
+  });
+
+  it('takes the token from Authorization, the sse_token cookie, or access_token', async () => {
+    const token = await hsToken();
+    expect((await subscribeStatus('topic=a', bearer(token))).status).toBe(200);
+    expect((await subscribeStatus('topic=a', { cookie: `theme=dark; sse_token=${token}` })).status).toBe(200);
+    expect((await subscribeStatus(`topic=a&access_token=${token}`)).status).toBe(200);
+    expect((await subscribeStatus('topic=a', { cookie: `other_token=${token}` })).status).toBe(401);
+  });
+
+  it('ends the stream with a final retry: when the token expires', async () => {
+    const reader = new SseReader(`${relay.url}/events?topic=a`, bearer(await hsToken({}, now() + 2)));
+    await reader.until((r) => r.retries.length >= 1);
+    await reader.ended;
+    expect(reader.status).toBe(200);
+    expect(reader.retries.length).toBe(2);
+  }, 10_000);
+
+  it('replays nothing of a topic the token does not cover, even when the cursor names it', async () => {
+    const admin = await hsToken();
+    for (const topic of ['secret', 'mine', 'secret']) {
+      const r = await fetch(`${relay.url}/publish`, { method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ topic, data: `on ${topic}` }) });
+      expect(r.status).toBe(202);
+    }
+    const token = await hsToken({ sse: { subscribe: ['mine'] } });
+    const reader = new SseReader(`${relay.url}/events?topic=mine`, { ...bearer(token), 'last-event-id': 'mine=0,secret=0' });
+    await reader.until((r) => r.events.length >= 1);
+    await new Promise((r) => setTimeout(r, 200));
+    reader.close();
+    expect(reader.events.map((e) => e.data)).toEqual(['on mine']);
+    expect(reader.ids.every((id) => !id.includes('secret'))).toBe(true);
+  });
+});
+
+describe.each(['RS256', 'ES256'] as const)('JWKS (%s)', (alg) => {
+  let jwks: JwksServer;
+  let jwksRelay: Relay;
+  beforeAll(async () => {
+    jwks = await startJwksServer(alg);
+    jwksRelay = await startSecureRelay({ AUTH_JWT_SECRET: '', AUTH_JWKS_URL: jwks.url });
+  });
+  afterAll(async () => {
+    await jwksRelay.stop();
+    await jwks.close();
+  });
+
+  it('accepts a token signed by a key of the JWKS, and still checks the topic', async () => {
+    const token = await jwks.sign({ sse: { subscribe: ['orders'] } });
+    const ok = await fetch(`${jwksRelay.url}/events?topic=orders`, { headers: bearer(token), signal: AbortSignal.timeout(2_000) });
+    expect(ok.status).toBe(200);
+    await ok.body?.cancel();
+    expect((await fetch(`${jwksRelay.url}/events?topic=other`, { headers: bearer(token) })).status).toBe(403);
+  });
+
+  it('refuses HS256 (no secret configured: no algorithm confusion) and alg: none', async () => {
+    expect((await fetch(`${jwksRelay.url}/events?topic=a`, { headers: bearer(await hsToken()) })).status).toBe(401);
+    const none = unsignedToken({ aud: AUDIENCE, iss: ISSUER, exp: now() + 60, sse: { subscribe: ['*'] } });
+    expect((await fetch(`${jwksRelay.url}/events?topic=a`, { headers: bearer(none) })).status).toBe(401);
+  });
+});

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SseReader } from '../support/sse-reader.js';
+import { headerLines, rawExchange, startSecureRelay, type Relay } from './support.js';
+
+const ORIGIN = 'https://app.example.com';
+let relay: Relay;
+
+beforeAll(async () => {
+  relay = await startSecureRelay({ AUTH_MODE: 'none', CORS_ORIGINS: `${ORIGIN},http://localhost:3000`, MAX_BODY_BYTES: '4096' });
+});
+afterAll(async () => relay.stop());
+
+async function publishJson(body: unknown): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, text: await response.text() };
+}
+
+// A raw HTTP/1.0 subscription: no chunked encoding, so the body is exactly the bytes of the SSE stream.
+async function rawStream(topic: string, until: (raw: string) => boolean): Promise<string> {
+  return rawExchange(relay.port, `GET /events?topic=${topic} HTTP/1.0\r\nHost: x\r\n\r\n`, until, 3_000);
+}
+
+const CONTROL = { CR: '\r', LF: '\n', CRLF: '\r\n', NUL: '\0', 'U+2028': '\u2028', 'C1 NEL (U+0085)': '\u0085', 'C1 CSI (U+009B)': '\u009b' };
+
+describe('control characters in published data cannot break the SSE framing', () => {
+  it.each(Object.entries(CONTROL))('data with %s arrives intact as data lines, and nothing else', async (name, char) => {
+    const topic = `data-${name.replace(/[^a-z0-9]/gi, '')}`;
+    const data = `before${char}event: forged${char}id: forged${char}retry: 1${char}after`;
+    const reader = new SseReader(`${relay.url}/events?topic=${topic}`);
+    await reader.until((r) => r.retries.length > 0);
+    const raw = rawStream(topic, (text) => text.includes('after\n\n'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await publishJson({ topic, data })).status).toBe(202);
+    await reader.until((r) => r.events.length === 1);
+    reader.close();
+    // What EventSource sees: one event, type message, the data with line ends normalized to \n and nothing lost.
+    expect(reader.events[0]).toMatchObject({ event: undefined, id: `${topic}=1`, data: data.replace(/\r\n|\r/g, '\n') });
+    expect(reader.retries).toEqual([reader.retries[0]]);
+    const body = (await raw).split('\r\n\r\n').slice(1).join('\r\n\r\n');
+    for (const line of body.split(/\r\n|\r|\n/)) expect(line).toMatch(/^($|data: |id: |retry: |: )/);
+  });
+});
+
+describe('single-line fields and topics refuse line breaks and NUL', () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ['CR in event', { topic: 't', data: 'x', event: 'a\rretry: 1' }, 'invalid_event_field'],
+    ['LF in event', { topic: 't', data: 'x', event: 'a\nid: 1' }, 'invalid_event_field'],
+    ['NUL in event', { topic: 't', data: 'x', event: 'a\0' }, 'invalid_event_field'],
+    ['CRLF in id (key)', { topic: 't', data: 'x', id: 'k\r\nevent: x' }, 'invalid_event_field'],
+    ['NUL in id (key)', { topic: 't', data: 'x', id: '\0' }, 'invalid_event_field'],
+    ...Object.entries(CONTROL).map(([name, char]): [string, Record<string, unknown>, string] => [`${name} in topic`, { topic: `a${char}b`, data: 'x' }, 'invalid_topic']),
+  ];
+  it.each(cases)('%s → 400', async (_name, body, code) => {
+    expect(await publishJson(body)).toEqual({ status: 400, text: JSON.stringify({ error: code }) });
+  });
+
+  it.each(['%0d%0a', '%0a', '%0d', '%00', '%E2%80%A8', '%C2%85', '%C2%9B'])('%s in a subscribed topic → 400, nothing echoed', async (encoded) => {
+    const raw = await rawExchange(relay.port, `GET /events?topic=a${encoded}Set-Cookie:%20pwned=1 HTTP/1.0\r\nHost: x\r\n\r\n`);
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw.toLowerCase()).not.toContain('pwned');
+    expect(headerLines(raw).every((line) => /^[a-z-]+: [\x20-\x7e]*$/i.test(line))).toBe(true);
+  });
+});
+
+describe('Origin and CORS', () => {
+  it('echoes an allowed origin exactly, with credentials, never *', async () => {
+    const response = await fetch(`${relay.url}/healthz`, { headers: { origin: ORIGIN } });
+    expect(response.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(response.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(response.headers.get('vary')).toBe('Origin');
+  });
+
+  it.each([
+    ['an unlisted origin', 'https://evil.example.com'],
+    ['a prefix trick', 'https://app.example.com.evil.com'],
+    ['null', 'null'],
+    ['%0d%0a in the origin', 'https://app.example.com%0d%0aSet-Cookie:%20pwned=1'],
+  ])('gives %s no CORS header and never echoes it', async (_name, origin) => {
+    const raw = await rawExchange(relay.port, `GET /healthz HTTP/1.0\r\nHost: x\r\nOrigin: ${origin}\r\n\r\n`);
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+    expect(raw.toLowerCase()).not.toContain('access-control-');
+    expect(raw.toLowerCase()).not.toContain('pwned');
+    expect(headerLines(raw)).toContain('vary: Origin');
+  });
+
+  it('a raw CR/LF inside the Origin header injects nothing (the request is refused)', async () => {
+    const raw = await rawExchange(relay.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nOrigin: ${ORIGIN}\rSet-Cookie: pwned=1\r\n\r\n`);
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw.toLowerCase()).not.toContain('pwned');
+    expect(raw.toLowerCase()).not.toContain('access-control-');
+  });
+
+  it('answers the preflight of publish for an allowed origin, and only for it', async () => {
+    const headers = { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' };
+    const allowed = await fetch(`${relay.url}/publish`, { method: 'OPTIONS', headers });
+    expect(allowed.status).toBe(204);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    expect(allowed.headers.get('access-control-allow-methods')).toBe('POST, OPTIONS');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('authorization');
+    expect(Number(allowed.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+    const refused = await fetch(`${relay.url}/publish`, { method: 'OPTIONS', headers: { ...headers, origin: 'https://evil.example.com' } });
+    expect(refused.headers.get('access-control-allow-origin')).toBeNull();
+    expect(refused.headers.get('access-control-allow-methods')).toBeNull();
+  });
+
+  it('puts the CORS headers on streams and on errors too', async () => {
+    const reader = new SseReader(`${relay.url}/events?topic=cors`, { origin: ORIGIN });
+    await reader.until((r) => r.retries.length > 0);
+    expect(reader.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+    reader.close();
+    const error = await fetch(`${relay.url}/events`, { headers: { origin: ORIGIN } });
+    expect(error.status).toBe(400);
+    expect(error.headers.get('access-control-allow-origin')).toBe(ORIGIN);
+  });
+});
+
+describe('Last-Event-ID from the network', () => {
+  it.each([
+    ['huge (> 8 KB)', `a=${'1'.repeat(9_000)}`],
+    ['2,001 pairs', 'a=1,'.repeat(2_000) + 'a=1'],
+    ['three-part position', 'a=1-2-3'],
+    ['negative position', 'a=-1'],
+    ['no topic', '=5'],
+    ['a topic twice', 'a=1,a=2'],
+    ['control characters', 'a=1\u0085'],
+    ['not a cursor at all', '<script>alert(1)</script>'],
+  ])('%s → 400 invalid_cursor', async (_name, cursor) => {
+    const response = await fetch(`${relay.url}/events?topic=a&lastEventId=${encodeURIComponent(cursor)}`);
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: 'invalid_cursor' });
+  });
+
+  it('a header past the server header limit (> 16 KB) is refused and the server stays up', async () => {
+    const raw = await rawExchange(relay.port, `GET /events?topic=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${'a=1,'.repeat(6_000)}\r\n\r\n`);
+    expect(raw).toMatch(/^HTTP\/1\.1 431 /);
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a forged cursor far in the future replays nothing and live events still arrive', async () => {
+    const reader = new SseReader(`${relay.url}/events?topic=future`, { 'last-event-id': 'future=99999999999999999999' });
+    await reader.until((r) => r.retries.length > 0);
+    await publishJson({ topic: 'future', data: 'live' });
+    await reader.until((r) => r.events.length === 1);
+    reader.close();
+    expect(reader.events.map((e) => e.data)).toEqual(['live']);
+  });
+});
+
+describe('oversize bodies', () => {
+  it('a declared Content-Length past MAX_BODY_BYTES is refused before the body is sent', async () => {
+    const raw = await rawExchange(
+      relay.port,
+      'POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1073741824\r\n\r\n',
+      (text) => text.includes('}'),
+    );
+    expect(raw).toMatch(/^HTTP\/1\.1 413 /);
+    expect(raw).toContain('{"error":"body_too_large"}');
+  });
+
+  it('a chunked body without Content-Length is cut at MAX_BODY_BYTES', async () => {
+    const chunks = Array.from({ length: 64 }, () => `400\r\n${'x'.repeat(0x400)}\r\n`).join('');
+    const raw = await rawExchange(
+      relay.port,
+      `POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}`,
+      (text) => text.includes('}'),
+    );
+    expect(raw).toMatch(/^HTTP\/1\.1 413 /);
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('request ids', () => {
+  it('keeps a sane X-Request-Id and replaces one that is not', async () => {
+    const sane = await fetch(`${relay.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });
+    expect(sane.headers.get('x-request-id')).toBe('abc-123');
+    const raw = await rawExchange(relay.port, 'GET /healthz HTTP/1.0\r\nHost: x\r\nX-Request-Id: a b%0d%0aSet-Cookie: x\r\n\r\n');
+    const line = headerLines(raw).find((l) => l.toLowerCase().startsWith('x-request-id:')) ?? '';
+    expect(line).toMatch(/^x-request-id: [0-9a-f-]{36}$/i);
+  });
+});

@@ -1,0 +1,88 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { SseReader } from '../support/sse-reader.js';
+import { hsToken, metric, startSecureRelay, type Relay } from './support.js';
+
+let relay: Relay | undefined;
+afterEach(async () => {
+  await relay?.stop();
+  relay = undefined;
+});
+
+async function start(env: Record<string, string>): Promise<Relay> {
+  relay = await startSecureRelay({ AUTH_MODE: 'none', ...env });
+  return relay;
+}
+
+function publishAs(url: string, token: string | undefined, body: unknown): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+  return fetch(`${url}/publish`, { method: 'POST', headers, body: JSON.stringify(body) });
+}
+
+describe('each limit answers with its code and counts in its metric', () => {
+  it('MAX_TOPICS → 400 too_many_topics', async () => {
+    const { url } = await start({ MAX_TOPICS: '2' });
+    const response = await fetch(`${url}/events?topic=a,b,c`);
+    expect([response.status, await response.json()]).toEqual([400, { error: 'too_many_topics' }]);
+    expect(await metric(url, 'sse_too_many_topics_total')).toBe(1);
+  });
+
+  it('MAX_CONNECTIONS → 503 with Retry-After', async () => {
+    const { url } = await start({ MAX_CONNECTIONS: '2' });
+    const open = [new SseReader(`${url}/events?topic=a`), new SseReader(`${url}/events?topic=a`)];
+    for (const reader of open) await reader.until((r) => r.retries.length > 0);
+    const refused = await fetch(`${url}/events?topic=a`);
+    expect([refused.status, await refused.json()]).toEqual([503, { error: 'too_many_connections' }]);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await metric(url, 'sse_connections_rejected_total')).toBe(1);
+    for (const reader of open) reader.close();
+  });
+
+  it('MAX_CONNECTIONS_PER_CLIENT → 429; with TRUST_PROXY the last X-Forwarded-For hop is the client', async () => {
+    const { url } = await start({ MAX_CONNECTIONS_PER_CLIENT: '1', TRUST_PROXY: 'true' });
+    const first = new SseReader(`${url}/events?topic=a`, { 'x-forwarded-for': '203.0.113.9, 198.51.100.1' });
+    await first.until((r) => r.retries.length > 0);
+    // Same last hop, a different (forgeable) first hop: still the same client.
+    const same = await fetch(`${url}/events?topic=a`, { headers: { 'x-forwarded-for': '192.0.2.77, 198.51.100.1' } });
+    expect([same.status, await same.json()]).toEqual([429, { error: 'rate_limited' }]);
+    expect(Number(same.headers.get('retry-after'))).toBeGreaterThan(0);
+    const other = new SseReader(`${url}/events?topic=a`, { 'x-forwarded-for': '198.51.100.2' });
+    await other.until((r) => r.retries.length > 0);
+    expect(other.status).toBe(200);
+    expect(await metric(url, 'sse_connections_rejected_total')).toBe(1);
+    first.close();
+    other.close();
+  });
+
+  it('MAX_BODY_BYTES and MAX_MESSAGE_BYTES → 413', async () => {
+    const { url } = await start({ MAX_BODY_BYTES: '1024', MAX_MESSAGE_BYTES: '100' });
+    const body = await publishAs(url, undefined, { topic: 'a', data: 'x'.repeat(2_000) });
+    expect([body.status, await body.json()]).toEqual([413, { error: 'body_too_large' }]);
+    const message = await publishAs(url, undefined, { topic: 'a', data: 'x'.repeat(101) });
+    expect([message.status, await message.json()]).toEqual([413, { error: 'message_too_large' }]);
+    expect(await metric(url, 'sse_oversize_rejected_total')).toBe(2);
+  });
+
+  it('PUBLISH_RATE_PER_MINUTE → 429 with Retry-After, per token subject', async () => {
+    relay = await startSecureRelay({ PUBLISH_RATE_PER_MINUTE: '5' });
+    const [alice, bob] = [await hsToken({ sub: 'alice' }), await hsToken({ sub: 'bob' })];
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await publishAs(relay.url, alice, { topic: 'a', data: 'x' })).status);
+    expect(statuses).toEqual([202, 202, 202, 202, 202, 429, 429]);
+    const limited = await publishAs(relay.url, alice, { topic: 'a', data: 'x' });
+    expect(await limited.json()).toEqual({ error: 'rate_limited' });
+    expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect((await publishAs(relay.url, bob, { topic: 'a', data: 'x' })).status).toBe(202);
+    expect(await metric(relay.url, 'sse_publish_rate_limited_total')).toBe(3);
+  });
+
+  it('REPLAY_MAX bounds a replay: the newest REPLAY_MAX events after a reset event', async () => {
+    const { url } = await start({ REPLAY_MAX: '3' });
+    for (let i = 1; i <= 10; i++) await publishAs(url, undefined, { topic: 'r', data: `m${i}` });
+    const reader = new SseReader(`${url}/events?topic=r`, { 'last-event-id': 'r=1' });
+    await reader.until((r) => r.events.length === 4);
+    reader.close();
+    expect(reader.events.map((e) => e.event ?? e.data)).toEqual(['relay.reset', 'm8', 'm9', 'm10']);
+    expect(await metric(url, 'sse_resets_total')).toBe(1);
+  });
+});

@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, expect, it } from '@jest/globals';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../functions/logger.js';
+import { hsToken, startSecureRelay, type Relay } from './support.js';
+
+const lines: string[] = [];
+let relay: Relay;
+
+beforeAll(async () => {
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (lines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+  relay = await startSecureRelay({}, createLogger('debug', sink));
+});
+afterAll(async () => relay.stop());
+
+it('writes JSON lines with a request id, and never a token or a payload', async () => {
+  const token = await hsToken({ sub: 'carol' });
+  const secretPayload = 'payload-that-must-not-be-logged';
+  const subscribe = await fetch(`${relay.url}/events?topic=logs&access_token=${token}`, { headers: { 'x-request-id': 'req-42' } });
+  expect(subscribe.headers.get('x-request-id')).toBe('req-42');
+  await subscribe.body?.cancel();
+  const published = await fetch(`${relay.url}/publish`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', cookie: `sse_token=${token}` },
+    body: JSON.stringify({ topic: 'logs', data: secretPayload }),
+  });
+  expect(published.status).toBe(202);
+  const bad = await fetch(`${relay.url}/events?topic=logs&access_token=${token}x`);
+  expect(bad.status).toBe(401);
+  await new Promise((r) => setTimeout(r, 100));
+  const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+  expect(records.find((r) => r['requestId'] === 'req-42' && r['msg'] === 'stream opened')).toMatchObject({ path: '/events', status: 200 });
+  expect(records.find((r) => r['path'] === '/publish')).toMatchObject({ status: 202, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+  expect(records.find((r) => r['status'] === 401)).toBeDefined();
+  const everything = lines.join('\n');
+  // A JWT's signature part is unique to it: finding it anywhere would mean the token leaked.
+  expect(everything).not.toContain(token.split('.')[2]);
+  expect(everything).not.toContain('access_token=');
+  expect(everything).not.toContain(secretPayload);
+});
