@@ -64,8 +64,8 @@ function readBody(event: LambdaFunctionURLEvent, limit: number): Promise<Uint8Ar
  */
 export function streamingHandler(load: TargetLoader): StreamingHandler<LambdaFunctionURLEvent> {
   return lambdaRuntime().streamifyResponse(async (event, responseStream, context) => {
-    // The sandbox keeps sockets (Redis, SQS) open between invocations; without this the runtime would wait for an
-    // empty event loop before asking for the next event, i.e. forever.
+    // The sandbox keeps sockets (Redis, SQS) open between invocations; without this the runtime (aws-lambda-ric 3.3.0,
+    // StreamingContext) waits for an empty event loop before asking for the next event, i.e. forever.
     context.callbackWaitsForEmptyEventLoop = false;
     let stream: LambdaResponseStream | undefined;
     let target: LambdaTarget | undefined;
@@ -86,7 +86,8 @@ export function streamingHandler(load: TargetLoader): StreamingHandler<LambdaFun
 
 function open(responseStream: LambdaResponseStream, response: RelayResponse): LambdaResponseStream {
   const stream = lambdaRuntime().HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
-  // aws-lambda-ric sends the prelude (status, headers) with the first write only, so write at once.
+  // The runtime sends the prelude (status, headers) with the first write only, so write at once
+  // (aws-lambda-ric 3.3.0; aws-lambda-nodejs-runtime-interface-client#95).
   stream.write(EMPTY);
   return stream;
 }

@@ -34,6 +34,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   SQS_VISIBILITY_TIMEOUT_S: { valid: '60', read: (c) => c.sqs.visibilityTimeoutSeconds, expected: 60, invalid: '0' },
   AWS_REGION: { valid: 'eu-west-1', read: (c) => c.sqs.region, expected: 'eu-west-1' },
   SQS_ENDPOINT: { valid: 'http://127.0.0.1:9324', read: (c) => c.sqs.endpoint, expected: 'http://127.0.0.1:9324', invalid: 'localhost' },
+  INGEST_TOPIC: { valid: 'orders', read: (c) => c.sqs.ingestTopic, expected: 'orders', invalid: 'no spaces' },
   AUTH_MODE: { valid: 'none', read: (c) => c.auth.mode, expected: 'none', invalid: 'basic' },
   AUTH_JWT_SECRET: { valid: SECRET, read: (c) => c.auth.jwtSecret, expected: SECRET, invalid: 'short', env: { AUTH_MODE: 'jwt' } },
   AUTH_JWKS_URL: { valid: 'https://id.example.com/jwks', read: (c) => c.auth.jwksUrl, expected: 'https://id.example.com/jwks', invalid: 'jwks' },

@@ -11,6 +11,7 @@ import { REPO_ROOT } from '../support/lambda/bundle-functions.js';
 // working tree never see its .serverless/ and .esbuild/ folders. Dummy credentials: packaging never calls AWS.
 const run = promisify(execFile);
 let workDir: string;
+let output = '';
 let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
 
 type Statement = { Effect: string; Action: string[]; Resource: unknown[] };
@@ -29,7 +30,8 @@ beforeAll(async () => {
     AWS_REGION: 'eu-west-1', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*',
   };
   const cli = join(REPO_ROOT, 'node_modules', '.bin', 'serverless');
-  await run(cli, ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', join(workDir, 'out')], { cwd: workDir, env, timeout: 90_000 });
+  const result = await run(cli, ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', join(workDir, 'out')], { cwd: workDir, env, timeout: 90_000 });
+  output = `${result.stdout}\n${result.stderr}`;
   template = JSON.parse(await readFile(join(workDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8')) as typeof template;
 }, 120_000);
 
@@ -44,6 +46,11 @@ function resource(name: string): Record<string, unknown> {
 }
 
 describe('serverless.yml → CloudFormation (serverless package, offline)', () => {
+  it('validates, apart from the v4-only `build` key that osls does not know', () => {
+    const problems = output.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('at '));
+    expect(problems).toEqual(["at root: unrecognized property 'build'"]);
+  });
+
   it('runs every function on nodejs22.x, arm64, from the esbuild .mjs bundle', () => {
     for (const name of ['Stream', 'Publish', 'Ingest']) {
       const fn = resource(`${name}LambdaFunction`);

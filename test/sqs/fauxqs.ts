@@ -21,7 +21,7 @@ export async function startLocalSqs(): Promise<LocalSqs> {
   try {
     server = await startFauxqs({ port: 0, logger: false, host: 'localhost' });
   } catch (error) {
-    throw new Error(`the SQS emulator did not start; install it with: npm install --save-dev fauxqs (${String(error)})`);
+    throw new Error('the SQS emulator did not start; install it with: npm install --save-dev fauxqs', { cause: error });
   }
   const endpoint = server.address;
   const client = newClient(endpoint);

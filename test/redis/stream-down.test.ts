@@ -1,0 +1,79 @@
+import { afterAll, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
+import type { RunningServer } from '../../functions/server.js';
+import { publish, startRelay } from '../support/relay-server.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { SseReader } from '../support/sse-reader.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+async function relayFor(redis: TestRedis): Promise<RunningServer & { url: string }> {
+  const relay = await startRelay({ SOURCE: 'redis', REDIS_URL: redis.url, REDIS_BLOCK_MS: '1000', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });
+  cleanups.push(() => relay.stop());
+  return relay;
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  while (!(await check())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`not recovered within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return Date.now() - started;
+}
+
+test('Redis down at start: /readyz 503, /events 503 with Retry-After, nothing crashes; recovers by itself when Redis comes up', async () => {
+  const redis = await startRedis({ started: false });
+  cleanups.push(() => redis.stop());
+  const relay = await relayFor(redis);
+  expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
+  const events = await fetch(`${relay.url}/events?topic=late`);
+  expect(events.status).toBe(503);
+  expect(events.headers.get('retry-after')).toMatch(/^\d+$/);
+  expect(await events.json()).toEqual({ error: 'source_unavailable' });
+  expect((await publish(relay.url, { topic: 'late', data: 'x' })).status).toBe(503);
+
+  await redis.restart();
+  const recoveredMs = await eventually(async () => (await fetch(`${relay.url}/readyz`)).status === 200, 5_000);
+  const reader = new SseReader(`${relay.url}/events?topic=late`);
+  cleanups.push(() => reader.close());
+  await reader.until((r) => r.status === 200 && r.retries.length > 0);
+  const { status } = await publish(relay.url, { topic: 'late', data: 'arrived' });
+  expect(status).toBe(202);
+  await reader.until((r) => r.events.some((e) => e.data === 'arrived'));
+  console.log(`down at start: ready ${recoveredMs} ms after redis-server started`);
+});
+
+test('Redis down while publishing: POST /publish answers 503 in under 1 s, and refused messages are not sent later', async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const relay = await relayFor(redis);
+  expect((await publish(relay.url, { topic: 'outage', data: 'before' })).status).toBe(202);
+  redis.kill('SIGKILL');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const heapBefore = process.memoryUsage().heapUsed;
+  const latencies: number[] = [];
+  const statuses = new Set<number>();
+  for (let round = 0; round < 50; round++) {
+    await Promise.all(Array.from({ length: 20 }, async () => {
+      const started = Date.now();
+      const { status } = await publish(relay.url, { topic: 'outage', data: 'refused' });
+      latencies.push(Date.now() - started);
+      statuses.add(status);
+    }));
+  }
+  const heapGrowthMb = (process.memoryUsage().heapUsed - heapBefore) / 1_048_576;
+  console.log(`down while publishing: ${latencies.length} refused, slowest ${Math.max(...latencies)} ms, heap growth ${heapGrowthMb.toFixed(1)} MB`);
+  expect([...statuses]).toEqual([503]);
+  expect(Math.max(...latencies)).toBeLessThan(1_000);
+  // An offline queue would have kept the refused XADDs and sent them on reconnect; the stream proves it did not.
+  await redis.restart();
+  await eventually(async () => (await fetch(`${relay.url}/readyz`)).status === 200, 5_000);
+  const raw = new Redis(redis.url);
+  cleanups.push(() => raw.disconnect());
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await raw.xlen('sse:outage')).toBe(1);
+});

@@ -1,0 +1,163 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { isRelayError } from '../../lib/errors.js';
+import type { Delivery } from '../../lib/source.js';
+import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs.js';
+import { publish, startRelay } from '../support/relay-server.js';
+import { newClient, startLocalSqs, type LocalSqs } from './fauxqs.js';
+
+let sqs: LocalSqs;
+const sources: SqsSource[] = [];
+
+beforeAll(async () => {
+  sqs = await startLocalSqs();
+});
+
+afterAll(async () => {
+  await Promise.all(sources.map((s) => s.close()));
+  await sqs?.stop();
+});
+
+function source(settings: Partial<SqsSourceSettings>, onInvalidMessage?: (m: InvalidMessage) => void): SqsSource {
+  const created = new SqsSource(newClient(sqs.endpoint), { waitSeconds: 1, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, ...settings },
+    onInvalidMessage === undefined ? {} : { onInvalidMessage });
+  sources.push(created);
+  return created;
+}
+
+/** Takes `count` deliveries (acking each unless told not to) and returns them; the iterator stays open. */
+async function take(iterator: AsyncIterator<Delivery>, count: number, ack = true): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  while (out.length < count) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    if (ack) await next.value.ack();
+    out.push(next.value);
+  }
+  return out;
+}
+
+test('a leaving subscriber releases what it held: another gets it long before the 30 s visibility timeout', async () => {
+  const queueUrl = sqs.createQueue('release');
+  const relay = source({ queueUrl });
+  for (let i = 0; i < 6; i++) await relay.publish('t', { data: `m${i}` });
+  const leaving = new AbortController();
+  const first = relay.consume(['t'], leaving.signal)[Symbol.asyncIterator]();
+  const [unacked] = await take(first, 1, false);
+  expect(unacked?.data).toBe('m0');
+  const started = Date.now();
+  leaving.abort();
+  const staying = new AbortController();
+  const got = await take(relay.consume(['t'], staying.signal)[Symbol.asyncIterator](), 6);
+  staying.abort();
+  expect(got.map((d) => d.data).sort()).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+  expect(Date.now() - started).toBeLessThan(5_000);
+});
+
+test('on a shared queue a subscriber of topic A leaves topic B alone: B is released for its own subscriber', async () => {
+  const queueUrl = sqs.createQueue('shared');
+  const relay = source({ queueUrl });
+  await relay.publish('b', { data: 'for b', event: 'note' });
+  await relay.publish('a', { data: 'for a' });
+  const a = new AbortController();
+  const b = new AbortController();
+  const [gotA, gotB] = await Promise.all([
+    take(relay.consume(['a'], a.signal)[Symbol.asyncIterator](), 1),
+    take(relay.consume(['b'], b.signal)[Symbol.asyncIterator](), 1),
+  ]);
+  a.abort();
+  b.abort();
+  expect(gotA.map((d) => [d.topic, d.data])).toEqual([['a', 'for a']]);
+  expect(gotB.map((d) => [d.topic, d.event, d.data])).toEqual([['b', 'note', 'for b']]);
+});
+
+test('poison messages never stall the stream, are counted, and reach the dead-letter queue after maxReceiveCount', async () => {
+  const dlq = sqs.createQueue('poison-dlq');
+  const dlqArn = sqs.server.inspectQueue('poison-dlq')?.arn as string;
+  const queueUrl = sqs.createQueue('poison', { VisibilityTimeout: '1', RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 }) });
+  const invalid: InvalidMessage[] = [];
+  const relay = source({ queueUrl, visibilityTimeoutSeconds: 1 }, (m) => invalid.push(m));
+  const send = (body: string, event?: string): Promise<unknown> => sqs.client.send(new SendMessageCommand({
+    QueueUrl: queueUrl, MessageBody: body, MessageAttributes: event === undefined ? undefined : { event: { DataType: 'String', StringValue: event } },
+  }));
+  await send('x'.repeat(2_000));
+  await send('ok-1');
+  await send('{}', 'evil\r\nid: 1');
+  await send('ok-2');
+  const stop = new AbortController();
+  const iterator = relay.consume(['t'], stop.signal)[Symbol.asyncIterator]();
+  expect((await take(iterator, 2)).map((d) => d.data)).toEqual(['ok-1', 'ok-2']);
+  const deadline = Date.now() + 15_000;
+  let dead: string[] = [];
+  while (dead.length < 2 && Date.now() < deadline) {
+    const out = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
+    dead = [...dead, ...(out.Messages ?? []).map((m) => m.Body ?? '')];
+  }
+  stop.abort();
+  expect(dead.sort()).toEqual(['x'.repeat(2_000), '{}'].sort());
+  expect(invalid.length).toBeGreaterThanOrEqual(4);
+  expect(new Set(invalid.map((m) => m.reason)).size).toBe(2);
+}, 30_000);
+
+test('a FIFO queue keeps each topic (message group) in order across competing subscribers', async () => {
+  const queueUrl = sqs.createQueue('ordered.fifo', { FifoQueue: 'true' });
+  const relay = source({ queueUrl });
+  for (let i = 0; i < 30; i++) await relay.publish(['x', 'y', 'z'][i % 3] as string, { data: String(i), key: `k${i}` });
+  await relay.publish('x', { data: 'duplicate of 0', key: 'k0' });
+  const seen: Delivery[] = [];
+  const stops = [new AbortController(), new AbortController()];
+  const consumers = stops.map(async (stop) => {
+    const iterator = relay.consume(['x', 'y', 'z'], stop.signal)[Symbol.asyncIterator]();
+    while (seen.length < 30) {
+      const next = await Promise.race([iterator.next(), new Promise<undefined>((r) => setTimeout(r, 3_000))]);
+      if (next === undefined || next.done === true) break;
+      seen.push(next.value);
+      await next.value.ack();
+    }
+    stop.abort();
+  });
+  await Promise.all(consumers);
+  for (const topic of ['x', 'y', 'z']) {
+    const order = seen.filter((d) => d.topic === topic).map((d) => Number(d.data));
+    expect(order).toEqual([...order].sort((p, q) => p - q));
+    expect(order).toHaveLength(10);
+  }
+}, 20_000);
+
+test('a missing queue is a clear source_unavailable error, at publish and at consume, and a 503 over HTTP', async () => {
+  const missing = `${sqs.endpoint}/000000000000/nope`;
+  const relay = source({ queueUrl: missing });
+  const atPublish = await relay.publish('t', { data: 'x' }).catch((e: unknown) => e);
+  expect(isRelayError(atPublish) && atPublish.code).toBe('source_unavailable');
+  expect((atPublish as Error).message).toContain('nope');
+  const atConsume = await relay.consume(['t'], new AbortController().signal)[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+  expect(isRelayError(atConsume) && atConsume.code).toBe('source_unavailable');
+  const server = await startRelay(sqs.env(missing, { PUBLISH_RATE_PER_MINUTE: '0' }));
+  try {
+    const answer = await publish(server.url, { topic: 't', data: 'x' });
+    expect(answer).toEqual({ status: 503, json: { error: 'source_unavailable' } });
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+  } finally {
+    await server.stop();
+  }
+});
+
+test('template mode validates a topic before it becomes part of a queue URL', () => {
+  const relay = source({ queueUrlTemplate: `${sqs.endpoint}/000000000000/ev-{topic}` });
+  expect(() => relay.consume(['a.b'], new AbortController().signal)).toThrow(/letters, digits/);
+});
+
+test('a message held longer than the visibility timeout is extended, not handed to a second subscriber', async () => {
+  const queueUrl = sqs.createQueue('slow');
+  const relay = source({ queueUrl, visibilityTimeoutSeconds: 1 });
+  await relay.publish('t', { data: 'slow write' });
+  const slow = new AbortController();
+  const [held] = await take(relay.consume(['t'], slow.signal)[Symbol.asyncIterator](), 1, false);
+  const other = new AbortController();
+  const rival = take(relay.consume(['t'], other.signal)[Symbol.asyncIterator](), 1);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  await held?.ack();
+  other.abort();
+  expect(await rival).toEqual([]);
+  slow.abort();
+}, 10_000);
