@@ -7,9 +7,11 @@ const PREFLIGHT_ROUTES: Record<string, string> = {
 };
 
 // What a cross-origin caller may send: the token header, the JSON body type, a resume cursor and a request id.
-const ALLOWED_HEADERS = 'authorization, content-type, last-event-id, x-request-id';
+export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'last-event-id', 'x-request-id'] as const;
 // What a cross-origin script may read beyond the CORS-safelisted response headers.
-const EXPOSED_HEADERS = 'retry-after, x-request-id';
+export const CORS_EXPOSED_HEADERS = ['retry-after', 'x-request-id'] as const;
+/** Seconds a browser may cache a preflight answer. */
+export const CORS_MAX_AGE_SECONDS = 600;
 
 /**
  * The CORS policy of both runtimes: an exact-match allowlist of origins (CORS_ORIGINS). An allowed origin is echoed
@@ -24,7 +26,7 @@ export class CorsPolicy {
    * @param origins exact origins (`https://app.example.com`, no path, no trailing slash); loadConfig checks the form.
    * @param maxAgeSeconds how long a browser may cache a preflight answer. Default 600 s.
    */
-  constructor(origins: readonly string[], private readonly maxAgeSeconds = 600) {
+  constructor(origins: readonly string[], private readonly maxAgeSeconds = CORS_MAX_AGE_SECONDS) {
     this.origins = new Set(origins);
   }
 
@@ -40,7 +42,7 @@ export class CorsPolicy {
       vary: 'Origin',
       'access-control-allow-origin': origin,
       'access-control-allow-credentials': 'true',
-      'access-control-expose-headers': EXPOSED_HEADERS,
+      'access-control-expose-headers': CORS_EXPOSED_HEADERS.join(', '),
     };
   }
 
@@ -49,7 +51,7 @@ export class CorsPolicy {
     const headers = this.headersFor(origin);
     if (headers['access-control-allow-origin'] !== undefined) {
       headers['access-control-allow-methods'] = `${PREFLIGHT_ROUTES[path] ?? 'GET'}, OPTIONS`;
-      headers['access-control-allow-headers'] = ALLOWED_HEADERS;
+      headers['access-control-allow-headers'] = CORS_ALLOWED_HEADERS.join(', ');
       headers['access-control-max-age'] = String(this.maxAgeSeconds);
     }
     return { kind: 'body', status: 204, headers, body: '' };

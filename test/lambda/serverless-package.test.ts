@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/lambda/bundle-functions.js';
+import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/cors.js';
 
 // `serverless package` (osls, the dev dependency) runs offline in a copy of the service, so parallel suites and the
 // working tree never see its .serverless/ and .esbuild/ folders. Dummy credentials: packaging never calls AWS.
@@ -62,8 +63,21 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
   it('gives stream a RESPONSE_STREAM function URL with CORS and a 900 s timeout, publish a buffered one', () => {
     expect(resource('StreamLambdaFunction')['Timeout']).toBe(900);
     expect(resource('StreamLambdaFunctionUrl')).toMatchObject({ InvokeMode: 'RESPONSE_STREAM', AuthType: 'NONE' });
-    expect((resource('StreamLambdaFunctionUrl')['Cors'] as { AllowHeaders: string[] }).AllowHeaders).toContain('Last-Event-ID');
     expect(resource('PublishLambdaFunctionUrl')['InvokeMode'] ?? 'BUFFERED').toBe('BUFFERED');
+  });
+
+  it('gives both function URLs the container CORS policy: one exact origin, credentials, never *', () => {
+    for (const [url, methods] of [['StreamLambdaFunctionUrl', ['GET', 'POST']], ['PublishLambdaFunctionUrl', ['POST']]] as const) {
+      const cors = resource(url)['Cors'] as Record<string, unknown>;
+      expect(cors).toEqual({
+        AllowOrigins: ['http://localhost:8080'],
+        AllowCredentials: true,
+        AllowHeaders: [...CORS_ALLOWED_HEADERS],
+        ExposeHeaders: [...CORS_EXPOSED_HEADERS],
+        AllowMethods: [...methods],
+        MaxAge: CORS_MAX_AGE_SECONDS,
+      });
+    }
   });
 
   it('maps the ingest queue to the bridge with ReportBatchItemFailures, and redrives to a dead-letter queue', () => {

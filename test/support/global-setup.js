@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import process from 'node:process';
 
 /**
  * Suites that run the server as a real process (signals, exit codes) need dist/; build it once per test run. Type
