@@ -32,7 +32,7 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   const logger = createLogger(config.server.logLevel);
   const metrics = new Metrics();
   const source = await buildSource(config, { logger, metrics });
-  const app = new RelayApp({ config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config) });
+  const app = new RelayApp({ config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config, logger) });
   // Memory source only: the demo publisher lives in this sandbox, so only streams served by it see its events.
   if (config.server.demo) startDemoPublisher(source, logger);
   return { app, logger, deadlineMarginMs: config.lambda.deadlineMarginMs, flushPaddingBytes: config.lambda.flushPaddingBytes };

@@ -74,12 +74,16 @@ export class JwtAuthorizer implements Authorizer {
       const { payload } = await jwtVerify(token, key, { algorithms: this.algorithms, audience, issuer, clockTolerance: clockToleranceSeconds });
       return payload;
     } catch (error) {
-      // A JWKS that cannot be fetched is our fault, not the client's: worth a warning (the client still gets 401).
+      // A JWKS that cannot be fetched is our fault, not the client's: 503 with Retry-After, so a good token is not
+      // told it is bad, and a warning for us.
       const ours = !(error instanceof errors.JOSEError) || error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid;
-      if (ours) this.logger.warn({ err: error }, 'token verification failed on our side (JWKS unreachable or invalid?)');
+      if (ours) {
+        this.logger.warn({ err: error }, 'token verification failed on our side (JWKS unreachable or invalid?)');
+        throw new RelayError('auth_unavailable', 'the JWKS could not be fetched', { cause: error, retryAfterSeconds: 5 });
+      }
       const reason = error instanceof errors.JOSEError ? error.code : 'verification failed';
-      // The cause is kept only for our own faults: a JOSE claim error carries the token's payload, which is not logged.
-      throw new RelayError('unauthorized', `token rejected: ${reason}`, ours ? { cause: error } : {});
+      // No cause: a JOSE claim error carries the token's payload, which is not logged.
+      throw new RelayError('unauthorized', `token rejected: ${reason}`);
     }
   }
 }

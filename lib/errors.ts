@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   unsupported_media_type: { status: 415, message: 'publish needs Content-Type: application/json' },
   rate_limited: { status: 429, message: 'too many requests from this client or token; see Retry-After' },
   too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },
+  auth_unavailable: { status: 503, message: 'the token could not be checked (the JWKS endpoint did not answer); see Retry-After' },
   source_unavailable: { status: 503, message: 'the message source (Redis, SQS) cannot be reached; see Retry-After' },
   shutting_down: { status: 503, message: 'this instance is draining; reconnect elsewhere' },
   internal: { status: 500, message: 'an unexpected error; the server log has the details' },

@@ -28,7 +28,8 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
   const cursor = options.source.delivery === 'broadcast' ? parseCursor(lastEventId, topics) : new Map<string, string>();
   const release = options.limits.acquire(request.remoteAddress);
   try {
-    await options.session.hub.prepare(topics);
+    if (options.source.delivery === 'broadcast') await options.session.hub.prepare(topics);
+    else await options.source.check(topics);
   } catch (error) {
     release();
     throw error;

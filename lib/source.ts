@@ -81,6 +81,11 @@ export interface QueueSource {
    * released by the consumer; the source releases what it holds itself when `signal` aborts.
    */
   consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery>;
+  /**
+   * Checks, before a stream starts, that the topics' queues can be read now; throws RelayError `source_unavailable`
+   * otherwise, so the client gets a 503 with Retry-After instead of an empty stream.
+   */
+  check(topics: readonly string[]): Promise<void>;
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { RelayError } from '../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
 import { connected, openRedisConnection, withDeadline, type RedisConnectionSettings } from './redis-connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './redis-entry.js';
@@ -82,6 +83,12 @@ export class RedisListSource implements QueueSource {
     this.recoveryTimer = setInterval(pass, this.consumerTtlMs);
     this.recoveryTimer.unref?.();
     pass();
+  }
+
+  async check(): Promise<void> {
+    if (!(await this.isReady())) {
+      throw new RelayError('source_unavailable', 'Redis does not answer PING', { retryAfterSeconds: 5 });
+    }
   }
 
   async isReady(): Promise<boolean> {

@@ -3,6 +3,7 @@ import {
   ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, SendMessageCommand,
   type MessageAttributeValue, type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { isRelayError, RelayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
 import { SqsBatcher, type ReceiptEntry } from './sqs-batcher.js';
@@ -42,6 +43,9 @@ export interface SqsSourceHooks {
  * i.e. after its frame was written; whatever a leaving subscriber still holds is released at once (visibility 0).
  * `close()` destroys the client, which the source owns from construction on.
  */
+// A queue that answered a check is not asked again for this long.
+const CHECK_TTL_MS = 60_000;
+
 export class SqsSource implements QueueSource {
   readonly delivery = 'queue';
   private readonly urls: SqsQueueUrls;
@@ -49,6 +53,8 @@ export class SqsSource implements QueueSource {
   private readonly releaser: SqsBatcher;
   private readonly closing = new AbortController();
   private readonly logger: Logger;
+  /** When each queue last answered check(); bounded (cleared past 1,000 queues). */
+  private readonly checkedAt = new Map<string, number>();
 
   constructor(private readonly client: SQSClient, private readonly settings: SqsSourceSettings, private readonly hooks: SqsSourceHooks = {}) {
     this.urls = new SqsQueueUrls(settings.queueUrl, settings.queueUrlTemplate);
@@ -83,6 +89,24 @@ export class SqsSource implements QueueSource {
       deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger, onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
     }, plans, [signal, this.closing.signal]);
     return consumer.deliveries();
+  }
+
+  /** Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream. */
+  async check(topics: readonly string[]): Promise<void> {
+    const now = Date.now();
+    await Promise.all(this.urls.plan(topics).map(async ({ queueUrl }) => {
+      if ((this.checkedAt.get(queueUrl) ?? -Infinity) > now - CHECK_TTL_MS) return;
+      try {
+        await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
+          abortSignal: AbortSignal.timeout(2_000),
+        });
+      } catch (error) {
+        const known = this.unavailable(queueUrl, error);
+        throw isRelayError(known) ? known : new RelayError('source_unavailable', 'SQS did not answer', { cause: error, retryAfterSeconds: 5 });
+      }
+      if (this.checkedAt.size > 1_000) this.checkedAt.clear();
+      this.checkedAt.set(queueUrl, now);
+    }));
   }
 
   /** With one queue: whether it answers GetQueueAttributes. With a template there is no one queue to ask, so true. */

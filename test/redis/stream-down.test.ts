@@ -77,3 +77,14 @@ test('Redis down while publishing: POST /publish answers 503 in under 1 s, and r
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await raw.xlen('sse:outage')).toBe(1);
 });
+
+test('SOURCE=redis-list with Redis down: /events answers 503 with Retry-After instead of an empty stream', async () => {
+  const redis = await startRedis({ started: false });
+  cleanups.push(() => redis.stop());
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, SHUTDOWN_DRAIN_MS: '0' });
+  cleanups.push(() => relay.stop());
+  const events = await fetch(`${relay.url}/events?topic=jobs`);
+  expect(events.status).toBe(503);
+  expect(events.headers.get('retry-after')).toMatch(/^\d+$/);
+  expect(await events.json()).toEqual({ error: 'source_unavailable' });
+});

@@ -128,3 +128,18 @@ describe.each(['RS256', 'ES256'] as const)('JWKS (%s)', (alg) => {
     expect((await fetch(`${jwksRelay.url}/events?topic=a`, { headers: bearer(none) })).status).toBe(401);
   });
 });
+
+it('answers 503 auth_unavailable with Retry-After, not 401, when the JWKS cannot be fetched', async () => {
+  const jwks = await startJwksServer('ES256');
+  const token = await jwks.sign({ sse: { subscribe: ['orders'] } });
+  await jwks.close();
+  const relay = await startSecureRelay({ AUTH_JWT_SECRET: '', AUTH_JWKS_URL: jwks.url });
+  try {
+    const answer = await fetch(`${relay.url}/events?topic=orders`, { headers: bearer(token) });
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('5');
+    expect(await answer.json()).toEqual({ error: 'auth_unavailable' });
+  } finally {
+    await relay.stop();
+  }
+});
