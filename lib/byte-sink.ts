@@ -12,4 +12,9 @@ export interface ByteSink {
   uncork(): void;
   /** Ends the stream after what is queued. */
   end(): void;
+  /**
+   * Hears that the stream is closed: the client went away (container), or the response finished. Listening on the sink
+   * itself costs an open stream nothing extra, where an AbortController per stream would.
+   */
+  once(event: 'close', listener: () => void): unknown;
 }

@@ -14,6 +14,8 @@ export interface ConnectionOwner {
 // Past this many queued bytes a connection writes at once instead of waiting for the end of the turn: coalescing is
 // bounded by bytes as well as by one event-loop turn.
 const COALESCE_MAX_BYTES = 64 * 1024;
+// The empty queue shared by every idle connection (never pushed into): an idle stream allocates no arrays of its own.
+const NONE: Uint8Array[] = [];
 
 /**
  * One open SSE stream. Frames are queued by reference (a frame's bytes are shared by every connection that gets it) and
@@ -32,9 +34,11 @@ export class Connection {
   /** While true (replay in progress), live frames wait in `held` instead of going out. */
   replaying = true;
   ended = false;
-  private pending: Uint8Array[] = [];
+  /** Hears the end of the stream once, with its reason. */
+  onEnd: ((reason: EndReason) => void) | undefined;
+  private pending = NONE;
   private pendingBytes = 0;
-  private held: Uint8Array[] = [];
+  private held = NONE;
   private heldBytes = 0;
 
   constructor(
@@ -60,7 +64,10 @@ export class Connection {
       this.end('slow-consumer', 0);
       return false;
     }
-    if (this.pending.length === 0) this.owner.scheduleFlush(this);
+    if (this.pending === NONE) {
+      this.pending = [];
+      this.owner.scheduleFlush(this);
+    }
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (isEvent) this.lastEventAt = Date.now();
@@ -73,6 +80,7 @@ export class Connection {
       this.end('slow-consumer', 0);
       return false;
     }
+    if (this.held === NONE) this.held = [];
     this.held.push(frame);
     this.heldBytes += frame.byteLength;
     return true;
@@ -82,7 +90,7 @@ export class Connection {
   goLive(): void {
     this.replaying = false;
     const held = this.held;
-    this.held = [];
+    this.held = NONE;
     this.heldBytes = 0;
     for (const frame of held) if (!this.send(frame)) return;
   }
@@ -95,7 +103,7 @@ export class Connection {
     if (this.pending.length === 0 || this.ended) return 0;
     const bytes = this.pendingBytes;
     this.sink.write(joiner.join(this.pending, bytes));
-    this.pending = [];
+    this.pending = NONE;
     this.pendingBytes = 0;
     return bytes;
   }
@@ -122,15 +130,15 @@ export class Connection {
     this.ended = true;
     if (reason !== 'client-closed') {
       // A slow consumer's queue is dropped: it is cut where it stands and resumes from its cursor.
-      if (reason === 'slow-consumer') this.pending = [];
+      if (reason === 'slow-consumer') this.pending = NONE;
       this.sink.cork();
       for (const frame of this.pending) this.sink.write(frame);
       this.sink.write(Buffer.from(encodeRetry(retryMs)));
       this.sink.uncork();
       this.sink.end();
     }
-    this.pending = [];
-    this.held = [];
+    this.pending = NONE;
+    this.held = NONE;
     this.owner.connectionEnded(this, reason);
   }
 }

@@ -39,13 +39,7 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
     kind: 'stream',
     status: 200,
     headers: SSE_HEADERS,
-    run: async (sink, signal) => {
-      try {
-        await runSession(options.session, options.source, plan, sink, signal);
-      } finally {
-        release();
-      }
-    },
+    run: (sink) => runSession(options.session, options.source, plan, sink).then(release),
   };
 }
 

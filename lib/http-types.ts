@@ -13,8 +13,6 @@ export interface RelayRequest {
   remoteAddress: string;
   /** The body, read up to `limit` bytes; rejects with `body_too_large` past it. */
   readBody(limit: number): Promise<Uint8Array>;
-  /** Aborts when the client goes away (never, on Lambda: it gives no such signal). */
-  signal: AbortSignal;
   /** Epoch ms by which a stream must have ended (the Lambda invocation deadline less its margin); none in the container. */
   deadline?: number | undefined;
 }
@@ -34,8 +32,11 @@ export interface StreamResponse {
   kind: 'stream';
   status: 200;
   headers: HeaderMap;
-  /** Writes the stream into `sink` and resolves when it is over; the adapter then ends the response. Never rejects. */
-  run(sink: ByteSink, signal: AbortSignal): Promise<void>;
+  /**
+   * Writes the stream into `sink` and resolves when it is over; the adapter then ends the response. The sink's `close`
+   * event means the client went away (Lambda never reports that). Never rejects.
+   */
+  run(sink: ByteSink): Promise<void>;
 }
 
 export type RelayResponse = BodyResponse | StreamResponse;

@@ -33,7 +33,6 @@ export class Hub implements ConnectionOwner {
   private flushScheduled = false;
   private readonly timer: ReturnType<typeof setInterval>;
   private nextHeartbeatAt: number;
-  private readonly endListeners = new Map<Connection, (reason: EndReason) => void>();
 
   constructor(
     private readonly options: HubOptions,
@@ -57,7 +56,7 @@ export class Hub implements ConnectionOwner {
     const now = Date.now();
     const connection = new Connection(topics, sink, this, this.options.connectionBufferBytes, now, endsAt);
     this.connections.add(connection);
-    if (onEnd !== undefined) this.endListeners.set(connection, onEnd);
+    connection.onEnd = onEnd;
     this.metrics.inc('sse_connections_total');
     this.metrics.set('sse_connections_open', this.connections.size);
     this.fanout?.join(connection);
@@ -93,8 +92,8 @@ export class Hub implements ConnectionOwner {
     this.metrics.set('sse_connections_open', this.connections.size);
     if (reason === 'slow-consumer') this.metrics.inc('sse_slow_consumer_disconnects_total');
     this.logger.debug({ reason, topics: connection.topicKey }, 'stream ended');
-    const listener = this.endListeners.get(connection);
-    this.endListeners.delete(connection);
+    const listener = connection.onEnd;
+    connection.onEnd = undefined;
     listener?.(reason);
   }
 

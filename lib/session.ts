@@ -31,42 +31,47 @@ export interface SessionContext {
 
 /**
  * Runs one stream to its end: `retry:` first, then replay (broadcast, when resuming), then live events until the client
- * leaves (`signal`), time is up, or the stream is cut. Resolves with the reason it ended; never rejects.
+ * leaves (the sink closes), time is up, or the stream is cut. Resolves with the reason it ended; never rejects.
+ *
+ * Written with callbacks rather than as an async function on purpose: a suspended async frame per open stream costs
+ * memory for hours, and idle streams are what a process holds most of.
  */
-export async function runSession(
+export function runSession(
   context: SessionContext,
   source: BroadcastSource | QueueSource,
   plan: SessionPlan,
   sink: ByteSink,
-  signal: AbortSignal,
 ): Promise<EndReason> {
   sink.write(Buffer.from(encodeRetry(context.retryMs)));
-  let resolveEnd!: (reason: EndReason) => void;
-  const ended = new Promise<EndReason>((resolve) => (resolveEnd = resolve));
-  try {
-    await context.hub.prepare(plan.topics);
-  } catch (error) {
-    context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
-    sink.write(Buffer.from(encodeRetry(context.retryMs)));
-    sink.end();
-    return 'source-error';
-  }
-  const connection = context.hub.open(plan.topics, sink, plan.endsAt, resolveEnd);
-  connection.endReason = plan.endReason;
-  const onAbort = (): void => connection.end('client-closed', 0);
-  if (signal.aborted) onAbort();
-  else signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    if (source.delivery === 'broadcast') await replayThenGoLive(context, source, plan, connection);
-    else void consumeQueue(context, source, plan, connection, ended);
-  } catch (error) {
-    context.metrics.inc('sse_source_errors_total');
-    context.logger.warn({ err: error }, 'stream ended: replay failed');
-    context.hub.end(connection, 'source-error');
-  }
-  const reason = await ended;
-  signal.removeEventListener('abort', onAbort);
-  return reason;
+  // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
+  return context.hub.prepare(plan.topics).then(
+    () => openConnection(context, source, plan, sink),
+    (error: unknown) => {
+      context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
+      sink.write(Buffer.from(encodeRetry(context.retryMs)));
+      sink.end();
+      return 'source-error';
+    },
+  );
+}
+
+function openConnection(
+  context: SessionContext,
+  source: BroadcastSource | QueueSource,
+  plan: SessionPlan,
+  sink: ByteSink,
+): Promise<EndReason> {
+  return new Promise<EndReason>((resolve) => {
+    const connection = context.hub.open(plan.topics, sink, plan.endsAt, resolve);
+    connection.endReason = plan.endReason;
+    sink.once('close', () => connection.end('client-closed', 0));
+    if (source.delivery === 'queue') return void consumeQueue(context, source, plan, connection);
+    replayThenGoLive(context, source, plan, connection).catch((error: unknown) => {
+      context.metrics.inc('sse_source_errors_total');
+      context.logger.warn({ err: error }, 'stream ended: replay failed');
+      context.hub.end(connection, 'source-error');
+    });
+  });
 }
 
 async function replayThenGoLive(context: SessionContext, source: BroadcastSource, plan: SessionPlan, connection: Connection): Promise<void> {
@@ -97,15 +102,14 @@ async function replayThenGoLive(context: SessionContext, source: BroadcastSource
   connection.goLive();
 }
 
-async function consumeQueue(
-  context: SessionContext,
-  source: QueueSource,
-  plan: SessionPlan,
-  connection: Connection,
-  ended: Promise<EndReason>,
-): Promise<void> {
+async function consumeQueue(context: SessionContext, source: QueueSource, plan: SessionPlan, connection: Connection): Promise<void> {
+  // The consumer stops when the stream ends, whatever ended it.
   const stop = new AbortController();
-  void ended.then(() => stop.abort());
+  const onEnd = connection.onEnd;
+  connection.onEnd = (reason) => {
+    stop.abort();
+    onEnd?.(reason);
+  };
   connection.goLive();
   try {
     for await (const delivery of source.consume(plan.topics, stop.signal)) {

@@ -51,4 +51,9 @@ export class FlushPaddingSink implements ByteSink {
   end(): void {
     this.inner.end();
   }
+
+  once(event: 'close', listener: () => void): this {
+    this.inner.once(event, listener);
+    return this;
+  }
 }

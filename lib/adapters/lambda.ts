@@ -20,8 +20,6 @@ export interface LambdaTarget {
 /** Loads (or returns the already built) target; may reject, e.g. on a configuration error. */
 export type TargetLoader = () => Promise<LambdaTarget>;
 
-// Lambda gives no disconnect signal, so a request's signal never aborts; the deadline and the idle budget end streams.
-const NEVER = new AbortController().signal;
 const EMPTY = new Uint8Array(0);
 
 /**
@@ -41,7 +39,6 @@ export function toRelayRequest(event: LambdaFunctionURLEvent, context: Pick<Cont
     header: (name) => headers.get(name),
     remoteAddress: event.requestContext.http.sourceIp,
     readBody: (limit) => readBody(event, limit),
-    signal: NEVER,
     deadline: deadlineOf(context.getRemainingTimeInMillis(), deadlineMarginMs),
   };
 }
@@ -99,7 +96,8 @@ async function writeBody(stream: LambdaResponseStream, response: RelayResponse, 
     return;
   }
   const sink: ByteSink = paddingBytes > 0 ? new FlushPaddingSink(stream, paddingBytes) : stream;
-  await response.run(sink, request.signal);
+  // Lambda never reports a client that went away: the deadline and the idle budget end streams.
+  await response.run(sink);
   if (!stream.writableEnded) stream.end();
 }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RelayError } from '../errors.js';
-import type { RelayRequest, RelayResponse } from '../http-types.js';
+import type { RelayRequest, RelayResponse, StreamResponse } from '../http-types.js';
 
 /** Anything with the core's `handle` (RelayApp). */
 export interface RequestHandler {
@@ -24,23 +24,27 @@ export function nodeListener(app: RequestHandler, options: NodeListenerOptions =
 }
 
 async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, trustProxy: boolean): Promise<void> {
-  const gone = new AbortController();
-  res.once('close', () => gone.abort());
-  const response = await app.handle(toRelayRequest(req, gone.signal, trustProxy));
+  const response = await app.handle(toRelayRequest(req, trustProxy));
   if (response.kind === 'body') {
     res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
     res.end(req.method === 'HEAD' ? undefined : response.body);
     return;
   }
+  startStream(req, res, response);
+}
+
+// Not an async function on purpose: nothing of this frame should stay suspended for the hours a stream is open.
+function startStream(req: IncomingMessage, res: ServerResponse, response: StreamResponse): void {
   res.writeHead(response.status, response.headers);
   res.flushHeaders();
   req.socket.setNoDelay(true);
-  await response.run(res, gone.signal);
-  if (!res.writableEnded) res.end();
-  if (!gone.signal.aborted) setTimeout(() => res.destroy(), END_GRACE_MS).unref();
+  void response.run(res).then(() => {
+    if (!res.writableEnded) res.end();
+    if (!res.closed) setTimeout(() => res.destroy(), END_GRACE_MS).unref();
+  });
 }
 
-function toRelayRequest(req: IncomingMessage, signal: AbortSignal, trustProxy: boolean): RelayRequest {
+function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest {
   const url = new URL(req.url ?? '/', 'http://relay.invalid');
   return {
     method: req.method ?? 'GET',
@@ -52,7 +56,6 @@ function toRelayRequest(req: IncomingMessage, signal: AbortSignal, trustProxy: b
     },
     remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => readBody(req, limit),
-    signal,
   };
 }
 

@@ -15,10 +15,9 @@ function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
   const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax };
   const open = (topics: string[], cursor: [string, string][] = [], endsAt = Date.now() + 3_600_000) => {
     const sink = new RecordingSink();
-    const client = new AbortController();
     const plan: SessionPlan = { topics, cursor: new Map(cursor), endsAt, endReason: 'max-session' };
-    const ended = runSession(context, source, plan, sink, client.signal);
-    return { sink, client, ended };
+    const ended = runSession(context, source, plan, sink);
+    return { sink, ended };
   };
   return { source, metrics, hub, open };
 }
@@ -161,9 +160,9 @@ describe('Hub and session loop', () => {
 
   it('drops the topic subscription when the last client leaves', async () => {
     const { source, open, hub } = setup();
-    const { client, ended } = open(['a']);
+    const { sink, ended } = open(['a']);
     await settle();
-    client.abort();
+    sink.close();
     await expect(ended).resolves.toBe('client-closed');
     expect(hub.connections.size).toBe(0);
     await source.publish('a', { data: 'nobody listens' });

@@ -31,6 +31,20 @@ export class RecordingSink implements ByteSink {
     this.ended = true;
   }
 
+  private closeListeners: (() => void)[] = [];
+
+  once(_event: 'close', listener: () => void): this {
+    this.closeListeners.push(listener);
+    return this;
+  }
+
+  /** The client goes away: what a socket's `close` means to the stream. */
+  close(): void {
+    const listeners = this.closeListeners;
+    this.closeListeners = [];
+    for (const listener of listeners) listener();
+  }
+
   get text(): string {
     return Buffer.concat(this.chunks).toString('utf8');
   }
