@@ -29,8 +29,10 @@ export class Connection {
   endsAt: number;
   /** What reaching `endsAt` means, for logs and metrics. */
   endReason: EndReason = 'max-session';
-  /** Epoch ms of the last event (not heartbeat) queued; drives SESSION_IDLE_MS. */
+  /** Epoch ms of the last event (not heartbeat) queued, to the hub tick's precision; drives SESSION_IDLE_MS. */
   lastEventAt: number;
+  /** Set when an event is queued; the hub's tick turns it into `lastEventAt`, so the hot path never reads the clock. */
+  sawEvent = false;
   /** While true (replay in progress), live frames wait in `held` instead of going out. */
   replaying = true;
   ended = false;
@@ -70,7 +72,7 @@ export class Connection {
     }
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
-    if (isEvent) this.lastEventAt = Date.now();
+    if (isEvent) this.sawEvent = true;
     if (this.pendingBytes >= COALESCE_MAX_BYTES) this.flush();
     return true;
   }

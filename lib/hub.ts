@@ -111,6 +111,10 @@ export class Hub implements ConnectionOwner {
     }
     const idleMs = this.options.sessionIdleMs;
     for (const connection of this.connections) {
+      if (connection.sawEvent) {
+        connection.sawEvent = false;
+        connection.lastEventAt = now;
+      }
       if (now >= connection.endsAt) this.end(connection, connection.endReason);
       else if (idleMs > 0 && now - connection.lastEventAt >= idleMs) this.end(connection, 'idle');
       else if (heartbeat) connection.send(HEARTBEAT, false);

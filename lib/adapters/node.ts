@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RelayError } from '../errors.js';
+import { ChunkedSocketSink } from './chunked-socket-sink.js';
 import type { RelayRequest, RelayResponse, StreamResponse } from '../http-types.js';
 
 /** Anything with the core's `handle` (RelayApp). */
@@ -38,7 +39,9 @@ function startStream(req: IncomingMessage, res: ServerResponse, response: Stream
   res.writeHead(response.status, response.headers);
   res.flushHeaders();
   req.socket.setNoDelay(true);
-  void response.run(res).then(() => {
+  // Node frames chunks itself only while it sends chunked; a response it would send otherwise (HTTP/1.0) gets res.
+  const sink = res.chunkedEncoding ? new ChunkedSocketSink(res, req.socket) : res;
+  void response.run(sink).then(() => {
     if (!res.writableEnded) res.end();
     if (!res.closed) setTimeout(() => res.destroy(), END_GRACE_MS).unref();
   });
