@@ -122,3 +122,12 @@ export async function connected(client: Redis): Promise<Redis> {
   await attempt;
   return client;
 }
+
+/** Whether Redis answers PING within `timeoutMs` (readiness of both Redis sources). */
+export async function answersPing(redis: Redis, timeoutMs: number): Promise<boolean> {
+  try {
+    return (await withDeadline(timeoutMs, connected(redis).then((client) => client.ping()))) === 'PONG';
+  } catch {
+    return false;
+  }
+}

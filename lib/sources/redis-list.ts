@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
-import { connected, openRedisConnection, withDeadline, type RedisConnectionSettings } from './redis-connection.js';
+import { answersPing, connected, openRedisConnection, type RedisConnectionSettings } from './redis-connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './redis-entry.js';
 import { ListConsumer } from './redis-list-consumer.js';
 import { ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './redis-list-keys.js';
@@ -91,12 +91,8 @@ export class RedisListSource implements QueueSource {
     }
   }
 
-  async isReady(): Promise<boolean> {
-    try {
-      return (await withDeadline(READY_TIMEOUT_MS, connected(this.command).then((redis) => redis.ping()))) === 'PONG';
-    } catch {
-      return false;
-    }
+  isReady(): Promise<boolean> {
+    return answersPing(this.command, READY_TIMEOUT_MS);
   }
 
   async close(): Promise<void> {

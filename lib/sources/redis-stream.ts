@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, StoredMessage } from '../source.js';
-import { connected, openRedisConnection, withDeadline } from './redis-connection.js';
+import { answersPing, connected, openRedisConnection } from './redis-connection.js';
 import { compareStreamIds, isStoredMessage, parseStreamEntry, type RawStreamEntry } from './redis-entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './redis-feed.js';
 import { readStreamInfo } from './redis-stream-info.js';
@@ -102,12 +102,8 @@ export class RedisStreamSource implements BroadcastSource {
     };
   }
 
-  async isReady(): Promise<boolean> {
-    try {
-      return (await withDeadline(READY_TIMEOUT_MS, connected(this.command).then((redis) => redis.ping()))) === 'PONG';
-    } catch {
-      return false;
-    }
+  isReady(): Promise<boolean> {
+    return answersPing(this.command, READY_TIMEOUT_MS);
   }
 
   async close(): Promise<void> {

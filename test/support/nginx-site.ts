@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NGINX_BIN, type RunningNginx } from './nginx.js';
+import { freePort, waitUntilListening } from './nginx.js';
 
 /** The whole-site config (demo page, /publish, /events, /metrics); test/support/nginx.ts runs the location snippet. */
 export const SITE_CONF = fileURLToPath(new URL('../../nginx/sse-relay.conf', import.meta.url));
@@ -34,7 +34,7 @@ export async function startNginxSite(upstreamPort: number): Promise<RunningNginx
   await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), port, upstreamPort));
   await writeFile(join(dir, 'nginx.conf'), mainConf(dir));
   const child = spawn(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
-  if (!(await listening(child, port, 5_000))) {
+  if (!(await waitUntilListening(child, port, 5_000))) {
     const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
     await stop(child, dir);
     throw new Error(`nginx (${SITE_CONF}) did not start on 127.0.0.1:${port}; error.log:\n${log}`);
@@ -87,28 +87,6 @@ ${temps}
   include ${join(dir, 'site.conf')};
 }
 `;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
-  const address = server.address();
-  await new Promise<void>((ok) => server.close(() => ok()));
-  if (address === null || typeof address === 'string') throw new Error('could not read the probe server address');
-  return address.port;
-}
-
-async function listening(child: ChildProcess, port: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-    const ok = await new Promise<boolean>((done) => {
-      const socket = connect(port, '127.0.0.1', () => (socket.destroy(), done(true)));
-      socket.once('error', () => done(false));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 /** Fast shutdown of the master we started (by its pid), SIGKILL after 3 s, then the folder goes. */

@@ -95,7 +95,7 @@ ${temps}
 }
 
 /** A port the OS just handed out on 127.0.0.1 and that is free again. */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
   const address = server.address();
@@ -105,7 +105,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Polls with TCP connects until nginx accepts (true) or exits / the time is up (false). */
-async function waitUntilListening(child: ChildProcess, port: number, timeoutMs: number): Promise<boolean> {
+export async function waitUntilListening(child: ChildProcess, port: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
     const ok = await new Promise<boolean>((done) => {
