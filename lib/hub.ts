@@ -20,6 +20,9 @@ export interface HubOptions {
 const HEARTBEAT = Buffer.from(encodeComment('heartbeat'));
 // Deadlines (max session, idle, token expiry, Lambda deadline) are checked on this cadence by the one process timer.
 const TICK_MS = 1_000;
+// A flush pass longer than this means the process is saturated; the next pass is then deferred by at most MAX_DEFER_MS.
+const BUSY_PASS_MS = 10;
+const MAX_DEFER_MS = 50;
 
 /**
  * The process's set of open streams. For broadcast sources it holds one live subscription per topic, whatever the
@@ -31,6 +34,8 @@ export class Hub implements ConnectionOwner {
   private readonly fanout: TopicFanout | undefined;
   private dirty: Connection[] = [];
   private flushScheduled = false;
+  /** How long the last flush pass took, ms. */
+  private lastPassMs = 0;
   private readonly timer: ReturnType<typeof setInterval>;
   private nextHeartbeatAt: number;
 
@@ -73,10 +78,14 @@ export class Hub implements ConnectionOwner {
     this.dirty.push(connection);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    // While passes are long (the process is saturated), wait about one pass before the next: each connection then gets
+    // more frames per write, and writes — the kernel's loopback send above all — are what saturates it.
+    if (this.lastPassMs < BUSY_PASS_MS) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), Math.min(this.lastPassMs, MAX_DEFER_MS));
   }
 
   private flush(): void {
+    const started = performance.now();
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
@@ -84,6 +93,7 @@ export class Hub implements ConnectionOwner {
     let bytes = 0;
     for (const connection of dirty) bytes += connection.flush(joiner);
     this.metrics.inc('sse_bytes_written_total', bytes);
+    this.lastPassMs = performance.now() - started;
   }
 
   connectionEnded(connection: Connection, reason: EndReason): void {
