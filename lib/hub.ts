@@ -36,6 +36,7 @@ export class Hub implements ConnectionOwner {
   private flushScheduled = false;
   /** How long the last flush pass took, ms. */
   private lastPassMs = 0;
+  private lastPassEnd = 0;
   private readonly timer: ReturnType<typeof setInterval>;
   private nextHeartbeatAt: number;
 
@@ -78,10 +79,12 @@ export class Hub implements ConnectionOwner {
     this.dirty.push(connection);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // While passes are long (the process is saturated), wait about one pass before the next: each connection then gets
-    // more frames per write, and writes — the kernel's loopback send above all — are what saturates it.
-    if (this.lastPassMs < BUSY_PASS_MS) setImmediate(() => this.flush());
-    else setTimeout(() => this.flush(), Math.min(this.lastPassMs, MAX_DEFER_MS));
+    // Saturated — passes are long and the next frame came sooner than a pass lasts — wait about one pass before the
+    // next: each connection then gets more frames per write, and writes (the kernel's send path above all) are what
+    // saturates the process. Under light load frames go out in the same turn.
+    const sinceLastPass = performance.now() - this.lastPassEnd;
+    if (this.lastPassMs < BUSY_PASS_MS || sinceLastPass >= this.lastPassMs) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), Math.min(this.lastPassMs - sinceLastPass, MAX_DEFER_MS));
   }
 
   private flush(): void {
@@ -93,7 +96,8 @@ export class Hub implements ConnectionOwner {
     let bytes = 0;
     for (const connection of dirty) bytes += connection.flush(joiner);
     this.metrics.inc('sse_bytes_written_total', bytes);
-    this.lastPassMs = performance.now() - started;
+    this.lastPassEnd = performance.now();
+    this.lastPassMs = this.lastPassEnd - started;
   }
 
   connectionEnded(connection: Connection, reason: EndReason): void {
