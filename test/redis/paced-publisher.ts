@@ -1,4 +1,7 @@
 import { publish } from '../support/relay-server.js';
+import { expect } from '@jest/globals';
+import { compareStreamIds } from '../../lib/sources/redis-entry.js';
+import type { SseReader } from '../support/sse-reader.js';
 
 /** One POST /publish attempt: `seq` is in the data, `id` is the stream id when the relay answered 202. */
 export interface Attempt {
@@ -47,4 +50,18 @@ export function startPacedPublisher(url: string, topic: string, perSecond: numbe
 /** The stream id inside a single-topic cursor `topic=id`. */
 export function positionOf(cursor: string | undefined): string {
   return (cursor ?? '').split('=')[1] ?? '';
+}
+
+/**
+ * Every subscriber saw the stream in order and nothing twice (ids strictly increasing, including messages whose publish
+ * failed but Redis kept), saw every acknowledged message, and its stream never broke.
+ */
+export function expectExactlyOnceInOrder(readers: readonly SseReader[], acked: readonly Attempt[]): void {
+  const ackedIds = new Set(acked.map((a) => a.id));
+  for (const reader of readers) {
+    const positions = reader.events.map((e) => positionOf(e.id));
+    for (let i = 1; i < positions.length; i++) expect(compareStreamIds(positions[i] as string, positions[i - 1] as string)).toBe(1);
+    expect(positions.filter((p) => ackedIds.has(p))).toEqual(acked.map((a) => a.id));
+    expect(reader.error).toBeUndefined();
+  }
 }

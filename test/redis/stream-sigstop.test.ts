@@ -4,7 +4,7 @@ import { compareStreamIds } from '../../lib/sources/redis-entry.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
-import { positionOf, startPacedPublisher } from './paced-publisher.js';
+import { expectExactlyOnceInOrder, positionOf, startPacedPublisher } from './paced-publisher.js';
 
 let redis: TestRedis;
 let relay: RunningServer & { url: string };
@@ -55,11 +55,5 @@ test('SIGSTOP for 10 s: heartbeats keep flowing; after SIGCONT the blocking read
   for (const count of heartbeatsDuring) expect(count).toBeGreaterThanOrEqual(12);
   expect(readyWhilePaused).toBe(503);
   expect(markerLatency).toBeLessThan(5_000);
-  const ackedIds = new Set(acked.map((a) => a.id));
-  for (const reader of readers) {
-    const positions = reader.events.map((e) => positionOf(e.id));
-    for (let i = 1; i < positions.length; i++) expect(compareStreamIds(positions[i] as string, positions[i - 1] as string)).toBe(1);
-    expect(positions.filter((p) => ackedIds.has(p))).toEqual(acked.map((a) => a.id));
-    expect(reader.error).toBeUndefined();
-  }
+  expectExactlyOnceInOrder(readers, acked);
 }, 40_000);

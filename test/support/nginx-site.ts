@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NGINX_BIN, type RunningNginx } from './nginx.js';
-import { freePort, waitUntilListening } from './nginx.js';
+import { freePort, mainConf, TEMP_DIRS, waitUntilListening } from './nginx.js';
 
 /** The whole-site config (demo page, /publish, /events, /metrics); test/support/nginx.ts runs the location snippet. */
 export const SITE_CONF = fileURLToPath(new URL('../../nginx/sse-relay.conf', import.meta.url));
 
-const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
 
 export interface RunningNginxSite extends RunningNginx {
   /**
@@ -32,7 +31,7 @@ export async function startNginxSite(upstreamPort: number): Promise<RunningNginx
   for (const temp of TEMP_DIRS) await mkdir(join(dir, temp));
   const port = await freePort();
   await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), port, upstreamPort));
-  await writeFile(join(dir, 'nginx.conf'), mainConf(dir));
+  await writeFile(join(dir, 'nginx.conf'), mainConf(dir, `  include ${join(dir, 'site.conf')};`));
   const child = spawn(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   if (!(await waitUntilListening(child, port, 5_000))) {
     const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
@@ -71,22 +70,6 @@ function siteConf(text: string, port: number, upstreamPort: number): string {
     text = text.replace(pattern, replacement);
   }
   return text;
-}
-
-function mainConf(dir: string): string {
-  const temps = TEMP_DIRS.map((t) => `  ${t}_temp_path ${join(dir, t)};`).join('\n');
-  // As root, workers would drop to `nobody`, who cannot enter the 0700 temp folder.
-  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  return `${user}worker_processes 1;
-pid ${join(dir, 'nginx.pid')};
-error_log ${join(dir, 'error.log')} info;
-events { worker_connections 256; }
-http {
-  access_log ${join(dir, 'access.log')};
-${temps}
-  include ${join(dir, 'site.conf')};
-}
-`;
 }
 
 /** Fast shutdown of the master we started (by its pid), SIGKILL after 3 s, then the folder goes. */

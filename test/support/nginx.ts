@@ -67,9 +67,13 @@ async function snippetPath(dir: string, proxyReadTimeout: string | undefined): P
 }
 
 /** nginx's temp folders, kept inside the run's own folder. */
-const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
+export const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
 
-function nginxConf(dir: string, port: number, upstreamPort: number, snippet: string): string {
+/**
+ * A main nginx.conf that keeps everything (pid, logs, temp folders) inside the run's folder `dir`, with `httpBody` as the
+ * inside of its http block.
+ */
+export function mainConf(dir: string, httpBody: string): string {
   const temps = TEMP_DIRS.map((t) => `  ${t}_temp_path ${join(dir, t)};`).join('\n');
   // As root, workers would drop to `nobody`, who cannot enter the 0700 temp folder.
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
@@ -80,7 +84,13 @@ events { worker_connections 256; }
 http {
   access_log ${join(dir, 'access.log')};
 ${temps}
-  upstream sse_relay { server 127.0.0.1:${upstreamPort}; keepalive 8; keepalive_timeout 4s; }
+${httpBody}
+}
+`;
+}
+
+function nginxConf(dir: string, port: number, upstreamPort: number, snippet: string): string {
+  return mainConf(dir, `  upstream sse_relay { server 127.0.0.1:${upstreamPort}; keepalive 8; keepalive_timeout 4s; }
   server {
     listen 127.0.0.1:${port};
     server_name localhost;
@@ -89,9 +99,7 @@ ${temps}
     gzip_min_length 1;
     gzip_types text/plain text/event-stream application/json;
     include ${snippet};
-  }
-}
-`;
+  }`);
 }
 
 /** A port the OS just handed out on 127.0.0.1 and that is free again. */
