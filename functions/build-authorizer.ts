@@ -14,6 +14,7 @@ export function buildAuthorizer(config: Config, logger?: Logger): Authorizer {
     jwks: auth.jwksUrl === undefined ? undefined : createRemoteJWKSet(new URL(auth.jwksUrl), { timeoutDuration: 5_000 }),
     audience: auth.audience,
     issuer: auth.issuer,
+    allowNoExp: auth.allowNoExp,
     logger,
   });
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { nodeListener } from '../lib/adapters/node.js';
+import { answerClientError, nodeListener } from '../lib/adapters/node.js';
 import { CorsPolicy } from '../lib/cors.js';
 import { ConfigError, loadConfig, type Config } from '../lib/config/index.js';
 import { startDemoPublisher } from '../lib/demo-publisher.js';
@@ -31,10 +31,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()),
   });
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
-  const server = createServer(nodeListener(app, { trustProxy: config.server.trustProxy }));
-  // Streams are long-lived: no per-request timeout. Idle keep-alive sockets still close after 65 s (above most LBs' 60 s).
-  server.requestTimeout = 0;
+  const { requestTimeoutMs } = config.server;
+  const server = createServer(
+    // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.
+    { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4) },
+    nodeListener(app, { trustProxy: config.server.trustProxy }),
+  );
+  // Every byte has a deadline: headers and bodies within REQUEST_TIMEOUT_MS (Node answers 408 and closes). A stream's
+  // request is complete once its headers arrived, so the deadline never cuts a stream. Idle keep-alive sockets close
+  // after 65 s (above most load balancers' 60 s).
   server.keepAliveTimeout = 65_000;
+  server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
   await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;

@@ -1,7 +1,7 @@
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { compilePatterns, type TopicMatcher } from './auth-patterns.js';
 import { tokenOf } from './auth-token.js';
-import type { Action, Authorizer, Principal } from './authorizer.js';
+import type { Authorizer, Principal } from './authorizer.js';
 import { RelayError } from './errors.js';
 import type { RelayRequest } from './http-types.js';
 import { silentLogger, type Logger } from './logger.js';
@@ -20,6 +20,8 @@ export interface JwtAuthorizerOptions {
   issuer?: string | undefined;
   /** Clock skew tolerated when checking `exp` and `nbf`, seconds. Default 5. */
   clockToleranceSeconds?: number;
+  /** Accept tokens without `exp` (AUTH_ALLOW_NO_EXP). Default false. */
+  allowNoExp?: boolean;
   logger?: Logger;
 }
 
@@ -46,32 +48,44 @@ export class JwtAuthorizer implements Authorizer {
     this.logger = options.logger ?? silentLogger;
   }
 
-  async authorize(request: RelayRequest, action: Action, topics: readonly string[]): Promise<Principal> {
+  async authenticate(request: RelayRequest): Promise<Principal> {
     const token = tokenOf(request);
     if (token === undefined) throw new RelayError('unauthorized', 'no token in Authorization, cookie or access_token');
     const payload = await this.verify(token);
     const grants = grantsOf(payload);
     if (grants === undefined) throw new RelayError('unauthorized', 'the token has a malformed sse claim');
-    const matcher = action === 'subscribe' ? grants.subscribe : grants.publish;
-    if (!topics.every((topic) => matcher.matches(topic))) {
-      throw new RelayError('forbidden', `the token does not allow ${action} on every requested topic`);
-    }
     return {
       subject: typeof payload.sub === 'string' ? payload.sub : undefined,
-      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined,
+      expiresAt: this.validUntil(payload),
       maySubscribe: (topic) => grants.subscribe.matches(topic),
+      mayPublish: (topic) => grants.publish.matches(topic),
+      mayPublishAny: grants.publish.matchesAny,
     };
   }
 
+  /**
+   * Epoch ms until which the token is accepted: `exp` plus the clock tolerance, the very rule jose applied. A stream
+   * ends then; a token past it is refused here, so no request is let through by jose and refused later.
+   */
+  private validUntil(payload: JWTPayload): number | undefined {
+    if (typeof payload.exp !== 'number') return undefined;
+    const until = (payload.exp + (this.options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_S)) * 1000;
+    if (until <= Date.now()) throw new RelayError('unauthorized', 'token rejected: expired');
+    return until;
+  }
+
   private async verify(token: string): Promise<JWTPayload> {
-    const { secret, jwks, audience, issuer, clockToleranceSeconds = 5 } = this.options;
+    const { secret, jwks, audience, issuer, clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_S, allowNoExp = false } = this.options;
+    const requiredClaims = allowNoExp ? [] : ['exp'];
     const key: JWTVerifyGetKey = async (header, input) => {
       if (header.alg === 'HS256' && secret !== undefined) return secret;
       if (jwks !== undefined) return jwks(header, input);
       throw new errors.JOSEAlgNotAllowed(`alg ${header.alg} is not accepted`);
     };
     try {
-      const { payload } = await jwtVerify(token, key, { algorithms: this.algorithms, audience, issuer, clockTolerance: clockToleranceSeconds });
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: this.algorithms, audience, issuer, clockTolerance: clockToleranceSeconds, requiredClaims,
+      });
       return payload;
     } catch (error) {
       // A JWKS that cannot be fetched is our fault, not the client's: 503 with Retry-After, so a good token is not
@@ -88,7 +102,9 @@ export class JwtAuthorizer implements Authorizer {
   }
 }
 
-const NOTHING: TopicMatcher = { matches: () => false };
+const DEFAULT_CLOCK_TOLERANCE_S = 5;
+
+const NOTHING: TopicMatcher = { matches: () => false, matchesAny: false };
 
 function grantsOf(payload: JWTPayload): Grants | undefined {
   const claim = payload['sse'];

@@ -20,6 +20,8 @@ export const MAX_PATTERNS = 256;
 /** A compiled list of patterns: `matches(topic)` is true when any pattern covers the topic. */
 export interface TopicMatcher {
   matches(topic: string): boolean;
+  /** False when no topic at all matches (an absent or empty list): the request can be refused before its body is read. */
+  readonly matchesAny: boolean;
 }
 
 /** True when `pattern` is a well-formed pattern of the language above. */
@@ -35,7 +37,7 @@ export function isValidPattern(pattern: unknown): pattern is TopicPattern {
  * malformed (not an array, too long, or a pattern that is not in the language), so the caller can reject the token.
  */
 export function compilePatterns(value: unknown): TopicMatcher | undefined {
-  if (value === undefined) return { matches: () => false };
+  if (value === undefined) return { matches: () => false, matchesAny: false };
   if (!Array.isArray(value) || value.length > MAX_PATTERNS || !value.every(isValidPattern)) return undefined;
   const exact = new Set<string>();
   const prefixes: string[] = [];
@@ -48,5 +50,6 @@ export function compilePatterns(value: unknown): TopicMatcher | undefined {
   return {
     matches: (topic) =>
       everything || exact.has(topic) || prefixes.some((prefix) => topic.length > prefix.length && topic.startsWith(prefix)),
+    matchesAny: everything || exact.size > 0 || prefixes.length > 0,
   };
 }

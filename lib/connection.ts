@@ -1,6 +1,6 @@
 import type { ByteSink } from './byte-sink.js';
 import { FrameJoiner } from './frame-joiner.js';
-import { encodeRetry } from './sse-encoder.js';
+import { encodePosition, encodeRetry } from './sse-encoder.js';
 
 /** Why a stream ended; logged and, for some, counted. */
 export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'source-error';
@@ -50,6 +50,8 @@ export class Connection {
     private readonly limitBytes: number,
     now: number,
     endsAt: number,
+    /** The stream's cursor over its topics now (broadcast only; queue ids are not cursors). */
+    private readonly position?: () => string,
   ) {
     this.topicKey = topics.join(',');
     this.endsAt = endsAt;
@@ -88,13 +90,27 @@ export class Connection {
     return true;
   }
 
-  /** Ends the replay phase: live frames that arrived meanwhile go out now, in order. */
+  /**
+   * Ends the replay phase: live frames that arrived meanwhile go out now, in order, then the stream's position as an
+   * id-only frame, so even a stream that never carries an event resumes exactly after a reconnect.
+   */
   goLive(): void {
     this.replaying = false;
     const held = this.held;
     this.held = NONE;
     this.heldBytes = 0;
     for (const frame of held) if (!this.send(frame)) return;
+    const position = this.positionFrame();
+    if (position !== undefined) this.send(position, false);
+  }
+
+  /**
+   * The id-only frame naming where the stream stands, when that is known: once live, every message of the topics up to
+   * the fan-out's position has been queued to this connection. During replay the frames already carry their ids.
+   */
+  private positionFrame(): Uint8Array | undefined {
+    if (this.position === undefined || this.replaying) return undefined;
+    return Buffer.from(encodePosition(this.position()));
   }
 
   /**
@@ -124,17 +140,20 @@ export class Connection {
   }
 
   /**
-   * Ends the stream: what is queued, then a final `retry:` of `retryMs` (the caller jitters it), then the end of the
-   * response. The browser reconnects after that delay and resumes from the last id it saw.
+   * Ends the stream: what is queued, the stream's position (id-only frame), then a final `retry:` of `retryMs` (the
+   * caller jitters it), then the end of the response. The browser reconnects after that delay and resumes from there.
    */
   end(reason: EndReason, retryMs: number): void {
     if (this.ended) return;
     this.ended = true;
     if (reason !== 'client-closed') {
-      // A slow consumer's queue is dropped: it is cut where it stands and resumes from its cursor.
-      if (reason === 'slow-consumer') this.pending = NONE;
+      // A slow consumer's queue is dropped: it is cut where it stands and resumes from the last id it did receive.
+      const slow = reason === 'slow-consumer';
+      if (slow) this.pending = NONE;
+      const position = slow ? undefined : this.positionFrame();
       this.sink.cork();
       for (const frame of this.pending) this.sink.write(frame);
+      if (position !== undefined) this.sink.write(position);
       this.sink.write(Buffer.from(encodeRetry(retryMs)));
       this.sink.uncork();
       this.sink.end();

@@ -26,9 +26,10 @@ export function formatCursor(cursor: Cursor): string {
 
 /**
  * Parses a client-supplied cursor. Topics the subscription does not name are dropped (the client changed its topic set);
- * anything malformed throws `invalid_cursor`. An empty string means "no cursor".
+ * anything malformed, or a position `accepts` refuses (one the source could never have issued), throws `invalid_cursor`.
+ * An empty string means "no cursor".
  */
-export function parseCursor(text: string, topics: readonly string[]): Map<string, string> {
+export function parseCursor(text: string, topics: readonly string[], accepts: (position: string) => boolean = () => true): Map<string, string> {
   const cursor = new Map<string, string>();
   if (text === '') return cursor;
   if (text.length > MAX_CURSOR_LENGTH) throw invalid(`it is longer than ${MAX_CURSOR_LENGTH} characters`);
@@ -38,6 +39,7 @@ export function parseCursor(text: string, topics: readonly string[]): Map<string
     const position = pair.slice(eq + 1);
     if (eq <= 0 || !isValidTopic(topic) || !isValidPosition(position)) throw invalid('a pair is not topic=position');
     if (cursor.has(topic)) throw invalid('a topic appears twice');
+    if (!accepts(position)) throw invalid('a position is beyond what the source can hold');
     if (topics.includes(topic)) cursor.set(topic, position);
   }
   return cursor;

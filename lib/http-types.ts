@@ -17,6 +17,12 @@ export interface RelayRequest {
   deadline?: number | undefined;
 }
 
+/**
+ * The path an adapter reports for a request target that is not origin-form (`//host/x`, `http://…`, `*`) or does not
+ * parse. It cannot be a real path (it does not start with `/`), and the app answers it with 400 `invalid_request`.
+ */
+export const INVALID_TARGET_PATH = '(invalid request target)';
+
 export type HeaderMap = Record<string, string>;
 
 /** A complete response with a body. */

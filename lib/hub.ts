@@ -60,7 +60,9 @@ export class Hub implements ConnectionOwner {
   /** Registers a new stream. For broadcast it joins the topics' fan-out holding live frames until `goLive()`. */
   open(topics: readonly string[], sink: ByteSink, endsAt: number, onEnd?: (reason: EndReason) => void): Connection {
     const now = Date.now();
-    const connection = new Connection(topics, sink, this, this.options.connectionBufferBytes, now, endsAt);
+    const fanout = this.fanout;
+    const position = fanout === undefined ? undefined : () => fanout.cursorText(topics);
+    const connection = new Connection(topics, sink, this, this.options.connectionBufferBytes, now, endsAt, position);
     this.connections.add(connection);
     connection.onEnd = onEnd;
     this.metrics.inc('sse_connections_total');

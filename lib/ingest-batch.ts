@@ -1,6 +1,6 @@
 import type { Logger } from './logger.js';
 import type { OutgoingMessage } from './source.js';
-import { isValidTopic } from './topics.js';
+import { messageProblem } from './field-rules.js';
 
 /** One SQS record as the bridge needs it, independent of the Lambda event's shape. */
 export interface IngestRecord {
@@ -31,19 +31,12 @@ export interface IngestOptions {
   logger: Logger;
 }
 
-const FORBIDDEN_IN_EVENT = /[\r\n\0]/;
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
 /** Why a record can never be appended (so retrying it is pointless, but SQS's redrive policy will move it aside). */
 export function recordProblem(record: IngestRecord, defaultTopic: string | undefined, maxBytes: number): string | undefined {
   const topic = record.topic ?? defaultTopic;
   if (topic === undefined) return 'no topic attribute and no INGEST_TOPIC';
-  if (!isValidTopic(topic)) return 'topic attribute is not a valid topic name';
-  const event = record.event ?? 'message';
-  if (event === '' || FORBIDDEN_IN_EVENT.test(event)) return 'event attribute is empty or has CR, LF or NUL';
-  if (LONE_SURROGATE.test(record.body)) return 'body is not valid UTF-8';
-  if (Buffer.byteLength(record.body) > maxBytes) return `body is over MAX_MESSAGE_BYTES (${maxBytes})`;
-  return undefined;
+  // The rules the stream reader applies (lib/field-rules.ts): a record it would skip must fail here, so SQS keeps it.
+  return messageProblem({ topic, event: record.event, id: record.messageId, data: record.body }, maxBytes)?.reason;
 }
 
 /**

@@ -1,7 +1,6 @@
 import { RelayError } from './errors.js';
+import { dataProblem, eventProblem, idProblem, topicProblem, type FieldProblem } from './field-rules.js';
 import type { OutgoingMessage } from './source.js';
-import { assertFieldValue } from './sse-encoder.js';
-import { assertTopic } from './topics.js';
 
 /** A validated `POST /publish` body. */
 export interface PublishRequest {
@@ -9,17 +8,25 @@ export interface PublishRequest {
   message: OutgoingMessage;
 }
 
-const MAX_EVENT_LENGTH = 128;
-const MAX_KEY_LENGTH = 128;
+/** Deepest nesting of arrays and objects a publish body may have (deeper JSON could exhaust the stack when re-encoded). */
+export const MAX_JSON_DEPTH = 64;
 
 /**
  * Parses `{ topic, data, event?, id? }`. `data` may be a string (sent as is) or any other JSON value (sent as its JSON
- * text). `id` is an idempotency key. Every failure is a RelayError whose code names what was wrong.
+ * text). `id` is an idempotency key. Every failure is a RelayError whose code names what was wrong; the field rules are
+ * the ones every source applies (lib/field-rules.ts).
  */
 export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): PublishRequest {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new RelayError('invalid_body', 'body is not UTF-8 JSON');
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new RelayError('invalid_body', `body nests deeper than ${MAX_JSON_DEPTH} levels`);
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+    value = JSON.parse(text);
   } catch {
     throw new RelayError('invalid_body', 'body is not UTF-8 JSON');
   }
@@ -27,20 +34,38 @@ export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): Pub
     throw new RelayError('invalid_body', 'body must be a JSON object {topic, data, event?, id?}');
   }
   const { topic, data, event, id } = value as Record<string, unknown>;
-  assertTopic(topic);
+  if (typeof topic !== 'string') throw new RelayError('invalid_topic', 'topic must be a string');
+  fail(topicProblem(topic));
   if (data === undefined) throw new RelayError('invalid_body', 'data is required');
-  const text = typeof data === 'string' ? data : JSON.stringify(data);
-  if (Buffer.byteLength(text) > maxMessageBytes) {
-    throw new RelayError('message_too_large', `data is larger than MAX_MESSAGE_BYTES (${maxMessageBytes})`);
-  }
-  return { topic, message: { data: text, event: optionalField('event', event, MAX_EVENT_LENGTH), key: optionalField('id', id, MAX_KEY_LENGTH) } };
+  const payload = typeof data === 'string' ? data : JSON.stringify(data);
+  fail(dataProblem(payload, maxMessageBytes));
+  return { topic, message: { data: payload, event: optionalField('event', event), key: optionalField('id', id) } };
 }
 
-function optionalField(name: 'event' | 'id', value: unknown, maxLength: number): string | undefined {
+function optionalField(name: 'event' | 'id', value: unknown): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value === '' || value.length > maxLength) {
-    throw new RelayError('invalid_body', `${name} must be a non-empty string of at most ${maxLength} characters`);
-  }
-  assertFieldValue(name, value);
+  if (typeof value !== 'string') throw new RelayError('invalid_body', `${name} must be a string`);
+  fail(name === 'event' ? eventProblem(value) : idProblem(value));
   return value;
+}
+
+function fail(problem: FieldProblem | undefined): void {
+  if (problem !== undefined) throw new RelayError(problem.code, problem.reason);
+}
+
+/** The deepest nesting of `[`/`{` in JSON text, outside strings; one pass, no recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }

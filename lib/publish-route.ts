@@ -1,4 +1,4 @@
-import type { Authorizer } from './authorizer.js';
+import { assertAllowed, type Authorizer } from './authorizer.js';
 import { isRelayError, RelayError } from './errors.js';
 import { json, type BodyResponse, type RelayRequest } from './http-types.js';
 import type { Metrics } from './metrics.js';
@@ -16,16 +16,22 @@ export interface PublishRouteOptions {
   rateLimiter?: RateLimiter;
 }
 
-/** `POST /publish` `{topic, data, event?, id?}` → `202 {id}`. */
+/**
+ * `POST /publish` `{topic, data, event?, id?}` → `202 {id}`. Everything the headers can decide (media type, credentials,
+ * whether the token may publish at all, the rate limit) is decided before the body is read, so an unauthenticated
+ * client never gets the server to buffer or parse a body.
+ */
 export async function publish(request: RelayRequest, options: PublishRouteOptions): Promise<BodyResponse> {
   const contentType = request.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new RelayError('unsupported_media_type', 'POST /publish needs Content-Type: application/json');
   }
+  const principal = await options.authorizer.authenticate(request);
+  if (!principal.mayPublishAny) throw new RelayError('forbidden', 'the token does not allow publishing to any topic');
+  options.rateLimiter?.take(principal.subject === undefined ? `address:${request.remoteAddress}` : `subject:${principal.subject}`);
   const body = await request.readBody(options.maxBodyBytes);
   const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
-  const principal = await options.authorizer.authorize(request, 'publish', [topic]);
-  options.rateLimiter?.take(principal.subject === undefined ? `address:${request.remoteAddress}` : `subject:${principal.subject}`);
+  assertAllowed(principal, 'publish', [topic]);
   let id: string;
   try {
     id = options.source.delivery === 'broadcast'

@@ -5,7 +5,7 @@ import { CorsPolicy } from './cors.js';
 import { RelayError, toRelayError } from './errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from './hub.js';
-import { json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse } from './http-types.js';
+import { INVALID_TARGET_PATH, json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse } from './http-types.js';
 import { silentLogger, type Logger } from './logger.js';
 import { Metrics, type MetricName } from './metrics.js';
 import { publish } from './publish-route.js';
@@ -87,6 +87,7 @@ export class RelayApp {
 
   private async route(request: RelayRequest): Promise<RelayResponse> {
     const { config, source, authorizer = allowEveryone } = this.options;
+    if (request.path === INVALID_TARGET_PATH) throw new RelayError('invalid_request', 'the request target is not origin-form');
     const methods = ROUTES[request.path];
     const asset = methods === undefined ? this.options.assets?.get(request.path) : undefined;
     if (asset !== undefined) return this.serveAsset(request, asset);

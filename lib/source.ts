@@ -50,6 +50,11 @@ export interface BroadcastSource {
   publish(topic: string, message: OutgoingMessage): Promise<StoredMessage>;
   /** Position of the newest retained message of `topic` (or the position before the first one when it is empty). */
   head(topic: string): Promise<string>;
+  /**
+   * Whether `position` is one this source could ever have issued. A cursor naming any other is refused with 400
+   * `invalid_cursor` before the stream starts, so the source never fails on it (a reconnect loop otherwise).
+   */
+  acceptsPosition(position: string): boolean;
   /** Up to `limit` retained messages after `after` and at most `until`, oldest first. */
   replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult>;
   /** Opens the process-wide live feed. `onError` hears faults the feed recovers from by itself (for logs and metrics). */

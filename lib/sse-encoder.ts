@@ -43,6 +43,15 @@ export function encodeData(data: string): string {
   return out;
 }
 
+/**
+ * An id-only frame: `id:` and the blank line. Per the WHATWG rules it sets the browser's `lastEventId` and dispatches
+ * nothing (the data buffer is empty), so a stream can say where it stands without an event.
+ */
+export function encodePosition(id: string): string {
+  assertFieldValue('id', id);
+  return `id: ${id}\n\n`;
+}
+
 /** A comment line (ignored by EventSource); used for heartbeats and flush padding. */
 export function encodeComment(text: string): string {
   assertFieldValue('comment', text);

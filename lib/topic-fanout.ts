@@ -110,7 +110,8 @@ export class TopicFanout {
     this.metrics.inc('sse_events_delivered_total', state.subscribers.size);
   }
 
-  private cursorText(topics: readonly string[]): string {
+  /** The cursor of a subscription to `topics` (sorted) at the live position: what its next id-only frame names. */
+  cursorText(topics: readonly string[]): string {
     let text = '';
     for (const topic of topics) text += `${text === '' ? '' : ','}${topic}=${this.topics.get(topic)?.position ?? '0'}`;
     return text;

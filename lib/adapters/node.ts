@@ -1,7 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
 import { ChunkedSocketSink } from './chunked-socket-sink.js';
-import type { RelayRequest, RelayResponse, StreamResponse } from '../http-types.js';
+import { INVALID_TARGET_PATH, type RelayRequest, type RelayResponse, type StreamResponse } from '../http-types.js';
 
 /** Anything with the core's `handle` (RelayApp). */
 export interface RequestHandler {
@@ -26,12 +28,15 @@ export function nodeListener(app: RequestHandler, options: NodeListenerOptions =
 
 async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, trustProxy: boolean): Promise<void> {
   const response = await app.handle(toRelayRequest(req, trustProxy));
-  if (response.kind === 'body') {
-    res.writeHead(response.status, { ...response.headers, 'content-length': Buffer.byteLength(response.body) });
-    res.end(req.method === 'HEAD' ? undefined : response.body);
-    return;
-  }
-  startStream(req, res, response);
+  if (response.kind === 'stream') return startStream(req, res, response);
+  const headers: Record<string, string | number> = { ...response.headers, 'content-length': Buffer.byteLength(response.body) };
+  // A body we did not read to its end (refused before reading, or too large) is not drained for the sake of keep-alive:
+  // the connection closes after the answer, so a client cannot make the server swallow megabytes it refused.
+  const unread = !req.complete;
+  if (unread) headers['connection'] = 'close';
+  res.writeHead(response.status, headers);
+  res.end(req.method === 'HEAD' ? undefined : response.body);
+  if (unread) res.once('finish', () => setTimeout(() => req.socket.destroy(), END_GRACE_MS).unref());
 }
 
 // Not an async function on purpose: nothing of this frame should stay suspended for the hours a stream is open.
@@ -47,12 +52,13 @@ function startStream(req: IncomingMessage, res: ServerResponse, response: Stream
   });
 }
 
+/** The request as the core sees it. A target that is not origin-form becomes the core's `invalidTarget` marker. */
 function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest {
-  const url = new URL(req.url ?? '/', 'http://relay.invalid');
+  const url = originFormUrl(req.url ?? '');
   return {
     method: req.method ?? 'GET',
-    path: url.pathname,
-    query: url.searchParams,
+    path: url?.pathname ?? INVALID_TARGET_PATH,
+    query: url?.searchParams ?? new URLSearchParams(),
     header: (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
@@ -60,6 +66,20 @@ function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest
     remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => readBody(req, limit),
   };
+}
+
+/**
+ * Parses an origin-form request target (`/path?query`). Anything else is refused: `//host/path` would be read by URL
+ * as an authority (so `//x/metrics` became path `/metrics` behind a proxy that saw `//x/metrics`), and absolute-form or
+ * `*` targets have no business here. Undefined when the target is not origin-form or does not parse.
+ */
+export function originFormUrl(target: string): URL | undefined {
+  if (target[0] !== '/' || target[1] === '/') return undefined;
+  try {
+    return new URL(target, 'http://relay.invalid');
+  } catch {
+    return undefined;
+  }
 }
 
 // nginx's $proxy_add_x_forwarded_for appends the address it saw, so only the last hop is trustworthy.
@@ -71,27 +91,45 @@ function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   return /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : socketAddress;
 }
 
+/**
+ * Reads the body up to `limit` bytes. Past the limit (declared or counted) it stops reading and rejects; the rest is
+ * never drained (the answer closes the connection). The server's request timeout bounds how long a body may take: when
+ * it fires the socket closes and this rejects, so no stalled body holds memory.
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const tooLarge = (): RelayError => new RelayError('body_too_large', `body is larger than MAX_BODY_BYTES (${limit})`);
   const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) {
-    req.resume();
-    return Promise.reject(tooLarge());
-  }
+  if (declared > limit) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.byteLength;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
+      if (size <= limit) return void chunks.push(chunk);
+      req.off('data', onData);
+      req.pause();
+      chunks.length = 0;
+      reject(tooLarge());
+    };
+    req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('close', () => reject(new RelayError('invalid_body', 'the connection closed before the body was complete')));
     req.once('error', (error) => reject(new RelayError('invalid_body', 'the request body could not be read', { cause: error })));
   });
+}
+
+/**
+ * The server's `clientError` handler: a request node:http could not parse, or whose headers or body missed
+ * REQUEST_TIMEOUT_MS, gets a status line and a closed connection, and a log line naming the parser's error code (never
+ * the raw bytes, which may hold a token).
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  logger.info({ code: error.code ?? 'unknown', status }, 'request could not be read');
+  // A response already under way on this socket (node:http's `_httpMessage`) must not get a second status line.
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || error.code === 'ECONNRESET' || current?.headersSent === true) return void socket.destroy();
+  const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
 }

@@ -4,12 +4,17 @@ import type { EnvReader } from './env-reader.js';
 
 /** Who may subscribe and publish, and from which origins. */
 export interface AuthConfig {
-  /** `jwt` (default outside the demo) or `none`, which must be chosen explicitly. */
+  /**
+   * `jwt` or `none`. Default `jwt`; the demo defaults to `none` only when neither a secret nor a JWKS URL is set, so a
+   * configured key always turns auth on.
+   */
   mode: 'jwt' | 'none';
   /** HS256 shared secret (at least 32 bytes). One of this or `jwksUrl` is required for `jwt`. */
   jwtSecret: string | undefined;
   /** URL of a JWKS document for RS256/ES256 tokens. */
   jwksUrl: string | undefined;
+  /** Accept tokens without an `exp` claim (long-lived publisher tokens). Default false: such tokens get 401. */
+  allowNoExp: boolean;
   /** Expected `aud` claim; unchecked when unset. */
   audience: string | undefined;
   /** Expected `iss` claim; unchecked when unset. */
@@ -19,14 +24,28 @@ export interface AuthConfig {
 }
 
 export function readAuthConfig(env: EnvReader, demo: boolean): AuthConfig {
+  const jwtSecret = env.optionalString('AUTH_JWT_SECRET');
+  const jwksUrl = readJwksUrl(env);
+  const keyConfigured = jwtSecret !== undefined || jwksUrl !== undefined;
   return {
-    mode: env.oneOf('AUTH_MODE', ['jwt', 'none'] as const, demo ? 'none' : 'jwt'),
-    jwtSecret: env.optionalString('AUTH_JWT_SECRET'),
-    jwksUrl: env.url('AUTH_JWKS_URL', ['https:', 'http:']),
+    mode: env.oneOf('AUTH_MODE', ['jwt', 'none'] as const, demo && !keyConfigured ? 'none' : 'jwt'),
+    jwtSecret,
+    jwksUrl,
+    allowNoExp: env.boolean('AUTH_ALLOW_NO_EXP', false),
     audience: env.optionalString('AUTH_AUDIENCE'),
     issuer: env.optionalString('AUTH_ISSUER'),
     corsOrigins: readOrigins(env),
   };
+}
+
+// Keys fetched over plain HTTP could be swapped by anyone on the path; only a loopback JWKS (a sidecar, tests) may skip TLS.
+function readJwksUrl(env: EnvReader): string | undefined {
+  const value = env.url('AUTH_JWKS_URL', ['https:', 'http:']);
+  if (value === undefined) return undefined;
+  const url = new URL(value);
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  if (url.protocol === 'http:' && !loopback) throw new ConfigError('AUTH_JWKS_URL', 'an https:// URL (http:// only for localhost or 127.0.0.0/8)', value);
+  return value;
 }
 
 // An entry that is not an exact origin (a `*`, a path, a trailing slash) would never match, or match too much.

@@ -49,6 +49,11 @@ export interface ServerConfig {
   trustProxy: boolean;
   /** On SIGTERM, open streams are closed spread over this window, then the process exits, ms. Default 10000. */
   shutdownDrainMs: number;
+  /**
+   * Headers, and the whole body of a request that has one, must arrive within this long, ms; then the connection
+   * closes with 408. A stream is not affected once its headers are sent. Default 30000.
+   */
+  requestTimeoutMs: number;
 }
 
 export function readServerConfig(env: EnvReader): ServerConfig {
@@ -73,5 +78,6 @@ export function readServerConfig(env: EnvReader): ServerConfig {
     publishRatePerMinute: env.integer('PUBLISH_RATE_PER_MINUTE', 600, 0),
     trustProxy: env.boolean('TRUST_PROXY', false),
     shutdownDrainMs: env.integer('SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
+    requestTimeoutMs: env.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
   };
 }

@@ -67,6 +67,10 @@ export class MemorySource implements BroadcastSource {
     }
   }
 
+  acceptsPosition(position: string): boolean {
+    return /^\d{1,16}$/.test(position) && Number(position) <= Number.MAX_SAFE_INTEGER;
+  }
+
   async head(topic: string): Promise<string> {
     return String(this.rings.get(topic)?.head ?? 0);
   }
@@ -76,7 +80,9 @@ export class MemorySource implements BroadcastSource {
     if (ring === undefined) return { messages: [], gap: false };
     const last = Math.min(Number(until), ring.head);
     let first = Number(after) + 1;
-    let gap = first < ring.oldest;
+    // Older than what is retained, or newer than anything this ring issued (the cursor came from before a restart):
+    // either way the client missed messages, so it hears the reset and gets what is retained.
+    let gap = first < ring.oldest || first > ring.head + 1;
     if (gap) first = ring.oldest;
     if (last - first + 1 > limit) {
       gap = true;

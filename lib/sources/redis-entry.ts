@@ -1,3 +1,4 @@
+import { eventProblem as eventFieldProblem, idProblem } from '../field-rules.js';
 import type { StoredMessage } from '../source.js';
 
 /**
@@ -21,11 +22,7 @@ export interface InvalidEntry {
 /** Called for every entry that is not in the documented format; it was skipped (streams) or set aside (lists). */
 export type InvalidEntryListener = (entry: InvalidEntry) => void;
 
-/** Longest `event` accepted, characters (the same bound POST /publish applies). */
-export const MAX_EVENT_LENGTH = 128;
-
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
 
 /** Decodes strict UTF-8, or returns undefined for binary / malformed bytes. */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
@@ -36,11 +33,9 @@ export function decodeUtf8(bytes: Uint8Array): string | undefined {
   }
 }
 
-/** Why an `event` value cannot be sent, or undefined when it is fine. */
+/** Why an `event` value cannot be sent, or undefined when it is fine (the rules of lib/field-rules.ts). */
 export function eventProblem(event: string): string | undefined {
-  if (event === '' || event.length > MAX_EVENT_LENGTH) return `event must be 1 to ${MAX_EVENT_LENGTH} characters`;
-  if (FORBIDDEN_IN_FIELD.test(event)) return 'event contains CR, LF or NUL';
-  return undefined;
+  return eventFieldProblem(event)?.reason;
 }
 
 /** A stream entry as a message, or the reason it is not one. */
@@ -72,6 +67,14 @@ export function parseStreamEntry(topic: string, [rawId, fields]: RawStreamEntry,
 /** True for the result of parseStreamEntry that is a message. */
 export function isStoredMessage(value: StoredMessage | InvalidEntry): value is StoredMessage {
   return 'data' in value;
+}
+
+const MAX_UINT64 = 2n ** 64n - 1n;
+
+/** True for a stream id Redis can hold: `ms` or `ms-seq`, each part an unsigned 64-bit integer. */
+export function isStreamId(text: string): boolean {
+  const match = /^(\d{1,20})(?:-(\d{1,20}))?$/.exec(text);
+  return match !== null && BigInt(match[1] as string) <= MAX_UINT64 && BigInt(match[2] ?? '0') <= MAX_UINT64;
 }
 
 /** Orders two stream ids (`ms-seq`, or `ms` meaning `ms-0`): negative, zero or positive like a comparator. */
@@ -114,8 +117,8 @@ export function parseListEnvelope(item: Buffer, maxMessageBytes: number): ListEn
   if (event !== undefined && typeof event !== 'string') return '"event" is not a string';
   const eventIssue = event === undefined ? undefined : eventProblem(event);
   if (eventIssue !== undefined) return eventIssue;
-  if (id !== undefined && (typeof id !== 'string' || id === '' || id.length > 256 || FORBIDDEN_IN_FIELD.test(id))) {
-    return '"id" must be a non-empty string of at most 256 characters without CR, LF or NUL';
-  }
+  if (id !== undefined && typeof id !== 'string') return '"id" is not a string';
+  const idIssue = id === undefined ? undefined : idProblem(id)?.reason;
+  if (idIssue !== undefined) return idIssue;
   return { data: payload, event: event ?? 'message', id };
 }

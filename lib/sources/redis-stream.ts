@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, StoredMessage } from '../source.js';
 import { answersPing, connected, openRedisConnection } from './redis-connection.js';
-import { compareStreamIds, isStoredMessage, parseStreamEntry, type RawStreamEntry } from './redis-entry.js';
+import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './redis-entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './redis-feed.js';
 import { readStreamInfo } from './redis-stream-info.js';
 
@@ -55,6 +55,10 @@ export class RedisStreamSource implements BroadcastSource {
     }
     if (id === null) throw new Error(`XADD to ${this.key(topic)} returned no id`);
     return { topic, position: id, event, data: message.data };
+  }
+
+  acceptsPosition(position: string): boolean {
+    return isStreamId(position);
   }
 
   async head(topic: string): Promise<string> {

@@ -24,6 +24,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   TRUST_PROXY: { valid: 'true', read: (c) => c.server.trustProxy, expected: true, invalid: 'sometimes' },
   PUBLISH_RATE_PER_MINUTE: { valid: '0', read: (c) => c.server.publishRatePerMinute, expected: 0, invalid: '-5' },
   SHUTDOWN_DRAIN_MS: { valid: '2000', read: (c) => c.server.shutdownDrainMs, expected: 2000, invalid: '10 s' },
+  REQUEST_TIMEOUT_MS: { valid: '5000', read: (c) => c.server.requestTimeoutMs, expected: 5000, invalid: '50' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
   REDIS_KEY_PREFIX: { valid: 'app:', read: (c) => c.redis.keyPrefix, expected: 'app:' },
   REDIS_MAXLEN: { valid: '500', read: (c) => c.redis.maxLen, expected: 500, invalid: '0' },
@@ -38,6 +39,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   AUTH_MODE: { valid: 'none', read: (c) => c.auth.mode, expected: 'none', invalid: 'basic' },
   AUTH_JWT_SECRET: { valid: SECRET, read: (c) => c.auth.jwtSecret, expected: SECRET, invalid: 'short', env: { AUTH_MODE: 'jwt' } },
   AUTH_JWKS_URL: { valid: 'https://id.example.com/jwks', read: (c) => c.auth.jwksUrl, expected: 'https://id.example.com/jwks', invalid: 'jwks' },
+  AUTH_ALLOW_NO_EXP: { valid: 'true', read: (c) => c.auth.allowNoExp, expected: true, invalid: 'sometimes' },
   AUTH_AUDIENCE: { valid: 'relay', read: (c) => c.auth.audience, expected: 'relay' },
   AUTH_ISSUER: { valid: 'https://id', read: (c) => c.auth.issuer, expected: 'https://id' },
   CORS_ORIGINS: { valid: 'https://a.example, https://b.example', read: (c) => c.auth.corsOrigins, expected: ['https://a.example', 'https://b.example'] },
@@ -54,9 +56,19 @@ describe('loadConfig', () => {
     expect(config.server).toMatchObject({ port: 8080, source: 'memory', heartbeatMs: 15000, demo: false });
   });
 
-  it('turns auth off by default only in demo mode', () => {
+  it('turns auth off by default only in demo mode, and only when no key is configured', () => {
     expect(loadConfig({ DEMO: 'true' }).auth.mode).toBe('none');
+    expect(loadConfig({ DEMO: 'true', AUTH_JWT_SECRET: SECRET }).auth.mode).toBe('jwt');
+    expect(loadConfig({ DEMO: 'true', AUTH_JWKS_URL: 'https://id.example.com/jwks' }).auth.mode).toBe('jwt');
+    expect(loadConfig({ DEMO: 'true', AUTH_JWT_SECRET: SECRET, AUTH_MODE: 'none' }).auth.mode).toBe('none');
     expect(() => loadConfig({})).toThrow(/AUTH_JWT_SECRET must be set for AUTH_MODE=jwt/);
+  });
+
+  it('fetches a JWKS over https only, except from loopback', () => {
+    expect(() => loadConfig({ ...BASE, AUTH_JWKS_URL: 'http://id.example.com/jwks' })).toThrow(/AUTH_JWKS_URL must be an https:\/\/ URL/);
+    for (const url of ['http://127.0.0.1:9000/jwks', 'http://localhost/jwks', 'http://[::1]:80/jwks']) {
+      expect(loadConfig({ ...BASE, AUTH_JWKS_URL: url }).auth.jwksUrl).toBe(url);
+    }
   });
 
   it('has a test case for every variable it reads', () => {

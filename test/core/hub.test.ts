@@ -40,7 +40,8 @@ describe('Hub and session loop', () => {
     await source.publish('a', { data: 'one' });
     await source.publish('a', { data: 'two\nlines', event: 'note' });
     await settle();
-    expect(sink.text).toBe('retry: 2000\n\nid: a=1\ndata: one\n\nid: a=2\nevent: note\ndata: two\ndata: lines\n\n');
+    // Live at once: the id-only position frame, then each event with its cursor.
+    expect(sink.text).toBe('retry: 2000\n\nid: a=0\n\nid: a=1\ndata: one\n\nid: a=2\nevent: note\ndata: two\ndata: lines\n\n');
     await hub.close();
   });
 
@@ -181,6 +182,80 @@ describe('Hub and session loop', () => {
   });
 });
 
+describe('every broadcast stream says where it stands (id-only frames)', () => {
+  beforeEach(() => {
+    jest.useFakeTimers();
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  /** The frames after the first `retry:`, as text, for exact comparison. */
+  const afterRetry = (text: string): string => text.replace(/^retry: \d+\n\n/, '');
+
+  it('a fresh stream names the live position as soon as it is live, before any event', async () => {
+    const { source, open, hub } = setup();
+    await source.publish('a', { data: 'old' });
+    await source.publish('b', { data: 'old' });
+    const { sink } = open(['a', 'b']);
+    await settle();
+    expect(afterRetry(sink.text)).toBe('id: a=1,b=1\n\n');
+    expect(sink.ids).toEqual([]);
+    await hub.close();
+  });
+
+  it('a resumed stream names its position after the replay and after the live frames that arrived meanwhile', async () => {
+    const { source, open, hub } = setup();
+    for (let i = 1; i <= 3; i++) await source.publish('a', { data: String(i) });
+    const { sink } = open(['a'], [['a', '1']]);
+    await source.publish('a', { data: '4' }); // arrives while the replay runs
+    await settle();
+    expect(sink.ids).toEqual(['a=2', 'a=3', 'a=4']);
+    expect(sink.positions).toEqual(['a=4']);
+    await hub.close();
+  });
+
+  it.each([
+    ['max-session', { endsIn: 10_000, advance: 11_000 }],
+    ['idle', { endsIn: 3_600_000, advance: 4_000, idle: 3_000 }],
+  ] as const)('a quiet stream ended by %s sends its position just before the final retry', async (reason, c) => {
+    const { source, open, hub } = setup({ sessionIdleMs: 'idle' in c ? c.idle : 0, heartbeatMs: 1_000 });
+    const { sink, ended } = open(['a'], [], Date.now() + c.endsIn);
+    await settle();
+    await source.publish('b', { data: 'another topic' });
+    await jest.advanceTimersByTimeAsync(c.advance);
+    await expect(ended).resolves.toBe(reason);
+    expect(sink.ids).toEqual([]);
+    expect(sink.text).toMatch(/id: a=0\n\nretry: \d+\n\n$/);
+    await hub.close();
+  });
+
+  it('a drained stream sends its position before its retry', async () => {
+    const { source, open, hub } = setup();
+    await source.publish('a', { data: 'x' });
+    const { sink, ended } = open(['a']);
+    await settle();
+    const drained = hub.drain(100);
+    await jest.advanceTimersByTimeAsync(100);
+    await drained;
+    await expect(ended).resolves.toBe('shutdown');
+    expect(afterRetry(sink.text)).toMatch(/^id: a=1\n\nid: a=1\n\nretry: \d+\n\n$/);
+    await hub.close();
+  });
+
+  it('a slow consumer is cut without a position: its queued frames were dropped, so it resumes from what it got', async () => {
+    const { source, open, hub } = setup();
+    const slow = open(['a']);
+    await settle();
+    slow.sink.backlog = 4_000;
+    await source.publish('a', { data: 'x'.repeat(200) });
+    await expect(slow.ended).resolves.toBe('slow-consumer');
+    expect(slow.sink.positions).toEqual(['a=0']);
+    expect(slow.sink.ids).toEqual([]);
+    await hub.close();
+  });
+});
+
 describe('MemorySource', () => {
   it('keeps a bounded ring per topic and reports the gap past it', async () => {
     const source = new MemorySource(3);
@@ -189,6 +264,19 @@ describe('MemorySource', () => {
     expect(await source.replay('t', '3', '5', 10)).toMatchObject({ gap: false, messages: [{ position: '4' }, { position: '5' }] });
     expect((await source.replay('t', '0', '5', 10)).gap).toBe(true);
     expect(await source.head('empty')).toBe('0');
+  });
+
+  it('treats a cursor newer than anything it issued (from before a restart) as a gap, replaying what it retains', async () => {
+    const source = new MemorySource(3);
+    for (let i = 1; i <= 2; i++) await source.publish('t', { data: String(i) });
+    expect(await source.replay('t', '57', '2', 10)).toMatchObject({ gap: true, messages: [{ position: '1' }, { position: '2' }] });
+    expect(await source.replay('t', '2', '2', 10)).toMatchObject({ gap: false, messages: [] });
+  });
+
+  it('accepts only positions it could have issued', () => {
+    const source = new MemorySource(3);
+    expect(['0', '17', String(Number.MAX_SAFE_INTEGER)].map((p) => source.acceptsPosition(p))).toEqual([true, true, true]);
+    expect(['1-0', '99999999999999999', '-1', ''].map((p) => source.acceptsPosition(p))).toEqual([false, false, false, false]);
   });
 
   it('treats a repeated idempotency key as the same message', async () => {

@@ -109,7 +109,7 @@ test('release puts an item back for the next consumer; invalid items are set asi
   })();
   await until(() => got.length === 2 && invalid.length === 2);
   expect(got.map((d) => d.data)).toEqual(['good', 'good']);
-  expect(invalid.map((e) => e.reason)).toEqual(['the item is not JSON', 'event contains CR, LF or NUL']);
+  expect(invalid.map((e) => e.reason)).toEqual(['the item is not JSON', 'event must not contain CR, LF or NUL']);
   expect(await raw.llen('sse:q:mixed#invalid')).toBe(2);
   stop.abort();
   await running;

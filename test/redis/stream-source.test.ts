@@ -104,7 +104,7 @@ describe('RedisStreamSource against a real redis-server', () => {
     const replay = await source.replay('bad', before, good as string, 100);
     expect(replay.messages.map((m) => m.data)).toEqual(['fine']);
     expect(invalid.map((e) => e.reason)).toEqual([
-      'the entry has no "data" field', 'data is not valid UTF-8', 'data is 1001 bytes, over MAX_MESSAGE_BYTES (1000)', 'event contains CR, LF or NUL',
+      'the entry has no "data" field', 'data is not valid UTF-8', 'data is 1001 bytes, over MAX_MESSAGE_BYTES (1000)', 'event must not contain CR, LF or NUL',
     ]);
 
     invalid.length = 0;

@@ -136,8 +136,15 @@ describe('Last-Event-ID from the network', () => {
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
   });
 
-  it('a forged cursor far in the future replays nothing and live events still arrive', async () => {
-    const reader = new SseReader(`${relay.url}/events?topic=future`, { 'last-event-id': 'future=99999999999999999999' });
+  it('a cursor position beyond what the source can hold is 400 invalid_cursor, never a source error', async () => {
+    for (const position of ['99999999999999999999', '9007199254740992', '1-0']) {
+      const response = await fetch(`${relay.url}/events?topic=future`, { headers: { 'last-event-id': `future=${position}` } });
+      expect([position, response.status, await response.json()]).toEqual([position, 400, { error: 'invalid_cursor' }]);
+    }
+  });
+
+  it('a forged cursor in the future (but one the source could hold) replays nothing and live events still arrive', async () => {
+    const reader = new SseReader(`${relay.url}/events?topic=future`, { 'last-event-id': 'future=9007199254740991' });
     await reader.until((r) => r.retries.length > 0);
     await publishJson({ topic: 'future', data: 'live' });
     await reader.until((r) => r.events.length === 1);

@@ -49,8 +49,17 @@ export class RecordingSink implements ByteSink {
     return Buffer.concat(this.chunks).toString('utf8');
   }
 
-  /** The `id:` of every event written, in order. */
+  /** The `id:` of every event written (frames with data), in order. */
   get ids(): string[] {
-    return [...this.text.matchAll(/^id: (.*)$/gm)].map((m) => m[1] as string);
+    return this.frames.filter((f) => /^data:/m.test(f)).flatMap((f) => [.../^id: (.*)$/gm.exec(f)?.slice(1) ?? []]);
+  }
+
+  /** The id of every id-only frame (the stream's position without an event), in order. */
+  get positions(): string[] {
+    return this.frames.filter((f) => !/^data:/m.test(f)).flatMap((f) => [.../^id: (.*)$/gm.exec(f)?.slice(1) ?? []]);
+  }
+
+  private get frames(): string[] {
+    return this.text.split('\n\n');
   }
 }

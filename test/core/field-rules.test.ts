@@ -1,0 +1,86 @@
+import { expect, test } from '@jest/globals';
+import { isRelayError } from '../../lib/errors.js';
+import { recordProblem } from '../../lib/ingest-batch.js';
+import { parsePublishBody } from '../../lib/publish-body.js';
+import { isStoredMessage, parseListEnvelope, parseStreamEntry } from '../../lib/sources/redis-entry.js';
+import { readMessage } from '../../lib/sources/sqs-message.js';
+
+const MAX_BYTES = 1_000;
+
+/** One message as every path would carry it; `ok` is what the shared rules say. */
+const CASES: { name: string; event?: string; id?: string; data: string; ok: boolean }[] = [
+  { name: 'plain', event: 'created', id: 'k1', data: '{"a":1}', ok: true },
+  { name: 'event of 128 characters', event: 'e'.repeat(128), data: 'x', ok: true },
+  { name: 'event of 129 characters', event: 'e'.repeat(129), data: 'x', ok: false },
+  { name: 'event of 200 characters', event: 'e'.repeat(200), data: 'x', ok: false },
+  { name: 'empty event', event: '', data: 'x', ok: false },
+  { name: 'LF in event', event: 'a\nid: 9', data: 'x', ok: false },
+  { name: 'NUL in event', event: 'a\0', data: 'x', ok: false },
+  { name: 'reserved relay.reset', event: 'relay.reset', data: '{"reason":"x"}', ok: false },
+  { name: 'reserved relay.anything', event: 'relay.other', data: 'x', ok: false },
+  { name: 'relay without the dot is fine', event: 'relayed', data: 'x', ok: true },
+  { name: 'id of 256 characters', id: 'i'.repeat(256), data: 'x', ok: true },
+  { name: 'id of 257 characters', id: 'i'.repeat(257), data: 'x', ok: false },
+  { name: 'CR in id', id: 'a\rb', data: 'x', ok: false },
+  { name: 'data at the size bound', data: 'x'.repeat(MAX_BYTES), ok: true },
+  { name: 'data over the size bound', data: 'x'.repeat(MAX_BYTES + 1), ok: false },
+  { name: 'multi-line data with emoji', data: 'a\r\nb\rc 😀', ok: true },
+];
+
+function viaPublish(c: (typeof CASES)[number]): boolean {
+  try {
+    parsePublishBody(Buffer.from(JSON.stringify({ topic: 't', data: c.data, event: c.event, id: c.id })), MAX_BYTES);
+    return true;
+  } catch (error) {
+    expect(isRelayError(error)).toBe(true);
+    return false;
+  }
+}
+
+function viaStreamEntry(c: (typeof CASES)[number]): boolean | undefined {
+  if (c.id !== undefined) return undefined; // a stream entry's id is the stream's own
+  const fields = [Buffer.from('data'), Buffer.from(c.data)];
+  if (c.event !== undefined) fields.push(Buffer.from('event'), Buffer.from(c.event));
+  return isStoredMessage(parseStreamEntry('t', [Buffer.from('1-0'), fields], MAX_BYTES));
+}
+
+function viaListItem(c: (typeof CASES)[number]): boolean {
+  return typeof parseListEnvelope(Buffer.from(JSON.stringify({ data: c.data, event: c.event, id: c.id })), MAX_BYTES) !== 'string';
+}
+
+function viaSqs(c: (typeof CASES)[number]): boolean {
+  const attributes: Record<string, { DataType: string; StringValue: string }> = {};
+  if (c.event !== undefined) attributes['event'] = { DataType: 'String', StringValue: c.event };
+  return readMessage({ MessageId: c.id ?? 'm-1', ReceiptHandle: 'rh', Body: c.data, MessageAttributes: attributes }, MAX_BYTES).kind === 'frame';
+}
+
+function viaIngest(c: (typeof CASES)[number]): boolean {
+  return recordProblem({ messageId: c.id ?? 'm-1', body: c.data, topic: 't', event: c.event }, undefined, MAX_BYTES) === undefined;
+}
+
+test.each(CASES)('every path that takes a message agrees: $name', (c) => {
+  expect(viaPublish(c)).toBe(c.ok);
+  expect(viaListItem(c)).toBe(c.ok);
+  expect(viaSqs(c)).toBe(c.ok);
+  expect(viaIngest(c)).toBe(c.ok);
+  const entry = viaStreamEntry(c);
+  if (entry !== undefined) expect(entry).toBe(c.ok);
+});
+
+test('a lone surrogate has no UTF-8 form: refused by publish, SQS and the bridge', () => {
+  const c = { name: 'lone surrogate', data: 'a\uD800b', ok: false };
+  expect([viaPublish(c), viaSqs(c), viaIngest(c)]).toEqual([false, false, false]);
+});
+
+test('publishing a reserved event is a 400 that names the field, not a 500', () => {
+  const body = Buffer.from(JSON.stringify({ topic: 't', data: 'x', event: 'relay.reset' }));
+  expect(() => parsePublishBody(body, MAX_BYTES)).toThrow(expect.objectContaining({ code: 'invalid_event_field' }));
+});
+
+test('nesting deeper than the bound is 400 invalid_body; at the bound it is accepted', () => {
+  const nested = (depth: number): string => `{"topic":"t","data":${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}}`;
+  expect(() => parsePublishBody(Buffer.from(nested(5_000)), 1_000_000)).toThrow(expect.objectContaining({ code: 'invalid_body' }));
+  expect(parsePublishBody(Buffer.from(nested(64)), 1_000_000).message.data).toBe(`${'['.repeat(63)}1${']'.repeat(63)}`);
+  // Brackets inside strings do not count.
+  expect(parsePublishBody(Buffer.from(JSON.stringify({ topic: 't', data: '['.repeat(500) })), 1_000_000).topic).toBe('t');
+});
