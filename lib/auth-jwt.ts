@@ -18,7 +18,7 @@ export interface JwtAuthorizerOptions {
   audience?: string | undefined;
   /** Required `iss` (AUTH_ISSUER); unchecked when undefined. */
   issuer?: string | undefined;
-  /** Clock skew tolerated when checking `exp` and `nbf`, seconds. Default 5. */
+  /** Clock skew tolerated when checking `nbf` and `iat`, seconds (`exp` is enforced exactly). Default 5. */
   clockToleranceSeconds?: number;
   /** Accept tokens without `exp` (AUTH_ALLOW_NO_EXP). Default false. */
   allowNoExp?: boolean;
@@ -64,12 +64,13 @@ export class JwtAuthorizer implements Authorizer {
   }
 
   /**
-   * Epoch ms until which the token is accepted: `exp` plus the clock tolerance, the very rule jose applied. A stream
-   * ends then; a token past it is refused here, so no request is let through by jose and refused later.
+   * Epoch ms at which the token stops being accepted: its `exp`, exactly. jose's clock tolerance is for `nbf`/`iat` (an
+   * issuer whose clock runs a little ahead); an expired token is refused here, before a connection slot is taken, and a
+   * stream ends at `exp`. One rule, one place: nothing jose lets through is refused later for its expiry.
    */
   private validUntil(payload: JWTPayload): number | undefined {
     if (typeof payload.exp !== 'number') return undefined;
-    const until = (payload.exp + (this.options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_S)) * 1000;
+    const until = payload.exp * 1000;
     if (until <= Date.now()) throw new RelayError('unauthorized', 'token rejected: expired');
     return until;
   }

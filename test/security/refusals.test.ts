@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { freePort } from '../support/redis-server.js';
+import { hsToken, metric, startSecureRelay, type Relay } from './support.js';
+
+/** Every refusal gives back what it took: 100 of each kind, then the whole MAX_CONNECTIONS is still there. */
+
+const MAX = 4;
+const REPEAT = 100;
+const now = (): number => Math.floor(Date.now() / 1000);
+
+let relay: Relay;
+let open: AbortController[] = [];
+
+beforeAll(async () => {
+  relay = await startSecureRelay({ MAX_CONNECTIONS: String(MAX), MAX_CONNECTIONS_PER_CLIENT: '1', TRUST_PROXY: 'true', MAX_TOPICS: '2' });
+});
+afterAll(async () => {
+  open.forEach((c) => c.abort());
+  await relay.stop();
+});
+
+/** Opens `/events`, returns its status (and error code), and keeps a 200 stream open until `closeAll()`. */
+async function subscribe(url: string, query: string, headers: Record<string, string>): Promise<string> {
+  const controller = new AbortController();
+  const response = await fetch(`${url}/events?${query}`, { headers, signal: controller.signal });
+  if (response.status === 200) {
+    open.push(controller);
+    return '200';
+  }
+  const { error } = (await response.json()) as { error: string };
+  return `${response.status} ${error}`;
+}
+
+function closeAll(): void {
+  open.forEach((c) => c.abort());
+  open = [];
+}
+
+async function repeat(times: number, attempt: (i: number) => Promise<string>): Promise<Set<string>> {
+  const outcomes = new Set<string>();
+  for (let i = 0; i < times; i += 20) {
+    const batch = await Promise.all(Array.from({ length: Math.min(20, times - i) }, (_, n) => attempt(i + n)));
+    batch.forEach((o) => outcomes.add(o));
+  }
+  return outcomes;
+}
+
+/** Waits until the server has seen every aborted stream go (its close is asynchronous). */
+async function openStreams(url: string, expected: number): Promise<number> {
+  const deadline = Date.now() + 5_000;
+  let value = await metric(url, 'sse_connections_open');
+  while (value !== expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await metric(url, 'sse_connections_open');
+  }
+  return value;
+}
+
+/** MAX_CONNECTIONS streams from distinct clients all open: nothing was kept by a refusal. */
+async function expectFullCapacity(url: string, token: string): Promise<void> {
+  closeAll();
+  expect(await openStreams(url, 0)).toBe(0);
+  const statuses = await Promise.all(
+    Array.from({ length: MAX }, (_, i) => subscribe(url, 'topic=a', { authorization: `Bearer ${token}`, 'x-forwarded-for': `198.51.100.${i + 1}` })),
+  );
+  expect(statuses).toEqual(Array(MAX).fill('200'));
+  expect(await openStreams(url, MAX)).toBe(MAX);
+  closeAll();
+}
+
+describe('each kind of refusal, 100 times', () => {
+  const client = (i: number): Record<string, string> => ({ 'x-forwarded-for': `203.0.113.${(i % 200) + 1}` });
+
+  it.each([
+    ['400 invalid_topic', async () => ({ query: 'topic=', token: await hsToken() })],
+    ['400 too_many_topics', async () => ({ query: 'topic=a,b,c', token: await hsToken() })],
+    ['400 invalid_cursor', async () => ({ query: 'topic=a&lastEventId=a%3D1-2-3', token: await hsToken() })],
+    ['401 unauthorized', async () => ({ query: 'topic=a', token: 'not-a-token' })],
+    // Inside jose's clock tolerance (5 s) but expired: one rule, applied before a slot is taken.
+    ['401 unauthorized', async () => ({ query: 'topic=a', token: await hsToken({}, now() - 2) })],
+    ['403 forbidden', async () => ({ query: 'topic=a', token: await hsToken({ sse: { subscribe: ['other'] } }) })],
+  ])('%s keeps no slot', async (expected, make) => {
+    const { query, token } = await make();
+    const outcomes = await repeat(REPEAT, (i) => subscribe(relay.url, query, { authorization: `Bearer ${token}`, ...client(i) }));
+    expect([...outcomes]).toEqual([expected]);
+    expect(await openStreams(relay.url, 0)).toBe(0);
+    await expectFullCapacity(relay.url, await hsToken());
+  });
+
+  it('429 rate_limited (per client) keeps no slot', async () => {
+    const token = await hsToken();
+    const headers = { authorization: `Bearer ${token}`, 'x-forwarded-for': '192.0.2.1' };
+    expect(await subscribe(relay.url, 'topic=a', headers)).toBe('200');
+    const outcomes = await repeat(REPEAT, () => subscribe(relay.url, 'topic=a', headers));
+    expect([...outcomes]).toEqual(['429 rate_limited']);
+    await expectFullCapacity(relay.url, token);
+  });
+
+  it('503 too_many_connections keeps no slot', async () => {
+    const token = await hsToken();
+    for (let i = 0; i < MAX; i++) {
+      expect(await subscribe(relay.url, 'topic=a', { authorization: `Bearer ${token}`, 'x-forwarded-for': `192.0.2.${i + 10}` })).toBe('200');
+    }
+    const outcomes = await repeat(REPEAT, (i) => subscribe(relay.url, 'topic=a', { authorization: `Bearer ${token}`, ...client(i) }));
+    expect([...outcomes]).toEqual(['503 too_many_connections']);
+    await expectFullCapacity(relay.url, token);
+  });
+});
+
+it('503 source_unavailable (Redis down) 100 times keeps no slot: the next answer is still the source, not the limit', async () => {
+  const down = await startSecureRelay({
+    SOURCE: 'redis', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, MAX_CONNECTIONS: '2', REDIS_BLOCK_MS: '200',
+  });
+  try {
+    const token = await hsToken();
+    const outcomes = await repeat(REPEAT, (i) => subscribe(down.url, 'topic=a', { authorization: `Bearer ${token}`, 'x-forwarded-for': `203.0.113.${i + 1}` }));
+    expect([...outcomes]).toEqual(['503 source_unavailable']);
+    expect(await metric(down.url, 'sse_connections_open')).toBe(0);
+  } finally {
+    await down.stop();
+  }
+});
