@@ -108,9 +108,9 @@ function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinel' }>): Re
     sentinelPassword: target.sentinelPassword,
     enableTLSForSentinelMode: target.auth.tls,
     ...(target.auth.tls ? { sentinelTLS: {} } : {}),
-    // Watches +switch-master on the sentinels, so a primary that is demoted but still reachable (a partition, a manual
-    // failover) is left at once instead of taking writes that will be thrown away.
-    failoverDetector: true,
+    // A primary demoted while this connection stayed open answers writes with READONLY: reconnect, which asks the
+    // sentinels for the primary again.
+    reconnectOnError: (error: Error): boolean => error.message.startsWith('READONLY'),
     sentinelRetryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000),
   };
 }

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { RunningServer } from '../../functions/server.js';
 import { compareStreamIds } from '../../lib/sources/redis-entry.js';
-import { waitFor } from '../support/redis-cli.js';
+import { redisCli, waitFor } from '../support/redis-cli.js';
 import { startSentinelGroup, type TestSentinelGroup } from '../support/redis-sentinel.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
@@ -49,7 +49,10 @@ async function failover(waitReplicas: number): Promise<FailoverRun> {
   await waitFor('the sentinels to promote the replica', async () => ((await group!.primaryPort()) === second ? true : undefined));
   const promotedMs = Date.now() - killedAt;
   await group.restart(first, second);
-  await waitFor('a publish acknowledged after the failover', async () => (publisher.attempts.some((a) => a.at > killedAt + promotedMs && a.status === 202) ? true : undefined));
+  await waitFor('a publish acknowledged after the failover', async () => (publisher.attempts.some((a) => a.at > killedAt + promotedMs && a.status === 202) ? true : undefined), 30_000)
+    .catch(async (error: Error) => {
+      throw new Error(`${error.message}; the new primary reports:\n${await redisCli(second, 'INFO', 'replication')}`);
+    });
   await new Promise((resolve) => setTimeout(resolve, 1_500));
   const attempts = await publisher.stop();
   const acked = attempts.filter((a) => a.status === 202).sort((a, b) => compareStreamIds(a.id as string, b.id as string));
