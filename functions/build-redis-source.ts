@@ -7,10 +7,11 @@ import type { SourceHooks } from './build-sqs-source.js';
 
 /** SOURCE=redis (streams, broadcast) and SOURCE=redis-list (queue), from REDIS_* and MAX_MESSAGE_BYTES. */
 export function buildRedisSource(config: Config, hooks: SourceHooks = {}): RedisStreamSource | RedisListSource {
-  const url = config.redis.url;
-  if (url === undefined) throw new Error(`REDIS_URL must be set for SOURCE=${config.server.source}`);
+  const target = config.redis.topology;
+  if (target === undefined) throw new Error(`REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES must be set for SOURCE=${config.server.source}`);
   const settings = {
-    ...connectionSettings(url, hooks),
+    ...connectionSettings(hooks),
+    target,
     keyPrefix: config.redis.keyPrefix,
     blockMs: config.redis.blockMs,
     maxMessageBytes: config.server.maxMessageBytes,
@@ -19,16 +20,16 @@ export function buildRedisSource(config: Config, hooks: SourceHooks = {}): Redis
       hooks.logger?.warn({ topic: entry.topic, position: entry.position, reason: entry.reason }, 'Redis entry skipped: not in the documented format');
     },
   };
+  const replication = { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs };
   return config.server.source === 'redis-list'
     ? new RedisListSource(settings)
-    : new RedisStreamSource({ ...settings, maxLen: config.redis.maxLen });
+    : new RedisStreamSource({ ...settings, maxLen: config.redis.maxLen, replication });
 }
 
 // While Redis is away every connection fails about once a second; one log line per distinct failure is enough.
-function connectionSettings(url: string, hooks: SourceHooks): RedisConnectionSettings {
+function connectionSettings(hooks: SourceHooks): Pick<RedisConnectionSettings, 'onConnectionError'> {
   let last = '';
   return {
-    url,
     onConnectionError: (error, role) => {
       const text = `${role}: ${error.message}`;
       if (text === last) return;

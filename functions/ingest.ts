@@ -20,7 +20,7 @@ let bridge: Bridge | undefined;
 function openBridge(): Bridge {
   if (bridge !== undefined) return bridge;
   const config = loadConfig(process.env);
-  if (config.redis.url === undefined) throw new Error('REDIS_URL must be set for the SQS → Redis bridge (redis://host:6379)');
+  if (config.redis.topology === undefined) throw new Error('REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES) must be set for the SQS → Redis bridge');
   const logger = createLogger(config.server.logLevel);
   // Always a stream source, whatever SOURCE says: the bridge appends for broadcast readers.
   const streams = buildRedisSource({ ...config, server: { ...config.server, source: 'redis' } }, { logger }) as RedisStreamSource;

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },
   auth_unavailable: { status: 503, message: 'the token could not be checked (the JWKS endpoint did not answer); see Retry-After' },
   source_unavailable: { status: 503, message: 'the message source (Redis, SQS) cannot be reached; see Retry-After' },
+  not_replicated: { status: 503, message: 'Redis did not confirm the message on REDIS_WAIT_REPLICAS replicas in time; retry with the same id' },
   shutting_down: { status: 503, message: 'this instance is draining; reconnect elsewhere' },
   internal: { status: 500, message: 'an unexpected error; the server log has the details' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(redis-server nginx chromium autoconf automake libtool cmake make g++)
+packages=(redis-server redis-sentinel nginx chromium autoconf automake libtool cmake make g++)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -14,6 +14,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # The Debian nginx and redis packages start system services; the tests run their own on ephemeral ports instead.
-for svc in nginx redis-server; do (systemctl stop "$svc" || service "$svc" stop) >/dev/null 2>&1 || true; done
+for svc in nginx redis-server redis-sentinel; do (systemctl stop "$svc" || service "$svc" stop) >/dev/null 2>&1 || true; done
 
 npm ci

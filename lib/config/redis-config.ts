@@ -1,22 +1,110 @@
+import { ConfigError } from './config-error.js';
 import type { EnvReader } from './env-reader.js';
+
+/** One `host:port` of REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
+export interface RedisHostPort {
+  host: string;
+  port: number;
+}
+
+/**
+ * Where Redis is: one server (REDIS_URL), a Sentinel-managed primary (REDIS_SENTINELS + REDIS_SENTINEL_NAME) or a
+ * Redis Cluster (REDIS_CLUSTER_NODES). Undefined when none is set (only an error for the Redis modes).
+ */
+export type RedisTopology =
+  | { kind: 'single'; url: string }
+  | { kind: 'sentinel'; sentinels: RedisHostPort[]; name: string; auth: RedisAuth; sentinelPassword: string | undefined }
+  | { kind: 'cluster'; nodes: RedisHostPort[]; auth: RedisAuth; partitions: number };
+
+/** Credentials and TLS for Sentinel and Cluster nodes (a REDIS_URL carries its own). */
+export interface RedisAuth {
+  username: string | undefined;
+  password: string | undefined;
+  tls: boolean;
+}
 
 /** Redis settings, used when SOURCE is `redis` or `redis-list` and by the SQS → Redis bridge. */
 export interface RedisConfig {
-  /** `redis://` or `rediss://` (TLS) URL, with optional `user:password@`. Required for the Redis modes. */
+  /** `redis://` or `rediss://` (TLS) URL, with optional `user:password@`. Set for the single-server topology. */
   url: string | undefined;
+  /** The topology chosen by REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (exactly one may be set). */
+  topology: RedisTopology | undefined;
   /** Prefix of every key sse-relay writes: stream `<prefix><topic>`, list `<prefix>q:<topic>`. Default `sse:`. */
   keyPrefix: string;
   /** Approximate entries kept per stream (`XADD … MAXLEN ~`). Default 10000. */
   maxLen: number;
   /** Longest a blocking read waits before it is re-issued, ms. Bounds every BLOCK so a lost reply cannot hang. Default 5000. */
   blockMs: number;
+  /** Replicas that must hold a publish before it is acknowledged (`WAIT`); 0 = the primary's answer is enough. Default 0. */
+  waitReplicas: number;
+  /** How long a publish waits for those replicas before it answers 503, ms. Default 1000. */
+  waitTimeoutMs: number;
 }
 
 export function readRedisConfig(env: EnvReader): RedisConfig {
+  const url = env.url('REDIS_URL', ['redis:', 'rediss:']);
+  const sentinels = hostPorts(env, 'REDIS_SENTINELS');
+  const sentinelName = env.optionalString('REDIS_SENTINEL_NAME');
+  const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
+  const auth: RedisAuth = {
+    username: env.optionalString('REDIS_USERNAME'),
+    password: env.optionalString('REDIS_PASSWORD'),
+    tls: env.boolean('REDIS_TLS', false),
+  };
+  const sentinelPassword = env.optionalString('REDIS_SENTINEL_PASSWORD');
+  const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', 16, 1, 1024);
   return {
-    url: env.url('REDIS_URL', ['redis:', 'rediss:']),
+    url,
+    topology: chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions }),
     keyPrefix: env.string('REDIS_KEY_PREFIX', 'sse:'),
     maxLen: env.integer('REDIS_MAXLEN', 10_000, 1),
     blockMs: env.integer('REDIS_BLOCK_MS', 5_000, 100, 60_000),
+    waitReplicas: env.integer('REDIS_WAIT_REPLICAS', 0, 0, 16),
+    waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 60_000),
   };
+}
+
+interface TopologyInputs {
+  url: string | undefined;
+  sentinels: RedisHostPort[];
+  sentinelName: string | undefined;
+  clusterNodes: RedisHostPort[];
+  auth: RedisAuth;
+  sentinelPassword: string | undefined;
+  partitions: number;
+}
+
+function chooseTopology(inputs: TopologyInputs): RedisTopology | undefined {
+  const { url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions } = inputs;
+  const chosen = [url !== undefined && 'REDIS_URL', sentinels.length > 0 && 'REDIS_SENTINELS', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES']
+    .filter((name): name is string => name !== false);
+  if (chosen.length > 1) {
+    throw new ConfigError(chosen[1] as string, `left unset when ${chosen[0]} is set (set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES)`, '(set)');
+  }
+  if (sentinels.length > 0 && sentinelName === undefined) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'set with REDIS_SENTINELS: the name of the monitored primary (e.g. mymaster)', '');
+  }
+  if (sentinels.length === 0 && sentinelName !== undefined) {
+    throw new ConfigError('REDIS_SENTINEL_NAME', 'set only with REDIS_SENTINELS=host:port,…', sentinelName);
+  }
+  if (url !== undefined) {
+    const extra = auth.password !== undefined ? 'REDIS_PASSWORD' : auth.username !== undefined ? 'REDIS_USERNAME' : undefined;
+    if (extra !== undefined) throw new ConfigError(extra, 'left unset with REDIS_URL (put user:password@ in the URL instead)', '(hidden)');
+    return { kind: 'single', url };
+  }
+  if (sentinels.length > 0) return { kind: 'sentinel', sentinels, name: sentinelName as string, auth, sentinelPassword };
+  if (clusterNodes.length > 0) return { kind: 'cluster', nodes: clusterNodes, auth, partitions };
+  return undefined;
+}
+
+// `host:port` or `[ipv6]:port`, comma-separated.
+function hostPorts(env: EnvReader, name: string): RedisHostPort[] {
+  return env.list(name).map((entry) => {
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry);
+    const port = Number(match?.[3]);
+    if (match === null || port < 1 || port > 65_535) {
+      throw new ConfigError(name, 'a comma-separated list of host:port (e.g. 10.0.0.1:26379,10.0.0.2:26379)', entry);
+    }
+    return { host: (match[1] ?? match[2]) as string, port };
+  });
 }

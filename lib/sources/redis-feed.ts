@@ -1,7 +1,9 @@
 import type { Redis } from 'ioredis';
 import type { LiveFeed, LiveListener } from '../source.js';
-import { openRedisConnection, pause, withDeadline, type RedisConnectionSettings } from './redis-connection.js';
+import type { BlockingLink } from './redis-blocking-link.js';
+import { pause, withDeadline, type RedisClient, type RedisConnectionSettings } from './redis-connection.js';
 import { compareStreamIds, isStoredMessage, parseStreamEntry, type InvalidEntryListener, type RawStreamEntry } from './redis-entry.js';
+import type { StreamKeys } from './redis-stream-keys.js';
 
 /** Settings of the live feed (see RedisStreamSettings). */
 export interface RedisFeedSettings extends RedisConnectionSettings {
@@ -32,7 +34,6 @@ type XreadReply = [Buffer, RawStreamEntry[]][] | null;
 export class RedisLiveFeed implements LiveFeed {
   private readonly positions = new Map<string, string>();
   private readonly wrongType = new Map<string, number>();
-  private readonly blocking: Redis;
   private readonly stopping = new AbortController();
   private readonly running: Promise<void>;
   private clientId: number | undefined;
@@ -41,15 +42,23 @@ export class RedisLiveFeed implements LiveFeed {
   private wake: (() => void) | undefined;
 
   constructor(
-    private readonly command: Redis,
+    private readonly command: RedisClient,
+    private readonly keys: StreamKeys,
+    private readonly link: BlockingLink,
     private readonly settings: RedisFeedSettings,
     private readonly listener: LiveListener,
     private readonly onError: (error: unknown) => void,
   ) {
-    this.blocking = openRedisConnection(settings, 'blocking');
-    this.blocking.on('ready', () => void this.learnClientId());
-    this.blocking.on('close', () => (this.clientId = undefined));
+    link.watch((connection) => {
+      this.clientId = undefined;
+      connection.on('ready', () => void this.learnClientId(connection));
+      connection.on('close', () => connection === this.blocking && (this.clientId = undefined));
+    });
     this.running = this.run();
+  }
+
+  private get blocking(): Redis {
+    return this.link.connection;
   }
 
   add(topic: string, after: string): void {
@@ -69,7 +78,7 @@ export class RedisLiveFeed implements LiveFeed {
   async close(): Promise<void> {
     this.stopping.abort();
     this.wake?.();
-    this.blocking.disconnect();
+    this.link.close();
     await this.running;
   }
 
@@ -89,6 +98,7 @@ export class RedisLiveFeed implements LiveFeed {
         failures += 1;
         this.onError(error);
         if (String((error as Error).message).startsWith('WRONGTYPE')) await this.setAsideWrongTypes(topics);
+        else await this.link.recover(error);
         await pause(Math.min(100 * failures, 1_000), this.stopping.signal);
       }
     }
@@ -115,18 +125,19 @@ export class RedisLiveFeed implements LiveFeed {
   }
 
   private async readOnce(topics: string[]): Promise<void> {
-    const { keyPrefix, blockMs } = this.settings;
-    const keys = topics.map((topic) => keyPrefix + topic);
+    const { blockMs } = this.settings;
+    const keys = topics.map((topic) => this.keys.stream(topic));
     const ids = topics.map((topic) => this.positions.get(topic) ?? '0-0');
     this.reading = new Set(topics);
     let reply: XreadReply;
+    const blocking = this.blocking;
     try {
-      const read = this.blocking.xreadBuffer('COUNT', BATCH, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids) as Promise<XreadReply>;
-      reply = await withDeadline(blockMs + DEADLINE_GRACE_MS, read, () => this.blocking.disconnect(true));
+      const read = blocking.xreadBuffer('COUNT', BATCH, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids) as Promise<XreadReply>;
+      reply = await withDeadline(blockMs + DEADLINE_GRACE_MS, read, () => blocking.disconnect(true));
     } finally {
       this.reading = undefined;
     }
-    for (const [key, entries] of reply ?? []) this.deliver(key.toString('utf8').slice(keyPrefix.length), entries);
+    for (const [key, entries] of reply ?? []) this.deliver(this.keys.topicOf(key.toString('utf8')), entries);
   }
 
   private deliver(topic: string, entries: RawStreamEntry[]): void {
@@ -152,16 +163,18 @@ export class RedisLiveFeed implements LiveFeed {
   // One key of the wrong type fails the whole XREAD: find it and leave it out for a while so other topics keep flowing.
   private async setAsideWrongTypes(topics: string[]): Promise<void> {
     for (const topic of topics) {
-      const type = await this.command.type(this.settings.keyPrefix + topic).catch(() => 'unknown');
+      const key = this.keys.stream(topic);
+      const type = await this.command.type(key).catch(() => 'unknown');
       if (type === 'stream' || type === 'none' || type === 'unknown') continue;
       this.wrongType.set(topic, Date.now() + WRONG_TYPE_RETRY_MS);
-      this.onError(new Error(`Redis key ${this.settings.keyPrefix}${topic} is a ${type}, not a stream; topic ${topic} is not read`));
+      this.onError(new Error(`Redis key ${key} is a ${type}, not a stream; topic ${topic} is not read`));
     }
   }
 
-  private async learnClientId(): Promise<void> {
+  private async learnClientId(connection: Redis): Promise<void> {
     try {
-      this.clientId = Number(await this.blocking.client('ID'));
+      const id = Number(await connection.client('ID'));
+      if (connection === this.blocking) this.clientId = id;
     } catch {
       this.clientId = undefined;
     }
@@ -177,7 +190,7 @@ export class RedisLiveFeed implements LiveFeed {
       const id = this.clientId;
       if (id !== undefined) {
         try {
-          if (Number(await this.command.client('UNBLOCK', id)) === 1) return;
+          if ((await this.link.unblock(id)) === 1) return;
         } catch (error) {
           if (String((error as Error).message).startsWith('NOPERM')) this.canUnblock = false;
           return;

@@ -40,7 +40,7 @@ export class ListConsumer {
     private readonly settings: ListConsumerSettings,
     private readonly topics: readonly string[],
   ) {
-    this.blocking = openRedisConnection(settings, 'blocking');
+    this.blocking = openRedisConnection(settings, 'blocking') as Redis;
   }
 
   /** Yields deliveries until `signal` aborts; retries by itself while Redis is away. */

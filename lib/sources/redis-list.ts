@@ -36,7 +36,7 @@ export class RedisListSource implements QueueSource {
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly settings: RedisListSettings) {
-    this.command = openRedisConnection(settings, 'command');
+    this.command = openRedisConnection(settings, 'command') as Redis;
     this.keys = new ListKeys(settings.keyPrefix);
     this.consumerTtlMs = settings.consumerTtlMs ?? 15_000;
   }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-connection.js';
 import { compareStreamIds } from './redis-entry.js';
 
 /** What replay needs from `XINFO STREAM`. */
@@ -16,7 +16,7 @@ export interface StreamInfo {
  * trimmed entry reports a gap although nothing after it was lost. Redis 6.2 reports neither counter; there the first
  * retained entry alone decides.
  */
-export async function readStreamInfo(client: Redis, key: string): Promise<StreamInfo | undefined> {
+export async function readStreamInfo(client: RedisClient, key: string): Promise<StreamInfo | undefined> {
   let reply: unknown[];
   try {
     reply = (await client.call('XINFO', 'STREAM', key)) as unknown[];

@@ -1,9 +1,13 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, StoredMessage } from '../source.js';
-import { answersPing, connected, openRedisConnection } from './redis-connection.js';
+import { ServerLink } from './redis-blocking-link.js';
+import { answersPing, connected, openRedisConnection, targetOf, type RedisClient } from './redis-connection.js';
 import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './redis-entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './redis-feed.js';
+import { PartitionedFeed } from './redis-partitioned-feed.js';
+import { ReplicatedWriter, type ReplicationPolicy } from './redis-replication.js';
 import { readStreamInfo } from './redis-stream-info.js';
+import { StreamKeys } from './redis-stream-keys.js';
 
 /** Settings of SOURCE=redis; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisStreamSettings extends RedisFeedSettings {
@@ -11,6 +15,8 @@ export interface RedisStreamSettings extends RedisFeedSettings {
   maxLen: number;
   /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
   idempotencyTtlSeconds?: number | undefined;
+  /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS. Default: no WAIT. */
+  replication?: ReplicationPolicy | undefined;
 }
 
 /** How long /readyz waits for PING, ms. */
@@ -25,40 +31,64 @@ redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
 return id`;
 
 /**
- * Broadcast over Redis Streams: one stream per topic (`<prefix><topic>`), entries `event`, `data` and optional `key`,
- * positions are stream ids. Every pod reads the same streams, so a cursor from any pod resumes exactly on any other.
- * See docs/redis.md for the key layout and failure behaviour.
+ * Broadcast over Redis Streams: one stream per topic (`<prefix><topic>`, hash-tagged by partition in a cluster), entries
+ * `event`, `data` and optional `key`, positions are stream ids. Every pod reads the same streams, so a cursor from any
+ * pod resumes exactly on any other. See docs/redis.md for the topologies, key layout and failure behaviour.
  */
 export class RedisStreamSource implements BroadcastSource {
   readonly delivery = 'broadcast';
-  private readonly command: Redis;
-  private readonly feeds = new Set<RedisLiveFeed>();
+  private readonly command: RedisClient;
+  private readonly keys: StreamKeys;
+  private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
+  private readonly feeds = new Set<LiveFeed>();
 
   constructor(private readonly settings: RedisStreamSettings) {
+    const target = targetOf(settings);
     this.command = openRedisConnection(settings, 'command');
+    this.keys = new StreamKeys(settings.keyPrefix, target.kind === 'cluster' ? target.partitions : undefined);
+    const policy = settings.replication;
+    if (policy !== undefined && policy.replicas > 0) {
+      const connection = openRedisConnection(settings, 'publish', policy.timeoutMs);
+      this.replicated = { connection, writer: new ReplicatedWriter(connection, policy) };
+    }
   }
 
   private key(topic: string): string {
-    return this.settings.keyPrefix + topic;
+    return this.keys.stream(topic);
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<StoredMessage> {
     const event = message.event ?? 'message';
-    const { maxLen, keyPrefix, idempotencyTtlSeconds = 86_400 } = this.settings;
-    const redis = await connected(this.command);
-    let id: string | null;
-    if (message.key === undefined) {
-      id = await redis.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
-    } else {
-      const marker = `${keyPrefix}key#${topic}#${message.key}`;
-      id = String(await redis.eval(PUBLISH_ONCE, 2, this.key(topic), marker, maxLen, idempotencyTtlSeconds, event, message.data, message.key));
-    }
+    const id = this.replicated === undefined ? await this.append(topic, event, message) : await this.appendReplicated(topic, event, message);
     if (id === null) throw new Error(`XADD to ${this.key(topic)} returned no id`);
     return { topic, position: id, event, data: message.data };
   }
 
   acceptsPosition(position: string): boolean {
     return isStreamId(position);
+  }
+
+  private async append(topic: string, event: string, message: OutgoingMessage): Promise<string | null> {
+    const { maxLen, idempotencyTtlSeconds = 86_400 } = this.settings;
+    const redis = await connected(this.command);
+    if (message.key === undefined) {
+      return redis.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
+    }
+    const marker = this.keys.marker(topic, message.key);
+    return String(await redis.eval(PUBLISH_ONCE, 2, this.key(topic), marker, maxLen, idempotencyTtlSeconds, event, message.data, message.key));
+  }
+
+  // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
+  private async appendReplicated(topic: string, event: string, message: OutgoingMessage): Promise<string | null> {
+    const { maxLen, idempotencyTtlSeconds = 86_400 } = this.settings;
+    const { connection, writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
+    await connected(connection);
+    const key = message.key;
+    const reply = await writer.write((pipeline) => {
+      if (key === undefined) pipeline.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
+      else pipeline.eval(PUBLISH_ONCE, 2, this.key(topic), this.keys.marker(topic, key), maxLen, idempotencyTtlSeconds, event, message.data, key);
+    });
+    return reply === null || reply === undefined ? null : String(reply);
   }
 
   async head(topic: string): Promise<string> {
@@ -94,7 +124,9 @@ export class RedisStreamSource implements BroadcastSource {
   }
 
   openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed {
-    const feed = new RedisLiveFeed(this.command, this.settings, listener, onError);
+    const feed = this.keys.partitions === undefined
+      ? new RedisLiveFeed(this.command, this.keys, new ServerLink(this.settings, this.command as Redis), this.settings, listener, onError)
+      : new PartitionedFeed(this.command as Cluster, this.keys, this.settings, listener, onError);
     this.feeds.add(feed);
     return {
       add: (topic, after) => feed.add(topic, after),
@@ -114,5 +146,6 @@ export class RedisStreamSource implements BroadcastSource {
     await Promise.all([...this.feeds].map((feed) => feed.close()));
     this.feeds.clear();
     this.command.disconnect();
+    this.replicated?.connection.disconnect();
   }
 }

@@ -29,6 +29,22 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   REDIS_KEY_PREFIX: { valid: 'app:', read: (c) => c.redis.keyPrefix, expected: 'app:' },
   REDIS_MAXLEN: { valid: '500', read: (c) => c.redis.maxLen, expected: 500, invalid: '0' },
   REDIS_BLOCK_MS: { valid: '1000', read: (c) => c.redis.blockMs, expected: 1000, invalid: '10' },
+  REDIS_SENTINELS: {
+    valid: '10.0.0.1:26379, [::1]:26380', env: { REDIS_SENTINEL_NAME: 'mymaster' }, invalid: '10.0.0.1',
+    read: (c) => c.redis.topology, expected: { kind: 'sentinel', name: 'mymaster', sentinels: [{ host: '10.0.0.1', port: 26379 }, { host: '::1', port: 26380 }], sentinelPassword: undefined, auth: { username: undefined, password: undefined, tls: false } },
+  },
+  REDIS_SENTINEL_NAME: { valid: 'primary-1', env: { REDIS_SENTINELS: 'a:26379' }, read: (c) => c.redis.topology?.kind === 'sentinel' && c.redis.topology.name, expected: 'primary-1' },
+  REDIS_SENTINEL_PASSWORD: { valid: 's3cret', env: { REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }, read: (c) => c.redis.topology?.kind === 'sentinel' && c.redis.topology.sentinelPassword, expected: 's3cret' },
+  REDIS_CLUSTER_NODES: {
+    valid: 'node-1.cache:6379,node-2.cache:6380', invalid: 'node-1.cache:99999',
+    read: (c) => c.redis.topology, expected: { kind: 'cluster', partitions: 16, nodes: [{ host: 'node-1.cache', port: 6379 }, { host: 'node-2.cache', port: 6380 }], auth: { username: undefined, password: undefined, tls: false } },
+  },
+  REDIS_CLUSTER_PARTITIONS: { valid: '64', env: { REDIS_CLUSTER_NODES: 'a:6379' }, read: (c) => c.redis.topology?.kind === 'cluster' && c.redis.topology.partitions, expected: 64, invalid: '0' },
+  REDIS_USERNAME: { valid: 'relay', env: { REDIS_CLUSTER_NODES: 'a:6379' }, read: (c) => c.redis.topology?.kind === 'cluster' && c.redis.topology.auth.username, expected: 'relay' },
+  REDIS_PASSWORD: { valid: 'pw', env: { REDIS_CLUSTER_NODES: 'a:6379' }, read: (c) => c.redis.topology?.kind === 'cluster' && c.redis.topology.auth.password, expected: 'pw' },
+  REDIS_TLS: { valid: 'true', env: { REDIS_CLUSTER_NODES: 'a:6379' }, read: (c) => c.redis.topology?.kind === 'cluster' && c.redis.topology.auth.tls, expected: true, invalid: 'maybe' },
+  REDIS_WAIT_REPLICAS: { valid: '1', read: (c) => c.redis.waitReplicas, expected: 1, invalid: '-1' },
+  REDIS_WAIT_TIMEOUT_MS: { valid: '250', read: (c) => c.redis.waitTimeoutMs, expected: 250, invalid: '0' },
   SQS_QUEUE_URL: { valid: 'https://sqs.eu-west-1.amazonaws.com/1/q', read: (c) => c.sqs.queueUrl, expected: 'https://sqs.eu-west-1.amazonaws.com/1/q', invalid: 'q' },
   SQS_QUEUE_URL_TEMPLATE: { valid: 'https://sqs/1/ev-{topic}', read: (c) => c.sqs.queueUrlTemplate, expected: 'https://sqs/1/ev-{topic}', invalid: 'https://sqs/1/ev' },
   SQS_WAIT_SECONDS: { valid: '5', read: (c) => c.sqs.waitSeconds, expected: 5, invalid: '21' },
@@ -111,6 +127,17 @@ describe('loadConfig', () => {
   it('requires the settings of the chosen source', () => {
     expect(() => loadConfig({ ...BASE, SOURCE: 'redis' })).toThrow(/REDIS_URL must be set for SOURCE=redis/);
     expect(() => loadConfig({ ...BASE, SOURCE: 'sqs' })).toThrow(/SQS_QUEUE_URL must be set/);
+  });
+
+  it('takes exactly one Redis topology, and the Sentinel name only with sentinels', () => {
+    expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:6379' })).toThrow(/^REDIS_CLUSTER_NODES must be left unset when REDIS_URL is set/);
+    expect(() => loadConfig({ ...BASE, REDIS_SENTINELS: 'a:26379' })).toThrow(/^REDIS_SENTINEL_NAME must be set with REDIS_SENTINELS/);
+    expect(() => loadConfig({ ...BASE, REDIS_SENTINEL_NAME: 'm' })).toThrow(/^REDIS_SENTINEL_NAME must be set only with REDIS_SENTINELS/);
+    expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://a:6379', REDIS_PASSWORD: 'pw' })).toThrow(/^REDIS_PASSWORD must be left unset with REDIS_URL/);
+    expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_CLUSTER_NODES: 'a:7000' }).redis.topology?.kind).toBe('cluster');
+    expect(loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }).redis.topology?.kind).toBe('sentinel');
+    expect(() => loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/^REDIS_CLUSTER_NODES must be left unset for SOURCE=redis-list/);
+    expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
   });
 
   it('never puts a password from a URL into an error message', () => {

@@ -9,6 +9,8 @@ export interface Attempt {
   status: number;
   id?: string;
   ms: number;
+  /** When the request was sent (Date.now()). */
+  at: number;
 }
 
 /**
@@ -24,8 +26,8 @@ export function startPacedPublisher(url: string, topic: string, perSecond: numbe
     const mine = seq++;
     const started = Date.now();
     const request = publish(url, { topic, data: JSON.stringify({ seq: mine }) }).then(
-      ({ status, json }) => void attempts.push({ seq: mine, status, ms: Date.now() - started, ...(status === 202 ? { id: String(json.id) } : {}) }),
-      () => void attempts.push({ seq: mine, status: 0, ms: Date.now() - started }),
+      ({ status, json }) => void attempts.push({ seq: mine, status, ms: Date.now() - started, at: started, ...(status === 202 ? { id: String(json.id) } : {}) }),
+      () => void attempts.push({ seq: mine, status: 0, ms: Date.now() - started, at: started }),
     );
     pending.add(request);
     void request.finally(() => pending.delete(request));

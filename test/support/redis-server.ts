@@ -69,8 +69,8 @@ export async function startRedis(options: { started?: boolean } = {}): Promise<T
   };
 }
 
-// PING over a raw socket, so this helper does not depend on the client library under test.
-async function waitForPing(port: number, child: ChildProcess): Promise<void> {
+/** Resolves once the Redis (or Sentinel) on `port` answers PING, over a raw socket, so helpers do not depend on the client library under test. */
+export async function waitForPing(port: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} while starting`);
