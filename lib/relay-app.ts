@@ -40,6 +40,18 @@ const ROUTES: Record<string, readonly string[]> = {
 };
 
 /**
+ * Headers of the static demo page and client: only same-origin scripts, styles and connections (the page has no inline
+ * code), no framing by other sites (clickjacking), no MIME sniffing, no referrer (a URL may hold an access_token).
+ */
+const STATIC_HEADERS: HeaderMap = {
+  'cache-control': 'no-cache',
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
  * sse-relay's HTTP API as a function from request to response, the same in every runtime. Adapters translate to and
  * from node:http or a function-URL event; they add nothing to what is answered.
  */
@@ -116,7 +128,7 @@ export class RelayApp {
 
   private serveAsset(request: RelayRequest, asset: Asset): RelayResponse {
     if (request.method !== 'GET' && request.method !== 'HEAD') throw new RelayError('method_not_allowed', 'static files take GET');
-    return { kind: 'body', status: 200, headers: { 'content-type': asset.contentType, 'cache-control': 'no-cache' }, body: asset.body };
+    return { kind: 'body', status: 200, headers: { ...STATIC_HEADERS, 'content-type': asset.contentType }, body: asset.body };
   }
 
   private async isReady(): Promise<boolean> {

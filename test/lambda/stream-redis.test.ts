@@ -58,6 +58,28 @@ describe('Lambda path with SOURCE=redis', () => {
     expect(stream.coldStartsMs()).toHaveLength(1); // every invocation ended itself before the timeout
   }, 40_000);
 
+  it('a quiet stream ended by the invocation deadline resumes exactly: what was published during the reconnect arrives', async () => {
+    // Its own stream function with a long retry, so the publish below surely lands while the client is away.
+    const env = { AUTH_MODE: 'none', SOURCE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'warn', RETRY_MS: '2000', LAMBDA_DEADLINE_MARGIN_MS: '1500' };
+    const quiet = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 4_000, maxConcurrency: 1 });
+    try {
+      await publish(publisher.url, { topic: 'quiet', data: 'before: not for this stream' });
+      const received: string[] = [];
+      const source = new EventSource(`${quiet.url}/events?topic=quiet`);
+      source.addEventListener('message', (event) => received.push(event.data));
+      await new Promise<void>((resolve) => (source.onopen = () => resolve()));
+      // The invocation ends itself before its deadline, with no event sent; the client waits its retry (1–3 s).
+      await new Promise<void>((resolve) => (source.onerror = () => resolve()));
+      expect((await publish(publisher.url, { topic: 'quiet', data: 'published while away' })).status).toBe(202);
+      const until = Date.now() + 10_000;
+      while (received.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+      source.close();
+      expect(received).toEqual(['published while away']);
+    } finally {
+      await quiet.stop();
+    }
+  }, 30_000);
+
   it('answers publish on the buffered URL as the container does', async () => {
     const bad = await fetch(`${publisher.url}/publish`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
     expect(bad.status).toBe(415);

@@ -176,6 +176,40 @@ describe('oversize bodies', () => {
   });
 });
 
+describe('the request target is a path', () => {
+  it.each([
+    ['an authority smuggled with //', 'GET //x/metrics'],
+    ['// alone', 'GET //metrics'],
+    ['an unparseable authority', 'GET //['],
+    ['absolute-form', 'GET http://x/metrics'],
+    ['asterisk-form', 'OPTIONS *'],
+    ['an authority smuggled on publish', 'POST //x/publish'],
+  ])('%s is answered 400 invalid_request, never served and never dropped', async (_name, line) => {
+    const raw = await rawExchange(relay.port, `${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, (text) => text.includes('}'));
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('{"error":"invalid_request"}');
+    expect(raw).not.toContain('sse_connections_open');
+  });
+
+  it('a request node:http cannot parse gets a 400 status line, not a silently dropped socket', async () => {
+    const raw = await rawExchange(relay.port, 'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n');
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+});
+
+describe('static pages', () => {
+  it.each(['/', '/sse-client.js', '/demo.js'])('%s carries CSP, nosniff, frame protection and no referrer', async (path) => {
+    const response = await fetch(`${relay.url}${path}`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(response.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+  });
+});
+
 describe('request ids', () => {
   it('keeps a sane X-Request-Id and replaces one that is not', async () => {
     const sane = await fetch(`${relay.url}/healthz`, { headers: { 'x-request-id': 'abc-123' } });

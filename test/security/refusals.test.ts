@@ -9,13 +9,14 @@ const REPEAT = 100;
 const now = (): number => Math.floor(Date.now() / 1000);
 
 let relay: Relay;
-let open: AbortController[] = [];
+// The responses are kept too: undici closes a stream whose unread Response was garbage-collected.
+let open: { controller: AbortController; response: Response }[] = [];
 
 beforeAll(async () => {
   relay = await startSecureRelay({ MAX_CONNECTIONS: String(MAX), MAX_CONNECTIONS_PER_CLIENT: '1', TRUST_PROXY: 'true', MAX_TOPICS: '2' });
 });
 afterAll(async () => {
-  open.forEach((c) => c.abort());
+  open.forEach((o) => o.controller.abort());
   await relay.stop();
 });
 
@@ -24,7 +25,7 @@ async function subscribe(url: string, query: string, headers: Record<string, str
   const controller = new AbortController();
   const response = await fetch(`${url}/events?${query}`, { headers, signal: controller.signal });
   if (response.status === 200) {
-    open.push(controller);
+    open.push({ controller, response });
     return '200';
   }
   const { error } = (await response.json()) as { error: string };
@@ -32,7 +33,7 @@ async function subscribe(url: string, query: string, headers: Record<string, str
 }
 
 function closeAll(): void {
-  open.forEach((c) => c.abort());
+  open.forEach((o) => o.controller.abort());
   open = [];
 }
 
