@@ -122,7 +122,10 @@ describe('bodies the server refuses are not drained', () => {
     let sent = 0;
     // Up to 64 MiB, far more than the server should ever read; it must close long before.
     const pump = setInterval(() => {
-      for (let i = 0; i < 16 && socket.writable; i++) (socket.write(chunk), (sent += 0x4000));
+      for (let i = 0; i < 16 && socket.writable; i++) {
+        socket.write(chunk);
+        sent += 0x4000;
+      }
     }, 5);
     const stop = setTimeout(() => socket.destroy(), 15_000);
     await closed;
