@@ -1,31 +1,42 @@
-import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadConfig, type Config } from '../lib/config/index.js';
 import { ingestBatch, type IngestRecord } from '../lib/ingest-batch.js';
 import type { Logger } from '../lib/logger.js';
 import type { RedisStreamSource } from '../lib/sources/redis-stream.js';
 import { buildRedisSource } from './build-redis-source.js';
+import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';
+import { resolveSecretRefs } from './resolve-secrets.js';
 
 /** What one warm Lambda container keeps between invocations. */
 interface Bridge {
   config: Config;
   logger: Logger;
   streams: RedisStreamSource;
+  invocations: InvocationScope;
 }
 
-let bridge: Bridge | undefined;
+let bridge: Promise<Bridge> | undefined;
 
 // Built on the first invocation, not at import: a configuration error then fails the batch (and is logged) instead of
-// the init phase, and tests can set the environment before the first call.
-function openBridge(): Bridge {
-  if (bridge !== undefined) return bridge;
-  const config = loadConfig(process.env);
-  if (config.redis.topology === undefined) throw new Error('REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES) must be set for the SQS → Redis bridge');
-  const logger = createLogger(config.server.logLevel);
+// the init phase, and tests can set the environment before the first call. A failed build is tried again next time.
+function openBridge(): Promise<Bridge> {
+  bridge ??= buildBridge().catch((error: unknown) => {
+    bridge = undefined;
+    throw error;
+  });
+  return bridge;
+}
+
+async function buildBridge(): Promise<Bridge> {
+  // REDIS_URL_FROM names the URL (with its password) in SSM or Secrets Manager; it is read once per sandbox.
+  const config = loadConfig(await resolveSecretRefs(process.env));
+  if (config.redis.topology === undefined) throw new Error('REDIS_URL (or REDIS_URL_FROM, REDIS_SENTINELS, REDIS_CLUSTER_NODES) must be set for the SQS → Redis bridge');
+  const invocations = new InvocationScope(process.env);
+  const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   // Always a stream source, whatever SOURCE says: the bridge appends for broadcast readers.
   const streams = buildRedisSource({ ...config, server: { ...config.server, source: 'redis' } }, { logger }) as RedisStreamSource;
-  bridge = { config, logger, streams };
-  return bridge;
+  return { config, logger, streams, invocations };
 }
 
 function toIngestRecord(record: SQSRecord): IngestRecord {
@@ -42,8 +53,17 @@ function toIngestRecord(record: SQSRecord): IngestRecord {
  * appends each record to the Redis stream of its topic (message attribute `topic`, else INGEST_TOPIC). The MessageId is
  * the idempotency key, so a redelivered record is appended once within the key's retention (one day).
  */
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const { config, logger, streams } = openBridge();
+export const handler = async (event: SQSEvent, context?: Pick<Context, 'awsRequestId'>): Promise<SQSBatchResponse> => {
+  const { config, logger, streams, invocations } = await openBridge();
+  invocations.started(context?.awsRequestId ?? 'unknown');
+  try {
+    return await ingest(event, config, logger, streams);
+  } finally {
+    invocations.finished();
+  }
+};
+
+async function ingest(event: SQSEvent, config: Config, logger: Logger, streams: RedisStreamSource): Promise<SQSBatchResponse> {
   const fifo = event.Records[0]?.eventSourceARN?.endsWith('.fifo') ?? false;
   const failed = await ingestBatch(event.Records.map(toIngestRecord), {
     publish: (topic, message) => streams.publish(topic, message),
@@ -54,11 +74,11 @@ export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
   });
   if (failed.length > 0) logger.warn({ failed: failed.length, total: event.Records.length }, 'SQS batch partly failed; those records will be redelivered');
   return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
-};
+}
 
 /** Closes the Redis connections (tests; Lambda just freezes the container). */
 export async function closeBridge(): Promise<void> {
   const open = bridge;
   bridge = undefined;
-  await open?.streams.close();
+  await (await open?.catch(() => undefined))?.streams.close();
 }

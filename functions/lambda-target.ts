@@ -6,7 +6,9 @@ import { Metrics } from '../lib/metrics.js';
 import { RelayApp } from '../lib/relay-app.js';
 import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
+import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';
+import { resolveSecretRefs } from './resolve-secrets.js';
 
 /**
  * What a Lambda sandbox serves, built from `env` once per cold start and kept across its invocations (one RelayApp,
@@ -28,12 +30,19 @@ export function lambdaTargetLoader(env: Env): TargetLoader {
 }
 
 async function buildTarget(env: Env): Promise<LambdaTarget> {
-  const config = loadConfig(withLambdaDefaults(env));
-  const logger = createLogger(config.server.logLevel);
+  // Secrets named by AUTH_JWT_SECRET_FROM / REDIS_URL_FROM are read here, once per sandbox, and kept in memory only.
+  const config = loadConfig(withLambdaDefaults(await resolveSecretRefs(env)));
   const metrics = new Metrics();
+  const invocations = new InvocationScope(env, metrics);
+  const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   const source = await buildSource(config, { logger, metrics });
   const app = new RelayApp({ config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config, logger) });
   // Memory source only: the demo publisher lives in this sandbox, so only streams served by it see its events.
   if (config.server.demo) startDemoPublisher(source, logger);
-  return { app, logger, deadlineMarginMs: config.lambda.deadlineMarginMs, flushPaddingBytes: config.lambda.flushPaddingBytes };
+  return {
+    app, logger, invocations,
+    deadlineMarginMs: config.lambda.deadlineMarginMs,
+    flushPaddingBytes: config.lambda.flushPaddingBytes,
+    maxResponseBytes: config.lambda.maxResponseBytes,
+  };
 }

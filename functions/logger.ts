@@ -7,12 +7,15 @@ import type { Logger } from '../lib/logger.js';
  * like a credential is redacted wherever it appears.
  *
  * @param level pino level (LOG_LEVEL). @param destination where lines go; default stdout.
+ * @param context fields added to every line at the time it is written (default none).
  */
-export function createLogger(level: string, destination?: DestinationStream): Logger & { child(fields: object): Logger } {
+export function createLogger(level: string, destination?: DestinationStream, context?: () => object): Logger & { child(fields: object): Logger } {
   return pino(
     {
       level,
       base: { service: 'sse-relay' },
+      // Fields of the moment, e.g. the awsRequestId of the Lambda invocation being served.
+      ...(context === undefined ? {} : { mixin: context }),
       redact: {
         paths: ['token', 'authorization', 'cookie', 'access_token', 'data', 'headers.authorization', 'headers.cookie', '*.access_token', '*.token', '*.authorization'],
         censor: '[redacted]',

@@ -11,6 +11,7 @@ import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
 import { loadAssets } from './load-assets.js';
 import { createLogger } from './logger.js';
+import { resolveSecretRefs } from './resolve-secrets.js';
 
 /** A running container server. */
 export interface RunningServer {
@@ -66,7 +67,8 @@ function publicDir(): string {
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    // AUTH_JWT_SECRET_FROM / REDIS_URL_FROM (SSM, Secrets Manager) are read once, here.
+    config = loadConfig(await resolveSecretRefs(process.env));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`sse-relay: configuration error: ${error.message}`);

@@ -16,5 +16,10 @@ export interface ByteSink {
    * Hears that the stream is closed: the client went away (container), or the response finished. Listening on the sink
    * itself costs an open stream nothing extra, where an AbortController per stream would.
    */
-  once(event: 'close', listener: () => void): unknown;
+  /**
+   * `response-budget`: the response has used its byte budget (Lambda's limit on a streamed response,
+   * LAMBDA_MAX_RESPONSE_BYTES); the stream then ends like any server-initiated end and the client resumes in a new
+   * response. Only the Lambda adapter's sink emits it.
+   */
+  once(event: 'close' | 'response-budget', listener: () => void): unknown;
 }

@@ -3,7 +3,7 @@ import { FrameJoiner } from './frame-joiner.js';
 import { encodePosition, encodeRetry } from './sse-encoder.js';
 
 /** Why a stream ended; logged and, for some, counted. */
-export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'source-error';
+export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error';
 
 /** The part of the hub a connection reports to: scheduling its flush and hearing that it ended. */
 export interface ConnectionOwner {

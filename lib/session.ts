@@ -65,6 +65,7 @@ function openConnection(
     const connection = context.hub.open(plan.topics, sink, plan.endsAt, resolve);
     connection.endReason = plan.endReason;
     sink.once('close', () => connection.end('client-closed', 0));
+    sink.once('response-budget', () => context.hub.end(connection, 'response-budget'));
     if (source.delivery === 'queue') return void consumeQueue(context, source, plan, connection);
     replayThenGoLive(context, source, plan, connection).catch((error: unknown) => {
       context.metrics.inc('sse_source_errors_total');

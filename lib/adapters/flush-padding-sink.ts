@@ -52,8 +52,9 @@ export class FlushPaddingSink implements ByteSink {
     this.inner.end();
   }
 
-  once(event: 'close', listener: () => void): this {
-    this.inner.once(event, listener);
+  once(event: 'close' | 'response-budget', listener: () => void): this {
+    // Both overloads of ByteSink, passed through one call.
+    (this.inner.once as (event: string, listener: () => void) => unknown).call(this.inner, event, listener);
     return this;
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { FlushPaddingSink } from './flush-padding-sink.js';
 import { lambdaRuntime, type LambdaResponseStream, type StreamingHandler } from './lambda-runtime.js';
 import type { RequestHandler } from './node.js';
+import { ResponseBudgetSink } from './response-budget-sink.js';
 
 /** What a Lambda handler serves, built once per cold start by functions/ and kept for the sandbox's lifetime. */
 export interface LambdaTarget {
@@ -15,7 +16,21 @@ export interface LambdaTarget {
   deadlineMarginMs: number;
   /** Comment padding after each batch of writes, bytes; 0 = none (FLUSH_PADDING_BYTES). */
   flushPaddingBytes: number;
+  /** A stream ends itself after writing this many bytes (LAMBDA_MAX_RESPONSE_BYTES); unset = no budget. */
+  maxResponseBytes?: number;
+  /** Hears each invocation start and end (log lines tagged with awsRequestId, metrics flushed at the end). */
+  invocations?: InvocationObserver;
 }
+
+/** What functions/ does around each invocation. */
+export interface InvocationObserver {
+  started(awsRequestId: string): void;
+  finished(): void;
+}
+
+// Answered here, not by the app: per-sandbox metrics mean nothing behind a function URL (a request reaches one random
+// sandbox) and the URL is public; the counts leave as CloudWatch embedded metrics instead.
+const NOT_ON_FUNCTION_URLS = new Set(['/metrics']);
 
 /** Loads (or returns the already built) target; may reject, e.g. on a configuration error. */
 export type TargetLoader = () => Promise<LambdaTarget>;
@@ -68,17 +83,25 @@ export function streamingHandler(load: TargetLoader): StreamingHandler<LambdaFun
     let target: LambdaTarget | undefined;
     try {
       target = await load();
+      target.invocations?.started(context.awsRequestId);
       const request = toRelayRequest(event, context, target.deadlineMarginMs);
-      const response = await target.app.handle(request);
+      const response = await answer(target, request);
       stream = open(responseStream, response);
-      await writeBody(stream, response, request, target.flushPaddingBytes);
+      await writeBody(stream, response, request, target);
     } catch (error) {
       target?.logger.error({ err: error, path: event.rawPath }, 'lambda handler failed');
       if (target === undefined) console.error('sse-relay: lambda handler failed before it was ready:', error);
       if (stream === undefined) writeInternalError(responseStream);
       else endQuietly(stream);
+    } finally {
+      target?.invocations?.finished();
     }
   });
+}
+
+function answer(target: LambdaTarget, request: RelayRequest): Promise<RelayResponse> {
+  if (NOT_ON_FUNCTION_URLS.has(request.path)) return Promise.resolve(json(404, { error: 'not_found' }));
+  return target.app.handle(request);
 }
 
 function open(responseStream: LambdaResponseStream, response: RelayResponse): LambdaResponseStream {
@@ -89,13 +112,15 @@ function open(responseStream: LambdaResponseStream, response: RelayResponse): La
   return stream;
 }
 
-async function writeBody(stream: LambdaResponseStream, response: RelayResponse, request: RelayRequest, paddingBytes: number): Promise<void> {
+async function writeBody(stream: LambdaResponseStream, response: RelayResponse, request: RelayRequest, target: LambdaTarget): Promise<void> {
   if (response.kind === 'body') {
     if (request.method !== 'HEAD') stream.write(response.body);
     stream.end();
     return;
   }
-  const sink: ByteSink = paddingBytes > 0 ? new FlushPaddingSink(stream, paddingBytes) : stream;
+  // The budget counts what reaches the response, padding included.
+  let sink: ByteSink = target.maxResponseBytes === undefined ? stream : new ResponseBudgetSink(stream, target.maxResponseBytes);
+  if (target.flushPaddingBytes > 0) sink = new FlushPaddingSink(sink, target.flushPaddingBytes);
   // Lambda never reports a client that went away: the deadline and the idle budget end streams.
   await response.run(sink);
   if (!stream.writableEnded) stream.end();
@@ -121,11 +146,16 @@ export function bufferedHandler(load: TargetLoader): (event: LambdaFunctionURLEv
   return async (event, context) => {
     context.callbackWaitsForEmptyEventLoop = false;
     let response: BodyResponse;
+    let target: LambdaTarget | undefined;
     try {
-      response = await answerBuffered(await load(), event, context);
+      target = await load();
+      target.invocations?.started(context.awsRequestId);
+      response = await answerBuffered(target, event, context);
     } catch (error) {
       console.error('sse-relay: lambda handler failed:', error);
       response = json(500, { error: 'internal' });
+    } finally {
+      target?.invocations?.finished();
     }
     const binary = typeof response.body !== 'string';
     return {
@@ -140,7 +170,7 @@ export function bufferedHandler(load: TargetLoader): (event: LambdaFunctionURLEv
 // A buffered URL cannot carry a stream: /events belongs on the streaming function.
 async function answerBuffered(target: LambdaTarget, event: LambdaFunctionURLEvent, context: Context): Promise<BodyResponse> {
   if (event.rawPath === '/events') return json(404, { error: 'not_found' });
-  const response = await target.app.handle(toRelayRequest(event, context, target.deadlineMarginMs));
+  const response = await answer(target, toRelayRequest(event, context, target.deadlineMarginMs));
   if (response.kind === 'body') return response;
   throw new Error(`${event.rawPath} answered with a stream on a buffered function URL`);
 }

@@ -3,6 +3,7 @@ import { EnvReader, type Env } from './env-reader.js';
 import { readAuthConfig, type AuthConfig } from './auth-config.js';
 import { readLambdaConfig, type LambdaConfig } from './lambda-config.js';
 import { readRedisConfig, type RedisConfig } from './redis-config.js';
+import { readSecretRefs, type SecretRef } from './secret-refs.js';
 import { readServerConfig, type ServerConfig } from './server-config.js';
 import { readSqsConfig, type SqsConfig } from './sqs-config.js';
 
@@ -10,6 +11,8 @@ export { ConfigError } from './config-error.js';
 export type { Env } from './env-reader.js';
 export type { AuthConfig, LambdaConfig, RedisConfig, ServerConfig, SqsConfig };
 export type { SourceMode } from './server-config.js';
+export type { SecretRef, SecretStore } from './secret-refs.js';
+export { readSecretRefs, SECRET_REF_VARIABLES } from './secret-refs.js';
 
 /** Everything sse-relay can be told through its environment. */
 export interface Config {
@@ -18,6 +21,11 @@ export interface Config {
   sqs: SqsConfig;
   auth: AuthConfig;
   lambda: LambdaConfig;
+  /**
+   * Secrets named rather than given (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM). The entry points read them before
+   * loadConfig (functions/resolve-secrets.ts), so after that step this is empty and the values are in their variables.
+   */
+  secretRefs: SecretRef[];
 }
 
 /**
@@ -33,6 +41,7 @@ export function loadConfig(env: Env): Config {
     sqs: readSqsConfig(reader),
     auth: readAuthConfig(reader, server.demo),
     lambda: readLambdaConfig(reader),
+    secretRefs: readSecretRefs(reader),
   };
   checkRequirements(config);
   return config;
@@ -69,6 +78,7 @@ function listVariables(): string[] {
   const names: string[] = [];
   const recording = new Proxy({} as Env, { get: (_t, name) => (names.push(String(name)), undefined) });
   const reader = new EnvReader(recording);
+  readSecretRefs(reader);
   readServerConfig(reader);
   readRedisConfig(reader);
   readSqsConfig(reader);

@@ -6,12 +6,22 @@ export interface LambdaConfig {
   deadlineMarginMs: number;
   /** Bytes of comment padding written after each batch to push small writes through the function URL; 0 = off. Default 0. */
   flushPaddingBytes: number;
+  /**
+   * A stream ends itself (position, then a jittered `retry:`) once it has written this many bytes, so it never reaches
+   * Lambda's 200 MB limit on a streamed response; the browser resumes in a new invocation. Default 188743680 (180 MiB:
+   * the rest is headroom for the frames of the turn in which the budget runs out).
+   */
+  maxResponseBytes: number;
 }
+
+/** Lambda's limit on one streamed response, bytes ("200 MB"; read as 200,000,000, the stricter reading). */
+export const LAMBDA_RESPONSE_LIMIT_BYTES = 200_000_000;
 
 export function readLambdaConfig(env: EnvReader): LambdaConfig {
   return {
     deadlineMarginMs: env.integer('LAMBDA_DEADLINE_MARGIN_MS', 5_000, 0, 600_000),
     flushPaddingBytes: env.integer('FLUSH_PADDING_BYTES', 0, 0, 65_536),
+    maxResponseBytes: env.integer('LAMBDA_MAX_RESPONSE_BYTES', 180 * 1_048_576, 1_024, LAMBDA_RESPONSE_LIMIT_BYTES - 1_048_576),
   };
 }
 

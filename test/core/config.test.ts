@@ -61,6 +61,15 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   CORS_ORIGINS: { valid: 'https://a.example, https://b.example', read: (c) => c.auth.corsOrigins, expected: ['https://a.example', 'https://b.example'] },
   LAMBDA_DEADLINE_MARGIN_MS: { valid: '2000', read: (c) => c.lambda.deadlineMarginMs, expected: 2000, invalid: 'soon' },
   FLUSH_PADDING_BYTES: { valid: '2048', read: (c) => c.lambda.flushPaddingBytes, expected: 2048, invalid: '100000' },
+  LAMBDA_MAX_RESPONSE_BYTES: { valid: '4096', read: (c) => c.lambda.maxResponseBytes, expected: 4096, invalid: '200000000' },
+  AUTH_JWT_SECRET_FROM: {
+    valid: 'ssm:/sse-relay/prod/jwt-secret', read: (c) => c.secretRefs, invalid: 'vault:/jwt',
+    expected: [{ from: 'AUTH_JWT_SECRET_FROM', target: 'AUTH_JWT_SECRET', store: 'ssm', name: '/sse-relay/prod/jwt-secret' }],
+  },
+  REDIS_URL_FROM: {
+    valid: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sse-relay/redis-AbCdEf', read: (c) => c.secretRefs, invalid: 'rediss://u:p@host',
+    expected: [{ from: 'REDIS_URL_FROM', target: 'REDIS_URL', store: 'secretsmanager', name: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sse-relay/redis-AbCdEf' }],
+  },
 };
 
 // The base environment every case starts from: auth off so the defaults alone form a valid configuration.
@@ -140,7 +149,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
   });
 
+  it('refuses a secret given both by value and by name', () => {
+    expect(() => loadConfig({ ...BASE, AUTH_JWT_SECRET: SECRET, AUTH_JWT_SECRET_FROM: 'ssm:/jwt' })).toThrow(/^AUTH_JWT_SECRET_FROM must be unset when AUTH_JWT_SECRET is set/);
+  });
+
+  it('reads the default response budget as 180 MiB, below Lambda\'s 200 MB', () => {
+    expect(loadConfig(BASE).lambda.maxResponseBytes).toBe(188_743_680);
+  });
+
   it('never puts a password from a URL into an error message', () => {
     expect(() => loadConfig({ ...BASE, REDIS_URL: 'http://user:hunter2@host' })).toThrow(/\*\*\*@host/);
+    expect(() => loadConfig({ ...BASE, REDIS_URL_FROM: 'rediss://user:hunter2@host' })).toThrow(/\*\*\*@host/);
   });
 });

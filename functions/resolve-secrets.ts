@@ -1,0 +1,57 @@
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { EnvReader, type Env } from '../lib/config/env-reader.js';
+import { readSecretRefs, type SecretRef } from '../lib/config/index.js';
+
+/** Reads one secret's value; the two AWS stores by default, a stub in unit tests. */
+export type SecretReader = (ref: SecretRef) => Promise<string>;
+
+/**
+ * `env` with every secret reference (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM) replaced by the value it names, read from
+ * SSM Parameter Store (decrypted) or Secrets Manager. Called once per process start (a Lambda sandbox's init, a
+ * container's start); the values then live only in this process's memory, never in the function's configuration.
+ * Throws an Error naming the variable, the store and the name (never a value) when a read fails.
+ */
+export async function resolveSecretRefs(env: Env, read: SecretReader = awsSecretReader(env)): Promise<Env> {
+  const refs = readSecretRefs(new EnvReader(env));
+  if (refs.length === 0) return env;
+  const resolved: Record<string, string | undefined> = { ...env };
+  await Promise.all(refs.map(async (ref) => {
+    let value: string;
+    try {
+      value = await read(ref);
+    } catch (error) {
+      throw new Error(`${ref.from}: cannot read ${ref.store}:${ref.name} (${describe(error)}); check the name, the region and the function role's grant`, { cause: error });
+    }
+    if (value.trim() === '') throw new Error(`${ref.from}: ${ref.store}:${ref.name} is empty`);
+    resolved[ref.target] = value.trim();
+    delete resolved[ref.from];
+  }));
+  return resolved;
+}
+
+// The SDK error's name (ParameterNotFound, AccessDeniedException…) says what is wrong; its message may quote the ARN.
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * Reads with the AWS SDK clients, credentials from the default chain (the function's role). Endpoints follow the SDK's
+ * own AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL_SECRETS_MANAGER (a VPC endpoint, or the local stand-in of the tests).
+ */
+export function awsSecretReader(env: Env): SecretReader {
+  const region = env['AWS_REGION'];
+  const options = { ...(region === undefined ? {} : { region }), maxAttempts: 3 };
+  let ssm: SSMClient | undefined;
+  let secrets: SecretsManagerClient | undefined;
+  return async (ref) => {
+    if (ref.store === 'ssm') {
+      ssm ??= new SSMClient(options);
+      const out = await ssm.send(new GetParameterCommand({ Name: ref.name, WithDecryption: true }));
+      return out.Parameter?.Value ?? '';
+    }
+    secrets ??= new SecretsManagerClient(options);
+    const out = await secrets.send(new GetSecretValueCommand({ SecretId: ref.name }));
+    return out.SecretString ?? '';
+  };
+}

@@ -1,0 +1,66 @@
+import type { ByteSink } from '../byte-sink.js';
+
+/**
+ * A ByteSink that counts the bytes of one response and, once they reach `budgetBytes`, emits `response-budget`: the
+ * session then ends the stream the way it ends one at the Lambda deadline (its position, a jittered `retry:`), and the
+ * browser resumes in a new invocation. A function URL cuts a streamed response at 200 MB; what follows the signal (the
+ * rest of one turn's frames and the closing frames) must fit in the headroom below that limit.
+ *
+ * The signal is emitted on the next turn, never inside write(): the writer (a connection's flush) is mid-way through
+ * handing over its queue, and ending the stream from inside it would write that queue twice.
+ */
+export class ResponseBudgetSink implements ByteSink {
+  private written = 0;
+  private spent = false;
+  private emitted = false;
+  private listeners: (() => void)[] = [];
+
+  /** @param budgetBytes bytes after which the stream is asked to end (LAMBDA_MAX_RESPONSE_BYTES). */
+  constructor(private readonly inner: ByteSink, private readonly budgetBytes: number) {}
+
+  /** Bytes written so far, padding included. */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
+    this.written += chunk.byteLength;
+    if (!this.spent && this.written >= this.budgetBytes) {
+      this.spent = true;
+      setImmediate(() => this.emitSpent());
+    }
+    return this.inner.write(chunk, done);
+  }
+
+  private emitSpent(): void {
+    this.emitted = true;
+    const listeners = this.listeners;
+    this.listeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  get writableLength(): number {
+    return this.inner.writableLength;
+  }
+
+  cork(): void {
+    this.inner.cork();
+  }
+
+  uncork(): void {
+    this.inner.uncork();
+  }
+
+  end(): void {
+    this.listeners = [];
+    this.inner.end();
+  }
+
+  once(event: 'close' | 'response-budget', listener: () => void): this {
+    // A listener that arrives after the signal still hears it (on the next turn, like the others).
+    if (event === 'response-budget' && this.emitted) setImmediate(listener);
+    else if (event === 'response-budget') this.listeners.push(listener);
+    else this.inner.once(event, listener);
+    return this;
+  }
+}
