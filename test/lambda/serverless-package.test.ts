@@ -1,116 +1,279 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/lambda/bundle-functions.js';
+import { effectiveStack, roleStatements, type Statement, type Template } from '../support/lambda/cloudformation.js';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/cors.js';
 
-// `serverless package` (osls, the dev dependency) runs offline in a copy of the service, so parallel suites and the
-// working tree never see its .serverless/ and .esbuild/ folders. Dummy credentials: packaging never calls AWS.
+// `serverless package` (osls, the dev dependency) runs offline, each configuration in its own copy of the service, so
+// parallel runs and the working tree never see .serverless/ and .esbuild/. Dummy credentials: packaging never calls AWS.
 const run = promisify(execFile);
-let workDir: string;
-let output = '';
-let template: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+const CLI = join(REPO_ROOT, 'node_modules', '.bin', 'serverless');
+const dirs: string[] = [];
 
-type Statement = { Effect: string; Action: string[]; Resource: unknown[] };
+interface Packaged { output: string; raw: string; stack: Template; out: string }
 
-beforeAll(async () => {
-  if (!existsSync(join(REPO_ROOT, 'functions', 'ingest.ts'))) {
-    throw new Error('functions/ingest.ts (the SQS → Redis bridge) is missing; serverless.yml packages it');
+async function serviceCopy(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sse-relay-sls-'));
+  dirs.push(dir);
+  for (const entry of ['serverless.yml', 'serverless', 'package.json', 'tsconfig.json', 'lib', 'functions']) {
+    await cp(join(REPO_ROOT, entry), join(dir, entry), { recursive: true });
   }
-  workDir = await mkdtemp(join(tmpdir(), 'sse-relay-sls-'));
-  for (const entry of ['serverless.yml', 'package.json', 'tsconfig.json', 'lib', 'functions']) {
-    await cp(join(REPO_ROOT, entry), join(workDir, entry), { recursive: true });
-  }
-  await symlink(join(REPO_ROOT, 'node_modules'), join(workDir, 'node_modules'));
-  const env = {
-    PATH: process.env['PATH'] ?? '', HOME: workDir, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'dummy',
-    AWS_REGION: 'eu-west-1', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*',
-  };
-  const cli = join(REPO_ROOT, 'node_modules', '.bin', 'serverless');
-  const result = await run(cli, ['package', '--stage', 'test', '--region', 'eu-west-1', '--package', join(workDir, 'out')], { cwd: workDir, env, timeout: 90_000 });
-  output = `${result.stdout}\n${result.stderr}`;
-  template = JSON.parse(await readFile(join(workDir, 'out', 'cloudformation-template-update-stack.json'), 'utf8')) as typeof template;
-}, 120_000);
-
-afterAll(async () => {
-  if (workDir !== undefined) await rm(workDir, { recursive: true, force: true });
-});
-
-function resource(name: string): Record<string, unknown> {
-  const found = template.Resources[name];
-  if (found === undefined) throw new Error(`no ${name} in the template; it has ${Object.keys(template.Resources).join(', ')}`);
-  return found.Properties;
+  await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return dir;
 }
 
-describe('serverless.yml → CloudFormation (serverless package, offline)', () => {
-  it('validates, apart from the v4-only `build` key that osls does not know', () => {
-    const problems = output.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('at '));
-    expect(problems).toEqual(["at root: unrecognized property 'build'"]);
-  });
+/** Runs `serverless <args>` in a fresh copy; resolves with its output, or rejects with it. */
+async function serverless(args: string[]): Promise<{ dir: string; output: string }> {
+  const dir = await serviceCopy();
+  const env = {
+    PATH: process.env['PATH'] ?? '', HOME: dir, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'dummy',
+    AWS_REGION: 'eu-west-1', SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', SLS_DEPRECATION_DISABLE: '*',
+  };
+  try {
+    const result = await run(CLI, args, { cwd: dir, env, timeout: 90_000 });
+    return { dir, output: `${result.stdout}\n${result.stderr}` };
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string };
+    throw new Error(`${failed.stdout ?? ''}\n${failed.stderr ?? ''}`);
+  }
+}
 
-  it('runs every function on nodejs22.x, arm64, from the esbuild .mjs bundle', () => {
-    for (const name of ['Stream', 'Publish', 'Ingest']) {
-      const fn = resource(`${name}LambdaFunction`);
-      expect(fn).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: `functions/${name.toLowerCase()}.handler` });
+/** `serverless package` of one documented command (deploy becomes package: offline, same template). */
+async function packageCommand(command: string): Promise<Packaged> {
+  const words = shellWords(command).slice(2);
+  if (words[0] === 'deploy') words[0] = 'package';
+  const args = words.includes('--region') ? words : [...words, '--region', 'eu-west-1'];
+  const { dir, output } = await serverless([...args, '--package', 'out']);
+  const raw = await readFile(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8');
+  return { output, raw, stack: effectiveStack(JSON.parse(raw) as Template), out: join(dir, 'out') };
+}
+
+/** Splits a documented command line into words: double quotes group, `\` + newline continues. */
+function shellWords(command: string): string[] {
+  return [...command.replace(/\\\n/g, ' ').matchAll(/"([^"]*)"|'([^']*)'|(\S+)/g)].map((m) => m[1] ?? m[2] ?? m[3] ?? '')
+    .map((word) => word.replace(/^--param="?([^"]*)"?$/, '--param=$1'));
+}
+
+/** Every `npx serverless deploy|package` command in the README's and docs/lambda.md's shell blocks. */
+function documentedCommands(): string[] {
+  const commands: string[] = [];
+  for (const file of ['README.md', 'docs/lambda.md']) {
+    const text = readFileSync(join(REPO_ROOT, file), 'utf8');
+    for (const block of text.matchAll(/```sh\n([\s\S]*?)```/g)) {
+      const lines = (block[1] ?? '').replace(/\\\n\s*/g, '\\\n').split(/(?<!\\)\n/);
+      commands.push(...lines.map((line) => line.trim()).filter((line) => /^npx serverless (deploy|package)\b/.test(line)));
     }
-    expect(existsSync(join(workDir, 'out', 'stream.zip'))).toBe(true);
+  }
+  return commands;
+}
+
+const COMMANDS = documentedCommands();
+const PROD = COMMANDS.find((c) => c.includes('redisUrlFrom=') && c.includes('jwtSecretFrom=') && !c.includes('source='));
+const QUEUE = COMMANDS.find((c) => c.includes('source=sqs'));
+const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a,subnet-0b', '--param=securityGroupIds=sg-01'];
+const packaged = new Map<string, Packaged>();
+
+beforeAll(async () => {
+  if (PROD === undefined || QUEUE === undefined) throw new Error(`README/docs lack the production or the source=sqs command: ${JSON.stringify(COMMANDS)}`);
+  const vpc = `${PROD} ${VPC_ARGS.join(' ')}`;
+  const all = [...new Set([...COMMANDS, vpc])];
+  const results = await Promise.all(all.map(packageCommand));
+  all.forEach((command, i) => packaged.set(command, results[i] as Packaged));
+  packaged.set('vpc', packaged.get(vpc) as Packaged);
+}, 150_000);
+
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+const stackOf = (key: string | undefined): Template => (packaged.get(key ?? '') as Packaged).stack;
+const props = (stack: Template, name: string): Record<string, unknown> => {
+  const found = stack.Resources[name];
+  if (found === undefined) throw new Error(`no ${name} in the stack; it has ${Object.keys(stack.Resources).join(', ')}`);
+  return found.Properties;
+};
+const variables = (stack: Template, fn: string): Record<string, unknown> => (props(stack, `${fn}LambdaFunction`)['Environment'] as { Variables: Record<string, unknown> }).Variables;
+const sqsStatements = (statements: Statement[]): Statement[] => statements.filter((s) => s.Action.some((a) => a.startsWith('sqs:')));
+
+describe('the deploy commands of README.md and docs/lambda.md', () => {
+  it('are there (production, queue mode, local) and each packages, validating apart from the v4-only `build` key', () => {
+    expect(COMMANDS.length).toBeGreaterThanOrEqual(3);
+    for (const command of COMMANDS) {
+      const problems = (packaged.get(command) as Packaged).output.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('at '));
+      expect([command, problems]).toEqual([command, ["at root: unrecognized property 'build'"]]);
+    }
+  });
+});
+
+describe('serverless.yml → CloudFormation (serverless package, offline)', () => {
+  it('runs every function on nodejs22.x, arm64, from the esbuild .mjs bundle, each with its own role', () => {
+    const stack = stackOf(PROD);
+    for (const name of ['Stream', 'Publish', 'Ingest']) {
+      expect(props(stack, `${name}LambdaFunction`)).toMatchObject({
+        Runtime: 'nodejs22.x', Architectures: ['arm64'], Handler: `functions/${name.toLowerCase()}.handler`,
+        Role: { 'Fn::GetAtt': [`${name}Role`, 'Arn'] },
+      });
+    }
+    expect(stack.Resources['IamRoleLambdaExecution']).toBeUndefined();
+    expect(existsSync(join((packaged.get(PROD!) as Packaged).out, 'stream.zip'))).toBe(true);
   });
 
-  it('gives stream a RESPONSE_STREAM function URL with CORS and a 900 s timeout, publish a buffered one', () => {
-    expect(resource('StreamLambdaFunction')['Timeout']).toBe(900);
-    expect(resource('StreamLambdaFunctionUrl')).toMatchObject({ InvokeMode: 'RESPONSE_STREAM', AuthType: 'NONE' });
-    expect(resource('PublishLambdaFunctionUrl')['InvokeMode'] ?? 'BUFFERED').toBe('BUFFERED');
+  it('gives stream a RESPONSE_STREAM function URL, a 900 s timeout and reserved concurrency; publish a buffered URL', () => {
+    const stack = stackOf(PROD);
+    expect(props(stack, 'StreamLambdaFunction')).toMatchObject({ Timeout: 900, ReservedConcurrentExecutions: 100, MemorySize: 256 });
+    expect(props(stack, 'StreamLambdaFunctionUrl')).toMatchObject({ InvokeMode: 'RESPONSE_STREAM', AuthType: 'NONE' });
+    expect(props(stack, 'PublishLambdaFunctionUrl')['InvokeMode'] ?? 'BUFFERED').toBe('BUFFERED');
+    expect(props(stack, 'StreamLambdaFunction')['VpcConfig']).toBeUndefined();
   });
 
-  it('gives both function URLs the container CORS policy: one exact origin, credentials, never *', () => {
+  it('gives both function URLs the container CORS policy: the one exact origin given, credentials, never *', () => {
     for (const [url, methods] of [['StreamLambdaFunctionUrl', ['GET', 'POST']], ['PublishLambdaFunctionUrl', ['POST']]] as const) {
-      const cors = resource(url)['Cors'] as Record<string, unknown>;
-      expect(cors).toEqual({
-        AllowOrigins: ['http://localhost:8080'],
-        AllowCredentials: true,
-        AllowHeaders: [...CORS_ALLOWED_HEADERS],
-        ExposeHeaders: [...CORS_EXPOSED_HEADERS],
-        AllowMethods: [...methods],
-        MaxAge: CORS_MAX_AGE_SECONDS,
+      expect(props(stackOf(PROD), url)['Cors']).toEqual({
+        AllowOrigins: ['https://app.example.com'], AllowCredentials: true, AllowHeaders: [...CORS_ALLOWED_HEADERS],
+        ExposeHeaders: [...CORS_EXPOSED_HEADERS], AllowMethods: [...methods], MaxAge: CORS_MAX_AGE_SECONDS,
       });
     }
   });
 
-  it('maps the ingest queue to the bridge with ReportBatchItemFailures, and redrives to a dead-letter queue', () => {
-    const mapping = Object.values(template.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
+  it('maps the ingest queue to the bridge with ReportBatchItemFailures and maximumConcurrency, and redrives to a DLQ', () => {
+    const stack = stackOf(PROD);
+    const mapping = Object.values(stack.Resources).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
     expect(mapping?.Properties).toMatchObject({
-      EventSourceArn: { 'Fn::GetAtt': ['IngestQueue', 'Arn'] },
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 10,
+      EventSourceArn: { 'Fn::GetAtt': ['IngestQueue', 'Arn'] }, FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 5 },
     });
-    expect(resource('IngestQueue')['RedrivePolicy']).toEqual({
-      deadLetterTargetArn: { 'Fn::GetAtt': ['IngestDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5,
-    });
+    expect(props(stack, 'IngestQueue')['RedrivePolicy']).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['IngestDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
   });
+});
 
-  it('grants SQS actions on the ingest queue only, and no action on a "*" resource', () => {
-    const role = resource('IamRoleLambdaExecution') as { Policies: { PolicyDocument: { Statement: Statement[] } }[] };
-    const statements = role.Policies.flatMap((p) => p.PolicyDocument.Statement);
-    for (const statement of statements) {
-      expect(statement.Resource).not.toContain('*');
-      expect(JSON.stringify(statement.Resource)).not.toContain('"*"');
-      for (const action of statement.Action) expect(action).not.toMatch(/\*/);
+describe('secrets by name', () => {
+  it('puts only the names in the functions\' environment, and no secret value anywhere in the template', () => {
+    const stack = stackOf(PROD);
+    expect(variables(stack, 'Stream')).toMatchObject({ REDIS_URL_FROM: 'ssm:/sse-relay/prod/redis-url', AUTH_JWT_SECRET_FROM: 'ssm:/sse-relay/prod/jwt-secret', REDIS_URL: '' });
+    expect(variables(stack, 'Ingest')).toMatchObject({ REDIS_URL_FROM: 'ssm:/sse-relay/prod/redis-url', AUTH_MODE: 'none' });
+    for (const [command, { raw }] of packaged) {
+      expect([command, raw.match(/"AUTH_JWT_SECRET"|rediss?:\/\/[^"\s]*:[^"\s]*@/g)]).toEqual([command, null]);
     }
-    const sqs = statements.filter((s) => s.Action.some((a) => a.startsWith('sqs:')));
-    expect(sqs.length).toBeGreaterThan(0);
-    for (const statement of sqs) expect(statement.Resource).toEqual([{ 'Fn::GetAtt': ['IngestQueue', 'Arn'] }]);
-    // What the framework adds for logs is scoped to this service's log groups.
-    const logs = statements.filter((s) => s.Action.some((a) => a.startsWith('logs:')));
-    for (const statement of logs) expect(JSON.stringify(statement.Resource)).toContain('log-group:/aws/lambda/sse-relay-test');
   });
 
-  it('passes SOURCE and REDIS_URL from params, and stays out of a VPC unless asked', () => {
-    const variables = (resource('StreamLambdaFunction')['Environment'] as { Variables: Record<string, string> }).Variables;
-    expect(variables).toMatchObject({ SOURCE: 'redis', REDIS_URL: '' });
-    expect(resource('StreamLambdaFunction')['VpcConfig']).toBeUndefined();
+  it('grants each function ssm:GetParameter on exactly the parameters it is given, nothing on SSM otherwise', () => {
+    const stack = stackOf(PROD);
+    const arn = (name: string): unknown => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/sse-relay/prod/${name}` });
+    const reads = (role: string): Statement[] => roleStatements(stack, role).filter((s) => s.Action.some((a) => /^(ssm|secretsmanager|kms):/.test(a)));
+    expect(reads('StreamRole')).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [arn('jwt-secret'), arn('redis-url')] }]);
+    expect(reads('PublishRole')).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [arn('jwt-secret'), arn('redis-url')] }]);
+    expect(reads('IngestRole')).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [arn('redis-url')] }]);
+  });
+
+  it('refuses to package with what the source and auth mode need missing, or a secret by value, naming each parameter', async () => {
+    // The matrix of checks is unit-tested below; this is the wiring: the CLI stops before packaging, with the message.
+    const attempt = serverless(['package', '--stage', 'test', '--package', 'out', '--param=jwtSecret=0123456789abcdef0123456789abcdef']);
+    await expect(attempt).rejects.toThrow(/jwtSecret is no longer a parameter[\s\S]*source=redis needs redisUrlFrom=[\s\S]*authMode=jwt needs jwtSecretFrom=/);
+  }, 90_000);
+});
+
+describe('least privilege, one role per function', () => {
+  it('redis mode: no SQS action for stream or publish; ingest may read its own queue only', () => {
+    const stack = stackOf(PROD);
+    expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([]);
+    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([]);
+    expect(sqsStatements(roleStatements(stack, 'IngestRole'))).toEqual([
+      { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: { 'Fn::GetAtt': ['IngestQueue', 'Arn'] } },
+    ]);
+  });
+
+  it('queue mode: the stack creates the queue; stream receives from it, publish sends to it, and there is no bridge', () => {
+    const stack = stackOf(QUEUE);
+    expect(variables(stack, 'Stream')['SQS_QUEUE_URL']).toEqual({ Ref: 'EventsQueue' });
+    expect(variables(stack, 'Publish')['SQS_QUEUE_URL']).toEqual({ Ref: 'EventsQueue' });
+    const queue = { 'Fn::GetAtt': ['EventsQueue', 'Arn'] };
+    expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([
+      { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: queue },
+    ]);
+    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: queue }]);
+    expect(props(stack, 'EventsQueue')['RedrivePolicy']).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
+    for (const gone of ['IngestLambdaFunction', 'IngestQueue', 'IngestRole']) expect(stack.Resources[gone]).toBeUndefined();
+  });
+
+  it('no statement anywhere has a * action or resource (bar the log streams of a function\'s own log group)', () => {
+    for (const [command, { stack }] of packaged) {
+      for (const role of Object.keys(stack.Resources).filter((name) => stack.Resources[name]?.Type === 'AWS::IAM::Role')) {
+        for (const statement of roleStatements(stack, role)) {
+          for (const action of statement.Action) expect([command, action]).not.toEqual([command, expect.stringContaining('*')]);
+          const resources = JSON.stringify(statement.Resource);
+          if (statement.Action.every((a) => a.startsWith('logs:'))) {
+            expect(resources).toMatch(new RegExp(`log-group:/aws/lambda/sse-relay-\\w+-${role.replace('Role', '').toLowerCase()}:\\*"`));
+          } else {
+            expect([command, role, resources]).not.toEqual([command, role, expect.stringContaining('*')]);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('networking per function', () => {
+  it('attaches only the functions asked for to the VPC, with the managed VPC policy on their roles only', () => {
+    const stack = stackOf('vpc');
+    expect(props(stack, 'StreamLambdaFunction')['VpcConfig']).toBeUndefined();
+    for (const name of ['Publish', 'Ingest']) {
+      expect(props(stack, `${name}LambdaFunction`)['VpcConfig']).toEqual({
+        SubnetIds: { 'Fn::Split': [',', 'subnet-0a,subnet-0b'] }, SecurityGroupIds: { 'Fn::Split': [',', 'sg-01'] },
+      });
+      expect(JSON.stringify(props(stack, `${name}Role`)['ManagedPolicyArns'])).toContain('AWSLambdaVPCAccessExecutionRole');
+    }
+    expect(props(stack, 'StreamRole')['ManagedPolicyArns']).toEqual([]);
+  });
+});
+
+describe('alarms', () => {
+  it('watch the dead-letter queue, the functions\' errors and stream\'s throttles', () => {
+    const alarms = (stack: Template): string[] => Object.values(stack.Resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map((r) => `${r.Properties['Namespace']}/${r.Properties['MetricName']}/${JSON.stringify((r.Properties['Dimensions'] as { Value: unknown }[])[0]?.Value)}`).sort();
+    expect(alarms(stackOf(PROD))).toEqual([
+      'AWS/Lambda/Errors/{"Ref":"IngestLambdaFunction"}', 'AWS/Lambda/Errors/{"Ref":"PublishLambdaFunction"}',
+      'AWS/Lambda/Errors/{"Ref":"StreamLambdaFunction"}', 'AWS/Lambda/Throttles/{"Ref":"StreamLambdaFunction"}',
+      'AWS/SQS/ApproximateNumberOfMessagesVisible/{"Fn::GetAtt":["IngestDeadLetterQueue","QueueName"]}',
+    ]);
+    expect(alarms(stackOf(QUEUE))).toContain('AWS/SQS/ApproximateNumberOfMessagesVisible/{"Fn::GetAtt":["EventsDeadLetterQueue","QueueName"]}');
+  });
+});
+
+describe('serverless/sse-relay-plugin.cjs checks', () => {
+  const { problems } = createRequire(import.meta.url)(join(REPO_ROOT, 'serverless', 'sse-relay-plugin.cjs')) as { problems: (p: Record<string, unknown>) => string[] };
+  const valid = {
+    source: 'redis', redisUrlFrom: 'ssm:/r', redisUrl: '', authMode: 'jwt', jwtSecretFrom: 'secretsmanager:j', jwksUrl: '',
+    allowedOrigin: 'https://app.example.com', streamVpc: 'none', publishVpc: 'none', ingestVpc: 'none', subnetIds: '', securityGroupIds: '',
+    streamConcurrency: 100, ingestMaxConcurrency: 5, flushPaddingBytes: 0,
+  };
+
+  it.each([
+    [{}, []],
+    [{ source: 'kafka' }, ['source must be one of']],
+    [{ source: 'redis-list', redisUrlFrom: '' }, ['source=redis-list needs redisUrlFrom=']],
+    [{ source: 'sqs', redisUrlFrom: '' }, []],
+    [{ redisUrl: 'rediss://cache.example.com:6380', redisUrlFrom: '' }, []],
+    [{ redisUrl: 'rediss://cache.example.com:6380' }, ['redisUrl and redisUrlFrom are both set']],
+    [{ redisUrl: 'rediss://app:hunter2@cache.example.com:6380', redisUrlFrom: '' }, ['redisUrl carries credentials']],
+    [{ redisUrlFrom: 'vault:/x' }, ['redisUrlFrom must be ssm:']],
+    [{ jwtSecretFrom: '', jwksUrl: 'https://id.example.com/jwks.json' }, []],
+    [{ jwtSecretFrom: '', jwksUrl: 'http://id.example.com/jwks.json' }, ['jwksUrl must be an https:// URL']],
+    [{ authMode: 'none', jwtSecretFrom: '' }, []],
+    [{ allowedOrigin: '*' }, ['allowedOrigin must be one exact origin']],
+    [{ allowedOrigin: 'https://app.example.com/' }, ['allowedOrigin must be one exact origin']],
+    [{ ingestVpc: 'yes' }, ['ingestVpc must be none or enabled']],
+    [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
+    [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
+    [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
+  ])('%j → %j', (change, expected) => {
+    const found = problems({ ...valid, ...change });
+    expect(found.length).toBe(expected.length);
+    expected.forEach((start, i) => expect(found[i]).toContain(start));
   });
 });

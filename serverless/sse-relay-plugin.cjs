@@ -1,0 +1,123 @@
+'use strict';
+/* global module, require */
+// sse-relay's package-time checks and derived settings (serverless v4 and osls/v3 alike). It runs before anything is
+// packaged, so `serverless package` and `serverless deploy` fail with one message naming the parameter when the
+// chosen source and auth mode lack what they need, and never put a secret's value into the template.
+
+const { isSecretRef, secretArn } = require('./secret-arns.cjs');
+
+const SOURCES = ['redis', 'redis-list', 'sqs', 'memory'];
+const SWITCHES = ['none', 'enabled'];
+const EXACT_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+// Parameters of earlier versions of this template, refused with what replaces them.
+const REPLACED = {
+  jwtSecret: 'jwtSecretFrom=ssm:/parameter/name (or secretsmanager:name): a value would be written into the CloudFormation template',
+  vpc: 'streamVpc / publishVpc / ingestVpc=enabled (VPC attachment is chosen per function; stream stays outside by default)',
+};
+
+/** The problems with `p` (custom.sseRelay, params resolved) as messages naming the parameter; empty when deployable. */
+function problems(p) {
+  const out = [];
+  const set = (name) => p[name] !== undefined && p[name] !== null && String(p[name]).trim() !== '';
+  if (!SOURCES.includes(p.source)) out.push(`source must be one of ${SOURCES.join(', ')}; got "${p.source}"`);
+  if (['redis', 'redis-list'].includes(p.source)) {
+    if (!set('redisUrl') && !set('redisUrlFrom')) out.push(`source=${p.source} needs redisUrlFrom=ssm:/name (the Redis URL with its password, stored as a SecureString) or, for a Redis without a password, redisUrl=rediss://host:port`);
+    if (set('redisUrl') && set('redisUrlFrom')) out.push('redisUrl and redisUrlFrom are both set; give one');
+  }
+  if (set('redisUrl')) {
+    let url;
+    try { url = new URL(String(p.redisUrl)); } catch { url = undefined; }
+    if (url === undefined || !['redis:', 'rediss:'].includes(url.protocol)) out.push('redisUrl must be a redis:// or rediss:// URL');
+    else if (url.username !== '' || url.password !== '') out.push('redisUrl carries credentials, which would be written into the CloudFormation template: store the URL in SSM (SecureString) or Secrets Manager and pass redisUrlFrom=ssm:/name instead');
+  }
+  if (set('redisUrlFrom') && !isSecretRef(p.redisUrlFrom)) out.push(`redisUrlFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.redisUrlFrom}"`);
+  if (!['jwt', 'none'].includes(p.authMode)) out.push(`authMode must be jwt or none; got "${p.authMode}"`);
+  if (p.authMode === 'jwt' && !set('jwtSecretFrom') && !set('jwksUrl')) out.push('authMode=jwt needs jwtSecretFrom=ssm:/parameter/name (an HS256 secret of 32+ bytes, stored as a SecureString) or jwksUrl=https://…/jwks.json; or choose authMode=none');
+  if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
+  if (set('jwksUrl') && !/^https:\/\/\S+$/.test(String(p.jwksUrl))) out.push('jwksUrl must be an https:// URL');
+  if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
+  out.push(...networkProblems(p, set), ...numberProblems(p));
+  return out;
+}
+
+function networkProblems(p, set) {
+  const out = [];
+  const attached = ['streamVpc', 'publishVpc', 'ingestVpc'].filter((name) => {
+    if (!SWITCHES.includes(p[name])) out.push(`${name} must be none or enabled; got "${p[name]}"`);
+    return p[name] === 'enabled';
+  });
+  if (attached.length > 0 && (!set('subnetIds') || !set('securityGroupIds'))) out.push(`${attached.join(', ')}=enabled needs subnetIds and securityGroupIds (comma-separated)`);
+  return out;
+}
+
+function numberProblems(p) {
+  const out = [];
+  const whole = (name, min, max) => {
+    const n = Number(p[name]);
+    if (!Number.isInteger(n) || n < min || n > max) out.push(`${name} must be a whole number from ${min} to ${max}; got "${p[name]}"`);
+  };
+  whole('streamConcurrency', 1, 10000);
+  whole('ingestMaxConcurrency', 2, 1000);
+  whole('flushPaddingBytes', 0, 65536);
+  return out;
+}
+
+/** IAM statements that let a function read the secrets it is given by name (and nothing else). */
+function secretStatements(names, kmsKeyArn) {
+  const refs = names.filter((ref) => ref !== undefined && ref !== null && String(ref).trim() !== '');
+  if (refs.length === 0) return [];
+  const ssm = refs.filter((ref) => secretArn(ref).action === 'ssm:GetParameter').map((ref) => secretArn(ref).resource);
+  const sm = refs.filter((ref) => secretArn(ref).action === 'secretsmanager:GetSecretValue').map((ref) => secretArn(ref).resource);
+  const statements = [];
+  if (ssm.length > 0) statements.push({ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: ssm });
+  if (sm.length > 0) statements.push({ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: sm });
+  if (kmsKeyArn) statements.push({ Effect: 'Allow', Action: ['kms:Decrypt'], Resource: [kmsKeyArn] });
+  return statements;
+}
+
+class SseRelayPlugin {
+  constructor(serverless, options) {
+    this.serverless = serverless;
+    this.options = options;
+    this.hooks = { 'before:package:initialize': () => this.check() };
+  }
+
+  check() {
+    const service = this.serverless.service;
+    const p = (service.custom && service.custom.sseRelay) || {};
+    const given = [].concat(this.options.param || []).map((entry) => String(entry).split('=')[0]);
+    const found = given.filter((name) => name in REPLACED).map((name) => `${name} is no longer a parameter; use ${REPLACED[name]}`);
+    found.push(...problems(p));
+    if (found.length > 0) {
+      throw new this.serverless.classes.Error(`sse-relay: cannot package this stack:\n  - ${found.join('\n  - ')}\n(docs/lambda.md lists the parameters)`);
+    }
+    if (p.streamVpc === 'enabled') {
+      // Allowed, never the default: AWS documents that function URLs do not support response streaming within a VPC.
+      this.serverless.cli.log('sse-relay: streamVpc=enabled: function URLs may not stream inside a VPC (docs/lambda.md, "Networking"); run `npm run smoke:lambda` against this stage before relying on it');
+    }
+    this.apply(service, p);
+  }
+
+  /** Settings derived from the parameters that serverless.yml cannot express portably across v3 and v4. */
+  apply(service, p) {
+    const { stream, ingest } = service.functions;
+    // A number from --param arrives as a string; the schema wants an integer.
+    stream.reservedConcurrency = Number(p.streamConcurrency);
+    // The SQS → Redis bridge appends to Redis streams: it exists only when the browsers read Redis streams.
+    if (p.source !== 'redis') delete service.functions.ingest;
+    else for (const event of ingest.events) if (event.sqs) event.sqs.maximumConcurrency = Number(p.ingestMaxConcurrency);
+    const resources = service.resources.Resources;
+    const usesRedis = p.source === 'redis' || p.source === 'redis-list';
+    const grant = (role, refs) => {
+      const statements = secretStatements(refs, p.secretsKmsKeyArn);
+      if (statements.length > 0) resources[role].Properties.Policies.push({ PolicyName: 'read-secrets', PolicyDocument: { Version: '2012-10-17', Statement: statements } });
+    };
+    grant('StreamRole', [p.jwtSecretFrom, usesRedis ? p.redisUrlFrom : undefined]);
+    grant('PublishRole', [p.jwtSecretFrom, usesRedis ? p.redisUrlFrom : undefined]);
+    if (p.source === 'redis') grant('IngestRole', [p.redisUrlFrom]);
+  }
+}
+
+module.exports = SseRelayPlugin;
+module.exports.problems = problems;
+module.exports.secretStatements = secretStatements;
