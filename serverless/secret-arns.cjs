@@ -1,5 +1,4 @@
 'use strict';
-/* global module */
 // The IAM resource of a secret named as sse-relay's AUTH_JWT_SECRET_FROM / REDIS_URL_FROM take it (lib/config/secret-refs.ts
 // parses the same forms at run time): ssm:/name, secretsmanager:name, or the full ARN of either.
 

@@ -1,5 +1,4 @@
 'use strict';
-/* global module, require */
 // sse-relay's package-time checks and derived settings (serverless v4 and osls/v3 alike). It runs before anything is
 // packaged, so `serverless package` and `serverless deploy` fail with one message naming the parameter when the
 // chosen source and auth mode lack what they need, and never put a secret's value into the template.

@@ -40,7 +40,7 @@ async function serverless(args: string[]): Promise<{ dir: string; output: string
     return { dir, output: `${result.stdout}\n${result.stderr}` };
   } catch (error) {
     const failed = error as { stdout?: string; stderr?: string };
-    throw new Error(`${failed.stdout ?? ''}\n${failed.stderr ?? ''}`);
+    throw new Error(`${failed.stdout ?? ''}\n${failed.stderr ?? ''}`, { cause: error });
   }
 }
 

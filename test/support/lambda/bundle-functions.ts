@@ -15,7 +15,7 @@ const PLUGIN_KEYS = ['concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'p
 
 /** The esbuild options serverless.yml gives serverless-esbuild (`custom.esbuild`), as serverless-esbuild passes them on. */
 export async function serverlessEsbuildOptions(): Promise<{ options: BuildOptions; extension: string; handlers: Record<string, string> }> {
-  const manifest = parse(await readFile(join(REPO_ROOT, 'serverless.yml'), 'utf8'), { customTags: cloudFormationTags }) as {
+  const manifest = parse(await readFile(join(REPO_ROOT, 'serverless.yml'), 'utf8'), { customTags: cloudFormationTags, merge: true }) as {
     custom: { esbuild: Record<string, unknown> };
     functions: Record<string, { handler: string }>;
   };
@@ -66,7 +66,7 @@ export async function bundleEntry(entry: string, outdir: string): Promise<number
 }
 
 // serverless.yml uses CloudFormation short forms (!GetAtt, !Split); their values do not matter for bundling.
-const cloudFormationTags = ['GetAtt', 'Split', 'Ref', 'Sub', 'Join', 'If'].flatMap((name) => [
+const cloudFormationTags = ['GetAtt', 'Split', 'Ref', 'Sub', 'Join', 'If', 'Equals', 'Not'].flatMap((name) => [
   { tag: `!${name}`, resolve: (value: unknown) => ({ [name]: value }) },
   { tag: `!${name}`, collection: 'seq' as const, resolve: (value: unknown) => ({ [name]: value }) },
 ]);
