@@ -19,6 +19,12 @@ export interface FunctionUrlOptions {
   invoke: (event: unknown) => Promise<Invocation>;
   /** 'stream' forwards body bytes as they arrive; 'buffered' sends the response once complete. */
   mode: InvokeMode;
+  /**
+   * Stream mode: hold body bytes until at least this many are waiting, then forward them together, as function URLs
+   * have been seen to hold small writes (aws-lambda-nodejs-runtime-interface-client#94, #102: 16–100 KB). Default 0:
+   * every chunk goes out as it arrives.
+   */
+  holdBelowBytes?: number;
 }
 
 export interface FunctionUrl {
@@ -70,7 +76,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Functi
     return;
   }
   res.flushHeaders();
-  forwardBody(response.body, res, invocation.done);
+  forwardBody(response.body, res, invocation.done, options.holdBelowBytes ?? 0);
 }
 
 /** Status and headers of a streamed response, from its prelude or (without one) its content type. */
@@ -82,23 +88,33 @@ function streamHead(response: Extract<InvocationResponse, { kind: 'stream' }>): 
 }
 
 /**
- * Pipes body bytes to the client as they come, honouring the client's backpressure. A client that
+ * Pipes body bytes to the client as they come (or, with `holdBelowBytes`, once that many wait), honouring the client's
+ * backpressure. A client that
  * goes away changes nothing for the function — a function URL gives it no disconnect signal — so
  * the rest of the body is drained and dropped. A failed invocation cuts the connection.
  */
-function forwardBody(body: Readable, res: ServerResponse, done: Promise<InvocationEnd>): void {
+function forwardBody(body: Readable, res: ServerResponse, done: Promise<InvocationEnd>, holdBelowBytes: number): void {
   let clientGone = false;
+  let held: Buffer[] = [];
+  let heldBytes = 0;
   res.on('close', () => {
     clientGone = true;
     body.resume();
   });
   body.on('data', (chunk: Buffer) => {
-    if (clientGone || res.write(chunk)) return;
+    if (clientGone) return;
+    held.push(chunk);
+    heldBytes += chunk.byteLength;
+    if (heldBytes < holdBelowBytes) return;
+    const out = Buffer.concat(held);
+    [held, heldBytes] = [[], 0];
+    if (res.write(out)) return;
     body.pause();
     res.once('drain', () => body.resume());
   });
   body.on('error', () => res.destroy());
   body.on('end', () => {
+    if (heldBytes > 0 && !clientGone) res.write(Buffer.concat(held));
     void done.then((end) => (end.error ? res.destroy() : res.end()));
   });
 }

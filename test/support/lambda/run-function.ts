@@ -17,6 +17,8 @@ export interface LambdaFunctionOptions {
   timeoutMs?: number;
   /** Function URL invoke mode: 'stream' = RESPONSE_STREAM, 'buffered' = BUFFERED. Default 'stream'. */
   mode?: InvokeMode;
+  /** The function URL holds streamed bytes until this many wait (a URL that holds small writes). Default 0 = off. */
+  holdBelowBytes?: number;
   /** Most sandboxes (concurrent invocations) started on demand; beyond it the URL answers 429. Default 4. */
   maxConcurrency?: number;
   /** AWS_LAMBDA_FUNCTION_NAME. Default 'sse-relay-test'. */
@@ -86,7 +88,7 @@ export async function startLambdaFunction(options: LambdaFunctionOptions): Promi
     }
   }
 
-  const front = await startFunctionUrl({ invoke, mode: options.mode ?? 'stream' });
+  const front = await startFunctionUrl({ invoke, mode: options.mode ?? 'stream', holdBelowBytes: options.holdBelowBytes ?? 0 });
   const all = (): Sandbox[] => [...retired, ...sandboxes];
   return {
     url: front.url,

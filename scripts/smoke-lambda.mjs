@@ -1,0 +1,102 @@
+// npm run smoke:lambda -- <stream-url> <publish-url> [--heartbeat-wait-ms N] [--prompt-ms N] [--json]
+// Against a deployed stack (or the local function-URL harness): opens a stream, publishes small events and measures
+// publish → receive latency of each, watches heartbeats arrive, and, if small writes are held, probes which event size
+// goes through at once and prints the FLUSH_PADDING_BYTES that fixes it. Token (if auth is on): SSE_RELAY_TOKEN, a JWT
+// allowed to subscribe and publish on topics smoke-*.
+/* global process, fetch, console, performance, setTimeout */
+import { randomUUID } from 'node:crypto';
+import { advise, PROBE_SIZES } from './smoke/padding-advice.mjs';
+import { WatchedStream } from './smoke/watched-stream.mjs';
+
+const USAGE = 'usage: npm run smoke:lambda -- <stream-url> <publish-url> [--heartbeat-wait-ms 35000] [--prompt-ms 1000] [--json]';
+const FLUSHER_BYTES = 60_000;
+
+function parseArgs(argv) {
+  const positional = [];
+  const options = { heartbeatWaitMs: 35_000, promptMs: 1_000, json: false };
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i];
+    if (arg === '--json') options.json = true;
+    else if (arg === '--heartbeat-wait-ms') options.heartbeatWaitMs = Number(argv[++i]);
+    else if (arg === '--prompt-ms') options.promptMs = Number(argv[++i]);
+    else positional.push(arg);
+  }
+  if (positional.length !== 2 || !positional.every((url) => /^https?:\/\//.test(url))) throw new Error(USAGE);
+  if (![options.heartbeatWaitMs, options.promptMs].every((n) => Number.isFinite(n) && n >= 0)) throw new Error(USAGE);
+  return { streamUrl: positional[0].replace(/\/$/, ''), publishUrl: positional[1].replace(/\/$/, ''), ...options };
+}
+
+async function publish(publishUrl, headers, topic, data) {
+  const response = await fetch(`${publishUrl}/publish`, {
+    method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ topic, event: 'smoke-probe', data }),
+  });
+  if (response.status !== 202) throw new Error(`POST ${publishUrl}/publish answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+}
+
+/** Publishes `data` and waits for it: publish → receive latency, ms, or null if it did not come within `waitMs`. */
+async function roundTrip(ctx, data, waitMs) {
+  const sentAt = performance.now();
+  await publish(ctx.publishUrl, ctx.headers, ctx.topic, data);
+  const arrived = await ctx.stream.until(() => ctx.stream.events.some((e) => e.data === data), waitMs);
+  return arrived ? Math.round(ctx.stream.events.find((e) => e.data === data).at - sentAt) : null;
+}
+
+async function smallEvents(ctx, count) {
+  // Not counted: the first publish may wake a cold publish function, which says nothing about the stream URL.
+  await roundTrip(ctx, `warm-up ${randomUUID()}`, ctx.promptMs * 2);
+  const latencies = [];
+  for (let i = 0; i < count; i += 1) latencies.push(await roundTrip(ctx, `small ${i} ${randomUUID()}`, ctx.promptMs * 2));
+  return latencies;
+}
+
+async function heartbeatGaps(ctx) {
+  if (ctx.heartbeatWaitMs === 0) return [];
+  const before = ctx.stream.heartbeats.length;
+  await new Promise((resolve) => setTimeout(resolve, ctx.heartbeatWaitMs));
+  const seen = ctx.stream.heartbeats.slice(Math.max(0, before - 1));
+  return seen.slice(1).map((at, i) => Math.round(at - seen[i]));
+}
+
+/** Each size alone: a large event first pushes out whatever is held, so a probe never rides on earlier bytes. */
+async function probes(ctx) {
+  const results = [];
+  for (const bytes of PROBE_SIZES) {
+    await roundTrip(ctx, `flush ${randomUUID()} `.padEnd(FLUSHER_BYTES, 'f'), ctx.promptMs * 4);
+    const latencyMs = await roundTrip(ctx, `probe ${randomUUID()} `.padEnd(bytes, 'p'), ctx.promptMs * 1.5);
+    results.push({ bytes, latencyMs });
+    if (latencyMs !== null && latencyMs <= ctx.promptMs) break;
+  }
+  return results;
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const token = process.env.SSE_RELAY_TOKEN;
+  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const topic = `smoke-${randomUUID().slice(0, 8)}`;
+  const stream = new WatchedStream(`${args.streamUrl}/events?topic=${topic}`, headers);
+  await stream.open();
+  const ctx = { ...args, headers, topic, stream };
+  try {
+    const latenciesMs = await smallEvents(ctx, 3);
+    const heartbeatGapsMs = await heartbeatGaps(ctx);
+    const measured = { latenciesMs, promptMs: args.promptMs, heartbeatGapsMs, heartbeatsExpected: args.heartbeatWaitMs > 0, probes: [] };
+    const first = advise(measured);
+    const advice = first.held ? advise({ ...measured, probes: await probes(ctx) }) : first;
+    report({ topic, latenciesMs, heartbeatGapsMs, reconnects: stream.reconnects, ...advice }, args.json);
+  } finally {
+    stream.close();
+  }
+}
+
+function report(result, json) {
+  console.log(`topic ${result.topic}: publish → receive of small events, ms: ${result.latenciesMs.map((ms) => ms ?? 'never').join(', ')}`);
+  console.log(`heartbeat gaps, ms: ${result.heartbeatGapsMs.join(', ') || 'none seen'}; stream reconnects: ${result.reconnects}`);
+  for (const line of result.lines) console.log(line);
+  if (json) console.log(JSON.stringify(result));
+}
+
+main().catch((error) => {
+  console.error(`smoke:lambda: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

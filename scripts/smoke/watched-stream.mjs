@@ -1,0 +1,105 @@
+// One SSE stream watched for `npm run smoke:lambda`: the arrival time of every event and heartbeat, read with fetch and
+// a line parser of its own (the tool has no dependencies). When the function ends the stream (deadline, idle or
+// response budget), it reconnects with Last-Event-ID at once, as a browser does after `retry:`.
+/* global fetch, AbortController, TextDecoder, performance, setTimeout, clearTimeout */
+
+export class WatchedStream {
+  /** @param {string} url the /events URL @param {Record<string, string>} headers */
+  constructor(url, headers) {
+    this.url = url;
+    this.headers = headers;
+    /** @type {{ id: string, event: string, data: string, at: number }[]} */
+    this.events = [];
+    /** @type {number[]} arrival times (performance.now()) of `: heartbeat` comments */
+    this.heartbeats = [];
+    this.reconnects = 0;
+    this.lastId = '';
+    this.controller = new AbortController();
+    this.waiters = [];
+  }
+
+  /** Resolves once the first response's headers are in (the subscription exists from then on). */
+  async open() {
+    const response = await this.#connect();
+    this.done = this.#read(response);
+  }
+
+  async #connect() {
+    const headers = { accept: 'text/event-stream', ...this.headers, ...(this.lastId ? { 'last-event-id': this.lastId } : {}) };
+    const response = await fetch(this.url, { headers, signal: this.controller.signal });
+    if (response.status !== 200) throw new Error(`GET ${this.url} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+    return response;
+  }
+
+  async #read(response) {
+    for (;;) {
+      try {
+        await this.#parse(response);
+      } catch (error) {
+        if (this.controller.signal.aborted) return;
+        throw error;
+      }
+      if (this.controller.signal.aborted || this.reconnects >= 20) return;
+      this.reconnects += 1;
+      response = await this.#connect();
+    }
+  }
+
+  async #parse(response) {
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let frame = { id: '', event: 'message', data: [] };
+    for await (const chunk of response.body) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let newline;
+      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
+        frame = this.#line(line, frame);
+      }
+    }
+  }
+
+  #line(line, frame) {
+    const at = performance.now();
+    if (line === '') {
+      if (frame.data.length > 0) this.#push(() => this.events.push({ id: frame.id, event: frame.event, data: frame.data.join('\n'), at }));
+      return { id: frame.id, event: 'message', data: [] };
+    }
+    if (line.startsWith(':')) {
+      if (line.slice(1).trim() === 'heartbeat') this.#push(() => this.heartbeats.push(at));
+      return frame;
+    }
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'id') this.lastId = value;
+    if (field === 'id') return { ...frame, id: value };
+    if (field === 'event') return { ...frame, event: value };
+    if (field === 'data') return { ...frame, data: [...frame.data, value] };
+    return frame;
+  }
+
+  #push(record) {
+    record();
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** Resolves true once `predicate()` holds, false after `timeoutMs`. */
+  async until(predicate, timeoutMs) {
+    const deadline = performance.now() + timeoutMs;
+    while (!predicate()) {
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      await new Promise((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => (clearTimeout(timer), resolve()));
+      });
+    }
+    return true;
+  }
+
+  close() {
+    this.controller.abort();
+  }
+}
