@@ -3,11 +3,13 @@ import { gzipSync } from 'node:zlib';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleFunctions, REPO_ROOT } from './bundle-functions.js';
+import { measureMemory } from './measure-memory.js';
 import { startLambdaFunction, type LambdaFunction } from './run-function.js';
 
 // `npm run dev:lambda` (scripts/dev-lambda.mjs bundles this file and runs it with plain node, no jest): the stream
 // function, bundled as serverless.yml ships it, under aws-lambda-ric behind a local function URL.
-// `npm run dev:lambda -- --measure` prints bundle sizes and cold-start times instead (docs/lambda.md).
+// `npm run dev:lambda -- --measure` prints bundle sizes and cold-start times instead (docs/lambda.md);
+// `npm run dev:lambda -- --memory` the stream function's peak memory with 0, 1,000 and 10,000 events (docs/benchmarks.md).
 
 const TASK_ROOT = join(REPO_ROOT, '.esbuild', 'dev-lambda', 'task');
 const FORWARDED = /^(SOURCE|REDIS_|SQS_|AUTH_|DEMO|LOG_LEVEL|HEARTBEAT_MS|RETRY_MS|MAX_|SESSION_|REPLAY_|MEMORY_|LAMBDA_|FLUSH_|PUBLISH_|CONNECTION_)/;
@@ -70,4 +72,7 @@ function median(values: number[]): number {
 
 await mkdir(TASK_ROOT, { recursive: true });
 if (process.argv.includes('--measure')) await measure(Number(process.env['RUNS'] ?? 7));
-else await serve();
+else if (process.argv.includes('--memory')) {
+  await bundleFunctions(TASK_ROOT, ['stream']);
+  await measureMemory(TASK_ROOT, Number(process.env['RUNS'] ?? 3));
+} else await serve();

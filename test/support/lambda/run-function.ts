@@ -40,6 +40,8 @@ export interface LambdaFunction {
   invoke(event: unknown, options?: InvokeOptions): Promise<Invocation>;
   /** ms from spawn to handler module loaded, one entry per sandbox started so far. */
   coldStartsMs(): number[];
+  /** Process ids of the live sandboxes' runtimes. */
+  pids(): number[];
   /** stdout + stderr of every sandbox (tails), for failure messages. */
   logs(): string;
   /** Kills every runtime process (by pid) and closes the servers. */
@@ -94,6 +96,7 @@ export async function startLambdaFunction(options: LambdaFunctionOptions): Promi
     url: front.url,
     invoke,
     coldStartsMs: () => all().flatMap((s) => (s.readyMs === undefined ? [] : [s.readyMs])),
+    pids: () => sandboxes.filter((s) => !s.dead).flatMap((s) => (s.pid === undefined ? [] : [s.pid])),
     logs: () => all().map((s, i) => `--- sandbox ${i} ---\n${s.logs()}`).join('\n'),
     stop: async () => {
       await Promise.all(all().map((s) => s.kill()));

@@ -78,6 +78,11 @@ export class Sandbox {
     return this.#dead;
   }
 
+  /** Process id of the runtime (aws-lambda-ric), e.g. to read its memory from /proc. */
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** The function's stdout and stderr so far (its tail), for failure messages. */
   logs(): string {
     return this.#logs;
