@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import { EmfEmitter } from '../../lib/adapters/lambda-emf.js';
+import { ResponseBudgetSink } from '../../lib/adapters/response-budget-sink.js';
+import { Metrics } from '../../lib/metrics.js';
+import { resolveSecretRefs } from '../../functions/resolve-secrets.js';
+import { RecordingSink } from '../support/recording-sink.js';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+describe('ResponseBudgetSink', () => {
+  it('signals once, on the turn after the write that reaches the budget, and passes every byte through', async () => {
+    const inner = new RecordingSink();
+    const sink = new ResponseBudgetSink(inner, 10);
+    let signals = 0;
+    sink.once('response-budget', () => (signals += 1));
+    sink.write(Buffer.from('12345'));
+    await nextTurn();
+    expect(signals).toBe(0);
+    sink.write(Buffer.from('67890'));
+    expect(signals).toBe(0); // never from inside write(): the writer is mid-flush
+    await nextTurn();
+    expect(signals).toBe(1);
+    sink.write(Buffer.from('more'));
+    await nextTurn();
+    expect([signals, sink.bytesWritten, inner.text]).toEqual([1, 14, '1234567890more']);
+  });
+
+  it('still tells a listener that arrives after the signal', async () => {
+    const sink = new ResponseBudgetSink(new RecordingSink(), 1);
+    sink.write(Buffer.from('x'));
+    await nextTurn();
+    let heard = false;
+    sink.once('response-budget', () => (heard = true));
+    await nextTurn();
+    expect(heard).toBe(true);
+  });
+});
+
+describe('EmfEmitter', () => {
+  it('writes each counter\'s change since the last line and the gauges, only when a counter moved', () => {
+    const metrics = new Metrics();
+    const lines: string[] = [];
+    const emf = new EmfEmitter(metrics, { dimensions: { FunctionName: 'f' }, write: (line) => lines.push(line) });
+    emf.flush(1_000);
+    expect(lines).toEqual([]);
+    metrics.inc('sse_events_delivered_total', 3);
+    metrics.set('sse_connections_open', 2);
+    emf.flush(2_000);
+    metrics.inc('sse_events_delivered_total', 1);
+    emf.flush(3_000);
+    emf.flush(4_000);
+    const parsed = lines.map((line) => JSON.parse(line) as Record<string, unknown> & { _aws: { Timestamp: number; CloudWatchMetrics: { Namespace: string; Dimensions: string[][] }[] } });
+    expect(parsed.map((line) => [line._aws.Timestamp, line['sse_events_delivered_total'], line['sse_connections_open'], line['FunctionName']]))
+      .toEqual([[2_000, 3, 2, 'f'], [3_000, 1, 2, 'f']]);
+    expect(parsed[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'sse-relay', Dimensions: [['FunctionName']] });
+  });
+});
+
+describe('resolveSecretRefs', () => {
+  it('replaces each name by its value and drops the name; leaves an environment without names as it is', async () => {
+    const env = { AUTH_JWT_SECRET_FROM: 'ssm:/a/jwt', REDIS_URL_FROM: 'secretsmanager:redis', SOURCE: 'redis' };
+    const read = async (ref: { store: string; name: string }): Promise<string> => `${ref.store}|${ref.name}\n`;
+    expect(await resolveSecretRefs(env, read)).toEqual({ AUTH_JWT_SECRET: 'ssm|/a/jwt', REDIS_URL: 'secretsmanager|redis', SOURCE: 'redis' });
+    const plain = { SOURCE: 'memory' };
+    expect(await resolveSecretRefs(plain, read)).toBe(plain);
+  });
+
+  it('names the variable, the store and the name when a read fails or comes back empty, never a value', async () => {
+    const failing = async (): Promise<string> => {
+      throw Object.assign(new Error('denied'), { name: 'AccessDeniedException' });
+    };
+    await expect(resolveSecretRefs({ REDIS_URL_FROM: 'ssm:/r' }, failing)).rejects.toThrow(/^REDIS_URL_FROM: cannot read ssm:\/r \(AccessDeniedException: denied\)/);
+    await expect(resolveSecretRefs({ AUTH_JWT_SECRET_FROM: 'ssm:/j' }, async () => ' ')).rejects.toThrow('AUTH_JWT_SECRET_FROM: ssm:/j is empty');
+  });
+});
