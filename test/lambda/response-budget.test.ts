@@ -58,6 +58,17 @@ describe('the response budget (LAMBDA_MAX_RESPONSE_BYTES)', () => {
     expect(fn.logs()).toContain('"reason":"response-budget"');
   }, 40_000);
 
+  it('ends with the stream\'s position as an id-only frame, then the jittered retry:, as every server-initiated end', async () => {
+    const body = await (await fetch(`${fn.url}/events?topic=budget`)).text();
+    const ids = [...body.matchAll(/^id: (.*)$/gm)].map((m) => m[1]);
+    const tail = /\n\nid: (budget=\d+-\d+)\n\nretry: (\d+)\n\n$/.exec(body);
+    expect(tail).not.toBeNull();
+    // The position names the last event the stream carried: resuming from it misses nothing and repeats nothing.
+    expect(tail?.[1]).toBe(ids.at(-2));
+    expect(Number(tail?.[2])).toBeGreaterThanOrEqual(50); // RETRY_MS=100, jittered over [50, 150)
+    expect(Number(tail?.[2])).toBeLessThan(150);
+  }, 40_000);
+
   it('lets an EventSource resume across many budget-ended invocations with no gap and no duplicate', async () => {
     const received: number[] = [];
     const source = new EventSource(`${fn.url}/events?topic=budget`);
