@@ -42,14 +42,27 @@ export class Invocation {
   #finish!: (end: InvocationEnd) => void;
   #finished = false;
 
-  /** @param deadlineMs absolute epoch ms sent as Lambda-Runtime-Deadline-Ms. */
-  constructor(readonly event: unknown, readonly deadlineMs: number) {
+  /** Absolute epoch ms sent as Lambda-Runtime-Deadline-Ms; set when the runtime takes the event (see start()). */
+  deadlineMs = Number.NaN;
+  /** Resolves when the runtime took the event: the function timeout runs from then, as on Lambda (init is not in it). */
+  readonly started: Promise<void>;
+  #markStarted!: () => void;
+
+  /** @param timeoutMs the function timeout, ms, counted from the moment the runtime takes the event. */
+  constructor(readonly event: unknown, readonly timeoutMs: number) {
+    this.started = new Promise((resolve) => { this.#markStarted = resolve; });
     this.response = new Promise((resolve) => { this.#respond = resolve; });
     this.done = new Promise((resolve) => { this.#finish = resolve; });
   }
 
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /** The runtime takes the event now: its deadline is now + timeout. */
+  start(): void {
+    this.deadlineMs = Date.now() + this.timeoutMs;
+    this.#markStarted();
   }
 
   /** Takes a streamed `/response` POST; `reply` answers the runtime once the body and trailers are in. */

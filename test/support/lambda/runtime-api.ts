@@ -56,9 +56,9 @@ export class RuntimeApi {
     return [...this.#queue, ...this.#inFlight.values()];
   }
 
-  /** Queues an event; `deadlineMs` is absolute (epoch ms), as Lambda-Runtime-Deadline-Ms. */
-  enqueue(event: unknown, deadlineMs: number): Invocation {
-    const invocation = new Invocation(event, deadlineMs);
+  /** Queues an event; its deadline (Lambda-Runtime-Deadline-Ms) is `timeoutMs` after the runtime takes it. */
+  enqueue(event: unknown, timeoutMs: number): Invocation {
+    const invocation = new Invocation(event, timeoutMs);
     void invocation.done.then(() => this.#inFlight.delete(invocation.requestId));
     const waiter = this.#waiting.shift();
     if (waiter) this.#handOut(invocation, waiter);
@@ -110,6 +110,7 @@ export class RuntimeApi {
 
   #handOut(invocation: Invocation, res: ServerResponse): void {
     this.#inFlight.set(invocation.requestId, invocation);
+    invocation.start();
     const body = JSON.stringify(invocation.event);
     res.writeHead(200, {
       'content-type': 'application/json',

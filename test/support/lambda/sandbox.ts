@@ -6,6 +6,8 @@ import type { Invocation } from './invocation.js';
 import { RuntimeApi } from './runtime-api.js';
 
 const INSTALL_HINT = 'aws-lambda-ric is not built: apt-get install -y autoconf automake libtool cmake make g++ && npm install';
+/** Lambda's limit on a sandbox's init phase, ms. */
+const INIT_TIMEOUT_MS = 10_000;
 /** Keep only the tail of the function's output for failure messages (characters). */
 const MAX_LOG_CHARS = 32 * 1024;
 
@@ -88,16 +90,30 @@ export class Sandbox {
     return this.#logs;
   }
 
-  /** Hands one event to the runtime; after `timeoutMs` the invocation fails and the process is killed. */
+  /**
+   * Hands one event to the runtime; `timeoutMs` after the runtime took it the invocation fails and the process is
+   * killed. As on Lambda, a cold sandbox's init (spawn, module load) does not count against the function timeout.
+   */
   invoke(event: unknown, timeoutMs: number): Invocation {
-    const invocation = this.#api.enqueue(event, Date.now() + timeoutMs);
+    const invocation = this.#api.enqueue(event, timeoutMs);
     this.#current = invocation;
-    const timer = setTimeout(() => {
-      invocation.fail({ errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`, source: 'timeout' });
+    // Lambda gives a cold sandbox's init 10 s of its own; a runtime that never asks for the event is killed after that.
+    const init = setTimeout(() => {
+      invocation.fail({ errorType: 'Sandbox.InitTimedout', errorMessage: 'the runtime did not take the event within 10 s of init', source: 'timeout' });
       this.kill();
-    }, timeoutMs);
-    timer.unref();
-    void invocation.done.then(() => clearTimeout(timer));
+    }, INIT_TIMEOUT_MS);
+    init.unref();
+    void invocation.done.then(() => clearTimeout(init));
+    void invocation.started.then(() => {
+      clearTimeout(init);
+      if (invocation.finished) return;
+      const timer = setTimeout(() => {
+        invocation.fail({ errorType: 'Sandbox.Timedout', errorMessage: `Task timed out after ${(timeoutMs / 1000).toFixed(2)} seconds`, source: 'timeout' });
+        this.kill();
+      }, timeoutMs);
+      timer.unref();
+      void invocation.done.then(() => clearTimeout(timer));
+    });
     return invocation;
   }
 
