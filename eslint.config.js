@@ -20,7 +20,14 @@ export default tseslint.config(
   },
   {
     files: ['public/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', console: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', performance: 'readonly' } },
+    languageOptions: {
+      globals: {
+        window: 'readonly', document: 'readonly', EventSource: 'readonly', console: 'readonly', setTimeout: 'readonly',
+        clearTimeout: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', performance: 'readonly', fetch: 'readonly',
+        EventTarget: 'readonly', CustomEvent: 'readonly', MessageEvent: 'readonly', AbortController: 'readonly',
+        TextDecoder: 'readonly', queueMicrotask: 'readonly',
+      },
+    },
   },
   {
     // The core stays runtime-free: transports and SDKs belong to adapters, sources and functions.

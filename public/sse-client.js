@@ -1,103 +1,305 @@
+import { EventStreamParser } from './sse-parser.js';
+
 /**
- * A small wrapper around the browser's EventSource for sse-relay streams.
+ * The browser (and Node ≥ 20) client of sse-relay: one subscription that survives expiring tokens, deploys and flaky
+ * networks without losing its place. Types: sse-client.d.ts; package import: `sse-relay/client`.
  *
- * EventSource reconnects by itself after a dropped connection, but gives up for good on an HTTP error (a 503 while a
- * server drains, a 429): readyState becomes CLOSED. This client then re-creates it after a capped, jittered exponential
- * backoff and passes `lastEventId` in the query (a new EventSource cannot send the Last-Event-ID header), so nothing is
- * missed across the gap.
+ * It reads the stream with `fetch` instead of `EventSource`, because EventSource hides why a connection failed (a 401
+ * and a 503 look the same) and hides the id of id-only frames once it is re-created. With fetch the client sees the
+ * status and `Retry-After`, sees every `id:`, and asks the token provider for a token before every (re)connect:
+ *
+ * - 401 → the provider is asked once more at once (`reason: 'unauthorized'`), then the client backs off;
+ * - 403 → state `forbidden`, a `forbidden` event, no retry;
+ * - 429 / 503 → waits `Retry-After`; network errors and other 5xx → capped exponential backoff with jitter;
+ * - a stream the server ends (token expiry, maximum session, deploy) → reconnects after the server's `retry:`.
+ *
+ * The last event id is kept across all of it and sent back on every reconnect, so nothing is missed or repeated.
  *
  * @example
- *   const client = new RelayClient('/events', { topics: ['demo'] });
- *   client.on('record', (data, event) => console.log(data, event.lastEventId));
- *   client.onstate = (state) => console.log(state);
+ *   const client = new RelayClient('https://relay.example.com/events', {
+ *     topics: ['orders'], token: () => fetch('/api/sse-token').then((r) => r.text()) });
+ *   client.on('created', (order) => console.log(order.id));
+ *   client.addEventListener('statechange', (e) => console.log(e.detail.state));
  */
-export class RelayClient {
-  /**
-   * @param {string} url  the /events endpoint
-   * @param {{ topics: string[], lastEventId?: string, baseDelayMs?: number, maxDelayMs?: number, json?: boolean,
-   *           withCredentials?: boolean }} options
-   *   baseDelayMs: first backoff (default 1000); maxDelayMs: cap (default 30000); json: parse data as JSON (default true).
-   */
+export class RelayClient extends EventTarget {
+  /** @param {string | URL} url the /events endpoint @param {import('./sse-client.js').RelayClientOptions} options */
   constructor(url, options) {
-    this.url = url;
-    this.topics = options.topics;
+    super();
+    const topics = options?.topics;
+    if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === 'string' && t !== '')) {
+      throw new TypeError('RelayClient: options.topics must be a non-empty array of topic names');
+    }
+    const transport = options.tokenTransport ?? 'header';
+    if (!TRANSPORTS.includes(transport)) throw new TypeError(`RelayClient: tokenTransport must be one of ${TRANSPORTS.join(', ')}`);
+    this.url = String(url);
+    this.topics = [...topics];
+    this.tokenTransport = transport;
     this.lastEventId = options.lastEventId ?? '';
-    this.baseDelayMs = options.baseDelayMs ?? 1000;
-    this.maxDelayMs = options.maxDelayMs ?? 30000;
-    this.json = options.json ?? true;
-    this.withCredentials = options.withCredentials ?? false;
-    /** @type {(state: 'connecting'|'open'|'reconnecting'|'backoff'|'closed', detail?: {delayMs?: number}) => void} */
-    this.onstate = () => {};
-    /** Called when the server says the stream skipped messages (the cursor was older than what it keeps). */
-    this.onreset = () => {};
+    this.options = { ...DEFAULTS, ...options };
+    this.retryMs = this.options.retryMs;
+    this.state = 'connecting';
+    /** Shorthands, like EventSource's onopen: called with (state, detail) and with the reset detail. */
+    this.onstate = null;
+    this.onreset = null;
     this.listeners = new Map();
     this.attempt = 0;
+    this.retriedUnauthorized = false;
+    this.everOpened = false;
     this.closed = false;
     this.timer = undefined;
-    this.source = undefined;
-    this.open();
+    this.controller = undefined;
+    // Starts on a microtask so listeners added right after `new` hear everything.
+    queueMicrotask(() => void this.connect('connect'));
   }
 
-  /** Listens for one event type (`message` for untyped events). The handler gets (data, MessageEvent). */
+  /** Listens for one server event type (`message` for untyped events); the handler gets (data, MessageEvent). */
   on(type, handler) {
-    if (!this.listeners.has(type)) {
-      this.listeners.set(type, new Set());
-      this.source?.addEventListener(type, this.dispatcher(type));
+    if (typeof type !== 'string' || type.startsWith('relay.')) {
+      throw new TypeError(`RelayClient.on: "${type}" is reserved; listen for the client's "reset" event instead`);
     }
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(handler);
     return this;
   }
 
-  /** Stops for good. */
+  /** Removes a handler added with on(); without a handler, every handler of the type. */
+  off(type, handler) {
+    if (handler === undefined) this.listeners.delete(type);
+    else this.listeners.get(type)?.delete(handler);
+    return this;
+  }
+
+  /** Stops for good: aborts the stream and any pending reconnect. */
   close() {
+    if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
-    this.source?.close();
-    this.onstate('closed');
+    this.controller?.abort();
+    this.setState('closed', {});
   }
 
-  open() {
-    const url = new URL(this.url, window.location.href);
-    for (const topic of this.topics) url.searchParams.append('topic', topic);
-    if (this.lastEventId !== '') url.searchParams.set('lastEventId', this.lastEventId);
-    const source = new EventSource(url, { withCredentials: this.withCredentials });
-    this.source = source;
-    this.onstate('connecting');
-    for (const type of this.listeners.keys()) source.addEventListener(type, this.dispatcher(type));
-    source.addEventListener('relay.reset', (event) => this.onreset(JSON.parse(event.data)));
-    source.onopen = () => {
-      this.attempt = 0;
-      this.onstate('open');
-    };
-    source.onerror = () => {
+  async connect(reason) {
+    if (this.closed) return;
+    this.setState('connecting', { reason });
+    const controller = new AbortController();
+    this.controller = controller;
+    let response;
+    try {
+      const token = await this.tokenFor(reason);
       if (this.closed) return;
-      if (source.readyState === EventSource.CLOSED) this.backoff();
-      else this.onstate('reconnecting');
-    };
+      const { url, init } = this.request(token);
+      response = await this.options.fetch(url, { ...init, signal: controller.signal });
+    } catch (error) {
+      if (this.closed) return;
+      this.emit('error', { kind: error instanceof TokenError ? 'token' : 'network', error: error.cause ?? error });
+      return this.backoff({ kind: 'network' });
+    }
+    if (this.closed) return controller.abort();
+    if (response.ok && /^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) return this.read(response);
+    return this.refused(response);
   }
 
-  dispatcher(type) {
-    return (event) => {
-      if (event.lastEventId !== '') this.lastEventId = event.lastEventId;
-      let data = event.data;
-      if (this.json) {
-        try {
-          data = JSON.parse(event.data);
-        } catch {
-          // Not JSON: hand over the text as it is.
-        }
+  async tokenFor(reason) {
+    const source = this.options.token;
+    if (source === undefined) return undefined;
+    let token;
+    try {
+      token = typeof source === 'function' ? await source({ reason }) : source;
+    } catch (error) {
+      throw new TokenError('the token provider failed', { cause: error });
+    }
+    if (typeof token !== 'string') throw new TokenError('the token provider must return a string');
+    return token;
+  }
+
+  /** The request of one connection; the token goes where tokenTransport says, and nowhere else (never logged). */
+  request(token) {
+    const base = globalThis.location?.href;
+    const url = base === undefined ? new URL(this.url) : new URL(this.url, base);
+    for (const topic of this.topics) url.searchParams.append('topic', topic);
+    const headers = { accept: 'text/event-stream' };
+    const viaHeaders = this.tokenTransport === 'header';
+    // Query and cookie modes keep the request "simple" (no preflight), so the cursor rides in the query too.
+    if (this.lastEventId !== '') {
+      if (viaHeaders) headers['last-event-id'] = this.lastEventId;
+      else url.searchParams.set('lastEventId', this.lastEventId);
+    }
+    if (token !== undefined && token !== '') {
+      if (viaHeaders) headers.authorization = `Bearer ${token}`;
+      else if (this.tokenTransport === 'query') url.searchParams.set('access_token', token);
+      else writeTokenCookie(token, this.options.cookieDomain);
+    }
+    const credentials = this.tokenTransport === 'cookie' || this.options.withCredentials ? 'include' : 'same-origin';
+    return { url, init: { headers, credentials, cache: 'no-store' } };
+  }
+
+  async read(response) {
+    this.attempt = 0;
+    this.retriedUnauthorized = false;
+    this.everOpened = true;
+    this.setState('open', {});
+    const parser = new EventStreamParser({
+      onEvent: (event) => this.dispatch(event),
+      onRetry: (ms) => (this.retryMs = ms),
+      onId: (id) => (this.lastEventId = id),
+    }, this.lastEventId);
+    try {
+      const reader = response.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        parser.feed(value);
       }
-      for (const handler of this.listeners.get(type) ?? []) handler(data, event);
-    };
+    } catch {
+      // A dropped connection ends the same way as a clean end: reconnect and resume from the last id.
+    }
+    if (this.closed) return;
+    // As EventSource does: wait the server's last `retry:` (jittered by the server when it ends a stream on purpose).
+    this.wait('reconnecting', this.retryMs, { reason: 'ended' }, 'reconnect');
   }
 
-  backoff() {
-    this.source?.close();
-    // Full jitter over a capped exponential: a crowd that lost one server does not return in lockstep.
-    const cap = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** this.attempt);
-    const delayMs = Math.round(cap / 2 + Math.random() * (cap / 2));
-    this.attempt += 1;
-    this.onstate('backoff', { delayMs });
-    this.timer = setTimeout(() => this.open(), delayMs);
+  async refused(response) {
+    const status = response.status;
+    const code = await errorCode(response);
+    const detail = { status, code };
+    if (status === 401 && typeof this.options.token === 'function' && !this.retriedUnauthorized) {
+      this.retriedUnauthorized = true;
+      return this.connect('unauthorized');
+    }
+    if (status === 403) {
+      this.setState('forbidden', detail);
+      return this.emit('forbidden', detail);
+    }
+    if (status === 400 && code === 'invalid_cursor') {
+      // The server does not know this cursor (another source, or a forged id): start afresh and say so.
+      this.lastEventId = '';
+      this.reset({ reason: 'invalid-cursor', topics: [...this.topics] });
+      return this.connect('reconnect');
+    }
+    const retryAfter = status === 429 || status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+    if (retryAfter !== undefined) {
+      this.attempt += 1;
+      // Never earlier than asked; up to 20% later, so a crowd told the same time does not return in one burst.
+      return this.wait('backoff', Math.round(retryAfter * (1 + 0.2 * Math.random())), detail, 'reconnect');
+    }
+    if (status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429) {
+      this.setState('failed', detail);
+      return this.emit('error', { kind: 'refused', ...detail });
+    }
+    return this.backoff(detail);
   }
+
+  backoff(detail) {
+    // Full jitter over a capped exponential: a crowd that lost one server does not return in lockstep.
+    const cap = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** this.attempt);
+    this.attempt += 1;
+    this.wait('backoff', Math.round(cap / 2 + Math.random() * (cap / 2)), detail, 'reconnect');
+  }
+
+  wait(state, delayMs, detail, reason) {
+    this.setState(state, { ...detail, delayMs });
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.connect(reason), delayMs);
+  }
+
+  dispatch(frame) {
+    if (frame.type.startsWith('relay.')) {
+      if (frame.type === 'relay.reset') this.reset(parseReset(frame.data));
+      return;
+    }
+    const handlers = this.listeners.get(frame.type);
+    if (handlers === undefined || handlers.size === 0) return;
+    let data = frame.data;
+    if (this.options.json) {
+      try {
+        data = JSON.parse(frame.data);
+      } catch {
+        // Not JSON: hand over the text as it is.
+      }
+    }
+    const event = new MessageEvent(frame.type, { data: frame.data, lastEventId: frame.lastEventId });
+    for (const handler of [...handlers]) {
+      try {
+        handler(data, event);
+      } catch (error) {
+        // One failing handler must not stop the stream or the other handlers; the page still sees the error.
+        report(error);
+      }
+    }
+  }
+
+  reset(detail) {
+    this.emit('reset', detail);
+    if (typeof this.onreset === 'function') this.onreset(detail);
+  }
+
+  setState(state, detail) {
+    const previous = this.state;
+    this.state = state;
+    this.emit('statechange', { ...detail, state, previous });
+    if (typeof this.onstate === 'function') this.onstate(state, detail);
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+const TRANSPORTS = ['header', 'query', 'cookie'];
+
+const DEFAULTS = {
+  token: undefined,
+  tokenTransport: 'header',
+  cookieDomain: undefined,
+  withCredentials: false,
+  json: true,
+  baseDelayMs: 1000,
+  maxDelayMs: 30000,
+  retryMs: 2000,
+  fetch: (input, init) => globalThis.fetch(input, init),
+};
+
+class TokenError extends Error {}
+
+/** The `relay.reset` payload, guarded: whatever arrives, the app gets `{reason: string, topics: string[]}`. */
+function parseReset(text) {
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  const reason = typeof value?.reason === 'string' ? value.reason : 'unknown';
+  const topics = Array.isArray(value?.topics) ? value.topics.filter((t) => typeof t === 'string') : [];
+  return { reason, topics };
+}
+
+/** `{"error": code}` of a refusal, if the body is that (it is small: read at most what the server sends). */
+async function errorCode(response) {
+  try {
+    const body = await response.json();
+    return typeof body?.error === 'string' ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Retry-After as ms: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or malformed. */
+export function retryAfterMs(value) {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function writeTokenCookie(token, domain) {
+  if (globalThis.document === undefined) throw new TokenError('tokenTransport "cookie" needs a browser document');
+  const secure = globalThis.location?.protocol === 'https:' ? '; Secure' : '';
+  const scope = domain === undefined ? '' : `; Domain=${domain}`;
+  globalThis.document.cookie = `sse_token=${token}; Path=/; SameSite=Strict${secure}${scope}`;
+}
+
+function report(error) {
+  if (typeof globalThis.reportError === 'function') globalThis.reportError(error);
+  else setTimeout(() => { throw error; });
 }

@@ -1,0 +1,115 @@
+/** Types of public/sse-client.js, the sse-relay browser client (package import: `sse-relay/client`). */
+
+/** Why the token provider is being asked: the first connect, a reconnect, or right after a 401 (force a refresh). */
+export type TokenReason = 'connect' | 'reconnect' | 'unauthorized';
+
+/** A token, or a function that returns one; called before every (re)connect. `''` means "send no token". */
+export type TokenSource = string | ((context: { reason: TokenReason }) => string | Promise<string>);
+
+/**
+ * Where the token goes:
+ * - `header` (default): `Authorization: Bearer …` (cross-origin this costs a preflight, cached 10 minutes);
+ * - `query`: `?access_token=…` (no preflight; the relay never logs it, but proxies you run might);
+ * - `cookie`: the `sse_token` cookie, sent with credentials. A token the provider returns is written to
+ *   `document.cookie` (SameSite=Strict, Secure on https, `cookieDomain` if set), so the relay must be same-site;
+ *   a provider that returns `''` leaves the cookie to your server (HttpOnly, the safer choice).
+ */
+export type TokenTransport = 'header' | 'query' | 'cookie';
+
+export interface RelayClientOptions {
+  /** Topics to subscribe to (at least one). */
+  topics: readonly string[];
+  /** The token, or a provider called before every (re)connect. Default: none. */
+  token?: TokenSource;
+  /** How the token travels. Default `header`. */
+  tokenTransport?: TokenTransport;
+  /** `Domain` attribute of the cookie written in `cookie` mode (e.g. `example.com` for relay.example.com). Default: none. */
+  cookieDomain?: string;
+  /** Send cookies cross-origin (fetch `credentials: 'include'`); always on in `cookie` mode. Default false. */
+  withCredentials?: boolean;
+  /** Resume after this id (e.g. one saved in sessionStorage). Default: from the newest message. */
+  lastEventId?: string;
+  /** Parse each event's data as JSON when it is JSON (else the text). Default true. */
+  json?: boolean;
+  /** First backoff after a failure, ms (later ones double, with jitter). Default 1000. */
+  baseDelayMs?: number;
+  /** Longest backoff, ms. Default 30000. */
+  maxDelayMs?: number;
+  /** Reconnect delay until the server sends `retry:`, ms. Default 2000. */
+  retryMs?: number;
+  /** The fetch to use (a wrapper that adds headers, or a polyfill). Default `globalThis.fetch`. */
+  fetch?: (input: URL, init: RequestInit) => Promise<Response>;
+}
+
+/**
+ * - `connecting`: a request is on its way;
+ * - `open`: the stream is live;
+ * - `reconnecting`: the server ended the stream (or the network dropped it); reconnecting after its `retry:`;
+ * - `backoff`: the last attempt failed; waiting `delayMs` (Retry-After on 429/503, else jittered exponential);
+ * - `forbidden`: 403, the token may not read these topics; the client stopped (create a new one to try again);
+ * - `failed`: another 4xx (a bad topic, a missing route); the client stopped;
+ * - `closed`: close() was called.
+ */
+export type RelayState = 'connecting' | 'open' | 'reconnecting' | 'backoff' | 'forbidden' | 'failed' | 'closed';
+
+export interface StateChangeDetail {
+  state: RelayState;
+  previous: RelayState;
+  /** HTTP status of the refusal that led here, if any. */
+  status?: number;
+  /** The relay's error code (README, "Errors"), if the refusal had one. */
+  code?: string;
+  /** How long until the next attempt, ms (`reconnecting`, `backoff`). */
+  delayMs?: number;
+  reason?: string;
+}
+
+/** The server skipped messages (the cursor was older than it keeps, or unknown): reload what the page shows. */
+export interface ResetDetail {
+  reason: string;
+  topics: string[];
+}
+
+export interface ErrorDetail {
+  /** `network`: no answer; `token`: the provider threw or returned a non-string; `refused`: a 4xx that stops the client. */
+  kind: 'network' | 'token' | 'refused';
+  status?: number;
+  code?: string;
+  error?: unknown;
+}
+
+export interface RelayClientEventMap {
+  statechange: CustomEvent<StateChangeDetail>;
+  forbidden: CustomEvent<{ status: number; code?: string }>;
+  reset: CustomEvent<ResetDetail>;
+  error: CustomEvent<ErrorDetail>;
+}
+
+/** Gets the event's data (parsed as JSON when `json` is on and it parses) and the event (`lastEventId`, raw `data`). */
+export type EventHandler<T = unknown> = (data: T, event: MessageEvent<string>) => void;
+
+export declare class RelayClient extends EventTarget {
+  constructor(url: string | URL, options: RelayClientOptions);
+  /** The current state; every change is also a `statechange` event. */
+  readonly state: RelayState;
+  /** The id of the newest event or position received; sent back on every reconnect. */
+  readonly lastEventId: string;
+  readonly topics: readonly string[];
+  /** Shorthand listener for state changes. */
+  onstate: ((state: RelayState, detail: Omit<StateChangeDetail, 'state' | 'previous'>) => void) | null;
+  /** Shorthand listener for resets. */
+  onreset: ((detail: ResetDetail) => void) | null;
+  /** Listens for one server event type (`message` for events without `event:`). `relay.*` names are reserved. */
+  on<T = unknown>(type: string, handler: EventHandler<T>): this;
+  /** Removes one handler, or every handler of the type. */
+  off(type: string, handler?: EventHandler<never>): this;
+  /** Stops for good. */
+  close(): void;
+  addEventListener<K extends keyof RelayClientEventMap>(type: K, listener: (event: RelayClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+  removeEventListener<K extends keyof RelayClientEventMap>(type: K, listener: (event: RelayClientEventMap[K]) => void, options?: boolean | EventListenerOptions): void;
+  removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
+}
+
+/** Retry-After (seconds or an HTTP date) in ms; undefined when absent or malformed. */
+export declare function retryAfterMs(value: string | null | undefined): number | undefined;
