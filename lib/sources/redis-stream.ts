@@ -22,8 +22,9 @@ export interface RedisStreamSettings extends RedisFeedSettings {
 /** How long /readyz waits for PING, ms. */
 const READY_TIMEOUT_MS = 1_000;
 
-// The check and the append are one atomic step: two publishes with the same key can never both append.
-const PUBLISH_ONCE = `
+// The check and the append are one atomic step: two publishes with the same key can never both append. KEYS: stream,
+// marker. ARGV: maxlen, ttl seconds, event, data, key. Returns the stream id (the first one for a repeated key).
+export const PUBLISH_ONCE_SCRIPT = `
 local earlier = redis.call('GET', KEYS[2])
 if earlier then return earlier end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[3], 'data', ARGV[4], 'key', ARGV[5])
@@ -75,7 +76,7 @@ export class RedisStreamSource implements BroadcastSource {
       return redis.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
     }
     const marker = this.keys.marker(topic, message.key);
-    return String(await redis.eval(PUBLISH_ONCE, 2, this.key(topic), marker, maxLen, idempotencyTtlSeconds, event, message.data, message.key));
+    return String(await redis.eval(PUBLISH_ONCE_SCRIPT, 2, this.key(topic), marker, maxLen, idempotencyTtlSeconds, event, message.data, message.key));
   }
 
   // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
@@ -86,7 +87,7 @@ export class RedisStreamSource implements BroadcastSource {
     const key = message.key;
     const reply = await writer.write((pipeline) => {
       if (key === undefined) pipeline.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
-      else pipeline.eval(PUBLISH_ONCE, 2, this.key(topic), this.keys.marker(topic, key), maxLen, idempotencyTtlSeconds, event, message.data, key);
+      else pipeline.eval(PUBLISH_ONCE_SCRIPT, 2, this.key(topic), this.keys.marker(topic, key), maxLen, idempotencyTtlSeconds, event, message.data, key);
     });
     return reply === null || reply === undefined ? null : String(reply);
   }

@@ -1,0 +1,38 @@
+import { checkMessage, DEFAULT_MAX_MESSAGE_BYTES, type PublishMessage } from './message.js';
+import type { Published, PublishTransport } from './transport.js';
+
+/** Options of createPublisher. */
+export interface PublisherOptions {
+  /** Largest `data` accepted, UTF-8 bytes; match the relay's MAX_MESSAGE_BYTES. Default 65536. */
+  maxMessageBytes?: number;
+}
+
+/** Publishes messages the relay will deliver exactly as given, through one transport. */
+export interface Publisher {
+  /** Publishes one message; resolves with the relay's id for it. Throws PublishError when refused. */
+  publish(topic: string, data: unknown, options?: { event?: string; id?: string }): Promise<Published>;
+  /** Publishes several messages in order. Every message is checked before any is sent. */
+  publishBatch(messages: readonly PublishMessage[]): Promise<Published[]>;
+  /** Closes what the transport opened itself. */
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ *   const publisher = createPublisher(httpTransport({ url: 'https://relay.example.com', token: process.env.SSE_RELAY_TOKEN }));
+ *   await publisher.publish('orders', { id: 42 }, { event: 'created', id: 'order-42-created' });
+ */
+export function createPublisher(transport: PublishTransport, options: PublisherOptions = {}): Publisher {
+  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  return {
+    publish: (topic, data, extra = {}) => transport.send(checkMessage({ topic, data, ...extra }, maxBytes)),
+    publishBatch: async (messages) => {
+      const checked = messages.map((m) => checkMessage(m, maxBytes));
+      if (transport.sendBatch !== undefined) return transport.sendBatch(checked);
+      const out: Published[] = [];
+      for (const message of checked) out.push(await transport.send(message));
+      return out;
+    },
+    close: async () => transport.close?.(),
+  };
+}

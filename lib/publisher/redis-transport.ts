@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { encodeListEnvelope } from '../sources/redis-entry.js';
+import { ListKeys, PUSH_ONCE_SCRIPT } from '../sources/redis-list-keys.js';
+import { PUBLISH_ONCE_SCRIPT } from '../sources/redis-stream.js';
+import type { CheckedMessage } from './message.js';
+import type { Published, PublishTransport } from './transport.js';
+
+/** Options of redisTransport; match them to the relay's REDIS_* settings. */
+export interface RedisTransportOptions {
+  /** An ioredis client you own (it is not closed by the publisher). */
+  redis: Redis;
+  /** `stream` for SOURCE=redis (broadcast), `list` for SOURCE=redis-list (queue). Default `stream`. */
+  mode?: 'stream' | 'list';
+  /** REDIS_KEY_PREFIX of the relay. Default `sse:`. */
+  keyPrefix?: string;
+  /** Approximate entries kept per stream (`XADD … MAXLEN ~`), as REDIS_MAXLEN. Default 10000. */
+  maxLen?: number;
+  /** How long an idempotency key is remembered, seconds (as the relay's own publish). Default 86400. */
+  idempotencyTtlSeconds?: number;
+}
+
+/**
+ * Writes straight into Redis in the layout the relay reads (docs/redis.md), with the relay's own scripts for
+ * idempotency: stream entries `event`, `data` (and `key`) under `XADD <prefix><topic> MAXLEN ~ n *`, or the JSON
+ * envelope `LPUSH`ed onto `<prefix>q:<topic>`. A message with `id` is stored once per key, exactly as POST /publish.
+ */
+export function redisTransport(options: RedisTransportOptions): PublishTransport {
+  const { redis, mode = 'stream', keyPrefix = 'sse:', maxLen = 10_000, idempotencyTtlSeconds = 86_400 } = options;
+  if (mode === 'list') {
+    const keys = new ListKeys(keyPrefix);
+    return {
+      send: async (message) => {
+        const id = randomUUID();
+        const item = encodeListEnvelope({ event: message.event, data: message.data, id });
+        if (message.id === undefined) {
+          await redis.lpush(keys.queue(message.topic), item);
+          return { id };
+        }
+        const stored = await redis.eval(PUSH_ONCE_SCRIPT, 2, keys.queue(message.topic), keys.marker(message.topic, message.id), item, id, idempotencyTtlSeconds);
+        return { id: String(stored) };
+      },
+    };
+  }
+  return {
+    send: async (message) => appendToStream(redis, keyPrefix, maxLen, idempotencyTtlSeconds, message),
+  };
+}
+
+async function appendToStream(redis: Redis, prefix: string, maxLen: number, ttl: number, message: CheckedMessage): Promise<Published> {
+  const stream = prefix + message.topic;
+  if (message.id === undefined) {
+    const id = await redis.xadd(stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
+    if (id === null) throw new Error(`XADD ${stream} returned no id`);
+    return { id };
+  }
+  // The marker key of docs/redis.md ("publish idempotency marker"), the same one POST /publish uses.
+  const marker = `${prefix}key#${message.topic}#${message.id}`;
+  return { id: String(await redis.eval(PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, ttl, message.event, message.data, message.id)) };
+}

@@ -1,0 +1,79 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
+import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from '../sources/sqs-message.js';
+import { isFifoQueue } from '../sources/sqs-queue-urls.js';
+import type { CheckedMessage } from './message.js';
+import { PublishError } from './publish-error.js';
+import type { Published, PublishTransport } from './transport.js';
+
+/** Options of sqsTransport; give one of queueUrl / queueUrlTemplate, as the relay's SQS_QUEUE_URL(_TEMPLATE). */
+export interface SqsTransportOptions {
+  /** An SQSClient you own (it is not destroyed by the publisher). */
+  client: SQSClient;
+  /** One queue for every topic (messages carry a `topic` attribute). */
+  queueUrl?: string;
+  /** One queue per topic: `{topic}` is replaced by the topic. */
+  queueUrlTemplate?: string;
+}
+
+const BATCH_SIZE = 10;
+
+/**
+ * SendMessage / SendMessageBatch in the shape the relay reads (docs/sqs.md): body = data, attributes `topic` (always)
+ * and `event` (unless `message`); on a FIFO queue `MessageGroupId` = topic and `MessageDeduplicationId` = SHA-256 of
+ * the message `id` (a random one without), exactly as the relay's own publish.
+ */
+export function sqsTransport(options: SqsTransportOptions): PublishTransport {
+  const urlOf = queueUrlOf(options);
+  return {
+    send: async (message) => {
+      const out = await options.client.send(new SendMessageCommand({ QueueUrl: urlOf(message.topic), ...entry(message, urlOf(message.topic)) }));
+      return { id: out.MessageId ?? '' };
+    },
+    sendBatch: async (messages) => {
+      const results: Published[] = [];
+      // Consecutive messages to one queue go together, up to 10 per call; order is kept.
+      for (let start = 0; start < messages.length;) {
+        const queueUrl = urlOf((messages[start] as CheckedMessage).topic);
+        let end = start;
+        while (end < messages.length && end - start < BATCH_SIZE && urlOf((messages[end] as CheckedMessage).topic) === queueUrl) end++;
+        results.push(...(await sendBatch(options.client, queueUrl, messages.slice(start, end))));
+        start = end;
+      }
+      return results;
+    },
+  };
+}
+
+async function sendBatch(client: SQSClient, queueUrl: string, batch: readonly CheckedMessage[]): Promise<Published[]> {
+  const out = await client.send(new SendMessageBatchCommand({
+    QueueUrl: queueUrl, Entries: batch.map((message, i) => ({ Id: String(i), ...entry(message, queueUrl) })),
+  }));
+  const failed = out.Failed ?? [];
+  if (failed.length > 0) {
+    const first = failed[0];
+    throw new PublishError('unavailable', `SQS refused ${failed.length} of ${batch.length} messages (first: ${first?.Code}: ${first?.Message})`);
+  }
+  const byEntry = new Map((out.Successful ?? []).map((s) => [s.Id, s.MessageId ?? '']));
+  return batch.map((_m, i) => ({ id: byEntry.get(String(i)) ?? '' }));
+}
+
+function entry(message: CheckedMessage, queueUrl: string): { MessageBody: string; MessageAttributes: Record<string, MessageAttributeValue>; MessageGroupId?: string; MessageDeduplicationId?: string } {
+  const attributes: Record<string, MessageAttributeValue> = { [TOPIC_ATTRIBUTE]: { DataType: 'String', StringValue: message.topic } };
+  if (message.event !== 'message') attributes[EVENT_ATTRIBUTE] = { DataType: 'String', StringValue: message.event };
+  if (!isFifoQueue(queueUrl)) return { MessageBody: message.data, MessageAttributes: attributes };
+  const dedup = message.id === undefined ? randomUUID() : createHash('sha256').update(message.id).digest('hex');
+  return { MessageBody: message.data, MessageAttributes: attributes, MessageGroupId: message.topic, MessageDeduplicationId: dedup };
+}
+
+function queueUrlOf({ queueUrl, queueUrlTemplate }: SqsTransportOptions): (topic: string) => string {
+  if (queueUrlTemplate !== undefined) {
+    if (!queueUrlTemplate.includes('{topic}')) throw new PublishError('invalid_config', 'queueUrlTemplate must contain {topic}');
+    return (topic) => {
+      if (!/^[A-Za-z0-9_-]{1,80}$/.test(topic)) throw new PublishError('invalid_topic', 'with a queue per topic a topic may use only letters, digits, - and _');
+      return queueUrlTemplate.replace('{topic}', topic);
+    };
+  }
+  if (queueUrl === undefined) throw new PublishError('invalid_config', 'sqsTransport needs queueUrl or queueUrlTemplate');
+  return () => queueUrl;
+}
