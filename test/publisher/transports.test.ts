@@ -1,0 +1,158 @@
+import { afterAll, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { createPublisher, httpTransport, PublishError, redisTransport, sqsTransport, type PublishMessage, type PublishTransport } from '../../lib/publisher/index.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { startRelay } from '../support/relay-server.js';
+import { SseReader } from '../support/sse-reader.js';
+import { startLocalSqs } from '../sqs/fauxqs.js';
+
+// The same messages go through each transport of the publisher into a running relay (real redis-server, the SQS
+// emulator), and a subscriber reads them back with an independent parser: the frames (event type and data) must be the
+// same for every transport, the ids the publisher returned must be the ids the subscriber sees, and a repeated
+// idempotency key must be stored once.
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => console.error(error));
+});
+
+const TOPIC = 'orders';
+// One topic per round trip: an idempotency key is remembered per topic, and each round must store its own messages.
+const messages = (topic: string): PublishMessage[] => [
+  { topic, data: { id: 42, total: '9.90' }, event: 'created' },
+  { topic, data: 'line one\nline two\r\nline three\rend' },
+  { topic, data: 'ünïcødé ✓ <b>', event: 'note' },
+  { topic, data: 'once', id: 'order-42-paid' },
+  { topic, data: 'once', id: 'order-42-paid' },
+  { topic, data: [1, 2, 3], event: 'list' },
+];
+// What a subscriber must see: data as text (line breaks normalised to LF by SSE), the repeated key once.
+const EXPECTED = [
+  { event: 'created', data: '{"id":42,"total":"9.90"}' },
+  { event: 'message', data: 'line one\nline two\nline three\nend' },
+  { event: 'note', data: 'ünïcødé ✓ <b>' },
+  { event: 'message', data: 'once' },
+  { event: 'list', data: '[1,2,3]' },
+];
+
+let redisServer: TestRedis | undefined;
+async function redisUrl(): Promise<string> {
+  if (redisServer === undefined) {
+    redisServer = await startRedis();
+    const started = redisServer;
+    cleanups.push(() => started.stop());
+  }
+  return redisServer.url;
+}
+
+async function redisClient(): Promise<Redis> {
+  const redis = new Redis(await redisUrl(), { maxRetriesPerRequest: 1 });
+  cleanups.push(async () => redis.disconnect());
+  return redis;
+}
+
+/** Subscribes, publishes every message through `transport`, and returns the frames and the ids the publisher got. */
+async function roundTrip(relayUrl: string, transport: PublishTransport, topic = TOPIC): Promise<{ frames: { event: string; data: string; id: string }[]; ids: string[] }> {
+  const reader = new SseReader(`${relayUrl}/events?topic=${topic}`);
+  cleanups.push(async () => reader.close());
+  await reader.until((r) => r.status === 200 && r.retries.length > 0);
+  const publisher = createPublisher(transport);
+  const ids = (await publisher.publishBatch(messages(topic))).map((p) => p.id);
+  await reader.until((r) => r.events.length >= EXPECTED.length, 10_000).catch((e: unknown) => { throw new Error(`${JSON.stringify(reader.events)} ids ${ids}`, { cause: e }); });
+  await publisher.close();
+  reader.close();
+  return { frames: reader.events.map((e) => ({ event: e.event ?? 'message', data: e.data, id: e.id ?? '' })), ids };
+}
+
+const withoutIds = (frames: { event: string; data: string }[]): { event: string; data: string }[] => frames.map(({ event, data }) => ({ event, data }));
+
+test('http and redis-stream transports into SOURCE=redis: identical frames, the returned ids are the stream positions', async () => {
+  const relay = await startRelay({ SOURCE: 'redis', REDIS_URL: await redisUrl() });
+  cleanups.push(() => relay.stop());
+  const viaHttp = await roundTrip(relay.url, httpTransport({ url: relay.url }), 'via-http');
+  const viaRedis = await roundTrip(relay.url, redisTransport({ redis: await redisClient(), maxLen: 1000 }), 'via-redis');
+  for (const [topic, { frames, ids }] of [['via-http', viaHttp], ['via-redis', viaRedis]] as const) {
+    expect(withoutIds(frames)).toEqual(EXPECTED);
+    // The repeated key answers the first message's position; every frame id is `topic=<position>`.
+    expect(ids[4]).toBe(ids[3]);
+    expect(frames.map((f) => f.id)).toEqual([ids[0], ids[1], ids[2], ids[3], ids[5]].map((id) => `${topic}=${id}`));
+  }
+  // The stream entries are the same fields either way (`key` only where an idempotency key was given or generated).
+  const redis = await redisClient();
+  const fields = async (key: string): Promise<string[][]> => (await redis.xrange(key, '-', '+')).map(([, f]) => f.filter((_v, i) => i < 4));
+  expect(await fields('sse:via-redis')).toEqual(await fields('sse:via-http'));
+});
+
+test('redis-list transport into SOURCE=redis-list: identical frames, the returned ids are the SSE ids', async () => {
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: await redisUrl() });
+  cleanups.push(() => relay.stop());
+  const { frames, ids } = await roundTrip(relay.url, redisTransport({ redis: await redisClient(), mode: 'list' }));
+  expect(withoutIds(frames)).toEqual(EXPECTED);
+  expect(ids[4]).toBe(ids[3]);
+  expect(frames.map((f) => f.id)).toEqual([ids[0], ids[1], ids[2], ids[3], ids[5]]);
+});
+
+test('sqs transport (batch and single) into SOURCE=sqs on a FIFO queue: identical frames, MessageIds as SSE ids', async () => {
+  const sqs = await startLocalSqs();
+  cleanups.push(() => sqs.stop());
+  const queueUrl = sqs.createQueue('orders.fifo', { FifoQueue: 'true' });
+  const relay = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1' }));
+  cleanups.push(() => relay.stop());
+  const { frames, ids } = await roundTrip(relay.url, sqsTransport({ client: sqs.client, queueUrl }));
+  expect(withoutIds(frames)).toEqual(EXPECTED);
+  expect(frames.map((f) => f.id)).toEqual([ids[0], ids[1], ids[2], ids[3], ids[5]]);
+  // One at a time as well (SendMessage rather than the batch call).
+  const reader = new SseReader(`${relay.url}/events?topic=${TOPIC}`);
+  cleanups.push(async () => reader.close());
+  const single = await createPublisher(sqsTransport({ client: sqs.client, queueUrl })).publish(TOPIC, { n: 1 }, { event: 'single' });
+  await reader.until((r) => r.events.length >= 1, 10_000);
+  expect(reader.events.map((e) => [e.id, e.event, e.data])).toEqual([[single.id, 'single', '{"n":1}']]);
+});
+
+test('the publisher refuses what the relay would refuse, before anything is sent', async () => {
+  const sent: unknown[] = [];
+  const publisher = createPublisher({ send: async (m) => (sent.push(m), { id: 'x' }) });
+  const refusals: [PublishMessage, string][] = [
+    [{ topic: 'bad topic', data: 1 }, 'invalid_topic'],
+    [{ topic: TOPIC, data: undefined }, 'invalid_body'],
+    [{ topic: TOPIC, data: 'x', event: 'a\nb' }, 'invalid_event_field'],
+    [{ topic: TOPIC, data: 'x', event: 'relay.reset' }, 'invalid_event_field'],
+    [{ topic: TOPIC, data: 'x', event: 'e'.repeat(129) }, 'invalid_body'],
+    [{ topic: TOPIC, data: 'x', id: 'a\0' }, 'invalid_event_field'],
+    [{ topic: TOPIC, data: '\uD800' }, 'invalid_body'],
+    [{ topic: TOPIC, data: 'x'.repeat(65_537) }, 'message_too_large'],
+  ];
+  for (const [message, code] of refusals) {
+    await expect(publisher.publishBatch([message])).rejects.toMatchObject({ name: 'PublishError', code });
+  }
+  expect(sent).toEqual([]);
+});
+
+test('http transport: a 503 with Retry-After is retried after that wait; a 401 with a fixed token is not retried', async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const relay = await startRelay({ SOURCE: 'redis', REDIS_URL: redis.url });
+  cleanups.push(() => relay.stop());
+  const answers: { status: number; retryAfter: string | null; at: number }[] = [];
+  const recording: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init);
+    answers.push({ status: response.status, retryAfter: response.headers.get('retry-after'), at: Date.now() });
+    if (response.status === 503 && answers.length === 1) await redis.restart();
+    return response;
+  };
+  redis.kill('SIGKILL');
+  const published = await createPublisher(httpTransport({ url: relay.url, fetch: recording })).publish(TOPIC, 'after the outage');
+  expect(answers.map((a) => a.status)).toEqual([503, 202]);
+  const waited = (answers[1]?.at ?? 0) - (answers[0]?.at ?? 0);
+  expect(waited).toBeGreaterThanOrEqual(Number(answers[0]?.retryAfter) * 1000 - 50);
+  expect(published.id).toMatch(/^\d+-\d+$/);
+
+  const refusing = await startRelay({ AUTH_JWT_SECRET: 's'.repeat(32), AUTH_MODE: 'jwt' });
+  cleanups.push(() => refusing.stop());
+  let calls = 0;
+  const counting: typeof fetch = async (input, init) => (calls++, fetch(input, init));
+  const error = await createPublisher(httpTransport({ url: refusing.url, fetch: counting })).publish(TOPIC, 'x').catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(PublishError);
+  expect(error).toMatchObject({ code: 'unauthorized', status: 401 });
+  expect(calls).toBe(1);
+});
