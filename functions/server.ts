@@ -64,11 +64,12 @@ function publicDir(): string {
   return here.includes('/dist/') ? here.replace(/\/dist\/functions\/?$/, '/public') : here.replace(/\/functions\/?$/, '/public');
 }
 
-async function main(): Promise<void> {
+/** Runs the container server as a process (signals, exit codes): `node dist/functions/server.js` and `sse-relay serve`. */
+export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
   try {
     // AUTH_JWT_SECRET_FROM / REDIS_URL_FROM (SSM, Secrets Manager) are read once, here.
-    config = loadConfig(await resolveSecretRefs(process.env));
+    config = loadConfig(await resolveSecretRefs(env));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`sse-relay: configuration error: ${error.message}`);

@@ -99,7 +99,10 @@ export declare class RelayClient extends EventTarget {
   onstate: ((state: RelayState, detail: Omit<StateChangeDetail, 'state' | 'previous'>) => void) | null;
   /** Shorthand listener for resets. */
   onreset: ((detail: ResetDetail) => void) | null;
-  /** Listens for one server event type (`message` for events without `event:`). `relay.*` names are reserved. */
+  /**
+   * Listens for one server event type (`message` for events without `event:`), or `*` for every type (`event.type`
+   * tells which). `relay.*` names are reserved.
+   */
   on<T = unknown>(type: string, handler: EventHandler<T>): this;
   /** Removes one handler, or every handler of the type. */
   off(type: string, handler?: EventHandler<never>): this;

@@ -52,7 +52,10 @@ export class RelayClient extends EventTarget {
     queueMicrotask(() => void this.connect('connect'));
   }
 
-  /** Listens for one server event type (`message` for untyped events); the handler gets (data, MessageEvent). */
+  /**
+   * Listens for one server event type (`message` for untyped events), or `*` for every type; the handler gets
+   * (data, MessageEvent), and `event.type` is the event's type.
+   */
   on(type, handler) {
     if (typeof type !== 'string' || type.startsWith('relay.')) {
       throw new TypeError(`RelayClient.on: "${type}" is reserved; listen for the client's "reset" event instead`);
@@ -207,8 +210,8 @@ export class RelayClient extends EventTarget {
       if (frame.type === 'relay.reset') this.reset(parseReset(frame.data));
       return;
     }
-    const handlers = this.listeners.get(frame.type);
-    if (handlers === undefined || handlers.size === 0) return;
+    const handlers = [...(this.listeners.get(frame.type) ?? []), ...(this.listeners.get('*') ?? [])];
+    if (handlers.length === 0) return;
     let data = frame.data;
     if (this.options.json) {
       try {
@@ -218,7 +221,7 @@ export class RelayClient extends EventTarget {
       }
     }
     const event = new MessageEvent(frame.type, { data: frame.data, lastEventId: frame.lastEventId });
-    for (const handler of [...handlers]) {
+    for (const handler of handlers) {
       try {
         handler(data, event);
       } catch (error) {

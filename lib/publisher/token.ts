@@ -1,4 +1,5 @@
 import { SignJWT } from 'jose';
+import { isValidPattern } from '../auth-patterns.js';
 
 /** What a token may do: topic patterns (`orders`, `user.123.*`, `*`) per action (docs/security.md). */
 export interface TokenGrants {
@@ -27,6 +28,8 @@ export async function signToken(options: SignTokenOptions): Promise<string> {
   const secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
   if (secret.byteLength < 32) throw new RangeError('the secret must be at least 32 bytes (as AUTH_JWT_SECRET)');
   const claim = { subscribe: [...(options.subscribe ?? [])], publish: [...(options.publish ?? [])] };
+  const bad = [...claim.subscribe, ...claim.publish].find((pattern) => !isValidPattern(pattern));
+  if (bad !== undefined) throw new RangeError(`${JSON.stringify(bad)} is not a topic pattern: a topic, a topic prefix ending in *, or *`);
   let jwt = new SignJWT({ sse: claim }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + parseTtl(options.ttl ?? '1h'));
   if (options.subject !== undefined) jwt = jwt.setSubject(options.subject);

@@ -1,0 +1,28 @@
+import { parseArgs } from 'node:util';
+import { main } from '../server.js';
+import { EXIT, UsageError, type Command } from './io.js';
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'run the relay server (what `npm start` runs)',
+  usage: `sse-relay serve [--demo] [--port <n>]
+
+Runs the container server. Configuration comes from the environment (README, "Configuration"); the options below
+override it for this run.
+
+  --demo        run the demo publisher (topic "demo"); auth defaults to off unless a secret or JWKS is set (DEMO=true)
+  --port <n>    TCP port (PORT), default 8080; 0 picks a free one
+  -h, --help    this text`,
+  run: async (args, env) => {
+    const { values } = parseArgs({ args, options: { demo: { type: 'boolean' }, port: { type: 'string' } }, strict: true });
+    const overrides: NodeJS.ProcessEnv = {};
+    if (values.demo === true) overrides.DEMO = 'true';
+    if (values.port !== undefined) {
+      if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65_535) throw new UsageError(`--port must be 0–65535; got ${values.port}`);
+      overrides.PORT = values.port;
+    }
+    // main() owns the process from here: it exits on SIGTERM/SIGINT or on a configuration error.
+    await main({ ...env, ...overrides });
+    return new Promise<number>(() => EXIT.ok);
+  },
+};
