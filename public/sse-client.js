@@ -81,9 +81,9 @@ export class RelayClient extends EventTarget {
     this.setState('closed', {});
   }
 
-  async connect(reason) {
+  async connect(reason, detail = {}) {
     if (this.closed) return;
-    this.setState('connecting', { reason });
+    this.setState('connecting', { ...detail, reason });
     const controller = new AbortController();
     this.controller = controller;
     let response;
@@ -167,7 +167,7 @@ export class RelayClient extends EventTarget {
     const detail = { status, code };
     if (status === 401 && typeof this.options.token === 'function' && !this.retriedUnauthorized) {
       this.retriedUnauthorized = true;
-      return this.connect('unauthorized');
+      return this.connect('unauthorized', detail);
     }
     if (status === 403) {
       this.setState('forbidden', detail);
@@ -177,7 +177,7 @@ export class RelayClient extends EventTarget {
       // The server does not know this cursor (another source, or a forged id): start afresh and say so.
       this.lastEventId = '';
       this.reset({ reason: 'invalid-cursor', topics: [...this.topics] });
-      return this.connect('reconnect');
+      return this.connect('reconnect', detail);
     }
     const retryAfter = status === 429 || status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
     if (retryAfter !== undefined) {
