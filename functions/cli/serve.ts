@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { main } from '../server.js';
 import { EXIT, UsageError, type Command } from './io.js';
 
 export const serve: Command = {
@@ -22,6 +21,8 @@ override it for this run.
       overrides.PORT = values.port;
     }
     // main() owns the process from here: it exits on SIGTERM/SIGINT or on a configuration error.
+    // Imported here: the server pulls in every source and SDK, which the other commands do not need to load.
+    const { main } = await import('../server.js');
     await main({ ...env, ...overrides });
     return new Promise<number>(() => EXIT.ok);
   },

@@ -23,11 +23,12 @@ export interface ServerProcess {
 /**
  * Starts the real server as a child process on 127.0.0.1 with `AUTH_MODE=none`, no publish rate limit and `env` on top
  * (`PORT` defaults to 0: an ephemeral port). LOG_LEVEL is always `info`: the port is read from the startup log line. Resolves once it logs its port; rejects with its log after `timeoutMs`
- * (default 10000) or if it exits first.
+ * (default 10000) or if it exits first. `command` is what node runs (default: dist/functions/server.js; the CLI tests
+ * pass `dist/functions/cli.js serve`).
  */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 10_000): Promise<ServerProcess> {
-  if (!existsSync(SERVER_JS)) throw new Error(`${SERVER_JS} is missing: run \`npm run build\``);
-  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [SERVER_JS], {
+export async function startServerProcess(env: Record<string, string>, timeoutMs = 10_000, command: readonly string[] = [SERVER_JS]): Promise<ServerProcess> {
+  if (!existsSync(command[0] ?? SERVER_JS)) throw new Error(`${command[0]} is missing: run \`npm run build\``);
+  const child: ChildProcessWithoutNullStreams = spawn(process.execPath, [...command], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', AUTH_MODE: 'none', PUBLISH_RATE_PER_MINUTE: '0', ...env, LOG_LEVEL: 'info' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jwtVerify } from 'jose';
+import { signToken } from '../../lib/publisher/index.js';
+import { CLI_JS, runCli, startCli } from '../support/cli-process.js';
+import { startRelay } from '../support/relay-server.js';
+import { startServerProcess } from '../support/server-process.js';
+
+// The built `sse-relay` bin, run as a child process against the real server with auth on.
+
+const SECRET = 'cli-test-secret-that-is-32-bytes-long!';
+let relay: Awaited<ReturnType<typeof startRelay>>;
+let publishToken: string;
+let subscribeToken: string;
+
+beforeAll(async () => {
+  // Streams end every 1.5 s, so `tail` has to reconnect and resume several times within one test.
+  relay = await startRelay({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, MAX_SESSION_MS: '1500', RETRY_MS: '100', PUBLISH_RATE_PER_MINUTE: '0' });
+  publishToken = await signToken({ secret: SECRET, publish: ['orders', 'logs'], ttl: '10m' });
+  subscribeToken = await signToken({ secret: SECRET, subscribe: ['orders', 'logs'], ttl: '10m' });
+});
+afterAll(async () => relay?.stop());
+
+describe('usage', () => {
+  it('--help on every command exits 0; no command, an unknown one or an unknown option exits 2 with the usage', async () => {
+    const helps = [['--help'], ['serve', '--help'], ['token', '--help'], ['publish', '--help'], ['tail', '-h']];
+    for (const [args, result] of await Promise.all(helps.map(async (args) => [args, await runCli(args)] as const))) {
+      expect([args, result.code]).toEqual([args, 0]);
+      expect(result.stdout).toMatch(/^sse-relay /);
+    }
+    const bad = [[], ['frobnicate'], ['publish', '--bogus'], ['publish', '--url', 'ftp://x', 't', 'd'], ['tail', '--url', 'http://x']];
+    for (const [args, result] of await Promise.all(bad.map(async (args) => [args, await runCli(args)] as const))) {
+      expect([args, result.code]).toEqual([args, 2]);
+      expect(result.stderr).toContain('sse-relay');
+    }
+  });
+});
+
+describe('token', () => {
+  it('prints an HS256 token with the sse claim and the lifetime asked for', async () => {
+    const result = await runCli(['token', '--subscribe', 'orders', '--subscribe', 'user.7.*', '--publish', 'orders', '--ttl', '10m', '--sub', 'dev'], { AUTH_JWT_SECRET: SECRET });
+    expect(result.code).toBe(0);
+    const { payload, protectedHeader } = await jwtVerify(result.stdout.trim(), new TextEncoder().encode(SECRET));
+    expect(protectedHeader.alg).toBe('HS256');
+    expect(payload.sse).toEqual({ subscribe: ['orders', 'user.7.*'], publish: ['orders'] });
+    expect(payload.sub).toBe('dev');
+    expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(600);
+  });
+
+  it('exits 2 without AUTH_JWT_SECRET, with a bad ttl or a pattern the relay would refuse', async () => {
+    expect((await runCli(['token', '--subscribe', 'orders'])).stderr).toContain('AUTH_JWT_SECRET');
+    for (const args of [['--subscribe', 'orders'], ['--subscribe', 'orders', '--ttl', '10 minutes'], ['--subscribe', 'user.*.inbox'], []]) {
+      const env = args.length === 2 ? {} : { AUTH_JWT_SECRET: SECRET };
+      expect([args, (await runCli(['token', ...args], env)).code]).toEqual([args, 2]);
+    }
+  });
+});
+
+describe('publish and tail', () => {
+  it('publishes one message and one per stdin line; tail prints each as a JSON line, resuming across stream ends', async () => {
+    const tail = startCli(['tail', '--url', relay.url, '--count', '12', 'orders', 'logs'], { SSE_RELAY_TOKEN: subscribeToken });
+    await waitFor(() => tail.stderr().includes('open'));
+    const one = await runCli(['publish', '--url', relay.url, '--token', publishToken, '--event', 'created', '--id', 'o-1', 'orders', '{"id":1}']);
+    expect(one).toMatchObject({ code: 0, stderr: '' });
+    const lines = Array.from({ length: 10 }, (_v, i) => `line ${i + 1}: "quoted", ünïcode`);
+    // Stdin one per line, spread out so that several stream ends (every 1.5 s) fall between them.
+    const many = startCli(['publish', '--url', relay.url, '--id', 'batch', 'logs'], { SSE_RELAY_TOKEN: publishToken }, null);
+    for (const line of lines) {
+      many.child.stdin.write(`${line}\n`);
+      await new Promise((r) => setTimeout(r, 350));
+    }
+    many.child.stdin.end();
+    const extra = await runCli(['publish', '--url', relay.url, 'logs', 'last'], { SSE_RELAY_TOKEN: publishToken });
+    const manyResult = await many.done;
+    expect(manyResult.code).toBe(0);
+    const ids = [one.stdout.trim(), ...manyResult.stdout.trim().split('\n'), extra.stdout.trim()];
+    expect(ids).toHaveLength(12);
+
+    const tailed = await tail.done;
+    expect(tailed.code).toBe(0);
+    const printed = tailed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { id: string; event: string; data: string });
+    expect(printed.map(({ event, data }) => [event, data])).toEqual([['created', '{"id":1}'], ...lines.map((l) => ['message', l]), ['message', 'last']]);
+    // Each id is the cursor over both topics, so the positions the publisher got appear in them, in order.
+    expect(printed.map((p, i) => p.id.includes(`=${ids[i]}`))).toEqual(ids.map(() => true));
+    expect((tailed.stderr.match(/open/g) ?? []).length).toBeGreaterThan(1); // it did reconnect and resume
+
+    // Re-running the same stdin with the same --id stores nothing twice: the same ids come back.
+    const again = await runCli(['publish', '--url', relay.url, '--id', 'batch', 'logs'], { SSE_RELAY_TOKEN: publishToken }, `${lines.join('\n')}\n`);
+    expect(again.stdout.trim().split('\n')).toEqual(manyResult.stdout.trim().split('\n'));
+
+    // --last-event-id resumes after a printed line: exactly what followed it.
+    const resumed = await runCli(['tail', '--url', relay.url, '--token', subscribeToken, '--last-event-id', printed[9]?.id ?? '', '--count', '2', 'orders', 'logs']);
+    expect(resumed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: string }).data)).toEqual([lines[9], 'last']);
+  }, 30_000);
+
+  it('exit codes: 1 when the relay refuses (no grant, bad token), 3 when it cannot be reached', async () => {
+    const forbidden = await runCli(['publish', '--url', relay.url, '--token', subscribeToken, 'orders', 'x']);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toContain('forbidden');
+    expect((await runCli(['publish', '--url', relay.url, 'orders', 'x'])).code).toBe(1);
+    expect((await runCli(['publish', '--url', relay.url, '--token', publishToken, 'no such topic!', 'x'])).code).toBe(1);
+    const unreachable = await runCli(['publish', '--url', 'http://127.0.0.1:1', '--retries', '0', 'orders', 'x']);
+    expect(unreachable.code).toBe(3);
+    const tailForbidden = await runCli(['tail', '--url', relay.url, '--token', publishToken, 'orders']);
+    expect(tailForbidden.code).toBe(1);
+    expect(tailForbidden.stderr).toContain('forbidden (403 forbidden)');
+    const tailUnauthorized = await runCli(['tail', '--url', relay.url, 'orders']);
+    expect(tailUnauthorized.code).toBe(1);
+    expect(tailUnauthorized.stderr).toContain('401 unauthorized');
+  });
+});
+
+describe('serve', () => {
+  it('runs the server (demo mode with --demo) and stops cleanly on SIGTERM', async () => {
+    const server = await startServerProcess({ AUTH_MODE: 'none', SHUTDOWN_DRAIN_MS: '200' }, 10_000, [CLI_JS, 'serve', '--demo', '--port', '0']);
+    try {
+      const tail = await runCli(['tail', '--url', server.url, '--count', '1', 'demo']);
+      expect(tail.code).toBe(0);
+      expect(JSON.parse(tail.stdout)).toMatchObject({ event: expect.stringMatching(/^(record|system-alert)$/) });
+    } finally {
+      await server.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  });
+});
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
