@@ -49,7 +49,7 @@ describe('token', () => {
   it('exits 2 without AUTH_JWT_SECRET, with a bad ttl or a pattern the relay would refuse', async () => {
     expect((await runCli(['token', '--subscribe', 'orders'])).stderr).toContain('AUTH_JWT_SECRET');
     for (const args of [['--subscribe', 'orders'], ['--subscribe', 'orders', '--ttl', '10 minutes'], ['--subscribe', 'user.*.inbox'], []]) {
-      const env = args.length === 2 ? {} : { AUTH_JWT_SECRET: SECRET };
+      const env: Record<string, string> = args.length === 2 ? {} : { AUTH_JWT_SECRET: SECRET };
       expect([args, (await runCli(['token', ...args], env)).code]).toEqual([args, 2]);
     }
   });
