@@ -58,7 +58,9 @@ client.on('record', showRecord).on('message', showRecord).on('system-alert', sho
 client.onstate = (state, detail) => {
   const node = $('state');
   node.dataset.state = state;
-  node.textContent = state === 'backoff' ? `retrying in ${Math.round(detail.delayMs / 100) / 10} s` : state;
+  if (state === 'backoff') node.textContent = `retrying in ${Math.round(detail.delayMs / 100) / 10} s`;
+  else if (state === 'forbidden') node.textContent = 'not allowed to read this topic';
+  else node.textContent = state;
 };
 client.onreset = () => showAlert({ level: 'warning', message: 'Some events were missed while disconnected.' }, { lastEventId: client.lastEventId });
 window.relayClient = client;

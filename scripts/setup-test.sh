@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 packages=(redis-server redis-sentinel nginx chromium autoconf automake libtool cmake make g++)
 missing=()
 for p in "${packages[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+# The README's SQS example is run with the AWS CLI (any version on PATH will do).
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"

@@ -158,7 +158,7 @@ test('sqs-cli and sqs-sdk: the AWS CLI and SDK examples reach SOURCE=sqs subscri
 }, 30_000);
 
 test('cli: publish, stdin lines and tail from the start, as the Command line section shows', async () => {
-  const memory = await startRelay({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, PUBLISH_RATE_PER_MINUTE: '0' });
+  const memory = await startRelay({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '200' });
   cleanups.push(() => memory.stop());
   const code = adapt(examples.get('cli'), [['npx sse-relay', cli], [README_RELAY, memory.url]]);
   const { stdout } = await shell(code, { SSE_RELAY_TOKEN: adminToken });
