@@ -1,0 +1,69 @@
+import { afterAll, expect, test } from '@jest/globals';
+import { createServer } from 'node:http';
+import { RelayClient, type ResetDetail } from '../../public/sse-client.js';
+import { publish, startRelay } from '../support/relay-server.js';
+
+// The same client in Node 20 (fetch, EventTarget and MessageEvent are built in), against the real server for what the
+// server can produce (a reset after an expired cursor, a refused cursor), and against a raw socket for frames a
+// correct server never sends (a malformed or unknown reserved event), which the client must survive.
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function track(client: RelayClient): { events: [string, unknown, string][]; resets: ResetDetail[] } {
+  cleanups.push(() => client.close());
+  const seen = { events: [] as [string, unknown, string][], resets: [] as ResetDetail[] };
+  client.on('*', (data, event) => seen.events.push([event.type, data, event.lastEventId]));
+  client.addEventListener('reset', (e) => seen.resets.push(e.detail));
+  return seen;
+}
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a cursor older than the buffer: one reset event with the topics, then the retained messages', async () => {
+  const relay = await startRelay({ MEMORY_BUFFER_SIZE: '3', SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  for (let n = 1; n <= 6; n++) await publish(relay.url, { topic: 'orders', data: { n } });
+  const seen = track(new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'orders=1' }));
+  await until(() => seen.events.length >= 3);
+  expect(seen.resets).toEqual([{ reason: 'cursor-expired', topics: ['orders'] }]);
+  expect(seen.events).toEqual([4, 5, 6].map((n) => ['message', { n }, `orders=${n}`]));
+});
+
+test('a cursor the server does not know: a reset (invalid-cursor), then the stream from now on', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'not-a-cursor' });
+  const seen = track(client);
+  await until(() => client.state === 'open');
+  await publish(relay.url, { topic: 'orders', event: 'created', data: 'x' });
+  await until(() => seen.events.length >= 1);
+  expect(seen.resets).toEqual([{ reason: 'invalid-cursor', topics: ['orders'] }]);
+  expect(seen.events).toEqual([['created', 'x', 'orders=1']]);
+});
+
+test('reserved relay.* frames are never handed to listeners; a malformed relay.reset still becomes a well-formed reset', async () => {
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(['retry: 60000', '', 'event: relay.reset', 'data: {not json', '', 'event: relay.reset', 'data: {"reason":5,"topics":["a",7]}', '',
+      'event: relay.future', 'data: {}', '', 'id: t=9', 'data: after', '', ''].join('\n'));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  cleanups.push(() => new Promise((done) => server.close(done)));
+  const { port } = server.address() as { port: number };
+  const client = new RelayClient(`http://127.0.0.1:${port}/events`, { topics: ['t'] });
+  const seen = track(client);
+  await until(() => seen.events.length >= 1);
+  expect(seen.resets).toEqual([{ reason: 'unknown', topics: [] }, { reason: 'unknown', topics: ['a'] }]);
+  expect(seen.events).toEqual([['message', 'after', 't=9']]);
+  expect(() => client.on('relay.reset', () => undefined)).toThrow(TypeError);
+  expect(client.lastEventId).toBe('t=9');
+});
