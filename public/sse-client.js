@@ -146,15 +146,24 @@ export class RelayClient extends EventTarget {
       onRetry: (ms) => (this.retryMs = ms),
       onId: (id) => (this.lastEventId = id),
     }, this.lastEventId);
+    // A connection that died without a FIN (a sleeping laptop, a NAT that forgot us) never ends by itself: without a
+    // byte for idleTimeoutMs (the relay sends a heartbeat every 15 s by default) it is given up and reopened.
+    let idle;
+    const watch = () => {
+      clearTimeout(idle);
+      if (this.options.idleTimeoutMs > 0) idle = setTimeout(() => this.controller?.abort(), this.options.idleTimeoutMs);
+    };
     try {
       const reader = response.body.getReader();
-      for (;;) {
+      for (watch(); ; watch()) {
         const { done, value } = await reader.read();
         if (done) break;
         parser.feed(value);
       }
     } catch {
       // A dropped connection ends the same way as a clean end: reconnect and resume from the last id.
+    } finally {
+      clearTimeout(idle);
     }
     if (this.closed) return;
     // As EventSource does: wait the server's last `retry:` (jittered by the server when it ends a stream on purpose).
@@ -259,6 +268,7 @@ const DEFAULTS = {
   baseDelayMs: 1000,
   maxDelayMs: 30000,
   retryMs: 2000,
+  idleTimeoutMs: 45000,
   fetch: (input, init) => globalThis.fetch(input, init),
 };
 

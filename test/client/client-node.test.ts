@@ -67,3 +67,17 @@ test('reserved relay.* frames are never handed to listeners; a malformed relay.r
   expect(() => client.on('relay.reset', () => undefined)).toThrow(TypeError);
   expect(client.lastEventId).toBe('t=9');
 });
+
+test('a stream that goes silent (no heartbeat within idleTimeoutMs) is given up and reopened', async () => {
+  const relay = await startRelay({ HEARTBEAT_MS: '60000', RETRY_MS: '100', SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['quiet'], idleTimeoutMs: 300 });
+  const seen = track(client);
+  const states: string[] = [];
+  client.addEventListener('statechange', (e) => states.push(e.detail.state));
+  await until(() => states.filter((s) => s === 'open').length >= 2);
+  await publish(relay.url, { topic: 'quiet', data: 'still here' });
+  await until(() => seen.events.length >= 1);
+  expect(seen.events).toEqual([['message', 'still here', 'quiet=1']]);
+  expect(states.slice(0, 4)).toEqual(['connecting', 'open', 'reconnecting', 'connecting']);
+});
