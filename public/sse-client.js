@@ -173,6 +173,7 @@ export class RelayClient extends EventTarget {
   async refused(response) {
     const status = response.status;
     const code = await errorCode(response);
+    if (this.closed) return undefined;
     const detail = { status, code };
     if (status === 401 && typeof this.options.token === 'function' && !this.retriedUnauthorized) {
       this.retriedUnauthorized = true;
@@ -209,6 +210,7 @@ export class RelayClient extends EventTarget {
   }
 
   wait(state, delayMs, detail, reason) {
+    if (this.closed) return;
     this.setState(state, { ...detail, delayMs });
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.connect(reason), delayMs);
