@@ -117,23 +117,35 @@ export class RelayClient extends EventTarget {
 
   /** The request of one connection; the token goes where tokenTransport says, and nowhere else (never logged). */
   request(token) {
-    const base = globalThis.location?.href;
-    const url = base === undefined ? new URL(this.url) : new URL(this.url, base);
+    const url = this.resolve(this.url);
     for (const topic of this.topics) url.searchParams.append('topic', topic);
     const headers = { accept: 'text/event-stream' };
-    const viaHeaders = this.tokenTransport === 'header';
     // Query and cookie modes keep the request "simple" (no preflight), so the cursor rides in the query too.
     if (this.lastEventId !== '') {
-      if (viaHeaders) headers['last-event-id'] = this.lastEventId;
+      if (this.tokenTransport === 'header') headers['last-event-id'] = this.lastEventId;
       else url.searchParams.set('lastEventId', this.lastEventId);
     }
+    return { url, init: this.authorized(url, headers, token) };
+  }
+
+  /**
+   * Request options that carry `token` the configured way (header, query parameter or cookie), with credentials when
+   * needed. Any other call to the relay (a future `POST /ack` for queue sources) goes through here as well.
+   */
+  authorized(url, headers, token) {
     if (token !== undefined && token !== '') {
-      if (viaHeaders) headers.authorization = `Bearer ${token}`;
+      if (this.tokenTransport === 'header') headers.authorization = `Bearer ${token}`;
       else if (this.tokenTransport === 'query') url.searchParams.set('access_token', token);
       else writeTokenCookie(token, this.options.cookieDomain);
     }
     const credentials = this.tokenTransport === 'cookie' || this.options.withCredentials ? 'include' : 'same-origin';
-    return { url, init: { headers, credentials, cache: 'no-store' } };
+    return { headers, credentials, cache: 'no-store' };
+  }
+
+  /** An absolute URL for `path` relative to the page (browsers) or as given (Node). */
+  resolve(path) {
+    const base = globalThis.location?.href;
+    return base === undefined ? new URL(path) : new URL(path, base);
   }
 
   async read(response) {
