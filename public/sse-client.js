@@ -1,4 +1,7 @@
+import { errorCode, parseReset, refusalAction } from './sse-refusal.js';
 import { EventStreamParser } from './sse-parser.js';
+
+export { retryAfterMs } from './sse-refusal.js';
 
 /**
  * The browser (and Node ≥ 20) client of sse-relay: one subscription that survives expiring tokens, deploys and flaky
@@ -183,35 +186,30 @@ export class RelayClient extends EventTarget {
   }
 
   async refused(response) {
-    const status = response.status;
-    const code = await errorCode(response);
-    if (this.closed) return undefined;
-    const detail = { status, code };
-    if (status === 401 && typeof this.options.token === 'function' && !this.retriedUnauthorized) {
-      this.retriedUnauthorized = true;
-      return this.connect('unauthorized', detail);
+    const detail = { status: response.status, code: await errorCode(response) };
+    if (this.closed) return;
+    const canRefresh = typeof this.options.token === 'function' && !this.retriedUnauthorized;
+    const action = refusalAction(detail.status, detail.code, response.headers.get('retry-after'), canRefresh);
+    switch (action.kind) {
+      case 'refresh':
+        this.retriedUnauthorized = true;
+        return void this.connect('unauthorized', detail);
+      case 'forbidden':
+        this.setState('forbidden', detail);
+        return this.emit('forbidden', detail);
+      case 'forget-cursor':
+        this.lastEventId = '';
+        this.reset({ reason: 'invalid-cursor', topics: [...this.topics] });
+        return void this.connect('reconnect', detail);
+      case 'wait':
+        this.attempt += 1;
+        return this.wait('backoff', action.delayMs, detail, 'reconnect');
+      case 'fail':
+        this.setState('failed', detail);
+        return this.emit('error', { kind: 'refused', ...detail });
+      default:
+        return this.backoff(detail);
     }
-    if (status === 403) {
-      this.setState('forbidden', detail);
-      return this.emit('forbidden', detail);
-    }
-    if (status === 400 && code === 'invalid_cursor') {
-      // The server does not know this cursor (another source, or a forged id): start afresh and say so.
-      this.lastEventId = '';
-      this.reset({ reason: 'invalid-cursor', topics: [...this.topics] });
-      return this.connect('reconnect', detail);
-    }
-    const retryAfter = status === 429 || status === 503 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
-    if (retryAfter !== undefined) {
-      this.attempt += 1;
-      // Never earlier than asked; up to 20% later, so a crowd told the same time does not return in one burst.
-      return this.wait('backoff', Math.round(retryAfter * (1 + 0.2 * Math.random())), detail, 'reconnect');
-    }
-    if (status >= 400 && status < 500 && status !== 401 && status !== 408 && status !== 429) {
-      this.setState('failed', detail);
-      return this.emit('error', { kind: 'refused', ...detail });
-    }
-    return this.backoff(detail);
   }
 
   backoff(detail) {
@@ -287,37 +285,6 @@ const DEFAULTS = {
 };
 
 class TokenError extends Error {}
-
-/** The `relay.reset` payload, guarded: whatever arrives, the app gets `{reason: string, topics: string[]}`. */
-function parseReset(text) {
-  let value;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    value = undefined;
-  }
-  const reason = typeof value?.reason === 'string' ? value.reason : 'unknown';
-  const topics = Array.isArray(value?.topics) ? value.topics.filter((t) => typeof t === 'string') : [];
-  return { reason, topics };
-}
-
-/** `{"error": code}` of a refusal, if the body is that (it is small: read at most what the server sends). */
-async function errorCode(response) {
-  try {
-    const body = await response.json();
-    return typeof body?.error === 'string' ? body.error : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Retry-After as ms: delta-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or malformed. */
-export function retryAfterMs(value) {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
 
 function writeTokenCookie(token, domain) {
   if (globalThis.document === undefined) throw new TokenError('tokenTransport "cookie" needs a browser document');
