@@ -1,4 +1,4 @@
-import { isValidTopic, TOPIC_PATTERN } from '../topics.js';
+import { messageProblem } from '../field-rules.js';
 import { PublishError } from './publish-error.js';
 
 /** One message to publish, as every transport takes it. */
@@ -21,39 +21,24 @@ export interface CheckedMessage {
   id: string | undefined;
 }
 
-/** The bounds the relay applies by default (README, configuration: MAX_MESSAGE_BYTES). */
+/** The relay's default MAX_MESSAGE_BYTES. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
-const MAX_EVENT_LENGTH = 128;
-const MAX_ID_LENGTH = 128;
-const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
-// A lone UTF-16 surrogate has no UTF-8 form: the relay would refuse (or skip) the message.
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Applies the rules the relay applies when it reads a message, so a producer hears about a bad message at once
- * instead of the relay skipping it later (Redis, SQS) with only a log line on the server.
+ * Applies the relay's own field rules (lib/field-rules.ts, the module every path of the relay uses), so a producer hears
+ * about a bad message at once instead of the relay refusing it, or skipping it later (Redis, SQS) with only a log line
+ * on the server. Throws PublishError with the code the relay would answer.
  */
 export function checkMessage(message: PublishMessage, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): CheckedMessage {
   const { topic, data, event, id } = message;
-  if (typeof topic !== 'string' || !isValidTopic(topic)) {
-    throw new PublishError('invalid_topic', `topic must match ${TOPIC_PATTERN.source}; got ${JSON.stringify(topic)}`);
-  }
+  if (typeof topic !== 'string') throw new PublishError('invalid_topic', 'topic must be a string');
   if (data === undefined) throw new PublishError('invalid_body', 'data is required (a string, or any JSON value)');
   const text = typeof data === 'string' ? data : JSON.stringify(data);
   if (typeof text !== 'string') throw new PublishError('invalid_body', 'data has no JSON form (a function or a symbol?)');
-  if (LONE_SURROGATE.test(text)) throw new PublishError('invalid_body', 'data contains a lone UTF-16 surrogate (it has no UTF-8 form)');
-  const bytes = new TextEncoder().encode(text).byteLength;
-  if (bytes > maxMessageBytes) throw new PublishError('message_too_large', `data is ${bytes} bytes, over ${maxMessageBytes} (MAX_MESSAGE_BYTES)`);
-  return { topic, data: text, event: checkField('event', event ?? 'message', MAX_EVENT_LENGTH), id: id === undefined ? undefined : checkField('id', id, MAX_ID_LENGTH) };
-}
-
-function checkField(name: 'event' | 'id', value: unknown, maxLength: number): string {
-  if (typeof value !== 'string' || value === '' || value.length > maxLength) {
-    throw new PublishError('invalid_body', `${name} must be a non-empty string of at most ${maxLength} characters`);
+  if ((event !== undefined && typeof event !== 'string') || (id !== undefined && typeof id !== 'string')) {
+    throw new PublishError('invalid_body', 'event and id must be strings');
   }
-  if (FORBIDDEN_IN_FIELD.test(value)) throw new PublishError('invalid_event_field', `${name} must not contain CR, LF or NUL`);
-  if (name === 'event' && value.startsWith('relay.')) {
-    throw new PublishError('invalid_event_field', 'event names starting with "relay." are reserved for the relay itself');
-  }
-  return value;
+  const problem = messageProblem({ topic, event, id, data: text }, maxMessageBytes);
+  if (problem !== undefined) throw new PublishError(problem.code, `${problem.reason}${problem.code === 'invalid_topic' ? `; got ${JSON.stringify(topic)}` : ''}`);
+  return { topic, data: text, event: event ?? 'message', id };
 }

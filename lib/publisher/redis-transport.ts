@@ -1,15 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { encodeListEnvelope } from '../sources/redis-entry.js';
 import { ListKeys, PUSH_ONCE_SCRIPT } from '../sources/redis-list-keys.js';
 import { PUBLISH_ONCE_SCRIPT } from '../sources/redis-stream.js';
+import { StreamKeys } from '../sources/redis-stream-keys.js';
 import type { CheckedMessage } from './message.js';
 import type { Published, PublishTransport } from './transport.js';
 
 /** Options of redisTransport; match them to the relay's REDIS_* settings. */
 export interface RedisTransportOptions {
-  /** An ioredis client you own (it is not closed by the publisher). */
-  redis: Redis;
+  /** An ioredis client (or Cluster) you own; it is not closed by the publisher. */
+  redis: Redis | Cluster;
   /** `stream` for SOURCE=redis (broadcast), `list` for SOURCE=redis-list (queue). Default `stream`. */
   mode?: 'stream' | 'list';
   /** REDIS_KEY_PREFIX of the relay. Default `sse:`. */
@@ -18,6 +19,11 @@ export interface RedisTransportOptions {
   maxLen?: number;
   /** How long an idempotency key is remembered, seconds (as the relay's own publish). Default 86400. */
   idempotencyTtlSeconds?: number;
+  /**
+   * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); leave unset
+   * for a single server or Sentinel. Default: unset.
+   */
+  clusterPartitions?: number;
 }
 
 /**
@@ -26,7 +32,7 @@ export interface RedisTransportOptions {
  * envelope `LPUSH`ed onto `<prefix>q:<topic>`. A message with `id` is stored once per key, exactly as POST /publish.
  */
 export function redisTransport(options: RedisTransportOptions): PublishTransport {
-  const { redis, mode = 'stream', keyPrefix = 'sse:', maxLen = 10_000, idempotencyTtlSeconds = 86_400 } = options;
+  const { redis, mode = 'stream', keyPrefix = 'sse:', maxLen = 10_000, idempotencyTtlSeconds = 86_400, clusterPartitions } = options;
   if (mode === 'list') {
     const keys = new ListKeys(keyPrefix);
     return {
@@ -42,19 +48,20 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
       },
     };
   }
+  const keys = new StreamKeys(keyPrefix, clusterPartitions);
   return {
-    send: async (message) => appendToStream(redis, keyPrefix, maxLen, idempotencyTtlSeconds, message),
+    send: async (message) => appendToStream(redis, keys, maxLen, idempotencyTtlSeconds, message),
   };
 }
 
-async function appendToStream(redis: Redis, prefix: string, maxLen: number, ttl: number, message: CheckedMessage): Promise<Published> {
-  const stream = prefix + message.topic;
+async function appendToStream(redis: Redis | Cluster, keys: StreamKeys, maxLen: number, ttl: number, message: CheckedMessage): Promise<Published> {
+  const stream = keys.stream(message.topic);
   if (message.id === undefined) {
     const id = await redis.xadd(stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
     if (id === null) throw new Error(`XADD ${stream} returned no id`);
     return { id };
   }
-  // The marker key of docs/redis.md ("publish idempotency marker"), the same one POST /publish uses.
-  const marker = `${prefix}key#${message.topic}#${message.id}`;
+  // The idempotency marker of docs/redis.md, the same key POST /publish uses.
+  const marker = keys.marker(message.topic, message.id);
   return { id: String(await redis.eval(PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, ttl, message.event, message.data, message.id)) };
 }

@@ -118,6 +118,7 @@ test('the publisher refuses what the relay would refuse, before anything is sent
     [{ topic: TOPIC, data: 'x', event: 'a\nb' }, 'invalid_event_field'],
     [{ topic: TOPIC, data: 'x', event: 'relay.reset' }, 'invalid_event_field'],
     [{ topic: TOPIC, data: 'x', event: 'e'.repeat(129) }, 'invalid_body'],
+    [{ topic: TOPIC, data: 'x', id: 'i'.repeat(257) }, 'invalid_body'],
     [{ topic: TOPIC, data: 'x', id: 'a\0' }, 'invalid_event_field'],
     [{ topic: TOPIC, data: '\uD800' }, 'invalid_body'],
     [{ topic: TOPIC, data: 'x'.repeat(65_537) }, 'message_too_large'],
