@@ -48,9 +48,16 @@ export class RelayClient extends EventTarget {
     this.attempt = 0;
     this.retriedUnauthorized = false;
     this.everOpened = false;
+    this.offline = false;
     this.closed = false;
     this.timer = undefined;
     this.controller = undefined;
+    // Back online after a network failure: try now instead of waiting out the backoff (not after a 429/503, whose
+    // Retry-After still holds).
+    this.onOnline = () => {
+      if (this.state === 'backoff' && this.offline) this.wait('backoff', 0, { kind: 'network' }, 'reconnect');
+    };
+    globalThis.addEventListener?.('online', this.onOnline);
     // Starts on a microtask so listeners added right after `new` hear everything.
     queueMicrotask(() => void this.connect('connect'));
   }
@@ -79,6 +86,7 @@ export class RelayClient extends EventTarget {
   close() {
     if (this.closed) return;
     this.closed = true;
+    globalThis.removeEventListener?.('online', this.onOnline);
     clearTimeout(this.timer);
     this.controller?.abort();
     this.setState('closed', {});
@@ -221,6 +229,7 @@ export class RelayClient extends EventTarget {
 
   wait(state, delayMs, detail, reason) {
     if (this.closed) return;
+    this.offline = detail.kind === 'network';
     this.setState(state, { ...detail, delayMs });
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.connect(reason), delayMs);

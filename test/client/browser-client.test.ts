@@ -122,3 +122,19 @@ test('a token that stays bad: one immediate retry with a fresh token, then backo
   expect(reasons.filter((r) => r === 'unauthorized')).toHaveLength(1);
   expect(states.filter(([state]) => state === 'backoff').every(([, status, code]) => status === 401 && code === 'unauthorized')).toBe(true);
 });
+
+test('back online after a network failure: the client reconnects at once instead of waiting out its backoff', async () => {
+  // Streams end every 1.5 s, so the one open when the browser goes offline is followed by a reconnect that fails.
+  const relay = await authRelay({ MAX_SESSION_MS: '1500' });
+  const page = await newPage();
+  const mint = async (): Promise<string> => signToken({ secret: SECRET, subscribe: ['ticks'], ttl: '10m' });
+  // A first backoff of a minute or more: only the browser's `online` event can bring the client back within the test.
+  await startClientPage(page, `http://localhost:${relay.port}/healthz`, `${relay.url}/events`, { topics: ['ticks'], tokenTransport: 'header', baseDelayMs: 120_000, maxDelayMs: 120_000 }, mint);
+  await clientState(page, 'open', 10_000);
+  await page.context().setOffline(true);
+  await clientState(page, 'backoff', 10_000);
+  await page.context().setOffline(false);
+  await clientState(page, 'open', 10_000);
+  const { states } = await readClientRecord(page);
+  expect(states.map(([state]) => state)).toContain('backoff');
+});

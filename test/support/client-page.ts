@@ -18,7 +18,7 @@ export type MintToken = (reason: string) => Promise<string>;
  * starts a RelayClient on `eventsUrl` whose token provider is `mint` (run in the test, through Playwright), recording
  * every event and state change in the page. The client is `window.client`.
  */
-export async function startClientPage(page: Page, pageUrl: string, eventsUrl: string, options: { topics: string[]; tokenTransport: string }, mint: MintToken): Promise<void> {
+export async function startClientPage(page: Page, pageUrl: string, eventsUrl: string, options: { topics: string[]; tokenTransport: string; baseDelayMs?: number; maxDelayMs?: number }, mint: MintToken): Promise<void> {
   await page.exposeFunction('mintToken', mint);
   await page.goto(pageUrl);
   await page.evaluate(async ({ eventsUrl, options }) => {
