@@ -30,13 +30,33 @@ async function serve(app: RequestHandler, req: IncomingMessage, res: ServerRespo
   const response = await app.handle(toRelayRequest(req, trustProxy));
   if (response.kind === 'stream') return startStream(req, res, response);
   const headers: Record<string, string | number> = { ...response.headers, 'content-length': Buffer.byteLength(response.body) };
-  // A body we did not read to its end (refused before reading, or too large) is not drained for the sake of keep-alive:
-  // the connection closes after the answer, so a client cannot make the server swallow megabytes it refused.
-  const unread = !req.complete;
-  if (unread) headers['connection'] = 'close';
   res.writeHead(response.status, headers);
   res.end(req.method === 'HEAD' ? undefined : response.body);
-  if (unread) res.once('finish', () => setTimeout(() => req.socket.destroy(), END_GRACE_MS).unref());
+  // A body we did not read to its end (refused before reading, or too large) is not drained for the sake of keep-alive.
+  if (!req.complete) res.once('finish', () => closeAfterAnswer(req));
+}
+
+// How long, and how many bytes, a refused body is still read and discarded after the answer.
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 1_048_576;
+
+/**
+ * Closes a connection whose request body was refused, the way nginx's lingering close does: FIN first, then read and
+ * discard what the client is still sending for at most LINGER_MS / LINGER_BYTES, then destroy. Closing at once with
+ * unread bytes in the kernel's buffer sends a TCP reset, which can wipe the answer (a 401 or 413) before the client has
+ * read it; draining to the end would let a client make the server swallow any amount it refused. (node:http with
+ * `connection: close` destroys the socket as soon as the answer is written, hence no such header here: the FIN says it.)
+ */
+function closeAfterAnswer(req: IncomingMessage): void {
+  const socket = req.socket;
+  socket.end();
+  let discarded = 0;
+  socket.on('data', (chunk: Buffer) => {
+    discarded += chunk.byteLength;
+    if (discarded > LINGER_BYTES) socket.destroy();
+  });
+  req.resume();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
 // Not an async function on purpose: nothing of this frame should stay suspended for the hours a stream is open.

@@ -102,7 +102,6 @@ describe('bodies the server refuses are not drained', () => {
     const watched = startPublish(secure.port, 100);
     const { said } = await watched.closed;
     expect(said).toMatch(/^HTTP\/1\.1 401 /);
-    expect(said.toLowerCase()).toContain('connection: close');
   });
 
   it('a token that may publish nowhere is refused (403) before the body is read', async () => {
