@@ -35,7 +35,7 @@ export default tseslint.config(
     // The publisher is a client library with its own Redis and SQS transports, not part of the core.
     ignores: ['lib/adapters/**', 'lib/sources/**', 'lib/publisher/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:http', 'node:https', 'node:net', '@aws-sdk/*', 'ioredis'] }],
+      'no-restricted-imports': ['error', { patterns: ['node:http', 'node:https', 'node:net', '@aws-sdk/*', 'ioredis', 'prom-client'] }],
       'no-restricted-globals': ['error', 'awslambda'],
     },
   },

@@ -9,6 +9,8 @@ import { Metrics } from '../lib/metrics.js';
 import { RelayApp } from '../lib/relay-app.js';
 import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
+import { buildRegistry, startMetricsListener } from './metrics-endpoint.js';
+import { exposition } from '../lib/adapters/prometheus.js';
 import { loadAssets } from './load-assets.js';
 import { createLogger } from './logger.js';
 import { resolveSecretRefs } from './resolve-secrets.js';
@@ -18,6 +20,8 @@ export interface RunningServer {
   app: RelayApp;
   server: Server;
   port: number;
+  /** Port of the METRICS_PORT listener, when there is one. */
+  metricsPort: number | undefined;
   /** Drains and stops: readiness fails, streams close over SHUTDOWN_DRAIN_MS, the source closes. */
   stop(): Promise<void>;
 }
@@ -27,10 +31,15 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const metrics = new Metrics();
   const source = await buildSource(config, { logger, metrics });
+  const registry = buildRegistry(config, metrics, source);
+  const separateMetrics = config.server.metricsPort !== undefined;
   const app = new RelayApp({
     config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config, logger),
     cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()),
+    metricsExposition: separateMetrics ? undefined : exposition(registry),
   });
+  const metricsServer = config.server.metricsPort === undefined ? undefined : await startMetricsListener(registry, config.server.metricsPort, config.server.host);
+  const metricsAddress = metricsServer?.address();
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
   const { requestTimeoutMs } = config.server;
   const server = createServer(
@@ -53,9 +62,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await app.shutdown(config.server.shutdownDrainMs * 0.8);
     server.close();
     server.closeAllConnections();
+    // Scrapes go on while streams drain; the metrics listener closes last.
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     await source.close();
   };
-  return { app, server, port, stop };
+  return { app, server, port, metricsPort: typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined, stop };
 }
 
 // Running from dist/functions/ or (in tests) from functions/, public/ is at the repository root.

@@ -1,11 +1,15 @@
+import { Histogram } from './histogram.js';
+
 /**
- * Counters and gauges in Prometheus text format, without a client library: the hot path increments plain numbers and
- * only `/metrics` builds text.
+ * Process-wide metrics as plain numbers. The hot path only adds to a number; exposition (prom-client, in
+ * lib/adapters/prometheus.ts, or CloudWatch EMF on Lambda) reads the numbers when it is asked.
+ *
+ * Counters and gauges without labels: `inc(name, by?)`, `set(name, value)`, `get(name)`. `source: true` marks series
+ * that Prometheus labels with the configured SOURCE. Add a new name here; exposition picks it up by itself.
  */
-const DEFINITIONS = {
+export const DEFINITIONS = {
   sse_connections_open: { type: 'gauge', help: 'Open SSE streams.' },
   sse_connections_total: { type: 'counter', help: 'SSE streams opened since start.' },
-  sse_connections_rejected_total: { type: 'counter', help: 'Subscriptions refused by a limit (connections, per client, rate).' },
   sse_events_published_total: { type: 'counter', help: 'Messages accepted by POST /publish.' },
   sse_events_delivered_total: { type: 'counter', help: 'Event frames queued to connections (live and replayed).' },
   sse_bytes_written_total: { type: 'counter', help: 'Bytes written to SSE connections.' },
@@ -14,40 +18,168 @@ const DEFINITIONS = {
   sse_replayed_events_total: { type: 'counter', help: 'Events sent from replay.' },
   sse_resets_total: { type: 'counter', help: 'Reset events sent because a cursor was older than what is retained.' },
   sse_heartbeats_total: { type: 'counter', help: 'Heartbeat rounds (one comment to every open stream).' },
-  sse_source_errors_total: { type: 'counter', help: 'Faults of the message source that were retried.' },
-  sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame (skipped or sent as an error event).' },
-  sse_http_errors_total: { type: 'counter', help: 'Requests answered with a 4xx or 5xx status.' },
-  sse_auth_unauthorized_total: { type: 'counter', help: 'Requests refused with 401: no token, or a bad, expired or malformed one.' },
-  sse_auth_forbidden_total: { type: 'counter', help: 'Requests refused with 403: a valid token that does not cover the topic.' },
-  sse_publish_rate_limited_total: { type: 'counter', help: 'Publishes refused by PUBLISH_RATE_PER_MINUTE (429).' },
-  sse_too_many_topics_total: { type: 'counter', help: 'Subscriptions refused by MAX_TOPICS (400).' },
-  sse_oversize_rejected_total: { type: 'counter', help: 'Publishes refused by MAX_BODY_BYTES or MAX_MESSAGE_BYTES (413).' },
-} as const satisfies Record<string, { type: 'counter' | 'gauge'; help: string }>;
+  sse_source_errors_total: { type: 'counter', help: 'Faults of the message source that were retried.', source: true },
+  sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame (skipped or sent as an error event).', source: true },
+  sse_redis_oom_errors_total: { type: 'counter', help: 'Writes Redis refused with OOM (maxmemory reached under noeviction); each publish answered 503 source_full.', source: true },
+} as const satisfies Record<string, { type: 'counter' | 'gauge'; help: string; source?: boolean }>;
 
-export type MetricName = keyof typeof DEFINITIONS;
+/** Counters with labels whose values come from a small fixed set (error codes, routes, end reasons). */
+export const LABELLED = {
+  sse_http_errors_total: { help: 'Requests answered with a 4xx or 5xx status, by error code and route.', labels: ['code', 'route'] },
+  sse_stream_ends_total: { help: 'SSE streams that ended, by who ended them (client_closed: the client went away; server_closed: sse-relay ended it).', labels: ['reason'] },
+} as const satisfies Record<string, { help: string; labels: readonly string[] }>;
 
-/** A process-wide set of metrics. Values are plain numbers so incrementing costs nothing. */
+/** Histograms, bounds in seconds. */
+export const HISTOGRAMS = {
+  sse_delivery_latency_seconds: {
+    help: 'Time from publish (the source\'s timestamp of the message) to its frames being written to this process\'s streams.',
+    bounds: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  },
+  sse_stream_duration_seconds: { help: 'How long SSE streams stayed open.', bounds: [1, 5, 15, 60, 300, 900, 1800, 3600, 14400] },
+} as const satisfies Record<string, { help: string; bounds: readonly number[] }>;
+
+/**
+ * Names that were separate counters before the rejections got a `code` label; still valid for `inc` and `get`.
+ * `get` sums sse_http_errors_total over the codes (and route) listed.
+ */
+const REJECTION_VIEWS = {
+  sse_http_errors_total: { codes: [], route: undefined },
+  sse_auth_unauthorized_total: { codes: ['unauthorized'], route: undefined },
+  sse_auth_forbidden_total: { codes: ['forbidden'], route: undefined },
+  sse_too_many_topics_total: { codes: ['too_many_topics'], route: 'events' },
+  sse_oversize_rejected_total: { codes: ['body_too_large', 'message_too_large'], route: 'publish' },
+  sse_connections_rejected_total: { codes: ['too_many_connections', 'rate_limited'], route: 'events' },
+  sse_publish_rate_limited_total: { codes: ['rate_limited'], route: 'publish' },
+} as const satisfies Record<string, { codes: readonly string[]; route: string | undefined }>;
+
+export type CellName = keyof typeof DEFINITIONS;
+export type MetricName = CellName | keyof typeof REJECTION_VIEWS;
+export type LabelledName = keyof typeof LABELLED;
+export type HistogramName = keyof typeof HISTOGRAMS;
+/** One series of a labelled counter: its label values and its count. */
+export interface LabelledValue { labels: Readonly<Record<string, string>>; value: number }
+
+// The hub reports every write pass with this counter; messages handed to the hub before it reached the sockets then.
+const WRITE_PASS_METRIC: MetricName = 'sse_bytes_written_total';
+// Bounds the publish times waiting for a write pass (a burst beyond it is sampled, not queued).
+const MAX_PENDING_WRITES = 4_096;
+
+/** A process-wide set of metrics. Every value is a plain number, so updating one costs an add. */
 export class Metrics {
-  private readonly values = new Map<MetricName, number>();
+  private readonly values: Record<CellName, number>;
+  private readonly labelled = new Map<LabelledName, Map<string, { labels: Record<string, string>; value: number }>>();
+  private readonly histograms = new Map<HistogramName, Histogram>();
+  private readonly topicStreams = new Map<string, number>();
+  private pendingWrites: number[] = [];
+
+  /** @param now the clock, epoch ms (tests pass a fake one). */
+  constructor(private readonly now: () => number = Date.now) {
+    this.values = Object.fromEntries(Object.keys(DEFINITIONS).map((name) => [name, 0])) as Record<CellName, number>;
+    for (const [name, def] of Object.entries(HISTOGRAMS)) this.histograms.set(name as HistogramName, new Histogram(def.bounds));
+  }
 
   inc(name: MetricName, by = 1): void {
-    this.values.set(name, (this.values.get(name) ?? 0) + by);
+    const value = this.values[name as CellName];
+    if (value === undefined) return this.incRejectionView(name as keyof typeof REJECTION_VIEWS, by);
+    this.values[name as CellName] = value + by;
+    if (name === WRITE_PASS_METRIC && this.pendingWrites.length > 0) this.settleWrites();
   }
 
-  set(name: MetricName, value: number): void {
-    this.values.set(name, value);
+  set(name: CellName, value: number): void {
+    this.values[name] = value;
   }
 
+  /** The value of a counter or gauge; for a former rejection counter, the sum of its sse_http_errors_total series. */
   get(name: MetricName): number {
-    return this.values.get(name) ?? 0;
+    const view = (REJECTION_VIEWS as Record<string, { codes: readonly string[]; route: string | undefined }>)[name];
+    if (view === undefined) return this.values[name as CellName];
+    let sum = 0;
+    for (const { labels, value } of this.labelledValues('sse_http_errors_total')) {
+      const codeMatches = view.codes.length === 0 || view.codes.includes(labels['code'] ?? '');
+      if (codeMatches && (view.route === undefined || labels['route'] === view.route)) sum += value;
+    }
+    return sum;
   }
 
-  /** The Prometheus text exposition of every metric (version 0.0.4). */
-  render(): string {
-    let out = '';
-    for (const [name, def] of Object.entries(DEFINITIONS) as [MetricName, (typeof DEFINITIONS)[MetricName]][]) {
-      out += `# HELP ${name} ${def.help}\n# TYPE ${name} ${def.type}\n${name} ${this.get(name)}\n`;
+  /** Adds to one series of a labelled counter; `labels` must name every label of its definition. */
+  incLabelled(name: LabelledName, labels: Record<string, string>, by = 1): void {
+    let series = this.labelled.get(name);
+    if (series === undefined) this.labelled.set(name, (series = new Map()));
+    const key = LABELLED[name].labels.map((label) => labels[label] ?? '').join('\u0000');
+    const cell = series.get(key);
+    if (cell === undefined) series.set(key, { labels: { ...labels }, value: by });
+    else cell.value += by;
+  }
+
+  /** Every series of a labelled counter so far. */
+  labelledValues(name: LabelledName): LabelledValue[] {
+    return [...(this.labelled.get(name)?.values() ?? [])];
+  }
+
+  observe(name: HistogramName, value: number): void {
+    this.histograms.get(name)?.observe(value);
+  }
+
+  histogram(name: HistogramName): Histogram {
+    return this.histograms.get(name) as Histogram;
+  }
+
+  /**
+   * Notes a message's publish time (epoch ms) when it is handed to the hub; the next write pass (reported through
+   * sse_bytes_written_total) observes publish → write in sse_delivery_latency_seconds. One entry per message.
+   */
+  awaitWrite(publishedAt: number): void {
+    if (this.pendingWrites.length < MAX_PENDING_WRITES) this.pendingWrites.push(publishedAt);
+  }
+
+  private settleWrites(): void {
+    const now = this.now();
+    const latency = this.histograms.get('sse_delivery_latency_seconds') as Histogram;
+    for (const publishedAt of this.pendingWrites) latency.observe(Math.max(0, now - publishedAt) / 1000);
+    this.pendingWrites = [];
+  }
+
+  /** A stream of `topics` started (for the per-topic subscriber gauge). */
+  streamStarted(topics: readonly string[]): void {
+    for (const topic of topics) this.topicStreams.set(topic, (this.topicStreams.get(topic) ?? 0) + 1);
+  }
+
+  /** A stream of `topics` ended after `seconds`. */
+  streamEnded(topics: readonly string[], seconds: number, reason: 'client_closed' | 'server_closed'): void {
+    for (const topic of topics) {
+      const left = (this.topicStreams.get(topic) ?? 1) - 1;
+      if (left > 0) this.topicStreams.set(topic, left);
+      else this.topicStreams.delete(topic);
+    }
+    this.observe('sse_stream_duration_seconds', seconds);
+    this.incLabelled('sse_stream_ends_total', { reason });
+  }
+
+  /** Topics with open streams in this process. */
+  get activeTopics(): number {
+    return this.topicStreams.size;
+  }
+
+  /** The `n` topics with the most open streams, most first. */
+  topTopics(n: number): [topic: string, streams: number][] {
+    if (n <= 0) return [];
+    return [...this.topicStreams].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, n);
+  }
+
+  /** Every counter and gauge (labelled series as `name{label="value",…}`), for exporters such as CloudWatch EMF. */
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = { ...this.values };
+    for (const name of Object.keys(LABELLED) as LabelledName[]) {
+      for (const { labels, value } of this.labelledValues(name)) {
+        out[`${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`] = value;
+      }
     }
     return out;
+  }
+
+  private incRejectionView(name: keyof typeof REJECTION_VIEWS, by: number): void {
+    const view = REJECTION_VIEWS[name];
+    const code: string = view.codes[0] ?? 'internal';
+    this.incLabelled('sse_http_errors_total', { code, route: view.route ?? 'other' }, by);
   }
 }

@@ -5,13 +5,15 @@ import { CorsPolicy } from './cors.js';
 import { RelayError, toRelayError } from './errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from './hub.js';
-import { INVALID_TARGET_PATH, json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse } from './http-types.js';
+import { INVALID_TARGET_PATH, json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse, type StreamResponse } from './http-types.js';
 import { silentLogger, type Logger } from './logger.js';
-import { Metrics, type MetricName } from './metrics.js';
+import { Metrics } from './metrics.js';
 import { publish } from './publish-route.js';
 import { RateLimiter } from './rate-limit.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import type { Source } from './source.js';
+import { timedSource } from './timed-source.js';
+import { parseTopics } from './topics.js';
 
 /** A static file served by the container (the demo page and the browser client). */
 export interface Asset {
@@ -29,6 +31,11 @@ export interface RelayAppOptions {
   cors?: CorsPolicy;
   /** Files by URL path (`/`, `/sse-client.js`); none on Lambda. */
   assets?: ReadonlyMap<string, Asset>;
+  /**
+   * The Prometheus exposition `GET /metrics` answers with. Unset: `/metrics` is 404 here (METRICS_PORT serves it on its
+   * own listener, and a function URL must not publish it).
+   */
+  metricsExposition?: () => Promise<{ contentType: string; body: string }>;
 }
 
 const ROUTES: Record<string, readonly string[]> = {
@@ -68,7 +75,8 @@ export class RelayApp {
     const { config, source } = options;
     this.metrics = options.metrics ?? new Metrics();
     this.logger = options.logger ?? silentLogger;
-    this.hub = new Hub(config, this.metrics, this.logger, source.delivery === 'broadcast' ? source : undefined);
+    const broadcast = source.delivery === 'broadcast' ? timedSource(source, this.metrics) : undefined;
+    this.hub = new Hub(config, this.metrics, this.logger, broadcast);
     this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
     this.cors = options.cors ?? new CorsPolicy([]);
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
@@ -100,7 +108,7 @@ export class RelayApp {
   private async route(request: RelayRequest): Promise<RelayResponse> {
     const { config, source, authorizer = allowEveryone } = this.options;
     if (request.path === INVALID_TARGET_PATH) throw new RelayError('invalid_request', 'the request target is not origin-form');
-    const methods = ROUTES[request.path];
+    const methods = request.path === '/metrics' && this.options.metricsExposition === undefined ? undefined : ROUTES[request.path];
     const asset = methods === undefined ? this.options.assets?.get(request.path) : undefined;
     if (asset !== undefined) return this.serveAsset(request, asset);
     if (methods === undefined) throw new RelayError('not_found', 'no such route');
@@ -108,10 +116,10 @@ export class RelayApp {
     switch (request.path) {
       case '/events':
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
-        return openEventStream(request, {
+        return this.measured(request, await openEventStream(request, {
           session: { hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax },
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
-        });
+        }));
       case '/publish':
         return publish(request, {
           source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
@@ -121,9 +129,23 @@ export class RelayApp {
         return json(200, { status: 'ok' });
       case '/readyz':
         return (await this.isReady()) ? json(200, { status: 'ready' }) : json(503, { status: this.draining ? 'draining' : 'source-unavailable' });
-      default:
-        return { kind: 'body', status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: this.metrics.render() };
+      default: {
+        const exposition = await (this.options.metricsExposition as NonNullable<RelayAppOptions['metricsExposition']>)();
+        return { kind: 'body', status: 200, headers: { 'content-type': exposition.contentType }, body: exposition.body };
+      }
     }
+  }
+
+  /** The stream with its duration, end reason and topics counted (one promise reaction per stream, nothing per frame). */
+  private measured(request: RelayRequest, stream: StreamResponse): StreamResponse {
+    const topics = parseTopics(request.query.getAll('topic'), this.options.config.maxTopics);
+    const run = stream.run;
+    stream.run = (sink) => {
+      const started = Date.now();
+      this.metrics.streamStarted(topics);
+      return run(sink).then(() => this.metrics.streamEnded(topics, (Date.now() - started) / 1000, sink.closed === true ? 'client_closed' : 'server_closed'));
+    };
+    return stream;
   }
 
   private serveAsset(request: RelayRequest, asset: Asset): RelayResponse {
@@ -141,9 +163,7 @@ export class RelayApp {
   }
 
   private errorResponse(error: RelayError, request: RelayRequest, requestId: string): BodyResponse {
-    this.metrics.inc('sse_http_errors_total');
-    const metric = rejectionMetric(error.code, request.path);
-    if (metric !== undefined) this.metrics.inc(metric);
+    this.metrics.incLabelled('sse_http_errors_total', { code: error.code, route: routeLabel(request.path, this.options.assets) });
     const level = error.status >= 500 ? 'error' : 'debug';
     if (error.code !== 'not_found') this.logger[level]({ requestId, code: error.code, path: request.path, err: error }, error.message);
     const headers: HeaderMap = {};
@@ -169,15 +189,8 @@ export class RelayApp {
   }
 }
 
-/** The counter a refusal adds to, besides sse_http_errors_total: one per limit and per kind of auth failure. */
-function rejectionMetric(code: RelayError['code'], path: string): MetricName | undefined {
-  switch (code) {
-    case 'unauthorized': return 'sse_auth_unauthorized_total';
-    case 'forbidden': return 'sse_auth_forbidden_total';
-    case 'too_many_topics': return 'sse_too_many_topics_total';
-    case 'body_too_large': case 'message_too_large': return 'sse_oversize_rejected_total';
-    case 'too_many_connections': return 'sse_connections_rejected_total';
-    case 'rate_limited': return path === '/publish' ? 'sse_publish_rate_limited_total' : 'sse_connections_rejected_total';
-    default: return undefined;
-  }
+/** The `route` label of a request: a known route, `static` for a file, `other` for everything else (bounded). */
+function routeLabel(path: string, assets: ReadonlyMap<string, Asset> | undefined): string {
+  if (ROUTES[path] !== undefined) return path.slice(1);
+  return assets?.has(path) === true ? 'static' : 'other';
 }

@@ -19,6 +19,8 @@ export interface StoredMessage {
   position: string;
   event: string;
   data: string;
+  /** When it was published, epoch ms, where the position does not tell (memory); for sse_delivery_latency_seconds. */
+  publishedAt?: number;
 }
 
 /** What a replay found after a position. */
@@ -61,7 +63,16 @@ export interface BroadcastSource {
   openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed;
   /** Whether the backing service answers now (readiness). */
   isReady(): Promise<boolean>;
+  /** Memory the backing store uses and may use (Redis INFO), for metrics; undefined when it did not answer. Optional. */
+  memoryUsage?(): Promise<SourceMemory | undefined>;
   close(): Promise<void>;
+}
+
+/** Memory of the store behind a source, bytes. */
+export interface SourceMemory {
+  usedBytes: number;
+  /** The store's limit (Redis maxmemory); 0 = none. */
+  maxBytes: number;
 }
 
 /** One message taken from a queue for one subscriber. */

@@ -34,6 +34,11 @@ export class EnvReader {
     return n;
   }
 
+  /** A whole number in [min, max], or undefined when unset. */
+  optionalInteger(name: string, min: number, max: number): number | undefined {
+    return this.raw(name) === undefined ? undefined : this.integer(name, min, min, max);
+  }
+
   boolean(name: string, fallback: boolean): boolean {
     const value = this.raw(name)?.toLowerCase();
     if (value === undefined) return fallback;

@@ -66,6 +66,9 @@ function checkRequirements({ server, redis, sqs, auth }: Config): void {
   if (auth.mode === 'jwt' && auth.jwtSecret === undefined && auth.jwksUrl === undefined) {
     throw new ConfigError('AUTH_JWT_SECRET', 'set for AUTH_MODE=jwt (or set AUTH_JWKS_URL, or AUTH_MODE=none to turn auth off)', '');
   }
+  if (server.metricsPort !== undefined && server.metricsPort !== 0 && server.metricsPort === server.port) {
+    throw new ConfigError('METRICS_PORT', `a port other than PORT (${server.port}), or unset to serve /metrics on PORT`, String(server.metricsPort));
+  }
   if (auth.jwtSecret !== undefined && Buffer.byteLength(auth.jwtSecret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes long (HS256 needs a key as long as its hash)', '(hidden)');
   }

@@ -39,6 +39,11 @@ export interface RedisConfig {
   waitReplicas: number;
   /** How long a publish waits for those replicas before it answers 503, ms. Default 1000. */
   waitTimeoutMs: number;
+  /**
+   * A stream key nothing has been appended to for this long expires (each XADD renews it), seconds; 0 = never. Bounds
+   * the keys that per-user topics leave behind. Default 86400 (one day).
+   */
+  streamTtlSeconds: number;
 }
 
 export function readRedisConfig(env: EnvReader): RedisConfig {
@@ -61,6 +66,7 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
     blockMs: env.integer('REDIS_BLOCK_MS', 5_000, 100, 60_000),
     waitReplicas: env.integer('REDIS_WAIT_REPLICAS', 0, 0, 16),
     waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 60_000),
+    streamTtlSeconds: env.integer('REDIS_STREAM_TTL_S', 86_400, 0, 31_536_000),
   };
 }
 

@@ -54,6 +54,13 @@ export interface ServerConfig {
    * closes with 408. A stream is not affected once its headers are sent. Default 30000.
    */
   requestTimeoutMs: number;
+  /**
+   * Port of a separate listener that serves only `GET /metrics`; the main port then answers 404 for it. Unset (the
+   * default): `/metrics` is served on the main port. 0 picks a free port (tests).
+   */
+  metricsPort: number | undefined;
+  /** Topics that get their own `sse_topic_subscribers{topic}` series (the N with the most streams); 0 = none. Default 0. */
+  metricsTopicsTopN: number;
 }
 
 export function readServerConfig(env: EnvReader): ServerConfig {
@@ -79,5 +86,7 @@ export function readServerConfig(env: EnvReader): ServerConfig {
     trustProxy: env.boolean('TRUST_PROXY', false),
     shutdownDrainMs: env.integer('SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
     requestTimeoutMs: env.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    metricsPort: env.optionalInteger('METRICS_PORT', 0, 65535),
+    metricsTopicsTopN: env.integer('METRICS_TOPICS_TOP_N', 0, 0, 100),
   };
 }

@@ -9,7 +9,7 @@ class TopicRing {
   constructor(private readonly capacity: number) {}
 
   append(topic: string, message: OutgoingMessage): StoredMessage {
-    const stored: StoredMessage = { topic, position: String(this.next), event: message.event ?? 'message', data: message.data };
+    const stored: StoredMessage = { topic, position: String(this.next), event: message.event ?? 'message', data: message.data, publishedAt: Date.now() };
     this.slots[(this.next - 1) % this.capacity] = stored;
     this.next += 1;
     return stored;

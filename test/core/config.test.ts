@@ -25,6 +25,8 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   PUBLISH_RATE_PER_MINUTE: { valid: '0', read: (c) => c.server.publishRatePerMinute, expected: 0, invalid: '-5' },
   SHUTDOWN_DRAIN_MS: { valid: '2000', read: (c) => c.server.shutdownDrainMs, expected: 2000, invalid: '10 s' },
   REQUEST_TIMEOUT_MS: { valid: '5000', read: (c) => c.server.requestTimeoutMs, expected: 5000, invalid: '50' },
+  METRICS_PORT: { valid: '9090', read: (c) => c.server.metricsPort, expected: 9090, invalid: '70000' },
+  METRICS_TOPICS_TOP_N: { valid: '10', read: (c) => c.server.metricsTopicsTopN, expected: 10, invalid: '101' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
   REDIS_KEY_PREFIX: { valid: 'app:', read: (c) => c.redis.keyPrefix, expected: 'app:' },
   REDIS_MAXLEN: { valid: '500', read: (c) => c.redis.maxLen, expected: 500, invalid: '0' },
@@ -45,6 +47,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   REDIS_TLS: { valid: 'true', env: { REDIS_CLUSTER_NODES: 'a:6379' }, read: (c) => c.redis.topology?.kind === 'cluster' && c.redis.topology.auth.tls, expected: true, invalid: 'maybe' },
   REDIS_WAIT_REPLICAS: { valid: '1', read: (c) => c.redis.waitReplicas, expected: 1, invalid: '-1' },
   REDIS_WAIT_TIMEOUT_MS: { valid: '250', read: (c) => c.redis.waitTimeoutMs, expected: 250, invalid: '0' },
+  REDIS_STREAM_TTL_S: { valid: '3600', read: (c) => c.redis.streamTtlSeconds, expected: 3600, invalid: '1d' },
   SQS_QUEUE_URL: { valid: 'https://sqs.eu-west-1.amazonaws.com/1/q', read: (c) => c.sqs.queueUrl, expected: 'https://sqs.eu-west-1.amazonaws.com/1/q', invalid: 'q' },
   SQS_QUEUE_URL_TEMPLATE: { valid: 'https://sqs/1/ev-{topic}', read: (c) => c.sqs.queueUrlTemplate, expected: 'https://sqs/1/ev-{topic}', invalid: 'https://sqs/1/ev' },
   SQS_WAIT_SECONDS: { valid: '5', read: (c) => c.sqs.waitSeconds, expected: 5, invalid: '21' },
@@ -147,6 +150,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }).redis.topology?.kind).toBe('sentinel');
     expect(() => loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/^REDIS_CLUSTER_NODES must be left unset for SOURCE=redis-list/);
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
+  it('METRICS_PORT must differ from PORT; unset serves /metrics on PORT', () => {
+    expect(() => loadConfig({ ...BASE, PORT: '8080', METRICS_PORT: '8080' })).toThrow(/^METRICS_PORT must be a port other than PORT \(8080\)/);
+    expect(loadConfig(BASE).server.metricsPort).toBeUndefined();
+    expect(loadConfig({ ...BASE, REDIS_STREAM_TTL_S: '0' }).redis.streamTtlSeconds).toBe(0);
+    expect(loadConfig(BASE).redis.streamTtlSeconds).toBe(86_400);
   });
 
   it('refuses a secret given both by value and by name', () => {

@@ -55,7 +55,7 @@ describe('who may subscribe (JWT, HS256)', () => {
     expect(await subscribeStatus('topic=payments', bearer(token))).toEqual({ status: 403, body: '{"error":"forbidden"}' });
     expect((await subscribeStatus('topic=orders&topic=payments', bearer(token))).status).toBe(403);
     expect((await subscribeStatus('topic=orders', bearer(token))).status).toBe(200);
-    expect(await metric(relay.url, 'sse_auth_forbidden_total')).toBeGreaterThanOrEqual(2);
+    expect(await metric(relay.url, 'sse_http_errors_total', { code: 'forbidden' })).toBeGreaterThanOrEqual(2);
   });
 
   it('a prefix pattern covers the topics below it and nothing else', async () => {

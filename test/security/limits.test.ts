@@ -24,7 +24,7 @@ describe('each limit answers with its code and counts in its metric', () => {
     const { url } = await start({ MAX_TOPICS: '2' });
     const response = await fetch(`${url}/events?topic=a,b,c`);
     expect([response.status, await response.json()]).toEqual([400, { error: 'too_many_topics' }]);
-    expect(await metric(url, 'sse_too_many_topics_total')).toBe(1);
+    expect(await metric(url, 'sse_http_errors_total', { code: 'too_many_topics', route: 'events' })).toBe(1);
   });
 
   it('MAX_CONNECTIONS → 503 with Retry-After', async () => {
@@ -34,7 +34,7 @@ describe('each limit answers with its code and counts in its metric', () => {
     const refused = await fetch(`${url}/events?topic=a`);
     expect([refused.status, await refused.json()]).toEqual([503, { error: 'too_many_connections' }]);
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(await metric(url, 'sse_connections_rejected_total')).toBe(1);
+    expect(await metric(url, 'sse_http_errors_total', { code: 'too_many_connections', route: 'events' })).toBe(1);
     for (const reader of open) reader.close();
   });
 
@@ -49,7 +49,7 @@ describe('each limit answers with its code and counts in its metric', () => {
     const other = new SseReader(`${url}/events?topic=a`, { 'x-forwarded-for': '198.51.100.2' });
     await other.until((r) => r.retries.length > 0);
     expect(other.status).toBe(200);
-    expect(await metric(url, 'sse_connections_rejected_total')).toBe(1);
+    expect(await metric(url, 'sse_http_errors_total', { code: 'rate_limited', route: 'events' })).toBe(1);
     first.close();
     other.close();
   });
@@ -60,7 +60,7 @@ describe('each limit answers with its code and counts in its metric', () => {
     expect([body.status, await body.json()]).toEqual([413, { error: 'body_too_large' }]);
     const message = await publishAs(url, undefined, { topic: 'a', data: 'x'.repeat(101) });
     expect([message.status, await message.json()]).toEqual([413, { error: 'message_too_large' }]);
-    expect(await metric(url, 'sse_oversize_rejected_total')).toBe(2);
+    expect(await metric(url, 'sse_http_errors_total', { route: 'publish', code: 'body_too_large' }) + await metric(url, 'sse_http_errors_total', { route: 'publish', code: 'message_too_large' })).toBe(2);
   });
 
   it('PUBLISH_RATE_PER_MINUTE → 429 with Retry-After, per token subject', async () => {
@@ -73,7 +73,7 @@ describe('each limit answers with its code and counts in its metric', () => {
     expect(await limited.json()).toEqual({ error: 'rate_limited' });
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await publishAs(relay.url, bob, { topic: 'a', data: 'x' })).status).toBe(202);
-    expect(await metric(relay.url, 'sse_publish_rate_limited_total')).toBe(3);
+    expect(await metric(relay.url, 'sse_http_errors_total', { code: 'rate_limited', route: 'publish' })).toBe(3);
   });
 
   it('REPLAY_MAX bounds a replay: the newest REPLAY_MAX events after a reset event', async () => {

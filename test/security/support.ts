@@ -97,10 +97,17 @@ export function headerLines(raw: string): string[] {
   return (raw.split('\r\n\r\n')[0] ?? '').split('\r\n').slice(1);
 }
 
-/** Reads one value of a Prometheus metric from /metrics. */
-export async function metric(url: string, name: string): Promise<number> {
+/**
+ * Reads a Prometheus metric from /metrics: the sum of its series whose labels include `labels` (0 when a labelled
+ * counter has no such series yet). Throws when the metric is not exported at all.
+ */
+export async function metric(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\d+)$`, 'm').exec(text);
-  if (match === null) throw new Error(`metric ${name} is not exported by /metrics`);
-  return Number(match[1]);
+  if (!new RegExp(`^# TYPE ${name} `, 'm').test(text)) throw new Error(`metric ${name} is not exported by /metrics`);
+  let sum = 0;
+  for (const [, labelText = '', value] of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\S+)$`, 'gm'))) {
+    const seen = Object.fromEntries([...labelText.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+    if (Object.entries(labels).every(([k, v]) => seen[k] === v)) sum += Number(value);
+  }
+  return sum;
 }

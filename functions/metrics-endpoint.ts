@@ -1,0 +1,49 @@
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import { exposition, prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
+import type { Config } from '../lib/config/index.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { Source, SourceMemory } from '../lib/source.js';
+
+/** The Prometheus registry of the container: every relay metric, process metrics, and source probes. */
+export function buildRegistry(config: Config, metrics: Metrics, source: Source): Registry {
+  return prometheusRegistry(metrics, { source: config.server.source, topicsTopN: config.server.metricsTopicsTopN, probes: sourceProbes(source) });
+}
+
+/** Readiness of the source, and Redis memory where the source can report it, read at scrape time. */
+function sourceProbes(source: Source): ScrapeProbe[] {
+  const probes: ScrapeProbe[] = [{
+    name: 'sse_source_up', help: 'Whether the message source answered its readiness check at scrape time (1) or not (0).',
+    read: async () => ((await source.isReady().catch(() => false)) ? 1 : 0),
+  }];
+  if (source.delivery === 'broadcast' && source.memoryUsage !== undefined) {
+    const usage = (): Promise<SourceMemory | undefined> => source.memoryUsage?.() ?? Promise.resolve(undefined);
+    probes.push(
+      { name: 'sse_redis_used_memory_bytes', help: 'Redis INFO used_memory at scrape time.', read: async () => (await usage())?.usedBytes },
+      { name: 'sse_redis_maxmemory_bytes', help: 'Redis maxmemory at scrape time (0 = no limit).', read: async () => (await usage())?.maxBytes },
+    );
+  }
+  return probes;
+}
+
+/**
+ * A listener that answers only `GET /metrics` (METRICS_PORT), so the main port, the Service and the Ingress never
+ * expose it. Everything else is 404.
+ */
+export async function startMetricsListener(registry: Registry, port: number, host: string): Promise<Server> {
+  const render = exposition(registry);
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"not_found"}');
+      return;
+    }
+    render().then(
+      ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
+      () => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"internal"}'),
+    );
+  });
+  server.requestTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  return server;
+}
