@@ -23,7 +23,10 @@ export function buildRedisSource(config: Config, hooks: SourceHooks = {}): Redis
   const replication = { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs };
   return config.server.source === 'redis-list'
     ? new RedisListSource(settings)
-    : new RedisStreamSource({ ...settings, maxLen: config.redis.maxLen, replication });
+    : new RedisStreamSource({
+      ...settings, maxLen: config.redis.maxLen, replication, streamTtlSeconds: config.redis.streamTtlSeconds,
+      onOutOfMemory: () => hooks.metrics?.inc('sse_redis_oom_errors_total'),
+    });
 }
 
 // While Redis is away every connection fails about once a second; one log line per distinct failure is enough.

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   auth_unavailable: { status: 503, message: 'the token could not be checked (the JWKS endpoint did not answer); see Retry-After' },
   source_unavailable: { status: 503, message: 'the message source (Redis, SQS) cannot be reached; see Retry-After' },
   not_replicated: { status: 503, message: 'Redis did not confirm the message on REDIS_WAIT_REPLICAS replicas in time; retry with the same id' },
+  source_full: { status: 503, message: 'Redis is out of memory (maxmemory) and refuses new messages; see Retry-After' },
   shutting_down: { status: 503, message: 'this instance is draining; reconnect elsewhere' },
   internal: { status: 500, message: 'an unexpected error; the server log has the details' },
 } as const satisfies Record<string, { status: number; message: string }>;

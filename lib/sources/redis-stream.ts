@@ -1,7 +1,8 @@
 import type { Cluster, Redis } from 'ioredis';
-import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, StoredMessage } from '../source.js';
+import { RelayError } from '../errors.js';
+import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, SourceMemory, StoredMessage } from '../source.js';
 import { ServerLink } from './redis-blocking-link.js';
-import { answersPing, connected, openRedisConnection, targetOf, type RedisClient } from './redis-connection.js';
+import { answersPing, connected, openRedisConnection, targetOf, withDeadline, type RedisClient } from './redis-connection.js';
 import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './redis-entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './redis-feed.js';
 import { PartitionedFeed } from './redis-partitioned-feed.js';
@@ -17,19 +18,42 @@ export interface RedisStreamSettings extends RedisFeedSettings {
   idempotencyTtlSeconds?: number | undefined;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS. Default: no WAIT. */
   replication?: ReplicationPolicy | undefined;
+  /** A stream key expires this long after its last append (REDIS_STREAM_TTL_S); 0 = never. Default 0. */
+  streamTtlSeconds?: number | undefined;
+  /** Called when Redis refuses a publish with OOM (maxmemory reached under noeviction), for the metric. */
+  onOutOfMemory?: (() => void) | undefined;
 }
 
 /** How long /readyz waits for PING, ms. */
 const READY_TIMEOUT_MS = 1_000;
 
 // The check and the append are one atomic step: two publishes with the same key can never both append. KEYS: stream,
-// marker. ARGV: maxlen, ttl seconds, event, data, key. Returns the stream id (the first one for a repeated key).
+// marker. ARGV: maxlen, ttl seconds (of the marker), event, data, key, and optionally the stream's TTL in seconds
+// (REDIS_STREAM_TTL_S; absent or 0 = leave the stream's expiry alone). Returns the stream id (the first one for a
+// repeated key).
 export const PUBLISH_ONCE_SCRIPT = `
 local earlier = redis.call('GET', KEYS[2])
 if earlier then return earlier end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[3], 'data', ARGV[4], 'key', ARGV[5])
 redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
+local streamTtl = tonumber(ARGV[6] or '0')
+if streamTtl > 0 then redis.call('EXPIRE', KEYS[1], streamTtl) end
 return id`;
+
+// XADD and the stream's TTL renewal in one step (REDIS_STREAM_TTL_S; ARGV[4] seconds).
+const APPEND_WITH_TTL = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[2], 'data', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return id`;
+
+// Redis answers a write over maxmemory under noeviction with "OOM command not allowed when used memory > 'maxmemory'"
+// (inside a script too); a MULTI would fail with EXECABORT and the OOM replies in `previousErrors`.
+const OUT_OF_MEMORY = /\bOOM command not allowed/;
+
+function isOutOfMemory(error: unknown): boolean {
+  const { message = '', previousErrors = [] } = error as { message?: string; previousErrors?: { message?: string }[] };
+  return OUT_OF_MEMORY.test(message) || previousErrors.some((e) => OUT_OF_MEMORY.test(e.message ?? ''));
+}
 
 /**
  * Broadcast over Redis Streams: one stream per topic (`<prefix><topic>`, hash-tagged by partition in a cluster), entries
@@ -60,7 +84,14 @@ export class RedisStreamSource implements BroadcastSource {
 
   async publish(topic: string, message: OutgoingMessage): Promise<StoredMessage> {
     const event = message.event ?? 'message';
-    const id = this.replicated === undefined ? await this.append(topic, event, message) : await this.appendReplicated(topic, event, message);
+    let id: string | null;
+    try {
+      id = this.replicated === undefined ? await this.append(topic, event, message) : await this.appendReplicated(topic, event, message);
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      this.settings.onOutOfMemory?.();
+      throw new RelayError('source_full', 'Redis is out of memory (maxmemory reached under noeviction)', { cause: error, retryAfterSeconds: 30 });
+    }
     if (id === null) throw new Error(`XADD to ${this.key(topic)} returned no id`);
     return { topic, position: id, event, data: message.data };
   }
@@ -69,27 +100,45 @@ export class RedisStreamSource implements BroadcastSource {
     return isStreamId(position);
   }
 
+  // Each append is one command: XADD, or a script that also renews the stream's TTL (and with an idempotency key
+  // checks and sets the marker), so no stream is ever left without its TTL.
   private async append(topic: string, event: string, message: OutgoingMessage): Promise<string | null> {
-    const { maxLen, idempotencyTtlSeconds = 86_400 } = this.settings;
     const redis = await connected(this.command);
-    if (message.key === undefined) {
-      return redis.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
-    }
-    const marker = this.keys.marker(topic, message.key);
-    return String(await redis.eval(PUBLISH_ONCE_SCRIPT, 2, this.key(topic), marker, maxLen, idempotencyTtlSeconds, event, message.data, message.key));
+    const [command, ...args] = this.appendCommand(topic, event, message);
+    const reply = command === 'xadd' ? await redis.xadd(...(args as [string, 'MAXLEN', '~', number, '*', ...string[]])) : await redis.eval(...(args as [string, number, ...(string | number)[]]));
+    return reply === null || reply === undefined ? null : String(reply);
   }
 
   // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
   private async appendReplicated(topic: string, event: string, message: OutgoingMessage): Promise<string | null> {
-    const { maxLen, idempotencyTtlSeconds = 86_400 } = this.settings;
     const { connection, writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
     await connected(connection);
-    const key = message.key;
-    const reply = await writer.write((pipeline) => {
-      if (key === undefined) pipeline.xadd(this.key(topic), 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data);
-      else pipeline.eval(PUBLISH_ONCE_SCRIPT, 2, this.key(topic), this.keys.marker(topic, key), maxLen, idempotencyTtlSeconds, event, message.data, key);
-    });
+    const [command, ...args] = this.appendCommand(topic, event, message);
+    const reply = await writer.write((pipeline) => void pipeline.call(command === 'xadd' ? 'XADD' : 'EVAL', ...args));
     return reply === null || reply === undefined ? null : String(reply);
+  }
+
+  /** The one command of an append: `xadd` with its arguments, or `eval` of a script with its keys and arguments. */
+  private appendCommand(topic: string, event: string, message: OutgoingMessage): ['xadd' | 'eval', ...(string | number)[]] {
+    const { maxLen, idempotencyTtlSeconds = 86_400, streamTtlSeconds = 0 } = this.settings;
+    const key = this.key(topic);
+    if (message.key !== undefined) {
+      return ['eval', PUBLISH_ONCE_SCRIPT, 2, key, this.keys.marker(topic, message.key), maxLen, idempotencyTtlSeconds, event, message.data, message.key, streamTtlSeconds];
+    }
+    if (streamTtlSeconds === 0) return ['xadd', key, 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data];
+    return ['eval', APPEND_WITH_TTL, 1, key, maxLen, event, message.data, streamTtlSeconds];
+  }
+
+  /** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */
+  async memoryUsage(): Promise<SourceMemory | undefined> {
+    try {
+      const info = await withDeadline(READY_TIMEOUT_MS, connected(this.command).then((redis) => redis.info('memory')));
+      const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+      const usedBytes = field('used_memory');
+      return Number.isFinite(usedBytes) ? { usedBytes, maxBytes: field('maxmemory') || 0 } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async head(topic: string): Promise<string> {
@@ -107,7 +156,8 @@ export class RedisStreamSource implements BroadcastSource {
     if (compareStreamIds(until, after) <= 0) return { messages: [], gap: false };
     const redis = await connected(this.command);
     const info = await readStreamInfo(redis, this.key(topic));
-    if (info === undefined) return { messages: [], gap: false };
+    // No key: the topic never had a message, or its stream expired (REDIS_STREAM_TTL_S) with whatever followed `after`.
+    if (info === undefined) return { messages: [], gap: after !== '0-0' && after !== '0' };
     let gap = info.lostAfter(after);
     const key = this.key(topic);
     let entries = (await redis.xrangeBuffer(key, `(${after}`, until, 'COUNT', limit + 1)) as RawStreamEntry[];

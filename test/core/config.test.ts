@@ -150,6 +150,8 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }).redis.topology?.kind).toBe('sentinel');
     expect(() => loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/^REDIS_CLUSTER_NODES must be left unset for SOURCE=redis-list/);
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
+  });
+
   it('METRICS_PORT must differ from PORT; unset serves /metrics on PORT', () => {
     expect(() => loadConfig({ ...BASE, PORT: '8080', METRICS_PORT: '8080' })).toThrow(/^METRICS_PORT must be a port other than PORT \(8080\)/);
     expect(loadConfig(BASE).server.metricsPort).toBeUndefined();

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { RedisStreamSource } from '../../lib/sources/redis-stream.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { startRelay } from '../support/relay-server.js';
+
+// Redis that does not fill up: stream keys expire REDIS_STREAM_TTL_S after their last append, and a Redis at its
+// maxmemory under noeviction makes publishes fail with their own code and metric, against a real redis-server.
+
+let redis: TestRedis;
+let raw: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  raw = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  raw.disconnect();
+  await redis.stop();
+});
+
+function source(streamTtlSeconds: number, onOutOfMemory?: () => void): RedisStreamSource {
+  return new RedisStreamSource({ url: redis.url, keyPrefix: 'mem:', maxLen: 1_000, blockMs: 1_000, maxMessageBytes: 100_000, streamTtlSeconds, onOutOfMemory });
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('REDIS_STREAM_TTL_S', () => {
+  test('every append (plain or with an idempotency key) renews the stream key TTL; 0 leaves it without one', async () => {
+    const withTtl = source(3_600);
+    const without = source(0);
+    try {
+      await withTtl.publish('ttl.plain', { data: 'a' });
+      await withTtl.publish('ttl.keyed', { data: 'b', key: 'k1' });
+      await without.publish('ttl.none', { data: 'c' });
+      for (const key of ['mem:ttl.plain', 'mem:ttl.keyed']) {
+        const ttl = await raw.ttl(key);
+        expect([key, ttl > 3_500 && ttl <= 3_600]).toEqual([key, true]);
+      }
+      expect(await raw.ttl('mem:ttl.none')).toBe(-1);
+      await raw.expire('mem:ttl.plain', 10);
+      await withTtl.publish('ttl.plain', { data: 'renewed' });
+      expect(await raw.ttl('mem:ttl.plain')).toBeGreaterThan(3_500);
+    } finally {
+      await withTtl.close();
+      await without.close();
+    }
+  });
+
+  test('a stream nothing wrote to expires; a cursor into it then replays with a reset, never silently', async () => {
+    const short = source(1);
+    try {
+      const first = await short.publish('ttl.quiet', { data: 'one' });
+      await short.publish('ttl.quiet', { data: 'two' });
+      await until(async () => (await raw.exists('mem:ttl.quiet')) === 0, 5_000, 'the stream key expiring');
+      const now = `${Date.now() + 60_000}-0`;
+      expect(await short.replay('ttl.quiet', first.position, now, 100)).toEqual({ messages: [], gap: true });
+      expect(await short.replay('ttl.quiet', '0-0', now, 100)).toEqual({ messages: [], gap: false });
+      expect(await short.head('ttl.quiet')).toBe('0-0');
+    } finally {
+      await short.close();
+    }
+  });
+});
+
+describe('a full Redis (maxmemory, noeviction)', () => {
+  test('publish answers 503 source_full with Retry-After, counted in its own metric; memory use is exported', async () => {
+    const relay = await startRelay({ SOURCE: 'redis', REDIS_URL: redis.url, SHUTDOWN_DRAIN_MS: '200', MAX_MESSAGE_BYTES: '65536' });
+    const payload = 'x'.repeat(60_000);
+    const publish = (): Promise<Response> => fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'user.1', data: payload }) });
+    try {
+      expect((await publish()).status).toBe(202);
+      const used = Number(/^used_memory:(\d+)/m.exec(await raw.info('memory'))?.[1]);
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', String(used + 1_000_000));
+      const statuses: number[] = [];
+      let refused: Response | undefined;
+      for (let i = 0; i < 100 && refused === undefined; i++) {
+        const response = await publish();
+        statuses.push(response.status);
+        if (response.status !== 202) refused = response;
+      }
+      expect(refused?.status).toBe(503);
+      expect(await refused?.json()).toEqual({ error: 'source_full' });
+      expect(Number(refused?.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(statuses.filter((s) => s === 202).length).toBeGreaterThan(3);
+      const text = await (await fetch(`${relay.url}/metrics`)).text();
+      expect(text).toMatch(/^sse_redis_oom_errors_total\{source="redis"\} 1$/m);
+      expect(text).toMatch(/^sse_http_errors_total\{code="source_full",route="publish"\} 1$/m);
+      expect(Number(/^sse_redis_used_memory_bytes (\d+)/m.exec(text)?.[1])).toBeGreaterThan(used);
+      expect(/^sse_redis_maxmemory_bytes (\d+)/m.exec(text)?.[1]).toBe(String(used + 1_000_000));
+      // The relay itself stays ready (reads still work); the full Redis shows in the metrics, not as an outage.
+      expect((await fetch(`${relay.url}/readyz`)).status).toBe(200);
+      await raw.config('SET', 'maxmemory', '0');
+      expect((await publish()).status).toBe(202);
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+      await relay.stop();
+    }
+  });
+});
