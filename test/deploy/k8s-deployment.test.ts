@@ -4,7 +4,9 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
-import { findObject, k8sPath, readYaml, renderKustomization } from './kustomize-render.js';
+import { join } from 'node:path';
+import { loadAssets } from '../../functions/load-assets.js';
+import { findObject, k8sPath, readYaml, renderKustomization, REPO_ROOT } from './kustomize-render.js';
 
 // The Deployment and its neighbours agree with each other and with how the server behaves (functions/server.ts):
 // probes, port, the SIGTERM drain, security, and the SSE settings of the Ingress.
@@ -29,9 +31,16 @@ describe('Deployment sse-relay', () => {
     expect(hpa.spec!.maxReplicas).toBeGreaterThan(hpa.spec!.minReplicas!);
   });
 
-  test('exposes the port the server listens on, named http', () => {
+  test('exposes the port the server listens on, named http, and METRICS_PORT named metrics', () => {
     const port = Number(config['PORT'] ?? 8080);
-    expect(container.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+    const metricsPort = Number(config['METRICS_PORT']);
+    expect(metricsPort).toBeGreaterThan(0);
+    expect(metricsPort).not.toBe(port);
+    expect(container.ports).toEqual([
+      { name: 'http', containerPort: port, protocol: 'TCP' },
+      { name: 'metrics', containerPort: metricsPort, protocol: 'TCP' },
+    ]);
+    expect(pod.metadata!.annotations).toMatchObject({ 'prometheus.io/port': String(metricsPort), 'prometheus.io/path': '/metrics' });
   });
 
   test('readiness asks /readyz and liveness /healthz on that port', () => {
@@ -87,7 +96,8 @@ describe('Deployment sse-relay', () => {
     expect(matches(deployment.spec!.selector.matchLabels)).toBe(true);
     const service = new Service(findObject(base, 'Service', 'sse-relay') as never);
     expect(matches(service.spec!.selector)).toBe(true);
-    expect(service.spec!.ports).toContainEqual(expect.objectContaining({ name: 'http', targetPort: 'http' }));
+    // The only port: the Service (and so the Ingress) never exposes the metrics port.
+    expect(service.spec!.ports).toEqual([expect.objectContaining({ name: 'http', targetPort: 'http' })]);
     const pdb = new PodDisruptionBudget(findObject(base, 'PodDisruptionBudget') as never);
     expect(matches(pdb.spec!.selector?.matchLabels)).toBe(true);
     expect(Number(pdb.spec!.maxUnavailable)).toBeLessThan(deployment.spec!.replicas!);
@@ -101,7 +111,24 @@ describe('Ingress sse-relay', () => {
   test('uses ingress-nginx and routes to the Service port', () => {
     expect(ingress.spec!.ingressClassName).toBe('nginx');
     const backends = ingress.spec!.rules!.flatMap((r) => r.http!.paths.map((p) => p.backend.service));
-    expect(backends).toEqual([{ name: 'sse-relay', port: { name: 'http' } }]);
+    expect(new Set(backends.map((b) => JSON.stringify(b)))).toEqual(new Set([JSON.stringify({ name: 'sse-relay', port: { name: 'http' } })]));
+  });
+
+  test('routes exactly /events, /publish and the static demo/client files; nothing else reaches a pod', async () => {
+    const assets = await loadAssets(join(REPO_ROOT, 'public'));
+    const paths = ingress.spec!.rules!.flatMap((r) => r.http!.paths);
+    expect(paths.every((p) => p.pathType === 'Exact')).toBe(true);
+    expect(paths.map((p) => p.path).sort()).toEqual(['/events', '/publish', ...assets.keys()].sort());
+    expect(paths.map((p) => p.path)).not.toContain('/metrics');
+  });
+
+  test('terminates TLS for every host it routes, from a named Secret', () => {
+    const hosts = ingress.spec!.rules!.map((r) => r.host);
+    const tls = ingress.spec!.tls ?? [];
+    expect(tls.length).toBeGreaterThan(0);
+    for (const entry of tls) expect(entry.secretName).toMatch(/^[a-z0-9-]+$/);
+    expect(tls.flatMap((t) => t.hosts ?? []).sort()).toEqual([...hosts].sort());
+    expect(annotation('ssl-redirect')).toBe('true');
   });
 
   test('streams unbuffered over HTTP/1.1 with timeouts far above the heartbeat', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { findObject, k8sPath, readYaml, renderKustomization, type K8sObject } from './kustomize-render.js';
+import { readFileSync } from 'node:fs';
+import { findObject, k8sPath, readYaml, renderKustomization, REPO_ROOT, type K8sObject } from './kustomize-render.js';
 import { validateObject } from './k8s-schema.js';
 
 // Every object `kubectl apply -k` would send is valid against the Kubernetes schema, and the two entry points
@@ -7,32 +8,49 @@ import { validateObject } from './k8s-schema.js';
 
 const base = renderKustomization(k8sPath());
 const overlay = renderKustomization(k8sPath('overlays', 'with-redis'));
+const sqs = renderKustomization(k8sPath('overlays', 'sqs'));
+const monitored = renderKustomization(k8sPath(), [k8sPath('components', 'monitoring')]);
+const version = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string }).version;
 const secretExample = readYaml(k8sPath('base', 'secret.example.yaml')) as K8sObject[];
 const names = (objects: K8sObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
 
 describe('kustomize output', () => {
-  test('k8s/ renders the base: the relay and everything around it, but no Secret', () => {
-    expect(names(base)).toEqual([
-      'ConfigMap/sse-relay-config',
-      'Deployment/sse-relay',
-      'HorizontalPodAutoscaler/sse-relay',
-      'Ingress/sse-relay',
-      'NetworkPolicy/sse-relay',
-      'PodDisruptionBudget/sse-relay',
-      'Service/sse-relay',
-    ]);
-    expect(names(renderKustomization(k8sPath('base')))).toEqual(names(base));
+  const relayOnly = [
+    'ConfigMap/sse-relay-config',
+    'Deployment/sse-relay',
+    'HorizontalPodAutoscaler/sse-relay',
+    'Ingress/sse-relay',
+    'NetworkPolicy/sse-relay',
+    'PodDisruptionBudget/sse-relay',
+    'Service/sse-relay',
+  ];
+
+  test('k8s/ renders the base for an external Redis: the relay, everything around it and egress to Redis, no Secret', () => {
+    expect(names(base)).toEqual([...relayOnly, 'NetworkPolicy/sse-relay-egress-redis'].sort());
+    expect(names(renderKustomization(k8sPath('base')))).toEqual(relayOnly);
   });
 
-  test('overlays/with-redis adds a Redis StatefulSet, its headless Service and its NetworkPolicy', () => {
+  test('overlays/with-redis adds a Redis StatefulSet, its headless Service and the NetworkPolicies around it', () => {
     expect(names(overlay)).toEqual(
-      [...names(base), 'NetworkPolicy/sse-relay-redis', 'Service/sse-relay-redis', 'StatefulSet/sse-relay-redis'].sort(),
+      [...relayOnly, 'NetworkPolicy/sse-relay-egress-redis', 'NetworkPolicy/sse-relay-redis', 'Service/sse-relay-redis', 'StatefulSet/sse-relay-redis'].sort(),
+    );
+  });
+
+  test('overlays/sqs adds a ServiceAccount and HTTPS egress, and no Redis at all', () => {
+    expect(names(sqs)).toEqual([...relayOnly, 'NetworkPolicy/sse-relay-egress-https', 'ServiceAccount/sse-relay'].sort());
+  });
+
+  test('components/monitoring adds a ServiceMonitor, its metrics-only Service and a NetworkPolicy for the scrape', () => {
+    expect(names(monitored)).toEqual(
+      [...names(base), 'NetworkPolicy/sse-relay-metrics', 'Service/sse-relay-metrics', 'ServiceMonitor/sse-relay'].sort(),
     );
   });
 
   test.each([
     ['base', base],
     ['overlay', overlay],
+    ['sqs overlay', sqs],
+    ['monitoring component', monitored],
     ['secret example', secretExample],
   ])('every object of the %s is valid against its Kubernetes schema', (_name, objects) => {
     expect(objects.length).toBeGreaterThan(0);
@@ -47,13 +65,18 @@ describe('kustomize output', () => {
     expect(() => validateObject(unknownKind)).toThrow(/no schema registered/);
   });
 
-  test('the image is set by kustomize `images`', () => {
-    const deployment = findObject(base, 'Deployment');
-    const containers = (deployment['spec'] as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers;
-    expect(containers.map((c) => c.image)).toEqual(['sse-relay:0.1.0']);
+  test('the image is set by kustomize `images`: a registry repository and the package version, in every variant', () => {
+    for (const objects of [base, overlay, sqs]) {
+      const deployment = findObject(objects, 'Deployment', 'sse-relay');
+      const containers = (deployment['spec'] as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers;
+      // A registry host (with a dot or a port) in front: a bare `sse-relay` makes kubelet try Docker Hub and fail.
+      expect(containers.map((c) => c.image)).toEqual([expect.stringMatching(new RegExp(`^[a-z0-9.-]+(\\.[a-z]+|:\\d+)/[a-z0-9./_-]+:${version.replace(/\./g, '\\.')}$`))]);
+    }
+    const { images } = readYaml(k8sPath('base', 'kustomization.yaml'))[0] as { images: { name: string; newTag: string }[] };
+    expect(images).toEqual([expect.objectContaining({ name: 'sse-relay', newTag: version })]);
   });
 
   test('every object carries the app.kubernetes.io/name label', () => {
-    for (const object of overlay) expect(object.metadata.labels?.['app.kubernetes.io/name']).toMatch(/^sse-relay(-redis)?$/);
+    for (const object of [...overlay, ...sqs, ...monitored]) expect(object.metadata.labels?.['app.kubernetes.io/name']).toMatch(/^sse-relay(-redis)?$/);
   });
 });

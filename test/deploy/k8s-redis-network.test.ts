@@ -45,6 +45,7 @@ describe('Redis StatefulSet', () => {
 
 describe('NetworkPolicies', () => {
   const relayPolicy = new NetworkPolicy(findObject(overlay, 'NetworkPolicy', 'sse-relay') as never);
+  const relayToRedis = new NetworkPolicy(findObject(overlay, 'NetworkPolicy', 'sse-relay-egress-redis') as never);
   const redisPolicy = new NetworkPolicy(findObject(overlay, 'NetworkPolicy', 'sse-relay-redis') as never);
 
   test('the relay accepts connections only from the ingress-nginx namespace, on its http port', () => {
@@ -56,12 +57,16 @@ describe('NetworkPolicies', () => {
   });
 
   test('the relay may reach the Redis pods on the Redis port, and DNS, nothing else', () => {
-    const egress = relayPolicy.spec!.egress!;
+    const egress = [...relayPolicy.spec!.egress!, ...relayToRedis.spec!.egress!];
+    expect(selects(relayToRedis.spec!.podSelector.matchLabels, relayLabels)).toBe(true);
+    expect(relayToRedis.spec!.policyTypes).toEqual(['Egress']);
     expect(egress).toHaveLength(2);
     const toRedis = egress.find((rule) => rule.to?.some((peer) => selects(peer.podSelector?.matchLabels, redisPod.metadata!.labels!)));
     expect(toRedis?.ports).toEqual([{ port: redisPort, protocol: 'TCP' }]);
     const toDns = egress.find((rule) => rule !== toRedis);
     expect(toDns?.ports?.map((p) => `${p.port}/${p.protocol}`).sort()).toEqual(['53/TCP', '53/UDP']);
+    const relayPolicies = overlay.filter((o) => o.kind === 'NetworkPolicy' && selects((o['spec'] as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels, relayLabels));
+    expect(relayPolicies.map((p) => p.metadata.name).sort()).toEqual(['sse-relay', 'sse-relay-egress-redis']);
   });
 
   test('Redis accepts only relay pods and opens no connections', () => {

@@ -16,7 +16,7 @@ export interface K8sObject {
 
 // The kustomization fields this renderer understands. Anything else fails the render, so a manifest feature the
 // tests do not model (patches, generators, namespace…) cannot slip past them while `kubectl apply -k` sees it.
-const KNOWN_FIELDS = new Set(['apiVersion', 'kind', 'resources', 'images']);
+const KNOWN_FIELDS = new Set(['apiVersion', 'kind', 'resources', 'components', 'patches', 'images']);
 
 interface ImageOverride {
   name: string;
@@ -26,10 +26,11 @@ interface ImageOverride {
 
 /**
  * What `kubectl apply -k dir` would send, for the subset of kustomize used in k8s/: nested `resources` (files and
- * directories) and `images`. Throws on unknown fields, duplicate objects and resource directories that contain the
- * kustomization (kustomize rejects those as a cycle).
+ * directories), `components`, `patches` (strategic-merge files, see mergePatch) and `images`. Throws on unknown fields,
+ * duplicate objects and resource directories that contain the kustomization (kustomize rejects those as a cycle).
+ * `extraComponents` adds components as a user's own kustomization would (tests of optional components).
  */
-export function renderKustomization(dir: string): K8sObject[] {
+export function renderKustomization(dir: string, extraComponents: string[] = []): K8sObject[] {
   const root = resolve(dir);
   const file = join(root, 'kustomization.yaml');
   const kustomization = readYaml(file)[0] as Record<string, unknown>;
@@ -37,6 +38,26 @@ export function renderKustomization(dir: string): K8sObject[] {
     if (!KNOWN_FIELDS.has(key)) throw new Error(`${file}: field "${key}" is not understood by test/deploy/kustomize-render.ts; teach it first`);
   }
   if (kustomization['kind'] !== 'Kustomization') throw new Error(`${file}: kind must be Kustomization`);
+  const objects = renderLayer(root, file, kustomization);
+  const components = [...((kustomization['components'] ?? []) as string[]).map((c) => resolve(root, c)), ...extraComponents];
+  for (const component of components) {
+    const componentFile = join(component, 'kustomization.yaml');
+    const spec = readYaml(componentFile)[0] as Record<string, unknown>;
+    if (spec['kind'] !== 'Component') throw new Error(`${componentFile}: kind must be Component`);
+    objects.push(...renderLayer(component, componentFile, spec));
+    applyPatches(objects, component, spec);
+  }
+  applyPatches(objects, root, kustomization);
+  applyImages(objects, (kustomization['images'] ?? []) as ImageOverride[]);
+  rejectDuplicates(objects, file);
+  return objects;
+}
+
+/** The objects of a kustomization's or component's own `resources`. */
+function renderLayer(root: string, file: string, kustomization: Record<string, unknown>): K8sObject[] {
+  for (const key of Object.keys(kustomization)) {
+    if (!KNOWN_FIELDS.has(key)) throw new Error(`${file}: field "${key}" is not understood by test/deploy/kustomize-render.ts; teach it first`);
+  }
   const objects: K8sObject[] = [];
   for (const entry of (kustomization['resources'] ?? []) as string[]) {
     const path = resolve(root, entry);
@@ -47,10 +68,40 @@ export function renderKustomization(dir: string): K8sObject[] {
       objects.push(...(readYaml(path) as K8sObject[]));
     }
   }
-  applyImages(objects, (kustomization['images'] ?? []) as ImageOverride[]);
-  rejectDuplicates(objects, file);
   return objects;
 }
+
+/** Applies each `patches: - path: file` (a partial object naming its kind and name) to the object it names. */
+function applyPatches(objects: K8sObject[], root: string, kustomization: Record<string, unknown>): void {
+  for (const patch of (kustomization['patches'] ?? []) as { path?: string }[]) {
+    if (patch.path === undefined) throw new Error(`${root}: only file patches (path:) are understood by test/deploy/kustomize-render.ts`);
+    for (const partial of readYaml(resolve(root, patch.path)) as K8sObject[]) {
+      const target = objects.find((o) => o.kind === partial.kind && o.metadata.name === partial.metadata.name);
+      if (target === undefined) throw new Error(`${patch.path}: no ${partial.kind}/${partial.metadata.name} to patch`);
+      mergePatch(target as unknown as Record<string, unknown>, partial as unknown as Record<string, unknown>);
+    }
+  }
+}
+
+/**
+ * Strategic merge, the part k8s/ uses: maps merge key by key, lists of objects that all have a `name` merge item by
+ * name (containers, ports, volumes), every other value replaces.
+ */
+export function mergePatch(target: Record<string, unknown>, patch: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(patch)) {
+    const current = target[key];
+    if (isMap(current) && isMap(value)) mergePatch(current, value);
+    else if (Array.isArray(current) && Array.isArray(value) && [...current, ...value].every((item) => isMap(item) && typeof item['name'] === 'string')) {
+      for (const item of value as Record<string, unknown>[]) {
+        const match = (current as Record<string, unknown>[]).find((c) => c['name'] === item['name']);
+        if (match === undefined) current.push(item);
+        else mergePatch(match, item);
+      }
+    } else target[key] = value;
+  }
+}
+
+const isMap = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Every document of a YAML file; a syntax error names the file. */
 export function readYaml(path: string): unknown[] {
