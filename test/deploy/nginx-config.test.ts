@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NGINX_BIN } from '../support/nginx.js';
+import { LOG_FORMAT, NGINX_BIN } from '../support/nginx.js';
+import { startNginxSite } from '../support/nginx-site.js';
 import { REPO_ROOT } from './kustomize-render.js';
 
 // Both nginx files pass `nginx -t` as a user would include them, and the SSE location of the whole-site config says
@@ -43,13 +44,20 @@ function eventsLocation(path: string): string[] {
 }
 
 describe('nginx configuration files', () => {
-  test('sse-relay.conf is a valid http-level include', () => {
-    const result = nginxTest(`  include ${SITE};`);
-    expect(result).toEqual({ status: 0, output: '' });
+  test('sse-relay.conf is a valid http-level include (with real certificate files in place of its placeholders)', async () => {
+    // startNginxSite makes a certificate and rewrites the placeholder paths, ports and log paths; -t then checks it.
+    const site = await startNginxSite(1);
+    try {
+      const result = nginxTest(`  include ${join(site.dir, 'site.conf')};`);
+      expect(result).toEqual({ status: 0, output: '' });
+    } finally {
+      await site.stop();
+    }
+    expect(readFileSync(SITE, 'utf8')).toMatch(/^\s*ssl_certificate \/etc\/nginx\/tls\/sse-relay\.crt;$/m);
   });
 
-  test('location-snippet.conf is valid inside an existing server block', () => {
-    const result = nginxTest(`  upstream sse_relay { server 127.0.0.1:8080; keepalive 8; }\n  server {\n    listen 127.0.0.1:8081;\n    include ${SNIPPET};\n  }`);
+  test('location-snippet.conf is valid inside an existing server block (with log-format.conf in http)', () => {
+    const result = nginxTest(`  include ${LOG_FORMAT};\n  upstream sse_relay { server 127.0.0.1:8080; keepalive 8; }\n  server {\n    listen 127.0.0.1:8081;\n    include ${SNIPPET};\n  }`);
     expect(result).toEqual({ status: 0, output: '' });
   });
 

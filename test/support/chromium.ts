@@ -18,14 +18,18 @@ export interface RunningChromium {
   close(): Promise<void>;
 }
 
-/** Launches the Debian Chromium headless with a new profile in a temp folder; fails naming the install command. */
-export async function launchChromium(): Promise<RunningChromium> {
+/**
+ * Launches the Debian Chromium headless with a new profile in a temp folder; fails naming the install command.
+ * `ignoreHTTPSErrors` accepts the self-signed certificate of a test's TLS listener.
+ */
+export async function launchChromium(options: { ignoreHTTPSErrors?: boolean } = {}): Promise<RunningChromium> {
   if (!existsSync(CHROMIUM_BIN)) throw new Error(`${CHROMIUM_BIN} not found: install it with \`apt-get install -y chromium\``);
   const profile = await mkdtemp(join(tmpdir(), 'sse-relay-chromium-'));
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_BIN, headless: true, args: ARGS, viewport: { width: 1100, height: 760 }, timeout: 20_000,
+      ignoreHTTPSErrors: options.ignoreHTTPSErrors === true,
     });
   } catch (error) {
     await rm(profile, { recursive: true, force: true });

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +12,12 @@ export const SITE_CONF = fileURLToPath(new URL('../../nginx/sse-relay.conf', imp
 
 
 export interface RunningNginxSite extends RunningNginx {
+  /** Loopback port of the site's TLS + HTTP/2 listener (its `listen 443 ssl http2`), with a self-signed certificate. */
+  tlsPort: number;
+  /** The self-signed certificate (PEM) nginx presents on `tlsPort`, for clients that pin it. */
+  certificate: string;
+  /** The site's access log (its `access_log`, moved into the run's folder). */
+  accessLog: string;
   /**
    * Points the upstream at another port and reloads nginx (SIGHUP), as an orchestrator does when an endpoint leaves:
    * new connections go to `upstreamPort`, streams already open stay on the old workers until they end. Resolves once
@@ -21,8 +27,9 @@ export interface RunningNginxSite extends RunningNginx {
 }
 
 /**
- * Starts nginx with the real nginx/sse-relay.conf, its upstream pointed at `upstreamPort` and its `listen 80` moved to an
- * ephemeral 127.0.0.1 port (the IPv6 listen is dropped). Used where a browser must load the page through nginx.
+ * Starts nginx with the real nginx/sse-relay.conf, its upstream pointed at `upstreamPort`, its `listen 80` and
+ * `listen 443 ssl http2` moved to ephemeral 127.0.0.1 ports (the IPv6 listens are dropped), a self-signed certificate made
+ * with openssl for 127.0.0.1, and its logs in the run's folder. Used where a browser must load the page through nginx.
  * Resolves once nginx accepts connections (within 5 s); rejects with its error log otherwise.
  */
 export async function startNginxSite(upstreamPort: number): Promise<RunningNginxSite> {
@@ -30,7 +37,10 @@ export async function startNginxSite(upstreamPort: number): Promise<RunningNginx
   const dir = await mkdtemp(join(tmpdir(), 'sse-relay-nginx-site-'));
   for (const temp of TEMP_DIRS) await mkdir(join(dir, temp));
   const port = await freePort();
-  await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), port, upstreamPort));
+  const tlsPort = await freePort();
+  const certificate = selfSignedCertificate(dir);
+  const siteConf = (text: string, upstream: number): string => rewriteSite(text, { dir, port, tlsPort, upstreamPort: upstream });
+  await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), upstreamPort));
   await writeFile(join(dir, 'nginx.conf'), mainConf(dir, `  include ${join(dir, 'site.conf')};`));
   const child = spawn(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   if (!(await waitUntilListening(child, port, 5_000))) {
@@ -40,7 +50,7 @@ export async function startNginxSite(upstreamPort: number): Promise<RunningNginx
   }
   const repoint = async (next: number): Promise<void> => {
     const workersBefore = await startedWorkers(dir);
-    await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), port, next));
+    await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), next));
     child.kill('SIGHUP');
     const deadline = Date.now() + 5_000;
     while ((await startedWorkers(dir)) <= workersBefore) {
@@ -48,7 +58,7 @@ export async function startNginxSite(upstreamPort: number): Promise<RunningNginx
       await new Promise((r) => setTimeout(r, 10));
     }
   };
-  return { port, dir, stop: () => stop(child, dir), repoint };
+  return { port, tlsPort, certificate, accessLog: join(dir, 'sse-relay.access.log'), dir, stop: () => stop(child, dir), repoint };
 }
 
 /** How many worker processes the master has started so far (each reload starts new ones), from its error.log. */
@@ -57,16 +67,31 @@ async function startedWorkers(dir: string): Promise<number> {
   return log.match(/start worker process \d+/g)?.length ?? 0;
 }
 
-/** The site config with its address and upstream replaced; each replaced line must occur exactly once. */
-function siteConf(text: string, port: number, upstreamPort: number): string {
-  const edits: [RegExp, string][] = [
-    [/server 127\.0\.0\.1:8080;/g, `server 127.0.0.1:${upstreamPort};`],
-    [/listen 80;/g, `listen 127.0.0.1:${port};`],
-    [/listen \[::\]:80;/g, ''],
+/** A self-signed certificate and key for 127.0.0.1 in `dir` (tls.crt, tls.key), made by openssl; returns the PEM. */
+function selfSignedCertificate(dir: string): string {
+  const run = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt')], { encoding: 'utf8' });
+  if (run.error !== undefined || run.status !== 0) throw new Error(`openssl could not make a test certificate (${run.error?.message ?? run.stderr}); install it with \`apt-get install -y openssl\``);
+  return readFileSync(join(dir, 'tls.crt'), 'utf8');
+}
+
+interface SiteAddresses { dir: string; port: number; tlsPort: number; upstreamPort: number }
+
+/** The site config with its addresses, upstream, certificate and log paths replaced; each must occur as often as listed. */
+function rewriteSite(text: string, { dir, port, tlsPort, upstreamPort }: SiteAddresses): string {
+  const edits: [RegExp, string, number][] = [
+    [/server 127\.0\.0\.1:8080;/g, `server 127.0.0.1:${upstreamPort};`, 1],
+    [/listen 80;/g, `listen 127.0.0.1:${port};`, 1],
+    [/listen \[::\]:80;/g, '', 1],
+    [/listen 443 ssl http2;/g, `listen 127.0.0.1:${tlsPort} ssl http2;`, 1],
+    [/listen \[::\]:443 ssl http2;/g, '', 1],
+    [/ssl_certificate \/etc\/nginx\/tls\/sse-relay\.crt;/g, `ssl_certificate ${join(dir, 'tls.crt')};`, 1],
+    [/ssl_certificate_key \/etc\/nginx\/tls\/sse-relay\.key;/g, `ssl_certificate_key ${join(dir, 'tls.key')};`, 1],
+    [/\/var\/log\/nginx\//g, `${dir}/`, 2],
   ];
-  for (const [pattern, replacement] of edits) {
+  for (const [pattern, replacement, times] of edits) {
     const count = text.match(pattern)?.length ?? 0;
-    if (count !== 1) throw new Error(`${SITE_CONF} must contain ${pattern.source} exactly once for the test to rewrite it; found ${count}`);
+    if (count !== times) throw new Error(`${SITE_CONF} must contain ${pattern.source} ${times} time(s) for the test to rewrite it; found ${count}`);
     text = text.replace(pattern, replacement);
   }
   return text;

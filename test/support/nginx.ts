@@ -53,18 +53,23 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   }
 }
 
-/** The real snippet, or a copy in `dir` whose single proxy_read_timeout is replaced. */
+/** A copy of the real snippet in `dir`, its logs moved into `dir` and its single proxy_read_timeout replaced if asked. */
 async function snippetPath(dir: string, proxyReadTimeout: string | undefined): Promise<string> {
-  if (proxyReadTimeout === undefined) return LOCATION_SNIPPET;
-  if (!/^\d+(ms|s|m)?$/.test(proxyReadTimeout)) throw new Error(`proxyReadTimeout must be an nginx time like '2s'; got ${proxyReadTimeout}`);
-  const text = await readFile(LOCATION_SNIPPET, 'utf8');
-  const pattern = /proxy_read_timeout\s+[^;]+;/g;
-  const count = text.match(pattern)?.length ?? 0;
-  if (count !== 1) throw new Error(`${LOCATION_SNIPPET} must set proxy_read_timeout exactly once to be overridden; found ${count}`);
+  let text = (await readFile(LOCATION_SNIPPET, 'utf8')).replaceAll('/var/log/nginx/', `${dir}/`);
+  if (proxyReadTimeout !== undefined) {
+    if (!/^\d+(ms|s|m)?$/.test(proxyReadTimeout)) throw new Error(`proxyReadTimeout must be an nginx time like '2s'; got ${proxyReadTimeout}`);
+    const pattern = /proxy_read_timeout\s+[^;]+;/g;
+    const count = text.match(pattern)?.length ?? 0;
+    if (count !== 1) throw new Error(`${LOCATION_SNIPPET} must set proxy_read_timeout exactly once to be overridden; found ${count}`);
+    text = text.replace(pattern, `proxy_read_timeout ${proxyReadTimeout};`);
+  }
   const copy = join(dir, 'location-snippet.conf');
-  await writeFile(copy, text.replace(pattern, `proxy_read_timeout ${proxyReadTimeout};`));
+  await writeFile(copy, text);
   return copy;
 }
+
+/** The http-level log format the snippet's locations use (nginx/log-format.conf). */
+export const LOG_FORMAT = fileURLToPath(new URL('../../nginx/log-format.conf', import.meta.url));
 
 /** nginx's temp folders, kept inside the run's own folder. */
 export const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
@@ -90,7 +95,8 @@ ${httpBody}
 }
 
 function nginxConf(dir: string, port: number, upstreamPort: number, snippet: string): string {
-  return mainConf(dir, `  upstream sse_relay { server 127.0.0.1:${upstreamPort}; keepalive 8; keepalive_timeout 4s; }
+  return mainConf(dir, `  include ${LOG_FORMAT};
+  upstream sse_relay { server 127.0.0.1:${upstreamPort}; keepalive 8; keepalive_timeout 4s; }
   server {
     listen 127.0.0.1:${port};
     server_name localhost;

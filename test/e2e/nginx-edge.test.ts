@@ -1,0 +1,115 @@
+import { afterEach, expect, test } from '@jest/globals';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { launchChromium } from '../support/chromium.js';
+import { startNginxSite } from '../support/nginx-site.js';
+import { publish, startRelay } from '../support/relay-server.js';
+
+// The shipped whole-site nginx config in front of the real relay: /metrics cannot be reached in any spelling, the access
+// log never holds a query string, and its TLS + HTTP/2 listener lets one page hold ten EventSources (HTTP/1.1 stops
+// at six per origin).
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function site(): Promise<{ relayUrl: string; nginx: Awaited<ReturnType<typeof startNginxSite>> }> {
+  // No METRICS_PORT: the relay itself serves /metrics on the port nginx proxies to, so only nginx stands in the way.
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '200' });
+  cleanups.push(() => relay.stop());
+  const nginx = await startNginxSite(relay.port);
+  cleanups.push(() => nginx.stop());
+  return { relayUrl: relay.url, nginx };
+}
+
+/** Sends one raw HTTP/1.1 request line (no client-side normalisation) and returns status and body. */
+function rawGet(port: number, target: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`GET ${target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`));
+    let text = '';
+    socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+    socket.once('end', () => resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.split('\r\n\r\n').slice(1).join('\r\n\r\n') }));
+    socket.once('error', reject);
+    socket.setTimeout(5_000, () => socket.destroy(new Error(`no answer to GET ${target} within 5 s`)));
+  });
+}
+
+test('no spelling of /metrics passes nginx, while the public routes do', async () => {
+  const { relayUrl, nginx } = await site();
+  // The control: straight to the relay, /metrics answers (so a leak through nginx would show).
+  expect(await (await fetch(`${relayUrl}/metrics`)).text()).toContain('sse_connections_open');
+  const variants = ['/metrics', '//metrics', '/./metrics', '/%2Fmetrics', '/%2fmetrics', '/%6Detrics', '/%6detrics', '/METRICS', '/Metrics',
+    '/metrics/', '/metrics?x=1', '/foo/../metrics', '/%2e/metrics', '/events/../metrics', '///metrics', '/metrics%00', '/metrics;x'];
+  for (const target of variants) {
+    const { status, body } = await rawGet(nginx.port, target);
+    expect([target, status === 200, body.includes('sse_connections_open')]).toEqual([target, false, false]);
+  }
+  for (const [target, status] of [['/', 200], ['/sse-client.js', 200], ['/demo.js', 200], ['/demo.css', 200], ['/healthz', 200], ['/readyz', 200]] as const) {
+    expect([target, (await rawGet(nginx.port, target)).status]).toEqual([target, status]);
+  }
+});
+
+test('the access log records paths without their query strings (no access_token)', async () => {
+  const { nginx } = await site();
+  const secret = 'eyJhbGciOiJIUzI1NiJ9.secret-token-value.sig';
+  const controller = new AbortController();
+  const response = await fetch(`http://127.0.0.1:${nginx.port}/events?topic=logs&access_token=${secret}`, { signal: controller.signal });
+  expect(response.status).toBe(200);
+  controller.abort();
+  expect((await rawGet(nginx.port, `/demo.js?access_token=${secret}`)).status).toBe(200);
+  expect((await rawGet(nginx.port, `/nope?access_token=${secret}`)).status).toBe(404);
+  const deadline = Date.now() + 5_000;
+  let log = '';
+  while (!/GET \/events /.test(log) && Date.now() < deadline) {
+    log = await readFile(nginx.accessLog, 'utf8').catch(() => '');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(log).toMatch(/"GET \/events HTTP\/1\.1" 200 /);
+  expect(log).toMatch(/"GET \/demo\.js HTTP\/1\.1" 200 /);
+  expect(log).toMatch(/"GET \/nope HTTP\/1\.1" 404 /);
+  expect(log).not.toContain(secret);
+  expect(log).not.toContain('access_token');
+  expect(log).not.toContain('?');
+});
+
+test('over the TLS + HTTP/2 listener one page holds ten EventSources, and all ten receive events', async () => {
+  const { relayUrl, nginx } = await site();
+  const browser = await launchChromium({ ignoreHTTPSErrors: true });
+  cleanups.push(() => browser.close());
+  const page = await browser.context.newPage();
+  const origin = `https://127.0.0.1:${nginx.tlsPort}`;
+  // A same-origin document that opens no stream of its own (the demo page at / opens one).
+  await page.goto(`${origin}/demo.css`);
+  await page.evaluate(() => {
+    const w = window as unknown as { __got: string[][]; __open: number };
+    w.__got = [];
+    w.__open = 0;
+    for (let i = 0; i < 10; i++) {
+      w.__got[i] = [];
+      const source = new EventSource(`/events?topic=tab${i}`);
+      source.onopen = () => (w.__open += 1);
+      source.onmessage = (event) => w.__got[i]?.push(event.data as string);
+    }
+  });
+  await page.waitForFunction(() => (window as unknown as { __open: number }).__open === 10, undefined, { timeout: 10_000 });
+  for (let i = 0; i < 10; i++) expect((await publish(relayUrl, { topic: `tab${i}`, data: `hello ${i}` })).status).toBe(202);
+  await page.waitForFunction(() => (window as unknown as { __got: string[][] }).__got.every((g) => g.length === 1), undefined, { timeout: 10_000 });
+  const got = await page.evaluate(() => (window as unknown as { __got: string[][] }).__got);
+  expect(got).toEqual([...Array(10).keys()].map((i) => [`hello ${i}`]));
+  // Really HTTP/2: the page and its streams came over one h2 connection, not six HTTP/1.1 ones.
+  const protocols = await page.evaluate(() => [
+    (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol,
+    ...performance.getEntriesByType('resource').filter((e) => e.name.includes('/events')).map((e) => (e as PerformanceResourceTiming).nextHopProtocol),
+  ]);
+  expect(protocols[0]).toBe('h2');
+  // nginx logs each stream when it ends: closing the page ends all ten, each an HTTP/2 request.
+  await page.close();
+  const deadline = Date.now() + 5_000;
+  let streams = 0;
+  while (streams < 10 && Date.now() < deadline) {
+    streams = (await readFile(nginx.accessLog, 'utf8')).match(/"GET \/events HTTP\/2\.0" 200 /g)?.length ?? 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(streams).toBe(10);
+}, 40_000);
