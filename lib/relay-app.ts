@@ -38,6 +38,8 @@ export interface RelayAppOptions {
   metricsExposition?: () => Promise<{ contentType: string; body: string }>;
 }
 
+const NO_TOPICS: readonly string[] = [];
+
 const ROUTES: Record<string, readonly string[]> = {
   '/events': ['GET'],
   '/publish': ['POST'],
@@ -136,9 +138,13 @@ export class RelayApp {
     }
   }
 
-  /** The stream with its duration, end reason and topics counted (one promise reaction per stream, nothing per frame). */
+  /**
+   * The stream with its duration and end reason counted, and its topics when per-topic gauges are on
+   * (METRICS_TOPICS_TOP_N): one promise reaction per stream, nothing per frame, no topic list held when off.
+   */
   private measured(request: RelayRequest, stream: StreamResponse): StreamResponse {
-    const topics = parseTopics(request.query.getAll('topic'), this.options.config.maxTopics);
+    const { maxTopics, metricsTopicsTopN } = this.options.config;
+    const topics = metricsTopicsTopN > 0 ? parseTopics(request.query.getAll('topic'), maxTopics) : NO_TOPICS;
     const run = stream.run;
     stream.run = (sink) => {
       const started = Date.now();

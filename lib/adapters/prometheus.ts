@@ -51,9 +51,10 @@ export function prometheusRegistry(metrics: Metrics, options: PrometheusOptions)
   return registry;
 }
 
+// Only with METRICS_TOPICS_TOP_N: otherwise streams keep no topic list for metrics (memory per idle stream).
 function registerTopicGauges(registry: Registry, metrics: Metrics, topN: number): void {
-  new Gauge({ name: 'sse_topics_active', help: 'Topics with at least one open stream in this process.', registers: [registry], collect() { this.set(metrics.activeTopics); } });
   if (topN <= 0) return;
+  new Gauge({ name: 'sse_topics_active', help: 'Topics with at least one open stream in this process (with METRICS_TOPICS_TOP_N).', registers: [registry], collect() { this.set(metrics.activeTopics); } });
   new Gauge({
     name: 'sse_topic_subscribers', help: `Open streams per topic, for the ${topN} topics with the most (METRICS_TOPICS_TOP_N).`,
     labelNames: ['topic'], registers: [registry],
