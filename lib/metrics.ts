@@ -66,7 +66,7 @@ const MAX_PENDING_WRITES = 4_096;
 
 /** A process-wide set of metrics. Every value is a plain number, so updating one costs an add. */
 export class Metrics {
-  private readonly values: Record<CellName, number>;
+  private readonly values = new Map<MetricName, number>();
   private readonly labelled = new Map<LabelledName, Map<string, { labels: Record<string, string>; value: number }>>();
   private readonly histograms = new Map<HistogramName, Histogram>();
   private readonly topicStreams = new Map<string, number>();
@@ -74,25 +74,25 @@ export class Metrics {
 
   /** @param now the clock, epoch ms (tests pass a fake one). */
   constructor(private readonly now: () => number = Date.now) {
-    this.values = Object.fromEntries(Object.keys(DEFINITIONS).map((name) => [name, 0])) as Record<CellName, number>;
+    for (const name of Object.keys(DEFINITIONS) as CellName[]) this.values.set(name, 0);
     for (const [name, def] of Object.entries(HISTOGRAMS)) this.histograms.set(name as HistogramName, new Histogram(def.bounds));
   }
 
   inc(name: MetricName, by = 1): void {
-    const value = this.values[name as CellName];
+    const value = this.values.get(name);
     if (value === undefined) return this.incRejectionView(name as keyof typeof REJECTION_VIEWS, by);
-    this.values[name as CellName] = value + by;
-    if (name === WRITE_PASS_METRIC && this.pendingWrites.length > 0) this.settleWrites();
+    this.values.set(name, value + by);
+    if (this.pendingWrites.length > 0 && name === WRITE_PASS_METRIC) this.settleWrites();
   }
 
   set(name: CellName, value: number): void {
-    this.values[name] = value;
+    this.values.set(name, value);
   }
 
   /** The value of a counter or gauge; for a former rejection counter, the sum of its sse_http_errors_total series. */
   get(name: MetricName): number {
     const view = (REJECTION_VIEWS as Record<string, { codes: readonly string[]; route: string | undefined }>)[name];
-    if (view === undefined) return this.values[name as CellName];
+    if (view === undefined) return this.values.get(name) ?? 0;
     let sum = 0;
     for (const { labels, value } of this.labelledValues('sse_http_errors_total')) {
       const codeMatches = view.codes.length === 0 || view.codes.includes(labels['code'] ?? '');
@@ -168,7 +168,7 @@ export class Metrics {
 
   /** Every counter and gauge (labelled series as `name{label="value",…}`), for exporters such as CloudWatch EMF. */
   snapshot(): Record<string, number> {
-    const out: Record<string, number> = { ...this.values };
+    const out: Record<string, number> = Object.fromEntries(this.values);
     for (const name of Object.keys(LABELLED) as LabelledName[]) {
       for (const { labels, value } of this.labelledValues(name)) {
         out[`${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).join(',')}}`] = value;
