@@ -45,7 +45,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const server = createServer(
     // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.
     { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4) },
-    nodeListener(app, { trustProxy: config.server.trustProxy }),
+    nodeListener(app, {
+      trustProxy: config.server.trustProxy,
+      onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),
+    }),
   );
   // Every byte has a deadline: headers and bodies within REQUEST_TIMEOUT_MS (Node answers 408 and closes). A stream's
   // request is complete once its headers arrived, so the deadline never cuts a stream. Idle keep-alive sockets close

@@ -22,6 +22,4 @@ export interface ByteSink {
    * response. Only the Lambda adapter's sink emits it.
    */
   once(event: 'close' | 'response-budget', listener: () => void): unknown;
-  /** True once the connection is gone (metrics tell a client that left from a stream the server ended); optional. */
-  readonly closed?: boolean;
 }

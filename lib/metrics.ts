@@ -139,20 +139,24 @@ export class Metrics {
     this.pendingWrites = [];
   }
 
-  /** A stream of `topics` started (for the per-topic subscriber gauge). */
-  streamStarted(topics: readonly string[]): void {
+  /** A stream ended after `seconds`; `reason` says who ended it. */
+  streamEnded(seconds: number, reason: 'client_closed' | 'server_closed'): void {
+    this.observe('sse_stream_duration_seconds', seconds);
+    this.incLabelled('sse_stream_ends_total', { reason });
+  }
+
+  /** A stream of `topics` started (for the per-topic subscriber gauge, METRICS_TOPICS_TOP_N). */
+  topicsJoined(topics: readonly string[]): void {
     for (const topic of topics) this.topicStreams.set(topic, (this.topicStreams.get(topic) ?? 0) + 1);
   }
 
-  /** A stream of `topics` ended after `seconds`. */
-  streamEnded(topics: readonly string[], seconds: number, reason: 'client_closed' | 'server_closed'): void {
+  /** A stream of `topics` ended. */
+  topicsLeft(topics: readonly string[]): void {
     for (const topic of topics) {
       const left = (this.topicStreams.get(topic) ?? 1) - 1;
       if (left > 0) this.topicStreams.set(topic, left);
       else this.topicStreams.delete(topic);
     }
-    this.observe('sse_stream_duration_seconds', seconds);
-    this.incLabelled('sse_stream_ends_total', { reason });
   }
 
   /** Topics with open streams in this process. */

@@ -38,8 +38,6 @@ export interface RelayAppOptions {
   metricsExposition?: () => Promise<{ contentType: string; body: string }>;
 }
 
-const NO_TOPICS: readonly string[] = [];
-
 const ROUTES: Record<string, readonly string[]> = {
   '/events': ['GET'],
   '/publish': ['POST'],
@@ -118,7 +116,7 @@ export class RelayApp {
     switch (request.path) {
       case '/events':
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
-        return this.measured(request, await openEventStream(request, {
+        return this.withTopicCount(request, await openEventStream(request, {
           session: { hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax },
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
         }));
@@ -139,17 +137,17 @@ export class RelayApp {
   }
 
   /**
-   * The stream with its duration and end reason counted, and its topics when per-topic gauges are on
-   * (METRICS_TOPICS_TOP_N): one promise reaction per stream, nothing per frame, no topic list held when off.
+   * With METRICS_TOPICS_TOP_N, the stream counted in the per-topic gauge while it is open (one promise reaction and its
+   * topic list per stream, so only when asked for). Duration and end reason come from the adapter (onStreamEnd).
    */
-  private measured(request: RelayRequest, stream: StreamResponse): StreamResponse {
+  private withTopicCount(request: RelayRequest, stream: StreamResponse): StreamResponse {
     const { maxTopics, metricsTopicsTopN } = this.options.config;
-    const topics = metricsTopicsTopN > 0 ? parseTopics(request.query.getAll('topic'), maxTopics) : NO_TOPICS;
+    if (metricsTopicsTopN <= 0) return stream;
+    const topics = parseTopics(request.query.getAll('topic'), maxTopics);
     const run = stream.run;
     stream.run = (sink) => {
-      const started = Date.now();
-      this.metrics.streamStarted(topics);
-      return run(sink).then(() => this.metrics.streamEnded(topics, (Date.now() - started) / 1000, sink.closed === true ? 'client_closed' : 'server_closed'));
+      this.metrics.topicsJoined(topics);
+      return run(sink).then(() => this.metrics.topicsLeft(topics));
     };
     return stream;
   }

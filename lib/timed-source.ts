@@ -21,6 +21,7 @@ export function timedSource(source: BroadcastSource, metrics: Metrics): Broadcas
     delivery: 'broadcast',
     publish: (topic, message) => source.publish(topic, message),
     head: (topic) => source.head(topic),
+    acceptsPosition: (position) => source.acceptsPosition(position),
     replay: (topic, after, until, limit) => source.replay(topic, after, until, limit),
     openFeed: (listener, onError) => source.openFeed((message) => {
       listener(message);

@@ -36,10 +36,6 @@ export class ChunkedSocketSink implements ByteSink {
     return this.socket.writableLength + this.res.writableLength;
   }
 
-  get closed(): boolean {
-    return this.res.closed || this.socket.destroyed;
-  }
-
   cork(): void {
     this.socket.cork();
   }

@@ -45,12 +45,13 @@ describe('Metrics', () => {
 
   it('counts streams per topic and ranks the top N', () => {
     const metrics = new Metrics();
-    metrics.streamStarted(['a', 'b']);
-    metrics.streamStarted(['b']);
-    metrics.streamStarted(['c']);
+    metrics.topicsJoined(['a', 'b']);
+    metrics.topicsJoined(['b']);
+    metrics.topicsJoined(['c']);
     expect(metrics.topTopics(2)).toEqual([['b', 2], ['a', 1]]);
     expect(metrics.topTopics(0)).toEqual([]);
-    metrics.streamEnded(['a', 'b'], 12, 'server_closed');
+    metrics.topicsLeft(['a', 'b']);
+    metrics.streamEnded(12, 'server_closed');
     expect(metrics.activeTopics).toBe(2);
     expect(metrics.histogram('sse_stream_duration_seconds').count).toBe(1);
     expect(metrics.labelledValues('sse_stream_ends_total')).toEqual([{ labels: { reason: 'server_closed' }, value: 1 }]);
