@@ -8,6 +8,7 @@ import { RedisLiveFeed, type RedisFeedSettings } from './redis-feed.js';
 import { PartitionedFeed } from './redis-partitioned-feed.js';
 import { ReplicatedWriter, type ReplicationPolicy } from './redis-replication.js';
 import { readStreamInfo } from './redis-stream-info.js';
+import { StreamTtlRenewals } from './redis-stream-ttl.js';
 import { StreamKeys } from './redis-stream-keys.js';
 
 /** Settings of SOURCE=redis; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
@@ -64,6 +65,7 @@ export class RedisStreamSource implements BroadcastSource {
   readonly delivery = 'broadcast';
   private readonly command: RedisClient;
   private readonly keys: StreamKeys;
+  private readonly ttl: StreamTtlRenewals;
   private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
   private readonly feeds = new Set<LiveFeed>();
 
@@ -71,6 +73,7 @@ export class RedisStreamSource implements BroadcastSource {
     const target = targetOf(settings);
     this.command = openRedisConnection(settings, 'command');
     this.keys = new StreamKeys(settings.keyPrefix, target.kind === 'cluster' ? target.partitions : undefined);
+    this.ttl = new StreamTtlRenewals(settings.streamTtlSeconds ?? 0);
     const policy = settings.replication;
     if (policy !== undefined && policy.replicas > 0) {
       const connection = openRedisConnection(settings, 'publish', policy.timeoutMs);
@@ -85,8 +88,10 @@ export class RedisStreamSource implements BroadcastSource {
   async publish(topic: string, message: OutgoingMessage): Promise<StoredMessage> {
     const event = message.event ?? 'message';
     let id: string | null;
+    const renewsTtl = this.ttl.due(topic);
     try {
-      id = this.replicated === undefined ? await this.append(topic, event, message) : await this.appendReplicated(topic, event, message);
+      id = this.replicated === undefined ? await this.append(topic, event, message, renewsTtl) : await this.appendReplicated(topic, event, message, renewsTtl);
+      if (renewsTtl) this.ttl.renewed(topic);
     } catch (error) {
       if (!isOutOfMemory(error)) throw error;
       this.settings.onOutOfMemory?.();
@@ -100,33 +105,34 @@ export class RedisStreamSource implements BroadcastSource {
     return isStreamId(position);
   }
 
-  // Each append is one command: XADD, or a script that also renews the stream's TTL (and with an idempotency key
-  // checks and sets the marker), so no stream is ever left without its TTL.
-  private async append(topic: string, event: string, message: OutgoingMessage): Promise<string | null> {
+  // Each append is one command: XADD, or a script that also renews the stream's TTL when due (see StreamTtlRenewals)
+  // and, with an idempotency key, checks and sets the marker.
+  private async append(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
     const redis = await connected(this.command);
-    const [command, ...args] = this.appendCommand(topic, event, message);
+    const [command, ...args] = this.appendCommand(topic, event, message, renewTtl);
     const reply = command === 'xadd' ? await redis.xadd(...(args as [string, 'MAXLEN', '~', number, '*', ...string[]])) : await redis.eval(...(args as [string, number, ...(string | number)[]]));
     return reply === null || reply === undefined ? null : String(reply);
   }
 
   // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
-  private async appendReplicated(topic: string, event: string, message: OutgoingMessage): Promise<string | null> {
+  private async appendReplicated(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
     const { connection, writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
     await connected(connection);
-    const [command, ...args] = this.appendCommand(topic, event, message);
+    const [command, ...args] = this.appendCommand(topic, event, message, renewTtl);
     const reply = await writer.write((pipeline) => void pipeline.call(command === 'xadd' ? 'XADD' : 'EVAL', ...args));
     return reply === null || reply === undefined ? null : String(reply);
   }
 
   /** The one command of an append: `xadd` with its arguments, or `eval` of a script with its keys and arguments. */
-  private appendCommand(topic: string, event: string, message: OutgoingMessage): ['xadd' | 'eval', ...(string | number)[]] {
+  private appendCommand(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): ['xadd' | 'eval', ...(string | number)[]] {
     const { maxLen, idempotencyTtlSeconds = 86_400, streamTtlSeconds = 0 } = this.settings;
     const key = this.key(topic);
+    const ttl = renewTtl ? streamTtlSeconds : 0;
     if (message.key !== undefined) {
-      return ['eval', PUBLISH_ONCE_SCRIPT, 2, key, this.keys.marker(topic, message.key), maxLen, idempotencyTtlSeconds, event, message.data, message.key, streamTtlSeconds];
+      return ['eval', PUBLISH_ONCE_SCRIPT, 2, key, this.keys.marker(topic, message.key), maxLen, idempotencyTtlSeconds, event, message.data, message.key, ttl];
     }
-    if (streamTtlSeconds === 0) return ['xadd', key, 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data];
-    return ['eval', APPEND_WITH_TTL, 1, key, maxLen, event, message.data, streamTtlSeconds];
+    if (ttl === 0) return ['xadd', key, 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data];
+    return ['eval', APPEND_WITH_TTL, 1, key, maxLen, event, message.data, ttl];
   }
 
   /** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */

@@ -33,7 +33,7 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
 }
 
 describe('REDIS_STREAM_TTL_S', () => {
-  test('every append (plain or with an idempotency key) renews the stream key TTL; 0 leaves it without one', async () => {
+  test('an append (plain or with an idempotency key) sets the stream key TTL; 0 leaves it without one', async () => {
     const withTtl = source(3_600);
     const without = source(0);
     try {
@@ -45,12 +45,26 @@ describe('REDIS_STREAM_TTL_S', () => {
         expect([key, ttl > 3_500 && ttl <= 3_600]).toEqual([key, true]);
       }
       expect(await raw.ttl('mem:ttl.none')).toBe(-1);
-      await raw.expire('mem:ttl.plain', 10);
-      await withTtl.publish('ttl.plain', { data: 'renewed' });
-      expect(await raw.ttl('mem:ttl.plain')).toBeGreaterThan(3_500);
     } finally {
       await withTtl.close();
       await without.close();
+    }
+  });
+
+  test('a process renews a stream TTL at most once per tenth of it (one XADD per publish), and again when due', async () => {
+    const publisher = source(3_600);
+    const other = source(3_600);
+    try {
+      await publisher.publish('ttl.renew', { data: 'a' });
+      await raw.expire('mem:ttl.renew', 100);
+      await publisher.publish('ttl.renew', { data: 'within a tenth of the TTL: no EXPIRE' });
+      expect(await raw.ttl('mem:ttl.renew')).toBeLessThanOrEqual(100);
+      // Another process (its own renewal memory) renews on its first append.
+      await other.publish('ttl.renew', { data: 'b' });
+      expect(await raw.ttl('mem:ttl.renew')).toBeGreaterThan(3_500);
+    } finally {
+      await publisher.close();
+      await other.close();
     }
   });
 
