@@ -1,11 +1,15 @@
 // `npm run bench [-- --quick] [-- --only=memory,floor]`: the fan-out benchmark. Starts each server in a child process,
 // drives it from separate load-client processes over loopback, and writes JSON, Markdown and an SVG chart to
 // bench/results/. See docs/benchmarks.md.
+// `npm run bench -- --scaleout=3000`: three relay processes behind nginx on one Redis, one of them SIGKILLed
+// (bench/scaleout.ts). `npm run bench -- --cluster-load`: Redis Cluster, 300 topics, 1,000 subscribers, two relay
+// processes, a primary killed and a reshard while publishing (bench/cluster-load.ts).
 /* global process, console, URL */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { runPhases } from './phases.mjs';
 import { writeReport } from './report.mjs';
+import { runTypeScript } from './run-ts.mjs';
 import { startFloor, startRedis, startRelay } from './servers.mjs';
 
 const args = new Set(process.argv.slice(2));
@@ -75,7 +79,11 @@ async function main() {
   console.log(`\n${markdown}\nwritten to bench/results/${base}.{json,md,svg} in ${result.seconds} s`);
 }
 
-main().catch((error) => {
+const scaleout = [...args].find((a) => a.startsWith('--scaleout'));
+const mode = scaleout !== undefined
+  ? runTypeScript('bench/scaleout.ts', [scaleout.split('=')[1] ?? '3000'])
+  : args.has('--cluster-load') ? runTypeScript('bench/cluster-load.ts', []) : main();
+mode.catch((error) => {
   console.error(error);
   process.exit(1);
 });

@@ -26,22 +26,31 @@ export interface RunningNginxSite extends RunningNginx {
   repoint(upstreamPort: number): Promise<void>;
 }
 
+export interface NginxSiteOptions {
+  /** nginx `worker_connections` (one worker); every proxied stream takes two. Default 256. */
+  workerConnections?: number;
+  /** `backlog=` of the plain-HTTP listen socket (nginx's own default on Linux is 511). */
+  backlog?: number;
+}
+
 /**
- * Starts nginx with the real nginx/sse-relay.conf, its upstream pointed at `upstreamPort`, its `listen 80` and
+ * Starts nginx with the real nginx/sse-relay.conf, its upstream pointed at `upstream` (one port, or several: one
+ * `server` line each, as a deployment with several relay processes has), its `listen 80` and
  * `listen 443 ssl http2` moved to ephemeral 127.0.0.1 ports (the IPv6 listens are dropped), a self-signed certificate made
  * with openssl for 127.0.0.1, and its logs in the run's folder. Used where a browser must load the page through nginx.
  * Resolves once nginx accepts connections (within 5 s); rejects with its error log otherwise.
  */
-export async function startNginxSite(upstreamPort: number): Promise<RunningNginxSite> {
+export async function startNginxSite(upstream: number | readonly number[], options: NginxSiteOptions = {}): Promise<RunningNginxSite> {
   if (!existsSync(NGINX_BIN)) throw new Error(`${NGINX_BIN} not found: install it with \`apt-get install -y nginx\``);
   const dir = await mkdtemp(join(tmpdir(), 'sse-relay-nginx-site-'));
   for (const temp of TEMP_DIRS) await mkdir(join(dir, temp));
   const port = await freePort();
   const tlsPort = await freePort();
   const certificate = selfSignedCertificate(dir);
-  const siteConf = (text: string, upstream: number): string => rewriteSite(text, { dir, port, tlsPort, upstreamPort: upstream });
-  await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), upstreamPort));
-  await writeFile(join(dir, 'nginx.conf'), mainConf(dir, `  include ${join(dir, 'site.conf')};`));
+  const siteConf = (text: string, to: number | readonly number[]): string =>
+    rewriteSite(text, { dir, port, tlsPort, upstream: to, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) });
+  await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), upstream));
+  await writeFile(join(dir, 'nginx.conf'), mainConf(dir, `  include ${join(dir, 'site.conf')};`, options.workerConnections));
   const child = spawn(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
   if (!(await waitUntilListening(child, port, 5_000))) {
     const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
@@ -75,13 +84,14 @@ function selfSignedCertificate(dir: string): string {
   return readFileSync(join(dir, 'tls.crt'), 'utf8');
 }
 
-interface SiteAddresses { dir: string; port: number; tlsPort: number; upstreamPort: number }
+interface SiteAddresses { dir: string; port: number; tlsPort: number; upstream: number | readonly number[]; backlog?: number }
 
 /** The site config with its addresses, upstream, certificate and log paths replaced; each must occur as often as listed. */
-function rewriteSite(text: string, { dir, port, tlsPort, upstreamPort }: SiteAddresses): string {
+function rewriteSite(text: string, { dir, port, tlsPort, upstream, backlog }: SiteAddresses): string {
+  const servers = (typeof upstream === 'number' ? [upstream] : upstream).map((p) => `server 127.0.0.1:${p};`).join('\n    ');
   const edits: [RegExp, string, number][] = [
-    [/server 127\.0\.0\.1:8080;/g, `server 127.0.0.1:${upstreamPort};`, 1],
-    [/listen 80;/g, `listen 127.0.0.1:${port};`, 1],
+    [/server 127\.0\.0\.1:8080;/g, servers, 1],
+    [/listen 80;/g, `listen 127.0.0.1:${port}${backlog === undefined ? '' : ` backlog=${backlog}`};`, 1],
     [/listen \[::\]:80;/g, '', 1],
     [/listen 443 ssl http2;/g, `listen 127.0.0.1:${tlsPort} ssl http2;`, 1],
     [/listen \[::\]:443 ssl http2;/g, '', 1],

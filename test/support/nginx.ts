@@ -76,16 +76,17 @@ export const TEMP_DIRS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
 
 /**
  * A main nginx.conf that keeps everything (pid, logs, temp folders) inside the run's folder `dir`, with `httpBody` as the
- * inside of its http block.
+ * inside of its http block. `workerConnections` (default 256) counts both sides: each proxied stream takes two.
  */
-export function mainConf(dir: string, httpBody: string): string {
+export function mainConf(dir: string, httpBody: string, workerConnections = 256): string {
   const temps = TEMP_DIRS.map((t) => `  ${t}_temp_path ${join(dir, t)};`).join('\n');
   // As root, workers would drop to `nobody`, who cannot enter the 0700 temp folder.
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
-  return `${user}worker_processes 1;
+  const files = workerConnections > 256 ? `worker_rlimit_nofile ${workerConnections + 64};\n` : '';
+  return `${user}${files}worker_processes 1;
 pid ${join(dir, 'nginx.pid')};
 error_log ${join(dir, 'error.log')} info;
-events { worker_connections 256; }
+events { worker_connections ${workerConnections}; }
 http {
   access_log ${join(dir, 'access.log')};
 ${temps}

@@ -1,0 +1,139 @@
+import { startNginxSite } from './nginx-site.js';
+import { publish } from './relay-server.js';
+import { RecordingEventSource, sequenceProblems } from './recording-event-source.js';
+import { startRedis } from './redis-server.js';
+import { startSequencePublisher } from './sequence-publisher.js';
+import { startServerProcess, type ServerProcess } from './server-process.js';
+
+/** Scale-out of relay processes (issue 15, point 5): three relays behind the project's nginx site on one Redis. */
+export interface ScaleOutOptions {
+  subscribers: number;
+  topics: number;
+  /** Messages per second over all topics. */
+  ratePerSecond: number;
+  /** Publishing before the SIGKILL, and again after it, ms. */
+  phaseMs: number;
+  /** Progress lines (the bench prints them; tests pass nothing). */
+  log?: (line: string) => void;
+}
+
+export interface ScaleOutReport {
+  subscribers: number;
+  topics: number;
+  /** Open streams per relay before the kill (from each relay's /metrics). */
+  perRelay: number[];
+  /** Streams of the killed relay (its sse_connections_open just before the SIGKILL). */
+  onKilled: number;
+  /** Subscribers whose stream broke after the kill and that opened again (through nginx, on another relay). */
+  moved: number;
+  /** Subscribers that broke at any other time, or whose EventSource gave up. */
+  strays: number;
+  /** Kill → reopened, over the moved subscribers, ms. */
+  reopenMs: { p50: number; max: number };
+  /** Open streams per surviving relay at the end. */
+  perRelayAfter: number[];
+  published: number;
+  /** POST /publish answers that were not 202 and were retried with the same id (e.g. 502 from nginx while the relay died). */
+  retried: number;
+  /** Events delivered over all subscribers. */
+  delivered: number;
+  /** Each subscriber that missed, repeated or reordered anything; empty when everyone got everything in order. */
+  problems: string[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `sse_connections_open` of one relay. */
+export async function openStreams(relay: ServerProcess): Promise<number> {
+  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  return Number(/^sse_connections_open (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+/**
+ * Subscribes `subscribers` EventSources through nginx, publishes numbered messages through nginx, SIGKILLs the second
+ * relay half-way, and reports what every subscriber saw. The caller judges the report.
+ */
+export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutReport> {
+  const log = options.log ?? ((): void => undefined);
+  const redis = await startRedis();
+  const relays: ServerProcess[] = [];
+  const readers: RecordingEventSource[] = [];
+  try {
+    const env = {
+      SOURCE: 'redis', REDIS_URL: redis.url, RETRY_MS: '1000', HEARTBEAT_MS: '5000', SHUTDOWN_DRAIN_MS: '0', DEMO: 'false',
+      MAX_CONNECTIONS: String(options.subscribers + 100), MAX_CONNECTIONS_PER_CLIENT: String(options.subscribers + 100),
+    };
+    relays.push(...(await Promise.all([1, 2, 3].map(() => startServerProcess(env, 20_000)))));
+    const nginx = await startNginxSite(relays.map((r) => r.port), { workerConnections: 2 * options.subscribers + 256 });
+    try {
+      return await subscribePublishKill(`http://127.0.0.1:${nginx.port}`, relays, readers, options, log);
+    } finally {
+      readers.forEach((r) => r.close());
+      await nginx.stop();
+    }
+  } finally {
+    readers.forEach((r) => r.close());
+    await Promise.all(relays.map((r) => r.kill('SIGKILL')));
+    await redis.stop();
+  }
+}
+
+async function subscribePublishKill(url: string, relays: ServerProcess[], readers: RecordingEventSource[], options: ScaleOutOptions,
+  log: (line: string) => void): Promise<ScaleOutReport> {
+  const topics = Array.from({ length: options.topics }, (_, i) => `scale${i}`);
+  for (let i = 0; i < options.subscribers; i++) {
+    const topic = topics[i % topics.length] as string;
+    readers.push(new RecordingEventSource(`${url}/events?topic=${topic}`, topic));
+    if (i % 100 === 99) await sleep(20); // let nginx accept in waves rather than one burst of thousands
+  }
+  await untilLive(url, readers, topics);
+  const perRelay = await Promise.all(relays.map(openStreams));
+  log(`${options.subscribers} subscribers live through nginx; streams per relay ${perRelay.join(' / ')}`);
+
+  const publisher = startSequencePublisher({ url, topics, ratePerSecond: options.ratePerSecond });
+  await sleep(options.phaseMs);
+  const victim = relays[1] as ServerProcess;
+  const onKilled = await openStreams(victim);
+  const killedAt = Date.now();
+  await victim.kill('SIGKILL');
+  log(`relay ${victim.pid} SIGKILLed with ${onKilled} streams`);
+  await sleep(options.phaseMs);
+  const logs = await publisher.stop();
+  const published = logs.reduce((sum, l) => sum + l.acknowledged, 0);
+
+  const byTopic = new Map(logs.map((l) => [l.topic, l]));
+  const deadline = Date.now() + 30_000;
+  const complete = (r: RecordingEventSource): boolean => r.sequence.length >= (byTopic.get(r.topic)?.acknowledged ?? 0);
+  while (!readers.every((r) => complete(r) || r.closed) && Date.now() < deadline) await sleep(100);
+
+  const movedReaders = readers.filter((r) => r.errors.some((t) => t >= killedAt) && r.opens.some((t) => t > killedAt));
+  const reopen = movedReaders.map((r) => (r.opens.find((t) => t > killedAt) as number) - killedAt).sort((a, b) => a - b);
+  const problems = readers.flatMap((r, i) => [
+    ...sequenceProblems(`subscriber ${i}`, r, byTopic.get(r.topic) as (typeof logs)[number]),
+    ...(r.closed ? [`subscriber ${i}: its EventSource gave up (a non-200 answer on reconnect)`] : []),
+  ]);
+  problems.push(...logs.filter((l) => l.abandoned > 0).map((l) => `publisher: gave up on a message of ${l.topic}`));
+  return {
+    subscribers: options.subscribers, topics: options.topics, perRelay, onKilled, moved: movedReaders.length,
+    strays: readers.filter((r) => r.closed || r.errors.some((t) => t < killedAt) || r.opens.length > (movedReaders.includes(r) ? 2 : 1)).length,
+    reopenMs: { p50: reopen[Math.floor(reopen.length / 2)] ?? 0, max: reopen.at(-1) ?? 0 },
+    perRelayAfter: await Promise.all([relays[0], relays[2]].map((r) => openStreams(r as ServerProcess))),
+    published, retried: logs.reduce((sum, l) => sum + l.refused.length, 0),
+    delivered: readers.reduce((sum, r) => sum + r.sequence.length, 0), problems,
+  };
+}
+
+/**
+ * Resolves once every subscriber has received a message published after it subscribed: from then on its stream is
+ * live, so it must see everything that follows. Warm-up messages carry no `seq` and are ignored by the checks.
+ */
+export async function untilLive(url: string, readers: readonly RecordingEventSource[], topics: readonly string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let round = 0; ; round++) {
+    const waiting = new Set(readers.filter((r) => r.events.length === 0).map((r) => r.topic));
+    if (waiting.size === 0) return;
+    if (Date.now() > deadline) throw new Error(`subscribers of ${waiting.size} topics received nothing within ${timeoutMs} ms`);
+    await Promise.all(topics.filter((t) => waiting.has(t)).map((topic) => publish(url, { topic, data: JSON.stringify({ warm: round }) })));
+    await sleep(250);
+  }
+}
