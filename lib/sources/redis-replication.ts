@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import { RelayError } from '../errors.js';
 import type { RedisClient } from './redis-connection.js';
 
@@ -30,11 +31,7 @@ export class ReplicatedWriter {
     if (this.waiting >= MAX_WAITING) throw this.refused(`${MAX_WAITING} publishes are already waiting for replicas`);
     this.waiting += 1;
     try {
-      const pipeline = this.connection.pipeline();
-      write(pipeline);
-      pipeline.call('WAIT', this.policy.replicas, this.policy.timeoutMs);
-      const replies = (await pipeline.exec()) ?? [];
-      const [written, waited] = replies;
+      const [written, waited] = await this.writeAndWait(write);
       if (written?.[0]) throw written[0];
       if (waited?.[0]) throw waited[0];
       const acknowledged = Number(waited?.[1]);
@@ -44,6 +41,25 @@ export class ReplicatedWriter {
       return written?.[1];
     } finally {
       this.waiting -= 1;
+    }
+  }
+
+  /**
+   * One pipeline of the write and WAIT. ioredis follows a cluster's MOVED for a pipeline only when every command in it
+   * failed alike, and WAIT (no key) succeeds on the node that lost the slot, so after a reshard every publish to the moved
+   * slot would fail for good on this connection's stale slot map (found by the cluster load run, bench/cluster-load.ts).
+   * A MOVED write was not executed: refresh the slot map and send the pipeline once more.
+   */
+  private async writeAndWait(write: (pipeline: ReturnType<RedisClient['pipeline']>) => void) {
+    for (let attempt = 1; ; attempt++) {
+      const pipeline = this.connection.pipeline();
+      write(pipeline);
+      pipeline.call('WAIT', this.policy.replicas, this.policy.timeoutMs);
+      const replies = (await pipeline.exec()) ?? [];
+      const error = replies[0]?.[0];
+      const cluster = this.connection;
+      if (attempt > 1 || !(cluster instanceof Cluster) || error?.message.startsWith('MOVED ') !== true) return replies;
+      await new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve()));
     }
   }
 
