@@ -81,7 +81,7 @@ async function main() {
 
 const scaleout = [...args].find((a) => a.startsWith('--scaleout'));
 const mode = scaleout !== undefined
-  ? runTypeScript('bench/scaleout.ts', [scaleout.split('=')[1] ?? '3000'])
+  ? runTypeScript('bench/scaleout.ts', [scaleout.split('=')[1] ?? '3000', ...[...args].filter((a) => a.startsWith('--backlog=')).map((a) => a.slice(10))])
   : args.has('--cluster-load') ? runTypeScript('bench/cluster-load.ts', []) : main();
 mode.catch((error) => {
   console.error(error);

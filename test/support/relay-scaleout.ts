@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startNginxSite } from './nginx-site.js';
 import { publish } from './relay-server.js';
 import { RecordingEventSource, sequenceProblems } from './recording-event-source.js';
@@ -13,6 +16,10 @@ export interface ScaleOutOptions {
   ratePerSecond: number;
   /** Publishing before the SIGKILL, and again after it, ms. */
   phaseMs: number;
+  /** nginx worker_connections. Default: four per subscriber + 1024 (at two per stream + 256, 3,000 streams made nginx close idle keep-alive connections, "worker_connections are not enough, reusing connections", and reconnects stalled for up to 60 s). */
+  workerConnections?: number;
+  /** nginx's listen backlog (see NginxSiteOptions). Default: nginx's. */
+  backlog?: number;
   /** Progress lines (the bench prints them; tests pass nothing). */
   log?: (line: string) => void;
 }
@@ -35,8 +42,16 @@ export interface ScaleOutReport {
   published: number;
   /** POST /publish answers that were not 202 and were retried with the same id (e.g. 502 from nginx while the relay died). */
   retried: number;
+  /** Why the failed requests (status 0) failed, by message. */
+  failures: Record<string, number>;
+  /** Event-loop delay of the process that runs the subscribers and the publisher: when large, its own lateness shows in the times. */
+  driverLoopDelayMs: { p99: number; max: number };
+  /** The answers that were retried, by status (0: the request failed, e.g. nginx closed it). */
+  retriedStatuses: Record<string, number>;
   /** Events delivered over all subscribers. */
   delivered: number;
+  /** nginx error.log lines at level warn and above, counted by message (without the connection details). */
+  nginxErrors: Record<string, number>;
   /** Each subscriber that missed, repeated or reordered anything; empty when everyone got everything in order. */
   problems: string[];
 }
@@ -64,9 +79,12 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
       MAX_CONNECTIONS: String(options.subscribers + 100), MAX_CONNECTIONS_PER_CLIENT: String(options.subscribers + 100),
     };
     relays.push(...(await Promise.all([1, 2, 3].map(() => startServerProcess(env, 20_000)))));
-    const nginx = await startNginxSite(relays.map((r) => r.port), { workerConnections: 2 * options.subscribers + 256 });
+    const nginx = await startNginxSite(relays.map((r) => r.port), {
+      workerConnections: options.workerConnections ?? 4 * options.subscribers + 1024, ...(options.backlog === undefined ? {} : { backlog: options.backlog }),
+    });
     try {
-      return await subscribePublishKill(`http://127.0.0.1:${nginx.port}`, relays, readers, options, log);
+      const report = await subscribePublishKill(`http://127.0.0.1:${nginx.port}`, relays, readers, options, log);
+      return { ...report, nginxErrors: await nginxErrors(nginx.dir) };
     } finally {
       readers.forEach((r) => r.close());
       await nginx.stop();
@@ -78,9 +96,20 @@ export async function runScaleOut(options: ScaleOutOptions): Promise<ScaleOutRep
   }
 }
 
+async function nginxErrors(dir: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const line of (await readFile(join(dir, 'error.log'), 'utf8').catch(() => '')).split('\n')) {
+    const match = /\[(warn|error|crit|alert|emerg)\] \d+#\d+: (?:\*\d+ )?([^,]*)/.exec(line);
+    if (match !== null) counts[`${match[1]}: ${match[2]}`] = (counts[`${match[1]}: ${match[2]}`] ?? 0) + 1;
+  }
+  return counts;
+}
+
 async function subscribePublishKill(url: string, relays: ServerProcess[], readers: RecordingEventSource[], options: ScaleOutOptions,
-  log: (line: string) => void): Promise<ScaleOutReport> {
+  log: (line: string) => void): Promise<Omit<ScaleOutReport, 'nginxErrors'>> {
   const topics = Array.from({ length: options.topics }, (_, i) => `scale${i}`);
+  const loop = monitorEventLoopDelay({ resolution: 20 });
+  loop.enable();
   for (let i = 0; i < options.subscribers; i++) {
     const topic = topics[i % topics.length] as string;
     readers.push(new RecordingEventSource(`${url}/events?topic=${topic}`, topic));
@@ -102,7 +131,7 @@ async function subscribePublishKill(url: string, relays: ServerProcess[], reader
   const published = logs.reduce((sum, l) => sum + l.acknowledged, 0);
 
   const byTopic = new Map(logs.map((l) => [l.topic, l]));
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 90_000;
   const complete = (r: RecordingEventSource): boolean => r.sequence.length >= (byTopic.get(r.topic)?.acknowledged ?? 0);
   while (!readers.every((r) => complete(r) || r.closed) && Date.now() < deadline) await sleep(100);
 
@@ -119,6 +148,9 @@ async function subscribePublishKill(url: string, relays: ServerProcess[], reader
     reopenMs: { p50: reopen[Math.floor(reopen.length / 2)] ?? 0, max: reopen.at(-1) ?? 0 },
     perRelayAfter: await Promise.all([relays[0], relays[2]].map((r) => openStreams(r as ServerProcess))),
     published, retried: logs.reduce((sum, l) => sum + l.refused.length, 0),
+    retriedStatuses: logs.flatMap((l) => l.refused).reduce<Record<string, number>>((counts, s) => ({ ...counts, [s]: (counts[s] ?? 0) + 1 }), {}),
+    failures: logs.flatMap((l) => Object.entries(l.failures)).reduce<Record<string, number>>((c, [why, n]) => ({ ...c, [why]: (c[why] ?? 0) + n }), {}),
+    driverLoopDelayMs: { p99: Math.round(loop.percentile(99) / 1e6), max: Math.round(loop.max / 1e6) },
     delivered: readers.reduce((sum, r) => sum + r.sequence.length, 0), problems,
   };
 }
@@ -132,8 +164,12 @@ export async function untilLive(url: string, readers: readonly RecordingEventSou
   for (let round = 0; ; round++) {
     const waiting = new Set(readers.filter((r) => r.events.length === 0).map((r) => r.topic));
     if (waiting.size === 0) return;
-    if (Date.now() > deadline) throw new Error(`subscribers of ${waiting.size} topics received nothing within ${timeoutMs} ms`);
-    await Promise.all(topics.filter((t) => waiting.has(t)).map((topic) => publish(url, { topic, data: JSON.stringify({ warm: round }) })));
+    if (Date.now() > deadline) {
+      const closed = readers.filter((r) => r.closed).length;
+      throw new Error(`subscribers of ${waiting.size} topics received nothing within ${timeoutMs} ms (${closed} EventSources gave up)`);
+    }
+    // A warm-up publish that fails is simply sent again next round.
+    await Promise.all(topics.filter((t) => waiting.has(t)).map((topic) => publish(url, { topic, data: JSON.stringify({ warm: round }) }).catch(() => undefined)));
     await sleep(250);
   }
 }

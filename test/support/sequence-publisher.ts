@@ -9,6 +9,8 @@ export interface TopicLog {
   ids: string[];
   /** Answers that were not 202 (status 0: the request failed), each followed by a retry with the same idempotency id. */
   refused: number[];
+  /** Why requests failed (status 0), by message. */
+  failures: Record<string, number>;
   /** A message given up on after `giveUpMs` of retries (it breaks the sequence, so a run reporting it has failed). */
   abandoned: number;
 }
@@ -34,12 +36,16 @@ export function startSequencePublisher(options: SequencePublisherOptions) {
   const giveUpMs = options.giveUpMs ?? 30_000;
   const startedAt = Date.now();
   let stopping = false;
-  const logs: TopicLog[] = topics.map((topic) => ({ topic, acknowledged: 0, ids: [], refused: [], abandoned: 0 }));
+  const logs: TopicLog[] = topics.map((topic) => ({ topic, acknowledged: 0, ids: [], refused: [], failures: {}, abandoned: 0 }));
   const sendOne = async (log: TopicLog, seq: number): Promise<boolean> => {
     const key = `${log.topic}-${seq}-${startedAt}`;
     const firstTry = Date.now();
     for (;;) {
-      const answer = await publish(url, { topic: log.topic, data: JSON.stringify({ seq }), id: key }).catch(() => ({ status: 0, json: {} as Record<string, unknown> }));
+      const answer = await publish(url, { topic: log.topic, data: JSON.stringify({ seq }), id: key }).catch((error: Error) => {
+        const why = String((error.cause as Error | undefined)?.message ?? error.message);
+        log.failures[why] = (log.failures[why] ?? 0) + 1;
+        return { status: 0, json: {} as Record<string, unknown> };
+      });
       if (answer.status === 202) {
         log.ids.push(String(answer.json.id));
         log.acknowledged++;
