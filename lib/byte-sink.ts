@@ -5,6 +5,12 @@
 export interface ByteSink {
   /** Queues bytes; false once the sink's own buffer is past its high-water mark. `done` runs when handed to the OS. */
   write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean;
+  /**
+   * True once the underlying connection is gone. Read inside a write's `done`: Node calls the callback of a write that
+   * was still pending when the socket was destroyed with no error (lib/internal/stream_base_commons onWriteComplete),
+   * so only this tells a frame that reached the kernel from one that was dropped.
+   */
+  readonly destroyed?: boolean;
   /** Bytes accepted by write() but not yet handed to the OS. */
   readonly writableLength: number;
   /** Batches the writes until uncork() into one system call (writev). */

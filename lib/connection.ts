@@ -36,6 +36,8 @@ export class Connection {
   /** While true (replay in progress), live frames wait in `held` instead of going out. */
   replaying = true;
   ended = false;
+  /** Set when the client went away (as opposed to an end the server chose). */
+  private clientGone = false;
   /** Hears the end of the stream once, with its reason. */
   onEnd: ((reason: EndReason) => void) | undefined;
   private pending = NONE;
@@ -127,15 +129,20 @@ export class Connection {
   }
 
   /**
-   * Writes one frame after what is queued and resolves once the sink handed it to the OS: queue sources acknowledge a
-   * message only then. Rejects if the stream ends first.
+   * Writes one frame after what is queued and resolves once the sink handed it to the OS while the connection was still
+   * open: queue sources acknowledge a message only then. Rejects if the stream ended first, on a write error, and when
+   * the callback arrives after the connection was destroyed (Node then reports success for a write it dropped).
    */
   writeConfirmed(frame: Uint8Array): Promise<void> {
     if (this.ended) return Promise.reject(new Error('stream ended'));
     this.flush();
     this.lastEventAt = Date.now();
     return new Promise((resolve, reject) => {
-      this.sink.write(frame, (error) => (error ? reject(error) : resolve()));
+      this.sink.write(frame, (error) => {
+        if (error) reject(error);
+        else if (this.sink.destroyed === true || this.clientGone) reject(new Error('the client left before the frame was written'));
+        else resolve();
+      });
     });
   }
 
@@ -146,6 +153,7 @@ export class Connection {
   end(reason: EndReason, retryMs: number): void {
     if (this.ended) return;
     this.ended = true;
+    this.clientGone = reason === 'client-closed';
     if (reason !== 'client-closed') {
       // A slow consumer's queue is dropped: it is cut where it stands and resumes from the last id it did receive.
       const slow = reason === 'slow-consumer';

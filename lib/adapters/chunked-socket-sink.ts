@@ -32,6 +32,10 @@ export class ChunkedSocketSink implements ByteSink {
     return this.socket.write(ChunkedSocketSink.frame(chunk), done);
   }
 
+  get destroyed(): boolean {
+    return this.socket.destroyed;
+  }
+
   get writableLength(): number {
     return this.socket.writableLength + this.res.writableLength;
   }

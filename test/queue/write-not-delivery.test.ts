@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { Redis } from 'ioredis';
+import { startRelay } from '../support/relay-server.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { StalledClient, type LeaveMode } from '../support/stalled-client.js';
+import { waitFor, waitForSteady } from '../support/wait-for.js';
+import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+
+// Items large enough that a client reading nothing stalls the server after a few MB of socket buffers.
+const ITEM_BYTES = 60 * 1024;
+const ITEMS = 120;
+const MODES: LeaveMode[] = ['reset', 'close', 'half-close'];
+
+let redis: TestRedis;
+let raw: Redis;
+let sqs: LocalSqs;
+
+beforeAll(async () => {
+  [redis, sqs] = await Promise.all([startRedis(), startLocalSqs()]);
+  raw = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  raw?.disconnect();
+  await Promise.all([redis?.stop(), sqs?.stop()]);
+});
+
+/**
+ * A client that reads nothing until the server stalls on a pending write, then leaves. What is still in the queue
+ * when the server stalls (including the item whose write is pending) must all still be there after the client left:
+ * the pending write's callback arrives after the destroy and must release, not acknowledge.
+ */
+async function leaveWhileStalled(port: number, topic: string, mode: LeaveMode, remaining: () => Promise<number>, settled: () => Promise<boolean>): Promise<void> {
+  const client = new StalledClient(port, `/events?topic=${topic}`);
+  await client.connected;
+  const atStall = await waitForSteady(remaining, `${topic} queue length while the client reads nothing`);
+  expect(atStall).toBeGreaterThan(0);
+  expect(atStall).toBeLessThan(ITEMS);
+  await client.leave(mode);
+  await waitFor(settled, `${topic}: everything the stream held is back in the queue`, 15_000);
+  const after = await remaining();
+  console.log(`${topic} (${mode}): ${ITEMS - atStall} acknowledged into socket buffers (${((ITEMS - atStall) * ITEM_BYTES / 1_048_576).toFixed(1)} MiB), ` +
+    `${atStall} left at the stall, ${after} after the client left`);
+  expect(after).toBe(atStall);
+}
+
+describe('redis-list: the frame being written when a client leaves is released', () => {
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  beforeAll(async () => {
+    relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0' });
+  });
+  afterAll(async () => relay?.stop());
+
+  test.each(MODES)('client leaves by %s', async (mode) => {
+    const topic = `stall-${mode}`;
+    const item = JSON.stringify({ data: 'x'.repeat(ITEM_BYTES) });
+    await raw.lpush(`sse:q:${topic}`, ...Array.from({ length: ITEMS }, () => item));
+    const processing = async (): Promise<number> => {
+      const keys = await raw.keys(`sse:q:${topic}#processing:*`);
+      return keys.length === 0 ? 0 : (await Promise.all(keys.map((k) => raw.llen(k)))).reduce((a, b) => a + b, 0);
+    };
+    const remaining = async (): Promise<number> => (await raw.llen(`sse:q:${topic}`)) + (await processing());
+    await leaveWhileStalled(relay.port, topic, mode, remaining, async () => (await processing()) === 0);
+  }, 60_000);
+});
+
+describe('sqs: the frame being written when a client leaves is released', () => {
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+  beforeAll(async () => {
+    // One queue per topic, so each case counts only its own messages.
+    const template = sqs.createQueue('stall-reset').replace(/stall-reset$/, 'stall-{topic}');
+    relay = await startRelay({ ...sqs.env('', { SQS_WAIT_SECONDS: '1', PUBLISH_RATE_PER_MINUTE: '0' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template });
+  });
+  afterAll(async () => relay?.stop());
+
+  test.each(MODES)('client leaves by %s', async (mode) => {
+    const topic = mode;
+    const queueUrl = sqs.createQueue(`stall-${mode}`);
+    for (let i = 0; i < ITEMS; i += 4) {
+      const entries = Array.from({ length: 4 }, (_, n) => ({
+        Id: String(n), MessageBody: 'x'.repeat(ITEM_BYTES), MessageAttributes: { topic: { DataType: 'String', StringValue: topic } },
+      }));
+      await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    }
+    const state = (): { ready: number; inflight: number } => {
+      const messages = sqs.server.inspectQueue(`stall-${mode}`)?.messages;
+      return { ready: messages?.ready.length ?? 0, inflight: messages?.inflight.length ?? 0 };
+    };
+    const remaining = async (): Promise<number> => state().ready + state().inflight;
+    await leaveWhileStalled(relay.port, topic, mode, remaining, async () => state().inflight === 0);
+  }, 60_000);
+});
