@@ -3,7 +3,7 @@ import { FrameJoiner } from './frame-joiner.js';
 import { encodePosition, encodeRetry } from './sse-encoder.js';
 
 /** Why a stream ended; logged and, for some, counted. */
-export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error';
+export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error' | 'ack-timeout';
 
 /** The part of the hub a connection reports to: scheduling its flush and hearing that it ended. */
 export interface ConnectionOwner {
@@ -132,11 +132,12 @@ export class Connection {
    * Writes one frame after what is queued and resolves once the sink handed it to the OS while the connection was still
    * open: queue sources acknowledge a message only then. Rejects if the stream ended first, on a write error, and when
    * the callback arrives after the connection was destroyed (Node then reports success for a write it dropped).
+   * `isActivity` false: the write does not reset the SESSION_IDLE_MS clock (QUEUE_ACK=client counts acks instead).
    */
-  writeConfirmed(frame: Uint8Array): Promise<void> {
+  writeConfirmed(frame: Uint8Array, isActivity = true): Promise<void> {
     if (this.ended) return Promise.reject(new Error('stream ended'));
     this.flush();
-    this.lastEventAt = Date.now();
+    if (isActivity) this.lastEventAt = Date.now();
     return new Promise((resolve, reject) => {
       this.sink.write(frame, (error) => {
         if (error) reject(error);

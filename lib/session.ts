@@ -5,6 +5,7 @@ import { toRelayError } from './errors.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
+import { consumeQueue, type QueueSessionContext } from './queue-session.js';
 import type { BroadcastSource, QueueSource } from './source.js';
 import { encodeEvent, encodeRetry } from './sse-encoder.js';
 
@@ -21,7 +22,7 @@ export interface SessionPlan {
   endReason: EndReason;
 }
 
-export interface SessionContext {
+export interface SessionContext extends QueueSessionContext {
   hub: Hub;
   metrics: Metrics;
   logger: Logger;
@@ -66,7 +67,7 @@ function openConnection(
     connection.endReason = plan.endReason;
     sink.once('close', () => connection.end('client-closed', 0));
     sink.once('response-budget', () => context.hub.end(connection, 'response-budget'));
-    if (source.delivery === 'queue') return void consumeQueue(context, source, plan, connection);
+    if (source.delivery === 'queue') return void consumeQueue(context, source, plan.topics, connection);
     replayThenGoLive(context, source, plan, connection).catch((error: unknown) => {
       context.metrics.inc('sse_source_errors_total');
       context.logger.warn({ err: error }, 'stream ended: replay failed');
@@ -101,40 +102,4 @@ async function replayThenGoLive(context: SessionContext, source: BroadcastSource
     }
   }
   connection.goLive();
-}
-
-async function consumeQueue(context: SessionContext, source: QueueSource, plan: SessionPlan, connection: Connection): Promise<void> {
-  // The consumer stops when the stream ends, whatever ended it.
-  const stop = new AbortController();
-  const onEnd = connection.onEnd;
-  connection.onEnd = (reason) => {
-    stop.abort();
-    onEnd?.(reason);
-  };
-  connection.goLive();
-  try {
-    for await (const delivery of source.consume(plan.topics, stop.signal)) {
-      let frame: Buffer;
-      try {
-        frame = Buffer.from(encodeEvent({ id: delivery.id, event: delivery.event, data: delivery.data }));
-      } catch (error) {
-        // Left unacknowledged: the queue redelivers it and, after maxReceiveCount, moves it to the dead-letter queue.
-        context.metrics.inc('sse_invalid_messages_total');
-        context.logger.warn({ topic: delivery.topic, messageId: delivery.id, err: error }, 'queue message cannot be a frame');
-        continue;
-      }
-      try {
-        await connection.writeConfirmed(frame);
-      } catch {
-        await delivery.release();
-        break;
-      }
-      context.metrics.inc('sse_events_delivered_total');
-      await delivery.ack();
-    }
-  } catch (error) {
-    context.metrics.inc('sse_source_errors_total');
-    context.logger.warn({ err: error }, 'queue consumer failed');
-    context.hub.end(connection, 'source-error');
-  }
 }

@@ -78,14 +78,21 @@ export interface SourceMemory {
 /** One message taken from a queue for one subscriber. */
 export interface Delivery {
   topic: string;
-  /** Source-assigned message id; sent as the SSE `id`. */
+  /** Source-assigned message id; sent as the SSE `id` with QUEUE_ACK=auto. */
   id: string;
+  /**
+   * What a browser acknowledges with under QUEUE_ACK=client (the SSE `id` then): `<topic>~<part>` (see queueHandle),
+   * enough for any process of the deployment to remove the message, not only the one holding it.
+   */
+  handle: string;
   event: string;
   data: string;
-  /** Removes the message for good; called only after its frame was written. */
+  /** Removes the message for good; called only after its frame was written (and, with QUEUE_ACK=client, acknowledged). */
   ack(): Promise<void>;
-  /** Gives the message back to the queue at once for another subscriber. */
+  /** Gives the message back to the queue at once for another subscriber, unless it was already removed. */
   release(): Promise<void>;
+  /** Whether this consumer still holds it: false once it was acknowledged by handle elsewhere (another process). */
+  isHeld(): Promise<boolean>;
 }
 
 /** Queue: each message goes to exactly one subscriber; no replay (Redis list, SQS). */
@@ -102,6 +109,11 @@ export interface QueueSource {
    * otherwise, so the client gets a 503 with Retry-After instead of an empty stream.
    */
   check(topics: readonly string[]): Promise<void>;
+  /**
+   * Removes messages of `topic` by their handles (`POST /ack` answered by a process that does not hold them). A handle
+   * that names nothing held any more is ignored: the message was acknowledged already or went back to the queue.
+   */
+  acknowledge(topic: string, handles: readonly string[]): Promise<void>;
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { ConfigError } from './config-error.js';
 import { EnvReader, type Env } from './env-reader.js';
 import { readAuthConfig, type AuthConfig } from './auth-config.js';
 import { readLambdaConfig, type LambdaConfig } from './lambda-config.js';
+import { readQueueConfig, type QueueConfig } from './queue-config.js';
 import { readRedisConfig, type RedisConfig } from './redis-config.js';
 import { readSecretRefs, type SecretRef } from './secret-refs.js';
 import { readServerConfig, type ServerConfig } from './server-config.js';
@@ -9,7 +10,7 @@ import { readSqsConfig, type SqsConfig } from './sqs-config.js';
 
 export { ConfigError } from './config-error.js';
 export type { Env } from './env-reader.js';
-export type { AuthConfig, LambdaConfig, RedisConfig, ServerConfig, SqsConfig };
+export type { AuthConfig, LambdaConfig, QueueConfig, RedisConfig, ServerConfig, SqsConfig };
 export type { SourceMode } from './server-config.js';
 export type { SecretRef, SecretStore } from './secret-refs.js';
 export { readSecretRefs, SECRET_REF_VARIABLES } from './secret-refs.js';
@@ -19,6 +20,7 @@ export interface Config {
   server: ServerConfig;
   redis: RedisConfig;
   sqs: SqsConfig;
+  queue: QueueConfig;
   auth: AuthConfig;
   lambda: LambdaConfig;
   /**
@@ -39,6 +41,7 @@ export function loadConfig(env: Env): Config {
     server,
     redis: readRedisConfig(reader),
     sqs: readSqsConfig(reader),
+    queue: readQueueConfig(reader),
     auth: readAuthConfig(reader, server.demo),
     lambda: readLambdaConfig(reader),
     secretRefs: readSecretRefs(reader),
@@ -85,6 +88,7 @@ function listVariables(): string[] {
   readServerConfig(reader);
   readRedisConfig(reader);
   readSqsConfig(reader);
+  readQueueConfig(reader);
   readAuthConfig(reader, false);
   readLambdaConfig(reader);
   return [...new Set(names)];

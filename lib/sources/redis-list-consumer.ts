@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { queueHandle } from '../queue-handle.js';
 import type { Delivery } from '../source.js';
 import { openRedisConnection, pause, withDeadline, type RedisConnectionSettings } from './redis-connection.js';
 import { parseListEnvelope, type InvalidEntryListener } from './redis-entry.js';
-import { RECOVER_SCRIPT, type ListKeys } from './redis-list-keys.js';
+import { RECOVER_SCRIPT, RELEASE_SCRIPT, type ListKeys } from './redis-list-keys.js';
 
 /** What one consumer needs (see RedisListSettings). */
 export interface ListConsumerSettings extends RedisConnectionSettings {
@@ -33,6 +34,11 @@ export class ListConsumer {
   private readonly blocking: Redis;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private next = 0;
+  /** Items handed out and not yet acked or released, by processing list then SHA-1: what this consumer knows it holds. */
+  private readonly handedOut = new Map<string, Map<string, number>>();
+  /** Items found in a processing list after a lost BLMOVE reply, waiting to be delivered. */
+  private readonly orphans: Taken[] = [];
+  private stopping: Promise<void> | undefined;
 
   constructor(
     private readonly command: Redis,
@@ -45,7 +51,9 @@ export class ListConsumer {
 
   /** Yields deliveries until `signal` aborts; retries by itself while Redis is away. */
   async *run(signal: AbortSignal): AsyncGenerator<Delivery> {
-    const onAbort = (): void => this.blocking.disconnect();
+    // Hands back at once, not when the generator is next resumed: the stream may sit in a write for a while, and a
+    // shutdown closes Redis soon after the streams end.
+    const onAbort = (): void => void this.stop();
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       await this.register(signal);
@@ -53,12 +61,13 @@ export class ListConsumer {
       while (!signal.aborted) {
         let taken: Taken | undefined;
         try {
-          taken = await this.take();
+          taken = this.orphans.shift() ?? (await this.take());
           failures = 0;
         } catch {
           if (signal.aborted) break;
           failures += 1;
           await pause(Math.min(100 * failures, 1_000), signal);
+          await this.adoptOrphans().catch(() => undefined);
           continue;
         }
         const delivery = taken === undefined ? undefined : await this.toDelivery(taken);
@@ -70,15 +79,19 @@ export class ListConsumer {
     }
   }
 
-  // Registers the processing lists (so recovery finds them) and starts the heartbeat; retried while Redis is away.
+  // The heartbeat and the registration go together in one MULTI, every beat: a consumer paused past its TTL, whose
+  // lists a recovery pass unregistered, is registered again the moment it runs, so its lists can never be stranded.
+  private beat(): Promise<unknown> {
+    const processing = this.topics.map((topic) => this.keys.processing(topic, this.id));
+    return this.command.multi().set(this.keys.heartbeat(this.id), '1', 'PX', this.settings.consumerTtlMs).sadd(this.keys.registry, ...processing).exec();
+  }
+
   private async register(signal: AbortSignal): Promise<void> {
-    const beat = (): Promise<unknown> => this.command.set(this.keys.heartbeat(this.id), '1', 'PX', this.settings.consumerTtlMs);
-    this.heartbeat = setInterval(() => void beat().catch(() => undefined), this.settings.consumerTtlMs / 3);
+    this.heartbeat = setInterval(() => void this.beat().catch(() => undefined), this.settings.consumerTtlMs / 3);
     this.heartbeat.unref?.();
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
-        await beat();
-        await this.command.sadd(this.keys.registry, ...this.topics.map((topic) => this.keys.processing(topic, this.id)));
+        await this.beat();
         return;
       } catch {
         await pause(Math.min(100 * attempt, 1_000), signal);
@@ -103,6 +116,23 @@ export class ListConsumer {
     return item === null ? undefined : { topic, item };
   }
 
+  /**
+   * After a failed or timed-out move, the move may have happened with only its reply lost: the item is then in this
+   * consumer's processing list but was never handed out. Such items are delivered now instead of when the stream ends.
+   */
+  private async adoptOrphans(): Promise<void> {
+    for (const topic of this.topics) {
+      const processing = this.keys.processing(topic, this.id);
+      const known = new Map(this.handedOut.get(processing));
+      for (const item of await this.command.lrangeBuffer(processing, 0, -1)) {
+        const sha = sha1(item);
+        const count = known.get(sha) ?? 0;
+        if (count > 0) known.set(sha, count - 1);
+        else if (!this.orphans.some((o) => o.topic === topic && o.item.equals(item))) this.orphans.push({ topic, item });
+      }
+    }
+  }
+
   private rotate(): string {
     const topic = this.topics[this.next % this.topics.length] as string;
     this.next += 1;
@@ -118,18 +148,38 @@ export class ListConsumer {
       this.settings.onInvalidEntry?.({ topic, position: '?', reason: envelope });
       return undefined;
     }
+    const sha = sha1(item);
+    this.count(processing, sha, 1);
+    const settle = (): void => this.count(processing, sha, -1);
     return {
       topic,
       id: envelope.id ?? randomUUID(),
+      handle: queueHandle(topic, `${this.id}~${sha}`),
       event: envelope.event,
       data: envelope.data,
-      ack: async () => void (await this.command.lrem(processing, 1, item)),
-      release: async () => void (await this.command.multi().lrem(processing, 1, item).rpush(this.keys.queue(topic), item).exec()),
+      ack: async () => void (await this.command.lrem(processing, 1, item), settle()),
+      release: async () => void (await this.command.eval(RELEASE_SCRIPT, 2, processing, this.keys.queue(topic), item), settle()),
+      isHeld: async () => (await this.command.lpos(processing, item)) !== null,
     };
   }
 
+  private count(processing: string, sha: string, by: number): void {
+    const counts = this.handedOut.get(processing) ?? new Map<string, number>();
+    const next = (counts.get(sha) ?? 0) + by;
+    if (next > 0) counts.set(sha, next);
+    else counts.delete(sha);
+    if (counts.size > 0) this.handedOut.set(processing, counts);
+    else this.handedOut.delete(processing);
+  }
+
+  /** Hands back everything this consumer holds, once; resolves when done (or when Redis is away). */
+  stop(): Promise<void> {
+    this.stopping ??= this.handBack();
+    return this.stopping;
+  }
+
   // Everything this consumer still holds goes back to the front of its queue; then it forgets itself.
-  private async stop(): Promise<void> {
+  private async handBack(): Promise<void> {
     clearInterval(this.heartbeat);
     this.blocking.disconnect();
     const heartbeat = this.keys.heartbeat(this.id);
@@ -142,4 +192,8 @@ export class ListConsumer {
       // Redis is away: the heartbeat expires and another process's recovery pass moves the items back.
     }
   }
+}
+
+function sha1(item: Buffer): string {
+  return createHash('sha1').update(item).digest('hex');
 }

@@ -63,3 +63,23 @@ if earlier then return earlier end
 redis.call('LPUSH', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return ARGV[2]`;
+
+/**
+ * Puts an item back at the consuming end of its queue, but only if it is still in the processing list: an item that
+ * was acknowledged elsewhere, or already moved back by a recovery pass, must not come back a second time.
+ * KEYS: processing, queue. ARGV: item. Returns 1 when moved, 0 otherwise.
+ */
+export const RELEASE_SCRIPT = `
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[1])
+return 1`;
+
+/**
+ * Removes the item whose SHA-1 is ARGV[1] from a processing list (POST /ack by handle, from any process). The list
+ * holds at most QUEUE_PREFETCH items plus one in flight, so the scan is short. KEYS: processing. Returns 1 or 0.
+ */
+export const ACK_BY_HASH_SCRIPT = `
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  if redis.sha1hex(item) == ARGV[1] then return redis.call('LREM', KEYS[1], 1, item) end
+end
+return 0`;

@@ -2,10 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
-import { answersPing, connected, openRedisConnection, type RedisConnectionSettings } from './redis-connection.js';
+import { answersPing, connected, openRedisConnection, pause, type RedisConnectionSettings } from './redis-connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './redis-entry.js';
 import { ListConsumer } from './redis-list-consumer.js';
-import { ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './redis-list-keys.js';
+import { ACK_BY_HASH_SCRIPT, ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './redis-list-keys.js';
+import { parseQueueHandle } from '../queue-handle.js';
 
 /** Settings of SOURCE=redis-list; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisListSettings extends RedisConnectionSettings {
@@ -21,6 +22,10 @@ export interface RedisListSettings extends RedisConnectionSettings {
 }
 
 const READY_TIMEOUT_MS = 1_000;
+// On close, how long the source waits for its consumers to hand back what they hold before it disconnects.
+const HAND_BACK_MS = 3_000;
+// The source's part of a handle: the consumer id (a UUID) and the item's SHA-1.
+const HANDLE_PART = /^([0-9a-f-]{36})~([0-9a-f]{40})$/;
 
 /**
  * Queue over Redis lists, the reliable pattern: producers `LPUSH` a JSON envelope onto `<prefix>q:<topic>`; each
@@ -34,6 +39,7 @@ export class RedisListSource implements QueueSource {
   private readonly keys: ListKeys;
   private readonly consumerTtlMs: number;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly consumers = new Set<ListConsumer>();
 
   constructor(private readonly settings: RedisListSettings) {
     this.command = openRedisConnection(settings, 'command') as Redis;
@@ -57,7 +63,23 @@ export class RedisListSource implements QueueSource {
   async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
     this.startRecovery();
     const consumer = new ListConsumer(this.command, this.keys, { ...this.settings, consumerTtlMs: this.consumerTtlMs }, topics);
-    yield* consumer.run(signal);
+    this.consumers.add(consumer);
+    try {
+      yield* consumer.run(signal);
+    } finally {
+      this.consumers.delete(consumer);
+    }
+  }
+
+  /** Removes items by handle from the processing list of the consumer that holds them, in whichever process it runs. */
+  async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+    const redis = await connected(this.command);
+    for (const handle of handles) {
+      const parsed = parseQueueHandle(handle);
+      const part = parsed?.topic === topic ? HANDLE_PART.exec(parsed.part) : null;
+      if (part === null) continue;
+      await redis.eval(ACK_BY_HASH_SCRIPT, 1, this.keys.processing(topic, part[1] as string), part[2] as string);
+    }
   }
 
   /**
@@ -95,8 +117,14 @@ export class RedisListSource implements QueueSource {
     return answersPing(this.command, READY_TIMEOUT_MS);
   }
 
+  /**
+   * Waits (at most 3 s) for every consumer to move what it holds back to its queue, then disconnects: a clean shutdown
+   * leaves nothing for another process's recovery pass to find 15–30 s later.
+   */
   async close(): Promise<void> {
     clearInterval(this.recoveryTimer);
+    const handedBack = Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    await Promise.race([handedBack, pause(HAND_BACK_MS)]);
     this.command.disconnect();
   }
 }

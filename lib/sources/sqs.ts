@@ -7,12 +7,14 @@ import { isRelayError, RelayError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
 import { SqsBatcher, type ReceiptEntry } from './sqs-batcher.js';
-import { SqsConsumer, type InvalidMessage } from './sqs-consumer.js';
+import { SqsConsumer } from './sqs-consumer.js';
+import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './sqs-receiver.js';
+import { parseQueueHandle } from '../queue-handle.js';
 import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from './sqs-message.js';
 import { isFifoQueue, SqsQueueUrls } from './sqs-queue-urls.js';
 import { classifySqsError, DEFAULT_BACKOFF, sqsUnavailable, type BackoffSettings } from './sqs-retry.js';
 
-export type { InvalidMessage } from './sqs-consumer.js';
+export type { InvalidMessage } from './sqs-receiver.js';
 
 /** What the SQS source is told (see SqsConfig and ServerConfig for the variables behind most of it). */
 export interface SqsSourceSettings {
@@ -53,6 +55,8 @@ export class SqsSource implements QueueSource {
   private readonly releaser: SqsBatcher;
   private readonly closing = new AbortController();
   private readonly logger: Logger;
+  /** The one receiver of each queue this process reads now. */
+  private readonly receivers = new Map<string, SqsReceiver>();
   /** When each queue last answered check(); bounded (cleared past 1,000 queues). */
   private readonly checkedAt = new Map<string, number>();
 
@@ -82,13 +86,40 @@ export class SqsSource implements QueueSource {
   }
 
   consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery> {
-    const plans = this.urls.plan(topics);
-    const consumer = new SqsConsumer({
+    const receivers = this.urls.plan(topics).map((plan) => this.receiver(plan.queueUrl, plan.shared));
+    return new SqsConsumer(topics, receivers, this.deleter, this.releaser, [signal, this.closing.signal]).deliveries();
+  }
+
+  // One receiver per queue per process, shared by every local stream of its topics; a failed one is replaced.
+  private receiver(queueUrl: string, shared: boolean): SqsReceiver {
+    const existing = this.receivers.get(queueUrl);
+    if (existing !== undefined && existing.failure === undefined) return existing;
+    const receiver: SqsReceiver = new SqsReceiver(this.receiverDeps(), queueUrl, shared, () => {
+      if (this.receivers.get(queueUrl) === receiver) this.receivers.delete(queueUrl);
+    });
+    this.receivers.set(queueUrl, receiver);
+    return receiver;
+  }
+
+  private receiverDeps(): ReceiverDeps {
+    return {
       client: this.client, waitSeconds: this.settings.waitSeconds, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds,
       maxMessageBytes: this.settings.maxMessageBytes, backoff: this.settings.backoff ?? DEFAULT_BACKOFF,
-      deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger, onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
-    }, plans, [signal, this.closing.signal]);
-    return consumer.deliveries();
+      deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger,
+      onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
+    };
+  }
+
+  /** Deletes messages of `topic` by handle (POST /ack reaching a process that does not hold them). */
+  async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+    const queueUrl = this.urls.urlOf(topic);
+    for (const handle of handles) {
+      const parsed = parseQueueHandle(handle);
+      const at = parsed?.topic === topic ? parsed.part.indexOf('~') : -1;
+      if (parsed === undefined || at <= 0) continue;
+      this.deleter.add(queueUrl, { messageId: parsed.part.slice(0, at), receiptHandle: parsed.part.slice(at + 1) });
+    }
+    await this.deleter.flush();
   }
 
   /** Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream. */
@@ -125,6 +156,7 @@ export class SqsSource implements QueueSource {
   /** Stops every consumer (their held messages are released), sends pending deletes, then destroys the client. */
   async close(): Promise<void> {
     this.closing.abort();
+    for (const receiver of this.receivers.values()) receiver.close();
     await Promise.all([this.deleter.flush(), this.releaser.flush()]);
     this.client.destroy();
   }
