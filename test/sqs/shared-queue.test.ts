@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { startRelay } from '../support/relay-server.js';
+import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
+import { startLocalSqs, type LocalSqs } from './fauxqs.js';
+
+const TOPICS = ['alpha', 'beta', 'gamma'];
+const TOTAL = 300;
+
+let sqs: LocalSqs;
+let relay: Awaited<ReturnType<typeof startRelay>>;
+let queueUrl: string;
+
+beforeAll(async () => {
+  sqs = await startLocalSqs();
+  sqs.createQueue('shared-dlq');
+  const dlqArn = sqs.server.inspectQueue('shared-dlq')?.arn as string;
+  queueUrl = sqs.createQueue('shared', { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: 5 }) });
+  relay = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1' }));
+});
+
+afterAll(async () => {
+  await relay?.stop();
+  await sqs?.stop();
+});
+
+test('three topics with live subscribers on one shared queue: every message to its topic, none to the DLQ (maxReceiveCount 5)', async () => {
+  const readers = TOPICS.map((topic) => new SseReader(`${relay.url}/events?topic=${topic}`));
+  await waitFor(() => readers.every((r) => r.status === 200), 'three streams open');
+  for (let first = 0; first < TOTAL; first += 10) {
+    const entries = Array.from({ length: 10 }, (_, i) => {
+      const n = first + i;
+      const topic = TOPICS[n % TOPICS.length] as string;
+      return { Id: String(i), MessageBody: `${topic}:${n}`, MessageAttributes: { topic: { DataType: 'String', StringValue: topic } } };
+    });
+    await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+  }
+  const dead = (): number => {
+    const dlq = sqs.server.inspectQueue('shared-dlq')?.messages;
+    return (dlq?.ready.length ?? 0) + (dlq?.inflight.length ?? 0) + (dlq?.delayed.length ?? 0);
+  };
+  const delivered = (): number => new Set(readers.flatMap((r) => r.events.map((e) => e.data))).size;
+  await waitFor(() => delivered() + dead() >= TOTAL, `all ${TOTAL} messages delivered or dead-lettered`, 30_000);
+  for (const [i, reader] of readers.entries()) {
+    // Each subscriber got only its own topic's messages.
+    expect(reader.events.every((e) => e.data.startsWith(`${TOPICS[i]}:`))).toBe(true);
+    reader.close();
+  }
+  console.log(`shared queue: ${TOTAL} messages over ${TOPICS.length} topics, ${delivered()} delivered, ${dead()} in the DLQ`);
+  expect(dead()).toBe(0);
+  expect(delivered()).toBe(TOTAL);
+}, 60_000);
