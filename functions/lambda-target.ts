@@ -1,6 +1,6 @@
 import type { LambdaTarget, TargetLoader } from '../lib/adapters/lambda.js';
 import { loadConfig, type Env } from '../lib/config/index.js';
-import { withLambdaDefaults } from '../lib/config/lambda-config.js';
+import { assertLambdaQueueAck, withLambdaDefaults } from '../lib/config/lambda-config.js';
 import { startDemoPublisher } from '../lib/demo-publisher.js';
 import { Metrics } from '../lib/metrics.js';
 import { RelayApp } from '../lib/relay-app.js';
@@ -32,11 +32,12 @@ export function lambdaTargetLoader(env: Env): TargetLoader {
 async function buildTarget(env: Env): Promise<LambdaTarget> {
   // Secrets named by AUTH_JWT_SECRET_FROM / REDIS_URL_FROM are read here, once per sandbox, and kept in memory only.
   const config = loadConfig(withLambdaDefaults(await resolveSecretRefs(env)));
+  assertLambdaQueueAck(config.server.source, config.queue);
   const metrics = new Metrics();
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   const source = await buildSource(config, { logger, metrics });
-  const app = new RelayApp({ config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config, logger) });
+  const app = new RelayApp({ config: config.server, queue: config.queue, source, logger, metrics, authorizer: buildAuthorizer(config, logger) });
   // Memory source only: the demo publisher lives in this sandbox, so only streams served by it see its events.
   if (config.server.demo) startDemoPublisher(source, logger);
   return {

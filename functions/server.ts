@@ -34,7 +34,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const registry = buildRegistry(config, metrics, source);
   const separateMetrics = config.server.metricsPort !== undefined;
   const app = new RelayApp({
-    config: config.server, source, logger, metrics, authorizer: buildAuthorizer(config, logger),
+    config: config.server, queue: config.queue, source, logger, metrics, authorizer: buildAuthorizer(config, logger),
     cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()),
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });

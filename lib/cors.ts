@@ -4,6 +4,7 @@ import type { BodyResponse, HeaderMap } from './http-types.js';
 const PREFLIGHT_ROUTES: Record<string, string> = {
   '/events': 'GET',
   '/publish': 'POST',
+  '/ack': 'POST',
 };
 
 // What a cross-origin caller may send: the token header, the JSON body type, a resume cursor and a request id.

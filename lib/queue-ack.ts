@@ -94,6 +94,12 @@ export class AckWindow {
     return new Promise((resolve) => (this.wake = resolve));
   }
 
+  /** The stream ended: stop waiting for room (the consumer loop then sees its signal and stops). */
+  close(): void {
+    this.closed = true;
+    this.signalRoom();
+  }
+
   /** The stream ended: everything unacknowledged goes back to the queue. */
   async releaseAll(): Promise<void> {
     this.closed = true;

@@ -26,13 +26,14 @@ export interface QueueSessionContext {
 export async function consumeQueue(context: QueueSessionContext, source: QueueSource, topics: readonly string[], connection: Connection): Promise<void> {
   // The consumer stops when the stream ends, whatever ended it.
   const stop = new AbortController();
+  const ack = context.queueAck ?? AUTO_ACK;
+  const window = ack.mode === 'client' && context.ackRegistry !== undefined ? openWindow(context, context.ackRegistry, ack, connection) : undefined;
   const onEnd = connection.onEnd;
   connection.onEnd = (reason) => {
     stop.abort();
+    window?.close();
     onEnd?.(reason);
   };
-  const ack = context.queueAck ?? AUTO_ACK;
-  const window = ack.mode === 'client' && context.ackRegistry !== undefined ? openWindow(context, context.ackRegistry, ack, connection) : undefined;
   connection.goLive();
   try {
     for await (const delivery of source.consume(topics, stop.signal)) {

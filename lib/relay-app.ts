@@ -1,5 +1,6 @@
+import { acknowledge } from './ack-route.js';
 import { allowEveryone, type Authorizer } from './authorizer.js';
-import type { ServerConfig } from './config/index.js';
+import type { QueueConfig, ServerConfig } from './config/index.js';
 import { ConnectionLimits } from './connection-limits.js';
 import { CorsPolicy } from './cors.js';
 import { RelayError, toRelayError } from './errors.js';
@@ -9,6 +10,7 @@ import { INVALID_TARGET_PATH, json, type BodyResponse, type HeaderMap, type Rela
 import { silentLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { publish } from './publish-route.js';
+import { AckRegistry, AUTO_ACK, type QueueAckOptions } from './queue-ack.js';
 import { RateLimiter } from './rate-limit.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import type { Source } from './source.js';
@@ -23,6 +25,8 @@ export interface Asset {
 
 export interface RelayAppOptions {
   config: ServerConfig;
+  /** QUEUE_ACK, QUEUE_ACK_TIMEOUT_MS, QUEUE_PREFETCH (queue sources); default: acknowledged by the socket. */
+  queue?: QueueConfig;
   source: Source;
   metrics?: Metrics;
   logger?: Logger;
@@ -41,6 +45,7 @@ export interface RelayAppOptions {
 const ROUTES: Record<string, readonly string[]> = {
   '/events': ['GET'],
   '/publish': ['POST'],
+  '/ack': ['POST'],
   '/healthz': ['GET'],
   '/readyz': ['GET'],
   '/metrics': ['GET'],
@@ -69,6 +74,8 @@ export class RelayApp {
   private readonly limits: ConnectionLimits;
   private readonly cors: CorsPolicy;
   private readonly publishLimiter: RateLimiter;
+  private readonly queueAck: QueueAckOptions;
+  private readonly ackRegistry = new AckRegistry();
   private draining = false;
 
   constructor(private readonly options: RelayAppOptions) {
@@ -80,6 +87,8 @@ export class RelayApp {
     this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
     this.cors = options.cors ?? new CorsPolicy([]);
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
+    const queue = options.queue;
+    this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch };
   }
 
   /** Answers one request. Never throws: every failure becomes a JSON error response with its code. */
@@ -117,13 +126,21 @@ export class RelayApp {
       case '/events':
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
         return this.withTopicCount(request, await openEventStream(request, {
-          session: { hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax },
+          session: {
+            hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
+            queueAck: this.queueAck, ackRegistry: this.ackRegistry,
+          },
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
         }));
       case '/publish':
         return publish(request, {
           source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
           rateLimiter: this.publishLimiter,
+        });
+      case '/ack':
+        return acknowledge(request, {
+          source, authorizer, registry: this.ackRegistry, metrics: this.metrics, enabled: this.queueAck.mode === 'client',
+          maxBodyBytes: config.maxBodyBytes, maxIds: Math.max(100, this.queueAck.prefetch),
         });
       case '/healthz':
         return json(200, { status: 'ok' });

@@ -1,8 +1,17 @@
+import { ConfigError } from './config-error.js';
 import type { Env, EnvReader } from './env-reader.js';
+import type { QueueConfig } from './queue-config.js';
+import type { SourceMode } from './server-config.js';
+
+/**
+ * Smallest LAMBDA_DEADLINE_MARGIN_MS, ms: deadlines are checked on the hub's 1 s tick, and the final `retry:` must
+ * still leave before the runtime stops the invocation, so the margin must exceed one tick with 0.5 s to spare.
+ */
+export const MIN_DEADLINE_MARGIN_MS = 1_500;
 
 /** Settings that only the Lambda function URL uses. */
 export interface LambdaConfig {
-  /** A stream ends this long before the invocation's deadline, ms. Default 5000. */
+  /** A stream ends this long before the invocation's deadline, ms; at least 1500 (see MIN_DEADLINE_MARGIN_MS). Default 5000. */
   deadlineMarginMs: number;
   /** Bytes of comment padding written after each batch to push small writes through the function URL; 0 = off. Default 0. */
   flushPaddingBytes: number;
@@ -19,7 +28,7 @@ export const LAMBDA_RESPONSE_LIMIT_BYTES = 200_000_000;
 
 export function readLambdaConfig(env: EnvReader): LambdaConfig {
   return {
-    deadlineMarginMs: env.integer('LAMBDA_DEADLINE_MARGIN_MS', 5_000, 0, 600_000),
+    deadlineMarginMs: env.integer('LAMBDA_DEADLINE_MARGIN_MS', 5_000, MIN_DEADLINE_MARGIN_MS, 600_000),
     flushPaddingBytes: env.integer('FLUSH_PADDING_BYTES', 0, 0, 65_536),
     maxResponseBytes: env.integer('LAMBDA_MAX_RESPONSE_BYTES', 180 * 1_048_576, 1_024, LAMBDA_RESPONSE_LIMIT_BYTES - 1_048_576),
   };
@@ -45,4 +54,14 @@ export function withLambdaDefaults(env: Env): Env {
     if ((merged[name]?.trim() ?? '') === '') merged[name] = value;
   }
   return merged;
+}
+
+/**
+ * Lambda never reports a client that left, so a queue message can only count as delivered when the browser says so:
+ * queue sources there require QUEUE_ACK=client. Throws a ConfigError naming QUEUE_ACK otherwise.
+ */
+export function assertLambdaQueueAck(source: SourceMode, queue: QueueConfig): void {
+  if ((source === 'redis-list' || source === 'sqs') && queue.ack !== 'client') {
+    throw new ConfigError('QUEUE_ACK', `client on Lambda with SOURCE=${source} (Lambda cannot see a browser leave, so only the browser's POST /ack can confirm a delivery)`, queue.ack);
+  }
 }

@@ -1,0 +1,130 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { startRelay } from '../support/relay-server.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { SseReader } from '../support/sse-reader.js';
+import { waitFor, waitForSteady } from '../support/wait-for.js';
+import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+
+type Relay = Awaited<ReturnType<typeof startRelay>>;
+const CLIENT_ACK = { QUEUE_ACK: 'client', QUEUE_PREFETCH: '3', QUEUE_ACK_TIMEOUT_MS: '2000', PUBLISH_RATE_PER_MINUTE: '0' };
+
+let redis: TestRedis;
+let raw: Redis;
+let sqs: LocalSqs;
+
+beforeAll(async () => {
+  [redis, sqs] = await Promise.all([startRedis(), startLocalSqs()]);
+  raw = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  raw?.disconnect();
+  await Promise.all([redis?.stop(), sqs?.stop()]);
+});
+
+async function ack(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
+  const response = await fetch(`${url}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, json: await response.json() };
+}
+
+async function publishAll(relay: Relay, topic: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, data: `m${i}` }) });
+    expect(response.status).toBe(202);
+  }
+}
+
+/** Every behaviour of QUEUE_ACK=client, for one source; `stored` counts the topic's messages still in the source. */
+function clientAckSuite(name: string, relays: () => [Relay, Relay], stored: (topic: string) => Promise<number>): void {
+  describe(`${name} with QUEUE_ACK=client`, () => {
+    test('ids are handles; at most QUEUE_PREFETCH in flight; POST /ack (to this or another process) removes them and lets more through', async () => {
+      const [relay, other] = relays();
+      await publishAll(relay, 'acks', 8);
+      const reader = new SseReader(`${relay.url}/events?topic=acks`);
+      await reader.until((r) => r.events.length === 3);
+      expect(reader.ids.every((id) => id.startsWith('acks~'))).toBe(true);
+      // Nothing more comes while three are unacknowledged: a fourth needs an acknowledgement first.
+      expect(await waitForSteady(async () => reader.events.length, 'events while three are unacknowledged')).toBe(3);
+      expect(await ack(relay.url, { topic: 'acks', ids: reader.ids.slice(0, 2) })).toEqual({ status: 200, json: { acked: 2 } });
+      await reader.until((r) => r.events.length === 5);
+      expect(await waitForSteady(async () => reader.events.length, 'events while three are unacknowledged again')).toBe(5);
+      // Acknowledged through a process that does not hold them: the holder notices and sends more.
+      expect(await ack(other.url, { topic: 'acks', ids: reader.ids.slice(2, 5) })).toEqual({ status: 200, json: { acked: 3 } });
+      await reader.until((r) => r.events.length === 8, 10_000);
+      await waitFor(async () => (await stored('acks')) === 3, 'five acknowledged messages removed');
+      reader.close();
+      // The client left holding three unacknowledged messages: all three are still there for the next subscriber.
+      const next = new SseReader(`${relay.url}/events?topic=acks`);
+      await next.until((r) => r.events.length === 3);
+      expect(next.events.map((e) => e.data).sort()).toEqual(reader.events.slice(5).map((e) => e.data).sort());
+      expect(await ack(relay.url, { topic: 'acks', ids: next.ids })).toEqual({ status: 200, json: { acked: 3 } });
+      await waitFor(async () => (await stored('acks')) === 0, 'every message acknowledged and removed');
+      next.close();
+    }, 30_000);
+
+    test('a message not acknowledged within QUEUE_ACK_TIMEOUT_MS is released and its stream ends with retry:', async () => {
+      const [relay] = relays();
+      await publishAll(relay, 'slow', 2);
+      const reader = new SseReader(`${relay.url}/events?topic=slow`);
+      await reader.until((r) => r.events.length === 2);
+      await reader.ended;
+      expect(reader.retries.length).toBeGreaterThanOrEqual(2);
+      expect(await stored('slow')).toBe(2);
+      const again = new SseReader(`${relay.url}/events?topic=slow`);
+      await again.until((r) => r.events.length === 2);
+      expect(await ack(relay.url, { topic: 'slow', ids: again.ids })).toEqual({ status: 200, json: { acked: 2 } });
+      await waitFor(async () => (await stored('slow')) === 0, 'both acknowledged on the second delivery');
+      again.close();
+    }, 20_000);
+
+    test('bad acknowledgements are 400 invalid_body', async () => {
+      const [relay] = relays();
+      for (const body of [{ topic: 'acks' }, { topic: 'acks', ids: [] }, { topic: 'acks', ids: ['other~x'] }, { topic: 'acks', ids: [42] }, { ids: ['acks~x'] }]) {
+        const answer = await ack(relay.url, body);
+        expect(answer.status).toBe(400);
+        expect(answer.json).toEqual({ error: body.topic === undefined ? 'invalid_topic' : 'invalid_body' });
+      }
+    });
+  });
+}
+
+describe('redis-list', () => {
+  let relays: [Relay, Relay];
+  beforeAll(async () => {
+    const env = { SOURCE: 'redis-list', REDIS_URL: redis.url, ...CLIENT_ACK };
+    relays = [await startRelay(env), await startRelay(env)];
+  });
+  afterAll(async () => Promise.all(relays.map((r) => r.stop())));
+  const stored = async (topic: string): Promise<number> => {
+    const processing = await raw.keys(`sse:q:${topic}#processing:*`);
+    const held = await Promise.all(processing.map((key) => raw.llen(key)));
+    return (await raw.llen(`sse:q:${topic}`)) + held.reduce((a, b) => a + b, 0);
+  };
+  clientAckSuite('redis-list', () => relays, stored);
+});
+
+describe('sqs', () => {
+  let relays: [Relay, Relay];
+  beforeAll(async () => {
+    const template = sqs.createQueue('ack-acks').replace(/ack-acks$/, 'ack-{topic}');
+    sqs.createQueue('ack-slow');
+    const env = { ...sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template };
+    relays = [await startRelay(env), await startRelay(env)];
+  });
+  afterAll(async () => Promise.all(relays.map((r) => r.stop())));
+  const stored = async (topic: string): Promise<number> => {
+    const messages = sqs.server.inspectQueue(`ack-${topic}`)?.messages;
+    return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
+  };
+  clientAckSuite('sqs', () => relays, stored);
+});
+
+test('POST /ack does not exist without QUEUE_ACK=client', async () => {
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url });
+  try {
+    expect(await ack(relay.url, { topic: 'acks', ids: ['acks~x'] })).toEqual({ status: 404, json: { error: 'not_found' } });
+  } finally {
+    await relay.stop();
+  }
+});
