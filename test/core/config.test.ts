@@ -55,6 +55,9 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   AWS_REGION: { valid: 'eu-west-1', read: (c) => c.sqs.region, expected: 'eu-west-1' },
   SQS_ENDPOINT: { valid: 'http://127.0.0.1:9324', read: (c) => c.sqs.endpoint, expected: 'http://127.0.0.1:9324', invalid: 'localhost' },
   INGEST_TOPIC: { valid: 'orders', read: (c) => c.sqs.ingestTopic, expected: 'orders', invalid: 'no spaces' },
+  QUEUE_ACK: { valid: 'client', read: (c) => c.queue.ack, expected: 'client', invalid: 'manual' },
+  QUEUE_ACK_TIMEOUT_MS: { valid: '5000', read: (c) => c.queue.ackTimeoutMs, expected: 5000, invalid: '999' },
+  QUEUE_PREFETCH: { valid: '1', read: (c) => c.queue.prefetch, expected: 1, invalid: '0' },
   AUTH_MODE: { valid: 'none', read: (c) => c.auth.mode, expected: 'none', invalid: 'basic' },
   AUTH_JWT_SECRET: { valid: SECRET, read: (c) => c.auth.jwtSecret, expected: SECRET, invalid: 'short', env: { AUTH_MODE: 'jwt' } },
   AUTH_JWKS_URL: { valid: 'https://id.example.com/jwks', read: (c) => c.auth.jwksUrl, expected: 'https://id.example.com/jwks', invalid: 'jwks' },
@@ -62,7 +65,8 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   AUTH_AUDIENCE: { valid: 'relay', read: (c) => c.auth.audience, expected: 'relay' },
   AUTH_ISSUER: { valid: 'https://id', read: (c) => c.auth.issuer, expected: 'https://id' },
   CORS_ORIGINS: { valid: 'https://a.example, https://b.example', read: (c) => c.auth.corsOrigins, expected: ['https://a.example', 'https://b.example'] },
-  LAMBDA_DEADLINE_MARGIN_MS: { valid: '2000', read: (c) => c.lambda.deadlineMarginMs, expected: 2000, invalid: 'soon' },
+  // The floor sits above the hub's 1 s deadline tick, so the final retry: always leaves in time.
+  LAMBDA_DEADLINE_MARGIN_MS: { valid: '1500', read: (c) => c.lambda.deadlineMarginMs, expected: 1500, invalid: '0' },
   FLUSH_PADDING_BYTES: { valid: '2048', read: (c) => c.lambda.flushPaddingBytes, expected: 2048, invalid: '100000' },
   LAMBDA_MAX_RESPONSE_BYTES: { valid: '4096', read: (c) => c.lambda.maxResponseBytes, expected: 4096, invalid: '200000000' },
   AUTH_JWT_SECRET_FROM: {

@@ -6,20 +6,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFunctions } from '../support/lambda/bundle-functions.js';
 import { startLambdaFunction, type LambdaFunction } from '../support/lambda/run-function.js';
+import { waitFor } from '../support/wait-for.js';
 import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
 
-// functions/stream.ts, bundled as shipped, under aws-lambda-ric with SOURCE=sqs against the SQS emulator.
+// functions/stream.ts, bundled as shipped, under aws-lambda-ric with SOURCE=sqs against the SQS emulator. Lambda never
+// reports a client that left, so queue sources there run with QUEUE_ACK=client: the browser acknowledges with POST /ack,
+// which reaches another sandbox and deletes the message by its handle.
 let taskRoot: string;
 let sqs: LocalSqs;
 let queueUrl: string;
 let fn: LambdaFunction;
+let baseEnv: Record<string, string>;
 
 beforeAll(async () => {
   taskRoot = await mkdtemp(join(tmpdir(), 'sse-relay-lambda-sqs-'));
   await bundleFunctions(taskRoot, ['stream']);
   sqs = await startLocalSqs();
   queueUrl = sqs.createQueue('lambda-jobs');
-  const env = sqs.env(queueUrl, {
+  baseEnv = sqs.env(queueUrl, {
     AUTH_MODE: 'none', LOG_LEVEL: 'warn', RETRY_MS: '100', LAMBDA_DEADLINE_MARGIN_MS: '1500', SQS_WAIT_SECONDS: '1',
     // A long poll cut by the end of an invocation may have taken a message the consumer never saw; it comes back
     // after the visibility timeout (at-least-once), so keep that short here.
@@ -27,7 +31,9 @@ beforeAll(async () => {
     // On Lambda the role's credentials arrive in these variables too.
     AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
   });
-  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 5_000, maxConcurrency: 1 });
+  const env = { ...baseEnv, QUEUE_ACK: 'client', QUEUE_PREFETCH: '3', QUEUE_ACK_TIMEOUT_MS: '2000' };
+  // One sandbox holds the stream, others answer POST /ack, as on Lambda.
+  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 5_000, maxConcurrency: 4 });
 }, 30_000);
 
 afterAll(async () => {
@@ -36,11 +42,24 @@ afterAll(async () => {
   await rm(taskRoot, { recursive: true, force: true });
 });
 
-describe('Lambda path with SOURCE=sqs', () => {
-  it('delivers every queued message (at least once) to an EventSource across 5 s invocations', async () => {
+function stored(): number {
+  const messages = sqs.server.inspectQueue('lambda-jobs')?.messages;
+  return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
+}
+
+function acknowledge(id: string): Promise<Response> {
+  return fetch(`${fn.url}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'jobs', ids: [id] }) });
+}
+
+describe('Lambda path with SOURCE=sqs and QUEUE_ACK=client', () => {
+  it('delivers every queued message to an EventSource that acknowledges, across 5 s invocations', async () => {
     const received: string[] = [];
+    const acks: Promise<Response>[] = [];
     const source = new EventSource(`${fn.url}/events?topic=jobs`);
-    source.onmessage = (event) => received.push(event.data);
+    source.onmessage = (event) => {
+      received.push(event.data);
+      acks.push(acknowledge(event.lastEventId));
+    };
     const sent: string[] = [];
     const startedAt = Date.now();
     for (let i = 0; i < 14; i += 1) {
@@ -49,11 +68,39 @@ describe('Lambda path with SOURCE=sqs', () => {
       sent.push(body);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const until = Date.now() + 10_000;
-    while (!sent.every((body) => received.includes(body)) && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => sent.every((body) => received.includes(body)), 'every message received', 15_000, 100);
     source.close();
     expect(Date.now() - startedAt).toBeGreaterThan(5_000);
     expect([...new Set(received)].sort()).toEqual([...sent].sort());
-    expect(fn.coldStartsMs()).toHaveLength(1);
+    expect((await Promise.all(acks)).map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    await waitFor(() => stored() === 0, 'every acknowledged message deleted', 10_000, 100);
   }, 40_000);
+
+  it('a browser that vanished takes nothing with it: what was pushed after it left is all still in the queue', async () => {
+    const source = new EventSource(`${fn.url}/events?topic=jobs`);
+    const first: string[] = [];
+    source.onmessage = (event) => void (first.push(event.data), acknowledge(event.lastEventId));
+    await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'before' }));
+    await waitFor(() => first.length === 1, 'the first message', 10_000, 50);
+    await waitFor(() => stored() === 0, 'the first message acknowledged', 10_000, 50);
+    // Lambda does not notice this: the invocation goes on, writing into a connection nobody reads.
+    source.close();
+    for (let i = 0; i < 6; i += 1) await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `after-${i}` }));
+    // Past the acknowledgement timeout and the end of the invocation, every message is still there.
+    await waitFor(() => sqs.server.inspectQueue('lambda-jobs')?.messages.ready.length === 6, 'all six visible in the queue again', 20_000, 100);
+    expect(stored()).toBe(6);
+    sqs.server.purgeAll();
+  }, 30_000);
+
+  it('refuses to start a queue source without QUEUE_ACK=client, naming the variable', async () => {
+    const refusing = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env: baseEnv, timeoutMs: 5_000, maxConcurrency: 1 });
+    try {
+      const response = await fetch(`${refusing.url}/events?topic=jobs`);
+      expect(response.status).toBe(500);
+      expect(await response.json()).toEqual({ error: 'internal' });
+      expect(refusing.logs()).toMatch(/QUEUE_ACK must be client on Lambda with SOURCE=sqs/);
+    } finally {
+      await refusing.stop();
+    }
+  }, 20_000);
 });
