@@ -1,4 +1,4 @@
-import type { Authorizer } from './authorizer.js';
+import { assertAllowed, type Authorizer } from './authorizer.js';
 import { isRelayError, RelayError } from './errors.js';
 import { json, type BodyResponse, type RelayRequest } from './http-types.js';
 import type { Metrics } from './metrics.js';
@@ -29,8 +29,10 @@ export async function acknowledge(request: RelayRequest, options: AckRouteOption
   if (!/^application\/json\s*(;|$)/i.test(request.header('content-type') ?? '')) {
     throw new RelayError('unsupported_media_type', 'POST /ack needs Content-Type: application/json');
   }
+  // Credentials first, from the headers alone: an unauthenticated client never gets a body read.
+  const principal = await options.authorizer.authenticate(request);
   const { topic, ids } = parseAckBody(await request.readBody(options.maxBodyBytes), options.maxIds);
-  await options.authorizer.authorize(request, 'subscribe', [topic]);
+  assertAllowed(principal, 'subscribe', [topic]);
   const elsewhere: string[] = [];
   for (const id of ids) if (!(await options.registry.acknowledge(id))) elsewhere.push(id);
   try {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { startRelay } from '../support/relay-server.js';
+import { listItems } from '../support/list-items.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { StalledClient, type LeaveMode } from '../support/stalled-client.js';
 import { waitFor, waitForSteady } from '../support/wait-for.js';
@@ -60,7 +61,7 @@ describe('redis-list: the frame being written when a client leaves is released',
       const keys = await raw.keys(`sse:q:${topic}#processing:*`);
       return keys.length === 0 ? 0 : (await Promise.all(keys.map((k) => raw.llen(k)))).reduce((a, b) => a + b, 0);
     };
-    const remaining = async (): Promise<number> => (await raw.llen(`sse:q:${topic}`)) + (await processing());
+    const remaining = (): Promise<number> => listItems(raw, topic);
     await leaveWhileStalled(relay.port, topic, mode, remaining, async () => (await processing()) === 0);
   }, 60_000);
 });

@@ -111,7 +111,7 @@ test('an item moved by a BLMOVE whose reply was lost is delivered while the stre
       await delivery.ack();
     }
   })();
-  await waitFor(async () => (await raw.scard('sse:q#processing')) > 0 && (await raw.client('LIST')).toString().includes('sse-relay:blocking'), 'the consumer is blocked in BLMOVE');
+  await waitFor(async () => (await raw.scard('sse:q#processing')) > 0 && String(await raw.client('LIST')).includes('sse-relay:blocking'), 'the consumer is blocked in BLMOVE');
   proxy.arm();
   await raw.lpush('sse:q:lost', item('moved but unheard'));
   await waitFor(async () => (await raw.llen('sse:q:lost')) === 0, 'BLMOVE moved the item');
