@@ -2,6 +2,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { loadConfig, type Config } from '../lib/config/index.js';
 import { ingestBatch, type IngestRecord } from '../lib/ingest-batch.js';
 import type { Logger } from '../lib/logger.js';
+import { readStringAttribute, type AttributeReading } from '../lib/message-attribute.js';
 import type { RedisStreamSource } from '../lib/sources/redis-stream.js';
 import { buildRedisSource } from './build-redis-source.js';
 import { InvocationScope } from './lambda-invocations.js';
@@ -40,11 +41,18 @@ async function buildBridge(): Promise<Bridge> {
 }
 
 function toIngestRecord(record: SQSRecord): IngestRecord {
+  const attribute = (name: string): AttributeReading => {
+    const value = record.messageAttributes?.[name];
+    return readStringAttribute(name, value === undefined ? undefined : { dataType: value.dataType, stringValue: value.stringValue });
+  };
+  const topic = attribute('topic');
+  const event = attribute('event');
   return {
     messageId: record.messageId,
     body: record.body,
-    topic: record.messageAttributes?.['topic']?.stringValue,
-    event: record.messageAttributes?.['event']?.stringValue,
+    topic: topic.kind === 'value' ? topic.value : undefined,
+    event: event.kind === 'value' ? event.value : undefined,
+    attributeProblem: topic.kind === 'invalid' ? topic.reason : event.kind === 'invalid' ? event.reason : undefined,
   };
 }
 

@@ -10,6 +10,8 @@ export interface IngestRecord {
   topic?: string | undefined;
   /** The `event` message attribute, if any (default `message`). */
   event?: string | undefined;
+  /** Why the `topic` or `event` attribute is unusable (not of type String), if it is. */
+  attributeProblem?: string | undefined;
 }
 
 /** Appends one message; `key` is the record's MessageId, so a redelivered record is stored once (idempotency key). */
@@ -33,6 +35,7 @@ export interface IngestOptions {
 
 /** Why a record can never be appended (so retrying it is pointless, but SQS's redrive policy will move it aside). */
 export function recordProblem(record: IngestRecord, defaultTopic: string | undefined, maxBytes: number): string | undefined {
+  if (record.attributeProblem !== undefined) return record.attributeProblem;
   const topic = record.topic ?? defaultTopic;
   if (topic === undefined) return 'no topic attribute and no INGEST_TOPIC';
   // The rules the stream reader applies (lib/field-rules.ts): a record it would skip must fail here, so SQS keeps it.

@@ -63,3 +63,24 @@ test('a FIFO batch stops at its first failure and reports every later record, so
   expect(await ingest.handler(batch)).toEqual({ batchItemFailures: [{ itemIdentifier: 'f2' }, { itemIdentifier: 'f3' }] });
   expect((await stream('seq')).map((e) => e.data)).toEqual(['a']);
 });
+
+test('a record the stream reader would skip fails in batchItemFailures (so it reaches the DLQ), and a non-String topic is invalid', async () => {
+  const binaryTopic = record('b1', 'binary topic');
+  binaryTopic.messageAttributes = { topic: { dataType: 'Binary', binaryValue: Buffer.from('orders').toString('base64') } as SQSRecord['messageAttributes'][string] };
+  const numberEvent = record('b2', 'number event', { topic: 'strict' });
+  numberEvent.messageAttributes['event'] = { dataType: 'Number', stringValue: '42' } as SQSRecord['messageAttributes'][string];
+  const batch: SQSEvent = {
+    Records: [
+      record('s1', 'fine', { topic: 'strict' }),
+      record('s2', 'long event', { topic: 'strict', event: 'e'.repeat(200) }),
+      record('s3', 'reserved event', { topic: 'strict', event: 'relay.reset' }),
+      binaryTopic,
+      numberEvent,
+    ],
+  };
+  const { batchItemFailures } = await ingest.handler(batch);
+  expect(batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['b1', 'b2', 's2', 's3']);
+  expect((await stream('strict')).map((e) => e.data)).toEqual(['fine']);
+  // The Binary topic did not fall back to INGEST_TOPIC.
+  expect((await stream('fallback')).map((e) => e.data)).not.toContain('binary topic');
+});

@@ -165,3 +165,17 @@ test('a message held longer than the visibility timeout is extended, not handed 
   expect(await rival).toEqual([]);
   slow.abort();
 }, 10_000);
+
+test('on a shared queue a message whose topic attribute is not a String, or not a topic, is invalid, not delivered', async () => {
+  const queueUrl = sqs.createQueue('typed');
+  const invalid: InvalidMessage[] = [];
+  const relay = source({ queueUrl, visibilityTimeoutSeconds: 30 }, (m) => invalid.push(m));
+  await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'binary', MessageAttributes: { topic: { DataType: 'Binary', BinaryValue: Buffer.from('t') } } }));
+  await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'bad name', MessageAttributes: { topic: { DataType: 'String', StringValue: 'not a topic!' } } }));
+  await relay.publish('t', { data: 'good' });
+  const stop = new AbortController();
+  const got = await take(relay.consume(['t'], stop.signal)[Symbol.asyncIterator](), 1);
+  stop.abort();
+  expect(got.map((d) => d.data)).toEqual(['good']);
+  expect(invalid.map((m) => m.reason).sort()).toEqual([expect.stringMatching(/topic attribute must be of type String/), expect.stringMatching(/topic must match/)].sort());
+});
