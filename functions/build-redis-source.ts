@@ -19,6 +19,10 @@ export function buildRedisSource(config: Config, hooks: SourceHooks = {}): Redis
       hooks.metrics?.inc('sse_invalid_messages_total');
       hooks.logger?.warn({ topic: entry.topic, position: entry.position, reason: entry.reason }, 'Redis entry skipped: not in the documented format');
     },
+    onFault: (message: string, details: Record<string, unknown>): void => {
+      hooks.metrics?.inc('sse_source_errors_total');
+      hooks.logger?.error(details, message);
+    },
   };
   const replication = { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs };
   return config.server.source === 'redis-list'

@@ -4,6 +4,7 @@ import { queueHandle } from '../queue-handle.js';
 import type { Delivery } from '../source.js';
 import { openRedisConnection, pause, withDeadline, type RedisConnectionSettings } from './redis-connection.js';
 import { parseListEnvelope, type InvalidEntryListener } from './redis-entry.js';
+import { isWrongTypeError } from './redis-list-key-check.js';
 import { RECOVER_SCRIPT, RELEASE_SCRIPT, type ListKeys } from './redis-list-keys.js';
 
 /** What one consumer needs (see RedisListSettings). */
@@ -63,8 +64,10 @@ export class ListConsumer {
         try {
           taken = this.orphans.shift() ?? (await this.take());
           failures = 0;
-        } catch {
+        } catch (error) {
           if (signal.aborted) break;
+          // Retrying cannot fix a key of the wrong type: the stream ends and its reconnect gets a clear 503.
+          if (isWrongTypeError(error)) throw error;
           failures += 1;
           await pause(Math.min(100 * failures, 1_000), signal);
           await this.adoptOrphans().catch(() => undefined);

@@ -5,6 +5,7 @@ import type { Delivery, OutgoingMessage, QueueSource } from '../source.js';
 import { answersPing, connected, openRedisConnection, pause, type RedisConnectionSettings } from './redis-connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './redis-entry.js';
 import { ListConsumer } from './redis-list-consumer.js';
+import { isWrongTypeError, ListKeyCheck } from './redis-list-key-check.js';
 import { ACK_BY_HASH_SCRIPT, ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './redis-list-keys.js';
 import { parseQueueHandle } from '../queue-handle.js';
 
@@ -19,6 +20,8 @@ export interface RedisListSettings extends RedisConnectionSettings {
   /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
   idempotencyTtlSeconds?: number | undefined;
   onInvalidEntry?: InvalidEntryListener | undefined;
+  /** Hears faults the source cannot recover from by itself, such as a queue key of the wrong type (log and count them). */
+  onFault?: ((message: string, details: Record<string, unknown>) => void) | undefined;
 }
 
 const READY_TIMEOUT_MS = 1_000;
@@ -40,11 +43,13 @@ export class RedisListSource implements QueueSource {
   private readonly consumerTtlMs: number;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
   private readonly consumers = new Set<ListConsumer>();
+  private readonly keyCheck: ListKeyCheck;
 
   constructor(private readonly settings: RedisListSettings) {
     this.command = openRedisConnection(settings, 'command') as Redis;
     this.keys = new ListKeys(settings.keyPrefix);
     this.consumerTtlMs = settings.consumerTtlMs ?? 15_000;
+    this.keyCheck = new ListKeyCheck((key, type) => settings.onFault?.('Redis queue key is not a list; streams of its topic are refused', { key, type }));
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
@@ -66,6 +71,11 @@ export class RedisListSource implements QueueSource {
     this.consumers.add(consumer);
     try {
       yield* consumer.run(signal);
+    } catch (error) {
+      if (!isWrongTypeError(error)) throw error;
+      // Recorded (log, metric, readiness) and turned into the error the session ends the stream with.
+      await this.keyCheck.assertLists(this.command, topics.map((topic) => this.keys.queue(topic)));
+      throw error;
     } finally {
       this.consumers.delete(consumer);
     }
@@ -107,14 +117,17 @@ export class RedisListSource implements QueueSource {
     pass();
   }
 
-  async check(): Promise<void> {
-    if (!(await this.isReady())) {
+  /** Redis answers, and every queue of the subscription is a list (or does not exist yet). */
+  async check(topics: readonly string[]): Promise<void> {
+    if (!(await answersPing(this.command, READY_TIMEOUT_MS))) {
       throw new RelayError('source_unavailable', 'Redis does not answer PING', { retryAfterSeconds: 5 });
     }
+    await this.keyCheck.assertLists(this.command, topics.map((topic) => this.keys.queue(topic)));
   }
 
-  isReady(): Promise<boolean> {
-    return answersPing(this.command, READY_TIMEOUT_MS);
+  /** Redis answers PING and no queue key known to hold another type still does. */
+  async isReady(): Promise<boolean> {
+    return (await answersPing(this.command, READY_TIMEOUT_MS)) && (await this.keyCheck.allLists(this.command).catch(() => false));
   }
 
   /**

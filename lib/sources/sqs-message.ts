@@ -38,3 +38,15 @@ export function readMessage(message: Message, maxBytes: number): ReadMessage {
   if (problem !== undefined) return invalid(problem.reason);
   return { kind: 'frame', messageId, receiptHandle: message.ReceiptHandle, topic: topicName, event: eventName, data: body };
 }
+
+// What SQS accepts in a body: #x9 | #xA | #xD | #x20–#xD7FF | #xE000–#xFFFD | #x10000–#x10FFFF, and at least one.
+const OUTSIDE_SQS_CHARACTERS = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/** Why SQS would refuse `body` (so a publish gets a 400, not a 503 it would retry for ever), or undefined. */
+export function sqsBodyProblem(body: string): string | undefined {
+  if (body === '') return 'SQS does not store an empty message body';
+  const bad = OUTSIDE_SQS_CHARACTERS.exec(body)?.[0];
+  if (bad === undefined) return undefined;
+  const code = (bad.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+  return `SQS does not store the character U+${code}; encode it (JSON escapes it as \\u${code.toLowerCase()})`;
+}

@@ -39,6 +39,8 @@ export interface ReceiverDeps {
   closing: AbortSignal;
   logger: Logger;
   onInvalidMessage: (message: InvalidMessage) => void;
+  /** The queue cannot be read (missing, access denied): new streams must be refused until it answers a check again. */
+  onQueueFailed: (queueUrl: string) => void;
 }
 
 /** A local subscriber of a receiver (one stream). */
@@ -191,6 +193,7 @@ export class SqsReceiver {
         }
         this.deps.logger.error({ queueUrl: this.queueUrl, err: error }, failure === 'missing-queue' ? 'SQS queue does not exist' : 'SQS refused the receive');
         this.failure = sqsUnavailable(this.queueUrl, failure, error);
+        this.deps.onQueueFailed(this.queueUrl);
         for (const subscriber of this.subscribers) subscriber.wake();
         return;
       }

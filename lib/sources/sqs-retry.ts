@@ -23,17 +23,22 @@ const MISSING_QUEUE = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonE
 // Errors retrying cannot fix: the operator must change configuration or permissions.
 const PERMANENT = new Set(['AccessDenied', 'AccessDeniedException', 'InvalidAddress', 'InvalidSecurity', 'UnsupportedOperation']);
 
+// Errors about the message itself: sending it again cannot succeed (the publisher gets a 400).
+const REFUSED_MESSAGE = new Set(['InvalidMessageContents', 'MissingParameter', 'InvalidParameterValue', 'InvalidAttributeValue', 'InvalidAttributeName']);
+
 /** How the consumer reacts to a failed SQS call. */
-export type SqsFailure = 'aborted' | 'missing-queue' | 'permanent' | 'transient';
+export type SqsFailure = 'aborted' | 'missing-queue' | 'permanent' | 'refused-message' | 'transient';
 
 /** Sorts a thrown SDK error. Throttling, 5xx and network errors are `transient`; the caller retries them with backoff. */
 export function classifySqsError(error: unknown, signal?: AbortSignal): SqsFailure {
   if (signal?.aborted === true) return 'aborted';
-  const name = error instanceof Error ? error.name : '';
-  const code = (error as { Code?: unknown; code?: unknown } | null)?.Code ?? (error as { code?: unknown } | null)?.code;
+  // The SDK reports SQS's query-compatible codes with their namespace (AWS.SimpleQueueService.InvalidMessageContents).
+  const name = (error instanceof Error ? error.name : '').replace(/^AWS\.SimpleQueueService\./, '');
+  const code = String((error as { Code?: unknown; code?: unknown } | null)?.Code ?? (error as { code?: unknown } | null)?.code).replace(/^AWS\.SimpleQueueService\./, '');
   if (name === 'AbortError') return 'aborted';
-  if (MISSING_QUEUE.has(name) || MISSING_QUEUE.has(String(code))) return 'missing-queue';
+  if (MISSING_QUEUE.has(name) || MISSING_QUEUE.has(code)) return 'missing-queue';
   if (PERMANENT.has(name)) return 'permanent';
+  if (REFUSED_MESSAGE.has(name) || REFUSED_MESSAGE.has(code)) return 'refused-message';
   return 'transient';
 }
 
@@ -44,7 +49,9 @@ export function classifySqsError(error: unknown, signal?: AbortSignal): SqsFailu
 export function sqsUnavailable(queueUrl: string, failure: SqsFailure, cause: unknown): RelayError {
   const what = failure === 'missing-queue'
     ? `SQS queue ${queueUrl} does not exist: create it or fix SQS_QUEUE_URL / SQS_QUEUE_URL_TEMPLATE`
-    : `SQS refused access to ${queueUrl}: check the IAM policy (see docs/sqs.md)`;
+    : failure === 'refused-message'
+      ? `SQS refused a request to ${queueUrl} as invalid: ${cause instanceof Error ? cause.message : String(cause)}`
+      : `SQS refused access to ${queueUrl}: check the IAM policy (see docs/sqs.md)`;
   return new RelayError('source_unavailable', what, { cause, retryAfterSeconds: 30 });
 }
 

@@ -10,7 +10,7 @@ import { SqsBatcher, type ReceiptEntry } from './sqs-batcher.js';
 import { SqsConsumer } from './sqs-consumer.js';
 import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './sqs-receiver.js';
 import { parseQueueHandle } from '../queue-handle.js';
-import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from './sqs-message.js';
+import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from './sqs-message.js';
 import { isFifoQueue, SqsQueueUrls } from './sqs-queue-urls.js';
 import { classifySqsError, DEFAULT_BACKOFF, sqsUnavailable, type BackoffSettings } from './sqs-retry.js';
 
@@ -70,6 +70,8 @@ export class SqsSource implements QueueSource {
 
   async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
     const queueUrl = this.urls.urlOf(topic);
+    const bodyProblem = sqsBodyProblem(message.data);
+    if (bodyProblem !== undefined) throw new RelayError('unsupported_message', bodyProblem);
     const attributes: Record<string, MessageAttributeValue> = { [TOPIC_ATTRIBUTE]: { DataType: 'String', StringValue: topic } };
     if (message.event !== undefined && message.event !== 'message') attributes[EVENT_ATTRIBUTE] = { DataType: 'String', StringValue: message.event };
     // FIFO: one message group per topic keeps each topic in order; the idempotency key (hashed to fit the 128-character
@@ -81,6 +83,7 @@ export class SqsSource implements QueueSource {
       const out = await this.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.data, MessageAttributes: attributes, ...fifo }));
       return { id: out.MessageId ?? '' };
     } catch (error) {
+      if (classifySqsError(error) === 'refused-message') throw new RelayError('unsupported_message', 'SQS refused the message', { cause: error });
       throw this.unavailable(queueUrl, error);
     }
   }
@@ -107,6 +110,8 @@ export class SqsSource implements QueueSource {
       maxMessageBytes: this.settings.maxMessageBytes, backoff: this.settings.backoff ?? DEFAULT_BACKOFF,
       deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger,
       onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
+      // The next stream of this queue asks SQS again instead of trusting a check made before the queue went away.
+      onQueueFailed: (queueUrl) => this.checkedAt.delete(queueUrl),
     };
   }
 
@@ -164,6 +169,7 @@ export class SqsSource implements QueueSource {
   private unavailable(queueUrl: string, error: unknown): unknown {
     const failure = classifySqsError(error);
     if (failure !== 'missing-queue' && failure !== 'permanent') return error;
+    this.checkedAt.delete(queueUrl);
     this.logger.error({ queueUrl, err: error }, failure === 'missing-queue' ? 'SQS queue does not exist' : 'SQS refused the call');
     return sqsUnavailable(queueUrl, failure, error);
   }

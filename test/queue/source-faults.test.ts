@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { publish, startRelay } from '../support/relay-server.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { SseReader } from '../support/sse-reader.js';
+import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+
+// The smaller queue faults each get one clear answer, against the real Redis and the SQS emulator.
+let redis: TestRedis;
+let raw: Redis;
+let sqs: LocalSqs;
+
+beforeAll(async () => {
+  [redis, sqs] = await Promise.all([startRedis(), startLocalSqs()]);
+  raw = new Redis(redis.url);
+});
+
+afterAll(async () => {
+  raw?.disconnect();
+  await Promise.all([redis?.stop(), sqs?.stop()]);
+});
+
+test('redis-list: a queue key of the wrong type is a 503 source_unavailable, /readyz 503 and a counted fault, until it is fixed', async () => {
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url });
+  try {
+    await raw.set('sse:q:typo', 'a string, not a list');
+    const stream = await fetch(`${relay.url}/events?topic=typo`);
+    expect(stream.status).toBe(503);
+    expect(stream.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await stream.json()).toEqual({ error: 'source_unavailable' });
+    expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
+    expect(await (await fetch(`${relay.url}/metrics`)).text()).toMatch(/^sse_source_errors_total [1-9]/m);
+    await raw.del('sse:q:typo');
+    expect((await fetch(`${relay.url}/readyz`)).status).toBe(200);
+
+    // A key that turns into the wrong type while a stream reads it ends that stream; its reconnect gets the 503.
+    const reader = new SseReader(`${relay.url}/events?topic=later`);
+    await reader.until((r) => r.retries.length === 1);
+    await raw.set('sse:q:later', 'oops');
+    await reader.ended;
+    expect(reader.retries.length).toBe(2);
+    expect((await fetch(`${relay.url}/events?topic=later`)).status).toBe(503);
+    await raw.del('sse:q:later');
+  } finally {
+    await relay.stop();
+  }
+}, 20_000);
+
+test('sqs: a body SQS refuses is a 400 naming the problem, not a 503 to retry for ever', async () => {
+  const queueUrl = sqs.createQueue('refuses');
+  const relay = await startRelay(sqs.env(queueUrl, { PUBLISH_RATE_PER_MINUTE: '0' }));
+  try {
+    for (const data of ['', 'bell \u0001', 'non-character \uFFFE']) {
+      expect(await publish(relay.url, { topic: 't', data })).toEqual({ status: 400, json: { error: 'unsupported_message' } });
+    }
+    // (Real SQS also stores U+10000 and above; the emulator refuses them, which then is the same 400.)
+    expect((await publish(relay.url, { topic: 't', data: 'fine \t é ✓' })).status).toBe(202);
+  } finally {
+    await relay.stop();
+  }
+});
+
+test('sqs: a queue deleted under open streams gives a consistent 503, not 200 and an immediate retry:', async () => {
+  const queueUrl = sqs.createQueue('vanishing');
+  const relay = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1' }));
+  try {
+    const reader = new SseReader(`${relay.url}/events?topic=t`);
+    await reader.until((r) => r.status === 200);
+    sqs.server.deleteQueue('vanishing');
+    await reader.ended;
+    for (let i = 0; i < 3; i++) {
+      const again = await fetch(`${relay.url}/events?topic=t`);
+      expect(again.status).toBe(503);
+      expect(await again.json()).toEqual({ error: 'source_unavailable' });
+    }
+  } finally {
+    await relay.stop();
+  }
+}, 20_000);
