@@ -44,6 +44,12 @@ export interface RelayClientOptions {
   idleTimeoutMs?: number;
   /** The fetch to use (a wrapper that adds headers, or a polyfill). Default `globalThis.fetch`. */
   fetch?: (input: URL, init: RequestInit) => Promise<Response>;
+  /**
+   * Queue sources with QUEUE_ACK=client: acknowledge each event (`POST /ack` next to the events URL, with the stream's
+   * token) once every handler returned, or the promise it returned resolved; a handler that throws or rejects leaves
+   * the message unacknowledged, so the relay redelivers it. Default false.
+   */
+  ack?: boolean;
 }
 
 /**

@@ -101,6 +101,8 @@ export class RelayClient extends EventTarget {
     try {
       const token = await this.tokenFor(reason);
       if (this.closed) return;
+      // Kept for POST /ack (option `ack`): an acknowledgement travels with the token of the stream it belongs to.
+      this.token = token;
       const { url, init } = this.request(token);
       response = await this.options.fetch(url, { ...init, signal: controller.signal });
     } catch (error) {
@@ -251,14 +253,30 @@ export class RelayClient extends EventTarget {
       }
     }
     const event = new MessageEvent(frame.type, { data: frame.data, lastEventId: frame.lastEventId });
+    const handled = [];
     for (const handler of handlers) {
       try {
-        handler(data, event);
+        handled.push(handler(data, event));
       } catch (error) {
         // One failing handler must not stop the stream or the other handlers; the page still sees the error.
         report(error);
+        handled.push(Promise.reject(error));
       }
     }
+    // Option `ack` (QUEUE_ACK=client): acknowledged once every handler returned (or its promise resolved); one that
+    // failed leaves the message unacknowledged, so the relay redelivers it after QUEUE_ACK_TIMEOUT_MS.
+    if (this.options.ack) Promise.all(handled).then(() => this.acknowledge(frame.lastEventId), () => undefined);
+  }
+
+  /** `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`. Not retried: a lost one only means a redelivery. */
+  acknowledge(id) {
+    const topic = id.slice(0, id.indexOf('~'));
+    if (topic === '') return;
+    const url = this.resolve(this.url);
+    url.search = '';
+    url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
+    const init = this.authorized(url, { 'content-type': 'application/json' }, this.token);
+    this.options.fetch(url, { ...init, method: 'POST', body: JSON.stringify({ topic, ids: [id] }) }).catch(() => undefined);
   }
 
   reset(detail) {
@@ -291,6 +309,7 @@ const DEFAULTS = {
   retryMs: 2000,
   idleTimeoutMs: 45000,
   fetch: (input, init) => globalThis.fetch(input, init),
+  ack: false,
 };
 
 class TokenError extends Error {}
