@@ -30,8 +30,8 @@ afterAll(async () => {
 test('RelayClient acknowledges each event after its handler returns; one whose handler throws comes back', async () => {
   const page = await browser.context.newPage();
   await page.goto(`${relay.url}/sse-client.js`);
-  await page.evaluate(async () => {
-    const { RelayClient } = await import('/sse-client.js');
+  await page.evaluate(async (clientPath) => {
+    const { RelayClient } = await import(clientPath);
     const got: unknown[] = [];
     let failedOnce = false;
     Object.assign(window, { __got: got });
@@ -44,7 +44,7 @@ test('RelayClient acknowledges each event after its handler returns; one whose h
         throw new Error('handler failed');
       }
     });
-  });
+  }, '/sse-client.js');
   for (let n = 0; n < 6; n++) expect((await publish(relay.url, { topic: 'jobs', event: 'job', data: { n } })).status).toBe(202);
   const got = async (): Promise<number[]> => page.evaluate(() => (window as unknown as { __got: number[] }).__got);
   // Five are acknowledged and removed; job 3 stays held (one of the two slots) until its timeout or the stream's end.
