@@ -1,3 +1,4 @@
+/* global process, console, Buffer, setTimeout */
 // Measures, on loopback, how much a client that reads nothing absorbs before the server stalls with QUEUE_ACK=auto:
 // every message whose frame the socket accepted is acknowledged, so this is what a client that then vanishes can take
 // with it. Usage: npm run build && node scripts/measure-ack-window.mjs   (needs /usr/bin/redis-server)
