@@ -54,7 +54,6 @@ test('a consumer paused past its TTL, recovered, resumed and then killed strands
   const rescuer = makeSource();
   expect(await rescuer.recover()).toBe(1);
   expect(await raw.sismember('sse:q#processing', processing as string)).toBe(0);
-  await raw.del('sse:q:paused');
 
   process.kill(child.pid as number, 'SIGCONT');
   await raw.lpush('sse:q:paused', item('second'));
@@ -64,8 +63,10 @@ test('a consumer paused past its TTL, recovered, resumed and then killed strands
   await new Promise((resolve) => child.once('exit', resolve));
 
   await waitFor(async () => (await raw.exists(`sse:q#consumer:${consumerId}`)) === 0, 'the killed consumer\'s heartbeat expired', 5_000);
-  expect(await rescuer.recover()).toBe(1);
-  expect((await raw.lrange('sse:q:paused', 0, -1)).map((i) => JSON.parse(i).data)).toEqual(['second']);
+  // 'first' may have been taken again by a BLMOVE still blocked in Redis while the child was stopped: at least once.
+  expect(await rescuer.recover()).toBeGreaterThanOrEqual(1);
+  expect(await raw.keys('sse:q:paused#processing:*')).toEqual([]);
+  expect((await raw.lrange('sse:q:paused', 0, -1)).map((i) => JSON.parse(i).data)).toContain('second');
 }, 30_000);
 
 /**

@@ -11,11 +11,15 @@ export class HalfCloseClient {
   status = 0;
   readonly done: Promise<void>;
   private leaveNow: () => void = () => undefined;
+  private responded: Promise<void> = Promise.resolve();
 
   constructor(url: string, onEvent: (event: EventSourceMessage) => void = () => undefined) {
     const parser = createParser({ onEvent: (e) => (this.events.push(e), onEvent(e)) });
+    let onResponse: () => void = () => undefined;
+    this.responded = new Promise((resolve) => (onResponse = resolve));
     this.done = new Promise<void>((resolve, reject) => {
       const req = request(url, { agent: false, headers: { accept: 'text/event-stream' } }, (res) => {
+        onResponse();
         this.status = res.statusCode ?? 0;
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => parser.feed(chunk));
@@ -28,8 +32,12 @@ export class HalfCloseClient {
     });
   }
 
-  /** Half-closes the connection and resolves when the server closed its side. */
+  /**
+   * Half-closes the connection once the response has started (a FIN before it would make the server drop the request
+   * unanswered, which a loaded machine turns into a "socket hang up") and resolves when the server closed its side.
+   */
   async leave(): Promise<void> {
+    await Promise.race([this.responded, this.done]);
     this.leaveNow();
     await this.done;
   }
