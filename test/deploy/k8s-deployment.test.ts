@@ -118,7 +118,7 @@ describe('Ingress sse-relay', () => {
     const assets = await loadAssets(join(REPO_ROOT, 'public'));
     const paths = ingress.spec!.rules!.flatMap((r) => r.http!.paths);
     expect(paths.every((p) => p.pathType === 'Exact')).toBe(true);
-    expect(paths.map((p) => p.path).sort()).toEqual(['/events', '/publish', ...assets.keys()].sort());
+    expect(paths.map((p) => p.path).sort()).toEqual(['/events', '/publish', '/ack', ...assets.keys()].sort());
     expect(paths.map((p) => p.path)).not.toContain('/metrics');
   });
 
