@@ -50,6 +50,7 @@ const REJECTION_VIEWS = {
   sse_oversize_rejected_total: { codes: ['body_too_large', 'message_too_large'], route: 'publish' },
   sse_connections_rejected_total: { codes: ['too_many_connections', 'rate_limited'], route: 'events' },
   sse_publish_rate_limited_total: { codes: ['rate_limited'], route: 'publish' },
+  sse_overload_rejected_total: { codes: ['overloaded'], route: 'events' },
 } as const satisfies Record<string, { codes: readonly string[]; route: string | undefined }>;
 
 export type CellName = keyof typeof DEFINITIONS;
