@@ -9,8 +9,24 @@ import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
 import { RelayApp } from '../../lib/relay-app.js';
 import { runSession, type SessionContext } from '../../lib/session.js';
+import type { LiveFeed, LiveListener } from '../../lib/source.js';
 import { MemorySource } from '../../lib/sources/memory.js';
 import { RecordingSink } from '../support/recording-sink.js';
+
+/** A memory source whose live feed can fall behind the stored messages, as one pod's Redis reader may lag another's. */
+class LaggingSource extends MemorySource {
+  lagging = false;
+  private readonly late: (() => void)[] = [];
+
+  override openFeed(listener: LiveListener): LiveFeed {
+    return super.openFeed((message) => (this.lagging ? this.late.push(() => listener(message)) : listener(message)));
+  }
+
+  catchUp(): void {
+    this.lagging = false;
+    for (const deliver of this.late.splice(0)) deliver();
+  }
+}
 
 const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 65_536, sessionIdleMs: 0 };
 
@@ -94,21 +110,22 @@ describe('resume served by the hub', () => {
   });
 
   it('skips live frames a client already has when it resumes past this process (another feed was ahead)', async () => {
-    const source = new MemorySource(1_000);
+    const source = new LaggingSource(1_000);
     const metrics = new Metrics();
     const hub = new Hub(OPTIONS, metrics, silentLogger, source);
     const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
-    const watcher = new RecordingSink();
-    void runSession(context, source, { topics: ['t'], cursor: new Map(), endsAt: Date.now() + 3_600_000, endReason: 'max-session' }, watcher);
+    const plan = (cursor: [string, string][]) => ({ topics: ['t'], cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
+    void runSession(context, source, plan([]), new RecordingSink());
     await jest.advanceTimersByTimeAsync(1);
-    // The hub's position stays at 1 while the client claims 3: stand in for a feed that lags the source.
-    const ahead = new RecordingSink();
     await source.publish('t', { data: '1' });
-    jest.spyOn(hub.topicFanout, 'positions').mockReturnValueOnce(new Map([['t', '1']]));
-    const publishing = [source.publish('t', { data: '2' }), source.publish('t', { data: '3' })];
-    void runSession(context, source, { topics: ['t'], cursor: new Map([['t', '3']]), endsAt: Date.now() + 3_600_000, endReason: 'max-session' }, ahead);
-    await Promise.all(publishing);
+    source.lagging = true;
+    await source.publish('t', { data: '2' });
+    await source.publish('t', { data: '3' });
+    // Another instance already gave this client 3; this process's feed is still at 1.
+    const ahead = new RecordingSink();
+    void runSession(context, source, plan([['t', '3']]), ahead);
     await jest.advanceTimersByTimeAsync(1);
+    source.catchUp();
     await source.publish('t', { data: '4' });
     await jest.advanceTimersByTimeAsync(1);
     expect(ahead.ids).toEqual(['t=4']);
