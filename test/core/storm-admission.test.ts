@@ -45,8 +45,8 @@ describe('drain pace', () => {
   });
 
   describe('Hub.drain', () => {
-    beforeEach(() => jest.useFakeTimers());
-    afterEach(() => jest.useRealTimers());
+    beforeEach(() => void jest.useFakeTimers());
+    afterEach(() => void jest.useRealTimers());
 
     it('closes streams no faster than the drain rate, each with a jittered retry, over max(minimum, n ÷ rate)', async () => {
       const source = new MemorySource(10);
@@ -79,8 +79,8 @@ describe('drain pace', () => {
 });
 
 describe('resume served by the hub', () => {
-  beforeEach(() => jest.useFakeTimers());
-  afterEach(() => jest.useRealTimers());
+  beforeEach(() => void jest.useFakeTimers());
+  afterEach(() => void jest.useRealTimers());
 
   it('replays a short absence from the messages the hub holds, with no source read, exactly once in order', async () => {
     const source = new MemorySource(1_000);
