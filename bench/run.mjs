@@ -5,10 +5,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { runPhases } from './phases.mjs';
+import { runStormBench } from './storm-run.mjs';
 import { writeReport } from './report.mjs';
 import { startFloor, startRedis, startRelay } from './servers.mjs';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+// `--storm N` (or --storm=N): the reconnect-storm benchmark instead of the fan-out one.
+const stormArg = argv.find((a) => a.startsWith('--storm'));
+const stormClients = stormArg === undefined ? undefined : Number(stormArg.includes('=') ? stormArg.slice(8) : argv[argv.indexOf(stormArg) + 1]);
 const quick = args.has('--quick');
 const only = [...args].find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const compression = args.has('--gzip');
@@ -75,7 +80,7 @@ async function main() {
   console.log(`\n${markdown}\nwritten to bench/results/${base}.{json,md,svg} in ${result.seconds} s`);
 }
 
-main().catch((error) => {
+(stormClients === undefined ? main() : runStormBench(argv, stormClients)).catch((error) => {
   console.error(error);
   process.exit(1);
 });
