@@ -2,7 +2,7 @@
 // the last `retry:` the server sent, with Last-Event-ID, as soon as a response ends or a connection fails; on a 503
 // after its Retry-After. Each checks that the message numbers it receives run 1, 2, 3… with no gap and no duplicate.
 // Driven by its parent over IPC: open / target / stats / exit.
-/* global process, Buffer, setTimeout, setInterval, clearInterval */
+/* global process, Buffer, setTimeout */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
@@ -19,7 +19,7 @@ const counts = { refused503: 0, hints: 0, errors: 0, connects: 0 };
 function subscriber(index) {
   return {
     index, lastId: '', retryMs: 3_000, lastN: 0, received: 0, duplicates: 0, gaps: 0, open: false,
-    leftAt: undefined, awayMs: [], backAt: undefined, everOpened: false,
+    leftAt: undefined, awayMs: [], backAt: undefined, everOpened: false, opened: undefined,
   };
 }
 
@@ -50,12 +50,14 @@ function responseReader(client, socket, onDone) {
     }
   };
   const body = (text) => {
-    for (const ch of text.split(/(\n)/)) {
-      if (ch === '\n') {
-        onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
-        line = '';
-      } else line += ch;
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      const piece = line + text.slice(start, end);
+      line = '';
+      onLine(piece.endsWith('\r') ? piece.slice(0, -1) : piece);
+      start = end + 1;
     }
+    line += text.slice(start);
   };
   const dechunk = (text) => {
     let i = 0;
@@ -108,6 +110,8 @@ function now() {
 
 function back(client) {
   client.open = true;
+  client.opened?.();
+  client.opened = undefined;
   client.everOpened = true;
   if (client.leftAt !== undefined) {
     client.awayMs.push(now() - client.leftAt);
@@ -126,6 +130,7 @@ function openStream(client) {
       if (client.open) client.leftAt = now();
       client.open = false;
       if (how !== 'end' && how !== 'refused') counts.errors += 1;
+      client.opened = undefined;
       resolve();
       // EventSource: reconnect after the retry delay (a 503's Retry-After here), with the last id.
       setTimeout(() => void openStream(client), client.retryMs);
@@ -142,12 +147,7 @@ function openStream(client) {
       socket.write(`GET ${target.path} HTTP/1.1\r\nHost: relay\r\nAccept: text/event-stream\r\n${resume}\r\n`);
       // The first open resolves once the stream is live; later ones are driven by the reconnect loop.
     });
-    const check = setInterval(() => {
-      if (client.open || settled) {
-        clearInterval(check);
-        resolve();
-      }
-    }, 20);
+    client.opened = resolve;
     socket.on('error', () => done('error'));
     socket.once('close', () => done('closed'));
   });

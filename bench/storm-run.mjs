@@ -25,7 +25,7 @@ function markdown(runs) {
 /** `--storm N [--rate R] [--front direct|nginx|both] [--drain-rate R] [--drain-ms MS] [--relay-env K=V,…]` */
 export async function runStormBench(argv, clients) {
   if (!Number.isInteger(clients) || clients < 1) throw new Error('--storm needs a number of clients, e.g. --storm 10000');
-  const rate = Number(option(argv, 'rate', 5));
+  const rate = Number(option(argv, 'rate', 2));
   const fronts = option(argv, 'front', 'both') === 'both' ? ['direct', 'nginx'] : [option(argv, 'front')];
   const relayEnv = {};
   if (option(argv, 'drain-rate') !== undefined) relayEnv.DRAIN_RATE_PER_S = option(argv, 'drain-rate');

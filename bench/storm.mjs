@@ -9,7 +9,9 @@ import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { startNginxFront } from './storm-nginx.mjs';
-import { startRedis, startRelay } from './servers.mjs';
+import { execFileSync } from 'node:child_process';
+import { get } from 'node:http';
+import { processStats, startRedis, startRelay } from './servers.mjs';
 
 const CLIENT = new URL('./storm-client.mjs', import.meta.url);
 const PER_PROCESS = 2_500;
@@ -97,6 +99,37 @@ function startPublisher(redisUrl, rate) {
   };
 }
 
+/** Every `everyMs`: the longest accept queue seen on `port` (ss Recv-Q of the listener) and the CPU seconds of `pid`. */
+function watchServer(port, pid, everyMs = 200) {
+  let maxQueue = 0;
+  const cpuStart = processStats(pid).cpuSeconds;
+  const timer = setInterval(() => {
+    try {
+      const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
+      maxQueue = Math.max(maxQueue, Number(line.split(/\s+/)[1] ?? 0));
+    } catch {
+      // ss missing or the process gone: the figure stays what it was
+    }
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    return { maxAcceptQueue: maxQueue, cpuSeconds: Math.round((processStats(pid).cpuSeconds - cpuStart) * 10) / 10 };
+  };
+}
+
+/** The relay's own counters (GET /metrics), those that say how streams were opened. */
+function relayCounters(port) {
+  return new Promise((resolve) => {
+    get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => {
+        const pick = (name) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+        resolve({ replays: pick('sse_replays_total'), replaysFromMemory: pick('sse_replays_from_memory_total'), overloadRejected: pick('sse_overload_rejected_total'), streamsOpened: pick('sse_connections_total') });
+      });
+    }).on('error', () => resolve({}));
+  });
+}
+
 function percentile(sorted, p) {
   return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))];
 }
@@ -139,6 +172,7 @@ export async function runStorm({ clients: count, front, rate, relayEnv, log = co
     // The orchestrator: endpoints first (the front now sends new connections to B), then SIGTERM.
     if (nginx) await nginx.moveTo(b.port, a.port);
     else await pool.retarget(targetOf(b.port));
+    const watchB = watchServer(b.port, b.pid);
     const signalledAt = Date.now();
     const exited = a.signal('SIGTERM').then((code) => ({ code, ms: Date.now() - signalledAt }));
     const allBack = await until(async () => {
@@ -147,6 +181,7 @@ export async function runStorm({ clients: count, front, rate, relayEnv, log = co
     }, 120_000, 500);
     const exit = await exited;
     const after = listenCounters();
+    const relayB = { ...watchB(), ...(await relayCounters(b.port)) };
     await new Promise((r) => setTimeout(r, 2_000));
     const published = await publisher.stop();
     const final = await until(async () => {
@@ -162,7 +197,7 @@ export async function runStorm({ clients: count, front, rate, relayEnv, log = co
       listenOverflows: after.overflows - before.overflows, listenDrops: after.drops - before.drops,
       refused503: final.counts.refused503, reconnectHints: final.counts.hints, connectErrors: final.counts.errors,
       exactlyOnceInOrder: final.lastN.filter((n, i) => n === published && final.clean[i]).length,
-      duplicates: final.duplicates, gaps: final.gaps, aExit: exit,
+      duplicates: final.duplicates, gaps: final.gaps, aExit: exit, relayB,
     };
     log(`storm ${front}: ${JSON.stringify(result)}`);
     return result;

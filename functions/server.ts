@@ -30,6 +30,12 @@ export interface RunningServer {
 }
 
 
+/**
+ * How long after its drain window a draining process exits whatever happens: a loaded process runs its drain timers late.
+ * terminationGracePeriodSeconds must cover preStop + window + this (docs/deploy-kubernetes.md).
+ */
+export const EXIT_MARGIN_MS = 5_000;
+
 /** Builds and starts the server from a configuration (tests call this; `main` adds the process wiring). */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const metrics = new Metrics();
@@ -110,9 +116,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
-    // Whatever happens, the process is gone 1 s after its drain window (the grace period covers the largest window).
+    // Whatever happens, the process is gone EXIT_MARGIN_MS after its drain window (the grace period covers the largest).
     const pace = { minimumMs: config.server.shutdownDrainMs, ratePerSecond: config.server.drainRatePerSecond };
-    setTimeout(() => process.exit(1), drainWindowMs(running.app.hub.connections.size, pace) + 1_000).unref();
+    setTimeout(() => process.exit(1), drainWindowMs(running.app.hub.connections.size, pace) + EXIT_MARGIN_MS).unref();
     running.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
