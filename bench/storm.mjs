@@ -6,7 +6,8 @@
 // in order. Run twice: clients straight to the relays, and through nginx (nginx/sse-relay.conf, two upstream servers).
 /* global console, URL, setTimeout, setInterval, clearInterval */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { loadavg, setPriority } from 'node:os';
 import { Redis } from 'ioredis';
 import { startNginxFront } from './storm-nginx.mjs';
 import { execFileSync } from 'node:child_process';
@@ -29,6 +30,8 @@ export function listenCounters() {
 class StormClients {
   constructor(count) {
     this.processes = Array.from({ length: Math.max(4, Math.ceil(count / PER_PROCESS)) }, () => fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // The clients would be other machines: at nice 10 they take CPU from the relays and nginx only when those leave some.
+    for (const child of this.processes) setPriority(child.pid, 10);
     this.nextId = 1;
   }
 
@@ -103,17 +106,25 @@ function startPublisher(redisUrl, rate) {
 function watchServer(port, pid, everyMs = 200) {
   let maxQueue = 0;
   const cpuStart = processStats(pid).cpuSeconds;
+  const started = Date.now();
+  const timeline = [];
   const timer = setInterval(() => {
     try {
       const line = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim();
-      maxQueue = Math.max(maxQueue, Number(line.split(/\s+/)[1] ?? 0));
+      const queue = Number(line.split(/\s+/)[1] ?? 0);
+      maxQueue = Math.max(maxQueue, queue);
+      // Once a second: seconds since SIGTERM, accept queue, CPU seconds so far, open files, host load average.
+      if (timeline.length < (Date.now() - started) / 1_000) {
+        const fds = readdirSync(`/proc/${pid}/fd`).length;
+        timeline.push([timeline.length, queue, Math.round((processStats(pid).cpuSeconds - cpuStart) * 10) / 10, fds, Math.round(loadavg()[0] * 10) / 10]);
+      }
     } catch {
       // ss missing or the process gone: the figure stays what it was
     }
   }, everyMs);
   return () => {
     clearInterval(timer);
-    return { maxAcceptQueue: maxQueue, cpuSeconds: Math.round((processStats(pid).cpuSeconds - cpuStart) * 10) / 10 };
+    return { maxAcceptQueue: maxQueue, cpuSeconds: Math.round((processStats(pid).cpuSeconds - cpuStart) * 10) / 10, timeline };
   };
 }
 
@@ -190,7 +201,7 @@ export async function runStorm({ clients: count, front, rate, relayEnv, log = co
     }, 30_000, 500) ?? await pool.stats();
     const away = [...final.away].sort((x, y) => x - y);
     const result = {
-      front, clients: count, opened, rate, published, relayEnv: env,
+      front, clients: count, opened, rate, published, relayEnv: env, loadAverage: Math.round(loadavg()[0] * 10) / 10,
       allBackMs: allBack === undefined ? null : Math.round(allBack.lastBackAt - signalledAt),
       moved: final.moved, stillAway: final.stillAway,
       awayP50Ms: Math.round(percentile(away, 50)), awayP99Ms: Math.round(percentile(away, 99)), awayMaxMs: Math.round(away.at(-1) ?? NaN),

@@ -66,7 +66,7 @@ export interface ServerConfig {
   metricsTopicsTopN: number;
   /**
    * Most streams closed per second while draining, so the instances that take the clients over see their reconnects
-   * arrive at this rate at most. Default 500 (measured: see docs/scaling.md).
+   * arrive at this rate at most. Default 250 (measured: see docs/scaling.md).
    */
   drainRatePerSecond: number;
   /** Kernel accept queue length asked for in listen(2) (capped by net.core.somaxconn). Default 4096 (Node's is 511). */
@@ -105,7 +105,7 @@ export function readServerConfig(env: EnvReader): ServerConfig {
     requestTimeoutMs: env.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     metricsPort: env.optionalInteger('METRICS_PORT', 0, 65535),
     metricsTopicsTopN: env.integer('METRICS_TOPICS_TOP_N', 0, 0, 100),
-    drainRatePerSecond: env.integer('DRAIN_RATE_PER_S', 500, 1, 1_000_000),
+    drainRatePerSecond: env.integer('DRAIN_RATE_PER_S', 250, 1, 1_000_000),
     listenBacklog: env.integer('LISTEN_BACKLOG', 4_096, 1, 1_048_576),
     overloadLagMs: env.integer('OVERLOAD_LAG_MS', 1_000, 0, 600_000),
     admissionRatePerSecond: env.integer('ADMISSION_RATE_PER_S', 0, 0, 1_000_000),
