@@ -59,7 +59,8 @@ describe('Deployment sse-relay', () => {
     expect(command).toEqual(['sleep', expect.stringMatching(/^\d+$/)]);
     const preStopSeconds = Number(command[1]);
     expect(preStopSeconds).toBeGreaterThanOrEqual(3);
-    const server = loadConfig({ AUTH_MODE: 'none', ...config }).server;
+    // The Secret's values (REDIS_URL, the JWT secret) do not change the drain: stand-ins make the ConfigMap loadable.
+    const server = loadConfig({ ...config, AUTH_MODE: 'none', REDIS_URL: 'redis://sse-relay-redis:6379' }).server;
     const pace = { minimumMs: server.shutdownDrainMs, ratePerSecond: server.drainRatePerSecond };
     const windowSeconds = drainWindowMs(server.maxConnections, pace) / 1000;
     expect(windowSeconds).toBeGreaterThanOrEqual(Number(config['SHUTDOWN_DRAIN_MS'] ?? DEFAULT_DRAIN_MS) / 1000);
