@@ -131,7 +131,17 @@ export class Connection {
    */
   private positionFrame(): Uint8Array | undefined {
     if (this.position === undefined || this.replaying) return undefined;
-    return Buffer.from(encodePosition(this.position()));
+    let cursor = this.position();
+    // A client that resumed ahead of this process keeps its own position until the feed catches up: never move it back.
+    const ahead = this.skipUntil;
+    if (ahead !== undefined) {
+      cursor = cursor.split(',').map((pair) => {
+        const topic = pair.slice(0, pair.indexOf('='));
+        const position = ahead.get(topic);
+        return position === undefined ? pair : `${topic}=${position}`;
+      }).join(',');
+    }
+    return Buffer.from(encodePosition(cursor));
   }
 
   /**

@@ -129,6 +129,8 @@ describe('resume served by the hub', () => {
     await source.publish('t', { data: '4' });
     await jest.advanceTimersByTimeAsync(1);
     expect(ahead.ids).toEqual(['t=4']);
+    // Its position frame names where the client is (3), not where this process's feed was (1): never backwards.
+    expect(ahead.text).toBe('retry: 2000\n\nid: t=3\n\nid: t=4\ndata: 4\n\n');
     await hub.close();
   });
 
