@@ -177,6 +177,9 @@ function stats() {
   };
 }
 
+// The parent is gone (it was interrupted): nothing else would end this process.
+process.on('disconnect', () => process.exit(0));
+
 process.on('message', async (message) => {
   switch (message.cmd) {
     case 'open':

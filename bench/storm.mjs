@@ -4,7 +4,7 @@
 // orchestrator does — and every client must come back on B: the figures are the time until all are back, the time each
 // was away, the kernel's listen-queue overflows, the refusals, and how many clients got every message exactly once and
 // in order. Run twice: clients straight to the relays, and through nginx (nginx/sse-relay.conf, two upstream servers).
-/* global console, URL, setTimeout, setInterval, clearInterval */
+/* global console, process, URL, setTimeout, setInterval, clearInterval */
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg, setPriority } from 'node:os';
@@ -155,11 +155,19 @@ async function until(check, timeoutMs, everyMs = 250) {
   }
 }
 
+// What an interrupted run (Ctrl-C, a timeout) must still stop: the relays, nginx and Redis it started, by their pids.
+let stops = [];
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    void Promise.all(stops.map((stop) => stop().catch(() => undefined))).finally(() => process.exit(130));
+  });
+}
+
 /** One storm: N clients moved from relay A to relay B, straight (`front: 'direct'`) or through nginx. */
 export async function runStorm({ clients: count, front, rate, relayEnv, log = console.log }) {
   const redis = await startRedis();
   const env = { SHUTDOWN_DRAIN_MS: '5000', ...relayEnv };
-  const stops = [() => redis.stop()];
+  stops = [() => redis.stop()];
   try {
     const a = await startRelay({ source: 'redis', redisUrl: redis.url, env });
     stops.push(() => a.stop());
