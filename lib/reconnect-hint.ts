@@ -8,7 +8,7 @@ const TRANSIENT = new Set<RelayError['code']>(['overloaded', 'shutting_down']);
 
 /**
  * True when a refusal should reach an EventSource as a reconnect hint rather than as a 503. EventSource (the WHATWG
- * spec, browsers, and the `eventsource` npm package 4.x alike) fails for good on any status but 200 and never reads
+ * spec, browsers, and the `eventsource` npm package 4.x and 5.x alike) fails for good on any status but 200 and never reads
  * Retry-After, so a 503 during a deploy or a storm would leave a plain `new EventSource(url)` closed forever.
  */
 export function wantsReconnectHint(error: RelayError, request: RelayRequest): boolean {
