@@ -8,11 +8,16 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { runPhases } from './phases.mjs';
+import { runStormBench } from './storm-run.mjs';
 import { writeReport } from './report.mjs';
 import { runTypeScript } from './run-ts.mjs';
 import { startFloor, startRedis, startRelay } from './servers.mjs';
 
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const args = new Set(argv);
+// `--storm N` (or --storm=N): the reconnect-storm benchmark instead of the fan-out one.
+const stormArg = argv.find((a) => a.startsWith('--storm'));
+const stormClients = stormArg === undefined ? undefined : Number(stormArg.includes('=') ? stormArg.slice(8) : argv[argv.indexOf(stormArg) + 1]);
 const quick = args.has('--quick');
 const only = [...args].find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const compression = args.has('--gzip');
@@ -82,7 +87,8 @@ async function main() {
 const scaleout = [...args].find((a) => a.startsWith('--scaleout'));
 const mode = scaleout !== undefined
   ? runTypeScript('bench/scaleout.ts', [scaleout.split('=')[1] ?? '3000', ...[...args].filter((a) => a.startsWith('--backlog=')).map((a) => a.slice(10))])
-  : args.has('--cluster-load') ? runTypeScript('bench/cluster-load.ts', []) : main();
+  : args.has('--cluster-load') ? runTypeScript('bench/cluster-load.ts', [])
+    : stormClients !== undefined ? runStormBench(argv, stormClients) : main();
 mode.catch((error) => {
   console.error(error);
   process.exit(1);

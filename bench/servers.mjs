@@ -20,7 +20,7 @@ export function freePort() {
   });
 }
 
-function spawnWithLimit(command, args, env) {
+export function spawnWithLimit(command, args, env) {
   // `exec` keeps the pid, so /proc/<pid> is the server itself, not the shell.
   return spawn('/bin/sh', ['-c', `ulimit -n ${FILE_LIMIT} 2>/dev/null; exec "$0" "$@"`, command, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT,
@@ -56,16 +56,24 @@ async function stopChild(child) {
   await exited;
 }
 
-/** sse-relay's container server (dist/functions/server.js), memory or Redis Streams mode, limits opened up. */
-export async function startRelay({ source, redisUrl, compression }) {
+/**
+ * sse-relay's container server (dist/functions/server.js), memory or Redis Streams mode, limits opened up, `env` on top.
+ * `signal(name)` sends a signal to it (by pid) and resolves with its exit code once it has exited.
+ */
+export async function startRelay({ source, redisUrl, compression, env = {} }) {
   const port = await freePort();
   const child = spawnWithLimit(process.execPath, ['dist/functions/server.js'], {
     PORT: String(port), HOST: '127.0.0.1', SOURCE: source, LOG_LEVEL: 'warn', AUTH_MODE: 'none', DEMO: 'false',
     MAX_CONNECTIONS: '20000', MAX_CONNECTIONS_PER_CLIENT: '20000', PUBLISH_RATE_PER_MINUTE: '0',
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...(compression ? { COMPRESSION: 'true' } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...(compression ? { COMPRESSION: 'true' } : {}), ...env,
   });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   await waitHealthy(port, child, '/readyz');
-  return { port, pid: child.pid, stop: () => stopChild(child) };
+  const signal = (name) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(name);
+    return exited;
+  };
+  return { port, pid: child.pid, stop: () => stopChild(child), signal };
 }
 
 /** The raw node:http floor (bench/floor-server.mjs). */

@@ -1,8 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { answerClientError, nodeListener } from '../lib/adapters/node.js';
+import { AdmissionGate } from '../lib/admission-gate.js';
 import { CorsPolicy } from '../lib/cors.js';
 import { ConfigError, loadConfig, type Config } from '../lib/config/index.js';
+import { drainWindowMs } from '../lib/drain-pace.js';
+import { EventLoopLag } from '../lib/event-loop-lag.js';
 import { startDemoPublisher } from '../lib/demo-publisher.js';
 import type { Logger } from '../lib/logger.js';
 import { Metrics } from '../lib/metrics.js';
@@ -22,10 +25,16 @@ export interface RunningServer {
   port: number;
   /** Port of the METRICS_PORT listener, when there is one. */
   metricsPort: number | undefined;
-  /** Drains and stops: readiness fails, streams close over SHUTDOWN_DRAIN_MS, the source closes. */
+  /** Drains and stops: readiness fails, streams close at DRAIN_RATE_PER_S over at least SHUTDOWN_DRAIN_MS, the source closes. */
   stop(): Promise<void>;
 }
 
+
+/**
+ * How long after its drain window a draining process exits whatever happens: a loaded process runs its drain timers late.
+ * terminationGracePeriodSeconds must cover preStop + window + this (docs/deploy-kubernetes.md).
+ */
+export const EXIT_MARGIN_MS = 5_000;
 
 /** Builds and starts the server from a configuration (tests call this; `main` adds the process wiring). */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
@@ -33,9 +42,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const source = await buildSource(config, { logger, metrics });
   const registry = buildRegistry(config, metrics, source);
   const separateMetrics = config.server.metricsPort !== undefined;
+  const lag = new EventLoopLag();
+  const admission = new AdmissionGate({
+    lagMs: config.server.overloadLagMs, ratePerSecond: config.server.admissionRatePerSecond, currentLagMs: () => lag.ms,
+  });
   const app = new RelayApp({
     config: config.server, queue: config.queue, source, logger, metrics, authorizer: buildAuthorizer(config, logger),
-    cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()),
+    cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()), admission,
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });
   const metricsServer = config.server.metricsPort === undefined ? undefined : await startMetricsListener(registry, config.server.metricsPort, config.server.host);
@@ -55,20 +68,23 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // after 65 s (above most load balancers' 60 s).
   server.keepAliveTimeout = 65_000;
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
-  await new Promise<void>((resolve) => server.listen(config.server.port, config.server.host, resolve));
+  // An explicit accept queue: Node's default of 511 overflows when a drained pod's clients all arrive (issue #19).
+  await new Promise<void>((resolve) => server.listen({ port: config.server.port, host: config.server.host, backlog: config.server.listenBacklog }, resolve));
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const stop = async (): Promise<void> => {
     stopDemo();
     // The listener stays open while streams drain, so probes see /readyz fail and new streams get a clear 503.
     app.startDraining();
-    await app.shutdown(config.server.shutdownDrainMs * 0.8);
+    // 80% of the minimum window, so a small pod is gone before SHUTDOWN_DRAIN_MS; a large one closes at the drain rate.
+    await app.shutdown({ minimumMs: config.server.shutdownDrainMs * 0.8, ratePerSecond: config.server.drainRatePerSecond });
     server.close();
     server.closeAllConnections();
     // Scrapes go on while streams drain; the metrics listener closes last.
     metricsServer?.close();
     metricsServer?.closeAllConnections();
     await source.close();
+    lag.stop();
   };
   return { app, server, port, metricsPort: typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined, stop };
 }
@@ -100,8 +116,9 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
-    // Whatever happens, the process is gone before the orchestrator's grace period.
-    setTimeout(() => process.exit(1), config.server.shutdownDrainMs + 1_000).unref();
+    // Whatever happens, the process is gone EXIT_MARGIN_MS after its drain window (the grace period covers the largest).
+    const pace = { minimumMs: config.server.shutdownDrainMs, ratePerSecond: config.server.drainRatePerSecond };
+    setTimeout(() => process.exit(1), drainWindowMs(running.app.hub.connections.size, pace) + EXIT_MARGIN_MS).unref();
     running.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

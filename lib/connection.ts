@@ -1,4 +1,5 @@
 import type { ByteSink } from './byte-sink.js';
+import { comparePositions } from './cursor.js';
 import { FrameJoiner } from './frame-joiner.js';
 import { encodePosition, encodeRetry } from './sse-encoder.js';
 
@@ -40,6 +41,8 @@ export class Connection {
   private clientGone = false;
   /** Hears the end of the stream once, with its reason. */
   onEnd: ((reason: EndReason) => void) | undefined;
+  /** Per topic, the position up to which live frames are already with the client; undefined for nearly every stream. */
+  private skipUntil: Map<string, string> | undefined;
   private pending = NONE;
   private pendingBytes = 0;
   private held = NONE;
@@ -58,6 +61,24 @@ export class Connection {
     this.topicKey = topics.join(',');
     this.endsAt = endsAt;
     this.lastEventAt = now;
+  }
+
+  /**
+   * The client resumed past this process's live position in `topic` (another instance delivered up to `position`
+   * first): live frames up to it are duplicates and are dropped by alreadyHas().
+   */
+  skipLiveUntil(topic: string, position: string): void {
+    (this.skipUntil ??= new Map()).set(topic, position);
+  }
+
+  /** True when the live message of `topic` at `position` is one the client already has (see skipLiveUntil). */
+  alreadyHas(topic: string, position: string): boolean {
+    const until = this.skipUntil?.get(topic);
+    if (until === undefined) return false;
+    if (comparePositions(position, until) <= 0) return true;
+    this.skipUntil?.delete(topic);
+    if (this.skipUntil?.size === 0) this.skipUntil = undefined;
+    return false;
   }
 
   /** Queues a frame. Returns false (and ends the stream) when the client is too far behind. */
@@ -112,7 +133,17 @@ export class Connection {
    */
   private positionFrame(): Uint8Array | undefined {
     if (this.position === undefined || this.replaying) return undefined;
-    return Buffer.from(encodePosition(this.position()));
+    let cursor = this.position();
+    // A client that resumed ahead of this process keeps its own position until the feed catches up: never move it back.
+    const ahead = this.skipUntil;
+    if (ahead !== undefined) {
+      cursor = cursor.split(',').map((pair) => {
+        const topic = pair.slice(0, pair.indexOf('='));
+        const position = ahead.get(topic);
+        return position === undefined ? pair : `${topic}=${position}`;
+      }).join(',');
+    }
+    return Buffer.from(encodePosition(cursor));
   }
 
   /**

@@ -19,6 +19,24 @@ export function isValidPosition(position: string): boolean {
   return POSITION_PATTERN.test(position);
 }
 
+/**
+ * Orders two positions of one topic (both of the shape isValidPosition accepts): negative, zero or positive. Memory
+ * positions are whole numbers, Redis stream ids `ms-seq`; a number without `-seq` counts as `-0`.
+ */
+export function comparePositions(a: string, b: string): number {
+  const [aMain = '0', aSeq = '0'] = a.split('-');
+  const [bMain = '0', bSeq = '0'] = b.split('-');
+  return compareDecimal(aMain, bMain) || compareDecimal(aSeq, bSeq);
+}
+
+// Decimal strings of up to 20 digits (beyond 2^53): compared without leading zeros, by length, then digit by digit.
+function compareDecimal(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  if (x.length !== y.length) return x.length - y.length;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** The wire form of a cursor. Topics are written in sorted order so equal cursors encode equally. */
 export function formatCursor(cursor: Cursor): string {
   return [...cursor.keys()].sort().map((topic) => `${topic}=${cursor.get(topic)}`).join(',');

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   not_replicated: { status: 503, message: 'Redis did not confirm the message on REDIS_WAIT_REPLICAS replicas in time; retry with the same id' },
   source_full: { status: 503, message: 'Redis is out of memory (maxmemory) and refuses new messages; see Retry-After' },
   shutting_down: { status: 503, message: 'this instance is draining; reconnect elsewhere' },
+  overloaded: { status: 503, message: 'this instance is taking new streams faster than it can serve them; see Retry-After' },
   internal: { status: 500, message: 'an unexpected error; the server log has the details' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -38,11 +39,14 @@ export class RelayError extends Error {
   readonly code: ErrorCode;
   /** Seconds a client should wait before retrying; sent as `Retry-After` with 429 and 503. */
   readonly retryAfterSeconds: number | undefined;
+  /** The same delay to the millisecond, when it was jittered finer than seconds (sent as `retry:` to EventSource). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; retryAfterSeconds?: number; retryAfterMs?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   get status(): number {

@@ -2,6 +2,7 @@ import type { ByteSink } from './byte-sink.js';
 import { Connection, type ConnectionOwner, type EndReason } from './connection.js';
 import { RelayError } from './errors.js';
 import { FrameJoiner } from './frame-joiner.js';
+import { closesDue, drainWindowMs, type DrainPace } from './drain-pace.js';
 import { jitter } from './jitter.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -23,6 +24,8 @@ const TICK_MS = 1_000;
 // A flush pass longer than this means the process is saturated; the next pass is then deferred by at most MAX_DEFER_MS.
 const BUSY_PASS_MS = 10;
 const MAX_DEFER_MS = 50;
+// A drain closes its due streams on this cadence: at 500 streams/s, 10 per step.
+const DRAIN_TICK_MS = 20;
 
 /**
  * The process's set of open streams. For broadcast sources it holds one live subscription per topic, whatever the
@@ -138,15 +141,21 @@ export class Hub implements ConnectionOwner {
   }
 
   /**
-   * Closes every stream, spread evenly over `windowMs` so their reconnects spread too, each with a jittered `retry:`.
-   * Resolves when all are closed.
+   * Closes every stream on an even schedule over the drain window (the larger of `pace.minimumMs` and connections ÷
+   * `pace.ratePerSecond`), in random order, each with a jittered `retry:`: the instances that take the clients over see
+   * their reconnects arrive at no more than the drain rate, spread by the jitter. Resolves when all are closed.
    */
-  async drain(windowMs: number): Promise<void> {
-    const all = [...this.connections];
-    const steps = Math.max(1, Math.min(all.length, 20));
-    for (let step = 0; step < steps; step++) {
-      for (let i = step; i < all.length; i += steps) this.end(all[i] as Connection, 'shutdown');
-      if (step < steps - 1) await new Promise((resolve) => setTimeout(resolve, windowMs / steps));
+  async drain(pace: DrainPace): Promise<void> {
+    const all = shuffle([...this.connections]);
+    const windowMs = drainWindowMs(all.length, pace);
+    this.logger.info({ connections: all.length, windowMs, ratePerSecond: pace.ratePerSecond }, 'draining streams');
+    const started = Date.now();
+    let closed = 0;
+    for (;;) {
+      const due = closesDue(all.length, Date.now() - started, windowMs);
+      for (; closed < due; closed++) this.end(all[closed] as Connection, 'shutdown');
+      if (closed >= all.length) return;
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
     }
   }
 
@@ -155,6 +164,15 @@ export class Hub implements ConnectionOwner {
     clearInterval(this.timer);
     await this.fanout?.close();
   }
+}
+
+/** Fisher–Yates, in place: streams opened together (one topic, one client) are not all closed together. */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
 }
 
 export type { LiveFeed, StoredMessage };

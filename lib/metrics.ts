@@ -15,6 +15,7 @@ export const DEFINITIONS = {
   sse_bytes_written_total: { type: 'counter', help: 'Bytes written to SSE connections.' },
   sse_slow_consumer_disconnects_total: { type: 'counter', help: 'Streams closed because their outgoing buffer stayed over CONNECTION_BUFFER_BYTES.' },
   sse_replays_total: { type: 'counter', help: 'Streams that resumed from a cursor.' },
+  sse_replays_from_memory_total: { type: 'counter', help: 'Topic replays served from the messages the process holds, without a source read.' },
   sse_replayed_events_total: { type: 'counter', help: 'Events sent from replay.' },
   sse_resets_total: { type: 'counter', help: 'Reset events sent because a cursor was older than what is retained.' },
   sse_heartbeats_total: { type: 'counter', help: 'Heartbeat rounds (one comment to every open stream).' },
@@ -52,6 +53,7 @@ const REJECTION_VIEWS = {
   sse_oversize_rejected_total: { codes: ['body_too_large', 'message_too_large'], route: 'publish' },
   sse_connections_rejected_total: { codes: ['too_many_connections', 'rate_limited'], route: 'events' },
   sse_publish_rate_limited_total: { codes: ['rate_limited'], route: 'publish' },
+  sse_overload_rejected_total: { codes: ['overloaded'], route: 'events' },
 } as const satisfies Record<string, { codes: readonly string[]; route: string | undefined }>;
 
 export type CellName = keyof typeof DEFINITIONS;

@@ -1,8 +1,10 @@
 import { acknowledge } from './ack-route.js';
+import type { AdmissionGate } from './admission-gate.js';
 import { allowEveryone, type Authorizer } from './authorizer.js';
 import type { QueueConfig, ServerConfig } from './config/index.js';
 import { ConnectionLimits } from './connection-limits.js';
 import { CorsPolicy } from './cors.js';
+import type { DrainPace } from './drain-pace.js';
 import { RelayError, toRelayError } from './errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from './hub.js';
@@ -12,6 +14,7 @@ import { Metrics } from './metrics.js';
 import { publish } from './publish-route.js';
 import { AckRegistry, AUTO_ACK, type QueueAckOptions } from './queue-ack.js';
 import { RateLimiter } from './rate-limit.js';
+import { reconnectHint, wantsReconnectHint } from './reconnect-hint.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
 import type { Source } from './source.js';
 import { timedSource } from './timed-source.js';
@@ -40,6 +43,8 @@ export interface RelayAppOptions {
    * own listener, and a function URL must not publish it).
    */
   metricsExposition?: () => Promise<{ contentType: string; body: string }>;
+  /** Overload admission for new streams (the container's); none on Lambda, where an invocation serves one stream. */
+  admission?: AdmissionGate;
 }
 
 const ROUTES: Record<string, readonly string[]> = {
@@ -101,7 +106,8 @@ export class RelayApp {
         ? this.cors.preflight(request.path, request.header('origin'))
         : await this.route(request);
     } catch (thrown) {
-      response = this.errorResponse(toRelayError(thrown), request, requestId);
+      const error = toRelayError(thrown);
+      response = wantsReconnectHint(error, request) ? this.hintResponse(error, request, requestId) : this.errorResponse(error, request, requestId);
     }
     // Only the path is logged: the query may hold an access_token, bodies hold payloads.
     const quiet = request.path === '/healthz' || request.path === '/readyz' || request.path === '/metrics';
@@ -125,6 +131,8 @@ export class RelayApp {
     switch (request.path) {
       case '/events':
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
+        // Before any parsing, auth or source work: a refusal must cost less than the stream it prevents.
+        this.options.admission?.admit();
         return this.withTopicCount(request, await openEventStream(request, {
           session: {
             hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
@@ -193,6 +201,14 @@ export class RelayApp {
     return json(error.status, { error: error.code }, headers);
   }
 
+  /** An EventSource refused for a passing reason (overload, drain) is told when to come back, see reconnect-hint.ts. */
+  private hintResponse(error: RelayError, request: RelayRequest, requestId: string): StreamResponse {
+    // Counted with the refusals it stands for (sse_http_errors_total{code="overloaded"}), though it is sent as a 200.
+    this.metrics.incLabelled('sse_http_errors_total', { code: error.code, route: routeLabel(request.path, this.options.assets) });
+    this.logger.debug({ requestId, code: error.code, path: request.path }, error.message);
+    return reconnectHint(error);
+  }
+
   /** Starts the shutdown: readiness fails and new streams are refused from now on. */
   startDraining(): void {
     this.draining = true;
@@ -202,10 +218,10 @@ export class RelayApp {
     return this.draining;
   }
 
-  /** Closes every stream spread over `windowMs` (each gets a jittered `retry:`), then stops the hub. */
-  async shutdown(windowMs: number): Promise<void> {
+  /** Closes every stream at the drain's pace (each gets a jittered `retry:`, see Hub.drain), then stops the hub. */
+  async shutdown(pace: DrainPace): Promise<void> {
     this.startDraining();
-    await this.hub.drain(windowMs);
+    await this.hub.drain(pace);
     await this.hub.close();
   }
 }

@@ -68,7 +68,7 @@ function openConnection(
     sink.once('close', () => connection.end('client-closed', 0));
     sink.once('response-budget', () => context.hub.end(connection, 'response-budget'));
     if (source.delivery === 'queue') return void consumeQueue(context, source, plan.topics, connection);
-    replayThenGoLive(context, source, plan, connection).catch((error: unknown) => {
+    replayThenGoLive(context, plan, connection).catch((error: unknown) => {
       context.metrics.inc('sse_source_errors_total');
       context.logger.warn({ err: error }, 'stream ended: replay failed');
       context.hub.end(connection, 'source-error');
@@ -76,7 +76,7 @@ function openConnection(
   });
 }
 
-async function replayThenGoLive(context: SessionContext, source: BroadcastSource, plan: SessionPlan, connection: Connection): Promise<void> {
+async function replayThenGoLive(context: SessionContext, plan: SessionPlan, connection: Connection): Promise<void> {
   if (plan.cursor.size > 0) {
     const until = context.hub.topicFanout.positions(plan.topics);
     const position = new Map(until);
@@ -84,7 +84,7 @@ async function replayThenGoLive(context: SessionContext, source: BroadcastSource
     context.metrics.inc('sse_replays_total');
     let resetSent = false;
     for (const [topic, after] of plan.cursor) {
-      const replay = await source.replay(topic, after, until.get(topic) ?? '0', context.replayMax);
+      const replay = await context.hub.topicFanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax);
       if (replay.gap && !resetSent) {
         resetSent = true;
         context.metrics.inc('sse_resets_total');

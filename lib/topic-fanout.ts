@@ -2,7 +2,9 @@ import type { Connection } from './connection.js';
 import { RelayError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { BroadcastSource, LiveFeed, StoredMessage } from './source.js';
+import { comparePositions } from './cursor.js';
+import { RecentMessages } from './recent-messages.js';
+import type { BroadcastSource, LiveFeed, ReplayResult, StoredMessage } from './source.js';
 import { encodeEvent } from './sse-encoder.js';
 
 interface TopicState {
@@ -11,6 +13,8 @@ interface TopicState {
   position: string;
   /** Settles when the live subscription is in place. */
   ready: Promise<void>;
+  /** What the feed delivered since the subscription started (bounded), for cheap replays; set once it is in place. */
+  recent: RecentMessages | undefined;
 }
 
 /**
@@ -44,10 +48,11 @@ export class TopicFanout {
   private state(topic: string): TopicState {
     let state = this.topics.get(topic);
     if (state !== undefined) return state;
-    const created: TopicState = { subscribers: new Set(), position: '0', ready: Promise.resolve() };
+    const created: TopicState = { subscribers: new Set(), position: '0', ready: Promise.resolve(), recent: undefined };
     created.ready = this.source.head(topic).then(
       (head) => {
         created.position = head;
+        created.recent = new RecentMessages(head);
         this.feed.add(topic, head);
       },
       (error: unknown) => {
@@ -81,6 +86,29 @@ export class TopicFanout {
     return new Map(topics.map((topic) => [topic, this.topics.get(topic)?.position ?? '0']));
   }
 
+  /**
+   * What a connection resuming after `after` must replay of `topic` before its live frames (which follow `until`): from
+   * the messages this process holds when they cover it, from the source otherwise. A cursor past `until` (another
+   * instance's feed delivered it first) costs one source read to tell "not here yet" from "not in the source at all":
+   * in the first case the connection skips the live frames it already has.
+   */
+  async replay(connection: Connection, topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
+    const order = comparePositions(after, until);
+    if (order > 0) {
+      // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through. A cursor the source
+      // never issued (a memory source restarted, so positions began again) is then given its live frames after all.
+      connection.skipLiveUntil(topic, after);
+      if (comparePositions(after, await this.source.head(topic)) > 0) connection.skipLiveUntil(topic, '0');
+    }
+    if (order >= 0) return { messages: [], gap: false };
+    const held = this.topics.get(topic)?.recent?.between(after, until, limit);
+    if (held !== undefined) {
+      this.metrics.inc('sse_replays_from_memory_total');
+      return { messages: held, gap: false };
+    }
+    return this.source.replay(topic, after, until, limit);
+  }
+
   private deliver(message: StoredMessage): void {
     const state = this.topics.get(message.topic);
     if (state === undefined) return;
@@ -93,6 +121,7 @@ export class TopicFanout {
       this.logger.warn({ topic: message.topic, position: message.position, err: error }, 'message skipped: cannot be a frame');
       return;
     }
+    state.recent?.push(message);
     let lastKey = '';
     let lastFrame: Uint8Array | undefined;
     let others: Map<string, Uint8Array> | undefined;
@@ -105,7 +134,7 @@ export class TopicFanout {
       }
       lastKey = key;
       lastFrame = frame;
-      connection.send(frame, true, true);
+      if (!connection.alreadyHas(message.topic, message.position)) connection.send(frame, true, true);
     }
     this.metrics.inc('sse_events_delivered_total', state.subscribers.size);
   }

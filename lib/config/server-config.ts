@@ -47,7 +47,10 @@ export interface ServerConfig {
    * Default false.
    */
   trustProxy: boolean;
-  /** On SIGTERM, open streams are closed spread over this window, then the process exits, ms. Default 10000. */
+  /**
+   * On SIGTERM, open streams are closed spread over at least this window, then the process exits, ms. The window grows
+   * to connections ÷ DRAIN_RATE_PER_S when that is longer. Default 10000.
+   */
   shutdownDrainMs: number;
   /**
    * Headers, and the whole body of a request that has one, must arrive within this long, ms; then the connection
@@ -61,6 +64,20 @@ export interface ServerConfig {
   metricsPort: number | undefined;
   /** Topics that get their own `sse_topic_subscribers{topic}` series (the N with the most streams); 0 = none. Default 0. */
   metricsTopicsTopN: number;
+  /**
+   * Most streams closed per second while draining, so the instances that take the clients over see their reconnects
+   * arrive at this rate at most. Default 250 (measured: see docs/scaling.md).
+   */
+  drainRatePerSecond: number;
+  /** Kernel accept queue length asked for in listen(2) (capped by net.core.somaxconn). Default 4096 (Node's is 511). */
+  listenBacklog: number;
+  /**
+   * New streams refused (503 `overloaded`, or a `retry:`-only stream for EventSource) while the event loop lags more
+   * than this, ms; 0 = never. Default 1000.
+   */
+  overloadLagMs: number;
+  /** Most new streams accepted per second per process; beyond it new streams are refused like overload; 0 = no bound. Default 0. */
+  admissionRatePerSecond: number;
 }
 
 export function readServerConfig(env: EnvReader): ServerConfig {
@@ -88,5 +105,9 @@ export function readServerConfig(env: EnvReader): ServerConfig {
     requestTimeoutMs: env.integer('REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
     metricsPort: env.optionalInteger('METRICS_PORT', 0, 65535),
     metricsTopicsTopN: env.integer('METRICS_TOPICS_TOP_N', 0, 0, 100),
+    drainRatePerSecond: env.integer('DRAIN_RATE_PER_S', 250, 1, 1_000_000),
+    listenBacklog: env.integer('LISTEN_BACKLOG', 4_096, 1, 1_048_576),
+    overloadLagMs: env.integer('OVERLOAD_LAG_MS', 1_000, 0, 600_000),
+    admissionRatePerSecond: env.integer('ADMISSION_RATE_PER_S', 0, 0, 1_000_000),
   };
 }

@@ -174,7 +174,7 @@ describe('Hub and session loop', () => {
     const { open, hub } = setup();
     const streams = [open(['a']), open(['b'])];
     await settle();
-    const drained = hub.drain(1_000);
+    const drained = hub.drain({ minimumMs: 1_000, ratePerSecond: 500 });
     await jest.advanceTimersByTimeAsync(1_000);
     await drained;
     for (const s of streams) await expect(s.ended).resolves.toBe('shutdown');
@@ -235,7 +235,7 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await source.publish('a', { data: 'x' });
     const { sink, ended } = open(['a']);
     await settle();
-    const drained = hub.drain(100);
+    const drained = hub.drain({ minimumMs: 100, ratePerSecond: 500 });
     await jest.advanceTimersByTimeAsync(100);
     await drained;
     await expect(ended).resolves.toBe('shutdown');

@@ -5,7 +5,10 @@ import { Ingress } from 'kubernetes-models/networking.k8s.io/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Service } from 'kubernetes-models/v1';
 import { join } from 'node:path';
+import { EXIT_MARGIN_MS } from '../../functions/server.js';
 import { loadAssets } from '../../functions/load-assets.js';
+import { loadConfig } from '../../lib/config/index.js';
+import { drainWindowMs } from '../../lib/drain-pace.js';
 import { findObject, k8sPath, readYaml, renderKustomization, REPO_ROOT } from './kustomize-render.js';
 
 // The Deployment and its neighbours agree with each other and with how the server behaves (functions/server.ts):
@@ -51,13 +54,17 @@ describe('Deployment sse-relay', () => {
     expect(periodSeconds * failureThreshold).toBeLessThanOrEqual(10);
   });
 
-  test('the grace period outlasts the preStop sleep plus SHUTDOWN_DRAIN_MS', () => {
+  test('the grace period outlasts preStop + the longest drain window (a full pod at DRAIN_RATE_PER_S) + the exit margin', () => {
     const command = container.lifecycle?.preStop?.exec?.command ?? [];
     expect(command).toEqual(['sleep', expect.stringMatching(/^\d+$/)]);
     const preStopSeconds = Number(command[1]);
     expect(preStopSeconds).toBeGreaterThanOrEqual(3);
-    const drainSeconds = Number(config['SHUTDOWN_DRAIN_MS'] ?? DEFAULT_DRAIN_MS) / 1000;
-    expect(pod.spec!.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + drainSeconds);
+    // The Secret's values (REDIS_URL, the JWT secret) do not change the drain: stand-ins make the ConfigMap loadable.
+    const server = loadConfig({ ...config, AUTH_MODE: 'none', REDIS_URL: 'redis://sse-relay-redis:6379' }).server;
+    const pace = { minimumMs: server.shutdownDrainMs, ratePerSecond: server.drainRatePerSecond };
+    const windowSeconds = drainWindowMs(server.maxConnections, pace) / 1000;
+    expect(windowSeconds).toBeGreaterThanOrEqual(Number(config['SHUTDOWN_DRAIN_MS'] ?? DEFAULT_DRAIN_MS) / 1000);
+    expect(pod.spec!.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + windowSeconds + EXIT_MARGIN_MS / 1000);
   });
 
   test('runs locked down: non-root numeric user, read-only root, no capabilities, RuntimeDefault seccomp', () => {

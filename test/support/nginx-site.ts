@@ -91,10 +91,12 @@ function rewriteSite(text: string, { dir, port, tlsPort, upstream, backlog }: Si
   const servers = (typeof upstream === 'number' ? [upstream] : upstream).map((p) => `server 127.0.0.1:${p};`).join('\n    ');
   const edits: [RegExp, string, number][] = [
     [/server 127\.0\.0\.1:8080;/g, servers, 1],
-    [/listen 80;/g, `listen 127.0.0.1:${port}${backlog === undefined ? '' : ` backlog=${backlog}`};`, 1],
-    [/listen \[::\]:80;/g, '', 1],
-    [/listen 443 ssl http2;/g, `listen 127.0.0.1:${tlsPort} ssl http2;`, 1],
-    [/listen \[::\]:443 ssl http2;/g, '', 1],
+    // The accept queue stays as the site asks for it (backlog=…) unless a caller sets its own: the storm benchmark goes
+    // through the same file.
+    [/listen 80( backlog=\d+)?;/g, `listen 127.0.0.1:${port}${backlog === undefined ? '$1' : ` backlog=${backlog}`};`, 1],
+    [/listen \[::\]:80( backlog=\d+)?;/g, '', 1],
+    [/listen 443 ssl http2( backlog=\d+)?;/g, `listen 127.0.0.1:${tlsPort} ssl http2$1;`, 1],
+    [/listen \[::\]:443 ssl http2( backlog=\d+)?;/g, '', 1],
     [/ssl_certificate \/etc\/nginx\/tls\/sse-relay\.crt;/g, `ssl_certificate ${join(dir, 'tls.crt')};`, 1],
     [/ssl_certificate_key \/etc\/nginx\/tls\/sse-relay\.key;/g, `ssl_certificate_key ${join(dir, 'tls.key')};`, 1],
     [/\/var\/log\/nginx\//g, `${dir}/`, 2],

@@ -4,7 +4,9 @@ import { startServer, type RunningServer } from '../../functions/server.js';
 
 /** Starts the real container server in this process on an ephemeral loopback port. */
 export async function startRelay(env: Env = {}): Promise<RunningServer & { url: string }> {
-  const running = await startServer(loadConfig({ AUTH_MODE: 'none', PORT: '0', HOST: '127.0.0.1', ...env }), silentLogger);
+  // OVERLOAD_LAG_MS off unless a test asks: in this process the event loop is jest's too, and its pauses (GC, the test's
+  // own work on a loaded CI host) are not the server's overload.
+  const running = await startServer(loadConfig({ AUTH_MODE: 'none', PORT: '0', HOST: '127.0.0.1', OVERLOAD_LAG_MS: '0', ...env }), silentLogger);
   return { ...running, url: `http://127.0.0.1:${running.port}` };
 }
 

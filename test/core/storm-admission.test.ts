@@ -1,0 +1,185 @@
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { AdmissionGate } from '../../lib/admission-gate.js';
+import { loadConfig } from '../../lib/config/index.js';
+import { comparePositions } from '../../lib/cursor.js';
+import { closesDue, drainWindowMs } from '../../lib/drain-pace.js';
+import type { RelayRequest, StreamResponse } from '../../lib/http-types.js';
+import { Hub } from '../../lib/hub.js';
+import { silentLogger } from '../../lib/logger.js';
+import { Metrics } from '../../lib/metrics.js';
+import { RelayApp } from '../../lib/relay-app.js';
+import { runSession, type SessionContext } from '../../lib/session.js';
+import type { LiveFeed, LiveListener } from '../../lib/source.js';
+import { MemorySource } from '../../lib/sources/memory.js';
+import { RecordingSink } from '../support/recording-sink.js';
+
+/** A memory source whose live feed can fall behind the stored messages, as one pod's Redis reader may lag another's. */
+class LaggingSource extends MemorySource {
+  lagging = false;
+  private readonly late: (() => void)[] = [];
+
+  override openFeed(listener: LiveListener): LiveFeed {
+    return super.openFeed((message) => (this.lagging ? this.late.push(() => listener(message)) : listener(message)));
+  }
+
+  catchUp(): void {
+    this.lagging = false;
+    for (const deliver of this.late.splice(0)) deliver();
+  }
+}
+
+const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 65_536, sessionIdleMs: 0 };
+
+describe('drain pace', () => {
+  it('lasts the larger of the minimum window and connections ÷ rate', () => {
+    expect(drainWindowMs(100, { minimumMs: 5_000, ratePerSecond: 500 })).toBe(5_000);
+    expect(drainWindowMs(10_000, { minimumMs: 5_000, ratePerSecond: 500 })).toBe(20_000);
+    expect(drainWindowMs(0, { minimumMs: 0, ratePerSecond: 500 })).toBe(0);
+  });
+
+  it('schedules closes evenly and catches up after a late timer', () => {
+    expect(closesDue(1_000, 0, 2_000)).toBe(0);
+    expect(closesDue(1_000, 500, 2_000)).toBe(250);
+    expect(closesDue(1_000, 1_999, 2_000)).toBe(999);
+    expect(closesDue(1_000, 5_000, 2_000)).toBe(1_000);
+  });
+
+  describe('Hub.drain', () => {
+    beforeEach(() => void jest.useFakeTimers());
+    afterEach(() => void jest.useRealTimers());
+
+    it('closes streams no faster than the drain rate, each with a jittered retry, over max(minimum, n ÷ rate)', async () => {
+      const source = new MemorySource(10);
+      const metrics = new Metrics();
+      const hub = new Hub(OPTIONS, metrics, silentLogger, source);
+      const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+      const sinks = Array.from({ length: 200 }, () => new RecordingSink());
+      for (const sink of sinks) void runSession(context, source, { topics: ['t'], cursor: new Map(), endsAt: Date.now() + 3_600_000, endReason: 'max-session' }, sink);
+      await jest.advanceTimersByTimeAsync(1);
+      expect(hub.connections.size).toBe(200);
+      // 200 streams at 100/s: 2 s, longer than the 500 ms minimum.
+      const drained = hub.drain({ minimumMs: 500, ratePerSecond: 100 });
+      const closedAt: number[] = [];
+      for (let t = 0; t < 2_100; t += 100) {
+        closedAt.push(sinks.filter((s) => s.ended).length);
+        await jest.advanceTimersByTimeAsync(100);
+      }
+      await drained;
+      expect(sinks.every((s) => s.ended)).toBe(true);
+      // Never more than rate × elapsed (+ one 20 ms step): no burst.
+      closedAt.forEach((closed, i) => expect(closed).toBeLessThanOrEqual(100 * (i * 0.1 + 0.02) + 1));
+      expect(closedAt[10]).toBeGreaterThanOrEqual(90); // and on schedule: about half after 1 s
+      const retries = sinks.map((s) => Number(/retry: (\d+)\n\n$/.exec(s.text)?.[1]));
+      for (const retry of retries) expect(retry).toBeGreaterThanOrEqual(1_000);
+      for (const retry of retries) expect(retry).toBeLessThan(3_000);
+      expect(new Set(retries).size).toBeGreaterThan(50); // jittered, not one value
+      await hub.close();
+    });
+  });
+});
+
+describe('resume served by the hub', () => {
+  beforeEach(() => void jest.useFakeTimers());
+  afterEach(() => void jest.useRealTimers());
+
+  it('replays a short absence from the messages the hub holds, with no source read, exactly once in order', async () => {
+    const source = new MemorySource(1_000);
+    const metrics = new Metrics();
+    const hub = new Hub(OPTIONS, metrics, silentLogger, source);
+    const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const plan = (cursor: [string, string][]) => ({ topics: ['t'], cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
+    const first = new RecordingSink();
+    void runSession(context, source, plan([]), first);
+    await jest.advanceTimersByTimeAsync(1);
+    for (let i = 1; i <= 5; i++) await source.publish('t', { data: String(i) });
+    const replay = jest.spyOn(source, 'replay');
+    const back = new RecordingSink();
+    void runSession(context, source, plan([['t', '2']]), back);
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('t', { data: '6' });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(back.ids).toEqual(['t=3', 't=4', 't=5', 't=6']);
+    expect(replay).not.toHaveBeenCalled();
+    expect(metrics.get('sse_replays_from_memory_total')).toBe(1);
+    // Older than what the hub holds (it started at 0, so position 0 is the oldest it covers): the source answers.
+    const old = new RecordingSink();
+    void runSession(context, source, plan([['t', '0']]), old);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(old.ids).toEqual(['t=1', 't=2', 't=3', 't=4', 't=5', 't=6']);
+    await hub.close();
+  });
+
+  it('skips live frames a client already has when it resumes past this process (another feed was ahead)', async () => {
+    const source = new LaggingSource(1_000);
+    const metrics = new Metrics();
+    const hub = new Hub(OPTIONS, metrics, silentLogger, source);
+    const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const plan = (cursor: [string, string][]) => ({ topics: ['t'], cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
+    void runSession(context, source, plan([]), new RecordingSink());
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('t', { data: '1' });
+    source.lagging = true;
+    await source.publish('t', { data: '2' });
+    await source.publish('t', { data: '3' });
+    // Another instance already gave this client 3; this process's feed is still at 1.
+    const ahead = new RecordingSink();
+    void runSession(context, source, plan([['t', '3']]), ahead);
+    await jest.advanceTimersByTimeAsync(1);
+    source.catchUp();
+    await source.publish('t', { data: '4' });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(ahead.ids).toEqual(['t=4']);
+    // Its position frame names where the client is (3), not where this process's feed was (1): never backwards.
+    expect(ahead.text).toBe('retry: 2000\n\nid: t=3\n\nid: t=4\ndata: 4\n\n');
+    await hub.close();
+  });
+
+  it('orders memory positions and Redis stream ids numerically', () => {
+    expect(comparePositions('9', '10')).toBeLessThan(0);
+    expect(comparePositions('1700000000000-2', '1700000000000-10')).toBeLessThan(0);
+    expect(comparePositions('18446744073709551615-0', '18446744073709551614-9')).toBeGreaterThan(0);
+    expect(comparePositions('007', '7')).toBe(0);
+  });
+});
+
+describe('overload admission', () => {
+  it('refuses while the event loop lags, and beyond the accept rate, with a jittered Retry-After', () => {
+    let lag = 0;
+    let now = 0;
+    const gate = new AdmissionGate({ lagMs: 500, ratePerSecond: 10, currentLagMs: () => lag, now: () => now });
+    for (let i = 0; i < 10; i++) gate.admit();
+    expect(() => gate.admit()).toThrow(expect.objectContaining({ code: 'overloaded' }));
+    now += 100; // one more token
+    gate.admit();
+    now += 10_000;
+    lag = 600;
+    const refusals = Array.from({ length: 50 }, () => { try { gate.admit(); return undefined; } catch (e) { return e as { code: string; retryAfterSeconds: number }; } });
+    for (const refusal of refusals) expect(refusal).toMatchObject({ code: 'overloaded' });
+    const seconds = new Set(refusals.map((r) => r?.retryAfterSeconds));
+    expect(Math.min(...seconds as Set<number>)).toBeGreaterThanOrEqual(1);
+    expect(seconds.size).toBeGreaterThan(2);
+  });
+
+  function request(accept: string): RelayRequest {
+    const query = new URLSearchParams('topic=t');
+    const headers: Record<string, string> = { accept };
+    return { method: 'GET', path: '/events', query, header: (n) => headers[n], remoteAddress: '127.0.0.1', readBody: async () => new Uint8Array() };
+  }
+
+  it('answers 503 overloaded with Retry-After, and an EventSource a retry:-only stream it reconnects from', async () => {
+    const config = loadConfig({ AUTH_MODE: 'none' }).server;
+    const admission = new AdmissionGate({ lagMs: 100, ratePerSecond: 0, currentLagMs: () => 250 });
+    const app = new RelayApp({ config, source: new MemorySource(10), logger: silentLogger, admission });
+    const plain = await app.handle(request('*/*'));
+    expect(plain).toMatchObject({ kind: 'body', status: 503, body: '{"error":"overloaded"}' });
+    expect(Number(plain.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    const hinted = (await app.handle(request('text/event-stream'))) as StreamResponse;
+    expect(hinted).toMatchObject({ kind: 'stream', status: 200 });
+    const sink = new RecordingSink();
+    await hinted.run(sink);
+    expect(sink.text).toMatch(/^: overloaded\n\nretry: \d{4}\n\n$/);
+    expect(sink.ended).toBe(true);
+    expect(app.metrics.get('sse_overload_rejected_total')).toBe(2);
+    await app.hub.close();
+  });
+});
