@@ -3,5 +3,6 @@
  * back at once.
  */
 export function jitter(baseMs: number, random: () => number = Math.random): number {
-  return Math.round(baseMs * (0.5 + random()));
+  // floor, not round: the upper end stays excluded, as documented.
+  return Math.floor(baseMs * (0.5 + random()));
 }
