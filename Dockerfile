@@ -13,6 +13,7 @@ RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
 COPY functions ./functions
+COPY publisher ./publisher
 RUN npm run build
 
 FROM node:${NODE_VERSION}-slim AS runtime

@@ -32,8 +32,7 @@ export default tseslint.config(
   {
     // The core stays runtime-free: transports and SDKs belong to adapters, sources and functions.
     files: ['lib/**/*.ts'],
-    // The publisher is a client library with its own Redis and SQS transports, not part of the core.
-    ignores: ['lib/adapters/**', 'lib/sources/**', 'lib/publisher/**'],
+    ignores: ['lib/adapters/**', 'lib/sources/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: ['node:http', 'node:https', 'node:net', '@aws-sdk/*', 'ioredis', 'prom-client'] }],
       'no-restricted-globals': ['error', 'awslambda'],

@@ -1,9 +1,9 @@
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 // Not the publisher's index: that would load the Redis and SQS clients on every run.
-import { httpTransport } from '../../lib/publisher/http-transport.js';
-import { PublishError } from '../../lib/publisher/publish-error.js';
-import { createPublisher } from '../../lib/publisher/publisher.js';
+import { httpTransport } from '../../publisher/http-transport.js';
+import { PublishError } from '../../publisher/publish-error.js';
+import { createPublisher } from '../../publisher/publisher.js';
 import { baseUrl, EXIT, tokenFrom, UsageError, type Command } from './io.js';
 
 export const publish: Command = {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { parseTtl, signToken } from '../../lib/publisher/token.js';
+import { parseTtl, signToken } from '../../publisher/token.js';
 import { EXIT, UsageError, type Command } from './io.js';
 
 export const token: Command = {

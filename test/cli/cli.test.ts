@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jwtVerify } from 'jose';
-import { signToken } from '../../lib/publisher/index.js';
+import { signToken } from '../../publisher/index.js';
 import { CLI_JS, runCli, startCli } from '../support/cli-process.js';
 import { startRelay } from '../support/relay-server.js';
 import { startServerProcess } from '../support/server-process.js';

@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { SignJWT } from 'jose';
 import type { Page } from 'playwright-core';
-import { createPublisher, httpTransport, signToken } from '../../lib/publisher/index.js';
+import { createPublisher, httpTransport, signToken } from '../../publisher/index.js';
 import { launchChromium, type RunningChromium } from '../support/chromium.js';
 import { clientReaches, clientState, readClientRecord, startClientPage } from '../support/client-page.js';
 import { freePort } from '../support/nginx.js';

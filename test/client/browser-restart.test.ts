@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { createPublisher, redisTransport, signToken, type Publisher } from '../../lib/publisher/index.js';
+import { createPublisher, redisTransport, signToken, type Publisher } from '../../publisher/index.js';
 import { launchChromium } from '../support/chromium.js';
 import { clientReaches, clientState, readClientRecord, startClientPage } from '../support/client-page.js';
 import { freePort } from '../support/nginx.js';

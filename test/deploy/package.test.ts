@@ -23,8 +23,8 @@ async function packedFiles(): Promise<string[]> {
 
 test('npm pack lists the client, its types, the publisher, the CLI and the server, and nothing of the tests', async () => {
   const files = await packedFiles();
-  for (const required of ['public/sse-client.js', 'public/sse-client.d.ts', 'public/sse-parser.js', 'dist/lib/publisher/index.js',
-    'dist/lib/publisher/index.d.ts', 'dist/functions/cli.js', 'dist/functions/server.js', 'dist/functions/server.d.ts', 'README.md']) {
+  for (const required of ['public/sse-client.js', 'public/sse-client.d.ts', 'public/sse-parser.js', 'dist/publisher/index.js',
+    'dist/publisher/index.d.ts', 'dist/functions/cli.js', 'dist/functions/server.js', 'dist/functions/server.d.ts', 'README.md']) {
     expect(files).toContain(required);
   }
   expect(files.filter((f) => /(^|\/)(test|tests|fixtures|bench|k8s|nginx|scripts)\/|\.test\.|\.map$|^\.|^tsconfig|^jest|^eslint/.test(f))).toEqual([]);

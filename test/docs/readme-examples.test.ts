@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
-import { signToken } from '../../lib/publisher/index.js';
+import { signToken } from '../../publisher/index.js';
 import { launchChromium } from '../support/chromium.js';
 import { CLI_JS } from '../support/cli-process.js';
 import { freePort } from '../support/nginx.js';

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { createPublisher, httpTransport, PublishError, redisTransport, sqsTransport, type PublishMessage, type PublishTransport } from '../../lib/publisher/index.js';
+import { createPublisher, httpTransport, PublishError, redisTransport, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';

@@ -1,4 +1,4 @@
-import { messageProblem } from '../field-rules.js';
+import { messageProblem } from '../lib/field-rules.js';
 import { PublishError } from './publish-error.js';
 
 /** One message to publish, as every transport takes it. */
