@@ -7,7 +7,7 @@
 // problem. test/redis/cluster.test.ts is the smaller jest version.
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { keySlot, StreamKeys } from '../lib/sources/redis-stream-keys.js';
+import { keySlot, StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import { RecordingEventSource, sequenceProblems, streamIdOf } from '../test/support/recording-event-source.js';
 import { redisCli, waitFor } from '../test/support/redis-cli.js';
 import { startCluster, type TestCluster } from '../test/support/redis-cluster.js';

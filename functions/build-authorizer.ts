@@ -1,6 +1,6 @@
 import { createRemoteJWKSet } from 'jose';
-import { JwtAuthorizer } from '../lib/auth-jwt.js';
-import { allowEveryone, type Authorizer } from '../lib/authorizer.js';
+import { JwtAuthorizer } from '../lib/auth/jwt.js';
+import { allowEveryone, type Authorizer } from '../lib/auth/authorizer.js';
 import type { Config } from '../lib/config/index.js';
 import type { Logger } from '../lib/logger.js';
 

@@ -1,8 +1,8 @@
 import type { Config } from '../lib/config/index.js';
-import type { RedisConnectionSettings } from '../lib/sources/redis-connection.js';
-import type { InvalidEntry } from '../lib/sources/redis-entry.js';
-import { RedisListSource } from '../lib/sources/redis-list.js';
-import { RedisStreamSource } from '../lib/sources/redis-stream.js';
+import type { RedisConnectionSettings } from '../lib/sources/redis/connection.js';
+import type { InvalidEntry } from '../lib/sources/redis/entry.js';
+import { RedisListSource } from '../lib/sources/redis/list.js';
+import { RedisStreamSource } from '../lib/sources/redis/stream.js';
 import type { SourceHooks } from './build-sqs-source.js';
 
 /** SOURCE=redis (streams, broadcast) and SOURCE=redis-list (queue), from REDIS_* and MAX_MESSAGE_BYTES. */

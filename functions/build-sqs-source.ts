@@ -2,7 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Config } from '../lib/config/index.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import { SqsSource } from '../lib/sources/sqs.js';
+import { SqsSource } from '../lib/sources/sqs/source.js';
 
 /** What a source may report to besides its return value: the process's logger and metrics (both optional). */
 export interface SourceHooks {

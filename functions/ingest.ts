@@ -1,9 +1,9 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadConfig, type Config } from '../lib/config/index.js';
-import { ingestBatch, type IngestRecord } from '../lib/ingest-batch.js';
+import { ingestBatch, type IngestRecord } from '../lib/bridge/ingest-batch.js';
 import type { Logger } from '../lib/logger.js';
-import { readStringAttribute, type AttributeReading } from '../lib/message-attribute.js';
-import type { RedisStreamSource } from '../lib/sources/redis-stream.js';
+import { readStringAttribute, type AttributeReading } from '../lib/sources/sqs/message-attribute.js';
+import type { RedisStreamSource } from '../lib/sources/redis/stream.js';
 import { buildRedisSource } from './build-redis-source.js';
 import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';

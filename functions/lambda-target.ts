@@ -1,9 +1,9 @@
 import type { LambdaTarget, TargetLoader } from '../lib/adapters/lambda.js';
 import { loadConfig, type Env } from '../lib/config/index.js';
 import { assertLambdaQueueAck, withLambdaDefaults } from '../lib/config/lambda-config.js';
-import { startDemoPublisher } from '../lib/demo-publisher.js';
+import { startDemoPublisher } from '../lib/demo/demo-publisher.js';
 import { Metrics } from '../lib/metrics.js';
-import { RelayApp } from '../lib/relay-app.js';
+import { RelayApp } from '../lib/http/relay-app.js';
 import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
 import { InvocationScope } from './lambda-invocations.js';

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import type { Asset } from '../lib/relay-app.js';
+import type { Asset } from '../lib/http/relay-app.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

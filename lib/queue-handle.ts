@@ -1,4 +1,4 @@
-import { isValidTopic } from './topics.js';
+import { isValidTopic } from './sse/topics.js';
 
 // Topics never contain `~` (see the topic pattern), so the first one separates the topic from the source's part.
 const SEPARATOR = '~';

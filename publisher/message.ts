@@ -1,4 +1,4 @@
-import { messageProblem } from '../lib/field-rules.js';
+import { messageProblem } from '../lib/sse/field-rules.js';
 import { PublishError } from './publish-error.js';
 
 /** One message to publish, as every transport takes it. */
@@ -25,7 +25,7 @@ export interface CheckedMessage {
 export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
 
 /**
- * Applies the relay's own field rules (lib/field-rules.ts, the module every path of the relay uses), so a producer hears
+ * Applies the relay's own field rules (lib/sse/field-rules.ts, the module every path of the relay uses), so a producer hears
  * about a bad message at once instead of the relay refusing it, or skipping it later (Redis, SQS) with only a log line
  * on the server. Throws PublishError with the code the relay would answer.
  */

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
-import { encodeListEnvelope } from '../lib/sources/redis-entry.js';
-import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis-list-keys.js';
-import { PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis-stream.js';
-import { StreamKeys } from '../lib/sources/redis-stream-keys.js';
+import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
+import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
+import { PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
+import { StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import type { CheckedMessage } from './message.js';
 import type { Published, PublishTransport } from './transport.js';
 

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
-import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from '../lib/sources/sqs-message.js';
-import { isFifoQueue } from '../lib/sources/sqs-queue-urls.js';
+import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from '../lib/sources/sqs/message.js';
+import { isFifoQueue } from '../lib/sources/sqs/queue-urls.js';
 import type { CheckedMessage } from './message.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';

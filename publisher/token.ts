@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { isValidPattern } from '../lib/auth-patterns.js';
+import { isValidPattern } from '../lib/auth/patterns.js';
 
 /** What a token may do: topic patterns (`orders`, `user.123.*`, `*`) per action (docs/security.md). */
 export interface TokenGrants {

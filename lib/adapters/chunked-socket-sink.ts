@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { ServerResponse } from 'node:http';
-import type { ByteSink } from '../byte-sink.js';
+import type { ByteSink } from '../engine/byte-sink.js';
 
 const CRLF = Buffer.from('\r\n');
 

@@ -1,4 +1,4 @@
-import type { ByteSink } from '../byte-sink.js';
+import type { ByteSink } from '../engine/byte-sink.js';
 
 /**
  * A ByteSink that follows every batch of writes with one SSE comment line of exactly `bytes` bytes (`:` + spaces +

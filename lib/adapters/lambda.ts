@@ -1,7 +1,7 @@
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import type { ByteSink } from '../byte-sink.js';
+import type { ByteSink } from '../engine/byte-sink.js';
 import { RelayError } from '../errors.js';
-import { json, type BodyResponse, type RelayRequest, type RelayResponse } from '../http-types.js';
+import { json, type BodyResponse, type RelayRequest, type RelayResponse } from '../request.js';
 import type { Logger } from '../logger.js';
 import { FlushPaddingSink } from './flush-padding-sink.js';
 import { lambdaRuntime, type LambdaResponseStream, type StreamingHandler } from './lambda-runtime.js';

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
 import { ChunkedSocketSink } from './chunked-socket-sink.js';
-import { INVALID_TARGET_PATH, type RelayRequest, type RelayResponse, type StreamResponse } from '../http-types.js';
+import { INVALID_TARGET_PATH, type RelayRequest, type RelayResponse, type StreamResponse } from '../request.js';
 
 /** Anything with the core's `handle` (RelayApp). */
 export interface RequestHandler {

@@ -1,4 +1,4 @@
-import type { ByteSink } from '../byte-sink.js';
+import type { ByteSink } from '../engine/byte-sink.js';
 
 /**
  * A ByteSink that counts the bytes of one response and, once they reach `budgetBytes`, emits `response-budget`: the

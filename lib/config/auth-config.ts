@@ -1,4 +1,4 @@
-import { isExactOrigin } from '../cors.js';
+import { isExactOrigin } from '../request.js';
 import { ConfigError } from './config-error.js';
 import type { EnvReader } from './env-reader.js';
 

@@ -1,4 +1,4 @@
-import { isValidTopic } from '../topics.js';
+import { isValidTopic } from '../sse/topics.js';
 import { ConfigError } from './config-error.js';
 import type { EnvReader } from './env-reader.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
 import { EventStreamParser } from '../../public/sse-parser.js';
-import { encodeEvent, encodeRetry, type SseEvent } from '../../lib/sse-encoder.js';
+import { encodeEvent, encodeRetry, type SseEvent } from '../../lib/sse/encoder.js';
 
 // The browser client's own parser (public/sse-parser.js) against the server's encoder and an independent parser
 // (eventsource-parser), with chunks cut anywhere: inside a CRLF, inside a multi-byte character, after a BOM.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { formatCursor, MAX_CURSOR_LENGTH, parseCursor } from '../../lib/cursor.js';
+import { formatCursor, MAX_CURSOR_LENGTH, parseCursor } from '../../lib/sse/cursor.js';
 import { isRelayError } from '../../lib/errors.js';
-import { parseTopics } from '../../lib/topics.js';
+import { parseTopics } from '../../lib/sse/topics.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

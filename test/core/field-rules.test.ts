@@ -1,9 +1,9 @@
 import { expect, test } from '@jest/globals';
 import { isRelayError } from '../../lib/errors.js';
-import { recordProblem } from '../../lib/ingest-batch.js';
-import { parsePublishBody } from '../../lib/publish-body.js';
-import { isStoredMessage, parseListEnvelope, parseStreamEntry } from '../../lib/sources/redis-entry.js';
-import { readMessage } from '../../lib/sources/sqs-message.js';
+import { recordProblem } from '../../lib/bridge/ingest-batch.js';
+import { parsePublishBody } from '../../lib/http/publish-body.js';
+import { isStoredMessage, parseListEnvelope, parseStreamEntry } from '../../lib/sources/redis/entry.js';
+import { readMessage } from '../../lib/sources/sqs/message.js';
 
 const MAX_BYTES = 1_000;
 

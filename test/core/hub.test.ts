@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
-import { Hub } from '../../lib/hub.js';
+import { Hub } from '../../lib/engine/hub.js';
 import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
-import { runSession, type SessionContext, type SessionPlan } from '../../lib/session.js';
+import { runSession, type SessionContext, type SessionPlan } from '../../lib/engine/session.js';
 import { MemorySource } from '../../lib/sources/memory.js';
 import { RecordingSink } from '../support/recording-sink.js';
 

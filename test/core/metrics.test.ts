@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Histogram } from '../../lib/histogram.js';
 import { Metrics } from '../../lib/metrics.js';
-import { publishedAt } from '../../lib/timed-source.js';
+import { publishedAt } from '../../lib/engine/timed-source.js';
 
 describe('Metrics', () => {
   it('keeps plain counters and gauges readable with get()', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import fc from 'fast-check';
 import { isRelayError } from '../../lib/errors.js';
-import { encodeComment, encodeEvent, encodeRetry, type SseEvent } from '../../lib/sse-encoder.js';
+import { encodeComment, encodeEvent, encodeRetry, type SseEvent } from '../../lib/sse/encoder.js';
 
 /** Parses bytes the way a browser does, fed in the given chunks. */
 function parseChunks(chunks: Uint8Array[]): { events: EventSourceMessage[]; retries: number[]; comments: string[] } {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { StreamTtlRenewals } from '../../lib/sources/redis-stream-ttl.js';
+import { StreamTtlRenewals } from '../../lib/sources/redis/stream-ttl.js';
 
 describe('StreamTtlRenewals', () => {
   it('is due on a topic first seen, then once per tenth of the TTL, and never with a TTL of 0', () => {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { EXIT_MARGIN_MS } from '../../functions/server.js';
 import { loadAssets } from '../../functions/load-assets.js';
 import { loadConfig } from '../../lib/config/index.js';
-import { drainWindowMs } from '../../lib/drain-pace.js';
+import { drainWindowMs } from '../../lib/engine/drain-pace.js';
 import { findObject, k8sPath, readYaml, renderKustomization, REPO_ROOT } from './kustomize-render.js';
 
 // The Deployment and its neighbours agree with each other and with how the server behaves (functions/server.ts):

@@ -7,7 +7,7 @@ import { bufferedHandler, streamingHandler, toRelayRequest } from '../../lib/ada
 import { loadConfig } from '../../lib/config/index.js';
 import { withLambdaDefaults } from '../../lib/config/lambda-config.js';
 import { silentLogger } from '../../lib/logger.js';
-import { RelayApp } from '../../lib/relay-app.js';
+import { RelayApp } from '../../lib/http/relay-app.js';
 import { MemorySource } from '../../lib/sources/memory.js';
 import { RecordingSink } from '../support/recording-sink.js';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../support/lambda/bundle-functions.js';
 import { effectiveStack, roleStatements, type Statement, type Template } from '../support/lambda/cloudformation.js';
-import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/cors.js';
+import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/http/cors.js';
 
 // `serverless package` (osls, the dev dependency) runs offline, each configuration in its own copy of the service, so
 // parallel runs and the working tree never see .serverless/ and .esbuild/. Dummy credentials: packaging never calls AWS.

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { RunningServer } from '../../functions/server.js';
-import { compareStreamIds } from '../../lib/sources/redis-entry.js';
-import { keySlot, StreamKeys } from '../../lib/sources/redis-stream-keys.js';
+import { compareStreamIds } from '../../lib/sources/redis/entry.js';
+import { keySlot, StreamKeys } from '../../lib/sources/redis/stream-keys.js';
 import { redisCli, waitFor } from '../support/redis-cli.js';
 import { startCluster, type TestCluster } from '../support/redis-cluster.js';
 import { startRelay } from '../support/relay-server.js';

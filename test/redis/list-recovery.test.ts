@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { Delivery } from '../../lib/source.js';
-import { RedisListSource } from '../../lib/sources/redis-list.js';
+import { RedisListSource } from '../../lib/sources/redis/list.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startServerProcess } from '../support/server-process.js';
 import { SseReader } from '../support/sse-reader.js';

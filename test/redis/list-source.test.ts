@@ -3,8 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { Delivery } from '../../lib/source.js';
-import type { InvalidEntry } from '../../lib/sources/redis-entry.js';
-import { RedisListSource } from '../../lib/sources/redis-list.js';
+import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
+import { RedisListSource } from '../../lib/sources/redis/list.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 
 const TTL_MS = 1_000;

@@ -1,6 +1,6 @@
 import { publish } from '../support/relay-server.js';
 import { expect } from '@jest/globals';
-import { compareStreamIds } from '../../lib/sources/redis-entry.js';
+import { compareStreamIds } from '../../lib/sources/redis/entry.js';
 import type { SseReader } from '../support/sse-reader.js';
 
 /** One POST /publish attempt: `seq` is in the data, `id` is the stream id when the relay answered 202. */

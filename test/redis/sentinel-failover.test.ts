@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { RunningServer } from '../../functions/server.js';
-import { compareStreamIds } from '../../lib/sources/redis-entry.js';
+import { compareStreamIds } from '../../lib/sources/redis/entry.js';
 import { redisCli, waitFor } from '../support/redis-cli.js';
 import { startSentinelGroup, type TestSentinelGroup } from '../support/redis-sentinel.js';
 import { startRelay } from '../support/relay-server.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { RunningServer } from '../../functions/server.js';
-import { compareStreamIds } from '../../lib/sources/redis-entry.js';
+import { compareStreamIds } from '../../lib/sources/redis/entry.js';
 import { startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';

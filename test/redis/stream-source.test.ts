@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { StoredMessage } from '../../lib/source.js';
-import type { InvalidEntry } from '../../lib/sources/redis-entry.js';
-import { RedisStreamSource } from '../../lib/sources/redis-stream.js';
+import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
+import { RedisStreamSource } from '../../lib/sources/redis/stream.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 
 let redis: TestRedis;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
-import { compilePatterns, isValidPattern } from '../../lib/auth-patterns.js';
+import { compilePatterns, isValidPattern } from '../../lib/auth/patterns.js';
 import { loadConfig } from '../../lib/config/index.js';
-import { RateLimiter } from '../../lib/rate-limit.js';
+import { RateLimiter } from '../../lib/limits/rate-limit.js';
 import { isRelayError } from '../../lib/errors.js';
 
 describe('topic pattern language', () => {

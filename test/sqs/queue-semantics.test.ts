@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { isRelayError } from '../../lib/errors.js';
 import type { Delivery } from '../../lib/source.js';
-import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs.js';
+import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs/source.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { newClient, startLocalSqs, type LocalSqs } from './fauxqs.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { backoffMs, classifySqsError } from '../../lib/sources/sqs-retry.js';
+import { backoffMs, classifySqsError } from '../../lib/sources/sqs/retry.js';
 
 describe('receive backoff', () => {
   it('doubles its ceiling from the base and never passes the cap (full jitter below it)', () => {

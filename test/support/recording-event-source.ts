@@ -1,5 +1,5 @@
 import { EventSource } from 'eventsource';
-import { compareStreamIds } from '../../lib/sources/redis-entry.js';
+import { compareStreamIds } from '../../lib/sources/redis/entry.js';
 import type { TopicLog } from './sequence-publisher.js';
 
 /** One event as the browser saw it. */

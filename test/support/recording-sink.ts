@@ -1,4 +1,4 @@
-import type { ByteSink } from '../../lib/byte-sink.js';
+import type { ByteSink } from '../../lib/engine/byte-sink.js';
 
 /** A ByteSink that records what is written (unit tests of the core). `backlog` simulates bytes stuck in the socket. */
 export class RecordingSink implements ByteSink {

@@ -1,0 +1,178 @@
+import type { ByteSink } from './byte-sink.js';
+import { Connection, type ConnectionOwner, type EndReason } from './connection.js';
+import { RelayError } from '../errors.js';
+import { FrameJoiner } from '../sse/frame-joiner.js';
+import { closesDue, drainWindowMs, type DrainPace } from './drain-pace.js';
+import { jitter } from './jitter.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { BroadcastSource, LiveFeed, StoredMessage } from '../source.js';
+import { encodeComment } from '../sse/encoder.js';
+import { TopicFanout } from './topic-fanout.js';
+
+/** Hub settings (see ServerConfig for the variables behind them). */
+export interface HubOptions {
+  heartbeatMs: number;
+  retryMs: number;
+  connectionBufferBytes: number;
+  sessionIdleMs: number;
+}
+
+const HEARTBEAT = Buffer.from(encodeComment('heartbeat'));
+// Deadlines (max session, idle, token expiry, Lambda deadline) are checked on this cadence by the one process timer.
+const TICK_MS = 1_000;
+// A flush pass longer than this means the process is saturated; the next pass is then deferred by at most MAX_DEFER_MS.
+const BUSY_PASS_MS = 10;
+const MAX_DEFER_MS = 50;
+// A drain closes its due streams on this cadence: at 500 streams/s, 10 per step.
+const DRAIN_TICK_MS = 20;
+
+/**
+ * The process's set of open streams. For broadcast sources it holds one live subscription per topic, whatever the
+ * number of browsers, and fans each message out; it owns the single timer that sends heartbeats and ends streams whose
+ * time is up, and it writes each connection's queued frames once per event-loop turn.
+ */
+export class Hub implements ConnectionOwner {
+  readonly connections = new Set<Connection>();
+  private readonly fanout: TopicFanout | undefined;
+  private dirty: Connection[] = [];
+  private flushScheduled = false;
+  /** How long the last flush pass took, ms. */
+  private lastPassMs = 0;
+  private lastPassEnd = 0;
+  private readonly timer: ReturnType<typeof setInterval>;
+  private nextHeartbeatAt: number;
+
+  constructor(
+    private readonly options: HubOptions,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    source: BroadcastSource | undefined,
+  ) {
+    this.fanout = source === undefined ? undefined : new TopicFanout(source, metrics, logger);
+    this.nextHeartbeatAt = Date.now() + options.heartbeatMs;
+    this.timer = setInterval(() => this.tick(), Math.min(TICK_MS, options.heartbeatMs));
+    this.timer.unref?.();
+  }
+
+  /** Makes sure every topic has its live subscription; throws `source_unavailable` when the source cannot start one. */
+  async prepare(topics: readonly string[]): Promise<void> {
+    await this.fanout?.ensure(topics);
+  }
+
+  /** Registers a new stream. For broadcast it joins the topics' fan-out holding live frames until `goLive()`. */
+  open(topics: readonly string[], sink: ByteSink, endsAt: number, onEnd?: (reason: EndReason) => void): Connection {
+    const now = Date.now();
+    const fanout = this.fanout;
+    const position = fanout === undefined ? undefined : () => fanout.cursorText(topics);
+    const connection = new Connection(topics, sink, this, this.options.connectionBufferBytes, now, endsAt, position);
+    this.connections.add(connection);
+    connection.onEnd = onEnd;
+    this.metrics.inc('sse_connections_total');
+    this.metrics.set('sse_connections_open', this.connections.size);
+    this.fanout?.join(connection);
+    return connection;
+  }
+
+  /** The live fan-out, for sessions that replay (broadcast sources only). */
+  get topicFanout(): TopicFanout {
+    if (this.fanout === undefined) throw new RelayError('internal', 'this hub has no broadcast source');
+    return this.fanout;
+  }
+
+  scheduleFlush(connection: Connection): void {
+    this.dirty.push(connection);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // Saturated — passes are long and the next frame came sooner than a pass lasts — wait about one pass before the
+    // next: each connection then gets more frames per write, and writes (the kernel's send path above all) are what
+    // saturates the process. Under light load frames go out in the same turn.
+    const sinceLastPass = performance.now() - this.lastPassEnd;
+    if (this.lastPassMs < BUSY_PASS_MS || sinceLastPass >= this.lastPassMs) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), Math.min(this.lastPassMs - sinceLastPass, MAX_DEFER_MS));
+  }
+
+  private flush(): void {
+    const started = performance.now();
+    this.flushScheduled = false;
+    const dirty = this.dirty;
+    this.dirty = [];
+    const joiner = new FrameJoiner();
+    let bytes = 0;
+    for (const connection of dirty) bytes += connection.flush(joiner);
+    this.metrics.inc('sse_bytes_written_total', bytes);
+    this.lastPassEnd = performance.now();
+    this.lastPassMs = this.lastPassEnd - started;
+  }
+
+  connectionEnded(connection: Connection, reason: EndReason): void {
+    this.connections.delete(connection);
+    this.fanout?.leave(connection);
+    this.metrics.set('sse_connections_open', this.connections.size);
+    if (reason === 'slow-consumer') this.metrics.inc('sse_slow_consumer_disconnects_total');
+    this.logger.debug({ reason, topics: connection.topicKey }, 'stream ended');
+    const listener = connection.onEnd;
+    connection.onEnd = undefined;
+    listener?.(reason);
+  }
+
+  /** Ends one stream with a jittered `retry:`. */
+  end(connection: Connection, reason: EndReason): void {
+    connection.end(reason, jitter(this.options.retryMs));
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const heartbeat = now >= this.nextHeartbeatAt;
+    if (heartbeat) {
+      this.nextHeartbeatAt = now + this.options.heartbeatMs;
+      this.metrics.inc('sse_heartbeats_total');
+    }
+    const idleMs = this.options.sessionIdleMs;
+    for (const connection of this.connections) {
+      if (connection.sawEvent) {
+        connection.sawEvent = false;
+        connection.lastEventAt = now;
+      }
+      if (now >= connection.endsAt) this.end(connection, connection.endReason);
+      else if (idleMs > 0 && now - connection.lastEventAt >= idleMs) this.end(connection, 'idle');
+      else if (heartbeat) connection.send(HEARTBEAT, false);
+    }
+  }
+
+  /**
+   * Closes every stream on an even schedule over the drain window (the larger of `pace.minimumMs` and connections ÷
+   * `pace.ratePerSecond`), in random order, each with a jittered `retry:`: the instances that take the clients over see
+   * their reconnects arrive at no more than the drain rate, spread by the jitter. Resolves when all are closed.
+   */
+  async drain(pace: DrainPace): Promise<void> {
+    const all = shuffle([...this.connections]);
+    const windowMs = drainWindowMs(all.length, pace);
+    this.logger.info({ connections: all.length, windowMs, ratePerSecond: pace.ratePerSecond }, 'draining streams');
+    const started = Date.now();
+    let closed = 0;
+    for (;;) {
+      const due = closesDue(all.length, Date.now() - started, windowMs);
+      for (; closed < due; closed++) this.end(all[closed] as Connection, 'shutdown');
+      if (closed >= all.length) return;
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
+    }
+  }
+
+  /** Stops the timer and the live feed. Open streams are not touched: drain() first. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.fanout?.close();
+  }
+}
+
+/** Fisher–Yates, in place: streams opened together (one topic, one client) are not all closed together. */
+function shuffle<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j] as T, items[i] as T];
+  }
+  return items;
+}
+
+export type { LiveFeed, StoredMessage };

@@ -1,0 +1,105 @@
+import type { ByteSink } from './byte-sink.js';
+import type { Connection, EndReason } from './connection.js';
+import { formatCursor } from '../sse/cursor.js';
+import { toRelayError } from '../errors.js';
+import type { Hub } from './hub.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { consumeQueue, type QueueSessionContext } from './queue-session.js';
+import type { BroadcastSource, QueueSource } from '../source.js';
+import { encodeEvent, encodeRetry } from '../sse/encoder.js';
+
+/** Event type of the reserved reset event: the cursor was older than what is retained, so something was missed. */
+export const RESET_EVENT = 'relay.reset';
+
+/** What a stream was asked for, after validation and authorization. */
+export interface SessionPlan {
+  topics: string[];
+  /** Where to resume, per topic (broadcast only); empty for a fresh subscription. */
+  cursor: Map<string, string>;
+  /** Epoch ms at which the stream ends itself with a jittered `retry:`, and why. */
+  endsAt: number;
+  endReason: EndReason;
+}
+
+export interface SessionContext extends QueueSessionContext {
+  hub: Hub;
+  metrics: Metrics;
+  logger: Logger;
+  retryMs: number;
+  replayMax: number;
+}
+
+/**
+ * Runs one stream to its end: `retry:` first, then replay (broadcast, when resuming), then live events until the client
+ * leaves (the sink closes), time is up, or the stream is cut. Resolves with the reason it ended; never rejects.
+ *
+ * Written with callbacks rather than as an async function on purpose: a suspended async frame per open stream costs
+ * memory for hours, and idle streams are what a process holds most of.
+ */
+export function runSession(
+  context: SessionContext,
+  source: BroadcastSource | QueueSource,
+  plan: SessionPlan,
+  sink: ByteSink,
+): Promise<EndReason> {
+  sink.write(Buffer.from(encodeRetry(context.retryMs)));
+  // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
+  return context.hub.prepare(plan.topics).then(
+    () => openConnection(context, source, plan, sink),
+    (error: unknown) => {
+      context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
+      sink.write(Buffer.from(encodeRetry(context.retryMs)));
+      sink.end();
+      return 'source-error';
+    },
+  );
+}
+
+function openConnection(
+  context: SessionContext,
+  source: BroadcastSource | QueueSource,
+  plan: SessionPlan,
+  sink: ByteSink,
+): Promise<EndReason> {
+  return new Promise<EndReason>((resolve) => {
+    const connection = context.hub.open(plan.topics, sink, plan.endsAt, resolve);
+    connection.endReason = plan.endReason;
+    sink.once('close', () => connection.end('client-closed', 0));
+    sink.once('response-budget', () => context.hub.end(connection, 'response-budget'));
+    if (source.delivery === 'queue') return void consumeQueue(context, source, plan.topics, connection);
+    replayThenGoLive(context, plan, connection).catch((error: unknown) => {
+      context.metrics.inc('sse_source_errors_total');
+      context.logger.warn({ err: error }, 'stream ended: replay failed');
+      context.hub.end(connection, 'source-error');
+    });
+  });
+}
+
+async function replayThenGoLive(context: SessionContext, plan: SessionPlan, connection: Connection): Promise<void> {
+  if (plan.cursor.size > 0) {
+    const until = context.hub.topicFanout.positions(plan.topics);
+    const position = new Map(until);
+    for (const [topic, after] of plan.cursor) position.set(topic, after);
+    context.metrics.inc('sse_replays_total');
+    let resetSent = false;
+    for (const [topic, after] of plan.cursor) {
+      const replay = await context.hub.topicFanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax);
+      if (replay.gap && !resetSent) {
+        resetSent = true;
+        context.metrics.inc('sse_resets_total');
+        const data = JSON.stringify({ reason: 'cursor-expired', topics: [...plan.cursor.keys()] });
+        connection.send(Buffer.from(encodeEvent({ event: RESET_EVENT, data })));
+      }
+      for (const message of replay.messages) {
+        position.set(topic, message.position);
+        const frame = encodeEvent({ id: formatCursor(position), event: message.event, data: message.data });
+        if (!connection.send(Buffer.from(frame))) return;
+      }
+      context.metrics.inc('sse_replayed_events_total', replay.messages.length);
+      context.metrics.inc('sse_events_delivered_total', replay.messages.length);
+      position.set(topic, until.get(topic) ?? '0');
+    }
+  }
+  connection.goLive();
+}

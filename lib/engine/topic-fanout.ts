@@ -1,0 +1,153 @@
+import type { Connection } from './connection.js';
+import { RelayError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { comparePositions } from '../sse/cursor.js';
+import { RecentMessages } from './recent-messages.js';
+import type { BroadcastSource, LiveFeed, ReplayResult, StoredMessage } from '../source.js';
+import { encodeEvent } from '../sse/encoder.js';
+
+interface TopicState {
+  subscribers: Set<Connection>;
+  /** Position of the last message the feed delivered (or the head when the subscription started). */
+  position: string;
+  /** Settles when the live subscription is in place. */
+  ready: Promise<void>;
+  /** What the feed delivered since the subscription started (bounded), for cheap replays; set once it is in place. */
+  recent: RecentMessages | undefined;
+}
+
+/**
+ * One live subscription per topic for the whole process, fanned out to every local connection. Each message is encoded
+ * once per distinct topic set (single-topic subscribers of a topic all share one frame), because the `id` is a cursor over
+ * the subscription's topics.
+ */
+export class TopicFanout {
+  private readonly topics = new Map<string, TopicState>();
+  private readonly feed: LiveFeed;
+
+  constructor(
+    private readonly source: BroadcastSource,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+  ) {
+    this.feed = source.openFeed(
+      (message) => this.deliver(message),
+      (error) => {
+        metrics.inc('sse_source_errors_total');
+        logger.warn({ err: error }, 'live feed fault; retrying');
+      },
+    );
+  }
+
+  /** Starts the live subscription of each topic that has none. */
+  async ensure(topics: readonly string[]): Promise<void> {
+    await Promise.all(topics.map((topic) => this.state(topic).ready));
+  }
+
+  private state(topic: string): TopicState {
+    let state = this.topics.get(topic);
+    if (state !== undefined) return state;
+    const created: TopicState = { subscribers: new Set(), position: '0', ready: Promise.resolve(), recent: undefined };
+    created.ready = this.source.head(topic).then(
+      (head) => {
+        created.position = head;
+        created.recent = new RecentMessages(head);
+        this.feed.add(topic, head);
+      },
+      (error: unknown) => {
+        if (this.topics.get(topic) === created) this.topics.delete(topic);
+        throw new RelayError('source_unavailable', `cannot read topic ${topic}`, { cause: error, retryAfterSeconds: 5 });
+      },
+    );
+    this.topics.set(topic, (state = created));
+    return state;
+  }
+
+  /** Adds a connection to its topics (whose subscriptions must be ready, see ensure()). */
+  join(connection: Connection): void {
+    for (const topic of connection.topics) this.state(topic).subscribers.add(connection);
+  }
+
+  leave(connection: Connection): void {
+    for (const topic of connection.topics) {
+      const state = this.topics.get(topic);
+      if (state === undefined) continue;
+      state.subscribers.delete(connection);
+      if (state.subscribers.size === 0) {
+        this.topics.delete(topic);
+        this.feed.remove(topic);
+      }
+    }
+  }
+
+  /** The live position of each topic: where a joining connection's replay must stop. */
+  positions(topics: readonly string[]): Map<string, string> {
+    return new Map(topics.map((topic) => [topic, this.topics.get(topic)?.position ?? '0']));
+  }
+
+  /**
+   * What a connection resuming after `after` must replay of `topic` before its live frames (which follow `until`): from
+   * the messages this process holds when they cover it, from the source otherwise. A cursor past `until` (another
+   * instance's feed delivered it first) costs one source read to tell "not here yet" from "not in the source at all":
+   * in the first case the connection skips the live frames it already has.
+   */
+  async replay(connection: Connection, topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
+    const order = comparePositions(after, until);
+    if (order > 0) {
+      // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through. A cursor the source
+      // never issued (a memory source restarted, so positions began again) is then given its live frames after all.
+      connection.skipLiveUntil(topic, after);
+      if (comparePositions(after, await this.source.head(topic)) > 0) connection.skipLiveUntil(topic, '0');
+    }
+    if (order >= 0) return { messages: [], gap: false };
+    const held = this.topics.get(topic)?.recent?.between(after, until, limit);
+    if (held !== undefined) {
+      this.metrics.inc('sse_replays_from_memory_total');
+      return { messages: held, gap: false };
+    }
+    return this.source.replay(topic, after, until, limit);
+  }
+
+  private deliver(message: StoredMessage): void {
+    const state = this.topics.get(message.topic);
+    if (state === undefined) return;
+    state.position = message.position;
+    let body: string;
+    try {
+      body = encodeEvent({ event: message.event, data: message.data });
+    } catch (error) {
+      this.metrics.inc('sse_invalid_messages_total');
+      this.logger.warn({ topic: message.topic, position: message.position, err: error }, 'message skipped: cannot be a frame');
+      return;
+    }
+    state.recent?.push(message);
+    let lastKey = '';
+    let lastFrame: Uint8Array | undefined;
+    let others: Map<string, Uint8Array> | undefined;
+    for (const connection of state.subscribers) {
+      const key = connection.topicKey;
+      let frame = key === lastKey ? lastFrame : others?.get(key);
+      if (frame === undefined) {
+        frame = Buffer.from(`id: ${this.cursorText(connection.topics)}\n${body}`);
+        (others ??= new Map()).set(key, frame);
+      }
+      lastKey = key;
+      lastFrame = frame;
+      if (!connection.alreadyHas(message.topic, message.position)) connection.send(frame, true, true);
+    }
+    this.metrics.inc('sse_events_delivered_total', state.subscribers.size);
+  }
+
+  /** The cursor of a subscription to `topics` (sorted) at the live position: what its next id-only frame names. */
+  cursorText(topics: readonly string[]): string {
+    let text = '';
+    for (const topic of topics) text += `${text === '' ? '' : ','}${topic}=${this.topics.get(topic)?.position ?? '0'}`;
+    return text;
+  }
+
+  async close(): Promise<void> {
+    this.topics.clear();
+    await this.feed.close();
+  }
+}

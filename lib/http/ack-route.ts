@@ -1,0 +1,67 @@
+import { assertAllowed, type Authorizer } from '../auth/authorizer.js';
+import { isRelayError, RelayError } from '../errors.js';
+import { json, type BodyResponse, type RelayRequest } from '../request.js';
+import type { Metrics } from '../metrics.js';
+import type { AckRegistry } from '../engine/queue-ack.js';
+import { parseQueueHandle } from '../queue-handle.js';
+import type { Source } from '../source.js';
+import { assertTopic } from '../sse/topics.js';
+
+export interface AckRouteOptions {
+  source: Source;
+  authorizer: Authorizer;
+  registry: AckRegistry;
+  metrics: Metrics;
+  /** Whether QUEUE_ACK=client is on (with a queue source); otherwise the route does not exist. */
+  enabled: boolean;
+  maxBodyBytes: number;
+  /** Most ids in one acknowledgement (QUEUE_PREFETCH is the most a stream can hold). */
+  maxIds: number;
+}
+
+/**
+ * `POST /ack {"topic": T, "ids": [...]}` → `200 {"acked": n}` (QUEUE_ACK=client). A token allowed to subscribe to T
+ * acknowledges the frames it handled, by their ids (the messages' handles). Messages held by a stream of this process
+ * are settled there; the others are removed through the source, so the acknowledgement may reach any process.
+ */
+export async function acknowledge(request: RelayRequest, options: AckRouteOptions): Promise<BodyResponse> {
+  if (!options.enabled || options.source.delivery !== 'queue') throw new RelayError('not_found', 'POST /ack needs a queue source with QUEUE_ACK=client');
+  if (!/^application\/json\s*(;|$)/i.test(request.header('content-type') ?? '')) {
+    throw new RelayError('unsupported_media_type', 'POST /ack needs Content-Type: application/json');
+  }
+  // Credentials first, from the headers alone: an unauthenticated client never gets a body read.
+  const principal = await options.authorizer.authenticate(request);
+  const { topic, ids } = parseAckBody(await request.readBody(options.maxBodyBytes), options.maxIds);
+  assertAllowed(principal, 'subscribe', [topic]);
+  const elsewhere: string[] = [];
+  for (const id of ids) if (!(await options.registry.acknowledge(id))) elsewhere.push(id);
+  try {
+    if (elsewhere.length > 0) await options.source.acknowledge(topic, elsewhere);
+  } catch (error) {
+    if (isRelayError(error)) throw error;
+    throw new RelayError('source_unavailable', 'the source did not take the acknowledgement', { cause: error, retryAfterSeconds: 5 });
+  }
+  options.metrics.inc('sse_queue_acks_total', ids.length);
+  return json(200, { acked: ids.length });
+}
+
+/** Parses `{topic, ids}`: ids are handles this server issued for that topic. */
+export function parseAckBody(body: Uint8Array, maxIds: number): { topic: string; ids: string[] } {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(body));
+  } catch {
+    throw new RelayError('invalid_body', 'body is not UTF-8 JSON');
+  }
+  const { topic, ids } = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  assertTopic(topic);
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > maxIds) {
+    throw new RelayError('invalid_body', `ids must be an array of 1 to ${maxIds} event ids`);
+  }
+  for (const id of ids) {
+    if (typeof id !== 'string' || parseQueueHandle(id)?.topic !== topic) {
+      throw new RelayError('invalid_body', `every id must be the id of an event of topic ${topic} (QUEUE_ACK=client)`);
+    }
+  }
+  return { topic, ids: [...new Set(ids as string[])] };
+}

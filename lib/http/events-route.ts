@@ -1,0 +1,72 @@
+import { authorize, type Authorizer } from '../auth/authorizer.js';
+import type { ConnectionLimits } from '../limits/connection-limits.js';
+import { parseCursor } from '../sse/cursor.js';
+import { SSE_HEADERS, type RelayRequest, type StreamResponse } from '../request.js';
+import { runSession, type SessionContext, type SessionPlan } from '../engine/session.js';
+import type { Source } from '../source.js';
+import { parseTopics } from '../sse/topics.js';
+
+export interface EventsRouteOptions {
+  session: SessionContext;
+  source: Source;
+  authorizer: Authorizer;
+  limits: ConnectionLimits;
+  maxTopics: number;
+  maxSessionMs: number;
+}
+
+/**
+ * `GET /events?topic=T[&topic=U]`: everything that can fail is checked before the stream starts, so a bad request gets
+ * its 4xx/5xx as JSON; after that the headers leave at once and the session runs.
+ *
+ * Every refusal that needs no slot (topics, auth, cursor) is decided before a connection slot is taken; the one check
+ * that needs the slot held (the source, which may be slow) gives it back when it fails. A refusal never keeps a slot.
+ */
+export async function openEventStream(request: RelayRequest, options: EventsRouteOptions): Promise<StreamResponse> {
+  const { source } = options;
+  const topics = parseTopics(request.query.getAll('topic'), options.maxTopics);
+  const principal = await authorize(options.authorizer, request, 'subscribe', topics);
+  const lastEventId = request.header('last-event-id') ?? request.query.get('lastEventId') ?? '';
+  // Queue sources hand each message to one subscriber and cannot replay, so their ids are not cursors.
+  const cursor = source.delivery === 'broadcast'
+    ? parseCursor(lastEventId, topics, (position) => source.acceptsPosition(position))
+    : new Map<string, string>();
+  const plan = planSession(topics, cursor, options.maxSessionMs, principal.expiresAt, request.deadline);
+  const release = options.limits.acquire(request.remoteAddress);
+  try {
+    if (source.delivery === 'broadcast') await options.session.hub.prepare(topics);
+    else await source.check(topics);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  return {
+    kind: 'stream',
+    status: 200,
+    headers: SSE_HEADERS,
+    run: (sink) => runSession(options.session, source, plan, sink).then(release, (error: unknown) => {
+      release();
+      throw error;
+    }),
+  };
+}
+
+/**
+ * When the stream ends itself and why: the earliest of the jittered max session, the credentials' expiry and the
+ * runtime's deadline. The authorizer has already refused credentials that are no longer valid, so an end in the past
+ * can only be a race of a few milliseconds; the stream then ends at the hub's next tick with its position and `retry:`.
+ */
+function planSession(
+  topics: string[],
+  cursor: Map<string, string>,
+  maxSessionMs: number,
+  tokenExpiresAt: number | undefined,
+  deadline: number | undefined,
+): SessionPlan {
+  // Up to 10% shorter at random, so streams opened together do not all reconnect together.
+  let endsAt = Date.now() + Math.round(maxSessionMs * (1 - 0.1 * Math.random()));
+  let endReason: SessionPlan['endReason'] = 'max-session';
+  if (tokenExpiresAt !== undefined && tokenExpiresAt < endsAt) [endsAt, endReason] = [tokenExpiresAt, 'token-expired'];
+  if (deadline !== undefined && deadline < endsAt) [endsAt, endReason] = [deadline, 'deadline'];
+  return { topics, cursor, endsAt, endReason };
+}

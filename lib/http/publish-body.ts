@@ -1,0 +1,71 @@
+import { RelayError } from '../errors.js';
+import { dataProblem, eventProblem, idProblem, topicProblem, type FieldProblem } from '../sse/field-rules.js';
+import type { OutgoingMessage } from '../source.js';
+
+/** A validated `POST /publish` body. */
+export interface PublishRequest {
+  topic: string;
+  message: OutgoingMessage;
+}
+
+/** Deepest nesting of arrays and objects a publish body may have (deeper JSON could exhaust the stack when re-encoded). */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * Parses `{ topic, data, event?, id? }`. `data` may be a string (sent as is) or any other JSON value (sent as its JSON
+ * text). `id` is an idempotency key. Every failure is a RelayError whose code names what was wrong; the field rules are
+ * the ones every source applies (lib/sse/field-rules.ts).
+ */
+export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): PublishRequest {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+  } catch {
+    throw new RelayError('invalid_body', 'body is not UTF-8 JSON');
+  }
+  if (jsonDepth(text) > MAX_JSON_DEPTH) throw new RelayError('invalid_body', `body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RelayError('invalid_body', 'body is not UTF-8 JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new RelayError('invalid_body', 'body must be a JSON object {topic, data, event?, id?}');
+  }
+  const { topic, data, event, id } = value as Record<string, unknown>;
+  if (typeof topic !== 'string') throw new RelayError('invalid_topic', 'topic must be a string');
+  fail(topicProblem(topic));
+  if (data === undefined) throw new RelayError('invalid_body', 'data is required');
+  const payload = typeof data === 'string' ? data : JSON.stringify(data);
+  fail(dataProblem(payload, maxMessageBytes));
+  return { topic, message: { data: payload, event: optionalField('event', event), key: optionalField('id', id) } };
+}
+
+function optionalField(name: 'event' | 'id', value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw new RelayError('invalid_body', `${name} must be a string`);
+  fail(name === 'event' ? eventProblem(value) : idProblem(value));
+  return value;
+}
+
+function fail(problem: FieldProblem | undefined): void {
+  if (problem !== undefined) throw new RelayError(problem.code, problem.reason);
+}
+
+/** The deepest nesting of `[`/`{` in JSON text, outside strings; one pass, no recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+}

@@ -1,0 +1,46 @@
+import { assertAllowed, type Authorizer } from '../auth/authorizer.js';
+import { isRelayError, RelayError } from '../errors.js';
+import { json, type BodyResponse, type RelayRequest } from '../request.js';
+import type { Metrics } from '../metrics.js';
+import { parsePublishBody } from './publish-body.js';
+import type { RateLimiter } from '../limits/rate-limit.js';
+import type { Source } from '../source.js';
+
+export interface PublishRouteOptions {
+  source: Source;
+  authorizer: Authorizer;
+  metrics: Metrics;
+  maxBodyBytes: number;
+  maxMessageBytes: number;
+  /** PUBLISH_RATE_PER_MINUTE, keyed by the token's subject (or the client address without one). */
+  rateLimiter?: RateLimiter;
+}
+
+/**
+ * `POST /publish` `{topic, data, event?, id?}` → `202 {id}`. Everything the headers can decide (media type, credentials,
+ * whether the token may publish at all, the rate limit) is decided before the body is read, so an unauthenticated
+ * client never gets the server to buffer or parse a body.
+ */
+export async function publish(request: RelayRequest, options: PublishRouteOptions): Promise<BodyResponse> {
+  const contentType = request.header('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(contentType)) {
+    throw new RelayError('unsupported_media_type', 'POST /publish needs Content-Type: application/json');
+  }
+  const principal = await options.authorizer.authenticate(request);
+  if (!principal.mayPublishAny) throw new RelayError('forbidden', 'the token does not allow publishing to any topic');
+  options.rateLimiter?.take(principal.subject === undefined ? `address:${request.remoteAddress}` : `subject:${principal.subject}`);
+  const body = await request.readBody(options.maxBodyBytes);
+  const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
+  assertAllowed(principal, 'publish', [topic]);
+  let id: string;
+  try {
+    id = options.source.delivery === 'broadcast'
+      ? (await options.source.publish(topic, message)).position
+      : (await options.source.publish(topic, message)).id;
+  } catch (error) {
+    if (isRelayError(error)) throw error;
+    throw new RelayError('source_unavailable', 'the source did not accept the message', { cause: error, retryAfterSeconds: 5 });
+  }
+  options.metrics.inc('sse_events_published_total');
+  return json(202, { id });
+}

@@ -1,0 +1,233 @@
+import { acknowledge } from './ack-route.js';
+import type { AdmissionGate } from '../limits/admission-gate.js';
+import { allowEveryone, type Authorizer } from '../auth/authorizer.js';
+import type { QueueConfig, ServerConfig } from '../config/index.js';
+import { ConnectionLimits } from '../limits/connection-limits.js';
+import { CorsPolicy } from './cors.js';
+import type { DrainPace } from '../engine/drain-pace.js';
+import { RelayError, toRelayError } from '../errors.js';
+import { openEventStream } from './events-route.js';
+import { Hub } from '../engine/hub.js';
+import { INVALID_TARGET_PATH, json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse, type StreamResponse } from '../request.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { Metrics } from '../metrics.js';
+import { publish } from './publish-route.js';
+import { AckRegistry, AUTO_ACK, type QueueAckOptions } from '../engine/queue-ack.js';
+import { RateLimiter } from '../limits/rate-limit.js';
+import { reconnectHint, wantsReconnectHint } from './reconnect-hint.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './request-id.js';
+import type { Source } from '../source.js';
+import { timedSource } from '../engine/timed-source.js';
+import { parseTopics } from '../sse/topics.js';
+
+/** A static file served by the container (the demo page and the browser client). */
+export interface Asset {
+  contentType: string;
+  body: Uint8Array;
+}
+
+export interface RelayAppOptions {
+  config: ServerConfig;
+  /** QUEUE_ACK, QUEUE_ACK_TIMEOUT_MS, QUEUE_PREFETCH (queue sources); default: acknowledged by the socket. */
+  queue?: QueueConfig;
+  source: Source;
+  metrics?: Metrics;
+  logger?: Logger;
+  authorizer?: Authorizer;
+  /** Cross-origin policy (CORS_ORIGINS); default: no cross-origin access. */
+  cors?: CorsPolicy;
+  /** Files by URL path (`/`, `/sse-client.js`); none on Lambda. */
+  assets?: ReadonlyMap<string, Asset>;
+  /**
+   * The Prometheus exposition `GET /metrics` answers with. Unset: `/metrics` is 404 here (METRICS_PORT serves it on its
+   * own listener, and a function URL must not publish it).
+   */
+  metricsExposition?: () => Promise<{ contentType: string; body: string }>;
+  /** Overload admission for new streams (the container's); none on Lambda, where an invocation serves one stream. */
+  admission?: AdmissionGate;
+}
+
+const ROUTES: Record<string, readonly string[]> = {
+  '/events': ['GET'],
+  '/publish': ['POST'],
+  '/ack': ['POST'],
+  '/healthz': ['GET'],
+  '/readyz': ['GET'],
+  '/metrics': ['GET'],
+};
+
+/**
+ * Headers of the static demo page and client: only same-origin scripts, styles and connections (the page has no inline
+ * code), no framing by other sites (clickjacking), no MIME sniffing, no referrer (a URL may hold an access_token).
+ */
+const STATIC_HEADERS: HeaderMap = {
+  'cache-control': 'no-cache',
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
+ * sse-relay's HTTP API as a function from request to response, the same in every runtime. Adapters translate to and
+ * from node:http or a function-URL event; they add nothing to what is answered.
+ */
+export class RelayApp {
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  private readonly logger: Logger;
+  private readonly limits: ConnectionLimits;
+  private readonly cors: CorsPolicy;
+  private readonly publishLimiter: RateLimiter;
+  private readonly queueAck: QueueAckOptions;
+  private readonly ackRegistry = new AckRegistry();
+  private draining = false;
+
+  constructor(private readonly options: RelayAppOptions) {
+    const { config, source } = options;
+    this.metrics = options.metrics ?? new Metrics();
+    this.logger = options.logger ?? silentLogger;
+    const broadcast = source.delivery === 'broadcast' ? timedSource(source, this.metrics) : undefined;
+    this.hub = new Hub(config, this.metrics, this.logger, broadcast);
+    this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
+    this.cors = options.cors ?? new CorsPolicy([]);
+    this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
+    const queue = options.queue;
+    this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch };
+  }
+
+  /** Answers one request. Never throws: every failure becomes a JSON error response with its code. */
+  async handle(request: RelayRequest): Promise<RelayResponse> {
+    const requestId = requestIdOf(request.header(REQUEST_ID_HEADER));
+    const started = Date.now();
+    let response: RelayResponse;
+    try {
+      response = request.method === 'OPTIONS' && this.cors.handlesPreflight(request.path)
+        ? this.cors.preflight(request.path, request.header('origin'))
+        : await this.route(request);
+    } catch (thrown) {
+      const error = toRelayError(thrown);
+      response = wantsReconnectHint(error, request) ? this.hintResponse(error, request, requestId) : this.errorResponse(error, request, requestId);
+    }
+    // Only the path is logged: the query may hold an access_token, bodies hold payloads.
+    const quiet = request.path === '/healthz' || request.path === '/readyz' || request.path === '/metrics';
+    this.logger[quiet ? 'debug' : 'info'](
+      { requestId, method: request.method, path: request.path, status: response.status, ms: Date.now() - started, client: request.remoteAddress },
+      response.kind === 'stream' ? 'stream opened' : 'request',
+    );
+    // A new object: SSE_HEADERS and other shared header maps must not be mutated.
+    response.headers = { ...response.headers, ...this.cors.headersFor(request.header('origin')), [REQUEST_ID_HEADER]: requestId };
+    return response;
+  }
+
+  private async route(request: RelayRequest): Promise<RelayResponse> {
+    const { config, source, authorizer = allowEveryone } = this.options;
+    if (request.path === INVALID_TARGET_PATH) throw new RelayError('invalid_request', 'the request target is not origin-form');
+    const methods = request.path === '/metrics' && this.options.metricsExposition === undefined ? undefined : ROUTES[request.path];
+    const asset = methods === undefined ? this.options.assets?.get(request.path) : undefined;
+    if (asset !== undefined) return this.serveAsset(request, asset);
+    if (methods === undefined) throw new RelayError('not_found', 'no such route');
+    if (!methods.includes(request.method)) throw new RelayError('method_not_allowed', `${request.path} takes ${methods.join(', ')}`);
+    switch (request.path) {
+      case '/events':
+        if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
+        // Before any parsing, auth or source work: a refusal must cost less than the stream it prevents.
+        this.options.admission?.admit();
+        return this.withTopicCount(request, await openEventStream(request, {
+          session: {
+            hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
+            queueAck: this.queueAck, ackRegistry: this.ackRegistry,
+          },
+          source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
+        }));
+      case '/publish':
+        return publish(request, {
+          source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
+          rateLimiter: this.publishLimiter,
+        });
+      case '/ack':
+        return acknowledge(request, {
+          source, authorizer, registry: this.ackRegistry, metrics: this.metrics, enabled: this.queueAck.mode === 'client',
+          maxBodyBytes: config.maxBodyBytes, maxIds: Math.max(100, this.queueAck.prefetch),
+        });
+      case '/healthz':
+        return json(200, { status: 'ok' });
+      case '/readyz':
+        return (await this.isReady()) ? json(200, { status: 'ready' }) : json(503, { status: this.draining ? 'draining' : 'source-unavailable' });
+      default: {
+        const exposition = await (this.options.metricsExposition as NonNullable<RelayAppOptions['metricsExposition']>)();
+        return { kind: 'body', status: 200, headers: { 'content-type': exposition.contentType }, body: exposition.body };
+      }
+    }
+  }
+
+  /**
+   * With METRICS_TOPICS_TOP_N, the stream counted in the per-topic gauge while it is open (one promise reaction and its
+   * topic list per stream, so only when asked for). Duration and end reason come from the adapter (onStreamEnd).
+   */
+  private withTopicCount(request: RelayRequest, stream: StreamResponse): StreamResponse {
+    const { maxTopics, metricsTopicsTopN } = this.options.config;
+    if (metricsTopicsTopN <= 0) return stream;
+    const topics = parseTopics(request.query.getAll('topic'), maxTopics);
+    const run = stream.run;
+    stream.run = (sink) => {
+      this.metrics.topicsJoined(topics);
+      return run(sink).then(() => this.metrics.topicsLeft(topics));
+    };
+    return stream;
+  }
+
+  private serveAsset(request: RelayRequest, asset: Asset): RelayResponse {
+    if (request.method !== 'GET' && request.method !== 'HEAD') throw new RelayError('method_not_allowed', 'static files take GET');
+    return { kind: 'body', status: 200, headers: { ...STATIC_HEADERS, 'content-type': asset.contentType }, body: asset.body };
+  }
+
+  private async isReady(): Promise<boolean> {
+    if (this.draining) return false;
+    try {
+      return await this.options.source.isReady();
+    } catch {
+      return false;
+    }
+  }
+
+  private errorResponse(error: RelayError, request: RelayRequest, requestId: string): BodyResponse {
+    this.metrics.incLabelled('sse_http_errors_total', { code: error.code, route: routeLabel(request.path, this.options.assets) });
+    const level = error.status >= 500 ? 'error' : 'debug';
+    if (error.code !== 'not_found') this.logger[level]({ requestId, code: error.code, path: request.path, err: error }, error.message);
+    const headers: HeaderMap = {};
+    if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
+    if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');
+    return json(error.status, { error: error.code }, headers);
+  }
+
+  /** An EventSource refused for a passing reason (overload, drain) is told when to come back, see reconnect-hint.ts. */
+  private hintResponse(error: RelayError, request: RelayRequest, requestId: string): StreamResponse {
+    // Counted with the refusals it stands for (sse_http_errors_total{code="overloaded"}), though it is sent as a 200.
+    this.metrics.incLabelled('sse_http_errors_total', { code: error.code, route: routeLabel(request.path, this.options.assets) });
+    this.logger.debug({ requestId, code: error.code, path: request.path }, error.message);
+    return reconnectHint(error);
+  }
+
+  /** Starts the shutdown: readiness fails and new streams are refused from now on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Closes every stream at the drain's pace (each gets a jittered `retry:`, see Hub.drain), then stops the hub. */
+  async shutdown(pace: DrainPace): Promise<void> {
+    this.startDraining();
+    await this.hub.drain(pace);
+    await this.hub.close();
+  }
+}
+
+/** The `route` label of a request: a known route, `static` for a file, `other` for everything else (bounded). */
+function routeLabel(path: string, assets: ReadonlyMap<string, Asset> | undefined): string {
+  if (ROUTES[path] !== undefined) return path.slice(1);
+  return assets?.has(path) === true ? 'static' : 'other';
+}

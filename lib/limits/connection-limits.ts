@@ -1,0 +1,34 @@
+import { RelayError } from '../errors.js';
+
+/**
+ * Admission control for streams: a ceiling per process (503, the client should try another instance) and per client
+ * address (429, the client is holding too many).
+ */
+export class ConnectionLimits {
+  private total = 0;
+  private readonly perClient = new Map<string, number>();
+
+  constructor(private readonly maxTotal: number, private readonly maxPerClient: number) {}
+
+  /** Takes a slot for `client` or throws; the returned function gives it back (idempotent). */
+  acquire(client: string): () => void {
+    if (this.total >= this.maxTotal) {
+      throw new RelayError('too_many_connections', `MAX_CONNECTIONS (${this.maxTotal}) reached`, { retryAfterSeconds: 5 });
+    }
+    const held = this.perClient.get(client) ?? 0;
+    if (held >= this.maxPerClient) {
+      throw new RelayError('rate_limited', `MAX_CONNECTIONS_PER_CLIENT (${this.maxPerClient}) reached`, { retryAfterSeconds: 10 });
+    }
+    this.total += 1;
+    this.perClient.set(client, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.total -= 1;
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left <= 0) this.perClient.delete(client);
+      else this.perClient.set(client, left);
+    };
+  }
+}

@@ -1,0 +1,48 @@
+import { RelayError } from '../errors.js';
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/**
+ * A token bucket per key (the token's subject, or the client address when auth is off): `perMinute` requests a minute
+ * on average, bursts of up to `perMinute`. The map is bounded: past `maxKeys` the least recently used key is forgotten
+ * (it starts again with a full bucket), so a flood of distinct keys costs memory `maxKeys` deep and no more.
+ */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly perMs: number;
+
+  /**
+   * @param perMinute requests per minute per key; 0 turns the limiter off.
+   * @param maxKeys most keys remembered at once. Default 10000.
+   * @param now clock, epoch ms (tests pass a fake one).
+   */
+  constructor(private readonly perMinute: number, private readonly maxKeys = 10_000, private readonly now: () => number = Date.now) {
+    this.perMs = perMinute / 60_000;
+  }
+
+  /** Takes one request from `key`'s bucket, or throws `rate_limited` with the seconds until one is available. */
+  take(key: string): void {
+    if (this.perMinute === 0) return;
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedAt: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.updatedAt) * this.perMs);
+    bucket.updatedAt = now;
+    // Re-inserting keeps Map order = least recently used first, which is what eviction takes.
+    this.buckets.delete(key);
+    this.buckets.set(key, bucket);
+    if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
+    if (bucket.tokens < 1) {
+      const waitSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+      throw new RelayError('rate_limited', `PUBLISH_RATE_PER_MINUTE (${this.perMinute}) exceeded`, { retryAfterSeconds: waitSeconds });
+    }
+    bucket.tokens -= 1;
+  }
+
+  /** Keys currently remembered (for tests and metrics). */
+  get size(): number {
+    return this.buckets.size;
+  }
+}

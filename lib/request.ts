@@ -1,0 +1,70 @@
+import type { ByteSink } from './engine/byte-sink.js';
+
+/** A request as the core sees it: what an adapter extracts from node:http or a function-URL event. */
+export interface RelayRequest {
+  /** Upper-case HTTP method. */
+  method: string;
+  /** Path without the query string, e.g. `/events`. */
+  path: string;
+  query: URLSearchParams;
+  /** A header by lower-case name (repeated headers comma-joined), or undefined. */
+  header(name: string): string | undefined;
+  /** Address of the client (for per-client limits). */
+  remoteAddress: string;
+  /** The body, read up to `limit` bytes; rejects with `body_too_large` past it. */
+  readBody(limit: number): Promise<Uint8Array>;
+  /** Epoch ms by which a stream must have ended (the Lambda invocation deadline less its margin); none in the container. */
+  deadline?: number | undefined;
+}
+
+/**
+ * The path an adapter reports for a request target that is not origin-form (`//host/x`, `http://…`, `*`) or does not
+ * parse. It cannot be a real path (it does not start with `/`), and the app answers it with 400 `invalid_request`.
+ */
+export const INVALID_TARGET_PATH = '(invalid request target)';
+
+export type HeaderMap = Record<string, string>;
+
+/** A complete response with a body. */
+export interface BodyResponse {
+  kind: 'body';
+  status: number;
+  headers: HeaderMap;
+  body: string | Uint8Array;
+}
+
+/** A response whose body is written over time (the SSE stream). */
+export interface StreamResponse {
+  kind: 'stream';
+  status: 200;
+  headers: HeaderMap;
+  /**
+   * Writes the stream into `sink` and resolves when it is over; the adapter then ends the response. The sink's `close`
+   * event means the client went away (Lambda never reports that). Never rejects.
+   */
+  run(sink: ByteSink): Promise<void>;
+}
+
+export type RelayResponse = BodyResponse | StreamResponse;
+
+/** Headers of every SSE stream; identical in both runtimes. No hop-by-hop headers (they break HTTP/2). */
+export const SSE_HEADERS: HeaderMap = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
+
+/** A JSON response. */
+export function json(status: number, value: unknown, headers: HeaderMap = {}): BodyResponse {
+  return { kind: 'body', status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
+}
+
+/** True when `value` is an origin in its exact serialized form (scheme, host, optional port; nothing else). */
+export function isExactOrigin(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}

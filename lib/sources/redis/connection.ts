@@ -1,0 +1,212 @@
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from './target.js';
+
+/** What a Redis source needs to open its connections; functions/build-source.ts fills it from the configuration. */
+export interface RedisConnectionSettings {
+  /** `redis://` or `rediss://` (TLS) URL, with optional `user:password@` and `/db`. Used when `target` is absent. */
+  url?: string | undefined;
+  /** Single server, Sentinel or Cluster (see RedisTarget). Default: the single server at `url`. */
+  target?: RedisTarget | undefined;
+  /** Called with every connection error (refused, reset, timed out). The connection keeps retrying by itself. */
+  onConnectionError?: ((error: Error, role: ConnectionRole) => void) | undefined;
+}
+
+/**
+ * `command`: head, replay, ack — fails fast while Redis is away. `publish`: appends that wait for replicas (`WAIT`
+ * holds its connection, so it never delays a replay). `blocking`: one XREAD/BLMOVE at a time, never shared, so a
+ * blocking read can never delay a publish.
+ */
+export type ConnectionRole = 'command' | 'publish' | 'blocking';
+
+/** A connection to one server or Sentinel-managed primary, or to a whole Redis Cluster: the commands are the same. */
+export type RedisClient = Redis | Cluster;
+
+/** Longest a non-blocking command may take before it fails, ms (a paused Redis answers nothing). */
+export const COMMAND_TIMEOUT_MS = 2_000;
+
+const DEFAULTS = {
+  // Commands while disconnected fail at once instead of piling up in memory: POST /publish answers 503 right away, and
+  // nothing grows while Redis is down.
+  enableOfflineQueue: false,
+  // A command in flight when the connection drops fails instead of being sent again on reconnect. For XADD that avoids a
+  // silent duplicate; for XREAD BLOCK it avoids a re-sent blocking read nobody waits for (ioredis issues #1285, #2193).
+  autoResendUnfulfilledCommands: false,
+  // 0 = on every disconnect, reject what is in flight. With autoResendUnfulfilledCommands false and ioredis 6.0.0 this
+  // is also what settles those commands at all (#2193: the stashed queue is otherwise dropped unsettled).
+  maxRetriesPerRequest: 0,
+  // Reconnect forever, 100 ms, 200 ms … at most 1 s apart, so recovery after a restart takes about a second.
+  retryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000),
+  connectTimeout: 3_000,
+  // Detects a dead peer on an idle connection (a blocking read is idle from TCP's point of view).
+  keepAlive: 10_000,
+  // The sources connect in the background; startup never waits for (or fails on) Redis.
+  lazyConnect: false,
+} as const satisfies RedisOptions;
+
+/** The target of `settings`: its `target`, else the single server at its `url`. */
+export function targetOf(settings: RedisConnectionSettings): RedisTarget {
+  if (settings.target !== undefined) return settings.target;
+  if (settings.url === undefined) throw new Error('Redis settings need a url or a target');
+  return { kind: 'single', url: settings.url };
+}
+
+/**
+ * Options of one server connection for `role`. `extraMs` lengthens the command timeout of a `publish` connection by the
+ * time WAIT may hold it.
+ */
+export function serverOptions(role: ConnectionRole, extraMs = 0): RedisOptions {
+  return {
+    ...DEFAULTS,
+    // Non-blocking commands are bounded here; blocking reads are bounded by their callers (see RedisLiveFeed).
+    commandTimeout: role === 'blocking' ? undefined : COMMAND_TIMEOUT_MS + extraMs,
+    connectionName: `sse-relay:${role}`,
+  };
+}
+
+/**
+ * Opens one ioredis connection for `role`: to the server of a `redis://`/`rediss://` URL (TLS for `rediss:`,
+ * credentials from the URL), or to the primary that the sentinels name (it follows a failover by itself), or, for a
+ * cluster, an ioredis Cluster (one connection per node it needs). Errors go to `settings.onConnectionError` (never to an
+ * unhandled `error` event).
+ */
+export function openRedisConnection(settings: RedisConnectionSettings, role: ConnectionRole, extraMs = 0): RedisClient {
+  const target = targetOf(settings);
+  const options = serverOptions(role, extraMs);
+  let client: RedisClient;
+  if (target.kind === 'single') {
+    if (new URL(target.url).protocol === 'rediss:') options.tls = {};
+    client = new Redis(target.url, options);
+  } else if (target.kind === 'sentinel') {
+    client = new Redis({ ...options, ...sentinelOptions(target) });
+  } else {
+    client = new Cluster(target.nodes, clusterOptions(target, options));
+  }
+  client.on('error', (error: Error) => settings.onConnectionError?.(error, role));
+  return client;
+}
+
+/** A plain connection to one cluster node (a partition's blocking reader), with the cluster's credentials and TLS. */
+export function openNodeConnection(settings: RedisConnectionSettings, host: string, port: number, role: ConnectionRole): Redis {
+  const target = targetOf(settings);
+  const options = serverOptions(role);
+  if (target.kind === 'cluster') Object.assign(options, authOptions(target.auth));
+  const client = new Redis({ ...options, host, port });
+  client.on('error', (error: Error) => settings.onConnectionError?.(error, role));
+  return client;
+}
+
+function authOptions(auth: { username?: string | undefined; password?: string | undefined; tls: boolean }): RedisOptions {
+  return { username: auth.username, password: auth.password, ...(auth.tls ? { tls: {} } : {}) };
+}
+
+function sentinelOptions(target: Extract<RedisTarget, { kind: 'sentinel' }>): RedisOptions {
+  return {
+    ...authOptions(target.auth),
+    sentinels: target.sentinels,
+    name: target.name,
+    role: 'master',
+    sentinelPassword: target.sentinelPassword,
+    enableTLSForSentinelMode: target.auth.tls,
+    ...(target.auth.tls ? { sentinelTLS: {} } : {}),
+    // A primary demoted while this connection stayed open answers writes with READONLY: reconnect, which asks the
+    // sentinels for the primary again.
+    reconnectOnError: (error: Error): boolean => error.message.startsWith('READONLY'),
+    sentinelRetryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000),
+  };
+}
+
+function clusterOptions(target: Extract<RedisTarget, { kind: 'cluster' }>, options: RedisOptions): ClusterOptions {
+  return {
+    redisOptions: { ...options, ...authOptions(target.auth) },
+    // Same policy as a single server: while a slot has no reachable primary, commands fail at once (503), they do not
+    // queue in memory.
+    enableOfflineQueue: false,
+    scaleReads: 'master',
+    clusterRetryStrategy: (attempt: number): number => Math.min(attempt * 100, 1_000),
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    slotsRefreshTimeout: 2_000,
+    // TLS certificates name the configured host (ElastiCache, MemoryDB), not the IP addresses CLUSTER SLOTS returns.
+    ...(target.auth.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
+  };
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. The timer never keeps the process alive. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    signal?.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Settles like `command`, but rejects after `ms` and then calls `onTimeout` (a blocking reader disconnects there, so a
+ * late reply can never be matched to a newer read). Bounds every wait even when Redis is paused (SIGSTOP) or the
+ * network silently drops packets.
+ */
+export async function withDeadline<T>(ms: number, command: Promise<T>, onTimeout?: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new Error(`Redis did not answer within ${ms} ms`));
+    }, ms);
+    timer.unref?.();
+  });
+  try {
+    return await Promise.race([command, deadline]);
+  } finally {
+    clearTimeout(timer);
+    command.catch(() => undefined);
+  }
+}
+
+/** Longest a command waits for a connection attempt already under way, ms. */
+const CONNECTING_WAIT_MS = 500;
+
+// One wait per client, however many commands arrive during a connection attempt.
+const attempts = new WeakMap<RedisClient, Promise<void>>();
+
+/**
+ * Resolves with `client` once it can take commands. While a connection attempt is under way (at start, or the moment
+ * Redis comes back) it waits up to 500 ms for it; otherwise it returns at once and the command fails fast.
+ */
+export async function connected<C extends RedisClient>(client: C): Promise<C> {
+  if (client.status !== 'connecting' && client.status !== 'connect') return client;
+  let attempt = attempts.get(client);
+  if (attempt === undefined) {
+    attempt = new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        client.off('ready', done);
+        client.off('close', done);
+        attempts.delete(client);
+        resolve();
+      };
+      const timer = setTimeout(done, CONNECTING_WAIT_MS);
+      timer.unref?.();
+      client.once('ready', done);
+      client.once('close', done);
+    });
+    attempts.set(client, attempt);
+  }
+  await attempt;
+  return client;
+}
+
+/** Whether Redis answers PING within `timeoutMs` (readiness of both Redis sources). */
+export async function answersPing(redis: RedisClient, timeoutMs: number): Promise<boolean> {
+  try {
+    return (await withDeadline(timeoutMs, connected(redis).then((client) => client.ping()))) === 'PONG';
+  } catch {
+    return false;
+  }
+}

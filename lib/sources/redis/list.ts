@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { RelayError } from '../../errors.js';
+import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
+import { answersPing, connected, openRedisConnection, pause, type RedisConnectionSettings } from './connection.js';
+import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
+import { ListConsumer } from './list-consumer.js';
+import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
+import { ACK_BY_HASH_SCRIPT, ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './list-keys.js';
+import { parseQueueHandle } from '../../queue-handle.js';
+
+/** Settings of SOURCE=redis-list; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
+export interface RedisListSettings extends RedisConnectionSettings {
+  keyPrefix: string;
+  /** Longest BLMOVE wait before it is re-issued, ms. */
+  blockMs: number;
+  maxMessageBytes: number;
+  /** A consumer whose heartbeat is this old is dead and its items go back to the queue, ms. Default 15000. */
+  consumerTtlMs?: number | undefined;
+  /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
+  idempotencyTtlSeconds?: number | undefined;
+  onInvalidEntry?: InvalidEntryListener | undefined;
+  /** Hears faults the source cannot recover from by itself, such as a queue key of the wrong type (log and count them). */
+  onFault?: ((message: string, details: Record<string, unknown>) => void) | undefined;
+}
+
+const READY_TIMEOUT_MS = 1_000;
+// On close, how long the source waits for its consumers to hand back what they hold before it disconnects.
+const HAND_BACK_MS = 3_000;
+// The source's part of a handle: the consumer id (a UUID) and the item's SHA-1.
+const HANDLE_PART = /^([0-9a-f-]{36})~([0-9a-f]{40})$/;
+
+/**
+ * Queue over Redis lists, the reliable pattern: producers `LPUSH` a JSON envelope onto `<prefix>q:<topic>`; each
+ * subscriber `BLMOVE`s items into its own processing list and removes them only after the frame was written, so every
+ * item goes to exactly one subscriber and a subscriber that dies loses nothing (see recover()). docs/redis.md has the
+ * envelope and key layout for producers in other languages.
+ */
+export class RedisListSource implements QueueSource {
+  readonly delivery = 'queue';
+  private readonly command: Redis;
+  private readonly keys: ListKeys;
+  private readonly consumerTtlMs: number;
+  private recoveryTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly consumers = new Set<ListConsumer>();
+  private readonly keyCheck: ListKeyCheck;
+
+  constructor(private readonly settings: RedisListSettings) {
+    this.command = openRedisConnection(settings, 'command') as Redis;
+    this.keys = new ListKeys(settings.keyPrefix);
+    this.consumerTtlMs = settings.consumerTtlMs ?? 15_000;
+    this.keyCheck = new ListKeyCheck((key, type) => settings.onFault?.('Redis queue key is not a list; streams of its topic are refused', { key, type }));
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
+    const id = randomUUID();
+    const redis = await connected(this.command);
+    const item = encodeListEnvelope({ event: message.event ?? 'message', data: message.data, id });
+    if (message.key === undefined) {
+      await redis.lpush(this.keys.queue(topic), item);
+      return { id };
+    }
+    const ttl = this.settings.idempotencyTtlSeconds ?? 86_400;
+    const stored = await redis.eval(PUSH_ONCE_SCRIPT, 2, this.keys.queue(topic), this.keys.marker(topic, message.key), item, id, ttl);
+    return { id: String(stored) };
+  }
+
+  async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
+    this.startRecovery();
+    const consumer = new ListConsumer(this.command, this.keys, { ...this.settings, consumerTtlMs: this.consumerTtlMs }, topics);
+    this.consumers.add(consumer);
+    try {
+      yield* consumer.run(signal);
+    } catch (error) {
+      if (!isWrongTypeError(error)) throw error;
+      // Recorded (log, metric, readiness) and turned into the error the session ends the stream with.
+      await this.keyCheck.assertLists(this.command, topics.map((topic) => this.keys.queue(topic)));
+      throw error;
+    } finally {
+      this.consumers.delete(consumer);
+    }
+  }
+
+  /** Removes items by handle from the processing list of the consumer that holds them, in whichever process it runs. */
+  async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+    const redis = await connected(this.command);
+    for (const handle of handles) {
+      const parsed = parseQueueHandle(handle);
+      const part = parsed?.topic === topic ? HANDLE_PART.exec(parsed.part) : null;
+      if (part === null) continue;
+      await redis.eval(ACK_BY_HASH_SCRIPT, 1, this.keys.processing(topic, part[1] as string), part[2] as string);
+    }
+  }
+
+  /**
+   * Moves the items of every consumer whose heartbeat has expired back to its queue. Runs once per consumer TTL in every
+   * process that has consumers; the move is atomic per list, so concurrent passes never duplicate an item.
+   * Resolves with the number of items moved.
+   */
+  async recover(): Promise<number> {
+    let moved = 0;
+    const redis = await connected(this.command);
+    for (const processing of await redis.smembers(this.keys.registry)) {
+      const owner = this.keys.parseProcessing(processing);
+      if (owner === undefined) continue;
+      const args = [processing, this.keys.queue(owner.topic), this.keys.heartbeat(owner.consumerId), this.keys.registry];
+      moved += Math.max(0, Number(await redis.eval(RECOVER_SCRIPT, 4, ...args)));
+    }
+    return moved;
+  }
+
+  private startRecovery(): void {
+    if (this.recoveryTimer !== undefined) return;
+    const pass = (): void => void this.recover().catch(() => undefined);
+    this.recoveryTimer = setInterval(pass, this.consumerTtlMs);
+    this.recoveryTimer.unref?.();
+    pass();
+  }
+
+  /** Redis answers, and every queue of the subscription is a list (or does not exist yet). */
+  async check(topics: readonly string[]): Promise<void> {
+    if (!(await answersPing(this.command, READY_TIMEOUT_MS))) {
+      throw new RelayError('source_unavailable', 'Redis does not answer PING', { retryAfterSeconds: 5 });
+    }
+    await this.keyCheck.assertLists(this.command, topics.map((topic) => this.keys.queue(topic)));
+  }
+
+  /** Redis answers PING and no queue key known to hold another type still does. */
+  async isReady(): Promise<boolean> {
+    return (await answersPing(this.command, READY_TIMEOUT_MS)) && (await this.keyCheck.allLists(this.command).catch(() => false));
+  }
+
+  /**
+   * Waits (at most 3 s) for every consumer to move what it holds back to its queue, then disconnects: a clean shutdown
+   * leaves nothing for another process's recovery pass to find 15–30 s later.
+   */
+  async close(): Promise<void> {
+    clearInterval(this.recoveryTimer);
+    const handedBack = Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    await Promise.race([handedBack, pause(HAND_BACK_MS)]);
+    this.command.disconnect();
+  }
+}

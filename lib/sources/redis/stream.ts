@@ -1,0 +1,208 @@
+import type { Cluster, Redis } from 'ioredis';
+import { RelayError } from '../../errors.js';
+import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, SourceMemory, StoredMessage } from '../../source.js';
+import { ServerLink } from './blocking-link.js';
+import { answersPing, connected, openRedisConnection, targetOf, withDeadline, type RedisClient } from './connection.js';
+import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './entry.js';
+import { RedisLiveFeed, type RedisFeedSettings } from './feed.js';
+import { PartitionedFeed } from './partitioned-feed.js';
+import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
+import { readStreamInfo } from './stream-info.js';
+import { StreamTtlRenewals } from './stream-ttl.js';
+import { StreamKeys } from './stream-keys.js';
+
+/** Settings of SOURCE=redis; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
+export interface RedisStreamSettings extends RedisFeedSettings {
+  /** Approximate entries kept per stream (`XADD … MAXLEN ~`). */
+  maxLen: number;
+  /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
+  idempotencyTtlSeconds?: number | undefined;
+  /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS. Default: no WAIT. */
+  replication?: ReplicationPolicy | undefined;
+  /** A stream key expires this long after its last append (REDIS_STREAM_TTL_S); 0 = never. Default 0. */
+  streamTtlSeconds?: number | undefined;
+  /** Called when Redis refuses a publish with OOM (maxmemory reached under noeviction), for the metric. */
+  onOutOfMemory?: (() => void) | undefined;
+}
+
+/** How long /readyz waits for PING, ms. */
+const READY_TIMEOUT_MS = 1_000;
+
+// The check and the append are one atomic step: two publishes with the same key can never both append. KEYS: stream,
+// marker. ARGV: maxlen, ttl seconds (of the marker), event, data, key, and optionally the stream's TTL in seconds
+// (REDIS_STREAM_TTL_S; absent or 0 = leave the stream's expiry alone). Returns the stream id (the first one for a
+// repeated key).
+export const PUBLISH_ONCE_SCRIPT = `
+local earlier = redis.call('GET', KEYS[2])
+if earlier then return earlier end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[3], 'data', ARGV[4], 'key', ARGV[5])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
+local streamTtl = tonumber(ARGV[6] or '0')
+if streamTtl > 0 then redis.call('EXPIRE', KEYS[1], streamTtl) end
+return id`;
+
+// XADD and the stream's TTL renewal in one step (REDIS_STREAM_TTL_S; ARGV[4] seconds).
+const APPEND_WITH_TTL = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[2], 'data', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+return id`;
+
+// Redis answers a write over maxmemory under noeviction with "OOM command not allowed when used memory > 'maxmemory'"
+// (inside a script too); a MULTI would fail with EXECABORT and the OOM replies in `previousErrors`.
+const OUT_OF_MEMORY = /\bOOM command not allowed/;
+
+function isOutOfMemory(error: unknown): boolean {
+  const { message = '', previousErrors = [] } = error as { message?: string; previousErrors?: { message?: string }[] };
+  return OUT_OF_MEMORY.test(message) || previousErrors.some((e) => OUT_OF_MEMORY.test(e.message ?? ''));
+}
+
+/**
+ * Broadcast over Redis Streams: one stream per topic (`<prefix><topic>`, hash-tagged by partition in a cluster), entries
+ * `event`, `data` and optional `key`, positions are stream ids. Every pod reads the same streams, so a cursor from any
+ * pod resumes exactly on any other. See docs/redis.md for the topologies, key layout and failure behaviour.
+ */
+export class RedisStreamSource implements BroadcastSource {
+  readonly delivery = 'broadcast';
+  private readonly command: RedisClient;
+  private readonly keys: StreamKeys;
+  private readonly ttl: StreamTtlRenewals;
+  private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
+  private readonly feeds = new Set<LiveFeed>();
+
+  constructor(private readonly settings: RedisStreamSettings) {
+    const target = targetOf(settings);
+    this.command = openRedisConnection(settings, 'command');
+    this.keys = new StreamKeys(settings.keyPrefix, target.kind === 'cluster' ? target.partitions : undefined);
+    this.ttl = new StreamTtlRenewals(settings.streamTtlSeconds ?? 0);
+    const policy = settings.replication;
+    if (policy !== undefined && policy.replicas > 0) {
+      const connection = openRedisConnection(settings, 'publish', policy.timeoutMs);
+      this.replicated = { connection, writer: new ReplicatedWriter(connection, policy) };
+    }
+  }
+
+  private key(topic: string): string {
+    return this.keys.stream(topic);
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<StoredMessage> {
+    const event = message.event ?? 'message';
+    let id: string | null;
+    const renewsTtl = this.ttl.due(topic);
+    try {
+      id = this.replicated === undefined ? await this.append(topic, event, message, renewsTtl) : await this.appendReplicated(topic, event, message, renewsTtl);
+      if (renewsTtl) this.ttl.renewed(topic);
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      this.settings.onOutOfMemory?.();
+      throw new RelayError('source_full', 'Redis is out of memory (maxmemory reached under noeviction)', { cause: error, retryAfterSeconds: 30 });
+    }
+    if (id === null) throw new Error(`XADD to ${this.key(topic)} returned no id`);
+    return { topic, position: id, event, data: message.data };
+  }
+
+  acceptsPosition(position: string): boolean {
+    return isStreamId(position);
+  }
+
+  // Each append is one command: XADD, or a script that also renews the stream's TTL when due (see StreamTtlRenewals)
+  // and, with an idempotency key, checks and sets the marker.
+  private async append(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
+    const redis = await connected(this.command);
+    const [command, ...args] = this.appendCommand(topic, event, message, renewTtl);
+    const reply = command === 'xadd' ? await redis.xadd(...(args as [string, 'MAXLEN', '~', number, '*', ...string[]])) : await redis.eval(...(args as [string, number, ...(string | number)[]]));
+    return reply === null || reply === undefined ? null : String(reply);
+  }
+
+  // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
+  private async appendReplicated(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
+    const { connection, writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
+    await connected(connection);
+    const [command, ...args] = this.appendCommand(topic, event, message, renewTtl);
+    const reply = await writer.write((pipeline) => void pipeline.call(command === 'xadd' ? 'XADD' : 'EVAL', ...args));
+    return reply === null || reply === undefined ? null : String(reply);
+  }
+
+  /** The one command of an append: `xadd` with its arguments, or `eval` of a script with its keys and arguments. */
+  private appendCommand(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): ['xadd' | 'eval', ...(string | number)[]] {
+    const { maxLen, idempotencyTtlSeconds = 86_400, streamTtlSeconds = 0 } = this.settings;
+    const key = this.key(topic);
+    const ttl = renewTtl ? streamTtlSeconds : 0;
+    if (message.key !== undefined) {
+      return ['eval', PUBLISH_ONCE_SCRIPT, 2, key, this.keys.marker(topic, message.key), maxLen, idempotencyTtlSeconds, event, message.data, message.key, ttl];
+    }
+    if (ttl === 0) return ['xadd', key, 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data];
+    return ['eval', APPEND_WITH_TTL, 1, key, maxLen, event, message.data, ttl];
+  }
+
+  /** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */
+  async memoryUsage(): Promise<SourceMemory | undefined> {
+    try {
+      const info = await withDeadline(READY_TIMEOUT_MS, connected(this.command).then((redis) => redis.info('memory')));
+      const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+      const usedBytes = field('used_memory');
+      return Number.isFinite(usedBytes) ? { usedBytes, maxBytes: field('maxmemory') || 0 } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async head(topic: string): Promise<string> {
+    const redis = await connected(this.command);
+    const newest = await redis.xrevrange(this.key(topic), '+', '-', 'COUNT', 1);
+    return newest[0]?.[0] ?? '0-0';
+  }
+
+  /**
+   * Entries after `after` up to `until`, at most `limit`. `gap` is true when an entry after `after` was trimmed or
+   * deleted (XINFO's max-deleted-entry-id is newer than the cursor), or when more than `limit` entries follow it; then
+   * the newest `limit` up to `until` are returned.
+   */
+  async replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
+    if (compareStreamIds(until, after) <= 0) return { messages: [], gap: false };
+    const redis = await connected(this.command);
+    const info = await readStreamInfo(redis, this.key(topic));
+    // No key: the topic never had a message, or its stream expired (REDIS_STREAM_TTL_S) with whatever followed `after`.
+    if (info === undefined) return { messages: [], gap: after !== '0-0' && after !== '0' };
+    let gap = info.lostAfter(after);
+    const key = this.key(topic);
+    let entries = (await redis.xrangeBuffer(key, `(${after}`, until, 'COUNT', limit + 1)) as RawStreamEntry[];
+    if (entries.length > limit) {
+      gap = true;
+      entries = limit === 0 ? [] : ((await redis.xrevrangeBuffer(key, until, `(${after}`, 'COUNT', limit)) as RawStreamEntry[]).reverse();
+    }
+    const messages: StoredMessage[] = [];
+    for (const entry of entries) {
+      const parsed = parseStreamEntry(topic, entry, this.settings.maxMessageBytes);
+      if (isStoredMessage(parsed)) messages.push(parsed);
+      else this.settings.onInvalidEntry?.(parsed);
+    }
+    return { messages, gap };
+  }
+
+  openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed {
+    const feed = this.keys.partitions === undefined
+      ? new RedisLiveFeed(this.command, this.keys, new ServerLink(this.settings, this.command as Redis), this.settings, listener, onError)
+      : new PartitionedFeed(this.command as Cluster, this.keys, this.settings, listener, onError);
+    this.feeds.add(feed);
+    return {
+      add: (topic, after) => feed.add(topic, after),
+      remove: (topic) => feed.remove(topic),
+      close: async () => {
+        this.feeds.delete(feed);
+        await feed.close();
+      },
+    };
+  }
+
+  isReady(): Promise<boolean> {
+    return answersPing(this.command, READY_TIMEOUT_MS);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.feeds].map((feed) => feed.close()));
+    this.feeds.clear();
+    this.command.disconnect();
+    this.replicated?.connection.disconnect();
+  }
+}

@@ -1,0 +1,62 @@
+import { RelayError } from '../../errors.js';
+import { assertTopic } from '../../sse/topics.js';
+
+// SQS queue names allow letters, digits, `-` and `_` only, so in template mode a topic must fit that narrower set.
+const QUEUE_NAME_PART = /^[A-Za-z0-9_-]{1,80}$/;
+
+/** Where a subscription's topics live: one entry per queue, with the topics read from it. */
+export interface QueuePlan {
+  queueUrl: string;
+  topics: string[];
+  /** True when several topics share this queue, so messages carry a `topic` attribute and are filtered by it. */
+  shared: boolean;
+  /** FIFO queue (URL ends in `.fifo`): publishes need a MessageGroupId and a deduplication id. */
+  fifo: boolean;
+}
+
+/**
+ * Maps topics to queue URLs: either every topic on one queue (`SQS_QUEUE_URL`), or one queue per topic
+ * (`SQS_QUEUE_URL_TEMPLATE` with `{topic}`). Topics are validated before they reach a URL.
+ */
+export class SqsQueueUrls {
+  constructor(
+    private readonly queueUrl: string | undefined,
+    private readonly template: string | undefined,
+  ) {
+    if (queueUrl === undefined && template === undefined) {
+      throw new Error('SqsSource needs SQS_QUEUE_URL or SQS_QUEUE_URL_TEMPLATE (containing {topic})');
+    }
+  }
+
+  /** True when every topic shares one queue and messages are told apart by their `topic` attribute. */
+  get shared(): boolean {
+    return this.template === undefined;
+  }
+
+  /** The queue URL of `topic`; throws `invalid_topic` when the topic cannot name a queue. */
+  urlOf(topic: string): string {
+    assertTopic(topic);
+    if (this.template === undefined) return this.queueUrl as string;
+    if (!QUEUE_NAME_PART.test(topic)) {
+      throw new RelayError('invalid_topic', 'with SQS_QUEUE_URL_TEMPLATE a topic may use only letters, digits, - and _');
+    }
+    return this.template.replace('{topic}', topic);
+  }
+
+  /** The queues to read for a subscription, each with its topics. */
+  plan(topics: readonly string[]): QueuePlan[] {
+    const byUrl = new Map<string, string[]>();
+    for (const topic of topics) {
+      const url = this.urlOf(topic);
+      byUrl.set(url, [...(byUrl.get(url) ?? []), topic]);
+    }
+    return [...byUrl].map(([queueUrl, queueTopics]) => ({
+      queueUrl, topics: queueTopics, shared: this.shared, fifo: isFifoQueue(queueUrl),
+    }));
+  }
+}
+
+/** True for a FIFO queue URL (its name ends in `.fifo`). */
+export function isFifoQueue(queueUrl: string): boolean {
+  return queueUrl.endsWith('.fifo');
+}

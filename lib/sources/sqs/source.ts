@@ -1,0 +1,190 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, SendMessageCommand,
+  type MessageAttributeValue, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { isRelayError, RelayError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../logger.js';
+import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
+import { SqsBatcher, type ReceiptEntry } from './batcher.js';
+import { SqsConsumer } from './consumer.js';
+import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './receiver.js';
+import { parseQueueHandle } from '../../queue-handle.js';
+import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from './message.js';
+import { isFifoQueue, SqsQueueUrls } from './queue-urls.js';
+import { classifySqsError, DEFAULT_BACKOFF, sqsUnavailable, type BackoffSettings } from './retry.js';
+
+export type { InvalidMessage } from './receiver.js';
+
+/** What the SQS source is told (see SqsConfig and ServerConfig for the variables behind most of it). */
+export interface SqsSourceSettings {
+  /** One queue for every topic (`SQS_QUEUE_URL`); messages carry their topic in the `topic` attribute. */
+  queueUrl?: string | undefined;
+  /** One queue per topic (`SQS_QUEUE_URL_TEMPLATE`, containing `{topic}`). Takes precedence over `queueUrl`. */
+  queueUrlTemplate?: string | undefined;
+  /** Long-poll wait of each receive, seconds, 0–20 (`SQS_WAIT_SECONDS`, default 20). */
+  waitSeconds: number;
+  /** Visibility timeout of received messages, seconds (`SQS_VISIBILITY_TIMEOUT_S`, default 30); extended while held. */
+  visibilityTimeoutSeconds: number;
+  /** Largest body that becomes a frame, bytes of UTF-8 (`MAX_MESSAGE_BYTES`, default 65536). */
+  maxMessageBytes: number;
+  /** Longest an ack waits for others before the DeleteMessageBatch leaves, ms. Default 20. */
+  deleteFlushMs?: number;
+  /** Backoff of the receive loop after throttling or network errors. Default 200 ms doubling up to 10 s, full jitter. */
+  backoff?: BackoffSettings;
+}
+
+export interface SqsSourceHooks {
+  logger?: Logger;
+  /** Hears each message that cannot become a frame (count it as `sse_invalid_messages_total`). */
+  onInvalidMessage?: (message: InvalidMessage) => void;
+}
+
+/**
+ * SOURCE=sqs: each message goes to one subscriber. A message is deleted (in batches) only after the session acked it,
+ * i.e. after its frame was written; whatever a leaving subscriber still holds is released at once (visibility 0).
+ * `close()` destroys the client, which the source owns from construction on.
+ */
+// A queue that answered a check is not asked again for this long.
+const CHECK_TTL_MS = 60_000;
+
+export class SqsSource implements QueueSource {
+  readonly delivery = 'queue';
+  private readonly urls: SqsQueueUrls;
+  private readonly deleter: SqsBatcher;
+  private readonly releaser: SqsBatcher;
+  private readonly closing = new AbortController();
+  private readonly logger: Logger;
+  /** The one receiver of each queue this process reads now. */
+  private readonly receivers = new Map<string, SqsReceiver>();
+  /** When each queue last answered check(); bounded (cleared past 1,000 queues). */
+  private readonly checkedAt = new Map<string, number>();
+
+  constructor(private readonly client: SQSClient, private readonly settings: SqsSourceSettings, private readonly hooks: SqsSourceHooks = {}) {
+    this.urls = new SqsQueueUrls(settings.queueUrl, settings.queueUrlTemplate);
+    this.logger = hooks.logger ?? silentLogger;
+    const flushMs = settings.deleteFlushMs ?? 20;
+    this.deleter = new SqsBatcher('delete', (queueUrl, entries) => this.deleteBatch(queueUrl, entries), this.logger, flushMs);
+    this.releaser = new SqsBatcher('release', (queueUrl, entries) => this.releaseBatch(queueUrl, entries), this.logger, flushMs);
+  }
+
+  async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
+    const queueUrl = this.urls.urlOf(topic);
+    const bodyProblem = sqsBodyProblem(message.data);
+    if (bodyProblem !== undefined) throw new RelayError('unsupported_message', bodyProblem);
+    const attributes: Record<string, MessageAttributeValue> = { [TOPIC_ATTRIBUTE]: { DataType: 'String', StringValue: topic } };
+    if (message.event !== undefined && message.event !== 'message') attributes[EVENT_ATTRIBUTE] = { DataType: 'String', StringValue: message.event };
+    // FIFO: one message group per topic keeps each topic in order; the idempotency key (hashed to fit the 128-character
+    // limit) becomes the deduplication id, so a retried publish within SQS's 5-minute window is stored once.
+    const fifo = isFifoQueue(queueUrl)
+      ? { MessageGroupId: topic, MessageDeduplicationId: message.key === undefined ? randomUUID() : createHash('sha256').update(message.key).digest('hex') }
+      : {};
+    try {
+      const out = await this.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.data, MessageAttributes: attributes, ...fifo }));
+      return { id: out.MessageId ?? '' };
+    } catch (error) {
+      if (classifySqsError(error) === 'refused-message') throw new RelayError('unsupported_message', 'SQS refused the message', { cause: error });
+      throw this.unavailable(queueUrl, error);
+    }
+  }
+
+  consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery> {
+    const receivers = this.urls.plan(topics).map((plan) => this.receiver(plan.queueUrl, plan.shared));
+    return new SqsConsumer(topics, receivers, this.deleter, this.releaser, [signal, this.closing.signal]).deliveries();
+  }
+
+  // One receiver per queue per process, shared by every local stream of its topics; a failed one is replaced.
+  private receiver(queueUrl: string, shared: boolean): SqsReceiver {
+    const existing = this.receivers.get(queueUrl);
+    if (existing !== undefined && existing.failure === undefined) return existing;
+    const receiver: SqsReceiver = new SqsReceiver(this.receiverDeps(), queueUrl, shared, () => {
+      if (this.receivers.get(queueUrl) === receiver) this.receivers.delete(queueUrl);
+    });
+    this.receivers.set(queueUrl, receiver);
+    return receiver;
+  }
+
+  private receiverDeps(): ReceiverDeps {
+    return {
+      client: this.client, waitSeconds: this.settings.waitSeconds, visibilityTimeoutSeconds: this.settings.visibilityTimeoutSeconds,
+      maxMessageBytes: this.settings.maxMessageBytes, backoff: this.settings.backoff ?? DEFAULT_BACKOFF,
+      deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger,
+      onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
+      // The next stream of this queue asks SQS again instead of trusting a check made before the queue went away.
+      onQueueFailed: (queueUrl) => this.checkedAt.delete(queueUrl),
+    };
+  }
+
+  /** Deletes messages of `topic` by handle (POST /ack reaching a process that does not hold them). */
+  async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+    const queueUrl = this.urls.urlOf(topic);
+    for (const handle of handles) {
+      const parsed = parseQueueHandle(handle);
+      const at = parsed?.topic === topic ? parsed.part.indexOf('~') : -1;
+      if (parsed === undefined || at <= 0) continue;
+      this.deleter.add(queueUrl, { messageId: parsed.part.slice(0, at), receiptHandle: parsed.part.slice(at + 1) });
+    }
+    await this.deleter.flush();
+  }
+
+  /** Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream. */
+  async check(topics: readonly string[]): Promise<void> {
+    const now = Date.now();
+    await Promise.all(this.urls.plan(topics).map(async ({ queueUrl }) => {
+      if ((this.checkedAt.get(queueUrl) ?? -Infinity) > now - CHECK_TTL_MS) return;
+      try {
+        await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
+          abortSignal: AbortSignal.timeout(2_000),
+        });
+      } catch (error) {
+        const known = this.unavailable(queueUrl, error);
+        throw isRelayError(known) ? known : new RelayError('source_unavailable', 'SQS did not answer', { cause: error, retryAfterSeconds: 5 });
+      }
+      if (this.checkedAt.size > 1_000) this.checkedAt.clear();
+      this.checkedAt.set(queueUrl, now);
+    }));
+  }
+
+  /** With one queue: whether it answers GetQueueAttributes. With a template there is no one queue to ask, so true. */
+  async isReady(): Promise<boolean> {
+    if (this.settings.queueUrlTemplate !== undefined || this.settings.queueUrl === undefined) return true;
+    try {
+      await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.settings.queueUrl, AttributeNames: ['QueueArn'] }), {
+        abortSignal: AbortSignal.timeout(2_000),
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Stops every consumer (their held messages are released), sends pending deletes, then destroys the client. */
+  async close(): Promise<void> {
+    this.closing.abort();
+    for (const receiver of this.receivers.values()) receiver.close();
+    await Promise.all([this.deleter.flush(), this.releaser.flush()]);
+    this.client.destroy();
+  }
+
+  private unavailable(queueUrl: string, error: unknown): unknown {
+    const failure = classifySqsError(error);
+    if (failure !== 'missing-queue' && failure !== 'permanent') return error;
+    this.checkedAt.delete(queueUrl);
+    this.logger.error({ queueUrl, err: error }, failure === 'missing-queue' ? 'SQS queue does not exist' : 'SQS refused the call');
+    return sqsUnavailable(queueUrl, failure, error);
+  }
+
+  private async deleteBatch(queueUrl: string, entries: readonly ReceiptEntry[]): Promise<string[]> {
+    const out = await this.client.send(new DeleteMessageBatchCommand({
+      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle })),
+    }));
+    return (out.Failed ?? []).map((f) => entries[Number(f.Id)]?.messageId ?? String(f.Id));
+  }
+
+  private async releaseBatch(queueUrl: string, entries: readonly ReceiptEntry[]): Promise<string[]> {
+    const out = await this.client.send(new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: 0 })),
+    }));
+    return (out.Failed ?? []).map((f) => entries[Number(f.Id)]?.messageId ?? String(f.Id));
+  }
+}

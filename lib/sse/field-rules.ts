@@ -1,0 +1,70 @@
+import type { ErrorCode } from '../errors.js';
+import { TOPIC_PATTERN, isValidTopic } from './topics.js';
+
+/**
+ * The one set of rules for what a message may carry, whoever wrote it: `POST /publish`, a Redis stream entry or list
+ * item, an SQS message, or a record the SQS → Redis bridge appends. Every reader and writer asks these functions, so a
+ * message one path accepts is never one another path drops.
+ */
+
+/** Longest event type, characters. */
+export const MAX_EVENT_LENGTH = 128;
+/** Longest message id (idempotency key, list item id, queue message id), characters. */
+export const MAX_ID_LENGTH = 256;
+/** Event types under this prefix are the relay's own (`relay.reset`); nobody else may send them. */
+export const RESERVED_EVENT_PREFIX = 'relay.';
+
+/** What is wrong with a field: the error code a client sees for it, and a reason for logs and error messages. */
+export interface FieldProblem {
+  code: Extract<ErrorCode, 'invalid_event_field' | 'invalid_body' | 'message_too_large' | 'invalid_topic'>;
+  reason: string;
+}
+
+const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
+// A lone UTF-16 surrogate: such a string has no UTF-8 form (String#isWellFormed is not in the ES2023 lib we target).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** An event type: 1 to 128 characters, no CR, LF or NUL, not under the reserved `relay.` prefix. */
+export function eventProblem(event: string): FieldProblem | undefined {
+  if (FORBIDDEN_IN_FIELD.test(event)) return { code: 'invalid_event_field', reason: 'event must not contain CR, LF or NUL' };
+  if (event === '' || event.length > MAX_EVENT_LENGTH) return { code: 'invalid_body', reason: `event must be 1 to ${MAX_EVENT_LENGTH} characters` };
+  if (event.startsWith(RESERVED_EVENT_PREFIX)) {
+    return { code: 'invalid_event_field', reason: `event types starting with "${RESERVED_EVENT_PREFIX}" are reserved for the relay` };
+  }
+  return undefined;
+}
+
+/** A message id or idempotency key: 1 to 256 characters, no CR, LF or NUL (it may become an SSE `id:` line). */
+export function idProblem(id: string): FieldProblem | undefined {
+  if (FORBIDDEN_IN_FIELD.test(id)) return { code: 'invalid_event_field', reason: 'id must not contain CR, LF or NUL' };
+  if (id === '' || id.length > MAX_ID_LENGTH) return { code: 'invalid_body', reason: `id must be 1 to ${MAX_ID_LENGTH} characters` };
+  return undefined;
+}
+
+/** A payload: text with a UTF-8 form (no lone surrogates) of at most `maxBytes` bytes. */
+export function dataProblem(data: string, maxBytes: number): FieldProblem | undefined {
+  if (LONE_SURROGATE.test(data)) return { code: 'invalid_body', reason: 'data is not valid UTF-8 (it has a lone surrogate)' };
+  if (Buffer.byteLength(data) > maxBytes) return { code: 'message_too_large', reason: `data is larger than MAX_MESSAGE_BYTES (${maxBytes})` };
+  return undefined;
+}
+
+/** A topic name (see {@link TOPIC_PATTERN}). The bad value is never echoed. */
+export function topicProblem(topic: string): FieldProblem | undefined {
+  return isValidTopic(topic) ? undefined : { code: 'invalid_topic', reason: `topic must match ${TOPIC_PATTERN.source}` };
+}
+
+/** The parts of one message, as any path carries them. Absent optional fields are not checked. */
+export interface MessageFields {
+  topic?: string | undefined;
+  event?: string | undefined;
+  id?: string | undefined;
+  data: string;
+}
+
+/** The first problem of a whole message, in the order topic, event, id, data; undefined when it may be sent. */
+export function messageProblem(message: MessageFields, maxBytes: number): FieldProblem | undefined {
+  return (message.topic === undefined ? undefined : topicProblem(message.topic))
+    ?? (message.event === undefined ? undefined : eventProblem(message.event))
+    ?? (message.id === undefined ? undefined : idProblem(message.id))
+    ?? dataProblem(message.data, maxBytes);
+}
