@@ -26,7 +26,7 @@ export function buildRedisSource(config: Config, hooks: SourceHooks = {}): Redis
   };
   const replication = { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs };
   return config.server.source === 'redis-list'
-    ? new RedisListSource(settings)
+    ? new RedisListSource({ ...settings, replication })
     : new RedisStreamSource({
       ...settings, maxLen: config.redis.maxLen, replication, streamTtlSeconds: config.redis.streamTtlSeconds,
       onOutOfMemory: () => hooks.metrics?.inc('sse_redis_oom_errors_total'),

@@ -56,10 +56,6 @@ function checkRequirements({ server, redis, sqs, auth }: Config): void {
     const others = 'or set REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES';
     throw new ConfigError('REDIS_URL', `set for SOURCE=${mode} (redis://host:6379 or rediss://user:pass@host:6380), ${others}`, '');
   }
-  if (mode === 'redis-list' && redis.topology?.kind === 'cluster') {
-    // The queue's recovery script spans keys of several slots; Sentinel or one server serve the queue mode.
-    throw new ConfigError('REDIS_CLUSTER_NODES', 'left unset for SOURCE=redis-list (use REDIS_URL or REDIS_SENTINELS; a cluster serves SOURCE=redis)', '(set)');
-  }
   if (mode === 'sqs' && sqs.queueUrl === undefined && sqs.queueUrlTemplate === undefined) {
     throw new ConfigError('SQS_QUEUE_URL', 'set for SOURCE=sqs (or SQS_QUEUE_URL_TEMPLATE containing {topic})', '');
   }

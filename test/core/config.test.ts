@@ -156,7 +156,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://a:6379', REDIS_PASSWORD: 'pw' })).toThrow(/^REDIS_PASSWORD must be left unset with REDIS_URL/);
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_CLUSTER_NODES: 'a:7000' }).redis.topology?.kind).toBe('cluster');
     expect(loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm' }).redis.topology?.kind).toBe('sentinel');
-    expect(() => loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_CLUSTER_NODES: 'a:7000' })).toThrow(/^REDIS_CLUSTER_NODES must be left unset for SOURCE=redis-list/);
+    expect(loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_CLUSTER_NODES: 'a:7000' }).redis.topology?.kind).toBe('cluster');
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
   });
 

@@ -83,10 +83,15 @@ export class ListConsumer {
   }
 
   // The heartbeat and the registration go together in one MULTI, every beat: a consumer paused past its TTL, whose
-  // lists a recovery pass unregistered, is registered again the moment it runs, so its lists can never be stranded.
+  // lists a recovery pass unregistered, is registered again the moment it runs, so its lists can never be stranded. In a
+  // cluster that is one MULTI per topic (its slot), and the topic joins the set of topics recovery passes visit.
   private beat(): Promise<unknown> {
-    const processing = this.topics.map((topic) => this.keys.processing(topic, this.id));
-    return this.command.multi().set(this.keys.heartbeat(this.id), '1', 'PX', this.settings.consumerTtlMs).sadd(this.keys.registry, ...processing).exec();
+    const groups = this.keys.beatGroups(this.topics, this.id);
+    return Promise.all(groups.map(async (group) => {
+      const multi = this.command.multi().set(group.heartbeat, '1', 'PX', this.settings.consumerTtlMs).sadd(group.registry, ...group.processing);
+      await multi.exec();
+      if (this.keys.topics !== undefined) await this.command.sadd(this.keys.topics, group.topic);
+    }));
   }
 
   private async register(signal: AbortSignal): Promise<void> {
@@ -185,11 +190,11 @@ export class ListConsumer {
   private async handBack(): Promise<void> {
     clearInterval(this.heartbeat);
     this.blocking.disconnect();
-    const heartbeat = this.keys.heartbeat(this.id);
     try {
-      await this.command.del(heartbeat);
+      for (const group of this.keys.beatGroups(this.topics, this.id)) await this.command.del(group.heartbeat);
       for (const topic of this.topics) {
-        await this.command.eval(RECOVER_SCRIPT, 4, this.keys.processing(topic, this.id), this.keys.queue(topic), heartbeat, this.keys.registry);
+        const keys = [this.keys.processing(topic, this.id), this.keys.queue(topic), this.keys.heartbeat(topic, this.id), this.keys.registry(topic)];
+        await this.command.eval(RECOVER_SCRIPT, 4, ...keys);
       }
     } catch {
       // Redis is away: the heartbeat expires and another process's recovery pass moves the items back.

@@ -1,38 +1,52 @@
 /**
- * The key layout of SOURCE=redis-list (docs/redis.md). Topics never contain `#`, so every key below parses back
- * unambiguously.
+ * The key layout of SOURCE=redis-list (docs/redis.md). On one server or a Sentinel-managed primary: queue
+ * `<prefix>q:<topic>`, one heartbeat per consumer and one registry of processing lists. In a Redis Cluster every key of
+ * a topic carries the topic as its hash tag, `<prefix>q:{<topic>}…`, and so do the topic's heartbeats and registry: a
+ * script or MULTI may only touch keys of one slot, and BLMOVE's two lists must share one. A set of the topics that have
+ * a registry (`<prefix>q#topics`) lets a recovery pass find them. Topics never contain `#`, `{` or `}`, so every key
+ * below parses back unambiguously.
  */
 export class ListKeys {
-  constructor(private readonly prefix: string) {}
+  private readonly topicsKey: string;
+
+  /** `clustered`: the Redis Cluster layout (hash tags); otherwise the single-server layout. */
+  constructor(private readonly prefix: string, readonly clustered = false) {
+    this.topicsKey = `${prefix}q#topics`;
+  }
 
   /** The topic's queue: producers LPUSH, consumers take from the right. */
   queue(topic: string): string {
-    return `${this.prefix}q:${topic}`;
+    return this.clustered ? `${this.prefix}q:{${topic}}` : `${this.prefix}q:${topic}`;
   }
 
   /** Items one consumer has taken and not yet acknowledged. */
   processing(topic: string, consumerId: string): string {
-    return `${this.prefix}q:${topic}#processing:${consumerId}`;
+    return `${this.queue(topic)}#processing:${consumerId}`;
   }
 
   /** Items not in the documented format, set aside for a person to look at. */
   invalid(topic: string): string {
-    return `${this.prefix}q:${topic}#invalid`;
+    return `${this.queue(topic)}#invalid`;
   }
 
-  /** Exists while the consumer is alive (refreshed with a TTL). */
-  heartbeat(consumerId: string): string {
-    return `${this.prefix}q#consumer:${consumerId}`;
+  /** Exists while the consumer is alive (refreshed with a TTL); per topic in a cluster, so it shares the topic's slot. */
+  heartbeat(topic: string, consumerId: string): string {
+    return this.clustered ? `${this.queue(topic)}#consumer:${consumerId}` : `${this.prefix}q#consumer:${consumerId}`;
   }
 
-  /** Set of every processing list, for the recovery pass. */
-  get registry(): string {
-    return `${this.prefix}q#processing`;
+  /** The set of processing lists that holds `topic`'s: one for all topics on one server, one per topic in a cluster. */
+  registry(topic: string): string {
+    return this.clustered ? `${this.queue(topic)}#processing` : `${this.prefix}q#processing`;
   }
 
-  /** Publish idempotency marker of `key` in `topic`. */
+  /** In a cluster, the set of topics that have a registry (undefined on one server, where there is one registry). */
+  get topics(): string | undefined {
+    return this.clustered ? this.topicsKey : undefined;
+  }
+
+  /** Publish idempotency marker of `key` in `topic` (in the queue's slot in a cluster, for PUSH_ONCE_SCRIPT). */
   marker(topic: string, key: string): string {
-    return `${this.prefix}q#key#${topic}#${key}`;
+    return this.clustered ? `${this.queue(topic)}#key#${key}` : `${this.prefix}q#key#${topic}#${key}`;
   }
 
   /** The topic and consumer of a processing list key, or undefined when it is not one. */
@@ -40,14 +54,31 @@ export class ListKeys {
     const head = `${this.prefix}q:`;
     const at = key.indexOf('#processing:', head.length);
     if (!key.startsWith(head) || at < 0) return undefined;
-    return { topic: key.slice(head.length, at), consumerId: key.slice(at + '#processing:'.length) };
+    const topic = key.slice(head.length, at);
+    const bare = this.clustered ? /^\{([^{}]+)\}$/.exec(topic)?.[1] : topic;
+    return bare === undefined ? undefined : { topic: bare, consumerId: key.slice(at + '#processing:'.length) };
+  }
+
+  /**
+   * Who beats for `topics` together: on one server one heartbeat and one registry cover them all (one MULTI); in a
+   * cluster each topic is its own group, in its own slot.
+   */
+  beatGroups(topics: readonly string[], consumerId: string): { heartbeat: string; registry: string; processing: string[]; topic: string }[] {
+    const groups = this.clustered ? topics.map((topic) => [topic]) : [topics];
+    return groups.filter((group) => group.length > 0).map((group) => ({
+      heartbeat: this.heartbeat(group[0] as string, consumerId),
+      registry: this.registry(group[0] as string),
+      processing: group.map((topic) => this.processing(topic, consumerId)),
+      topic: group[0] as string,
+    }));
   }
 }
 
 /**
  * Moves every item of a processing list back to the consuming end of its queue, oldest last so it is taken first, and
  * forgets the list — unless its consumer's heartbeat still exists. Atomic, so two recovery passes never move one item
- * twice. KEYS: processing, queue, heartbeat, registry. Returns the number moved, or -1 when the consumer is alive.
+ * twice. KEYS: processing, queue, heartbeat, registry (all of one slot in a cluster: see ListKeys). Returns the number
+ * moved, or -1 when the consumer is alive.
  */
 export const RECOVER_SCRIPT = `
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end

@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
-import { answersPing, connected, openRedisConnection, pause, type RedisConnectionSettings } from './connection.js';
+import { answersPing, connected, openRedisConnection, pause, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListConsumer } from './list-consumer.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
 import { ACK_BY_HASH_SCRIPT, ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './list-keys.js';
 import { parseQueueHandle } from '../../queue-handle.js';
+import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
 
 /** Settings of SOURCE=redis-list; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisListSettings extends RedisConnectionSettings {
@@ -22,6 +23,8 @@ export interface RedisListSettings extends RedisConnectionSettings {
   onInvalidEntry?: InvalidEntryListener | undefined;
   /** Hears faults the source cannot recover from by itself, such as a queue key of the wrong type (log and count them). */
   onFault?: ((message: string, details: Record<string, unknown>) => void) | undefined;
+  /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a publish is acknowledged once that many replicas hold it. */
+  replication?: ReplicationPolicy | undefined;
 }
 
 const READY_TIMEOUT_MS = 1_000;
@@ -44,25 +47,41 @@ export class RedisListSource implements QueueSource {
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
   private readonly consumers = new Set<ListConsumer>();
   private readonly keyCheck: ListKeyCheck;
+  /** Publishes that wait for replicas go through their own connection, since WAIT holds it (see ReplicatedWriter). */
+  private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
 
   constructor(private readonly settings: RedisListSettings) {
     this.command = openRedisConnection(settings, 'command') as Redis;
-    this.keys = new ListKeys(settings.keyPrefix);
+    this.keys = new ListKeys(settings.keyPrefix, targetOf(settings).kind === 'cluster');
+    const policy = settings.replication;
+    if (policy !== undefined && policy.replicas > 0) {
+      const connection = openRedisConnection(settings, 'publish', policy.timeoutMs);
+      this.replicated = { connection, writer: new ReplicatedWriter(connection, policy) };
+    }
     this.consumerTtlMs = settings.consumerTtlMs ?? 15_000;
     this.keyCheck = new ListKeyCheck((key, type) => settings.onFault?.('Redis queue key is not a list; streams of its topic are refused', { key, type }));
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
     const id = randomUUID();
-    const redis = await connected(this.command);
     const item = encodeListEnvelope({ event: message.event ?? 'message', data: message.data, id });
-    if (message.key === undefined) {
-      await redis.lpush(this.keys.queue(topic), item);
+    const queue = this.keys.queue(topic);
+    const ttl = this.settings.idempotencyTtlSeconds ?? 86_400;
+    const marker = message.key === undefined ? undefined : this.keys.marker(topic, message.key);
+    if (this.replicated !== undefined) {
+      await connected(this.replicated.connection);
+      const stored = await this.replicated.writer.write((pipeline) => {
+        if (marker === undefined) pipeline.lpush(queue, item);
+        else pipeline.eval(PUSH_ONCE_SCRIPT, 2, queue, marker, item, id, ttl);
+      });
+      return { id: marker === undefined ? id : String(stored) };
+    }
+    const redis = await connected(this.command);
+    if (marker === undefined) {
+      await redis.lpush(queue, item);
       return { id };
     }
-    const ttl = this.settings.idempotencyTtlSeconds ?? 86_400;
-    const stored = await redis.eval(PUSH_ONCE_SCRIPT, 2, this.keys.queue(topic), this.keys.marker(topic, message.key), item, id, ttl);
-    return { id: String(stored) };
+    return { id: String(await redis.eval(PUSH_ONCE_SCRIPT, 2, queue, marker, item, id, ttl)) };
   }
 
   async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
@@ -100,11 +119,15 @@ export class RedisListSource implements QueueSource {
   async recover(): Promise<number> {
     let moved = 0;
     const redis = await connected(this.command);
-    for (const processing of await redis.smembers(this.keys.registry)) {
-      const owner = this.keys.parseProcessing(processing);
-      if (owner === undefined) continue;
-      const args = [processing, this.keys.queue(owner.topic), this.keys.heartbeat(owner.consumerId), this.keys.registry];
-      moved += Math.max(0, Number(await redis.eval(RECOVER_SCRIPT, 4, ...args)));
+    const topicsKey = this.keys.topics;
+    const registries = topicsKey === undefined ? [this.keys.registry('')] : (await redis.smembers(topicsKey)).map((topic) => this.keys.registry(topic));
+    for (const registry of registries) {
+      for (const processing of await redis.smembers(registry)) {
+        const owner = this.keys.parseProcessing(processing);
+        if (owner === undefined) continue;
+        const args = [processing, this.keys.queue(owner.topic), this.keys.heartbeat(owner.topic, owner.consumerId), registry];
+        moved += Math.max(0, Number(await redis.eval(RECOVER_SCRIPT, 4, ...args)));
+      }
     }
     return moved;
   }
@@ -139,5 +162,6 @@ export class RedisListSource implements QueueSource {
     const handedBack = Promise.all([...this.consumers].map((consumer) => consumer.stop()));
     await Promise.race([handedBack, pause(HAND_BACK_MS)]);
     this.command.disconnect();
+    this.replicated?.connection.disconnect();
   }
 }
