@@ -24,6 +24,15 @@ function makeSource(extra: Partial<RedisListSettings> = {}): RedisListSource {
   return source;
 }
 
+/**
+ * Resolves once `source` can publish: a fresh cluster on a loaded machine may still be settling when the first command
+ * goes out (ioredis then refuses it: no offline queue), and a producer retries then, as this does.
+ */
+async function untilPublishes(source: RedisListSource): Promise<RedisListSource> {
+  await waitFor(() => source.publish('scratch', { data: 'ready?' }).then(() => true, () => false), 'the cluster to take a publish', 30_000, 200);
+  return source;
+}
+
 async function drain(source: RedisListSource, topics: string[], signal: AbortSignal, got: Delivery[], ack = true): Promise<void> {
   for await (const delivery of source.consume(topics, signal)) {
     got.push(delivery);
@@ -58,7 +67,7 @@ test('items of topics on every primary go to exactly one of three consumers, in 
   const topics = spreadTopics(12);
   const owners = new Set(await Promise.all(topics.map((topic) => cluster.ownerOf(keySlot(topic)))));
   expect(owners.size).toBe(3);
-  const source = makeSource({ replication: { replicas: 1, timeoutMs: 1_000 } });
+  const source = await untilPublishes(makeSource({ replication: { replicas: 1, timeoutMs: 1_000 } }));
   const stop = new AbortController();
   const got: Delivery[][] = [[], [], []];
   const running = got.map((list) => drain(source, topics, stop.signal, list));
@@ -89,7 +98,7 @@ test('items of topics on every primary go to exactly one of three consumers, in 
 
 test('a consumer killed mid-processing: a recovery pass in another process moves its items back, in the topic\'s slot', async () => {
   const topic = spreadTopics(3)[2] as string;
-  const source = makeSource();
+  const source = await untilPublishes(makeSource());
   for (let i = 0; i < 3; i++) await source.publish(topic, { data: `item${i}` });
   const fixture = fileURLToPath(new URL('./fixtures/list-consumer.mjs', import.meta.url));
   const child = spawn(process.execPath, [fixture, JSON.stringify(target), topic, String(TTL_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -115,7 +124,7 @@ test('a primary killed while publishing with REDIS_WAIT_REPLICAS=1: every acknow
   const topic = spreadTopics(3)[1] as string;
   const victim = await cluster.ownerOf(keySlot(topic));
   const heir = await cluster.replicaOf(victim);
-  const source = makeSource({ replication: { replicas: 1, timeoutMs: 500 } });
+  const source = await untilPublishes(makeSource({ replication: { replicas: 1, timeoutMs: 500 } }));
   const acknowledged: string[] = [];
   let refused = 0;
   let publishing = true;
