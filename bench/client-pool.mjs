@@ -2,13 +2,16 @@
 /* global URL */
 import { fork } from 'node:child_process';
 import { Histogram } from './histogram.mjs';
+import { pinProcess } from './pinning.mjs';
 
 const CLIENT = new URL('./load-client.mjs', import.meta.url);
 
-/** `processes` load clients, each a separate Node process with its own event loop (and file limit). */
+/** `processes` load clients, each a separate Node process with its own event loop (and file limit), on `cpu` if given. */
 export class ClientPool {
-  constructor(processes) {
+  constructor(processes, cpu) {
     this.children = Array.from({ length: processes }, () => fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // `--pin`: with all their threads, on the load CPU (threads started later inherit it).
+    if (cpu !== undefined) for (const child of this.children) pinProcess(child.pid, cpu);
     this.nextId = 1;
     this.subscribers = 0;
   }

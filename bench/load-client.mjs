@@ -1,10 +1,11 @@
-// One load-generating process: holds many raw TCP subscribers and scans their SSE bytes with a minimal line scanner
+// One load-generating process: holds many raw TCP subscribers, de-chunks their responses itself and scans the SSE lines
 // (no HTTP client, no EventSource), so the generator costs far less per frame than the server under test.
 // Driven by its parent over IPC: connect / reset / stats / exit.
 /* global process, Buffer, setTimeout, clearTimeout */
 import { connect } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Histogram } from './histogram.mjs';
+import { responseDecoder } from './response-decoder.mjs';
 
 const CONNECT_CONCURRENCY = 64;
 const CONNECT_TIMEOUT_MS = 15_000;
@@ -25,37 +26,40 @@ function now() {
 // Every socket reads into this one buffer (net's `onread`), so receiving costs no allocation per read.
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 
-/** A scanner for one socket's bytes, line by line: every `data:` line is one event (bench payloads are one line). */
-function scanner(onHead) {
-  let carry = '';
-  let head = true;
+/**
+ * A reader for one socket's bytes: the response decoded by `responseDecoder` (head, chunked body), then SSE lines,
+ * every `data:` line being one event (bench payloads are one line).
+ */
+function reader(onHead, onEnd) {
+  const decode = responseDecoder(onHead, onEnd);
+  let carry = ''; // the body's unfinished last line
   return (length) => {
     bytes += length;
-    const text = carry + READ_BUFFER.latin1Slice(0, length);
-    if (head) {
-      if (!text.includes('\r\n\r\n')) return void (carry = text);
-      head = false;
-      onHead(text.startsWith('HTTP/1.1 200'));
-    }
-    const end = text.lastIndexOf('\n');
-    const at = now();
-    let index = text.indexOf('data: ');
-    while (index !== -1 && index < end) {
-      frames += 1;
-      const sent = parseFloat(text.slice(index + T_OFFSET, index + T_OFFSET + 24));
-      if (sent > 0) histogram.record(Math.max(0, at - sent));
-      index = text.indexOf('data: ', index + T_OFFSET);
-    }
-    carry = text.slice(end + 1);
+    carry = scanEvents(carry + decode(READ_BUFFER.latin1Slice(0, length)));
   };
+}
+
+/** Counts and times the complete `data:` lines of `text`; returns its unfinished last line. */
+function scanEvents(text) {
+  const end = text.lastIndexOf('\n');
+  if (end === -1) return text;
+  const at = now();
+  for (let index = text.indexOf('data: '); index !== -1 && index < end; index = text.indexOf('data: ', index + T_OFFSET)) {
+    if (index > 0 && text.charCodeAt(index - 1) !== 10) continue; // not at the start of a line
+    frames += 1;
+    const sent = parseFloat(text.slice(index + T_OFFSET, index + T_OFFSET + 24));
+    if (sent > 0) histogram.record(Math.max(0, at - sent));
+  }
+  return text.slice(end + 1);
 }
 
 function open(options) {
   return new Promise((resolve) => {
-    const scan = scanner((ok) => {
+    // The last chunk ends the stream: close it, which counts as a cut below.
+    const scan = reader((ok) => {
       if (ok) sockets.add(socket);
       done(ok);
-    });
+    }, () => socket.destroy());
     const socket = connect({ host: options.host, port: options.port, onread: { buffer: READ_BUFFER, callback: scan } });
     const timer = setTimeout(() => done(false), CONNECT_TIMEOUT_MS);
     let settled = false;
@@ -103,6 +107,7 @@ process.on('message', async (message) => {
       histogram = new Histogram();
       frames = 0;
       bytes = 0;
+      cuts = 0;
       cpuBase = process.cpuUsage();
       process.send({ id: message.id });
       break;

@@ -38,6 +38,9 @@ async function loadPhase(pool, server, phase, options) {
     cuts: stats.cuts, deliveredPerSecond: Math.round(stats.frames / elapsed), bytesReceived: stats.bytes,
     p50: round(stats.histogram.quantile(0.5)), p99: round(stats.histogram.quantile(0.99)), max: round(stats.histogram.max),
     cpuSeconds: round(after.cpuSeconds - before.cpuSeconds), loadCpuSeconds: round(stats.cpuSeconds), rssBytes: after.rss,
+    // The server's CPU time over the phase (utime + stime, /proc/<pid>/stat) per delivered frame, and the load's.
+    serverCpuUsPerFrame: perFrameUs(after.cpuSeconds - before.cpuSeconds, stats.frames),
+    loadCpuUsPerFrame: perFrameUs(stats.cpuSeconds, stats.frames),
   };
 }
 
@@ -55,9 +58,10 @@ async function idlePhase(pool, server, phase, baselineRss) {
 /**
  * Runs `phases` in order against a started server ({port, pid, target}). An idle phase measures memory on fresh
  * connections (it runs first and its subscribers are closed after), a load phase publishes at `rate` for `seconds`.
+ * `options`: { seconds, drainMs, clients (load processes), loadCpu (pin them there, or undefined), log }.
  */
 export async function runPhases(server, phases, options) {
-  const pool = new ClientPool(options.clients);
+  const pool = new ClientPool(options.clients, options.loadCpu);
   const results = [];
   try {
     // A few requests first, so the baseline includes a warmed-up server rather than an empty one.
@@ -80,6 +84,11 @@ export async function runPhases(server, phases, options) {
     await pool.exit();
   }
   return results;
+}
+
+/** CPU µs per frame, two decimals; null when nothing was delivered. */
+function perFrameUs(cpuSeconds, frames) {
+  return frames > 0 ? round((cpuSeconds * 1e6) / frames) : null;
 }
 
 function round(value) {

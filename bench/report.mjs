@@ -1,25 +1,28 @@
-// Turns a bench result into a Markdown table, a pass/fail list for the targets of issue 8, and an SVG chart of
+// Turns a bench result into a Markdown table, a pass/fail list for the targets (bench/targets.mjs), and an SVG chart of
 // latency against load (drawn by hand: log–log axes, one line per server).
 /* global URL */
 import { writeFileSync } from 'node:fs';
+import { checkTargets, findPhase } from './targets.mjs';
 
 const COLORS = { 'relay-memory': '#1f77b4', 'relay-redis': '#2ca02c', floor: '#d62728', 'relay-memory-gzip': '#9467bd' };
 const kib = (bytes) => (bytes / 1024).toFixed(1);
 const ratio = (a, b) => (b > 0 ? `${(a / b).toFixed(2)}×` : '–');
 
-function find(result, name, subscribers, rate) {
-  return result.runs[name]?.find((r) => r.subscribers === subscribers && r.rate === rate);
-}
+const us = (value) => (value === null || value === undefined ? '–' : value.toFixed(2));
 
 function loadTable(result) {
-  const lines = ['| load | server | delivered frames/s | lost | p50 ms | p99 ms | max ms | server CPU s | p99 ÷ floor | frames/s ÷ floor |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const lines = [
+    '| load | server | delivered frames/s | lost | p50 ms | p99 ms | max ms | server CPU s | server CPU µs/frame | load CPU µs/frame | p99 ÷ floor | frames/s ÷ floor | µs/frame ÷ floor |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const phase of result.phases.filter((p) => p.rate > 0)) {
-    const floor = find(result, 'floor', phase.subscribers, phase.rate);
+    const floor = findPhase(result, 'floor', phase.subscribers, phase.rate);
     for (const name of Object.keys(result.runs)) {
-      const r = find(result, name, phase.subscribers, phase.rate);
+      const r = findPhase(result, name, phase.subscribers, phase.rate);
       if (r === undefined) continue;
-      const vs = name === 'floor' || floor === undefined ? ['', ''] : [ratio(r.p99, floor.p99), ratio(r.deliveredPerSecond, floor.deliveredPerSecond)];
-      lines.push(`| ${phase.subscribers.toLocaleString('en')} × ${phase.rate}/s | ${name} | ${r.deliveredPerSecond.toLocaleString('en')} | ${r.lost}${r.cuts ? ` (${r.cuts} cut)` : ''} | ${r.p50} | ${r.p99} | ${r.max} | ${r.cpuSeconds} | ${vs[0]} | ${vs[1]} |`);
+      const vs = name === 'floor' || floor === undefined ? ['', '', '']
+        : [ratio(r.p99, floor.p99), ratio(r.deliveredPerSecond, floor.deliveredPerSecond), ratio(r.serverCpuUsPerFrame ?? 0, floor.serverCpuUsPerFrame ?? 0)];
+      lines.push(`| ${phase.subscribers.toLocaleString('en')} × ${phase.rate}/s | ${name} | ${r.deliveredPerSecond.toLocaleString('en')} | ${r.lost}${r.cuts ? ` (${r.cuts} cut)` : ''} | ${r.p50} | ${r.p99} | ${r.max} | ${r.cpuSeconds} | ${us(r.serverCpuUsPerFrame)} | ${us(r.loadCpuUsPerFrame)} | ${vs.join(' | ')} |`);
     }
   }
   return lines;
@@ -29,30 +32,11 @@ function memoryTable(result) {
   const lines = ['| idle subscribers | server | RSS per connection KiB | ÷ floor |', '|---:|---|---:|---:|'];
   for (const name of Object.keys(result.runs)) {
     for (const r of result.runs[name].filter((p) => p.rate === 0)) {
-      const floor = find(result, 'floor', r.subscribers, 0);
+      const floor = findPhase(result, 'floor', r.subscribers, 0);
       lines.push(`| ${r.subscribers.toLocaleString('en')} | ${name} | ${kib(r.rssPerConnection)} | ${name === 'floor' || !floor ? '' : ratio(r.rssPerConnection, floor.rssPerConnection)} |`);
     }
   }
   return lines;
-}
-
-/** The targets of issue 8, for every relay run, judged against the floor of the same run. */
-export function checkTargets(result) {
-  const checks = [];
-  for (const name of Object.keys(result.runs).filter((n) => n.startsWith('relay-'))) {
-    const floor10 = find(result, 'floor', 1_000, 10);
-    const floor5k = find(result, 'floor', 5_000, 100);
-    const a = find(result, name, 1_000, 10);
-    const b = find(result, name, 1_000, 100);
-    const c = find(result, name, 5_000, 100);
-    const d = find(result, name, 10_000, 0);
-    if (a && floor10) checks.push([name, '1,000 × 10/s: p99 ≤ 1.2× floor', a.p99 <= 1.2 * floor10.p99, `${a.p99} vs ${floor10.p99} ms`]);
-    if (b) checks.push([name, '1,000 × 100/s: all delivered, p99 < 150 ms', b.lost === 0 && b.p99 < 150, `lost ${b.lost}, p99 ${b.p99} ms`]);
-    if (c) checks.push([name, '5,000 × 100/s: all delivered, p99 < 600 ms', c.lost === 0 && c.p99 < 600, `lost ${c.lost}, p99 ${c.p99} ms`]);
-    if (c && floor5k) checks.push([name, '5,000 × 100/s: ≥ 5× floor frames/s', c.deliveredPerSecond >= 5 * floor5k.deliveredPerSecond, ratio(c.deliveredPerSecond, floor5k.deliveredPerSecond)]);
-    if (d) checks.push([name, '10,000 idle: ≤ 12 KB per connection', d.rssPerConnection <= 12_000, `${kib(d.rssPerConnection)} KiB`]);
-  }
-  return checks;
 }
 
 function chart(result) {
@@ -85,6 +69,8 @@ export function writeReport(result, dir, base) {
   const checks = checkTargets(result).map(([name, what, ok, detail]) => `- ${ok ? 'PASS' : 'FAIL'} ${name}: ${what} (${detail})`);
   const markdown = [
     `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}, ${machine.platform}; ${result.options.seconds} s per phase, ${result.options.clients} load processes; ${result.date}.`,
+    result.pinning ? `Pinned: server on CPU ${result.pinning.server}, load (load processes, publisher, Redis) on CPU ${result.pinning.load}.` : 'Not pinned: server and load share every CPU.',
+    result.loadAverage ? `Load average (1, 5, 15 min): ${result.loadAverage.before.join(', ')} at the start, ${result.loadAverage.after.join(', ')} at the end.` : '',
     '', ...loadTable(result), '', ...memoryTable(result), '', ...checks, ...result.notes.map((n) => `- note: ${n}`), '',
   ].join('\n');
   writeFileSync(new URL(`${base}.md`, dir), markdown);

@@ -1,95 +1,53 @@
-// `npm run bench [-- --quick] [-- --only=memory,floor]`: the fan-out benchmark. Starts each server in a child process,
-// drives it from separate load-client processes over loopback, and writes JSON, Markdown and an SVG chart to
-// bench/results/. See docs/benchmarks.md.
-// `npm run bench -- --scaleout=3000`: three relay processes behind nginx on one Redis, one of them SIGKILLed
-// (bench/scaleout.ts). `npm run bench -- --cluster-load`: Redis Cluster, 300 topics, 1,000 subscribers, two relay
-// processes, a primary killed and a reshard while publishing (bench/cluster-load.ts).
-/* global process, console, URL */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
-import { runPhases } from './phases.mjs';
+// `npm run bench -- [options]`: the benchmarks. With no mode option, the fan-out benchmark (bench/fanout.mjs) against
+// the raw node:http floor; `--help` lists every mode and option. docs/benchmarks.md has the method and the figures.
+/* global process, console */
+import { checkKnown, parseArgs } from './options.mjs';
+import { FANOUT_OPTIONS, runFanout } from './fanout.mjs';
 import { runStormBench } from './storm-run.mjs';
-import { writeReport } from './report.mjs';
 import { runTypeScript } from './run-ts.mjs';
-import { startFloor, startRedis, startRelay } from './servers.mjs';
 
-const argv = process.argv.slice(2);
-const args = new Set(argv);
-// `--storm N` (or --storm=N): the reconnect-storm benchmark instead of the fan-out one.
-const stormArg = argv.find((a) => a.startsWith('--storm'));
-const stormClients = stormArg === undefined ? undefined : Number(stormArg.includes('=') ? stormArg.slice(8) : argv[argv.indexOf(stormArg) + 1]);
-const quick = args.has('--quick');
-const only = [...args].find((a) => a.startsWith('--only='))?.slice(7).split(',');
-const compression = args.has('--gzip');
-
-const PHASES = quick
-  ? [{ subscribers: 10_000, rate: 0 }, { subscribers: 1_000, rate: 10 }, { subscribers: 1_000, rate: 100 }, { subscribers: 5_000, rate: 100 }]
-  : [
-    { subscribers: 10_000, rate: 0 }, { subscribers: 1_000, rate: 10 }, { subscribers: 1_000, rate: 100 },
-    { subscribers: 5_000, rate: 100 }, { subscribers: 10_000, rate: 10 }, { subscribers: 10_000, rate: 50 },
-  ];
-const OPTIONS = { seconds: quick ? 3 : 8, drainMs: quick ? 2_000 : 5_000, clients: 2 };
-
-const TARGETS = [
-  { name: 'relay-memory', start: () => startRelay({ source: 'memory' }) },
-  { name: 'relay-redis', skipInQuick: true, start: async () => {
-    const redis = await startRedis();
-    try {
-      const relay = await startRelay({ source: 'redis', redisUrl: redis.url });
-      return { ...relay, stop: async () => { await relay.stop(); await redis.stop(); } };
-    } catch (error) {
-      await redis.stop();
-      throw error;
-    }
-  } },
-  { name: 'floor', start: () => startFloor() },
-  ...(compression ? [{ name: 'relay-memory-gzip', gzip: true, start: () => startRelay({ source: 'memory', compression: true }) }] : []),
+/**
+ * The modes besides fan-out, one line each: the option that selects it, its own options (name → help; checked, so a
+ * typo fails loudly; omit `options` for a mode that parses argv itself) and how it runs (resolves with an exit code
+ * or nothing). A new mode adds one line here.
+ */
+const MODES = [
+  { option: 'storm', help: ' N: the reconnect storm of a deploy, N clients moved between two relays (bench/storm-run.mjs)',
+    options: { storm: 'clients', rate: 'msg/s', front: 'direct | nginx | both', 'drain-rate': 'DRAIN_RATE_PER_S', 'drain-ms': 'SHUTDOWN_DRAIN_MS', 'relay-env': 'K=V,… for the relays', out: 'result name' },
+    run: (argv, options) => runStormBench(argv, Number(options.get('storm'))) },
+  { option: 'scaleout', help: '=N: three relays behind nginx on one Redis, N subscribers, one relay SIGKILLed (bench/scaleout.ts)',
+    options: { scaleout: 'subscribers', backlog: 'nginx listen backlog' },
+    run: (_argv, options) => runTypeScript('bench/scaleout.ts', [stringOf(options.get('scaleout'), '3000'), ...(options.has('backlog') ? [String(options.get('backlog'))] : [])]) },
+  { option: 'cluster-load', help: ': Redis Cluster, 300 topics, 1,000 subscribers, failover and reshard (bench/cluster-load.ts)',
+    options: { 'cluster-load': '' }, run: () => runTypeScript('bench/cluster-load.ts', []) },
 ];
 
-function log(name) {
-  return (r) => console.log(`${name.padEnd(18)} ${String(r.subscribers).padStart(6)} subs × ${String(r.rate).padStart(3)}/s  ` + (r.rate === 0
-    ? `idle RSS/conn ${(r.rssPerConnection / 1024).toFixed(1)} KiB`
-    : `${r.deliveredPerSecond} frames/s, lost ${r.lost}, p50 ${r.p50} p99 ${r.p99} max ${r.max} ms, cpu ${r.cpuSeconds} s (load ${r.loadCpuSeconds} s)`));
+function stringOf(value, fallback) {
+  return value === true || value === undefined ? fallback : String(value);
 }
 
-async function main() {
-  if (!existsSync(new URL('../dist/functions/server.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first');
-  const started = Date.now();
-  const runs = {};
-  const notes = [];
-  for (const target of TARGETS) {
-    if ((quick && target.skipInQuick) || (only && !only.includes(target.name.replace(/^relay-/, '')) && !only.includes(target.name))) continue;
-    let server;
-    try {
-      server = await target.start();
-    } catch (error) {
-      notes.push(`${target.name} skipped: ${error.message}`);
-      console.warn(`${target.name} skipped: ${error.message}`);
-      continue;
-    }
-    try {
-      server.target = { host: '127.0.0.1', port: server.port, path: '/events?topic=bench', gzip: target.gzip === true };
-      runs[target.name] = await runPhases(server, PHASES, { ...OPTIONS, log: log(target.name) });
-    } finally {
-      await server.stop();
-    }
+function usage() {
+  const fanout = Object.entries(FANOUT_OPTIONS).map(([name, help]) => `  --${name.padEnd(16)} ${help}`);
+  const modes = MODES.map((mode) => `  --${mode.option}${mode.help}`);
+  return ['npm run bench -- [options]', '', 'fan-out benchmark (default):', ...fanout, '', 'other modes:', ...modes].join('\n');
+}
+
+async function main(argv) {
+  const options = parseArgs(argv);
+  if (options.has('help')) return void console.log(usage());
+  const mode = MODES.find((m) => options.has(m.option));
+  if (mode === undefined) {
+    checkKnown(options, FANOUT_OPTIONS, 'the fan-out benchmark');
+    return runFanout(options);
   }
-  const machine = { nproc: cpus().length, node: process.version, cpu: cpus()[0]?.model ?? 'unknown', platform: `${process.platform} ${process.arch}` };
-  const result = { date: new Date().toISOString(), quick, machine, options: { ...OPTIONS }, phases: PHASES, runs, notes, seconds: Math.round((Date.now() - started) / 1000) };
-  const dir = new URL('./results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  const base = quick ? 'quick' : 'latest';
-  writeFileSync(new URL(`${base}.json`, dir), JSON.stringify(result, null, 2) + '\n');
-  const markdown = writeReport(result, dir, base);
-  console.log(`\n${markdown}\nwritten to bench/results/${base}.{json,md,svg} in ${result.seconds} s`);
+  if (mode.options) checkKnown(options, mode.options, `--${mode.option}`);
+  return mode.run(argv, options);
 }
 
-const scaleout = [...args].find((a) => a.startsWith('--scaleout'));
-const mode = scaleout !== undefined
-  ? runTypeScript('bench/scaleout.ts', [scaleout.split('=')[1] ?? '3000', ...[...args].filter((a) => a.startsWith('--backlog=')).map((a) => a.slice(10))])
-  : args.has('--cluster-load') ? runTypeScript('bench/cluster-load.ts', [])
-    : stormClients !== undefined ? runStormBench(argv, stormClients) : main();
-mode.catch((error) => {
-  console.error(error);
+main(process.argv.slice(2)).then((code) => {
+  if (typeof code === 'number') process.exitCode = code;
+}, (error) => {
+  console.error(error instanceof Error ? error.message : error);
+  if (error instanceof Error && !/^(--|unknown option|unexpected argument)/.test(error.message)) console.error(error.stack);
   process.exit(1);
 });

@@ -20,9 +20,11 @@ export function freePort() {
   });
 }
 
-export function spawnWithLimit(command, args, env) {
-  // `exec` keeps the pid, so /proc/<pid> is the server itself, not the shell.
-  return spawn('/bin/sh', ['-c', `ulimit -n ${FILE_LIMIT} 2>/dev/null; exec "$0" "$@"`, command, ...args], {
+/** Starts `command` with the file limit raised and, when `cpu` is a number, pinned to that CPU (`--pin`). */
+export function spawnWithLimit(command, args, env, cpu) {
+  // `exec` keeps the pid (taskset execs too), so /proc/<pid> is the server itself, not the shell.
+  const pin = cpu === undefined ? '' : `taskset -c ${cpu} `;
+  return spawn('/bin/sh', ['-c', `ulimit -n ${FILE_LIMIT} 2>/dev/null; exec ${pin}"$0" "$@"`, command, ...args], {
     env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT,
   });
 }
@@ -60,13 +62,13 @@ async function stopChild(child) {
  * sse-relay's container server (dist/functions/server.js), memory or Redis Streams mode, limits opened up, `env` on top.
  * `signal(name)` sends a signal to it (by pid) and resolves with its exit code once it has exited.
  */
-export async function startRelay({ source, redisUrl, compression, env = {} }) {
+export async function startRelay({ source, redisUrl, compression, env = {}, cpu }) {
   const port = await freePort();
   const child = spawnWithLimit(process.execPath, ['dist/functions/server.js'], {
     PORT: String(port), HOST: '127.0.0.1', SOURCE: source, LOG_LEVEL: 'warn', AUTH_MODE: 'none', DEMO: 'false',
     MAX_CONNECTIONS: '20000', MAX_CONNECTIONS_PER_CLIENT: '20000', PUBLISH_RATE_PER_MINUTE: '0',
     ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...(compression ? { COMPRESSION: 'true' } : {}), ...env,
-  });
+  }, cpu);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   await waitHealthy(port, child, '/readyz');
   const signal = (name) => {
@@ -77,17 +79,20 @@ export async function startRelay({ source, redisUrl, compression, env = {} }) {
 }
 
 /** The raw node:http floor (bench/floor-server.mjs). */
-export async function startFloor() {
+export async function startFloor({ cpu } = {}) {
   const port = await freePort();
-  const child = spawnWithLimit(process.execPath, ['bench/floor-server.mjs'], { PORT: String(port) });
+  const child = spawnWithLimit(process.execPath, ['bench/floor-server.mjs'], { PORT: String(port) }, cpu);
   await waitHealthy(port, child);
   return { port, pid: child.pid, stop: () => stopChild(child) };
 }
 
-/** A throw-away redis-server on a free port, no persistence. */
-export async function startRedis() {
+/** A throw-away redis-server on a free port, no persistence; pinned to `cpu` when given. */
+export async function startRedis({ cpu } = {}) {
   const port = await freePort();
-  const child = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const child = cpu === undefined
+    ? spawn('/usr/bin/redis-server', args, { stdio: 'ignore' })
+    : spawn('taskset', ['-c', String(cpu), '/usr/bin/redis-server', ...args], { stdio: 'ignore' });
   child.once('error', () => undefined);
   const deadline = Date.now() + 5_000;
   while (Date.now() < deadline) {
