@@ -76,7 +76,8 @@ export function fanoutSettings(options) {
   return {
     quick, pin: options.has('pin'), only: listOption(options, 'only'), gzip: options.has('gzip'),
     phases: phaseList ? parsePhases(phaseList) : quick ? QUICK_PHASES : FULL_PHASES,
-    run: { seconds, drainMs: quick ? 2_000 : 5_000, clients: integerOption(options, 'load-processes', 2) },
+    // --quick waits less for a saturated floor's publish answers and stragglers, so it stays near a minute.
+    run: { seconds, drainMs: quick ? 2_000 : 5_000, answerTimeoutMs: quick ? 3_000 : 10_000, clients: integerOption(options, 'load-processes', 2) },
     out: options.get('out') ?? (quick ? 'quick' : options.has('pin') ? 'pinned' : 'latest'),
   };
 }
@@ -98,8 +99,8 @@ export async function runFanout(options) {
   const pinning = settings.pin ? choosePinning() : null;
   if (pinning) {
     pinSelf(pinning.load);
-    console.log(`pinned: server on CPU ${pinning.server}; load (${settings.run.clients} load processes, publisher, Redis) on CPU ${pinning.load}`);
-  } else console.log(`not pinned: server and ${settings.run.clients} load processes share all ${cpus().length} CPUs (--pin to separate them)`);
+    console.log(`pinned: server on CPU ${pinning.server}; load (${processes(settings)}, publisher, Redis) on CPU ${pinning.load}`);
+  } else console.log(`not pinned: server and ${processes(settings)} share all ${cpus().length} CPUs (--pin to separate them)`);
   const started = Date.now();
   const loadBefore = loadavg();
   const runs = {};
@@ -128,6 +129,10 @@ export async function runFanout(options) {
   if (!verdict) return 0;
   console.log(formatQuick(verdict));
   return verdict.ok ? 0 : 1;
+}
+
+function processes(settings) {
+  return `${settings.run.clients} load process${settings.run.clients === 1 ? '' : 'es'}`;
 }
 
 function round(value) {

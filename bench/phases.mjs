@@ -26,7 +26,7 @@ async function loadPhase(pool, server, phase, options) {
   await sleep(300);
   await pool.reset();
   const before = processStats(server.pid);
-  const published = await publishAtRate({ port: server.port, topic: TOPIC, rate: phase.rate, seconds: options.seconds });
+  const published = await publishAtRate({ port: server.port, topic: TOPIC, rate: phase.rate, seconds: options.seconds, answerTimeoutMs: options.answerTimeoutMs });
   const subscribers = pool.subscribers;
   const expected = published.accepted * subscribers;
   const { stats, doneAt } = await awaitDelivery(pool, expected, options.drainMs);
@@ -58,7 +58,8 @@ async function idlePhase(pool, server, phase, baselineRss) {
 /**
  * Runs `phases` in order against a started server ({port, pid, target}). An idle phase measures memory on fresh
  * connections (it runs first and its subscribers are closed after), a load phase publishes at `rate` for `seconds`.
- * `options`: { seconds, drainMs, clients (load processes), loadCpu (pin them there, or undefined), log }.
+ * `options`: { seconds, drainMs, answerTimeoutMs (publishes unanswered this long after the last send count as not
+ * accepted), clients (load processes), loadCpu (pin them there, or undefined), log }.
  */
 export async function runPhases(server, phases, options) {
   const pool = new ClientPool(options.clients, options.loadCpu);

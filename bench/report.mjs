@@ -29,6 +29,7 @@ function loadTable(result) {
 }
 
 function memoryTable(result) {
+  if (!result.phases.some((p) => p.rate === 0)) return [];
   const lines = ['| idle subscribers | server | RSS per connection KiB | ÷ floor |', '|---:|---|---:|---:|'];
   for (const name of Object.keys(result.runs)) {
     for (const r of result.runs[name].filter((p) => p.rate === 0)) {
@@ -68,7 +69,7 @@ export function writeReport(result, dir, base) {
   const { machine } = result;
   const checks = checkTargets(result).map(([name, what, ok, detail]) => `- ${ok ? 'PASS' : 'FAIL'} ${name}: ${what} (${detail})`);
   const markdown = [
-    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}, ${machine.platform}; ${result.options.seconds} s per phase, ${result.options.clients} load processes; ${result.date}.`,
+    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}, ${machine.platform}; ${result.options.seconds} s per phase, ${result.options.clients} load process${result.options.clients === 1 ? '' : 'es'}; ${result.date}.`,
     result.pinning ? `Pinned: server on CPU ${result.pinning.server}, load (load processes, publisher, Redis) on CPU ${result.pinning.load}.` : 'Not pinned: server and load share every CPU.',
     result.loadAverage ? `Load average (1, 5, 15 min): ${result.loadAverage.before.join(', ')} at the start, ${result.loadAverage.after.join(', ')} at the end.` : '',
     '', ...loadTable(result), '', ...memoryTable(result), '', ...checks, ...result.notes.map((n) => `- note: ${n}`), '',
