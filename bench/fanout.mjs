@@ -9,6 +9,7 @@ import { runPhases } from './phases.mjs';
 import { choosePinning, pinSelf } from './pinning.mjs';
 import { judgeQuick, formatQuick } from './quick-gate.mjs';
 import { writeReport } from './report.mjs';
+import { notDelivered } from './targets.mjs';
 import { startFloor, startRedis, startRelay } from './servers.mjs';
 
 export const FANOUT_OPTIONS = {
@@ -63,9 +64,9 @@ function servers(cpus, gzip) {
 }
 
 function log(name) {
-  return (r) => console.log(`${name.padEnd(18)} ${String(r.subscribers).padStart(6)} subs × ${String(r.rate).padStart(3)}/s  ` + (r.rate === 0
+  return (r) => console.log(`${name.padEnd(18)} ${String(r.connected ?? r.subscribers).padStart(6)} subs × ${String(r.rate).padStart(3)}/s  ` + (r.rate === 0
     ? `idle RSS/conn ${(r.rssPerConnection / 1024).toFixed(1)} KiB`
-    : `${r.deliveredPerSecond} frames/s, lost ${r.lost}, p50 ${r.p50} p99 ${r.p99} max ${r.max} ms, server ${r.serverCpuUsPerFrame} µs/frame (${r.cpuSeconds} s), load ${r.loadCpuSeconds} s`));
+    : `${r.deliveredPerSecond} frames/s, ${r.allDelivered ? 'all delivered' : `NOT all delivered (${notDelivered(r)})`}, p50 ${r.p50} p99 ${r.p99} max ${r.max} ms, server ${r.serverCpuUsPerFrame} µs/frame (${r.cpuSeconds} s), load ${r.loadCpuSeconds} s`));
 }
 
 /** The settings of one fan-out run from its options. */

@@ -32,10 +32,15 @@ async function loadPhase(pool, server, phase, options) {
   const { stats, doneAt } = await awaitDelivery(pool, expected, options.drainMs);
   const after = processStats(server.pid);
   const elapsed = Math.max(options.seconds, (doneAt - published.startedAt) / 1000);
+  const lost = Math.max(0, expected - stats.frames);
+  const publishErrors = published.sent - published.accepted;
   return {
-    ...phase, subscribers, connectFailures: connected.failed, published: published.accepted, publishErrors: published.sent - published.accepted,
-    publisherMaxLateMs: round(published.maxLateMs), expected, delivered: stats.frames, lost: Math.max(0, expected - stats.frames),
-    cuts: stats.cuts, deliveredPerSecond: Math.round(stats.frames / elapsed), bytesReceived: stats.bytes,
+    // `subscribers` stays the phase's, so phases of different servers line up; `connected` is how many were open.
+    ...phase, connected: subscribers, connectFailures: connected.failed, published: published.accepted, publishErrors,
+    publisherMaxLateMs: round(published.maxLateMs), expected, delivered: stats.frames, lost, cuts: stats.cuts,
+    // "Every frame delivered": every publish answered 202 in time, every subscriber connected, none cut, none lost. A
+    // publish answered too late still fans out, but its frames cannot be counted as expected, so it fails this too.
+    allDelivered: lost === 0 && publishErrors === 0 && connected.failed === 0 && stats.cuts === 0, deliveredPerSecond: Math.round(stats.frames / elapsed), bytesReceived: stats.bytes,
     p50: round(stats.histogram.quantile(0.5)), p99: round(stats.histogram.quantile(0.99)), max: round(stats.histogram.max),
     cpuSeconds: round(after.cpuSeconds - before.cpuSeconds), loadCpuSeconds: round(stats.cpuSeconds), rssBytes: after.rss,
     // The server's CPU time over the phase (utime + stime, /proc/<pid>/stat) per delivered frame, and the load's.
@@ -50,7 +55,7 @@ async function idlePhase(pool, server, phase, baselineRss) {
   const { rss, cpuSeconds } = processStats(server.pid);
   const subscribers = pool.subscribers;
   return {
-    ...phase, subscribers, connectFailures: connected.failed, rssBytes: rss, baselineRssBytes: baselineRss,
+    ...phase, connected: subscribers, connectFailures: connected.failed, rssBytes: rss, baselineRssBytes: baselineRss,
     rssPerConnection: Math.round((rss - baselineRss) / Math.max(1, subscribers)), cpuSecondsTotal: round(cpuSeconds),
   };
 }

@@ -2,7 +2,7 @@
 // latency against load (drawn by hand: log–log axes, one line per server).
 /* global URL */
 import { writeFileSync } from 'node:fs';
-import { checkTargets, findPhase } from './targets.mjs';
+import { checkTargets, findPhase, notDelivered } from './targets.mjs';
 
 const COLORS = { 'relay-memory': '#1f77b4', 'relay-redis': '#2ca02c', floor: '#d62728', 'relay-memory-gzip': '#9467bd' };
 const kib = (bytes) => (bytes / 1024).toFixed(1);
@@ -12,7 +12,7 @@ const us = (value) => (value === null || value === undefined ? '–' : value.toF
 
 function loadTable(result) {
   const lines = [
-    '| load | server | delivered frames/s | lost | p50 ms | p99 ms | max ms | server CPU s | server CPU µs/frame | load CPU µs/frame | p99 ÷ floor | frames/s ÷ floor | µs/frame ÷ floor |',
+    '| load | server | delivered frames/s | every frame | p50 ms | p99 ms | max ms | server CPU s | server CPU µs/frame | load CPU µs/frame | p99 ÷ floor | frames/s ÷ floor | µs/frame ÷ floor |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const phase of result.phases.filter((p) => p.rate > 0)) {
@@ -22,7 +22,7 @@ function loadTable(result) {
       if (r === undefined) continue;
       const vs = name === 'floor' || floor === undefined ? ['', '', '']
         : [ratio(r.p99, floor.p99), ratio(r.deliveredPerSecond, floor.deliveredPerSecond), ratio(r.serverCpuUsPerFrame ?? 0, floor.serverCpuUsPerFrame ?? 0)];
-      lines.push(`| ${phase.subscribers.toLocaleString('en')} × ${phase.rate}/s | ${name} | ${r.deliveredPerSecond.toLocaleString('en')} | ${r.lost}${r.cuts ? ` (${r.cuts} cut)` : ''} | ${r.p50} | ${r.p99} | ${r.max} | ${r.cpuSeconds} | ${us(r.serverCpuUsPerFrame)} | ${us(r.loadCpuUsPerFrame)} | ${vs.join(' | ')} |`);
+      lines.push(`| ${phase.subscribers.toLocaleString('en')} × ${phase.rate}/s | ${name} | ${r.deliveredPerSecond.toLocaleString('en')} | ${r.allDelivered ? 'all' : `**no**: ${notDelivered(r)}`} | ${r.p50} | ${r.p99} | ${r.max} | ${r.cpuSeconds} | ${us(r.serverCpuUsPerFrame)} | ${us(r.loadCpuUsPerFrame)} | ${vs.join(' | ')} |`);
     }
   }
   return lines;

@@ -26,7 +26,14 @@ describe('the --quick regression guard', () => {
   it('fails on a single lost frame whatever the ratios', () => {
     const verdict = judgeQuick({ runs: { 'relay-memory': relay(1.2, 1), floor } });
     expect(verdict.ok).toBe(false);
-    expect(verdict.checks.filter((c) => !c.ok).map((c) => c.what)).toEqual(['relay-memory frames lost or streams cut, every phase']);
+    expect(verdict.checks.filter((c) => !c.ok).map((c) => c.what)).toEqual(['relay-memory every frame delivered, every phase']);
+  });
+
+  it('fails when publishes went unanswered, though no counted frame was lost', () => {
+    const runs = relay();
+    runs[3] = { ...load(5_000, 100, 1.2, 200_000), allDelivered: false, publishErrors: 229, published: 571 } as ReturnType<typeof load>;
+    const verdict = judgeQuick({ runs: { 'relay-memory': runs, floor } });
+    expect(verdict.checks.filter((c) => !c.ok).map((c) => c.detail)).toEqual(['5000 × 100/s: 229 of 800 publishes unanswered']);
   });
 
   it('fails, saying why, when the floor or a phase was not measured', () => {
