@@ -1,5 +1,5 @@
 // The parent's handle on the load-generating processes: spreads subscribers over them and merges their counts.
-/* global URL */
+/* global URL, setTimeout */
 import { fork } from 'node:child_process';
 import { Histogram } from './histogram.mjs';
 import { pinProcess } from './pinning.mjs';
@@ -36,16 +36,24 @@ export class ClientPool {
     return Promise.all(this.children.map((child) => this.call(child, message)));
   }
 
-  /** Opens subscribers until `total` are open in all; resolves with how many are open and how many failed. */
-  async grow(total, target) {
-    const missing = total - this.subscribers;
-    if (missing <= 0) return { open: this.subscribers, failed: 0 };
-    const share = Math.ceil(missing / this.children.length);
-    const replies = await Promise.all(this.children.map((child, i) => this.call(child, {
-      cmd: 'connect', count: Math.max(0, Math.min(share, missing - i * share)), ...target,
-    })));
-    this.subscribers = replies.reduce((sum, r) => sum + r.open, 0);
-    return { open: this.subscribers, failed: replies.reduce((sum, r) => sum + r.failed, 0) };
+  /**
+   * Opens subscribers until `total` are open in all; resolves with how many are open and how many attempts failed.
+   * Streams refused or closed at once (an overloaded relay answers with a retry hint and ends the stream) are opened
+   * again after a second, as EventSource would, up to `rounds` times.
+   */
+  async grow(total, target, rounds = 3) {
+    let failed = 0;
+    for (let round = 0; round < rounds && this.subscribers < total; round++) {
+      if (round > 0) await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const missing = total - this.subscribers;
+      const share = Math.ceil(missing / this.children.length);
+      const replies = await Promise.all(this.children.map((child, i) => this.call(child, {
+        cmd: 'connect', count: Math.max(0, Math.min(share, missing - i * share)), ...target,
+      })));
+      this.subscribers = replies.reduce((sum, r) => sum + r.open, 0);
+      failed += replies.reduce((sum, r) => sum + r.failed, 0);
+    }
+    return { open: this.subscribers, failed };
   }
 
   reset() {

@@ -10,7 +10,7 @@ export function findPhase(result, name, subscribers, rate) {
 
 /** Why a phase did not deliver every frame: lost frames, unanswered publishes, failed connects, cut streams. */
 export function notDelivered(r) {
-  return [[r.lost, 'frames lost'], [r.publishErrors, `of ${r.published + r.publishErrors} publishes unanswered`], [r.connectFailures, 'connects failed'], [r.cuts, 'streams cut'],
+  return [[r.lost, 'frames lost'], [r.publishErrors, `of ${r.published + r.publishErrors} publishes unanswered`], [r.cuts, 'streams cut'],
     [r.subscribers - (r.connected ?? r.subscribers), `of ${r.subscribers} subscribers not open`]]
     .filter(([n]) => n > 0).map(([n, what]) => `${n} ${what}`).join(', ');
 }
