@@ -4,20 +4,29 @@
 import { findPhase, notDelivered } from './targets.mjs';
 
 /**
- * The thresholds. Each sits well outside what the engine of 2026-11-30 measured on the shared 2-core machine (the
- * spread of several quick runs, docs/benchmarks.md "Quick guard") and well inside what a real regression costs, so
- * noise alone should not trip it while losing the fan-out engine's batching would:
- * - serverCpuPerFrame: the relay's server CPU µs per delivered frame ÷ the floor's, at 5,000 × 100/s and 1,000 × 100/s.
- *   CPU time is the figure load on the host disturbs least. Measured 0.xx–0.xx; the floor's one `res.write` per
- *   connection per message is what the relay must beat, so at or above MAX it has lost its reason to exist.
- * - framesPerSecond: delivered frames/s relay ÷ floor at 5,000 × 100/s: the floor saturates there. Measured x–x×.
- * - idleMemory: RSS per idle stream relay ÷ floor (10,000 streams). Measured 1.0x–1.1x×.
- * - every frame delivered in every relay phase (no frame lost, no publish unanswered, no stream cut or refused),
- *   whatever the ratios: correctness, not speed.
+ * The thresholds, each a ratio relay ÷ floor of the same run. Set from the engine of 2026-11-30 (main at 1263aaf) on the
+ * shared 2-core machine: three quick runs and three full ones at load average 17–27, and the quiet-host run of
+ * 2026-11-25 (its µs/frame derived from its CPU seconds and frame counts); docs/benchmarks.md, "Quick guard", has every
+ * figure. Each sits about twice as far as the worst ratio seen,
+ * so noise alone should not trip it, while losing what the engine is for would:
+ * - cpuPerFrame5000x100Max: server CPU µs per delivered frame at 5,000 × 100/s. Seen 0.06–0.16 (0.09 on the quiet
+ *   host): the relay writes each connection's frames of a turn at once, the floor once per frame. Per-frame writes
+ *   would land near 1; a 3× costlier engine would trip it, a 1.5× one would not (compare µs/frame before and after
+ *   in one sitting for that).
+ * - cpuPerFrame1000x100Max: the same at 1,000 × 100/s. Seen 0.12–0.29 loaded, about 0.65 on the quiet host, where each
+ *   frame leaves in its own turn and so costs about what the floor's does: the relay must never cost more per frame
+ *   than the naive server.
+ * - framesPerSecond5000x100Min: delivered frames/s at 5,000 × 100/s, where the floor saturates. Seen 7.8–15.6× loaded,
+ *   5.5–6.6× quiet (the floor does better on a quiet host).
+ * - idleMemoryMax: RSS per idle stream (10,000 streams). Seen 1.01–1.15×.
+ * - and every frame delivered in every relay phase (no frame lost, no publish unanswered, no stream cut or missing),
+ *   whatever the ratios: correctness, not speed. The p99 ratios are printed but not judged: between two runs of the
+ *   same code on this host they swing by 4× or more.
  */
 export const QUICK_THRESHOLDS = {
-  serverCpuPerFrameMax: 0.8,
-  framesPerSecondMin: 2.5,
+  cpuPerFrame5000x100Max: 0.3,
+  cpuPerFrame1000x100Max: 1.0,
+  framesPerSecond5000x100Min: 3,
   idleMemoryMax: 1.3,
 };
 
@@ -34,12 +43,12 @@ function relayChecks(result, name) {
   const t = QUICK_THRESHOLDS;
   const phase = (s, r, server = name) => findPhase(result, server, s, r);
   const checks = [];
-  for (const [s, r] of [[5_000, 100], [1_000, 100]]) {
+  for (const [s, r, max] of [[5_000, 100, t.cpuPerFrame5000x100Max], [1_000, 100, t.cpuPerFrame1000x100Max]]) {
     checks.push(ratioCheck(`${name} ${s.toLocaleString('en')} × ${r}/s server CPU/frame ÷ floor`,
-      phase(s, r)?.serverCpuUsPerFrame, phase(s, r, 'floor')?.serverCpuUsPerFrame, t.serverCpuPerFrameMax, true));
+      phase(s, r)?.serverCpuUsPerFrame, phase(s, r, 'floor')?.serverCpuUsPerFrame, max, true));
   }
   checks.push(ratioCheck(`${name} 5,000 × 100/s frames/s ÷ floor`, phase(5_000, 100)?.deliveredPerSecond,
-    phase(5_000, 100, 'floor')?.deliveredPerSecond, t.framesPerSecondMin, false));
+    phase(5_000, 100, 'floor')?.deliveredPerSecond, t.framesPerSecond5000x100Min, false));
   checks.push(ratioCheck(`${name} 10,000 idle RSS/stream ÷ floor`, phase(10_000, 0)?.rssPerConnection,
     phase(10_000, 0, 'floor')?.rssPerConnection, t.idleMemoryMax, true));
   const short = (result.runs[name] ?? []).filter((r) => r.rate > 0 && !(r.allDelivered ?? r.lost === 0));
