@@ -77,7 +77,9 @@ export async function runPhases(server, phases, options) {
     await sleep(500);
     const baselineRss = processStats(server.pid).rss;
     for (const phase of phases) {
+      const started = Date.now();
       const result = phase.rate === 0 ? await idlePhase(pool, server, phase, baselineRss) : await loadPhase(pool, server, phase, options);
+      result.wallSeconds = round((Date.now() - started) / 1000);
       options.log(result);
       results.push(result);
       if (phase.rate === 0) {
