@@ -13,10 +13,10 @@ import { findPhase, notDelivered } from './targets.mjs';
  *   host): the relay writes each connection's frames of a turn at once, the floor once per frame. Per-frame writes
  *   would land near 1; a 3× costlier engine would trip it, a 1.5× one would not (compare µs/frame before and after
  *   in one sitting for that).
- * - cpuPerFrame1000x100Max: the same at 1,000 × 100/s. Seen 0.12–0.29 loaded, about 0.65 on the quiet host, where each
+ * - cpuPerFrame1000x100Max: the same at 1,000 × 100/s. Seen 0.12–0.30 loaded, about 0.65 on the quiet host, where each
  *   frame leaves in its own turn and so costs about what the floor's does: the relay must never cost more per frame
  *   than the naive server.
- * - framesPerSecond5000x100Min: delivered frames/s at 5,000 × 100/s, where the floor saturates. Seen 7.8–15.6× loaded,
+ * - framesPerSecond5000x100Min: delivered frames/s at 5,000 × 100/s, where the floor saturates. Seen 7.1–16.9× loaded,
  *   5.5–6.6× quiet (the floor does better on a quiet host).
  * - idleMemoryMax: RSS per idle stream (10,000 streams). Seen 1.01–1.15×.
  * - and every frame delivered in every relay phase (no frame lost, no publish unanswered, no stream cut or missing),
