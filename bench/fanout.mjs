@@ -54,7 +54,16 @@ async function startRedisRelay(cpus) {
   }
 }
 
-function servers(cpus, gzip) {
+const SERVER_NAMES = ['relay-memory', 'relay-redis', 'floor', 'relay-memory-gzip'];
+
+/** The servers this run measures, in order: --only picks some, --quick leaves Redis out unless --only names it. */
+function servers(settings, cpus) {
+  return allServers(cpus, settings.gzip).filter((target) => (settings.only
+    ? settings.only.includes(target.name) || settings.only.includes(target.name.replace(/^relay-/, ''))
+    : !(settings.quick && target.skipInQuick)));
+}
+
+function allServers(cpus, gzip) {
   return [
     { name: 'relay-memory', start: () => startRelay({ source: 'memory', cpu: cpus?.server }) },
     { name: 'relay-redis', skipInQuick: true, start: () => startRedisRelay(cpus) },
@@ -74,11 +83,16 @@ export function fanoutSettings(options) {
   const quick = options.has('quick');
   const phaseList = listOption(options, 'phase');
   const seconds = integerOption(options, 'seconds', quick ? 3 : 8);
+  const only = listOption(options, 'only');
+  const unknown = only?.filter((name) => !SERVER_NAMES.includes(name) && !SERVER_NAMES.includes(`relay-${name}`));
+  if (unknown?.length) throw new Error(`--only: no server named ${unknown.join(', ')}; the servers are memory, redis, floor (and memory-gzip with --gzip)`);
+  const out = options.get('out');
+  if (out === true || (out !== undefined && !/^[\w.-]+$/.test(out))) throw new Error('--out needs a file name of letters, digits, ".", "-" or "_", e.g. --out=pinned-before');
   return {
-    quick, pin: options.has('pin'), only: listOption(options, 'only'), gzip: options.has('gzip'),
+    quick, pin: options.has('pin'), only, gzip: options.has('gzip'),
     phases: phaseList ? parsePhases(phaseList) : quick ? QUICK_PHASES : FULL_PHASES,
     run: { seconds, drainMs: quick ? 2_000 : 5_000, answerTimeoutMs: 10_000, clients: integerOption(options, 'load-processes', 2) },
-    out: options.get('out') ?? (quick ? 'quick' : options.has('pin') ? 'pinned' : 'latest'),
+    out: out ?? (quick ? 'quick' : options.has('pin') ? 'pinned' : 'latest'),
   };
 }
 
@@ -108,8 +122,7 @@ export async function runFanout(options) {
   const loadBefore = loadavg();
   const runs = {};
   const notes = [];
-  for (const target of servers(pinning, settings.gzip)) {
-    if ((settings.quick && target.skipInQuick && !settings.only) || (settings.only && !settings.only.includes(target.name.replace(/^relay-/, '')) && !settings.only.includes(target.name))) continue;
+  for (const target of servers(settings, pinning)) {
     try {
       runs[target.name] = await runServer(target, settings, pinning);
     } catch (error) {
@@ -124,14 +137,18 @@ export async function runFanout(options) {
   };
   const verdict = settings.quick ? judgeQuick(result) : undefined;
   if (verdict) result.quickGate = verdict;
-  const dir = new URL('./results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL(`${settings.out}.json`, dir), JSON.stringify(result, null, 2) + '\n');
-  const markdown = writeReport(result, dir, settings.out);
-  console.log(`\n${markdown}\nwritten to bench/results/${settings.out}.{json,md,svg} in ${result.seconds} s`);
+  writeResults(result, settings.out);
   if (!verdict) return 0;
   console.log(formatQuick(verdict));
   return verdict.ok ? 0 : 1;
+}
+
+function writeResults(result, name) {
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL(`${name}.json`, dir), JSON.stringify(result, null, 2) + '\n');
+  const markdown = writeReport(result, dir, name);
+  console.log(`\n${markdown}\nwritten to bench/results/${name}.{json,md,svg} in ${result.seconds} s`);
 }
 
 function processes(settings) {
