@@ -37,7 +37,7 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   const source = await buildSource(config, { logger, metrics });
-  const app = new RelayApp({ config: config.server, queue: config.queue, source, logger, metrics, authorizer: buildAuthorizer(config, logger) });
+  const app = new RelayApp({ config: config.server, queue: config.queue, source, logger, metrics, authorizer: await buildAuthorizer(config, logger) });
   // Memory source only: the demo publisher lives in this sandbox, so only streams served by it see its events.
   if (config.server.demo) startDemoPublisher(source, logger);
   return {

@@ -1,5 +1,5 @@
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { EnvReader, type Env } from '../lib/config/env-reader.js';
 import { readSecretRefs, type SecretRef } from '../lib/config/index.js';
 
@@ -38,6 +38,7 @@ function describe(error: unknown): string {
 /**
  * Reads with the AWS SDK clients, credentials from the default chain (the function's role). Endpoints follow the SDK's
  * own AWS_ENDPOINT_URL_SSM / AWS_ENDPOINT_URL_SECRETS_MANAGER (a VPC endpoint, or the local stand-in of the tests).
+ * Each client is imported on its first read: a function given no secret by name never loads either (issue #17).
  */
 export function awsSecretReader(env: Env): SecretReader {
   const region = env['AWS_REGION'];
@@ -46,10 +47,12 @@ export function awsSecretReader(env: Env): SecretReader {
   let secrets: SecretsManagerClient | undefined;
   return async (ref) => {
     if (ref.store === 'ssm') {
+      const { GetParameterCommand, SSMClient } = await import('@aws-sdk/client-ssm');
       ssm ??= new SSMClient(options);
       const out = await ssm.send(new GetParameterCommand({ Name: ref.name, WithDecryption: true }));
       return out.Parameter?.Value ?? '';
     }
+    const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
     secrets ??= new SecretsManagerClient(options);
     const out = await secrets.send(new GetSecretValueCommand({ SecretId: ref.name }));
     return out.SecretString ?? '';

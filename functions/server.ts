@@ -47,7 +47,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     lagMs: config.server.overloadLagMs, ratePerSecond: config.server.admissionRatePerSecond, currentLagMs: () => lag.ms,
   });
   const app = new RelayApp({
-    config: config.server, queue: config.queue, source, logger, metrics, authorizer: buildAuthorizer(config, logger),
+    config: config.server, queue: config.queue, source, logger, metrics, authorizer: await buildAuthorizer(config, logger),
     cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()), admission,
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });

@@ -1,6 +1,6 @@
 import { build, type BuildOptions } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 
@@ -49,20 +49,51 @@ export async function bundleFunctions(outdir: string, names: readonly string[]):
 
 /** Bundles one entry (a path relative to the repository root) with serverless.yml's options; returns its size, bytes. */
 export async function bundleEntry(entry: string, outdir: string): Promise<number> {
+  return (await bundleEntryParts(entry, outdir)).entryBytes;
+}
+
+/**
+ * What one function's bundle weighs, bytes (serverless.yml splits lazily imported clients into chunks): the entry file,
+ * what a cold start loads before the handler runs (the entry and the chunks it imports statically), and everything
+ * reachable (every chunk a configuration could import).
+ */
+export interface BundleParts {
+  entryBytes: number;
+  initialBytes: number;
+  reachableBytes: number;
+  /** Chunk files reachable from the entry (relative to outdir), for what a function's package needs. */
+  chunks: string[];
+}
+
+/** Bundles one entry like `bundleEntry` and reports its parts; `root` is the checkout to bundle (default this one). */
+export async function bundleEntryParts(entry: string, outdir: string, root = REPO_ROOT): Promise<BundleParts> {
   const { options, extension } = await serverlessEsbuildOptions();
   const result = await build({
     ...options,
-    absWorkingDir: REPO_ROOT,
+    absWorkingDir: root,
     entryPoints: [entry],
-    outbase: REPO_ROOT,
+    outbase: root,
     outdir,
     outExtension: { '.js': extension },
     metafile: true,
     logLevel: 'silent',
   });
-  const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith(extension));
-  if (output === undefined) throw new Error(`esbuild wrote no ${extension} file for ${entry}`);
-  return output[1].bytes;
+  const outputs = result.metafile.outputs;
+  const main = Object.keys(outputs).find((file) => outputs[file]?.entryPoint === entry);
+  if (main === undefined) throw new Error(`esbuild wrote no ${extension} file for ${entry}`);
+  const closure = (kinds: readonly string[]): Set<string> => {
+    const seen = new Set<string>([main]);
+    for (const file of seen) for (const ref of outputs[file]?.imports ?? []) if (!ref.external && kinds.includes(ref.kind)) seen.add(ref.path);
+    return seen;
+  };
+  const bytes = (files: Set<string>): number => [...files].reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
+  const reachable = closure(['import-statement', 'dynamic-import']);
+  return {
+    entryBytes: outputs[main]?.bytes ?? 0,
+    initialBytes: bytes(closure(['import-statement'])),
+    reachableBytes: bytes(reachable),
+    chunks: [...reachable].filter((file) => file !== main).map((file) => relative(outdir, resolve(root, file))),
+  };
 }
 
 // serverless.yml uses CloudFormation short forms (!GetAtt, !Split); their values do not matter for bundling.
