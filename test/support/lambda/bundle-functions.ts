@@ -14,8 +14,8 @@ const PLUGIN_KEYS = ['concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'p
   'disposeContext', 'config'];
 
 /** The esbuild options serverless.yml gives serverless-esbuild (`custom.esbuild`), as serverless-esbuild passes them on. */
-export async function serverlessEsbuildOptions(): Promise<{ options: BuildOptions; extension: string; handlers: Record<string, string> }> {
-  const manifest = parse(await readFile(join(REPO_ROOT, 'serverless.yml'), 'utf8'), { customTags: cloudFormationTags, merge: true }) as {
+export async function serverlessEsbuildOptions(root = REPO_ROOT): Promise<{ options: BuildOptions; extension: string; handlers: Record<string, string> }> {
+  const manifest = parse(await readFile(join(root, 'serverless.yml'), 'utf8'), { customTags: cloudFormationTags, merge: true }) as {
     custom: { esbuild: Record<string, unknown> };
     functions: Record<string, { handler: string }>;
   };
@@ -67,7 +67,7 @@ export interface BundleParts {
 
 /** Bundles one entry like `bundleEntry` and reports its parts; `root` is the checkout to bundle (default this one). */
 export async function bundleEntryParts(entry: string, outdir: string, root = REPO_ROOT): Promise<BundleParts> {
-  const { options, extension } = await serverlessEsbuildOptions();
+  const { options, extension } = await serverlessEsbuildOptions(root);
   const result = await build({
     ...options,
     absWorkingDir: root,

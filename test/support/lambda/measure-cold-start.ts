@@ -20,7 +20,18 @@ interface Variant {
   env: Record<string, string>;
 }
 
-interface Sample { loadedMs: number; firstByteMs: number }
+interface Sample { loadedMs: number; firstByteMs: number; cpuMs: number }
+
+// Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux).
+const USER_HZ = 100;
+
+/** CPU time the runtime process has used so far, ms (user + system; 10 ms resolution). Load-independent, unlike wall time. */
+async function cpuMs(pid: number | undefined): Promise<number> {
+  if (pid === undefined) return NaN;
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+}
 
 /** spawn → module loaded (the runtime's first /next), and request → first body byte of a cold `GET /events`. */
 async function coldStart(variant: Variant): Promise<Sample> {
@@ -31,9 +42,10 @@ async function coldStart(variant: Variant): Promise<Sample> {
     const reader = response.body!.getReader();
     const first = await reader.read();
     const firstByteMs = performance.now() - at;
+    const cpu = await cpuMs(fn.pids()[0]);
     if (response.status !== 200 || first.done === true) throw new Error(`${variant.label}: /events answered ${response.status}; logs:\n${fn.logs()}`);
     await reader.cancel();
-    return { loadedMs: fn.coldStartsMs()[0] ?? NaN, firstByteMs };
+    return { loadedMs: fn.coldStartsMs()[0] ?? NaN, firstByteMs, cpuMs: cpu };
   } finally {
     await fn.stop();
   }
@@ -59,7 +71,7 @@ async function printBundles(taskRoot: string): Promise<void> {
   }
 }
 
-/** An earlier checkout's stream function (e.g. `git archive main`), bundled with the same options, as a variant. */
+/** An earlier checkout's stream function (e.g. `git archive main`), bundled with its own serverless.yml options, as a variant. */
 async function beforeVariant(checkout: string, env: Record<string, string>): Promise<Variant> {
   const taskRoot = join(REPO_ROOT, '.esbuild', 'cold-start', 'before');
   await rm(taskRoot, { recursive: true, force: true });
@@ -113,13 +125,14 @@ export async function measureColdStarts(runs: number, before?: string): Promise<
 function report(labels: readonly string[], samples: Map<string, Sample[]>): void {
   const empty = samples.get(labels[0]!)!;
   console.log(`cold starts under aws-lambda-ric, ${empty.length} interleaved rounds, median (ms); ratio = median over rounds of first byte ÷ the empty handler's first byte in the same round`);
-  console.log('variant                  | module loaded | first byte of /events | ratio to empty | all first bytes');
+  console.log('variant                  | module loaded | first byte of /events | ratio to empty | CPU until first byte | all first bytes');
   for (const label of labels) {
     const runs = samples.get(label)!;
     const ratio = median(runs.map((s, i) => s.firstByteMs / empty[i]!.firstByteMs));
     const loaded = median(runs.map((s) => s.loadedMs));
     const first = median(runs.map((s) => s.firstByteMs));
+    const cpu = median(runs.map((s) => s.cpuMs));
     const all = runs.map((s) => Math.round(s.firstByteMs)).join(' ');
-    console.log(`${label.padEnd(24)} | ${loaded.toFixed(0).padStart(13)} | ${first.toFixed(0).padStart(21)} | ${ratio.toFixed(2).padStart(14)} | ${all}`);
+    console.log(`${label.padEnd(24)} | ${loaded.toFixed(0).padStart(13)} | ${first.toFixed(0).padStart(21)} | ${ratio.toFixed(2).padStart(14)} | ${cpu.toFixed(0).padStart(20)} | ${all}`);
   }
 }
