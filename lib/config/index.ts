@@ -68,8 +68,24 @@ function checkRequirements({ server, redis, sqs, auth }: Config): void {
   if (server.metricsPort !== undefined && server.metricsPort !== 0 && server.metricsPort === server.port) {
     throw new ConfigError('METRICS_PORT', `a port other than PORT (${server.port}), or unset to serve /metrics on PORT`, String(server.metricsPort));
   }
+  checkWorkers(server);
   if (auth.jwtSecret !== undefined && Buffer.byteLength(auth.jwtSecret) < 32) {
     throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes long (HS256 needs a key as long as its hash)', '(hidden)');
+  }
+}
+
+// Several workers are several processes: what one process keeps to itself must not be split among them.
+function checkWorkers(server: ServerConfig): void {
+  if (server.workers === 1) return;
+  const workers = String(server.workers);
+  if (server.source === 'memory') {
+    throw new ConfigError('WORKERS', '1 (or unset) with SOURCE=memory: each process would keep its own topics, so a publish would reach only the streams of the worker that took it; use SOURCE=redis for several workers', workers);
+  }
+  if (server.demo) {
+    throw new ConfigError('WORKERS', '1 (or unset) with DEMO=true: every worker would run its own demo publisher', workers);
+  }
+  if (server.metricsPort === undefined) {
+    throw new ConfigError('METRICS_PORT', `set when WORKERS is ${workers}: the primary process serves the sum of every worker's metrics there (/metrics on PORT would reach one worker at random)`, '');
   }
 }
 

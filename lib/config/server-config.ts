@@ -1,3 +1,4 @@
+import { ConfigError } from './config-error.js';
 import type { EnvReader } from './env-reader.js';
 
 export const SOURCE_MODES = ['memory', 'redis', 'redis-list', 'sqs'] as const;
@@ -78,6 +79,12 @@ export interface ServerConfig {
   overloadLagMs: number;
   /** Most new streams accepted per second per process; beyond it new streams are refused like overload; 0 = no bound. Default 0. */
   admissionRatePerSecond: number;
+  /**
+   * Server processes sharing PORT (node:cluster), or `auto` for one per available CPU. Each worker holds its own
+   * streams and source connections, so only sources that share state across processes (redis, redis-list, sqs) may run
+   * more than one. Container only; Lambda ignores it. Default 1.
+   */
+  workers: number | 'auto';
 }
 
 export function readServerConfig(env: EnvReader): ServerConfig {
@@ -109,5 +116,16 @@ export function readServerConfig(env: EnvReader): ServerConfig {
     listenBacklog: env.integer('LISTEN_BACKLOG', 4_096, 1, 1_048_576),
     overloadLagMs: env.integer('OVERLOAD_LAG_MS', 1_000, 0, 600_000),
     admissionRatePerSecond: env.integer('ADMISSION_RATE_PER_S', 0, 0, 1_000_000),
+    workers: readWorkers(env),
   };
+}
+
+/** WORKERS: a whole number from 1 to 256, or `auto` (resolved to the CPUs available where the server starts). */
+function readWorkers(env: EnvReader): number | 'auto' {
+  const value = env.optionalString('WORKERS');
+  if (value === undefined) return 1;
+  if (value.toLowerCase() === 'auto') return 'auto';
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1 || n > 256) throw new ConfigError('WORKERS', 'a whole number from 1 to 256, or auto', value);
+  return n;
 }

@@ -31,6 +31,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   LISTEN_BACKLOG: { valid: '8192', read: (c) => c.server.listenBacklog, expected: 8192, invalid: 'deep' },
   OVERLOAD_LAG_MS: { valid: '0', read: (c) => c.server.overloadLagMs, expected: 0, invalid: '-1' },
   ADMISSION_RATE_PER_S: { valid: '300', read: (c) => c.server.admissionRatePerSecond, expected: 300, invalid: '1.5' },
+  WORKERS: { valid: '2', env: { SOURCE: 'redis', REDIS_URL: 'redis://a:6379', METRICS_PORT: '9090' }, read: (c) => c.server.workers, expected: 2, invalid: 'many' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
   REDIS_KEY_PREFIX: { valid: 'app:', read: (c) => c.redis.keyPrefix, expected: 'app:' },
   REDIS_MAXLEN: { valid: '500', read: (c) => c.redis.maxLen, expected: 500, invalid: '0' },
@@ -165,6 +166,21 @@ describe('loadConfig', () => {
     expect(loadConfig(BASE).server.metricsPort).toBeUndefined();
     expect(loadConfig({ ...BASE, REDIS_STREAM_TTL_S: '0' }).redis.streamTtlSeconds).toBe(0);
     expect(loadConfig(BASE).redis.streamTtlSeconds).toBe(86_400);
+  });
+
+  it('runs several WORKERS only for sources shared across processes, without the demo, with METRICS_PORT', () => {
+    const redis = { ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379', METRICS_PORT: '9090' };
+    expect(loadConfig(BASE).server.workers).toBe(1);
+    expect(loadConfig({ ...redis, WORKERS: 'auto' }).server.workers).toBe('auto');
+    expect(loadConfig({ ...redis, WORKERS: 'AUTO' }).server.workers).toBe('auto');
+    expect(loadConfig({ ...BASE, WORKERS: '1' }).server.workers).toBe(1);
+    expect(() => loadConfig({ ...redis, WORKERS: '0' })).toThrow(/^WORKERS must be a whole number from 1 to 256, or auto; got "0"/);
+    expect(() => loadConfig({ ...BASE, METRICS_PORT: '9090', WORKERS: '2' })).toThrow(/^WORKERS must be 1 \(or unset\) with SOURCE=memory: each process would keep its own topics/);
+    expect(() => loadConfig({ ...BASE, METRICS_PORT: '9090', WORKERS: 'auto' })).toThrow(/^WORKERS must be 1 \(or unset\) with SOURCE=memory/);
+    expect(() => loadConfig({ ...redis, DEMO: 'true', WORKERS: '2' })).toThrow(/^WORKERS must be 1 \(or unset\) with DEMO=true/);
+    expect(() => loadConfig({ ...redis, METRICS_PORT: '', WORKERS: '2' })).toThrow(/^METRICS_PORT must be set when WORKERS is 2: the primary process serves the sum/);
+    const queue = { ...redis, SOURCE: 'sqs', SQS_QUEUE_URL: 'https://sqs/1/q', WORKERS: '3' };
+    expect(loadConfig(queue).server.workers).toBe(3);
   });
 
   it('refuses a secret given both by value and by name', () => {
