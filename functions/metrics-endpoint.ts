@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
-import { exposition, prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
 import type { Config } from '../lib/config/index.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { Source, SourceMemory } from '../lib/source.js';
@@ -14,13 +14,13 @@ export function buildRegistry(config: Config, metrics: Metrics, source: Source):
 function sourceProbes(source: Source): ScrapeProbe[] {
   const probes: ScrapeProbe[] = [{
     name: 'sse_source_up', help: 'Whether the message source answered its readiness check at scrape time (1) or not (0).',
-    read: async () => ((await source.isReady().catch(() => false)) ? 1 : 0),
+    read: async () => ((await source.isReady().catch(() => false)) ? 1 : 0), aggregator: 'min',
   }];
   if (source.delivery === 'broadcast' && source.memoryUsage !== undefined) {
     const usage = (): Promise<SourceMemory | undefined> => source.memoryUsage?.() ?? Promise.resolve(undefined);
     probes.push(
-      { name: 'sse_redis_used_memory_bytes', help: 'Redis INFO used_memory at scrape time.', read: async () => (await usage())?.usedBytes },
-      { name: 'sse_redis_maxmemory_bytes', help: 'Redis maxmemory at scrape time (0 = no limit).', read: async () => (await usage())?.maxBytes },
+      { name: 'sse_redis_used_memory_bytes', help: 'Redis INFO used_memory at scrape time.', read: async () => (await usage())?.usedBytes, aggregator: 'max' },
+      { name: 'sse_redis_maxmemory_bytes', help: 'Redis maxmemory at scrape time (0 = no limit).', read: async () => (await usage())?.maxBytes, aggregator: 'max' },
     );
   }
   return probes;
@@ -30,8 +30,7 @@ function sourceProbes(source: Source): ScrapeProbe[] {
  * A listener that answers only `GET /metrics` (METRICS_PORT), so the main port, the Service and the Ingress never
  * expose it. Everything else is 404.
  */
-export async function startMetricsListener(registry: Registry, port: number, host: string): Promise<Server> {
-  const render = exposition(registry);
+export async function startMetricsListener(render: Exposition, port: number, host: string): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
@@ -46,4 +45,26 @@ export async function startMetricsListener(registry: Registry, port: number, hos
   server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   return server;
+}
+
+/** A metrics text and its content type, rendered at scrape time. */
+export type Exposition = () => Promise<{ contentType: string; body: string }>;
+
+/**
+ * WORKERS > 1, in a worker: answer the primary's metrics requests with this registry (prom-client's cluster protocol
+ * over the IPC channel). Called before the worker listens, so every worker the primary asks can answer.
+ */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  AggregatorRegistry.setRegistries([registry]);
+  new AggregatorRegistry();
+}
+
+/**
+ * WORKERS > 1, in the primary: every live worker's metrics combined (counters, histograms and open streams summed,
+ * `sse_source_up` the minimum, Redis memory the maximum; prom-client's own rules for process metrics), then `extra`
+ * (the primary's own lines). A worker that does not answer within 5 s fails the scrape (500) rather than undercount.
+ */
+export function clusterExposition(extra: () => string): Exposition {
+  const aggregator = new AggregatorRegistry();
+  return async () => ({ contentType: aggregator.contentType, body: `${await aggregator.clusterMetrics()}${extra()}` });
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { answerClientError, nodeListener } from '../lib/adapters/node.js';
@@ -12,11 +13,12 @@ import { Metrics } from '../lib/metrics.js';
 import { RelayApp } from '../lib/http/relay-app.js';
 import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
-import { buildRegistry, startMetricsListener } from './metrics-endpoint.js';
+import { buildRegistry, shareMetricsWithPrimary, startMetricsListener } from './metrics-endpoint.js';
 import { exposition } from '../lib/adapters/prometheus.js';
 import { loadAssets } from './load-assets.js';
 import { createLogger } from './logger.js';
 import { resolveSecretRefs } from './resolve-secrets.js';
+import { startPrimary, workerCount } from './worker-pool.js';
 
 /** A running container server. */
 export interface RunningServer {
@@ -36,11 +38,18 @@ export interface RunningServer {
  */
 export const EXIT_MARGIN_MS = 5_000;
 
+/** How a server process runs: alone (the default), or as one of WORKERS under a primary. */
+export interface ServerRole {
+  /** A worker: its metrics go to the primary, which alone listens on METRICS_PORT. Default false. */
+  clusterWorker?: boolean;
+}
+
 /** Builds and starts the server from a configuration (tests call this; `main` adds the process wiring). */
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, logger: Logger, role: ServerRole = {}): Promise<RunningServer> {
   const metrics = new Metrics();
   const source = await buildSource(config, { logger, metrics });
   const registry = buildRegistry(config, metrics, source);
+  if (role.clusterWorker === true) shareMetricsWithPrimary(registry);
   const separateMetrics = config.server.metricsPort !== undefined;
   const lag = new EventLoopLag();
   const admission = new AdmissionGate({
@@ -51,7 +60,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()), admission,
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });
-  const metricsServer = config.server.metricsPort === undefined ? undefined : await startMetricsListener(registry, config.server.metricsPort, config.server.host);
+  const ownMetricsPort = role.clusterWorker === true ? undefined : config.server.metricsPort;
+  const metricsServer = ownMetricsPort === undefined ? undefined : await startMetricsListener(exposition(registry), ownMetricsPort, config.server.host);
   const metricsAddress = metricsServer?.address();
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
   const { requestTimeoutMs } = config.server;
@@ -106,8 +116,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     console.error(`sse-relay: configuration error: ${error.message}`);
     process.exit(1);
   }
-  const logger = createLogger(config.server.logLevel);
-  const running = await startServer(config, logger);
+  const workers = workerCount(config.server.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    await startPrimary(config, createLogger(config.server.logLevel).child({ role: 'primary' }), workers);
+    return;
+  }
+  const logger = cluster.isWorker ? createLogger(config.server.logLevel).child({ worker: cluster.worker?.id }) : createLogger(config.server.logLevel);
+  const running = await startServer(config, logger, { clusterWorker: cluster.isWorker });
   const url = `http://localhost:${running.port}/`;
   logger.info({ port: running.port, source: config.server.source, auth: config.auth.mode }, `sse-relay listening on ${url}`);
   if (config.server.demo) logger.warn({}, `demo mode: auth is ${config.auth.mode === 'none' ? 'OFF' : 'on'}, sample events on topic "demo"; open ${url}`);

@@ -17,6 +17,11 @@ export interface ScrapeProbe {
   help: string;
   /** The value now; undefined leaves the gauge out of this scrape (the backend did not answer). */
   read(): Promise<number | undefined>;
+  /**
+   * How several workers' values combine (WORKERS > 1, prom-client's AggregatorRegistry): `min` for "is it up", `max`
+   * for a figure every worker reads from the same backend. Default `sum`.
+   */
+  aggregator?: 'sum' | 'min' | 'max';
 }
 
 /**
@@ -67,7 +72,7 @@ function registerTopicGauges(registry: Registry, metrics: Metrics, topN: number)
 
 function registerProbe(registry: Registry, probe: ScrapeProbe): void {
   new Gauge({
-    name: probe.name, help: probe.help, registers: [registry],
+    name: probe.name, help: probe.help, registers: [registry], aggregator: probe.aggregator ?? 'sum',
     async collect() {
       this.reset();
       const value = await probe.read();
