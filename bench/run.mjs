@@ -1,7 +1,7 @@
 // `npm run bench -- [options]`: the benchmarks. With no mode option, the fan-out benchmark (bench/fanout.mjs) against
 // the raw node:http floor; `--help` lists every mode and option. docs/benchmarks.md has the method and the figures.
 /* global process, console */
-import { checkKnown, parseArgs } from './options.mjs';
+import { checkKnown, integerOption, parseArgs } from './options.mjs';
 import { FANOUT_OPTIONS, runFanout } from './fanout.mjs';
 import { runStormBench } from './storm-run.mjs';
 import { runTypeScript } from './run-ts.mjs';
@@ -20,6 +20,15 @@ const MODES = [
     run: (_argv, options) => runTypeScript('bench/scaleout.ts', [stringOf(options.get('scaleout'), '3000'), ...(options.has('backlog') ? [String(options.get('backlog'))] : [])]) },
   { option: 'cluster-load', help: ': Redis Cluster, 300 topics, 1,000 subscribers, failover and reshard (bench/cluster-load.ts)',
     options: { 'cluster-load': '' }, run: () => runTypeScript('bench/cluster-load.ts', []) },
+  { option: 'workers', help: ': Redis mode, 10,000 × 100/s with WORKERS=1 beside WORKERS=2, alternating rounds (bench/workers.mjs)',
+    options: { workers: '', rounds: 'rounds of both (default 2)' },
+    run: (_argv, options) => import('./workers.mjs').then((m) => m.runWorkersBench(integerOption(options, 'rounds', 2))) },
+  { option: 'cold-start', help: ': Lambda bundle sizes and cold starts per source under aws-lambda-ric (scripts/cold-start.mjs)',
+    options: { 'cold-start': '', runs: 'interleaved rounds (default 9)', before: 'another checkout, measured alongside' },
+    run: (_argv, options) => {
+      process.argv.splice(2, Infinity, '--runs', String(integerOption(options, 'runs', 9)), ...(options.has('before') ? ['--before', String(options.get('before'))] : []));
+      return import('../scripts/cold-start.mjs');
+    } },
 ];
 
 function stringOf(value, fallback) {
