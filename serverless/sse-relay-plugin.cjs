@@ -3,6 +3,8 @@
 // packaged, so `serverless package` and `serverless deploy` fail with one message naming the parameter when the
 // chosen source and auth mode lack what they need, and never put a secret's value into the template.
 
+const { existsSync, readdirSync, readFileSync } = require('node:fs');
+const path = require('node:path');
 const { isSecretRef, secretArn } = require('./secret-arns.cjs');
 
 const SOURCES = ['redis', 'redis-list', 'sqs', 'memory'];
@@ -74,11 +76,62 @@ function secretStatements(names, kmsKeyArn) {
   return statements;
 }
 
+// A relative ES import in esbuild's minified output: from"./x.mjs", import"./x.mjs" or import("./x.mjs").
+const RELATIVE_IMPORT = /(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+\.mjs)"/g;
+
+/** Every file `entry` (absolute) loads, statically or with import(), following relative imports; absolute paths. */
+function reachableFiles(entry) {
+  const seen = new Set([entry]);
+  for (const file of seen) {
+    if (!existsSync(file)) continue;
+    for (const match of readFileSync(file, 'utf8').matchAll(RELATIVE_IMPORT)) seen.add(path.resolve(path.dirname(file), match[1]));
+  }
+  return seen;
+}
+
+/**
+ * serverless-esbuild builds each function into one folder, and with `splitting` (serverless.yml, issue #17 point 4) the
+ * chunks of every function land side by side; it would zip them all into every function. Before it zips, this adds to
+ * each function's package patterns an exclusion for every chunk its own entry never reaches, so each zip holds its
+ * entry and exactly the chunks that entry can import.
+ */
+function keepOnlyReachableChunks(esbuild) {
+  for (const { bundlePath, func } of esbuild.buildResults || []) {
+    const entry = path.join(esbuild.buildDirPath, bundlePath);
+    const chunkDir = path.join(path.dirname(entry), 'chunks');
+    if (!existsSync(chunkDir)) continue;
+    const reachable = reachableFiles(entry);
+    const unused = readdirSync(chunkDir).filter((name) => name.endsWith('.mjs') && !reachable.has(path.join(chunkDir, name)));
+    func.package = func.package || {};
+    // serverless-esbuild drops `file.mjs` and whatever starts with `file.` (its .map) for a `!file.mjs` pattern.
+    func.package.patterns = [...(func.package.patterns || []), ...unused.map((name) => `!${path.relative(esbuild.buildDirPath, path.join(chunkDir, name))}`)];
+  }
+}
+
 class SseRelayPlugin {
   constructor(serverless, options) {
     this.serverless = serverless;
     this.options = options;
-    this.hooks = { 'before:package:initialize': () => this.check() };
+    this.hooks = {
+      'before:package:initialize': () => {
+        this.wrapEsbuildPack();
+        return this.check();
+      },
+      'before:deploy:function:packageFunction': () => this.wrapEsbuildPack(),
+    };
+  }
+
+  /** Runs keepOnlyReachableChunks between serverless-esbuild's bundle and its zip step (both in one of its hooks). */
+  wrapEsbuildPack() {
+    const plugins = (this.serverless.pluginManager && this.serverless.pluginManager.plugins) || [];
+    const esbuild = plugins.find((plugin) => plugin.constructor && plugin.constructor.name === 'EsbuildServerlessPlugin');
+    if (esbuild === undefined || typeof esbuild.pack !== 'function' || esbuild.pack.sseRelay === true) return;
+    const pack = esbuild.pack;
+    esbuild.pack = async (...args) => {
+      keepOnlyReachableChunks(esbuild);
+      return pack.apply(esbuild, args);
+    };
+    esbuild.pack.sseRelay = true;
   }
 
   check() {
@@ -120,3 +173,4 @@ class SseRelayPlugin {
 module.exports = SseRelayPlugin;
 module.exports.problems = problems;
 module.exports.secretStatements = secretStatements;
+module.exports.reachableFiles = reachableFiles;

@@ -4,9 +4,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../support/lambda/bundle-functions.js';
+import { bundleEntryParts, REPO_ROOT } from '../support/lambda/bundle-functions.js';
 import { effectiveStack, roleStatements, type Statement, type Template } from '../support/lambda/cloudformation.js';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/http/cors.js';
 
@@ -126,6 +126,28 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
     }
     expect(stack.Resources['IamRoleLambdaExecution']).toBeUndefined();
     expect(existsSync(join((packaged.get(PROD!) as Packaged).out, 'stream.zip'))).toBe(true);
+  });
+
+  it('zips into each function its entry and exactly the chunks that entry imports (statically or with import())', async () => {
+    const { out } = packaged.get(PROD!) as Packaged;
+    // Chunk names without their content hash: esbuild's own account of what the entry reaches (its metafile) is the
+    // reference, independent of how the packaging step follows the imports.
+    const stems = (files: string[]): string[] => files.map((f) => basename(f).replace(/-[A-Z0-9]{8}\.mjs$/, '')).sort();
+    const chunkSets: string[][] = [];
+    for (const name of ['stream', 'publish', 'ingest']) {
+      const listed = (await run('unzip', ['-Z1', join(out, `${name}.zip`)])).stdout.split('\n').filter((f) => f.endsWith('.mjs'));
+      expect(listed).toContain(`functions/${name}.mjs`);
+      const chunks = listed.filter((f) => f.startsWith('functions/chunks/'));
+      expect(chunks).toHaveLength(listed.length - 1);
+      const reference = await bundleEntryParts(`functions/${name}.ts`, join(out, `reference-${name}`));
+      // Nothing missing (a cold start would fail to import it), nothing another function needs and this one never loads.
+      expect(stems(chunks)).toEqual(stems(reference.chunks.filter((f) => f.endsWith('.mjs'))));
+      chunkSets.push(chunks);
+    }
+    // ioredis and the SQS client are chunks of their own: loaded only when SOURCE names them.
+    expect(chunkSets[0]!.some((f) => /build-redis-source-/.test(f))).toBe(true);
+    expect(chunkSets[0]!.some((f) => /build-sqs-source-/.test(f))).toBe(true);
+    expect(chunkSets[2]!.some((f) => /build-sqs-source-/.test(f))).toBe(false);
   });
 
   it('gives stream a RESPONSE_STREAM function URL, a 900 s timeout and reserved concurrency; publish a buffered URL', () => {
