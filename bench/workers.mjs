@@ -58,6 +58,8 @@ async function oneRun(redisUrl, workers) {
     const cpu = serverCpu(server.pid) - cpuBefore;
     return {
       workers, subscribers: pool.subscribers, connectFailures: connected.failed, expected, delivered: stats.frames,
+      // A publish whose answer came after the publisher's timeout is not counted as accepted, but is delivered.
+      published: published.accepted, unanswered: published.sent - published.accepted,
       lost: Math.max(0, expected - stats.frames), cuts: stats.cuts, p50: Math.round(stats.histogram.quantile(0.5)),
       p99: Math.round(stats.histogram.quantile(0.99)), max: Math.round(stats.histogram.max), serverCpuSeconds: Math.round(cpu * 100) / 100,
       cpuPerFrameUs: Math.round((cpu * 1e6 / Math.max(1, stats.frames)) * 100) / 100, loadCpuSeconds: Math.round(stats.cpuSeconds * 100) / 100,
@@ -83,7 +85,8 @@ export async function runWorkersBench(rounds) {
     for (let round = 1; round <= rounds; round += 1) {
       for (const workers of round % 2 === 1 ? [1, 2] : [2, 1]) {
         const r = await oneRun(redis.url, workers);
-        console.log(`round ${round} WORKERS=${r.workers}: ${r.delivered}/${r.expected} frames (lost ${r.lost}, cuts ${r.cuts}, connect failures ${r.connectFailures}), ` +
+        console.log(`round ${round} WORKERS=${r.workers}: ${r.published} messages published (${r.unanswered} unanswered), ` +
+          `${r.delivered}/${r.expected} frames (lost ${r.lost}, cuts ${r.cuts}, connect failures ${r.connectFailures}), ` +
           `p50 ${r.p50} p99 ${r.p99} max ${r.max} ms, server CPU ${r.serverCpuSeconds} s = ${r.cpuPerFrameUs} µs/frame, load CPU ${r.loadCpuSeconds} s; ` +
           `load average ${loadavg()[0].toFixed(1)}`);
       }
