@@ -66,71 +66,87 @@ export async function startPrimary(config: Config, logger: Logger, workers: numb
  * the last one has: 0 when all drained cleanly, 1 otherwise. A worker's own hard exit timer bounds the wait.
  */
 export function runWorkerPool(options: WorkerPoolOptions): WorkerPool {
-  const policy = options.respawn ?? DEFAULT_RESPAWN;
-  const { logger } = options;
-  const startedAt = new Map<number, number>();
-  let crashesInRow = 0;
-  let draining = false;
-  let failed = false;
-  let restarts = 0;
-  const respawnTimers = new Set<NodeJS.Timeout>();
+  const supervisor = new WorkerSupervisor(options);
+  cluster.on('exit', (worker, code, signal) => supervisor.exited(worker, code, signal));
+  process.on('SIGTERM', () => supervisor.drain('SIGTERM'));
+  process.on('SIGINT', () => supervisor.drain('SIGINT'));
+  supervisor.start();
+  return supervisor;
+}
 
-  const fork = (): Worker => {
-    const worker = cluster.fork();
-    startedAt.set(worker.id, Date.now());
-    worker.once('listening', (address) => logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, 'worker listening'));
-    return worker;
-  };
+/** Owns the primary's view of its workers: when each started, crashes in a row, pending replacements, the drain. */
+class WorkerSupervisor implements WorkerPool {
+  private readonly policy: RespawnPolicy;
+  private readonly startedAt = new Map<number, number>();
+  private readonly respawnTimers = new Set<NodeJS.Timeout>();
+  private crashesInRow = 0;
+  private draining = false;
+  private failed = false;
+  private replaced = 0;
 
-  const finishIfDone = (): void => {
-    if (!draining || Object.keys(cluster.workers ?? {}).length > 0) return;
-    options.metricsServer?.close();
-    logger.info({ failed }, 'every worker has exited');
-    process.exit(failed ? 1 : 0);
-  };
+  constructor(private readonly options: WorkerPoolOptions) {
+    this.policy = options.respawn ?? DEFAULT_RESPAWN;
+  }
 
-  const drain = (signal: string): void => {
-    if (draining) return;
-    draining = true;
-    for (const timer of respawnTimers) clearTimeout(timer);
-    respawnTimers.clear();
-    logger.info({ signal, workers: Object.keys(cluster.workers ?? {}).length }, 'draining every worker');
+  get restarts(): number {
+    return this.replaced;
+  }
+
+  get alive(): number {
+    return Object.keys(cluster.workers ?? {}).length;
+  }
+
+  start(): void {
+    for (let i = 0; i < this.options.workers; i += 1) this.fork();
+  }
+
+  /** Passes SIGTERM to every worker and stops replacing them; the process exits once the last one has. */
+  drain(reason: string): void {
+    if (this.draining) return;
+    this.draining = true;
+    for (const timer of this.respawnTimers) clearTimeout(timer);
+    this.respawnTimers.clear();
+    this.options.logger.info({ signal: reason, workers: this.alive }, 'draining every worker');
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    finishIfDone();
-  };
+    this.finishIfDone();
+  }
 
-  cluster.on('exit', (worker, code, signal) => {
-    const lived = Date.now() - (startedAt.get(worker.id) ?? Date.now());
-    startedAt.delete(worker.id);
-    if (draining) {
-      if (code !== 0) failed = true;
-      logger.info({ worker: worker.id, code, signal }, 'worker exited');
-      finishIfDone();
+  exited(worker: Worker, code: number | null, signal: string | null): void {
+    const livedMs = Date.now() - (this.startedAt.get(worker.id) ?? Date.now());
+    this.startedAt.delete(worker.id);
+    if (this.draining) {
+      if (code !== 0) this.failed = true;
+      this.options.logger.info({ worker: worker.id, code, signal }, 'worker exited');
+      this.finishIfDone();
       return;
     }
-    crashesInRow = lived >= policy.stableMs ? 1 : crashesInRow + 1;
-    if (crashesInRow >= policy.maxCrashesInRow) {
-      logger.error({ worker: worker.id, code, signal, crashesInRow }, 'workers keep dying; giving up');
-      failed = true;
-      drain('crash-loop');
+    this.crashesInRow = livedMs >= this.policy.stableMs ? 1 : this.crashesInRow + 1;
+    if (this.crashesInRow >= this.policy.maxCrashesInRow) {
+      this.options.logger.error({ worker: worker.id, code, signal, crashesInRow: this.crashesInRow }, 'workers keep dying; giving up');
+      this.failed = true;
+      this.drain('crash-loop');
       return;
     }
-    const delayMs = Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** (crashesInRow - 1));
-    logger.error({ worker: worker.id, code, signal, livedMs: lived, restartInMs: delayMs }, 'worker died; replacing it');
+    const delayMs = Math.min(this.policy.maxDelayMs, this.policy.firstDelayMs * 2 ** (this.crashesInRow - 1));
+    this.options.logger.error({ worker: worker.id, code, signal, livedMs, restartInMs: delayMs }, 'worker died; replacing it');
     const timer = setTimeout(() => {
-      respawnTimers.delete(timer);
-      if (draining) return;
-      restarts += 1;
-      fork();
+      this.respawnTimers.delete(timer);
+      this.replaced += 1;
+      this.fork();
     }, delayMs);
-    respawnTimers.add(timer);
-  });
+    this.respawnTimers.add(timer);
+  }
 
-  process.on('SIGTERM', () => drain('SIGTERM'));
-  process.on('SIGINT', () => drain('SIGINT'));
-  for (let i = 0; i < options.workers; i += 1) fork();
-  return {
-    get restarts() { return restarts; },
-    get alive() { return Object.keys(cluster.workers ?? {}).length; },
-  };
+  private fork(): void {
+    const worker = cluster.fork();
+    this.startedAt.set(worker.id, Date.now());
+    worker.once('listening', (address) => this.options.logger.info({ worker: worker.id, pid: worker.process.pid, port: address.port }, 'worker listening'));
+  }
+
+  private finishIfDone(): void {
+    if (!this.draining || this.alive > 0) return;
+    this.options.metricsServer?.close();
+    this.options.logger.info({ failed: this.failed }, 'every worker has exited');
+    process.exit(this.failed ? 1 : 0);
+  }
 }

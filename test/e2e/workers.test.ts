@@ -75,8 +75,9 @@ test('WORKERS=2 with Redis: streams spread over both workers, metrics summed, SI
   const clients = Array.from({ length: CLIENTS }, () => client(`${base}/events?topic=workers`));
   await waitFor(() => clients.every((c) => c.opens === 1), 'every stream open', 10_000);
   const added = (await Promise.all(pids.map(sockets))).map((n, i) => n - (before[i] ?? 0));
-  // Round robin hands the primary's accepted connections to the workers in turn: both carry streams.
-  for (const n of added) expect(n).toBeGreaterThanOrEqual(2);
+  // The primary hands its accepted connections to the workers in turn (to the next one free, so not always 4 + 4 on a
+  // loaded machine): both carry streams.
+  for (const n of added) expect(n).toBeGreaterThanOrEqual(1);
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   expect(metrics).toMatch(new RegExp(`^sse_connections_open ${CLIENTS}$`, 'm'));
   expect(metrics).toMatch(/^sse_workers 2$/m);
