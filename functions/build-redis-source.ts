@@ -1,20 +1,44 @@
-import type { Config } from '../lib/config/index.js';
+import { requireRedisTopology, type Config, type RedisTopology } from '../lib/config/index.js';
+import type { RedisConfig } from '../lib/config/index.js';
 import type { RedisConnectionSettings } from '../lib/sources/redis/connection.js';
 import type { InvalidEntry } from '../lib/sources/redis/entry.js';
 import { RedisListSource } from '../lib/sources/redis/list.js';
 import { RedisStreamSource } from '../lib/sources/redis/stream.js';
-import type { SourceHooks } from './build-sqs-source.js';
+import type { SourceHooks } from './source-hooks.js';
 
 /** SOURCE=redis (streams, broadcast) and SOURCE=redis-list (queue), from REDIS_* and MAX_MESSAGE_BYTES. */
 export function buildRedisSource(config: Config, hooks: SourceHooks = {}): RedisStreamSource | RedisListSource {
-  const target = config.redis.topology;
-  if (target === undefined) throw new Error(`REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES must be set for SOURCE=${config.server.source}`);
-  const settings = {
+  // loadConfig has checked it already; this only narrows the type, with the same rule and message.
+  const target = requireRedisTopology(config.redis, `SOURCE=${config.server.source}`);
+  return config.server.source === 'redis-list'
+    ? new RedisListSource({ ...commonSettings(config.redis, target, config.server.maxMessageBytes, hooks), replication: replicationOf(config.redis) })
+    : buildRedisStreamSource(config.redis, target, config.server.maxMessageBytes, hooks);
+}
+
+/** The stream source of SOURCE=redis, and of the SQS → Redis bridge whatever SOURCE says. */
+export function buildRedisStreamSource(redis: RedisConfig, target: RedisTopology, maxMessageBytes: number, hooks: SourceHooks = {}): RedisStreamSource {
+  return new RedisStreamSource({
+    ...commonSettings(redis, target, maxMessageBytes, hooks),
+    maxLen: redis.maxLen,
+    replication: replicationOf(redis),
+    streamTtlSeconds: redis.streamTtlSeconds,
+    onOutOfMemory: () => hooks.metrics?.inc('sse_redis_oom_errors_total'),
+  });
+}
+
+// REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: both sources wait for replicas on publish.
+function replicationOf(redis: RedisConfig): { replicas: number; timeoutMs: number } {
+  return { replicas: redis.waitReplicas, timeoutMs: redis.waitTimeoutMs };
+}
+
+function commonSettings(redis: RedisConfig, target: RedisTopology, maxMessageBytes: number, hooks: SourceHooks) {
+  return {
     ...connectionSettings(hooks),
     target,
-    keyPrefix: config.redis.keyPrefix,
-    blockMs: config.redis.blockMs,
-    maxMessageBytes: config.server.maxMessageBytes,
+    keyPrefix: redis.keyPrefix,
+    blockMs: redis.blockMs,
+    maxMessageBytes,
+    idempotencyTtlSeconds: redis.idempotencyTtlSeconds,
     onInvalidEntry: (entry: InvalidEntry): void => {
       hooks.metrics?.inc('sse_invalid_messages_total');
       hooks.logger?.warn({ topic: entry.topic, position: entry.position, reason: entry.reason }, 'Redis entry skipped: not in the documented format');
@@ -24,13 +48,6 @@ export function buildRedisSource(config: Config, hooks: SourceHooks = {}): Redis
       hooks.logger?.error(details, message);
     },
   };
-  const replication = { replicas: config.redis.waitReplicas, timeoutMs: config.redis.waitTimeoutMs };
-  return config.server.source === 'redis-list'
-    ? new RedisListSource({ ...settings, replication })
-    : new RedisStreamSource({
-      ...settings, maxLen: config.redis.maxLen, replication, streamTtlSeconds: config.redis.streamTtlSeconds,
-      onOutOfMemory: () => hooks.metrics?.inc('sse_redis_oom_errors_total'),
-    });
 }
 
 // While Redis is away every connection fails about once a second; one log line per distinct failure is enough.

@@ -1,7 +1,7 @@
 import type { Config } from '../lib/config/index.js';
 import type { Source } from '../lib/source.js';
 import { MemorySource } from '../lib/sources/memory.js';
-import type { SourceHooks } from './build-sqs-source.js';
+import type { SourceHooks } from './source-hooks.js';
 
 /**
  * The source SOURCE names, with its client built from the configuration. Each client is imported only when its source
@@ -17,7 +17,5 @@ export async function buildSource(config: Config, hooks: SourceHooks = {}): Prom
     case 'redis':
     case 'redis-list':
       return (await import('./build-redis-source.js')).buildRedisSource(config, hooks);
-    default:
-      throw new Error(`SOURCE=${config.server.source} is not available in this build`);
   }
 }

@@ -1,14 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { Config } from '../lib/config/index.js';
-import type { Logger } from '../lib/logger.js';
-import type { Metrics } from '../lib/metrics.js';
+import { requireSqsQueues, type Config } from '../lib/config/index.js';
 import { SqsSource } from '../lib/sources/sqs/source.js';
-
-/** What a source may report to besides its return value: the process's logger and metrics (both optional). */
-export interface SourceHooks {
-  logger?: Logger;
-  metrics?: Metrics;
-}
+import type { SourceHooks } from './source-hooks.js';
 
 /**
  * The SQS client of every sse-relay entry point. Credentials come from the AWS default provider chain (environment,
@@ -27,11 +20,12 @@ export function buildSqsClient(config: Config): SQSClient {
 /** SOURCE=sqs. Messages that cannot become a frame are logged by the source and counted in `sse_invalid_messages_total`. */
 export function buildSqsSource(config: Config, hooks: SourceHooks = {}): SqsSource {
   return new SqsSource(buildSqsClient(config), {
-    queueUrl: config.sqs.queueUrl,
-    queueUrlTemplate: config.sqs.queueUrlTemplate,
+    // loadConfig has checked it already; this only narrows the type, with the same rule and message.
+    queues: requireSqsQueues(config.sqs),
     waitSeconds: config.sqs.waitSeconds,
     visibilityTimeoutSeconds: config.sqs.visibilityTimeoutSeconds,
     maxMessageBytes: config.server.maxMessageBytes,
+    batchFlushMs: config.sqs.batchFlushMs,
   }, {
     ...(hooks.logger === undefined ? {} : { logger: hooks.logger }),
     onInvalidMessage: () => hooks.metrics?.inc('sse_invalid_messages_total'),

@@ -1,17 +1,17 @@
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { loadConfig, type Config } from '../lib/config/index.js';
+import { loadBridgeConfig, type BridgeConfig } from '../lib/config/index.js';
 import { ingestBatch, type IngestRecord } from '../lib/bridge/ingest-batch.js';
 import type { Logger } from '../lib/logger.js';
 import { readStringAttribute, type AttributeReading } from '../lib/sources/sqs/message-attribute.js';
 import type { RedisStreamSource } from '../lib/sources/redis/stream.js';
-import { buildRedisSource } from './build-redis-source.js';
+import { buildRedisStreamSource } from './build-redis-source.js';
 import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';
 import { resolveSecretRefs } from './resolve-secrets.js';
 
 /** What one warm Lambda container keeps between invocations. */
 interface Bridge {
-  config: Config;
+  config: BridgeConfig;
   logger: Logger;
   streams: RedisStreamSource;
   invocations: InvocationScope;
@@ -31,12 +31,12 @@ function openBridge(): Promise<Bridge> {
 
 async function buildBridge(): Promise<Bridge> {
   // REDIS_URL_FROM names the URL (with its password) in SSM or Secrets Manager; it is read once per sandbox.
-  const config = loadConfig(await resolveSecretRefs(process.env));
-  if (config.redis.topology === undefined) throw new Error('REDIS_URL (or REDIS_URL_FROM, REDIS_SENTINELS, REDIS_CLUSTER_NODES) must be set for the SQS → Redis bridge');
+  // Requires a Redis topology (a ConfigError naming REDIS_URL otherwise); nothing about auth or SOURCE.
+  const config = loadBridgeConfig(await resolveSecretRefs(process.env));
   const invocations = new InvocationScope(process.env);
-  const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
+  const logger = createLogger(config.logLevel, undefined, invocations.logFields);
   // Always a stream source, whatever SOURCE says: the bridge appends for broadcast readers.
-  const streams = buildRedisSource({ ...config, server: { ...config.server, source: 'redis' } }, { logger }) as RedisStreamSource;
+  const streams = buildRedisStreamSource(config.redis, config.target, config.maxMessageBytes, { logger });
   return { config, logger, streams, invocations };
 }
 
@@ -71,12 +71,12 @@ export const handler = async (event: SQSEvent, context?: Pick<Context, 'awsReque
   }
 };
 
-async function ingest(event: SQSEvent, config: Config, logger: Logger, streams: RedisStreamSource): Promise<SQSBatchResponse> {
+async function ingest(event: SQSEvent, config: BridgeConfig, logger: Logger, streams: RedisStreamSource): Promise<SQSBatchResponse> {
   const fifo = event.Records[0]?.eventSourceARN?.endsWith('.fifo') ?? false;
   const failed = await ingestBatch(event.Records.map(toIngestRecord), {
     publish: (topic, message) => streams.publish(topic, message),
-    defaultTopic: config.sqs.ingestTopic,
-    maxMessageBytes: config.server.maxMessageBytes,
+    defaultTopic: config.ingestTopic,
+    maxMessageBytes: config.maxMessageBytes,
     fifo,
     logger,
   });

@@ -1,6 +1,5 @@
 import type { LambdaTarget, TargetLoader } from '../lib/adapters/lambda.js';
-import { loadConfig, type Env } from '../lib/config/index.js';
-import { assertLambdaQueueAck, withLambdaDefaults } from '../lib/config/lambda-config.js';
+import { loadConfig, SERVER_DEFAULTS, type Env } from '../lib/config/index.js';
 import { startDemoPublisher } from '../lib/demo/demo-publisher.js';
 import { Metrics } from '../lib/metrics.js';
 import { RelayApp } from '../lib/http/relay-app.js';
@@ -13,7 +12,8 @@ import { resolveSecretRefs } from './resolve-secrets.js';
 /**
  * What a Lambda sandbox serves, built from `env` once per cold start and kept across its invocations (one RelayApp,
  * one hub, one source connection). The build starts at once, during the init phase; if it fails (say a configuration
- * error) each invocation answers 500 and the build is tried again on the next one, with the cause in the log.
+ * error) each invocation answers 500 and the build is tried again on the next one, with the cause in the log: a pino
+ * logger at the default LOG_LEVEL, since the configured one is not known until the configuration loads.
  */
 export function lambdaTargetLoader(env: Env): TargetLoader {
   let building: Promise<LambdaTarget> | undefined;
@@ -26,13 +26,13 @@ export function lambdaTargetLoader(env: Env): TargetLoader {
   };
   // Started eagerly; a failure is reported by the invocation that awaits it, not as an unhandled rejection here.
   load().catch(() => undefined);
-  return load;
+  return { load, logger: createLogger(SERVER_DEFAULTS.LOG_LEVEL.value) };
 }
 
 async function buildTarget(env: Env): Promise<LambdaTarget> {
   // Secrets named by AUTH_JWT_SECRET_FROM / REDIS_URL_FROM are read here, once per sandbox, and kept in memory only.
-  const config = loadConfig(withLambdaDefaults(await resolveSecretRefs(env)));
-  assertLambdaQueueAck(config.server.source, config.queue);
+  // Lambda defaults (SESSION_IDLE_MS, MAX_SESSION_MS) and QUEUE_ACK=client for queue sources: see SERVER_DEFAULTS.
+  const config = loadConfig(await resolveSecretRefs(env), 'lambda');
   const metrics = new Metrics();
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);

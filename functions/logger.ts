@@ -17,7 +17,11 @@ export function createLogger(level: string, destination?: DestinationStream, con
       // Fields of the moment, e.g. the awsRequestId of the Lambda invocation being served.
       ...(context === undefined ? {} : { mixin: context }),
       redact: {
-        paths: ['token', 'authorization', 'cookie', 'access_token', 'data', 'headers.authorization', 'headers.cookie', '*.access_token', '*.token', '*.authorization'],
+        // `*.headers.…`: an error (`err`) from an HTTP client or SDK may carry the request's headers.
+        paths: [
+          'token', 'authorization', 'cookie', 'access_token', 'data', 'headers.authorization', 'headers.cookie',
+          '*.access_token', '*.token', '*.authorization', '*.headers.authorization', '*.headers.cookie',
+        ],
         censor: '[redacted]',
       },
     },

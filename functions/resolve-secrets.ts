@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { EnvReader, type Env } from '../lib/config/env-reader.js';
-import { readSecretRefs, type SecretRef } from '../lib/config/index.js';
+import { ConfigError, readSecretRefs, type SecretRef } from '../lib/config/index.js';
 
 /** Reads one secret's value; the two AWS stores by default, a stub in unit tests. */
 export type SecretReader = (ref: SecretRef) => Promise<string>;
@@ -10,7 +10,7 @@ export type SecretReader = (ref: SecretRef) => Promise<string>;
  * `env` with every secret reference (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM) replaced by the value it names, read from
  * SSM Parameter Store (decrypted) or Secrets Manager. Called once per process start (a Lambda sandbox's init, a
  * container's start); the values then live only in this process's memory, never in the function's configuration.
- * Throws an Error naming the variable, the store and the name (never a value) when a read fails.
+ * Throws a ConfigError naming the variable, the store and the name (never a value) when a read fails.
  */
 export async function resolveSecretRefs(env: Env, read: SecretReader = awsSecretReader(env)): Promise<Env> {
   const refs = readSecretRefs(new EnvReader(env));
@@ -21,9 +21,9 @@ export async function resolveSecretRefs(env: Env, read: SecretReader = awsSecret
     try {
       value = await read(ref);
     } catch (error) {
-      throw new Error(`${ref.from}: cannot read ${ref.store}:${ref.name} (${describe(error)}); check the name, the region and the function role's grant`, { cause: error });
+      throw ConfigError.unusable(ref.from, `${ref.from}: cannot read ${ref.store}:${ref.name} (${describe(error)}); check the name, the region and the function role's grant`, error);
     }
-    if (value.trim() === '') throw new Error(`${ref.from}: ${ref.store}:${ref.name} is empty`);
+    if (value.trim() === '') throw ConfigError.unusable(ref.from, `${ref.from}: ${ref.store}:${ref.name} is empty; store the value there, or set ${ref.target} instead`);
     resolved[ref.target] = value.trim();
     delete resolved[ref.from];
   }));

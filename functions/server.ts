@@ -1,10 +1,11 @@
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
+import { pino } from 'pino';
 import { fileURLToPath } from 'node:url';
 import { answerClientError, nodeListener } from '../lib/adapters/node.js';
 import { AdmissionGate } from '../lib/limits/admission-gate.js';
 import { CorsPolicy } from '../lib/http/cors.js';
-import { ConfigError, loadConfig, type Config } from '../lib/config/index.js';
+import { ConfigError, loadConfig, SERVER_DEFAULTS, type Config } from '../lib/config/index.js';
 import { drainWindowMs } from '../lib/engine/drain-pace.js';
 import { EventLoopLag } from '../lib/limits/event-loop-lag.js';
 import { startDemoPublisher } from '../lib/demo/demo-publisher.js';
@@ -84,9 +85,9 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const stop = async (): Promise<void> => {
     stopDemo();
-    // The listener stays open while streams drain, so probes see /readyz fail and new streams get a clear 503.
-    app.startDraining();
-    // 80% of the minimum window, so a small pod is gone before SHUTDOWN_DRAIN_MS; a large one closes at the drain rate.
+    // shutdown() marks the app draining at once; the listener stays open meanwhile, so probes see /readyz fail and new
+    // streams get a clear 503. 80% of the minimum window, so a small pod is gone before SHUTDOWN_DRAIN_MS; a large one
+    // closes at the drain rate.
     await app.shutdown({ minimumMs: config.server.shutdownDrainMs * 0.8, ratePerSecond: config.server.drainRatePerSecond });
     server.close();
     server.closeAllConnections();
@@ -113,7 +114,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     config = loadConfig(await resolveSecretRefs(env));
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`sse-relay: configuration error: ${error.message}`);
+    bootLogger().error({ variable: error.variable }, `sse-relay: configuration error: ${error.message}`);
     process.exit(1);
   }
   const workers = workerCount(config.server.workers);
@@ -140,9 +141,18 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   process.on('SIGINT', () => onSignal('SIGINT'));
 }
 
+/**
+ * The log of a start that failed before the configuration (and so LOG_LEVEL) was known: pino at the default level, with
+ * the same redaction as every other line, so the container has one error path. Written to stderr synchronously, since
+ * the process exits right after.
+ */
+function bootLogger(): ReturnType<typeof createLogger> {
+  return createLogger(SERVER_DEFAULTS.LOG_LEVEL.value, pino.destination({ fd: 2, sync: true }));
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   main().catch((error: unknown) => {
-    console.error('sse-relay failed to start:', error);
+    bootLogger().error({ err: error }, 'sse-relay failed to start');
     process.exit(1);
   });
 }

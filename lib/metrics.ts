@@ -20,7 +20,7 @@ export const DEFINITIONS = {
   sse_resets_total: { type: 'counter', help: 'Reset events sent because a cursor was older than what is retained.' },
   sse_heartbeats_total: { type: 'counter', help: 'Heartbeat rounds (one comment to every open stream).' },
   sse_source_errors_total: { type: 'counter', help: 'Faults of the message source that were retried.', source: true },
-  sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame (skipped or sent as an error event).', source: true },
+  sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame: skipped and logged (SQS leaves them for its dead-letter queue).', source: true },
   sse_redis_oom_errors_total: { type: 'counter', help: 'Writes Redis refused with OOM (maxmemory reached under noeviction); each publish answered 503 source_full.', source: true },
   sse_queue_acks_total: { type: 'counter', help: 'Queue messages acknowledged through POST /ack (QUEUE_ACK=client).' },
   sse_queue_ack_timeouts_total: { type: 'counter', help: 'Queue streams ended because a message stayed unacknowledged for QUEUE_ACK_TIMEOUT_MS.' },

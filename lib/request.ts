@@ -47,6 +47,11 @@ export interface StreamResponse {
 
 export type RelayResponse = BodyResponse | StreamResponse;
 
+/** Anything with the core's `handle` (RelayApp): what each runtime's adapter serves. */
+export interface RequestHandler {
+  handle(request: RelayRequest): Promise<RelayResponse>;
+}
+
 /** Headers of every SSE stream; identical in both runtimes. No hop-by-hop headers (they break HTTP/2). */
 export const SSE_HEADERS: HeaderMap = {
   'content-type': 'text/event-stream; charset=utf-8',

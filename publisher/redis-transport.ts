@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
+import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
 import { PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
@@ -32,7 +33,11 @@ export interface RedisTransportOptions {
  * envelope `LPUSH`ed onto `<prefix>q:<topic>`. A message with `id` is stored once per key, exactly as POST /publish.
  */
 export function redisTransport(options: RedisTransportOptions): PublishTransport {
-  const { redis, mode = 'stream', keyPrefix = 'sse:', maxLen = 10_000, idempotencyTtlSeconds = 86_400, clusterPartitions } = options;
+  // The relay's own defaults (lib/config), so a producer left at its defaults writes what a relay at its defaults reads.
+  const {
+    redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
+    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, clusterPartitions,
+  } = options;
   if (mode === 'list') {
     const keys = new ListKeys(keyPrefix);
     return {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { ConfigError, loadSigningSecret } from '../../lib/config/index.js';
 import { parseTtl, signToken } from '../../publisher/token.js';
 import { EXIT, UsageError, type Command } from './io.js';
 
@@ -26,8 +27,7 @@ Example: export SSE_RELAY_TOKEN=$(AUTH_JWT_SECRET=… sse-relay token --publish 
         sub: { type: 'string' }, aud: { type: 'string' }, iss: { type: 'string' },
       },
     });
-    const secret = env.AUTH_JWT_SECRET;
-    if (secret === undefined || Buffer.byteLength(secret) < 32) throw new UsageError('AUTH_JWT_SECRET must be set in the environment, at least 32 bytes (the relay\'s own secret)');
+    const secret = signingSecret(env);
     if ((values.subscribe ?? []).length === 0 && (values.publish ?? []).length === 0) throw new UsageError('give at least one --subscribe or --publish pattern');
     const ttl = values.ttl ?? '1h';
     let jwt: string;
@@ -46,3 +46,13 @@ Example: export SSE_RELAY_TOKEN=$(AUTH_JWT_SECRET=… sse-relay token --publish 
     return EXIT.ok;
   },
 };
+
+// The relay's own rule (lib/config), reported as a usage error: exit code 2 and the usage text.
+function signingSecret(env: NodeJS.ProcessEnv): string {
+  try {
+    return loadSigningSecret(env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}

@@ -1,11 +1,10 @@
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import type { ByteSink } from '../engine/byte-sink.js';
 import { RelayError } from '../errors.js';
-import { json, type BodyResponse, type RelayRequest, type RelayResponse } from '../request.js';
+import { json, type BodyResponse, type RelayRequest, type RelayResponse, type RequestHandler } from '../request.js';
 import type { Logger } from '../logger.js';
 import { FlushPaddingSink } from './flush-padding-sink.js';
 import { lambdaRuntime, type LambdaResponseStream, type StreamingHandler } from './lambda-runtime.js';
-import type { RequestHandler } from './node.js';
 import { ResponseBudgetSink } from './response-budget-sink.js';
 
 /** What a Lambda handler serves, built once per cold start by functions/ and kept for the sandbox's lifetime. */
@@ -32,8 +31,16 @@ export interface InvocationObserver {
 // sandbox) and the URL is public; the counts leave as CloudWatch embedded metrics instead.
 const NOT_ON_FUNCTION_URLS = new Set(['/metrics']);
 
-/** Loads (or returns the already built) target; may reject, e.g. on a configuration error. */
-export type TargetLoader = () => Promise<LambdaTarget>;
+/** What a handler is given by functions/: the target, built once, and where failures go while there is none. */
+export interface TargetLoader {
+  /** Loads (or returns the already built) target; may reject, e.g. on a configuration error. */
+  load(): Promise<LambdaTarget>;
+  /**
+   * The pino logger (with its redaction) for failures before a target exists, such as a configuration error at cold
+   * start; once there is one, its own logger (tagged with the awsRequestId) is used.
+   */
+  logger: Logger;
+}
 
 const EMPTY = new Uint8Array(0);
 
@@ -74,7 +81,7 @@ function readBody(event: LambdaFunctionURLEvent, limit: number): Promise<Uint8Ar
  * session as the container, with the Lambda response stream as its sink. A failure before the first write answers
  * 500 `{"error":"internal"}`; one after it ends the stream, and EventSource reconnects and resumes from its last id.
  */
-export function streamingHandler(load: TargetLoader): StreamingHandler<LambdaFunctionURLEvent> {
+export function streamingHandler(loader: TargetLoader): StreamingHandler<LambdaFunctionURLEvent> {
   return lambdaRuntime().streamifyResponse(async (event, responseStream, context) => {
     // The sandbox keeps sockets (Redis, SQS) open between invocations; without this the runtime (aws-lambda-ric 3.3.0,
     // StreamingContext) waits for an empty event loop before asking for the next event, i.e. forever.
@@ -82,21 +89,25 @@ export function streamingHandler(load: TargetLoader): StreamingHandler<LambdaFun
     let stream: LambdaResponseStream | undefined;
     let target: LambdaTarget | undefined;
     try {
-      target = await load();
+      target = await loader.load();
       target.invocations?.started(context.awsRequestId);
       const request = toRelayRequest(event, context, target.deadlineMarginMs);
       const response = await answer(target, request);
       stream = open(responseStream, response);
       await writeBody(stream, response, request, target);
     } catch (error) {
-      target?.logger.error({ err: error, path: event.rawPath }, 'lambda handler failed');
-      if (target === undefined) console.error('sse-relay: lambda handler failed before it was ready:', error);
+      logFailure(loader, target, error, event);
       if (stream === undefined) writeInternalError(responseStream);
       else endQuietly(stream);
     } finally {
       target?.invocations?.finished();
     }
   });
+}
+
+// The one error path of both handlers: pino (the target's logger, else the loader's), so its redaction applies.
+function logFailure(loader: TargetLoader, target: LambdaTarget | undefined, error: unknown, event: LambdaFunctionURLEvent): void {
+  (target?.logger ?? loader.logger).error({ err: error, path: event.rawPath, ready: target !== undefined }, 'lambda handler failed');
 }
 
 function answer(target: LambdaTarget, request: RelayRequest): Promise<RelayResponse> {
@@ -142,17 +153,17 @@ function endQuietly(stream: LambdaResponseStream): void {
 }
 
 /** The handler of a BUFFERED function URL: the whole response as a payload-2.0 result. */
-export function bufferedHandler(load: TargetLoader): (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult> {
+export function bufferedHandler(loader: TargetLoader): (event: LambdaFunctionURLEvent, context: Context) => Promise<LambdaFunctionURLResult> {
   return async (event, context) => {
     context.callbackWaitsForEmptyEventLoop = false;
     let response: BodyResponse;
     let target: LambdaTarget | undefined;
     try {
-      target = await load();
+      target = await loader.load();
       target.invocations?.started(context.awsRequestId);
       response = await answerBuffered(target, event, context);
     } catch (error) {
-      console.error('sse-relay: lambda handler failed:', error);
+      logFailure(loader, target, error, event);
       response = json(500, { error: 'internal' });
     } finally {
       target?.invocations?.finished();
@@ -172,5 +183,6 @@ async function answerBuffered(target: LambdaTarget, event: LambdaFunctionURLEven
   if (event.rawPath === '/events') return json(404, { error: 'not_found' });
   const response = await answer(target, toRelayRequest(event, context, target.deadlineMarginMs));
   if (response.kind === 'body') return response;
-  throw new Error(`${event.rawPath} answered with a stream on a buffered function URL`);
+  // Only a route that streams can do this, and /events is refused above: a new streaming route must be added there too.
+  throw new RelayError('internal', `${event.rawPath} answered with a stream on a buffered function URL; serve it from the streaming function (functions/stream.ts) and refuse it in answerBuffered`);
 }

@@ -3,12 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
 import { ChunkedSocketSink } from './chunked-socket-sink.js';
-import { INVALID_TARGET_PATH, type RelayRequest, type RelayResponse, type StreamResponse } from '../request.js';
-
-/** Anything with the core's `handle` (RelayApp). */
-export interface RequestHandler {
-  handle(request: RelayRequest): Promise<RelayResponse>;
-}
+import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
 // A stream that was ended but whose client does not read its last bytes would hold its socket and buffer forever.
 const END_GRACE_MS = 5_000;

@@ -9,21 +9,25 @@ import { silentLogger, type Logger } from '../logger.js';
 /** Algorithms accepted for keys from a JWKS. Anything else (and `none`) is refused before a key is looked up. */
 export const JWKS_ALGORITHMS = ['RS256', 'ES256'] as const;
 
-export interface JwtAuthorizerOptions {
-  /** HS256 shared secret (AUTH_JWT_SECRET); tokens with `alg: HS256` are verified with it. */
-  secret?: Uint8Array | undefined;
-  /** Key lookup for RS256/ES256 tokens, e.g. jose's createRemoteJWKSet(AUTH_JWKS_URL). */
-  jwks?: JWTVerifyGetKey | undefined;
+/**
+ * The keys: an HS256 shared secret (AUTH_JWT_SECRET; tokens with `alg: HS256` are verified with it), a key lookup for
+ * RS256/ES256 tokens (e.g. jose's createRemoteJWKSet(AUTH_JWKS_URL)), or both; never neither (lib/config checks that).
+ */
+export type JwtAuthorizerKeys =
+  | { secret: Uint8Array; jwks?: JWTVerifyGetKey | undefined }
+  | { secret?: Uint8Array | undefined; jwks: JWTVerifyGetKey };
+
+export type JwtAuthorizerOptions = JwtAuthorizerKeys & {
   /** Required `aud` (AUTH_AUDIENCE); unchecked when undefined. */
   audience?: string | undefined;
   /** Required `iss` (AUTH_ISSUER); unchecked when undefined. */
   issuer?: string | undefined;
   /** Clock skew tolerated when checking `nbf` and `iat`, seconds (`exp` is enforced exactly). Default 5. */
   clockToleranceSeconds?: number;
-  /** Accept tokens without `exp` (AUTH_ALLOW_NO_EXP). Default false. */
-  allowNoExp?: boolean;
+  /** Accept tokens without `exp` (AUTH_ALLOW_NO_EXP). */
+  allowNoExp: boolean;
   logger?: Logger;
-}
+};
 
 /** The `sse` claim, compiled. */
 interface Grants {
@@ -41,9 +45,6 @@ export class JwtAuthorizer implements Authorizer {
   private readonly logger: Logger;
 
   constructor(private readonly options: JwtAuthorizerOptions) {
-    if (options.secret === undefined && options.jwks === undefined) {
-      throw new Error('JwtAuthorizer needs a secret (AUTH_JWT_SECRET) or a JWKS (AUTH_JWKS_URL)');
-    }
     this.algorithms = [...(options.secret ? ['HS256'] : []), ...(options.jwks ? JWKS_ALGORITHMS : [])];
     this.logger = options.logger ?? silentLogger;
   }
@@ -76,7 +77,7 @@ export class JwtAuthorizer implements Authorizer {
   }
 
   private async verify(token: string): Promise<JWTPayload> {
-    const { secret, jwks, audience, issuer, clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_S, allowNoExp = false } = this.options;
+    const { secret, jwks, audience, issuer, clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_S, allowNoExp } = this.options;
     const requiredClaims = allowNoExp ? [] : ['exp'];
     const key: JWTVerifyGetKey = async (header, input) => {
       if (header.alg === 'HS256' && secret !== undefined) return secret;

@@ -1,11 +1,12 @@
 import { isExactOrigin } from '../request.js';
 import { ConfigError } from './config-error.js';
+import { AUTH_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
 
-/** Who may subscribe and publish, and from which origins. */
+/** Who may subscribe and publish, and from which origins. Defaults: AUTH_DEFAULTS. */
 export interface AuthConfig {
   /**
-   * `jwt` or `none`. Default `jwt`; the demo defaults to `none` only when neither a secret nor a JWKS URL is set, so a
+   * `jwt` or `none`. The demo takes `none` by default, but only when neither a secret nor a JWKS URL is set, so a
    * configured key always turns auth on.
    */
   mode: 'jwt' | 'none';
@@ -13,7 +14,7 @@ export interface AuthConfig {
   jwtSecret: string | undefined;
   /** URL of a JWKS document for RS256/ES256 tokens. */
   jwksUrl: string | undefined;
-  /** Accept tokens without an `exp` claim (long-lived publisher tokens). Default false: such tokens get 401. */
+  /** Accept tokens without an `exp` claim (long-lived publisher tokens); otherwise such tokens get 401. */
   allowNoExp: boolean;
   /** Expected `aud` claim; unchecked when unset. */
   audience: string | undefined;
@@ -28,10 +29,10 @@ export function readAuthConfig(env: EnvReader, demo: boolean): AuthConfig {
   const jwksUrl = readJwksUrl(env);
   const keyConfigured = jwtSecret !== undefined || jwksUrl !== undefined;
   return {
-    mode: env.oneOf('AUTH_MODE', ['jwt', 'none'] as const, demo && !keyConfigured ? 'none' : 'jwt'),
+    mode: env.oneOf('AUTH_MODE', ['jwt', 'none'] as const, demo && !keyConfigured ? 'none' : D.AUTH_MODE.value),
     jwtSecret,
     jwksUrl,
-    allowNoExp: env.boolean('AUTH_ALLOW_NO_EXP', false),
+    allowNoExp: env.boolean('AUTH_ALLOW_NO_EXP', D.AUTH_ALLOW_NO_EXP.value),
     audience: env.optionalString('AUTH_AUDIENCE'),
     issuer: env.optionalString('AUTH_ISSUER'),
     corsOrigins: readOrigins(env),

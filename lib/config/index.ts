@@ -1,17 +1,24 @@
-import { ConfigError } from './config-error.js';
 import { EnvReader, type Env } from './env-reader.js';
 import { readAuthConfig, type AuthConfig } from './auth-config.js';
 import { readLambdaConfig, type LambdaConfig } from './lambda-config.js';
 import { readQueueConfig, type QueueConfig } from './queue-config.js';
-import { readRedisConfig, type RedisConfig } from './redis-config.js';
+import { readRedisConfig, type RedisConfig, type RedisTopology } from './redis-config.js';
 import { readSecretRefs, type SecretRef } from './secret-refs.js';
 import { readServerConfig, type ServerConfig } from './server-config.js';
 import { readSqsConfig, type SqsConfig } from './sqs-config.js';
+import { ConfigError } from './config-error.js';
+import { checkAuthRequirements, checkedSecret, checkRuntimeRequirements, checkSourceRequirements, requireRedisTopology } from './requirements.js';
+import type { Runtime } from './setting.js';
 
 export { ConfigError } from './config-error.js';
+export { AUTH_DEFAULTS, CONFIG_DEFAULTS, FIXED_SETTINGS, LAMBDA_DEFAULTS, QUEUE_DEFAULTS, REDIS_DEFAULTS, SERVER_DEFAULTS, SQS_DEFAULTS } from './defaults.js';
+export { renderConfigTable } from './readme-table.js';
 export type { Env } from './env-reader.js';
 export type { AuthConfig, LambdaConfig, QueueConfig, RedisConfig, ServerConfig, SqsConfig };
-export type { SourceMode } from './server-config.js';
+export type { SourceMode } from './defaults.js';
+export type { RedisTopology } from './redis-config.js';
+export type { Runtime } from './setting.js';
+export { checkedSecret, requireJwtKeys, requireRedisTopology, requireSqsQueues, type JwtKeys } from './requirements.js';
 export type { SecretRef, SecretStore } from './secret-refs.js';
 export { readSecretRefs, SECRET_REF_VARIABLES } from './secret-refs.js';
 
@@ -33,10 +40,13 @@ export interface Config {
 /**
  * Reads and checks the whole configuration once, at start. Pure: the environment is an argument. Throws a ConfigError
  * naming the first variable that is malformed or missing for the chosen mode.
+ *
+ * @param runtime `lambda` (the function-URL handlers) takes the Lambda defaults of SERVER_DEFAULTS and requires
+ * QUEUE_ACK=client for queue sources; `container` (default) is the server and the CLI.
  */
-export function loadConfig(env: Env): Config {
+export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
   const reader = new EnvReader(env);
-  const server = readServerConfig(reader);
+  const server = readServerConfig(reader, runtime);
   const config: Config = {
     server,
     redis: readRedisConfig(reader),
@@ -46,47 +56,46 @@ export function loadConfig(env: Env): Config {
     lambda: readLambdaConfig(reader),
     secretRefs: readSecretRefs(reader),
   };
-  checkRequirements(config);
+  checkSourceRequirements(config.server, config.redis, config.sqs);
+  checkAuthRequirements(config.auth);
+  checkRuntimeRequirements(config.server, config.queue, runtime);
   return config;
 }
 
-function checkRequirements({ server, redis, sqs, auth }: Config): void {
-  const mode = server.source;
-  if ((mode === 'redis' || mode === 'redis-list') && redis.topology === undefined) {
-    const others = 'or set REDIS_SENTINELS with REDIS_SENTINEL_NAME, or REDIS_CLUSTER_NODES';
-    throw new ConfigError('REDIS_URL', `set for SOURCE=${mode} (redis://host:6379 or rediss://user:pass@host:6380), ${others}`, '');
-  }
-  if (mode === 'sqs' && sqs.queueUrl === undefined && sqs.queueUrlTemplate === undefined) {
-    throw new ConfigError('SQS_QUEUE_URL', 'set for SOURCE=sqs (or SQS_QUEUE_URL_TEMPLATE containing {topic})', '');
-  }
-  if (sqs.queueUrlTemplate !== undefined && !/^https?:\/\/[^{}]*\{topic\}[^{}]*$/.test(sqs.queueUrlTemplate)) {
-    throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', 'an http(s) URL containing {topic} once', sqs.queueUrlTemplate);
-  }
-  if (auth.mode === 'jwt' && auth.jwtSecret === undefined && auth.jwksUrl === undefined) {
-    throw new ConfigError('AUTH_JWT_SECRET', 'set for AUTH_MODE=jwt (or set AUTH_JWKS_URL, or AUTH_MODE=none to turn auth off)', '');
-  }
-  if (server.metricsPort !== undefined && server.metricsPort !== 0 && server.metricsPort === server.port) {
-    throw new ConfigError('METRICS_PORT', `a port other than PORT (${server.port}), or unset to serve /metrics on PORT`, String(server.metricsPort));
-  }
-  checkWorkers(server);
-  if (auth.jwtSecret !== undefined && Buffer.byteLength(auth.jwtSecret) < 32) {
-    throw new ConfigError('AUTH_JWT_SECRET', 'at least 32 bytes long (HS256 needs a key as long as its hash)', '(hidden)');
-  }
+/**
+ * The HS256 secret the CLI's `token` command signs with: AUTH_JWT_SECRET, under the relay's own rule (32 bytes or
+ * more). Throws a ConfigError naming AUTH_JWT_SECRET when it is unset or too short.
+ */
+export function loadSigningSecret(env: Env): string {
+  const secret = new EnvReader(env).optionalString('AUTH_JWT_SECRET');
+  if (secret === undefined) throw new ConfigError('AUTH_JWT_SECRET', 'set in the environment to sign tokens (the relay\'s own HS256 secret, at least 32 bytes)', '');
+  return checkedSecret(secret);
 }
 
-// Several workers are several processes: what one process keeps to itself must not be split among them.
-function checkWorkers(server: ServerConfig): void {
-  if (server.workers === 1) return;
-  const workers = String(server.workers);
-  if (server.source === 'memory') {
-    throw new ConfigError('WORKERS', '1 (or unset) with SOURCE=memory: each process would keep its own topics, so a publish would reach only the streams of the worker that took it; use SOURCE=redis for several workers', workers);
-  }
-  if (server.demo) {
-    throw new ConfigError('WORKERS', '1 (or unset) with DEMO=true: every worker would run its own demo publisher', workers);
-  }
-  if (server.metricsPort === undefined) {
-    throw new ConfigError('METRICS_PORT', `set when WORKERS is ${workers}: the primary process serves the sum of every worker's metrics there (/metrics on PORT would reach one worker at random)`, '');
-  }
+/** What the SQS → Redis bridge (functions/ingest.ts) runs on: a Redis topology whatever SOURCE says, and no auth. */
+export interface BridgeConfig {
+  redis: RedisConfig;
+  /** Where the streams are appended; required (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES). */
+  target: RedisTopology;
+  /** Topic of records without a `topic` attribute (INGEST_TOPIC). */
+  ingestTopic: string | undefined;
+  /** Largest message `data` appended (MAX_MESSAGE_BYTES); larger records fail. */
+  maxMessageBytes: number;
+  logLevel: string;
+}
+
+/**
+ * The bridge's configuration: the server, Redis and SQS variables are read and checked as by loadConfig, but the
+ * bridge serves no request, so nothing about auth or the chosen SOURCE is required of it; a Redis topology is.
+ */
+export function loadBridgeConfig(env: Env): BridgeConfig {
+  const reader = new EnvReader(env);
+  const server = readServerConfig(reader, 'lambda');
+  const redis = readRedisConfig(reader);
+  const sqs = readSqsConfig(reader);
+  readSecretRefs(reader);
+  const target = requireRedisTopology(redis, 'the SQS → Redis bridge');
+  return { redis, target, ingestTopic: sqs.ingestTopic, maxMessageBytes: server.maxMessageBytes, logLevel: server.logLevel };
 }
 
 /** Every environment variable sse-relay reads, in the order it reads them (the README table and k8s/ are checked against it). */

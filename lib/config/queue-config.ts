@@ -1,23 +1,24 @@
+import { QUEUE_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
 
-/** How queue sources (`redis-list`, `sqs`) decide that a message was delivered. */
+/** How queue sources (`redis-list`, `sqs`) decide that a message was delivered. Defaults: QUEUE_DEFAULTS. */
 export interface QueueConfig {
   /**
-   * `auto` (default): a message is acknowledged once its frame was accepted by the open socket; what a vanished client
+   * `auto`: a message is acknowledged once its frame was accepted by the open socket; what a vanished client
    * leaves unread in kernel buffers is lost (docs/sqs.md states the window). `client`: each frame's `id` is the
    * message's handle and the message stays held until the browser sends `POST /ack`; required on Lambda.
    */
   ack: 'auto' | 'client';
-  /** `client` only: a message not acknowledged within this long is released and its stream ends, ms. Default 30000. */
+  /** `client` only: a message not acknowledged within this long is released and its stream ends, ms. */
   ackTimeoutMs: number;
-  /** `client` only: most unacknowledged messages in flight per stream. Default 10. */
+  /** `client` only: most unacknowledged messages in flight per stream. */
   prefetch: number;
 }
 
 export function readQueueConfig(env: EnvReader): QueueConfig {
   return {
-    ack: env.oneOf('QUEUE_ACK', ['auto', 'client'] as const, 'auto'),
-    ackTimeoutMs: env.integer('QUEUE_ACK_TIMEOUT_MS', 30_000, 1_000, 43_200_000),
-    prefetch: env.integer('QUEUE_PREFETCH', 10, 1, 1_000),
+    ack: env.oneOf('QUEUE_ACK', ['auto', 'client'] as const, D.QUEUE_ACK.value),
+    ackTimeoutMs: env.integer('QUEUE_ACK_TIMEOUT_MS', D.QUEUE_ACK_TIMEOUT_MS.value, 1_000, 43_200_000),
+    prefetch: env.integer('QUEUE_PREFETCH', D.QUEUE_PREFETCH.value, 1, 1_000),
   };
 }

@@ -1,4 +1,5 @@
 import { ConfigError } from './config-error.js';
+import { FIXED_SETTINGS, REDIS_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
 
 /** One `host:port` of REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
@@ -23,27 +24,29 @@ export interface RedisAuth {
   tls: boolean;
 }
 
-/** Redis settings, used when SOURCE is `redis` or `redis-list` and by the SQS → Redis bridge. */
+/** Redis settings, used when SOURCE is `redis` or `redis-list` and by the SQS → Redis bridge. Defaults: REDIS_DEFAULTS. */
 export interface RedisConfig {
   /** `redis://` or `rediss://` (TLS) URL, with optional `user:password@`. Set for the single-server topology. */
   url: string | undefined;
   /** The topology chosen by REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (exactly one may be set). */
   topology: RedisTopology | undefined;
-  /** Prefix of every key sse-relay writes: stream `<prefix><topic>`, list `<prefix>q:<topic>`. Default `sse:`. */
+  /** Prefix of every key sse-relay writes: stream `<prefix><topic>`, list `<prefix>q:<topic>`. */
   keyPrefix: string;
-  /** Approximate entries kept per stream (`XADD … MAXLEN ~`). Default 10000. */
+  /** Approximate entries kept per stream (`XADD … MAXLEN ~`). */
   maxLen: number;
-  /** Longest a blocking read waits before it is re-issued, ms. Bounds every BLOCK so a lost reply cannot hang. Default 5000. */
+  /** Longest a blocking read waits before it is re-issued, ms. Bounds every BLOCK so a lost reply cannot hang. */
   blockMs: number;
-  /** Replicas that must hold a publish before it is acknowledged (`WAIT`); 0 = the primary's answer is enough. Default 0. */
+  /** Replicas that must hold a publish before it is acknowledged (`WAIT`); 0 = the primary's answer is enough. */
   waitReplicas: number;
-  /** How long a publish waits for those replicas before it answers 503, ms. Default 1000. */
+  /** How long a publish waits for those replicas before it answers 503, ms. */
   waitTimeoutMs: number;
   /**
    * A stream key nothing has been appended to for this long expires (each XADD renews it), seconds; 0 = never. Bounds
-   * the keys that per-user topics leave behind. Default 86400 (one day).
+   * the keys that per-user topics leave behind.
    */
   streamTtlSeconds: number;
+  /** How long a publish idempotency key is remembered, seconds; fixed (FIXED_SETTINGS), not a variable. */
+  idempotencyTtlSeconds: number;
 }
 
 export function readRedisConfig(env: EnvReader): RedisConfig {
@@ -54,19 +57,20 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
   const auth: RedisAuth = {
     username: env.optionalString('REDIS_USERNAME'),
     password: env.optionalString('REDIS_PASSWORD'),
-    tls: env.boolean('REDIS_TLS', false),
+    tls: env.boolean('REDIS_TLS', D.REDIS_TLS.value),
   };
   const sentinelPassword = env.optionalString('REDIS_SENTINEL_PASSWORD');
-  const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', 16, 1, 1024);
+  const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', D.REDIS_CLUSTER_PARTITIONS.value, 1, 1024);
   return {
     url,
     topology: chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions }),
-    keyPrefix: env.string('REDIS_KEY_PREFIX', 'sse:'),
-    maxLen: env.integer('REDIS_MAXLEN', 10_000, 1),
-    blockMs: env.integer('REDIS_BLOCK_MS', 5_000, 100, 60_000),
-    waitReplicas: env.integer('REDIS_WAIT_REPLICAS', 0, 0, 16),
-    waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', 1_000, 1, 60_000),
-    streamTtlSeconds: env.integer('REDIS_STREAM_TTL_S', 86_400, 0, 31_536_000),
+    keyPrefix: env.string('REDIS_KEY_PREFIX', D.REDIS_KEY_PREFIX.value),
+    maxLen: env.integer('REDIS_MAXLEN', D.REDIS_MAXLEN.value, 1),
+    blockMs: env.integer('REDIS_BLOCK_MS', D.REDIS_BLOCK_MS.value, 100, 60_000),
+    waitReplicas: env.integer('REDIS_WAIT_REPLICAS', D.REDIS_WAIT_REPLICAS.value, 0, 16),
+    waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', D.REDIS_WAIT_TIMEOUT_MS.value, 1, 60_000),
+    streamTtlSeconds: env.integer('REDIS_STREAM_TTL_S', D.REDIS_STREAM_TTL_S.value, 0, 31_536_000),
+    idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds,
   };
 }
 

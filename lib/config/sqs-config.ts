@@ -1,37 +1,41 @@
 import { isValidTopic } from '../sse/topics.js';
 import { ConfigError } from './config-error.js';
+import { FIXED_SETTINGS, SQS_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
 
-/** Amazon SQS settings, used when SOURCE is `sqs`. Credentials come from the AWS default provider chain. */
+/** Amazon SQS settings, used when SOURCE is `sqs`. Credentials come from the AWS default provider chain. Defaults: SQS_DEFAULTS. */
 export interface SqsConfig {
   /** One queue for every topic. Either this or the template is required for SOURCE=sqs. */
   queueUrl: string | undefined;
   /** Queue URL with `{topic}` in it, e.g. `https://sqs.eu-west-1.amazonaws.com/123/events-{topic}`. */
   queueUrlTemplate: string | undefined;
-  /** Long-poll wait of each receive, seconds (1–20). Default 20. */
+  /** Long-poll wait of each receive, seconds, 0–20 (0 = short polling: each receive answers at once). */
   waitSeconds: number;
-  /** Visibility timeout given to received messages, seconds. Default 30. */
+  /** Visibility timeout given to received messages, seconds. */
   visibilityTimeoutSeconds: number;
   /** AWS region; when unset the SDK's default chain decides. */
   region: string | undefined;
-  /** Endpoint override (an emulator, a VPC endpoint). Default unset. */
+  /** Endpoint override (an emulator, a VPC endpoint). */
   endpoint: string | undefined;
   /**
    * Topic of SQS records without a `topic` message attribute, for the SQS → Redis bridge (functions/ingest.ts).
-   * Default unset: such records are reported as failed and, after maxReceiveCount, land in the dead-letter queue.
+   * Unset: such records are reported as failed and, after maxReceiveCount, land in the dead-letter queue.
    */
   ingestTopic: string | undefined;
+  /** Longest an ack or release waits for others before its batch request leaves, ms; fixed (FIXED_SETTINGS). */
+  batchFlushMs: number;
 }
 
 export function readSqsConfig(env: EnvReader): SqsConfig {
   return {
     queueUrl: env.url('SQS_QUEUE_URL', ['https:', 'http:']),
     queueUrlTemplate: env.optionalString('SQS_QUEUE_URL_TEMPLATE'),
-    waitSeconds: env.integer('SQS_WAIT_SECONDS', 20, 0, 20),
-    visibilityTimeoutSeconds: env.integer('SQS_VISIBILITY_TIMEOUT_S', 30, 1, 43_200),
+    waitSeconds: env.integer('SQS_WAIT_SECONDS', D.SQS_WAIT_SECONDS.value, 0, 20),
+    visibilityTimeoutSeconds: env.integer('SQS_VISIBILITY_TIMEOUT_S', D.SQS_VISIBILITY_TIMEOUT_S.value, 1, 43_200),
     region: env.optionalString('AWS_REGION'),
     endpoint: env.url('SQS_ENDPOINT', ['https:', 'http:']),
     ingestTopic: readIngestTopic(env),
+    batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs,
   };
 }
 

@@ -209,13 +209,9 @@ export class RelayApp {
     return reconnectHint(error);
   }
 
-  /** Starts the shutdown: readiness fails and new streams are refused from now on. */
-  startDraining(): void {
+  // The first step of shutdown(): readiness fails and new streams are refused from now on.
+  private startDraining(): void {
     this.draining = true;
-  }
-
-  get isDraining(): boolean {
-    return this.draining;
   }
 
   /** Closes every stream at the drain's pace (each gets a jittered `retry:`, see Hub.drain), then stops the hub. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { CONFIG_VARIABLES, ConfigError, loadConfig, type Env } from '../../lib/config/index.js';
+import { CONFIG_DEFAULTS, CONFIG_VARIABLES, ConfigError, loadBridgeConfig, loadConfig, loadSigningSecret, requireJwtKeys, type Env } from '../../lib/config/index.js';
 
 const SECRET = 'x'.repeat(32);
 /** For each variable: a valid value, the config path it lands in and the expected value, and a malformed value. */
@@ -189,6 +189,50 @@ describe('loadConfig', () => {
 
   it('reads the default response budget as 180 MiB, below Lambda\'s 200 MB', () => {
     expect(loadConfig(BASE).lambda.maxResponseBytes).toBe(188_743_680);
+  });
+
+  describe.each(['container', 'lambda'] as const)('on %s, the defaults objects hold the defaults the readers use', (runtime) => {
+    // Setting a variable to its documented default must change nothing: a reader with a default of its own would differ.
+    const base: Env = { AUTH_JWT_SECRET: SECRET };
+    const entries = CONFIG_DEFAULTS.flatMap((area) => Object.entries(area)).filter(([, entry]) => entry.value !== undefined);
+    it.each(entries)('%s', (name, entry) => {
+      const value = runtime === 'lambda' && entry.lambda !== undefined ? entry.lambda : entry.value;
+      expect(loadConfig({ ...base, [name]: String(value) }, runtime)).toEqual(loadConfig(base, runtime));
+    });
+  });
+
+  it('requires QUEUE_ACK=client for queue sources on Lambda only', () => {
+    const sqs = { ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q' };
+    expect(() => loadConfig(sqs, 'lambda')).toThrow(/^QUEUE_ACK must be client on Lambda with SOURCE=sqs/);
+    expect(() => loadConfig({ ...BASE, SOURCE: 'redis-list', REDIS_URL: 'redis://a:6379' }, 'lambda')).toThrow(/^QUEUE_ACK must be client on Lambda with SOURCE=redis-list/);
+    expect(loadConfig({ ...sqs, QUEUE_ACK: 'client' }, 'lambda').queue.ack).toBe('client');
+    expect(loadConfig(sqs).queue.ack).toBe('auto');
+    expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }, 'lambda').queue.ack).toBe('auto');
+  });
+
+  it('gives the SQS → Redis bridge a Redis topology whatever SOURCE says, and asks nothing about auth', () => {
+    const bridge = loadBridgeConfig({ REDIS_URL: 'redis://a:6379', INGEST_TOPIC: 'orders', MAX_MESSAGE_BYTES: '100', LOG_LEVEL: 'warn' });
+    expect(bridge).toMatchObject({ target: { kind: 'single', url: 'redis://a:6379' }, ingestTopic: 'orders', maxMessageBytes: 100, logLevel: 'warn' });
+    expect(bridge.redis.idempotencyTtlSeconds).toBe(86_400);
+    let thrown: unknown;
+    try {
+      loadBridgeConfig({ SOURCE: 'memory' });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConfigError);
+    expect((thrown as ConfigError).message).toMatch(/^REDIS_URL must be set for the SQS → Redis bridge/);
+    expect(() => loadBridgeConfig({ REDIS_URL: 'redis://a:6379', SQS_WAIT_SECONDS: '30' })).toThrow(/^SQS_WAIT_SECONDS must be/);
+  });
+
+  it('checks the JWT keys by one rule, for the relay and for the CLI\'s token command', () => {
+    expect(requireJwtKeys(loadConfig({ AUTH_JWT_SECRET: SECRET }).auth)).toEqual({ secret: SECRET, jwksUrl: undefined });
+    expect(requireJwtKeys(loadConfig({ AUTH_JWKS_URL: 'https://id.example.com/jwks' }).auth)).toEqual({ secret: undefined, jwksUrl: 'https://id.example.com/jwks' });
+    expect(() => requireJwtKeys(loadConfig(BASE).auth)).toThrow(/^AUTH_JWT_SECRET must be set for AUTH_MODE=jwt/);
+    expect(() => loadConfig({ ...BASE, AUTH_JWT_SECRET: 'short' })).toThrow(/^AUTH_JWT_SECRET must be at least 32 bytes long/);
+    expect(loadSigningSecret({ AUTH_JWT_SECRET: ` ${SECRET} ` })).toBe(SECRET);
+    expect(() => loadSigningSecret({ AUTH_JWT_SECRET: 'short' })).toThrow(/^AUTH_JWT_SECRET must be at least 32 bytes long/);
+    expect(() => loadSigningSecret({})).toThrow(ConfigError);
   });
 
   it('never puts a password from a URL into an error message', () => {

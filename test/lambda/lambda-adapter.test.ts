@@ -3,10 +3,10 @@ import type { Context, LambdaFunctionURLEvent } from 'aws-lambda';
 import { createParser } from 'eventsource-parser';
 import { PassThrough } from 'node:stream';
 import { FlushPaddingSink } from '../../lib/adapters/flush-padding-sink.js';
-import { bufferedHandler, streamingHandler, toRelayRequest } from '../../lib/adapters/lambda.js';
+import { bufferedHandler, streamingHandler, toRelayRequest, type TargetLoader } from '../../lib/adapters/lambda.js';
 import { loadConfig } from '../../lib/config/index.js';
-import { withLambdaDefaults } from '../../lib/config/lambda-config.js';
 import { silentLogger } from '../../lib/logger.js';
+import { createLogger } from '../../functions/logger.js';
 import { RelayApp } from '../../lib/http/relay-app.js';
 import { MemorySource } from '../../lib/sources/memory.js';
 import { RecordingSink } from '../support/recording-sink.js';
@@ -67,17 +67,18 @@ describe('FlushPaddingSink', () => {
   });
 });
 
-describe('withLambdaDefaults', () => {
+describe('loadConfig on Lambda', () => {
   it('bounds idle streams to 60 s and sessions to 15 min when unset, and keeps what is set', () => {
-    expect(loadConfig(withLambdaDefaults({ AUTH_MODE: 'none' })).server).toMatchObject({ sessionIdleMs: 60_000, maxSessionMs: 900_000 });
-    const set = loadConfig(withLambdaDefaults({ AUTH_MODE: 'none', SESSION_IDLE_MS: '0', MAX_SESSION_MS: ' ' }));
+    expect(loadConfig({ AUTH_MODE: 'none' }, 'lambda').server).toMatchObject({ sessionIdleMs: 60_000, maxSessionMs: 900_000 });
+    const set = loadConfig({ AUTH_MODE: 'none', SESSION_IDLE_MS: '0', MAX_SESSION_MS: ' ' }, 'lambda');
     expect(set.server).toMatchObject({ sessionIdleMs: 0, maxSessionMs: 900_000 });
+    expect(loadConfig({ AUTH_MODE: 'none' }).server).toMatchObject({ sessionIdleMs: 0, maxSessionMs: 1_800_000 });
   });
 });
 
 describe('handlers outside Lambda (local stand-in for the awslambda global)', () => {
   const app = new RelayApp({ config: loadConfig({ AUTH_MODE: 'none' }).server, source: new MemorySource(10), logger: silentLogger });
-  const target = async () => ({ app, logger: silentLogger, deadlineMarginMs: 1_000, flushPaddingBytes: 0 });
+  const target: TargetLoader = { load: async () => ({ app, logger: silentLogger, deadlineMarginMs: 1_000, flushPaddingBytes: 0 }), logger: silentLogger };
 
   it('streams a body response as prelude + 8 NUL bytes + body, and lets the runtime move on with sockets open', async () => {
     const stream = new PassThrough();
@@ -96,13 +97,7 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
     const stream = new PassThrough();
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    const original = console.error;
-    console.error = () => undefined;
-    try {
-      await streamingHandler(() => Promise.reject(new Error('no config')))(event(), stream, context(10_000));
-    } finally {
-      console.error = original;
-    }
+    await streamingHandler({ load: () => Promise.reject(new Error('no config')), logger: silentLogger })(event(), stream, context(10_000));
     const bytes = Buffer.concat(chunks);
     const at = bytes.indexOf(Buffer.alloc(8));
     expect(JSON.parse(bytes.subarray(0, at).toString('utf8'))).toMatchObject({ statusCode: 500 });
@@ -115,5 +110,55 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
     const published = await handler(event({ rawPath: '/publish', rawQueryString: '', headers: { 'content-type': 'application/json' }, body }, 'POST'), context(5_000));
     expect(published).toMatchObject({ statusCode: 202, body: '{"id":"1"}', isBase64Encoded: false });
     expect(await handler(event(), context(5_000))).toMatchObject({ statusCode: 404, body: '{"error":"not_found"}' });
+  });
+});
+
+describe('the error path of both Lambda handlers', () => {
+  // An error that carries credentials, as an SDK or HTTP client error may: pino's redaction must remove them.
+  const leaky = (): Error => Object.assign(new Error('upstream refused'), {
+    token: 'tok-SECRET-1', authorization: 'Bearer auth-SECRET-2', headers: { authorization: 'hdr-SECRET-3', cookie: 'sid=cookie-SECRET-4' },
+  });
+  const failing = { handle: () => Promise.reject(leaky()) };
+
+  /** A pino logger (the one functions/ builds) writing into `lines`. */
+  function recordingLogger(lines: string[]): ReturnType<typeof createLogger> {
+    return createLogger('info', { write: (line: string) => void lines.push(line) });
+  }
+
+  async function run(kind: 'streaming' | 'buffered', loader: TargetLoader): Promise<number> {
+    if (kind === 'buffered') return ((await bufferedHandler(loader)(event({ rawPath: '/publish', rawQueryString: '' }, 'POST'), context(5_000))) as { statusCode: number }).statusCode;
+    const stream = new PassThrough();
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await streamingHandler(loader)(event(), stream, context(5_000));
+    const bytes = Buffer.concat(chunks);
+    return (JSON.parse(bytes.subarray(0, bytes.indexOf(Buffer.alloc(8))).toString('utf8')) as { statusCode: number }).statusCode;
+  }
+
+  it.each(['streaming', 'buffered'] as const)('%s: logs through pino with credentials redacted, before and after the target exists, and never to the console', async (kind) => {
+    const bootLines: string[] = [];
+    const targetLines: string[] = [];
+    const consoleLines: unknown[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void consoleLines.push(args);
+    try {
+      const notReady: TargetLoader = { load: () => Promise.reject(leaky()), logger: recordingLogger(bootLines) };
+      const ready: TargetLoader = {
+        load: async () => ({ app: failing, logger: recordingLogger(targetLines), deadlineMarginMs: 1_000, flushPaddingBytes: 0 }),
+        logger: recordingLogger(bootLines),
+      };
+      expect(await run(kind, notReady)).toBe(500);
+      expect(await run(kind, ready)).toBe(500);
+    } finally {
+      console.error = original;
+    }
+    expect(consoleLines).toEqual([]);
+    expect([bootLines.length, targetLines.length]).toEqual([1, 1]);
+    for (const line of [...bootLines, ...targetLines]) {
+      const entry = JSON.parse(line) as { msg: string; err: { message: string; token: string } };
+      expect(entry.msg).toBe('lambda handler failed');
+      expect(entry.err).toMatchObject({ message: 'upstream refused', token: '[redacted]' });
+      expect(line).not.toMatch(/SECRET/);
+    }
   });
 });

@@ -71,5 +71,6 @@ describe('resolveSecretRefs', () => {
     };
     await expect(resolveSecretRefs({ REDIS_URL_FROM: 'ssm:/r' }, failing)).rejects.toThrow(/^REDIS_URL_FROM: cannot read ssm:\/r \(AccessDeniedException: denied\)/);
     await expect(resolveSecretRefs({ AUTH_JWT_SECRET_FROM: 'ssm:/j' }, async () => ' ')).rejects.toThrow('AUTH_JWT_SECRET_FROM: ssm:/j is empty');
+    await expect(resolveSecretRefs({ REDIS_URL_FROM: 'ssm:/r' }, failing)).rejects.toMatchObject({ name: 'ConfigError', variable: 'REDIS_URL_FROM' });
   });
 });

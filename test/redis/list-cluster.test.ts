@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { Cluster } from 'ioredis';
+import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import type { Delivery } from '../../lib/source.js';
 import { RedisListSource, type RedisListSettings } from '../../lib/sources/redis/list.js';
 import { keySlot } from '../../lib/sources/redis/stream-keys.js';
@@ -19,7 +20,10 @@ let raw: Cluster;
 const sources: RedisListSource[] = [];
 
 function makeSource(extra: Partial<RedisListSettings> = {}): RedisListSource {
-  const source = new RedisListSource({ target, keyPrefix: 'sse:', blockMs: 500, maxMessageBytes: 65_536, consumerTtlMs: TTL_MS, ...extra });
+  const source = new RedisListSource({
+    target, keyPrefix: 'sse:', blockMs: 500, maxMessageBytes: 65_536, consumerTtlMs: TTL_MS,
+    idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds, ...extra,
+  });
   sources.push(source);
   return source;
 }

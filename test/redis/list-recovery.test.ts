@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { Redis } from 'ioredis';
 import type { Delivery } from '../../lib/source.js';
 import { RedisListSource } from '../../lib/sources/redis/list.js';
@@ -31,7 +32,7 @@ afterAll(async () => {
 });
 
 function makeSource(url = redis.url): RedisListSource {
-  const source = new RedisListSource({ url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS });
+  const source = new RedisListSource({ url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS, idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds });
   sources.push(source);
   return source;
 }

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { Redis } from 'ioredis';
 import type { Delivery } from '../../lib/source.js';
 import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
@@ -16,6 +17,7 @@ const sources: RedisListSource[] = [];
 function makeSource(): RedisListSource {
   const source = new RedisListSource({
     url: redis.url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS, onInvalidEntry: (e) => invalid.push(e),
+    idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds,
   });
   sources.push(source);
   return source;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { Redis } from 'ioredis';
 import { RedisStreamSource } from '../../lib/sources/redis/stream.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 function source(streamTtlSeconds: number, onOutOfMemory?: () => void): RedisStreamSource {
-  return new RedisStreamSource({ url: redis.url, keyPrefix: 'mem:', maxLen: 1_000, blockMs: 1_000, maxMessageBytes: 100_000, streamTtlSeconds, onOutOfMemory });
+  return new RedisStreamSource({ url: redis.url, keyPrefix: 'mem:', maxLen: 1_000, blockMs: 1_000, maxMessageBytes: 100_000, streamTtlSeconds, onOutOfMemory, idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds });
 }
 
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

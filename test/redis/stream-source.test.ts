@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { Redis } from 'ioredis';
 import type { StoredMessage } from '../../lib/source.js';
 import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
@@ -14,6 +15,7 @@ function makeSource(overrides: { maxLen?: number; blockMs?: number } = {}): Redi
   return new RedisStreamSource({
     url: redis.url, keyPrefix: 'sse:', maxLen: overrides.maxLen ?? 10_000, blockMs: overrides.blockMs ?? 2_000,
     maxMessageBytes: 1_000, onInvalidEntry: (entry) => invalid.push(entry),
+    idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds, streamTtlSeconds: 0,
   });
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { isRelayError } from '../../lib/errors.js';
 import type { Delivery } from '../../lib/source.js';
@@ -18,8 +19,11 @@ afterAll(async () => {
   await sqs?.stop();
 });
 
-function source(settings: Partial<SqsSourceSettings>, onInvalidMessage?: (m: InvalidMessage) => void): SqsSource {
-  const created = new SqsSource(newClient(sqs.endpoint), { waitSeconds: 1, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, ...settings },
+type SourceOptions = Partial<Omit<SqsSourceSettings, 'queues'>> & ({ queueUrl: string } | { queueUrlTemplate: string });
+
+function source(settings: SourceOptions, onInvalidMessage?: (m: InvalidMessage) => void): SqsSource {
+  const queues = 'queueUrl' in settings ? { kind: 'shared' as const, url: settings.queueUrl } : { kind: 'per-topic' as const, template: settings.queueUrlTemplate };
+  const created = new SqsSource(newClient(sqs.endpoint), { waitSeconds: 1, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs, ...settings, queues },
     onInvalidMessage === undefined ? {} : { onInvalidMessage });
   sources.push(created);
   return created;

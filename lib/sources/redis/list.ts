@@ -18,8 +18,8 @@ export interface RedisListSettings extends RedisConnectionSettings {
   maxMessageBytes: number;
   /** A consumer whose heartbeat is this old is dead and its items go back to the queue, ms. Default 15000. */
   consumerTtlMs?: number | undefined;
-  /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
-  idempotencyTtlSeconds?: number | undefined;
+  /** How long a publish idempotency key is remembered, seconds (lib/config FIXED_SETTINGS). */
+  idempotencyTtlSeconds: number;
   onInvalidEntry?: InvalidEntryListener | undefined;
   /** Hears faults the source cannot recover from by itself, such as a queue key of the wrong type (log and count them). */
   onFault?: ((message: string, details: Record<string, unknown>) => void) | undefined;
@@ -66,7 +66,7 @@ export class RedisListSource implements QueueSource {
     const id = randomUUID();
     const item = encodeListEnvelope({ event: message.event ?? 'message', data: message.data, id });
     const queue = this.keys.queue(topic);
-    const ttl = this.settings.idempotencyTtlSeconds ?? 86_400;
+    const ttl = this.settings.idempotencyTtlSeconds;
     const marker = message.key === undefined ? undefined : this.keys.marker(topic, message.key);
     if (this.replicated !== undefined) {
       await connected(this.replicated.connection);

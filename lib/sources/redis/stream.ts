@@ -15,12 +15,12 @@ import { StreamKeys } from './stream-keys.js';
 export interface RedisStreamSettings extends RedisFeedSettings {
   /** Approximate entries kept per stream (`XADD … MAXLEN ~`). */
   maxLen: number;
-  /** How long a publish idempotency key is remembered, seconds. Default 86400 (one day). */
-  idempotencyTtlSeconds?: number | undefined;
+  /** How long a publish idempotency key is remembered, seconds (lib/config FIXED_SETTINGS). */
+  idempotencyTtlSeconds: number;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS. Default: no WAIT. */
   replication?: ReplicationPolicy | undefined;
-  /** A stream key expires this long after its last append (REDIS_STREAM_TTL_S); 0 = never. Default 0. */
-  streamTtlSeconds?: number | undefined;
+  /** A stream key expires this long after its last append (REDIS_STREAM_TTL_S); 0 = never. */
+  streamTtlSeconds: number;
   /** Called when Redis refuses a publish with OOM (maxmemory reached under noeviction), for the metric. */
   onOutOfMemory?: (() => void) | undefined;
 }
@@ -73,7 +73,7 @@ export class RedisStreamSource implements BroadcastSource {
     const target = targetOf(settings);
     this.command = openRedisConnection(settings, 'command');
     this.keys = new StreamKeys(settings.keyPrefix, target.kind === 'cluster' ? target.partitions : undefined);
-    this.ttl = new StreamTtlRenewals(settings.streamTtlSeconds ?? 0);
+    this.ttl = new StreamTtlRenewals(settings.streamTtlSeconds);
     const policy = settings.replication;
     if (policy !== undefined && policy.replicas > 0) {
       const connection = openRedisConnection(settings, 'publish', policy.timeoutMs);
@@ -125,7 +125,7 @@ export class RedisStreamSource implements BroadcastSource {
 
   /** The one command of an append: `xadd` with its arguments, or `eval` of a script with its keys and arguments. */
   private appendCommand(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): ['xadd' | 'eval', ...(string | number)[]] {
-    const { maxLen, idempotencyTtlSeconds = 86_400, streamTtlSeconds = 0 } = this.settings;
+    const { maxLen, idempotencyTtlSeconds, streamTtlSeconds } = this.settings;
     const key = this.key(topic);
     const ttl = renewTtl ? streamTtlSeconds : 0;
     if (message.key !== undefined) {

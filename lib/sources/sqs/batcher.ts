@@ -24,13 +24,13 @@ export class SqsBatcher {
 
   /**
    * @param what `delete` or `release`, for logs.
-   * @param flushMs longest an entry waits for others before its batch is sent, ms (default 20).
+   * @param flushMs longest an entry waits for others before its batch is sent, ms.
    */
   constructor(
     private readonly what: string,
     private readonly send: BatchSend,
     private readonly logger: Logger,
-    private readonly flushMs = 20,
+    private readonly flushMs: number,
   ) {}
 
   add(queueUrl: string, entry: ReceiptEntry): void {

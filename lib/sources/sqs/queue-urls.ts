@@ -15,32 +15,28 @@ export interface QueuePlan {
 }
 
 /**
- * Maps topics to queue URLs: either every topic on one queue (`SQS_QUEUE_URL`), or one queue per topic
- * (`SQS_QUEUE_URL_TEMPLATE` with `{topic}`). Topics are validated before they reach a URL.
+ * Where the topics' queues are: every topic on one queue (`SQS_QUEUE_URL`), or one queue per topic
+ * (`SQS_QUEUE_URL_TEMPLATE`, containing `{topic}`). lib/config's requireSqsQueues builds it from the configuration.
  */
+export type SqsQueues = { kind: 'shared'; url: string } | { kind: 'per-topic'; template: string };
+
+/** Maps topics to queue URLs as {@link SqsQueues} says. Topics are validated before they reach a URL. */
 export class SqsQueueUrls {
-  constructor(
-    private readonly queueUrl: string | undefined,
-    private readonly template: string | undefined,
-  ) {
-    if (queueUrl === undefined && template === undefined) {
-      throw new Error('SqsSource needs SQS_QUEUE_URL or SQS_QUEUE_URL_TEMPLATE (containing {topic})');
-    }
-  }
+  constructor(private readonly queues: SqsQueues) {}
 
   /** True when every topic shares one queue and messages are told apart by their `topic` attribute. */
   get shared(): boolean {
-    return this.template === undefined;
+    return this.queues.kind === 'shared';
   }
 
   /** The queue URL of `topic`; throws `invalid_topic` when the topic cannot name a queue. */
   urlOf(topic: string): string {
     assertTopic(topic);
-    if (this.template === undefined) return this.queueUrl as string;
+    if (this.queues.kind === 'shared') return this.queues.url;
     if (!QUEUE_NAME_PART.test(topic)) {
       throw new RelayError('invalid_topic', 'with SQS_QUEUE_URL_TEMPLATE a topic may use only letters, digits, - and _');
     }
-    return this.template.replace('{topic}', topic);
+    return this.queues.template.replace('{topic}', topic);
   }
 
   /** The queues to read for a subscription, each with its topics. */

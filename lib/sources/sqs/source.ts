@@ -11,25 +11,23 @@ import { SqsConsumer } from './consumer.js';
 import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './receiver.js';
 import { parseQueueHandle } from '../../queue-handle.js';
 import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from './message.js';
-import { isFifoQueue, SqsQueueUrls } from './queue-urls.js';
+import { isFifoQueue, SqsQueueUrls, type SqsQueues } from './queue-urls.js';
 import { classifySqsError, DEFAULT_BACKOFF, sqsUnavailable, type BackoffSettings } from './retry.js';
 
 export type { InvalidMessage } from './receiver.js';
 
 /** What the SQS source is told (see SqsConfig and ServerConfig for the variables behind most of it). */
 export interface SqsSourceSettings {
-  /** One queue for every topic (`SQS_QUEUE_URL`); messages carry their topic in the `topic` attribute. */
-  queueUrl?: string | undefined;
-  /** One queue per topic (`SQS_QUEUE_URL_TEMPLATE`, containing `{topic}`). Takes precedence over `queueUrl`. */
-  queueUrlTemplate?: string | undefined;
+  /** One queue for every topic (messages carry their topic in the `topic` attribute), or one queue per topic. */
+  queues: SqsQueues;
   /** Long-poll wait of each receive, seconds, 0–20 (`SQS_WAIT_SECONDS`, default 20). */
   waitSeconds: number;
   /** Visibility timeout of received messages, seconds (`SQS_VISIBILITY_TIMEOUT_S`, default 30); extended while held. */
   visibilityTimeoutSeconds: number;
   /** Largest body that becomes a frame, bytes of UTF-8 (`MAX_MESSAGE_BYTES`, default 65536). */
   maxMessageBytes: number;
-  /** Longest an ack waits for others before the DeleteMessageBatch leaves, ms. Default 20. */
-  deleteFlushMs?: number;
+  /** Longest an ack or release waits for others before its batch request leaves, ms (lib/config FIXED_SETTINGS). */
+  batchFlushMs: number;
   /** Backoff of the receive loop after throttling or network errors. Default 200 ms doubling up to 10 s, full jitter. */
   backoff?: BackoffSettings;
 }
@@ -40,14 +38,14 @@ export interface SqsSourceHooks {
   onInvalidMessage?: (message: InvalidMessage) => void;
 }
 
+// A queue that answered a check is not asked again for this long.
+const CHECK_TTL_MS = 60_000;
+
 /**
  * SOURCE=sqs: each message goes to one subscriber. A message is deleted (in batches) only after the session acked it,
  * i.e. after its frame was written; whatever a leaving subscriber still holds is released at once (visibility 0).
  * `close()` destroys the client, which the source owns from construction on.
  */
-// A queue that answered a check is not asked again for this long.
-const CHECK_TTL_MS = 60_000;
-
 export class SqsSource implements QueueSource {
   readonly delivery = 'queue';
   private readonly urls: SqsQueueUrls;
@@ -61,9 +59,9 @@ export class SqsSource implements QueueSource {
   private readonly checkedAt = new Map<string, number>();
 
   constructor(private readonly client: SQSClient, private readonly settings: SqsSourceSettings, private readonly hooks: SqsSourceHooks = {}) {
-    this.urls = new SqsQueueUrls(settings.queueUrl, settings.queueUrlTemplate);
+    this.urls = new SqsQueueUrls(settings.queues);
     this.logger = hooks.logger ?? silentLogger;
-    const flushMs = settings.deleteFlushMs ?? 20;
+    const flushMs = settings.batchFlushMs;
     this.deleter = new SqsBatcher('delete', (queueUrl, entries) => this.deleteBatch(queueUrl, entries), this.logger, flushMs);
     this.releaser = new SqsBatcher('release', (queueUrl, entries) => this.releaseBatch(queueUrl, entries), this.logger, flushMs);
   }
@@ -147,9 +145,10 @@ export class SqsSource implements QueueSource {
 
   /** With one queue: whether it answers GetQueueAttributes. With a template there is no one queue to ask, so true. */
   async isReady(): Promise<boolean> {
-    if (this.settings.queueUrlTemplate !== undefined || this.settings.queueUrl === undefined) return true;
+    const { queues } = this.settings;
+    if (queues.kind === 'per-topic') return true;
     try {
-      await this.client.send(new GetQueueAttributesCommand({ QueueUrl: this.settings.queueUrl, AttributeNames: ['QueueArn'] }), {
+      await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queues.url, AttributeNames: ['QueueArn'] }), {
         abortSignal: AbortSignal.timeout(2_000),
       });
       return true;
