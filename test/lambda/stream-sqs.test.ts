@@ -32,8 +32,10 @@ beforeAll(async () => {
     AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
   });
   const env = { ...baseEnv, QUEUE_ACK: 'client', QUEUE_PREFETCH: '3', QUEUE_ACK_TIMEOUT_MS: '2000' };
-  // One sandbox holds the stream, others answer POST /ack, as on Lambda.
-  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 5_000, maxConcurrency: 4 });
+  // One sandbox holds the stream, others answer POST /ack, as on Lambda. Up to QUEUE_PREFETCH acks are in flight, and
+  // a reconnect's invocation overlaps the end of the last one; on a loaded machine slow sandboxes overlap more, so the
+  // local front end gets the headroom an account's concurrency gives (it answers 429 beyond it, as Lambda throttles).
+  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 5_000, maxConcurrency: 8 });
 }, 30_000);
 
 afterAll(async () => {
