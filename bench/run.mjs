@@ -4,6 +4,7 @@
 import { checkKnown, integerOption, parseArgs } from './options.mjs';
 import { FANOUT_OPTIONS, runFanout } from './fanout.mjs';
 import { runStormBench } from './storm-run.mjs';
+import { runIdleBench } from './idle-streams.mjs';
 import { runTypeScript } from './run-ts.mjs';
 
 /**
@@ -29,6 +30,8 @@ const MODES = [
       process.argv.splice(2, Infinity, '--runs', String(integerOption(options, 'runs', 9)), ...(options.has('before') ? ['--before', String(options.get('before'))] : []));
       return import('../scripts/cold-start.mjs');
     } },
+  { option: 'idle', help: ': as many idle streams as one process may hold (19,000), relay and floor: memory, heartbeats, one broadcast (bench/idle-streams.mjs)',
+    options: { idle: '', streams: 'idle streams (19000)', only: 'memory,floor' }, run: (_argv, options) => runIdleBench(options) },
 ];
 
 function stringOf(value, fallback) {

@@ -29,7 +29,7 @@ export function spawnWithLimit(command, args, env, cpu) {
   });
 }
 
-async function waitHealthy(port, child, path = '/healthz') {
+export async function waitHealthy(port, child, path = '/healthz') {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before it was healthy`);
