@@ -42,6 +42,7 @@ export class Hub implements ConnectionOwner {
   private lastPassEnd = 0;
   private readonly timer: ReturnType<typeof setInterval>;
   private nextHeartbeatAt: number;
+  private readonly tickMs: number;
 
   constructor(
     private readonly options: HubOptions,
@@ -51,7 +52,8 @@ export class Hub implements ConnectionOwner {
   ) {
     this.fanout = source === undefined ? undefined : new TopicFanout(source, metrics, logger);
     this.nextHeartbeatAt = Date.now() + options.heartbeatMs;
-    this.timer = setInterval(() => this.tick(), Math.min(TICK_MS, options.heartbeatMs));
+    this.tickMs = Math.min(TICK_MS, options.heartbeatMs);
+    this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref?.();
   }
 
@@ -123,9 +125,12 @@ export class Hub implements ConnectionOwner {
 
   private tick(): void {
     const now = Date.now();
-    const heartbeat = now >= this.nextHeartbeatAt;
+    // The tick nearest the due time sends the heartbeat, and the next one is due a period after the previous due time:
+    // with `now >= due` a tick that ran a millisecond early waited a whole tick more (heartbeats came 1 s late), and
+    // counting from `now` let every tick's delay add up.
+    const heartbeat = now >= this.nextHeartbeatAt - this.tickMs / 2;
     if (heartbeat) {
-      this.nextHeartbeatAt = now + this.options.heartbeatMs;
+      this.nextHeartbeatAt = Math.max(this.nextHeartbeatAt + this.options.heartbeatMs, now + this.options.heartbeatMs / 2);
       this.metrics.inc('sse_heartbeats_total');
     }
     const idleMs = this.options.sessionIdleMs;

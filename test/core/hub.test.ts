@@ -120,6 +120,20 @@ describe('Hub and session loop', () => {
     await hub.close();
   });
 
+  it('sends each heartbeat on the tick nearest its due time, even when the wall clock runs a little behind the timers', async () => {
+    const { open, hub, metrics } = setup({ heartbeatMs: 5_000 });
+    open(['a']);
+    await settle();
+    // The wall clock (Date.now) a millisecond behind the timer clock: the 5th tick reads 4,999 ms since the start.
+    jest.setSystemTime(Date.now() - 2);
+    await jest.advanceTimersByTimeAsync(5_000);
+    expect(metrics.get('sse_heartbeats_total')).toBe(1);
+    // No drift: ten periods later, ten more heartbeats.
+    await jest.advanceTimersByTimeAsync(50_000);
+    expect(metrics.get('sse_heartbeats_total')).toBe(11);
+    await hub.close();
+  });
+
   it('ends a stream at its maximum length with a jittered retry', async () => {
     const { open, hub } = setup();
     const { sink, ended } = open(['a'], [], Date.now() + 10_000);
