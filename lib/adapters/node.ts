@@ -2,11 +2,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
-import { ChunkedSocketSink } from './chunked-socket-sink.js';
+import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
+import { returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
 import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
-// A stream that was ended but whose client does not read its last bytes would hold its socket and buffer forever.
-const END_GRACE_MS = 5_000;
 
 /** How the container finds the client address. */
 export interface NodeListenerOptions {
@@ -59,20 +58,38 @@ function closeAfterAnswer(req: IncomingMessage): void {
   setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
 
-// Not an async function on purpose: nothing of this frame should stay suspended for the hours a stream is open.
+/**
+ * Starts a stream on the next turn: by then node:http has parsed everything that came with the request (a pipelined
+ * request among it) and is out of its parser's callbacks, so the socket can be taken from it (http-socket-handoff.ts).
+ * Where it cannot, the stream goes through `res.write`. Not an async function on purpose: nothing of this frame should
+ * stay suspended for the hours a stream is open, and nothing in the callbacks below refers to req or res.
+ */
 function startStream(req: IncomingMessage, res: ServerResponse, response: StreamResponse, onEnd: NodeListenerOptions['onStreamEnd']): void {
   const started = onEnd === undefined ? 0 : Date.now();
+  setImmediate(() => runStream(openSink(req, res, response), response, started, onEnd));
+}
+
+// Its own function, so the stream's callback closes over the sink alone, not over this request's req and res.
+function runStream(sink: ChunkedSocketSink | ServerResponse, response: StreamResponse, started: number, onEnd: NodeListenerOptions['onStreamEnd']): void {
+  void response.run(sink).then(() => {
+    // Before the end: a sink already closed here means the client went away first.
+    onEnd?.((Date.now() - started) / 1000, sink instanceof ChunkedSocketSink ? sink.clientClosed : sink.closed);
+    endSink(sink);
+  });
+}
+
+function openSink(req: IncomingMessage, res: ServerResponse, response: StreamResponse): ChunkedSocketSink | ServerResponse {
   res.writeHead(response.status, response.headers);
   res.flushHeaders();
   req.socket.setNoDelay(true);
-  // Node frames chunks itself only while it sends chunked; a response it would send otherwise (HTTP/1.0) gets res.
-  const sink = res.chunkedEncoding ? new ChunkedSocketSink(res, req.socket) : res;
-  void response.run(sink).then(() => {
-    // Before res.end(): a response already closed here means the client went away first.
-    onEnd?.((Date.now() - started) / 1000, res.closed);
-    if (!res.writableEnded) res.end();
-    if (!res.closed) setTimeout(() => res.destroy(), END_GRACE_MS).unref();
-  });
+  const socket = takeStreamSocket(req, res);
+  return socket === undefined ? res : new ChunkedSocketSink(socket, res.shouldKeepAlive, returnStreamSocket);
+}
+
+function endSink(sink: ChunkedSocketSink | ServerResponse): void {
+  if (sink instanceof ChunkedSocketSink) return sink.end();
+  if (!sink.writableEnded) sink.end();
+  if (!sink.closed) setTimeout(() => sink.destroy(), END_GRACE_MS).unref();
 }
 
 /** The request as the core sees it. A target that is not origin-form becomes the core's `invalidTarget` marker. */
