@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { pino } from 'pino';
 import { fileURLToPath } from 'node:url';
 import { answerClientError, nodeListener } from '../lib/adapters/node.js';
+import { socketHandoffEnabled } from '../lib/adapters/http-socket-handoff.js';
 import { AdmissionGate } from '../lib/limits/admission-gate.js';
 import { CorsPolicy } from '../lib/http/cors.js';
 import { ConfigError, loadConfig, SERVER_DEFAULTS, type Config } from '../lib/config/index.js';
@@ -72,6 +73,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
     nodeListener(app, {
       trustProxy: config.server.trustProxy,
       onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),
+      socketHandoff: socketHandoffEnabled(logger),
     }),
   );
   // Every byte has a deadline: headers and bodies within REQUEST_TIMEOUT_MS (Node answers 408 and closes). A stream's

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import type { Logger } from '../logger.js';
 
 /**
  * Node majors whose node:http internals the socket handoff was tested on (test/http/chunked-conformance.test.ts reads
@@ -49,6 +50,16 @@ export function handoffUnsupportedReason(version: string = process.versions.node
 }
 
 const UNSUPPORTED = handoffUnsupportedReason();
+
+/**
+ * Decides the handoff at startup and says so when it is off: the relay then streams through `res.write` (correct, about
+ * twice the memory per idle stream), so an upgrade to an untested Node major is loud in the logs rather than broken.
+ */
+export function socketHandoffEnabled(logger: Logger, version: string = process.versions.node): boolean {
+  const reason = handoffUnsupportedReason(version);
+  if (reason !== undefined) logger.warn({ node: version }, `${reason}: streams go through res.write, with about twice the memory per idle stream (docs/scaling.md)`);
+  return reason === undefined;
+}
 
 /**
  * Takes a stream's socket away from node:http once its headers are out, so the request, the response and the HTTP

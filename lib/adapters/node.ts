@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
-import { returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
+import { handoffUnsupportedReason, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
 import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
 
@@ -16,6 +16,11 @@ export interface NodeListenerOptions {
    * it (false). Called from the callback the stream already has, so measuring costs an idle stream nothing extra.
    */
   onStreamEnd?: (seconds: number, clientClosed: boolean) => void;
+  /**
+   * Whether a stream takes its socket from node:http once its headers are out (http-socket-handoff.ts): about half the
+   * memory of an idle stream. Default: on where the Node major was tested (socketHandoffEnabled says so at startup).
+   */
+  socketHandoff?: boolean;
 }
 
 /** A node:http request listener that serves `app`. It logs nothing itself: raw URLs may carry an access_token. */
@@ -27,7 +32,7 @@ export function nodeListener(app: RequestHandler, options: NodeListenerOptions =
 
 async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, options: NodeListenerOptions): Promise<void> {
   const response = await app.handle(toRelayRequest(req, options.trustProxy === true));
-  if (response.kind === 'stream') return startStream(req, res, response, options.onStreamEnd);
+  if (response.kind === 'stream') return startStream(req, res, response, options);
   const headers: Record<string, string | number> = { ...response.headers, 'content-length': Buffer.byteLength(response.body) };
   res.writeHead(response.status, headers);
   res.end(req.method === 'HEAD' ? undefined : response.body);
@@ -64,9 +69,11 @@ function closeAfterAnswer(req: IncomingMessage): void {
  * Where it cannot, the stream goes through `res.write`. Not an async function on purpose: nothing of this frame should
  * stay suspended for the hours a stream is open, and nothing in the callbacks below refers to req or res.
  */
-function startStream(req: IncomingMessage, res: ServerResponse, response: StreamResponse, onEnd: NodeListenerOptions['onStreamEnd']): void {
+function startStream(req: IncomingMessage, res: ServerResponse, response: StreamResponse, options: NodeListenerOptions): void {
+  const onEnd = options.onStreamEnd;
   const started = onEnd === undefined ? 0 : Date.now();
-  setImmediate(() => runStream(openSink(req, res, response), response, started, onEnd));
+  const handoff = options.socketHandoff ?? handoffUnsupportedReason() === undefined;
+  setImmediate(() => runStream(openSink(req, res, response, handoff), response, started, onEnd));
 }
 
 // Its own function, so the stream's callback closes over the sink alone, not over this request's req and res.
@@ -78,11 +85,11 @@ function runStream(sink: ChunkedSocketSink | ServerResponse, response: StreamRes
   });
 }
 
-function openSink(req: IncomingMessage, res: ServerResponse, response: StreamResponse): ChunkedSocketSink | ServerResponse {
+function openSink(req: IncomingMessage, res: ServerResponse, response: StreamResponse, handoff: boolean): ChunkedSocketSink | ServerResponse {
   res.writeHead(response.status, response.headers);
   res.flushHeaders();
   req.socket.setNoDelay(true);
-  const socket = takeStreamSocket(req, res);
+  const socket = handoff ? takeStreamSocket(req, res) : undefined;
   return socket === undefined ? res : new ChunkedSocketSink(socket, res.shouldKeepAlive, returnStreamSocket);
 }
 
