@@ -1,7 +1,7 @@
 // Preloaded into a server under `npm run bench -- --idle` (node --expose-gc --import bench/gc-probe.mjs ...): on
 // SIGUSR2 it collects garbage twice and writes the process's memory to $BENCH_GC_FILE, so the bench reads memory per
 // stream after GC, not whatever garbage the last connections left. It does nothing else.
-/* global process, globalThis */
+/* global process */
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const file = process.env.BENCH_GC_FILE;

@@ -3,7 +3,7 @@
 // load processes spread over loopback source addresses 127.0.0.2–127.0.0.9. Measured: memory per stream after GC
 // (RSS and V8 heap), heartbeat lateness (HEARTBEAT_MS 5 s), CPU while idle, and one broadcast to all of them.
 // See docs/benchmarks.md (idle streams) and docs/scaling.md.
-/* global process, console, URL, setTimeout */
+/* global process, console, URL, setTimeout, performance, fetch */
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
