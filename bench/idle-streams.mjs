@@ -6,7 +6,7 @@
 /* global process, console, URL, setTimeout, performance, fetch */
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Histogram } from './histogram.mjs';
 import { integerOption, listOption } from './options.mjs';
@@ -100,6 +100,8 @@ async function startServer(name, script, env) {
 }
 
 async function publishOne(port) {
+  // fetch loads and connects on first use, which takes a loaded host hundreds of ms: not the server's latency.
+  await (await fetch(`http://127.0.0.1:${port}/healthz`)).text();
   const data = `{"t":${(performance.timeOrigin + performance.now()).toFixed(3)},"p":"broadcast"}`;
   const response = await fetch(`http://127.0.0.1:${port}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'bench', data }) });
   if (response.status !== 202) throw new Error(`publish answered ${response.status}: ${await response.text()}`);
@@ -154,7 +156,7 @@ const kib = (bytes) => (bytes / 1024).toFixed(2);
 
 function report(results, machine, streams) {
   const lines = [
-    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}; ${streams.toLocaleString('en')} idle streams, ${CLIENT_PROCESSES} load processes over ${ADDRESSES[0]}–${ADDRESSES.at(-1)}, HEARTBEAT_MS ${HEARTBEAT_MS}; ${new Date().toISOString()}.`,
+    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}; ${streams.toLocaleString('en')} idle streams, ${CLIENT_PROCESSES} load processes over ${ADDRESSES[0]}–${ADDRESSES.at(-1)}, HEARTBEAT_MS ${HEARTBEAT_MS}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; ${new Date().toISOString()}.`,
     '',
     '| server | open | RSS/stream KiB | heap/stream KiB | external/stream KiB | idle CPU (core share) | µs CPU per heartbeat | heartbeat lateness p50 / p99 / max ms | broadcast delivered | broadcast p50 / p99 / max ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
