@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 /**
  * Node majors whose node:http internals the socket handoff was tested on (test/http/chunked-conformance.test.ts reads
  * the raw bytes with a strict HTTP/1.1 parser). On any other major the relay streams through `res.write` instead and
- * says so once at startup (docs/scaling.md, "Memory per stream").
+ * says so once at startup (docs/scaling.md, "How many streams one process holds").
  */
 export const HANDOFF_TESTED_NODE_MAJORS: readonly number[] = [20, 22];
 
