@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
+import { END_GRACE_MS } from './chunked-socket-sink.js';
 
 /**
  * Node majors whose node:http internals the socket handoff was tested on (test/http/chunked-conformance.test.ts reads
@@ -18,7 +19,7 @@ type FreeParser = (parser: HttpParser, req: IncomingMessage | null, socket: Sock
 /** What node:http hangs on a server-side socket; none of it is in the public types. */
 interface HttpSocketInternals {
   parser?: HttpParser | null;
-  server?: { emit(event: 'connection', socket: Socket): boolean };
+  server?: { emit(event: 'connection', socket: Socket): boolean; listening: boolean };
   _httpMessage?: unknown;
   _handle?: { _consumed?: boolean } | null;
 }
@@ -90,6 +91,12 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
 export function returnStreamSocket(socket: Socket, pipelined: Buffer | undefined): void {
   const server = (socket as HttpSocket).server;
   if (server === undefined || socket.destroyed) return void socket.destroy();
+  // A server that stopped listening is shutting down: its remaining connections are being closed, so this one ends.
+  if (!server.listening) {
+    socket.end();
+    setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+    return;
+  }
   server.emit('connection', socket);
   if (pipelined !== undefined) socket.emit('data', pipelined);
 }

@@ -83,6 +83,9 @@ function runStream(sink: ChunkedSocketSink | ServerResponse, response: StreamRes
     onEnd?.((Date.now() - started) / 1000, sink instanceof ChunkedSocketSink ? sink.clientClosed : sink.closed);
     endSink(sink);
   });
+  // A client that left before the stream started (while its request was being authorized, say) closed the response
+  // before the session listened for it: tell the session now, or the stream would hold its slot until its session ends.
+  if (!(sink instanceof ChunkedSocketSink) && sink.socket?.destroyed === true) sink.emit('close');
 }
 
 function openSink(req: IncomingMessage, res: ServerResponse, response: StreamResponse, handoff: boolean): ChunkedSocketSink | ServerResponse {
