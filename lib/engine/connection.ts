@@ -2,9 +2,35 @@ import type { ByteSink } from './byte-sink.js';
 import { comparePositions } from '../sse/cursor.js';
 import { FrameJoiner } from '../sse/frame-joiner.js';
 import { encodePosition, encodeRetry } from '../sse/encoder.js';
+import { jitter } from './jitter.js';
 
 /** Why a stream ended; logged and, for some, counted. */
 export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error' | 'ack-timeout';
+
+/** What a stream is for and how it ends, fixed when it opens. */
+export interface ConnectionPlan {
+  /** Sorted topics of the subscription. */
+  readonly topics: readonly string[];
+  /** Epoch ms after which the stream ends with a jittered `retry:` (max session, token expiry, Lambda deadline)... */
+  readonly endsAt: number;
+  /** ...and what reaching it means, for logs and metrics. */
+  readonly endReason: EndReason;
+  /** Runs once when the stream has ended, whatever ended it. */
+  readonly onEnd: (reason: EndReason) => void;
+  /**
+   * What resets the SESSION_IDLE_MS clock: every event written (default), or only the client's acknowledgements
+   * (QUEUE_ACK=client: a vanished client acknowledges nothing, so the idle budget ends it).
+   */
+  readonly activity?: 'events' | 'acks';
+}
+
+/** Settings every connection of a hub shares (one object per hub, not per stream). */
+export interface ConnectionSettings {
+  /** CONNECTION_BUFFER_BYTES: queued bytes past which a client is cut as a slow consumer. */
+  readonly limitBytes: number;
+  /** RETRY_MS: the base of the jittered `retry:` a stream ends with. */
+  readonly retryMs: number;
+}
 
 /** The part of the hub a connection reports to: scheduling its flush and hearing that it ended. */
 export interface ConnectionOwner {
@@ -19,28 +45,28 @@ const COALESCE_MAX_BYTES = 64 * 1024;
 const NONE: Uint8Array[] = [];
 
 /**
- * One open SSE stream. Frames are queued by reference (a frame's bytes are shared by every connection that gets it) and
+ * One open SSE stream, built with its plan and driven through verbs: `sendReplay`, `sendLive`, `heartbeat`, `goLive`,
+ * `tick`, `end`. Frames are queued by reference (a frame's bytes are shared by every connection that gets it) and
  * written once per event-loop turn as one joined buffer, so a busy connection costs one write and one system call per
- * turn, not one per frame.
+ * turn, not one per frame. A stream ends one way, `end(reason)`, which the sink's own close also goes through.
  */
 export class Connection {
   /** Sorted topics of the subscription, comma-joined: connections with the same key share encoded frames. */
   readonly topicKey: string;
-  /** Epoch ms after which the stream ends with a jittered `retry:` (max session, token expiry, Lambda deadline). */
-  endsAt: number;
-  /** What reaching `endsAt` means, for logs and metrics. */
-  endReason: EndReason = 'max-session';
+  readonly topics: readonly string[];
+  private readonly endsAt: number;
+  private readonly endReason: EndReason;
+  private onEnd: ((reason: EndReason) => void) | undefined;
+  private readonly activityFromAcks: boolean;
   /** Epoch ms of the last event (not heartbeat) queued, to the hub tick's precision; drives SESSION_IDLE_MS. */
-  lastEventAt: number;
-  /** Set when an event is queued; the hub's tick turns it into `lastEventAt`, so the hot path never reads the clock. */
-  sawEvent = false;
+  private lastEventAt: number;
+  /** Set when an event is queued; tick() turns it into `lastEventAt`, so the hot path never reads the clock. */
+  private sawEvent = false;
   /** While true (replay in progress), live frames wait in `held` instead of going out. */
-  replaying = true;
-  ended = false;
+  private replaying = true;
+  private ended = false;
   /** Set when the client went away (as opposed to an end the server chose). */
   private clientGone = false;
-  /** Hears the end of the stream once, with its reason. */
-  onEnd: ((reason: EndReason) => void) | undefined;
   /** Per topic, the position up to which live frames are already with the client; undefined for nearly every stream. */
   private skipUntil: Map<string, string> | undefined;
   private pending = NONE;
@@ -49,18 +75,23 @@ export class Connection {
   private heldBytes = 0;
 
   constructor(
-    readonly topics: readonly string[],
+    plan: ConnectionPlan,
     private readonly sink: ByteSink,
     private readonly owner: ConnectionOwner,
-    private readonly limitBytes: number,
+    private readonly settings: ConnectionSettings,
     now: number,
-    endsAt: number,
     /** The stream's cursor over its topics now (broadcast only; queue ids are not cursors). */
     private readonly position?: () => string,
   ) {
-    this.topicKey = topics.join(',');
-    this.endsAt = endsAt;
+    this.topics = plan.topics;
+    this.topicKey = plan.topics.join(',');
+    this.endsAt = plan.endsAt;
+    this.endReason = plan.endReason;
+    this.onEnd = plan.onEnd;
+    this.activityFromAcks = plan.activity === 'acks';
     this.lastEventAt = now;
+    sink.once('close', () => this.end('client-closed'));
+    sink.once('response-budget', () => this.end('response-budget'));
   }
 
   /**
@@ -81,14 +112,35 @@ export class Connection {
     return false;
   }
 
-  /** Queues a frame. Returns false (and ends the stream) when the client is too far behind. */
-  send(frame: Uint8Array, isEvent = true, live = false): boolean {
+  /** Queues a live event; while the replay runs it is held back until goLive(). False when the stream ended. */
+  sendLive(frame: Uint8Array): boolean {
     if (this.ended) return false;
-    if (live && this.replaying) return this.hold(frame);
+    if (this.replaying) return this.hold(frame);
+    return this.queue(frame, true);
+  }
+
+  /** Queues an event of the replay (or the reset event before it). False when the stream ended. */
+  sendReplay(frame: Uint8Array): boolean {
+    if (this.ended) return false;
+    return this.queue(frame, true);
+  }
+
+  /** Queues a comment that keeps proxies from cutting a quiet stream; it is not activity for SESSION_IDLE_MS. */
+  heartbeat(frame: Uint8Array): void {
+    if (!this.ended) this.queue(frame, false);
+  }
+
+  /** The client acknowledged a message (QUEUE_ACK=client): activity for SESSION_IDLE_MS. */
+  acknowledged(): void {
+    this.sawEvent = true;
+  }
+
+  /** Queues a frame. Returns false (and ends the stream) when the client is too far behind. */
+  private queue(frame: Uint8Array, isEvent: boolean): boolean {
     const queued = this.sink.writableLength + this.pendingBytes;
     // One frame always fits an empty queue, so a message larger than the bound still reaches a client that keeps up.
-    if (queued > 0 && queued + frame.byteLength > this.limitBytes) {
-      this.end('slow-consumer', 0);
+    if (queued > 0 && queued + frame.byteLength > this.settings.limitBytes) {
+      this.end('slow-consumer');
       return false;
     }
     if (this.pending === NONE) {
@@ -103,8 +155,8 @@ export class Connection {
   }
 
   private hold(frame: Uint8Array): boolean {
-    if (this.heldBytes > 0 && this.heldBytes + frame.byteLength > this.limitBytes) {
-      this.end('slow-consumer', 0);
+    if (this.heldBytes > 0 && this.heldBytes + frame.byteLength > this.settings.limitBytes) {
+      this.end('slow-consumer');
       return false;
     }
     if (this.held === NONE) this.held = [];
@@ -122,9 +174,9 @@ export class Connection {
     const held = this.held;
     this.held = NONE;
     this.heldBytes = 0;
-    for (const frame of held) if (!this.send(frame)) return;
+    for (const frame of held) if (!this.sendLive(frame)) return;
     const position = this.positionFrame();
-    if (position !== undefined) this.send(position, false);
+    if (position !== undefined && !this.ended) this.queue(position, false);
   }
 
   /**
@@ -160,46 +212,60 @@ export class Connection {
   }
 
   /**
-   * Writes one frame after what is queued and resolves once the sink handed it to the OS while the connection was still
-   * open: queue sources acknowledge a message only then. Rejects if the stream ended first, on a write error, and when
-   * the callback arrives after the connection was destroyed (Node then reports success for a write it dropped).
-   * `isActivity` false: the write does not reset the SESSION_IDLE_MS clock (QUEUE_ACK=client counts acks instead).
+   * Writes one frame after what is queued and resolves true once the sink handed it to the OS while the connection was
+   * still open: queue sources acknowledge a message only then. Resolves false if the stream ended first, on a write
+   * error, and when the callback arrives after the connection was destroyed (Node then reports success for a write it
+   * dropped). Under QUEUE_ACK=client the write is not activity for SESSION_IDLE_MS (acknowledgements are).
    */
-  writeConfirmed(frame: Uint8Array, isActivity = true): Promise<void> {
-    if (this.ended) return Promise.reject(new Error('stream ended'));
+  writeConfirmed(frame: Uint8Array): Promise<boolean> {
+    if (this.ended) return Promise.resolve(false);
     this.flush();
-    if (isActivity) this.lastEventAt = Date.now();
-    return new Promise((resolve, reject) => {
-      this.sink.write(frame, (error) => {
-        if (error) reject(error);
-        else if (this.sink.destroyed === true || this.clientGone) reject(new Error('the client left before the frame was written'));
-        else resolve();
-      });
+    if (!this.activityFromAcks) this.lastEventAt = Date.now();
+    return new Promise((resolve) => {
+      this.sink.write(frame, (error) => resolve(!error && this.sink.destroyed !== true && !this.clientGone));
     });
   }
 
   /**
-   * Ends the stream: what is queued, the stream's position (id-only frame), then a final `retry:` of `retryMs` (the
-   * caller jitters it), then the end of the response. The browser reconnects after that delay and resumes from there.
+   * The hub's once-a-second look at this stream: ends it when its time is up or it has been idle for `idleMs` (0: no
+   * idle budget), and otherwise sends `heartbeat` when one is due.
    */
-  end(reason: EndReason, retryMs: number): void {
+  tick(now: number, idleMs: number, heartbeat: Uint8Array | undefined): void {
+    if (this.sawEvent) {
+      this.sawEvent = false;
+      this.lastEventAt = now;
+    }
+    if (now >= this.endsAt) this.end(this.endReason);
+    else if (idleMs > 0 && now - this.lastEventAt >= idleMs) this.end('idle');
+    else if (heartbeat !== undefined) this.heartbeat(heartbeat);
+  }
+
+  /**
+   * Ends the stream, the one way a stream ends: what is queued, the stream's position (id-only frame), then a final
+   * `retry:` jittered around RETRY_MS, then the end of the response. The browser reconnects after that delay and
+   * resumes from there. A slow consumer's queue is dropped and it is told `retry: 0`: it is cut where it stands and
+   * resumes at once from the last id it did receive. A client that left is written nothing.
+   */
+  end(reason: EndReason): void {
     if (this.ended) return;
     this.ended = true;
     this.clientGone = reason === 'client-closed';
     if (reason !== 'client-closed') {
-      // A slow consumer's queue is dropped: it is cut where it stands and resumes from the last id it did receive.
       const slow = reason === 'slow-consumer';
       if (slow) this.pending = NONE;
       const position = slow ? undefined : this.positionFrame();
       this.sink.cork();
       for (const frame of this.pending) this.sink.write(frame);
       if (position !== undefined) this.sink.write(position);
-      this.sink.write(Buffer.from(encodeRetry(retryMs)));
+      this.sink.write(Buffer.from(encodeRetry(slow ? 0 : jitter(this.settings.retryMs))));
       this.sink.uncork();
       this.sink.end();
     }
     this.pending = NONE;
     this.held = NONE;
     this.owner.connectionEnded(this, reason);
+    const onEnd = this.onEnd;
+    this.onEnd = undefined;
+    onEnd?.(reason);
   }
 }

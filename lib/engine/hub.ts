@@ -1,14 +1,11 @@
 import type { ByteSink } from './byte-sink.js';
-import { Connection, type ConnectionOwner, type EndReason } from './connection.js';
-import { RelayError } from '../errors.js';
+import { Connection, type ConnectionOwner, type ConnectionPlan, type ConnectionSettings, type EndReason } from './connection.js';
 import { FrameJoiner } from '../sse/frame-joiner.js';
 import { closesDue, drainWindowMs, type DrainPace } from './drain-pace.js';
-import { jitter } from './jitter.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { BroadcastSource, LiveFeed, StoredMessage } from '../source.js';
 import { encodeComment } from '../sse/encoder.js';
-import { TopicFanout } from './topic-fanout.js';
+import type { TopicFanout } from './topic-fanout.js';
 
 /** Hub settings (see ServerConfig for the variables behind them). */
 export interface HubOptions {
@@ -34,7 +31,7 @@ const DRAIN_TICK_MS = 20;
  */
 export class Hub implements ConnectionOwner {
   readonly connections = new Set<Connection>();
-  private readonly fanout: TopicFanout | undefined;
+  private readonly settings: ConnectionSettings;
   private dirty: Connection[] = [];
   private flushScheduled = false;
   /** How long the last flush pass took, ms. */
@@ -44,42 +41,35 @@ export class Hub implements ConnectionOwner {
   private nextHeartbeatAt: number;
   private readonly tickMs: number;
 
+  /** `fanout`: the live fan-out of a broadcast source (see TopicFanout), whose subscriptions the hub's streams join. */
   constructor(
     private readonly options: HubOptions,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    source: BroadcastSource | undefined,
+    private readonly fanout: TopicFanout | undefined,
   ) {
-    this.fanout = source === undefined ? undefined : new TopicFanout(source, metrics, logger);
+    this.settings = { limitBytes: options.connectionBufferBytes, retryMs: options.retryMs };
     this.nextHeartbeatAt = Date.now() + options.heartbeatMs;
     this.tickMs = Math.min(TICK_MS, options.heartbeatMs);
     this.timer = setInterval(() => this.tick(), this.tickMs);
     this.timer.unref?.();
   }
 
-  /** Makes sure every topic has its live subscription; throws `source_unavailable` when the source cannot start one. */
-  async prepare(topics: readonly string[]): Promise<void> {
-    await this.fanout?.ensure(topics);
-  }
-
-  /** Registers a new stream. For broadcast it joins the topics' fan-out holding live frames until `goLive()`. */
-  open(topics: readonly string[], sink: ByteSink, endsAt: number, onEnd?: (reason: EndReason) => void): Connection {
+  /**
+   * Registers a new stream, which ends at its plan's end time at the latest. For broadcast it joins the topics' fan-out,
+   * holding live frames until `goLive()`.
+   */
+  open(plan: ConnectionPlan, sink: ByteSink): Connection {
     const now = Date.now();
     const fanout = this.fanout;
+    const topics = plan.topics;
     const position = fanout === undefined ? undefined : () => fanout.cursorText(topics);
-    const connection = new Connection(topics, sink, this, this.options.connectionBufferBytes, now, endsAt, position);
+    const connection = new Connection(plan, sink, this, this.settings, now, position);
     this.connections.add(connection);
-    connection.onEnd = onEnd;
     this.metrics.inc('sse_connections_total');
     this.metrics.set('sse_connections_open', this.connections.size);
-    this.fanout?.join(connection);
+    fanout?.join(connection);
     return connection;
-  }
-
-  /** The live fan-out, for sessions that replay (broadcast sources only). */
-  get topicFanout(): TopicFanout {
-    if (this.fanout === undefined) throw new RelayError('internal', 'this hub has no broadcast source');
-    return this.fanout;
   }
 
   scheduleFlush(connection: Connection): void {
@@ -113,14 +103,6 @@ export class Hub implements ConnectionOwner {
     this.metrics.set('sse_connections_open', this.connections.size);
     if (reason === 'slow-consumer') this.metrics.inc('sse_slow_consumer_disconnects_total');
     this.logger.debug({ reason, topics: connection.topicKey }, 'stream ended');
-    const listener = connection.onEnd;
-    connection.onEnd = undefined;
-    listener?.(reason);
-  }
-
-  /** Ends one stream with a jittered `retry:`. */
-  end(connection: Connection, reason: EndReason): void {
-    connection.end(reason, jitter(this.options.retryMs));
   }
 
   private tick(): void {
@@ -134,15 +116,7 @@ export class Hub implements ConnectionOwner {
       this.metrics.inc('sse_heartbeats_total');
     }
     const idleMs = this.options.sessionIdleMs;
-    for (const connection of this.connections) {
-      if (connection.sawEvent) {
-        connection.sawEvent = false;
-        connection.lastEventAt = now;
-      }
-      if (now >= connection.endsAt) this.end(connection, connection.endReason);
-      else if (idleMs > 0 && now - connection.lastEventAt >= idleMs) this.end(connection, 'idle');
-      else if (heartbeat) connection.send(HEARTBEAT, false);
-    }
+    for (const connection of this.connections) connection.tick(now, idleMs, heartbeat ? HEARTBEAT : undefined);
   }
 
   /**
@@ -158,7 +132,7 @@ export class Hub implements ConnectionOwner {
     let closed = 0;
     for (;;) {
       const due = closesDue(all.length, Date.now() - started, windowMs);
-      for (; closed < due; closed++) this.end(all[closed] as Connection, 'shutdown');
+      for (; closed < due; closed++) (all[closed] as Connection).end('shutdown');
       if (closed >= all.length) return;
       await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
     }
@@ -179,5 +153,3 @@ function shuffle<T>(items: T[]): T[] {
   }
   return items;
 }
-
-export type { LiveFeed, StoredMessage };

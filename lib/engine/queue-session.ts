@@ -1,4 +1,5 @@
-import type { Connection } from './connection.js';
+import type { ByteSink } from './byte-sink.js';
+import type { Connection, ConnectionPlan } from './connection.js';
 import type { Hub } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -18,25 +19,42 @@ export interface QueueSessionContext {
 }
 
 /**
- * Runs a queue stream: takes messages from the source and writes each as a frame. With QUEUE_ACK=auto a message is
- * acknowledged once its frame was accepted by the socket while the connection was open; with QUEUE_ACK=client its
- * frame's id is its handle and it stays held until the browser acknowledges it (POST /ack), at most `prefetch` at a
- * time. Whatever is not acknowledged when the stream ends is released for another subscriber.
+ * Opens a queue stream and runs it: takes messages from the source and writes each as a frame. With QUEUE_ACK=auto a
+ * message is acknowledged once its frame was accepted by the socket while the connection was open; with
+ * QUEUE_ACK=client its frame's id is its handle and it stays held until the browser acknowledges it (POST /ack), at
+ * most `prefetch` at a time. Whatever is not acknowledged when the stream ends is released for another subscriber.
+ * `plan.onEnd` hears the end after the consumer was told to stop.
  */
-export async function consumeQueue(context: QueueSessionContext, source: QueueSource, topics: readonly string[], connection: Connection): Promise<void> {
+export function openQueueStream(context: QueueSessionContext, source: QueueSource, plan: ConnectionPlan, sink: ByteSink): void {
+  const ack = context.queueAck ?? AUTO_ACK;
+  const registry = ack.mode === 'client' ? context.ackRegistry : undefined;
   // The consumer stops when the stream ends, whatever ended it.
   const stop = new AbortController();
-  const ack = context.queueAck ?? AUTO_ACK;
-  const window = ack.mode === 'client' && context.ackRegistry !== undefined ? openWindow(context, context.ackRegistry, ack, connection) : undefined;
-  const onEnd = connection.onEnd;
-  connection.onEnd = (reason) => {
-    stop.abort();
-    window?.close();
-    onEnd?.(reason);
-  };
+  let window: AckWindow | undefined;
+  const connection = context.hub.open({
+    ...plan,
+    activity: registry === undefined ? 'events' : 'acks',
+    onEnd: (reason) => {
+      stop.abort();
+      window?.close();
+      plan.onEnd(reason);
+    },
+  }, sink);
+  if (registry !== undefined) window = openWindow(context, registry, ack, connection);
   connection.goLive();
+  void consumeQueue(context, source, plan.topics, connection, stop.signal, window);
+}
+
+async function consumeQueue(
+  context: QueueSessionContext,
+  source: QueueSource,
+  topics: readonly string[],
+  connection: Connection,
+  stop: AbortSignal,
+  window: AckWindow | undefined,
+): Promise<void> {
   try {
-    for await (const delivery of source.consume(topics, stop.signal)) {
+    for await (const delivery of source.consume(topics, stop)) {
       const frame = toFrame(context, delivery, window !== undefined);
       if (frame === undefined) continue;
       if (!(await deliver(context, delivery, frame, connection, window))) break;
@@ -45,7 +63,7 @@ export async function consumeQueue(context: QueueSessionContext, source: QueueSo
   } catch (error) {
     context.metrics.inc('sse_source_errors_total');
     context.logger.warn({ err: error }, 'queue consumer failed');
-    context.hub.end(connection, 'source-error');
+    connection.end('source-error');
   } finally {
     await window?.releaseAll();
   }
@@ -54,11 +72,11 @@ export async function consumeQueue(context: QueueSessionContext, source: QueueSo
 function openWindow(context: QueueSessionContext, registry: AckRegistry, ack: QueueAckOptions, connection: Connection): AckWindow {
   return new AckWindow(registry, ack, {
     // Only acknowledged messages count as activity: a vanished client acknowledges nothing, so SESSION_IDLE_MS ends it.
-    onAck: () => (connection.sawEvent = true),
+    onAck: () => connection.acknowledged(),
     onTimeout: (delivery) => {
       context.metrics.inc('sse_queue_ack_timeouts_total');
       context.logger.info({ topic: delivery.topic, ackTimeoutMs: ack.timeoutMs }, 'stream ended: a message was not acknowledged in time; released');
-      context.hub.end(connection, 'ack-timeout');
+      connection.end('ack-timeout');
     },
   });
 }
@@ -77,9 +95,7 @@ function toFrame(context: QueueSessionContext, delivery: Delivery, byHandle: boo
 /** Writes one message's frame; returns false (after releasing it) when the connection is gone. */
 async function deliver(context: QueueSessionContext, delivery: Delivery, frame: Buffer, connection: Connection, window: AckWindow | undefined): Promise<boolean> {
   window?.hold(delivery);
-  try {
-    await connection.writeConfirmed(frame, window === undefined);
-  } catch {
+  if (!(await connection.writeConfirmed(frame))) {
     await (window === undefined ? delivery.release() : window.release(delivery.handle));
     return false;
   }

@@ -1,13 +1,14 @@
 import type { ByteSink } from './byte-sink.js';
 import type { Connection, EndReason } from './connection.js';
 import { formatCursor } from '../sse/cursor.js';
-import { toRelayError } from '../errors.js';
+import { RelayError, toRelayError } from '../errors.js';
 import type { Hub } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { consumeQueue, type QueueSessionContext } from './queue-session.js';
+import { openQueueStream, type QueueSessionContext } from './queue-session.js';
 import type { BroadcastSource, QueueSource } from '../source.js';
 import { encodeEvent, encodeRetry } from '../sse/encoder.js';
+import type { TopicFanout } from './topic-fanout.js';
 
 /** Event type of the reserved reset event: the cursor was older than what is retained, so something was missed. */
 export const RESET_EVENT = 'relay.reset';
@@ -24,6 +25,8 @@ export interface SessionPlan {
 
 export interface SessionContext extends QueueSessionContext {
   hub: Hub;
+  /** The hub's live fan-out (broadcast sources): where a replay stops and what it reads. Undefined for queue sources. */
+  fanout: TopicFanout | undefined;
   metrics: Metrics;
   logger: Logger;
   retryMs: number;
@@ -45,7 +48,7 @@ export function runSession(
 ): Promise<EndReason> {
   sink.write(Buffer.from(encodeRetry(context.retryMs)));
   // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
-  return context.hub.prepare(plan.topics).then(
+  return (context.fanout?.ensure(plan.topics) ?? Promise.resolve()).then(
     () => openConnection(context, source, plan, sink),
     (error: unknown) => {
       context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
@@ -63,38 +66,38 @@ function openConnection(
   sink: ByteSink,
 ): Promise<EndReason> {
   return new Promise<EndReason>((resolve) => {
-    const connection = context.hub.open(plan.topics, sink, plan.endsAt, resolve);
-    connection.endReason = plan.endReason;
-    sink.once('close', () => connection.end('client-closed', 0));
-    sink.once('response-budget', () => context.hub.end(connection, 'response-budget'));
-    if (source.delivery === 'queue') return void consumeQueue(context, source, plan.topics, connection);
-    replayThenGoLive(context, plan, connection).catch((error: unknown) => {
+    const { topics, endsAt, endReason } = plan;
+    if (source.delivery === 'queue') return openQueueStream(context, source, { topics, endsAt, endReason, onEnd: resolve }, sink);
+    const fanout = context.fanout;
+    if (fanout === undefined) throw new RelayError('internal', 'a broadcast stream needs the hub\'s fan-out (SessionContext.fanout)');
+    const connection = context.hub.open({ topics, endsAt, endReason, onEnd: resolve }, sink);
+    replayThenGoLive(context, fanout, plan, connection).catch((error: unknown) => {
       context.metrics.inc('sse_source_errors_total');
       context.logger.warn({ err: error }, 'stream ended: replay failed');
-      context.hub.end(connection, 'source-error');
+      connection.end('source-error');
     });
   });
 }
 
-async function replayThenGoLive(context: SessionContext, plan: SessionPlan, connection: Connection): Promise<void> {
+async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, plan: SessionPlan, connection: Connection): Promise<void> {
   if (plan.cursor.size > 0) {
-    const until = context.hub.topicFanout.positions(plan.topics);
+    const until = fanout.positions(plan.topics);
     const position = new Map(until);
     for (const [topic, after] of plan.cursor) position.set(topic, after);
     context.metrics.inc('sse_replays_total');
     let resetSent = false;
     for (const [topic, after] of plan.cursor) {
-      const replay = await context.hub.topicFanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax);
+      const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax);
       if (replay.gap && !resetSent) {
         resetSent = true;
         context.metrics.inc('sse_resets_total');
         const data = JSON.stringify({ reason: 'cursor-expired', topics: [...plan.cursor.keys()] });
-        connection.send(Buffer.from(encodeEvent({ event: RESET_EVENT, data })));
+        connection.sendReplay(Buffer.from(encodeEvent({ event: RESET_EVENT, data })));
       }
       for (const message of replay.messages) {
         position.set(topic, message.position);
         const frame = encodeEvent({ id: formatCursor(position), event: message.event, data: message.data });
-        if (!connection.send(Buffer.from(frame))) return;
+        if (!connection.sendReplay(Buffer.from(frame))) return;
       }
       context.metrics.inc('sse_replayed_events_total', replay.messages.length);
       context.metrics.inc('sse_events_delivered_total', replay.messages.length);

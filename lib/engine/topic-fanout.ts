@@ -134,7 +134,7 @@ export class TopicFanout {
       }
       lastKey = key;
       lastFrame = frame;
-      if (!connection.alreadyHas(message.topic, message.position)) connection.send(frame, true, true);
+      if (!connection.alreadyHas(message.topic, message.position)) connection.sendLive(frame);
     }
     this.metrics.inc('sse_events_delivered_total', state.subscribers.size);
   }

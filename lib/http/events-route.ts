@@ -34,7 +34,7 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
   const plan = planSession(topics, cursor, options.maxSessionMs, principal.expiresAt, request.deadline);
   const release = options.limits.acquire(request.remoteAddress);
   try {
-    if (source.delivery === 'broadcast') await options.session.hub.prepare(topics);
+    if (source.delivery === 'broadcast') await options.session.fanout?.ensure(topics);
     else await source.check(topics);
   } catch (error) {
     release();

@@ -8,6 +8,7 @@ import type { DrainPace } from '../engine/drain-pace.js';
 import { RelayError, toRelayError } from '../errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from '../engine/hub.js';
+import { TopicFanout } from '../engine/topic-fanout.js';
 import { INVALID_TARGET_PATH, json, type BodyResponse, type HeaderMap, type RelayRequest, type RelayResponse, type StreamResponse } from '../request.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { Metrics } from '../metrics.js';
@@ -74,6 +75,8 @@ const STATIC_HEADERS: HeaderMap = {
  */
 export class RelayApp {
   readonly hub: Hub;
+  /** The live fan-out of a broadcast source, shared by the hub (its streams join it) and the sessions (they replay). */
+  private readonly fanout: TopicFanout | undefined;
   readonly metrics: Metrics;
   private readonly logger: Logger;
   private readonly limits: ConnectionLimits;
@@ -88,7 +91,8 @@ export class RelayApp {
     this.metrics = options.metrics ?? new Metrics();
     this.logger = options.logger ?? silentLogger;
     const broadcast = source.delivery === 'broadcast' ? timedSource(source, this.metrics) : undefined;
-    this.hub = new Hub(config, this.metrics, this.logger, broadcast);
+    this.fanout = broadcast === undefined ? undefined : new TopicFanout(broadcast, this.metrics, this.logger);
+    this.hub = new Hub(config, this.metrics, this.logger, this.fanout);
     this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
     this.cors = options.cors ?? new CorsPolicy([]);
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
@@ -135,7 +139,7 @@ export class RelayApp {
         this.options.admission?.admit();
         return this.withTopicCount(request, await openEventStream(request, {
           session: {
-            hub: this.hub, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
+            hub: this.hub, fanout: this.fanout, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
             queueAck: this.queueAck, ackRegistry: this.ackRegistry,
           },
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { Hub } from '../../lib/engine/hub.js';
+import { TopicFanout } from '../../lib/engine/topic-fanout.js';
 import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
 import { runSession, type SessionContext, type SessionPlan } from '../../lib/engine/session.js';
@@ -11,8 +12,9 @@ const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 4_
 function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
   const source = new MemorySource(5);
   const metrics = new Metrics();
-  const hub = new Hub({ ...OPTIONS, ...options }, metrics, silentLogger, source);
-  const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax };
+  const fanout = new TopicFanout(source, metrics, silentLogger);
+  const hub = new Hub({ ...OPTIONS, ...options }, metrics, silentLogger, fanout);
+  const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax };
   const open = (topics: string[], cursor: [string, string][] = [], endsAt = Date.now() + 3_600_000) => {
     const sink = new RecordingSink();
     const plan: SessionPlan = { topics, cursor: new Map(cursor), endsAt, endReason: 'max-session' };

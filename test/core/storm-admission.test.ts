@@ -5,6 +5,7 @@ import { comparePositions } from '../../lib/sse/cursor.js';
 import { closesDue, drainWindowMs } from '../../lib/engine/drain-pace.js';
 import type { RelayRequest, StreamResponse } from '../../lib/request.js';
 import { Hub } from '../../lib/engine/hub.js';
+import { TopicFanout } from '../../lib/engine/topic-fanout.js';
 import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
 import { RelayApp } from '../../lib/http/relay-app.js';
@@ -51,8 +52,9 @@ describe('drain pace', () => {
     it('closes streams no faster than the drain rate, each with a jittered retry, over max(minimum, n ÷ rate)', async () => {
       const source = new MemorySource(10);
       const metrics = new Metrics();
-      const hub = new Hub(OPTIONS, metrics, silentLogger, source);
-      const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+      const fanout = new TopicFanout(source, metrics, silentLogger);
+      const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+      const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
       const sinks = Array.from({ length: 200 }, () => new RecordingSink());
       for (const sink of sinks) void runSession(context, source, { topics: ['t'], cursor: new Map(), endsAt: Date.now() + 3_600_000, endReason: 'max-session' }, sink);
       await jest.advanceTimersByTimeAsync(1);
@@ -85,8 +87,9 @@ describe('resume served by the hub', () => {
   it('replays a short absence from the messages the hub holds, with no source read, exactly once in order', async () => {
     const source = new MemorySource(1_000);
     const metrics = new Metrics();
-    const hub = new Hub(OPTIONS, metrics, silentLogger, source);
-    const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
     const plan = (cursor: [string, string][]) => ({ topics: ['t'], cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
     const first = new RecordingSink();
     void runSession(context, source, plan([]), first);
@@ -112,8 +115,9 @@ describe('resume served by the hub', () => {
   it('skips live frames a client already has when it resumes past this process (another feed was ahead)', async () => {
     const source = new LaggingSource(1_000);
     const metrics = new Metrics();
-    const hub = new Hub(OPTIONS, metrics, silentLogger, source);
-    const context: SessionContext = { hub, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
     const plan = (cursor: [string, string][]) => ({ topics: ['t'], cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
     void runSession(context, source, plan([]), new RecordingSink());
     await jest.advanceTimersByTimeAsync(1);
