@@ -1,36 +1,10 @@
 import type { ByteSink } from './byte-sink.js';
-import { comparePositions } from '../sse/cursor.js';
 import { FrameJoiner } from '../sse/frame-joiner.js';
 import { encodePosition, encodeRetry } from '../sse/encoder.js';
 import { jitter } from './jitter.js';
-
-/** Why a stream ended; logged and, for some, counted. */
-export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error' | 'ack-timeout';
-
-/** What a stream is for and how it ends, fixed when it opens. */
-export interface ConnectionPlan {
-  /** Sorted topics of the subscription. */
-  readonly topics: readonly string[];
-  /** Epoch ms after which the stream ends with a jittered `retry:` (max session, token expiry, Lambda deadline)... */
-  readonly endsAt: number;
-  /** ...and what reaching it means, for logs and metrics. */
-  readonly endReason: EndReason;
-  /** Runs once when the stream has ended, whatever ended it. */
-  readonly onEnd: (reason: EndReason) => void;
-  /**
-   * What resets the SESSION_IDLE_MS clock: every event written (default), or only the client's acknowledgements
-   * (QUEUE_ACK=client: a vanished client acknowledges nothing, so the idle budget ends it).
-   */
-  readonly activity?: 'events' | 'acks';
-}
-
-/** Settings every connection of a hub shares (one object per hub, not per stream). */
-export interface ConnectionSettings {
-  /** CONNECTION_BUFFER_BYTES: queued bytes past which a client is cut as a slow consumer. */
-  readonly limitBytes: number;
-  /** RETRY_MS: the base of the jittered `retry:` a stream ends with. */
-  readonly retryMs: number;
-}
+import type { LiveBatch, LiveSet } from './live-batch.js';
+import { ResumedAhead } from './resumed-ahead.js';
+import type { ConnectionPlan, ConnectionSettings, EndReason } from './connection-plan.js';
 
 /** The part of the hub a connection reports to: scheduling its flush and hearing that it ended. */
 export interface ConnectionOwner {
@@ -67,8 +41,8 @@ export class Connection {
   private ended = false;
   /** Set when the client went away (as opposed to an end the server chose). */
   private clientGone = false;
-  /** Per topic, the position up to which live frames are already with the client; undefined for nearly every stream. */
-  private skipUntil: Map<string, string> | undefined;
+  /** Where a client that resumed ahead of this process's feed already is; undefined for nearly every stream. */
+  private ahead: ResumedAhead | undefined;
   private pending = NONE;
   private pendingBytes = 0;
   private held = NONE;
@@ -80,8 +54,8 @@ export class Connection {
     private readonly owner: ConnectionOwner,
     private readonly settings: ConnectionSettings,
     now: number,
-    /** The stream's cursor over its topics now (broadcast only; queue ids are not cursors). */
-    private readonly position?: () => string,
+    /** The topic set it shares live frames with (broadcast only; queue streams have no cursor). */
+    private readonly live?: LiveSet,
   ) {
     this.topics = plan.topics;
     this.topicKey = plan.topics.join(',');
@@ -96,27 +70,43 @@ export class Connection {
 
   /**
    * The client resumed past this process's live position in `topic` (another instance delivered up to `position`
-   * first): live frames up to it are duplicates and are dropped by alreadyHas().
+   * first): live frames up to it are duplicates and are not sent.
    */
   skipLiveUntil(topic: string, position: string): void {
-    (this.skipUntil ??= new Map()).set(topic, position);
+    (this.ahead ??= new ResumedAhead()).skipUntil(topic, position);
   }
 
-  /** True when the live message of `topic` at `position` is one the client already has (see skipLiveUntil). */
-  alreadyHas(topic: string, position: string): boolean {
-    const until = this.skipUntil?.get(topic);
-    if (until === undefined) return false;
-    if (comparePositions(position, until) <= 0) return true;
-    this.skipUntil?.delete(topic);
-    if (this.skipUntil?.size === 0) this.skipUntil = undefined;
-    return false;
+  /**
+   * Takes this turn's live frames of its topic set: written at once as the set's shared buffer when nothing of its own
+   * is queued (the common case), queued after what is, held back while the replay runs. Returns the bytes written now.
+   */
+  sendLive(batch: LiveBatch): number {
+    if (this.ended) return 0;
+    const buffer = this.ahead === undefined ? batch.buffer : this.unseen(this.ahead, batch);
+    if (buffer === undefined) return 0;
+    if (this.replaying) {
+      this.hold(buffer);
+      return 0;
+    }
+    if (this.pending !== NONE) {
+      this.queue(buffer, true);
+      return 0;
+    }
+    const queued = this.sink.writableLength;
+    // One batch always fits an empty queue, so a burst larger than the bound still reaches a client that keeps up.
+    if (queued > 0 && queued + buffer.byteLength > this.settings.limitBytes) {
+      this.end('slow-consumer');
+      return 0;
+    }
+    this.sink.write(buffer);
+    this.sawEvent = true;
+    return buffer.byteLength;
   }
 
-  /** Queues a live event; while the replay runs it is held back until goLive(). False when the stream ended. */
-  sendLive(frame: Uint8Array): boolean {
-    if (this.ended) return false;
-    if (this.replaying) return this.hold(frame);
-    return this.queue(frame, true);
+  private unseen(ahead: ResumedAhead, batch: LiveBatch): Uint8Array | undefined {
+    const buffer = ahead.unseen(batch);
+    if (ahead.caughtUp) this.ahead = undefined;
+    return buffer;
   }
 
   /** Queues an event of the replay (or the reset event before it). False when the stream ended. */
@@ -170,11 +160,14 @@ export class Connection {
    * id-only frame, so even a stream that never carries an event resumes exactly after a reconnect.
    */
   goLive(): void {
+    // Frames the set gathered during the replay in this turn are held too, so the position below covers only what went.
+    this.live?.flush();
+    if (this.ended) return;
     this.replaying = false;
     const held = this.held;
     this.held = NONE;
     this.heldBytes = 0;
-    for (const frame of held) if (!this.sendLive(frame)) return;
+    for (const frame of held) if (!this.queue(frame, true)) return;
     const position = this.positionFrame();
     if (position !== undefined && !this.ended) this.queue(position, false);
   }
@@ -184,18 +177,10 @@ export class Connection {
    * the fan-out's position has been queued to this connection. During replay the frames already carry their ids.
    */
   private positionFrame(): Uint8Array | undefined {
-    if (this.position === undefined || this.replaying) return undefined;
-    let cursor = this.position();
+    if (this.live === undefined || this.replaying) return undefined;
+    const cursor = this.live.cursor();
     // A client that resumed ahead of this process keeps its own position until the feed catches up: never move it back.
-    const ahead = this.skipUntil;
-    if (ahead !== undefined) {
-      cursor = cursor.split(',').map((pair) => {
-        const topic = pair.slice(0, pair.indexOf('='));
-        const position = ahead.get(topic);
-        return position === undefined ? pair : `${topic}=${position}`;
-      }).join(',');
-    }
-    return Buffer.from(encodePosition(cursor));
+    return Buffer.from(encodePosition(this.ahead === undefined ? cursor : this.ahead.adjust(cursor)));
   }
 
   /**
@@ -247,6 +232,9 @@ export class Connection {
    * resumes at once from the last id it did receive. A client that left is written nothing.
    */
   end(reason: EndReason): void {
+    if (this.ended) return;
+    // The set's frames of this turn first, so the position below names only what this stream was given.
+    if (reason !== 'client-closed' && reason !== 'slow-consumer') this.live?.flush();
     if (this.ended) return;
     this.ended = true;
     this.clientGone = reason === 'client-closed';

@@ -1,5 +1,6 @@
 import type { ByteSink } from './byte-sink.js';
-import { Connection, type ConnectionOwner, type ConnectionPlan, type ConnectionSettings, type EndReason } from './connection.js';
+import { Connection, type ConnectionOwner } from './connection.js';
+import type { ConnectionPlan, ConnectionSettings, EndReason } from './connection-plan.js';
 import { FrameJoiner } from '../sse/frame-joiner.js';
 import { closesDue, drainWindowMs, type DrainPace } from './drain-pace.js';
 import type { Logger } from '../logger.js';
@@ -49,6 +50,7 @@ export class Hub implements ConnectionOwner {
     private readonly fanout: TopicFanout | undefined,
   ) {
     this.settings = { limitBytes: options.connectionBufferBytes, retryMs: options.retryMs };
+    fanout?.flushWith(() => this.requestPass());
     this.nextHeartbeatAt = Date.now() + options.heartbeatMs;
     this.tickMs = Math.min(TICK_MS, options.heartbeatMs);
     this.timer = setInterval(() => this.tick(), this.tickMs);
@@ -60,20 +62,22 @@ export class Hub implements ConnectionOwner {
    * holding live frames until `goLive()`.
    */
   open(plan: ConnectionPlan, sink: ByteSink): Connection {
-    const now = Date.now();
-    const fanout = this.fanout;
-    const topics = plan.topics;
-    const position = fanout === undefined ? undefined : () => fanout.cursorText(topics);
-    const connection = new Connection(plan, sink, this, this.settings, now, position);
+    const set = this.fanout?.setOf(plan.topics);
+    const connection = new Connection(plan, sink, this, this.settings, Date.now(), set);
     this.connections.add(connection);
     this.metrics.inc('sse_connections_total');
     this.metrics.set('sse_connections_open', this.connections.size);
-    fanout?.join(connection);
+    set?.add(connection);
     return connection;
   }
 
   scheduleFlush(connection: Connection): void {
     this.dirty.push(connection);
+    this.requestPass();
+  }
+
+  /** Schedules the flush pass: at the end of this turn, or about one pass later when the process is saturated. */
+  private requestPass(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     // Saturated — passes are long and the next frame came sooner than a pass lasts — wait about one pass before the
@@ -84,13 +88,18 @@ export class Hub implements ConnectionOwner {
     else setTimeout(() => this.flush(), Math.min(this.lastPassMs - sinceLastPass, MAX_DEFER_MS));
   }
 
+  /**
+   * The flush pass: each topic set's frames of the turn go to its connections first (most are written there and then),
+   * then whatever connections queued of their own (replay, heartbeats, live frames queued behind those).
+   */
   private flush(): void {
     const started = performance.now();
+    let bytes = this.fanout?.flushBatches() ?? 0;
+    // Still marked scheduled while the sets flush: a connection they queue to joins this pass, not another one.
     this.flushScheduled = false;
     const dirty = this.dirty;
     this.dirty = [];
     const joiner = new FrameJoiner();
-    let bytes = 0;
     for (const connection of dirty) bytes += connection.flush(joiner);
     this.metrics.inc('sse_bytes_written_total', bytes);
     this.lastPassEnd = performance.now();

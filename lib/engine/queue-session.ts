@@ -1,5 +1,6 @@
 import type { ByteSink } from './byte-sink.js';
-import type { Connection, ConnectionPlan } from './connection.js';
+import type { Connection } from './connection.js';
+import type { ConnectionPlan } from './connection-plan.js';
 import type { Hub } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';

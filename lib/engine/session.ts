@@ -1,5 +1,6 @@
 import type { ByteSink } from './byte-sink.js';
-import type { Connection, EndReason } from './connection.js';
+import type { Connection } from './connection.js';
+import type { EndReason } from './connection-plan.js';
 import { formatCursor } from '../sse/cursor.js';
 import { RelayError, toRelayError } from '../errors.js';
 import type { Hub } from './hub.js';

@@ -6,9 +6,11 @@ import { comparePositions } from '../sse/cursor.js';
 import { RecentMessages } from './recent-messages.js';
 import type { BroadcastSource, LiveFeed, ReplayResult, StoredMessage } from '../source.js';
 import { encodeEvent } from '../sse/encoder.js';
+import { TopicSet } from './topic-set.js';
 
 interface TopicState {
-  subscribers: Set<Connection>;
+  /** The topic sets that include this topic (nearly always one: the topic alone). */
+  sets: TopicSet[];
   /** Position of the last message the feed delivered (or the head when the subscription started). */
   position: string;
   /** Settles when the live subscription is in place. */
@@ -20,10 +22,16 @@ interface TopicState {
 /**
  * One live subscription per topic for the whole process, fanned out to every local connection. Each message is encoded
  * once per distinct topic set (single-topic subscribers of a topic all share one frame), because the `id` is a cursor over
- * the subscription's topics.
+ * the subscription's topics; a set's frames of one event-loop turn are joined once and handed to each of its
+ * connections at the hub's flush pass (see TopicSet), so a message costs nothing per connection.
  */
 export class TopicFanout {
   private readonly topics = new Map<string, TopicState>();
+  /** Topic sets by their comma-joined topics (Connection.topicKey). */
+  private readonly sets = new Map<string, TopicSet>();
+  /** Sets holding frames for the coming flush pass. */
+  private pending: TopicSet[] = [];
+  private requestFlush: () => void = () => undefined;
   private readonly feed: LiveFeed;
 
   constructor(
@@ -48,7 +56,7 @@ export class TopicFanout {
   private state(topic: string): TopicState {
     let state = this.topics.get(topic);
     if (state !== undefined) return state;
-    const created: TopicState = { subscribers: new Set(), position: '0', ready: Promise.resolve(), recent: undefined };
+    const created: TopicState = { sets: [], position: '0', ready: Promise.resolve(), recent: undefined };
     created.ready = this.source.head(topic).then(
       (head) => {
         created.position = head;
@@ -64,17 +72,47 @@ export class TopicFanout {
     return state;
   }
 
-  /** Adds a connection to its topics (whose subscriptions must be ready, see ensure()). */
-  join(connection: Connection): void {
-    for (const topic of connection.topics) this.state(topic).subscribers.add(connection);
+  /** Asks for the hub's flush pass; the hub sets it once, when it takes this fan-out. */
+  flushWith(request: () => void): void {
+    this.requestFlush = request;
   }
 
+  /** The set of `topics` (sorted), made when its first connection joins: what the connection then joins. */
+  setOf(topics: readonly string[]): TopicSet {
+    const key = topics.join(',');
+    let set = this.sets.get(key);
+    if (set === undefined) {
+      set = new TopicSet(topics, (of) => this.cursorText(of), (pending) => this.gathered(pending));
+      this.sets.set(key, set);
+      for (const topic of topics) this.state(topic).sets.push(set);
+    }
+    return set;
+  }
+
+  private gathered(set: TopicSet): void {
+    this.pending.push(set);
+    this.requestFlush();
+  }
+
+  /** Hands every set's frames of this turn to its connections (the hub's flush pass). Returns the bytes written. */
+  flushBatches(): number {
+    const pending = this.pending;
+    this.pending = [];
+    let bytes = 0;
+    for (const set of pending) bytes += set.flush();
+    return bytes;
+  }
+
+  /** Takes an ended connection out of its set; a set, and then a topic, with no connection left is dropped. */
   leave(connection: Connection): void {
-    for (const topic of connection.topics) {
+    const set = this.sets.get(connection.topicKey);
+    if (set === undefined || !set.subscribers.delete(connection) || set.subscribers.size > 0) return;
+    this.sets.delete(connection.topicKey);
+    for (const topic of set.topics) {
       const state = this.topics.get(topic);
       if (state === undefined) continue;
-      state.subscribers.delete(connection);
-      if (state.subscribers.size === 0) {
+      state.sets = state.sets.filter((other) => other !== set);
+      if (state.sets.length === 0) {
         this.topics.delete(topic);
         this.feed.remove(topic);
       }
@@ -122,21 +160,12 @@ export class TopicFanout {
       return;
     }
     state.recent?.push(message);
-    let lastKey = '';
-    let lastFrame: Uint8Array | undefined;
-    let others: Map<string, Uint8Array> | undefined;
-    for (const connection of state.subscribers) {
-      const key = connection.topicKey;
-      let frame = key === lastKey ? lastFrame : others?.get(key);
-      if (frame === undefined) {
-        frame = Buffer.from(`id: ${this.cursorText(connection.topics)}\n${body}`);
-        (others ??= new Map()).set(key, frame);
-      }
-      lastKey = key;
-      lastFrame = frame;
-      if (!connection.alreadyHas(message.topic, message.position)) connection.sendLive(frame);
+    let subscribers = 0;
+    for (const set of state.sets) {
+      subscribers += set.subscribers.size;
+      set.gather(Buffer.from(`id: ${this.cursorText(set.topics)}\n${body}`), message);
     }
-    this.metrics.inc('sse_events_delivered_total', state.subscribers.size);
+    this.metrics.inc('sse_events_delivered_total', subscribers);
   }
 
   /** The cursor of a subscription to `topics` (sorted) at the live position: what its next id-only frame names. */
@@ -148,6 +177,8 @@ export class TopicFanout {
 
   async close(): Promise<void> {
     this.topics.clear();
+    this.sets.clear();
+    this.pending = [];
     await this.feed.close();
   }
 }

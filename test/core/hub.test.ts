@@ -165,6 +165,7 @@ describe('Hub and session loop', () => {
     await settle();
     slow.sink.backlog = 4_000; // the client stopped reading: bytes pile up in its socket
     await source.publish('a', { data: 'x'.repeat(200) });
+    await settle(); // the bound is checked when the turn's frames are handed out
     await expect(slow.ended).resolves.toBe('slow-consumer');
     await source.publish('a', { data: 'after' });
     await settle();
@@ -265,6 +266,7 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await settle();
     slow.sink.backlog = 4_000;
     await source.publish('a', { data: 'x'.repeat(200) });
+    await settle(); // the bound is checked when the turn's frames are handed out
     await expect(slow.ended).resolves.toBe('slow-consumer');
     expect(slow.sink.positions).toEqual(['a=0']);
     expect(slow.sink.ids).toEqual([]);
