@@ -20,9 +20,10 @@ const NONE: Uint8Array[] = [];
 
 /**
  * One open SSE stream, built with its plan and driven through verbs: `sendReplay`, `sendLive`, `heartbeat`, `goLive`,
- * `tick`, `end`. Frames are queued by reference (a frame's bytes are shared by every connection that gets it) and
- * written once per event-loop turn as one joined buffer, so a busy connection costs one write and one system call per
- * turn, not one per frame. A stream ends one way, `end(reason)`, which the sink's own close also goes through.
+ * `tick`, `end`. Live frames arrive once per turn as its topic set's shared buffer and are written as they are; its own
+ * frames (replay, heartbeats, position) are queued by reference and written once per turn as one joined buffer. Either
+ * way a busy connection costs one write and one system call per turn, not one per frame. A stream ends one way,
+ * `end(reason)`, which the sink's own close also goes through.
  */
 export class Connection {
   /** Sorted topics of the subscription, comma-joined: connections with the same key share encoded frames. */
