@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import type { RunningServer } from '../../functions/server.js';
+import { redisCli } from '../support/redis-cli.js';
+import { publish, startRelay } from '../support/relay-server.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { SseReader } from '../support/sse-reader.js';
+import { waitFor, waitForSteady } from '../support/wait-for.js';
+
+// SOURCE=redis-list: the Redis connections of a relay process and the Redis commands per delivered message must not grow
+// with the number of subscribers. One taker per topic per process BLMOVEs for all of the topic's local subscribers.
+// Measured with CLIENT LIST and INFO commandstats, with 10 and then with 200 subscribers of one topic.
+
+const MESSAGES = 50;
+let redis: TestRedis;
+let relay: RunningServer & { url: string };
+const readers: SseReader[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  relay = await startRelay({
+    SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '1000', SHUTDOWN_DRAIN_MS: '0',
+  });
+});
+
+afterAll(async () => {
+  readers.forEach((r) => r.close());
+  await relay?.stop();
+  await redis?.stop();
+});
+
+/** Connections the relay holds (they carry an `sse-relay:<role>` name), from the server's point of view. */
+async function relayConnections(): Promise<number> {
+  return (await redisCli(redis.port, 'CLIENT', 'LIST')).split('\n').filter((line) => / name=sse-relay:/.test(line)).length;
+}
+
+async function totalCalls(): Promise<number> {
+  const stats = await redisCli(redis.port, 'INFO', 'commandstats');
+  return [...stats.matchAll(/^cmdstat_(\w+(?:\|\w+)?):calls=(\d+)/gm)].filter(([, name]) => !/^(info|client)/.test(name as string))
+    .reduce((sum, [, , calls]) => sum + Number(calls), 0);
+}
+
+const delivered = (mine: SseReader[]): number => mine.reduce((sum, r) => sum + r.events.length, 0);
+
+async function measure(subscribers: number, topic: string): Promise<{ connections: number; perMessage: number }> {
+  const mine = Array.from({ length: subscribers }, () => new SseReader(`${relay.url}/events?topic=${topic}`));
+  readers.push(...mine);
+  await Promise.all(mine.map((r) => r.until((x) => x.status === 200 && x.retries.length > 0)));
+  // Every subscriber's consumer has started (registered, blocking) once the connection count stops moving.
+  const connections = await waitForSteady(relayConnections, 'count of the relay\'s Redis connections');
+  const before = await totalCalls();
+  for (let i = 0; i < MESSAGES; i++) {
+    expect((await publish(relay.url, { topic, data: String(i) })).status).toBe(202);
+    // Each message is delivered before the next is published: every message costs its own take, the worst case.
+    await waitFor(() => delivered(mine) > i, `message ${i} delivered`);
+  }
+  const perMessage = ((await totalCalls()) - before) / MESSAGES;
+  const seen = mine.flatMap((r) => r.events.map((e) => Number(e.data)));
+  expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: MESSAGES }, (_, i) => i));
+  mine.forEach((r) => r.close());
+  await waitFor(async () => (await redisCli(redis.port, 'LLEN', `sse:q:${topic}`)) === '0', 'nothing left in the queue');
+  return { connections, perMessage };
+}
+
+test('Redis connections and commands per delivered message do not depend on the number of subscribers', async () => {
+  const few = await measure(10, 'list-few');
+  const many = await measure(200, 'list-many');
+  console.log(`redis-list: ${few.connections} Redis connections and ${few.perMessage.toFixed(2)} commands per message with 10 subscribers, `
+    + `${many.connections} and ${many.perMessage.toFixed(2)} with 200`);
+  expect(many.connections).toBe(few.connections);
+  expect(many.connections).toBeLessThanOrEqual(4);
+  expect(many.perMessage).toBeLessThanOrEqual(few.perMessage + 0.5);
+  expect(few.perMessage).toBeLessThan(5);
+}, 90_000);
