@@ -12,19 +12,16 @@ import { waitFor, waitForSteady } from '../support/wait-for.js';
 
 const MESSAGES = 50;
 let redis: TestRedis;
-let relay: RunningServer & { url: string };
+const relays: (RunningServer & { url: string })[] = [];
 const readers: SseReader[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  relay = await startRelay({
-    SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '1000', SHUTDOWN_DRAIN_MS: '0',
-  });
 });
 
 afterAll(async () => {
   readers.forEach((r) => r.close());
-  await relay?.stop();
+  await Promise.all(relays.map((relay) => relay.stop()));
   await redis?.stop();
 });
 
@@ -41,7 +38,12 @@ async function totalCalls(): Promise<number> {
 
 const delivered = (mine: SseReader[]): number => mine.reduce((sum, r) => sum + r.events.length, 0);
 
+// Each measurement has a relay process of its own, so that one's pooled connections do not count in the other.
 async function measure(subscribers: number, topic: string): Promise<{ connections: number; perMessage: number }> {
+  const relay = await startRelay({
+    SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '1000', SHUTDOWN_DRAIN_MS: '0',
+  });
+  relays.push(relay);
   const mine = Array.from({ length: subscribers }, () => new SseReader(`${relay.url}/events?topic=${topic}`));
   readers.push(...mine);
   await Promise.all(mine.map((r) => r.until((x) => x.status === 200 && x.retries.length > 0)));
@@ -58,6 +60,8 @@ async function measure(subscribers: number, topic: string): Promise<{ connection
   expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: MESSAGES }, (_, i) => i));
   mine.forEach((r) => r.close());
   await waitFor(async () => (await redisCli(redis.port, 'LLEN', `sse:q:${topic}`)) === '0', 'nothing left in the queue');
+  await relay.stop();
+  await waitFor(async () => (await relayConnections()) === 0, 'the relay\'s connections closed');
   return { connections, perMessage };
 }
 

@@ -19,7 +19,7 @@ export class ListKeys {
     return this.clustered ? `${this.prefix}q:{${topic}}` : `${this.prefix}q:${topic}`;
   }
 
-  /** Items one consumer has taken and not yet acknowledged. */
+  /** Items one relay process (`consumerId` is its process id) has taken for its subscribers and not yet acknowledged. */
   processing(topic: string, consumerId: string): string {
     return `${this.queue(topic)}#processing:${consumerId}`;
   }
@@ -29,7 +29,7 @@ export class ListKeys {
     return `${this.queue(topic)}#invalid`;
   }
 
-  /** Exists while the consumer is alive (refreshed with a TTL); per topic in a cluster, so it shares the topic's slot. */
+  /** Exists while the process is alive (refreshed with a TTL); per topic in a cluster, so it shares the topic's slot. */
   heartbeat(topic: string, consumerId: string): string {
     return this.clustered ? `${this.queue(topic)}#consumer:${consumerId}` : `${this.prefix}q#consumer:${consumerId}`;
   }
@@ -87,6 +87,19 @@ while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 
 redis.call('SREM', KEYS[4], KEYS[1])
 return moved`;
 
+/**
+ * Moves every item of a live process's processing list back to the consuming end of its queue (oldest taken first) and,
+ * when ARGV[1] is `1`, unregisters the list. A topic's taker runs it with `1` when its last local subscriber left and
+ * nothing it took is held (no BLMOVE can still land there); a closing process runs it with `0`, since a BLMOVE in flight
+ * may still land after it: the list stays registered and another process's recovery pass finds such an item once the
+ * heartbeat is gone. KEYS: processing, queue, registry. Returns the number moved.
+ */
+export const HAND_BACK_SCRIPT = `
+local moved = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end
+if ARGV[1] == '1' then redis.call('SREM', KEYS[3], KEYS[1]) end
+return moved`;
+
 /** LPUSH unless the idempotency marker exists. KEYS: queue, marker. ARGV: item, id, ttl seconds. Returns the id. */
 export const PUSH_ONCE_SCRIPT = `
 local earlier = redis.call('GET', KEYS[2])
@@ -107,7 +120,9 @@ return 1`;
 
 /**
  * Removes the item whose SHA-1 is ARGV[1] from a processing list (POST /ack by handle, from any process). The list
- * holds at most QUEUE_PREFETCH items plus one in flight, so the scan is short. KEYS: processing. Returns 1 or 0.
+ * holds what the process's subscribers of the topic hold (each at most QUEUE_PREFETCH, plus one in flight): the scan
+ * costs one SHA-1 per held item, and only acknowledgements that reach another process pay it. KEYS: processing.
+ * Returns 1 or 0.
  */
 export const ACK_BY_HASH_SCRIPT = `
 for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do

@@ -4,9 +4,12 @@ import { RelayError } from '../../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
 import { answersPing, connected, openRedisConnection, pause, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
-import { ListConsumer } from './list-consumer.js';
+import { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
 import { ACK_BY_HASH_SCRIPT, ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './list-keys.js';
+import { BlockingPool } from './list-pool.js';
+import { ListSubscription } from './list-subscription.js';
+import { ListTaker, type TakerContext } from './list-taker.js';
 import { parseQueueHandle } from '../../queue-handle.js';
 import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
 
@@ -16,8 +19,13 @@ export interface RedisListSettings extends RedisConnectionSettings {
   /** Longest BLMOVE wait before it is re-issued, ms. */
   blockMs: number;
   maxMessageBytes: number;
-  /** A consumer whose heartbeat is this old is dead and its items go back to the queue, ms. Default 15000. */
+  /** A process whose heartbeat is this old is dead and its items go back to the queue, ms. Default 15000. */
   consumerTtlMs?: number | undefined;
+  /**
+   * Most blocking connections the process opens, one per topic being taken from; beyond that, topics take turns
+   * (each blocks at most 250 ms while another waits). Default 32.
+   */
+  maxBlockingConnections?: number | undefined;
   /** How long a publish idempotency key is remembered, seconds (lib/config FIXED_SETTINGS). */
   idempotencyTtlSeconds: number;
   onInvalidEntry?: InvalidEntryListener | undefined;
@@ -28,16 +36,17 @@ export interface RedisListSettings extends RedisConnectionSettings {
 }
 
 const READY_TIMEOUT_MS = 1_000;
-// On close, how long the source waits for its consumers to hand back what they hold before it disconnects.
+// On close, how long the source waits for its subscribers and takers to hand back what they hold before it disconnects.
 const HAND_BACK_MS = 3_000;
 // The source's part of a handle: the consumer id (a UUID) and the item's SHA-1.
 const HANDLE_PART = /^([0-9a-f-]{36})~([0-9a-f]{40})$/;
 
 /**
- * Queue over Redis lists, the reliable pattern: producers `LPUSH` a JSON envelope onto `<prefix>q:<topic>`; each
- * subscriber `BLMOVE`s items into its own processing list and removes them only after the frame was written, so every
- * item goes to exactly one subscriber and a subscriber that dies loses nothing (see recover()). docs/redis.md has the
- * envelope and key layout for producers in other languages.
+ * Queue over Redis lists, the reliable pattern: producers `LPUSH` a JSON envelope onto `<prefix>q:<topic>`; one taker
+ * per topic per process `BLMOVE`s items into the process's processing list for its local subscribers, and an item is
+ * removed only after its frame was written (or acknowledged), so every item goes to exactly one subscriber and a process
+ * that dies loses nothing (see recover()). Connections and Redis commands per message do not grow with subscribers.
+ * docs/redis.md has the envelope and key layout for producers in other languages.
  */
 export class RedisListSource implements QueueSource {
   readonly delivery = 'queue';
@@ -45,7 +54,10 @@ export class RedisListSource implements QueueSource {
   private readonly keys: ListKeys;
   private readonly consumerTtlMs: number;
   private recoveryTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly consumers = new Set<ListConsumer>();
+  private readonly heartbeat: ListHeartbeat;
+  private readonly pool: BlockingPool;
+  private readonly takers = new Map<string, ListTaker>();
+  private readonly subscriptions = new Set<ListSubscription>();
   private readonly keyCheck: ListKeyCheck;
   /** Publishes that wait for replicas go through their own connection, since WAIT holds it (see ReplicatedWriter). */
   private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
@@ -59,6 +71,8 @@ export class RedisListSource implements QueueSource {
       this.replicated = { connection, writer: new ReplicatedWriter(connection, policy) };
     }
     this.consumerTtlMs = settings.consumerTtlMs ?? 15_000;
+    this.heartbeat = new ListHeartbeat(this.command, this.keys, this.consumerTtlMs);
+    this.pool = new BlockingPool(settings, settings.maxBlockingConnections ?? 32);
     this.keyCheck = new ListKeyCheck((key, type) => settings.onFault?.('Redis queue key is not a list; streams of its topic are refused', { key, type }));
   }
 
@@ -86,18 +100,47 @@ export class RedisListSource implements QueueSource {
 
   async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
     this.startRecovery();
-    const consumer = new ListConsumer(this.command, this.keys, { ...this.settings, consumerTtlMs: this.consumerTtlMs }, topics);
-    this.consumers.add(consumer);
+    const takers: ListTaker[] = [];
     try {
-      yield* consumer.run(signal);
+      for (const topic of topics) takers.push(await this.takerFor(topic));
+      const subscription = new ListSubscription(takers);
+      this.subscriptions.add(subscription);
+      try {
+        yield* subscription.deliveries(signal);
+      } finally {
+        this.subscriptions.delete(subscription);
+      }
     } catch (error) {
       if (!isWrongTypeError(error)) throw error;
       // Recorded (log, metric, readiness) and turned into the error the session ends the stream with.
       await this.keyCheck.assertLists(this.command, topics.map((topic) => this.keys.queue(topic)));
       throw error;
     } finally {
-      this.consumers.delete(consumer);
+      for (const taker of takers) taker.leave();
     }
+  }
+
+  // The topic's taker, or a new one; a subscriber arriving while the old one retires waits the moment that takes.
+  private async takerFor(topic: string): Promise<ListTaker> {
+    for (;;) {
+      const taker = this.takers.get(topic);
+      if (taker === undefined) {
+        const fresh = new ListTaker(topic, this.takerContext);
+        fresh.enter();
+        this.takers.set(topic, fresh);
+        return fresh;
+      }
+      if (taker.enter()) return taker;
+      await Promise.race([taker.retired, pause(50)]);
+    }
+  }
+
+  private get takerContext(): TakerContext {
+    const { blockMs, maxMessageBytes, onInvalidEntry } = this.settings;
+    return {
+      command: this.command, keys: this.keys, pool: this.pool, heartbeat: this.heartbeat, blockMs, maxMessageBytes, onInvalidEntry,
+      onRetired: (taker) => void (this.takers.get(taker.topic) === taker && this.takers.delete(taker.topic)),
+    };
   }
 
   /** Removes items by handle from the processing list of the consumer that holds them, in whichever process it runs. */
@@ -154,12 +197,20 @@ export class RedisListSource implements QueueSource {
   }
 
   /**
-   * Waits (at most 3 s) for every consumer to move what it holds back to its queue, then disconnects: a clean shutdown
-   * leaves nothing for another process's recovery pass to find 15–30 s later.
+   * Waits (at most 3 s) for every subscriber to release what it holds and for the processing lists to go back to their
+   * queues, then disconnects: a clean shutdown leaves nothing for another process's recovery pass to find 15–30 s later.
+   * The heartbeat goes first, so an item that a BLMOVE in flight moves after the hand-back is recovered by another
+   * process at once.
    */
   async close(): Promise<void> {
     clearInterval(this.recoveryTimer);
-    const handedBack = Promise.all([...this.consumers].map((consumer) => consumer.stop()));
+    const handedBack = (async () => {
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.end()));
+      this.pool.close();
+      const takers = [...this.takers.values()];
+      await this.heartbeat.end(takers.map((taker) => taker.topic));
+      await Promise.all(takers.map((taker) => taker.close()));
+    })().catch(() => undefined);
     await Promise.race([handedBack, pause(HAND_BACK_MS)]);
     this.command.disconnect();
     this.replicated?.connection.disconnect();

@@ -1,0 +1,280 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { queueHandle } from '../../queue-handle.js';
+import { connected, pause, withDeadline } from './connection.js';
+import { parseListEnvelope, type InvalidEntryListener } from './entry.js';
+import { ListDelivery, type DeliveryOwner } from './list-delivery.js';
+import type { ListHeartbeat } from './list-heartbeat.js';
+import { isWrongTypeError } from './list-key-check.js';
+import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, type ListKeys } from './list-keys.js';
+import type { BlockingPool } from './list-pool.js';
+
+/** A subscriber waiting for its next item (see ListSubscription); one waiter may wait on several takers. */
+export interface Waiter {
+  /** Hands it a delivery; false when it no longer waits (the taker then offers the delivery to the next one). */
+  give(delivery: ListDelivery): boolean;
+  /** Ends its wait with an error retrying cannot fix (a queue key of the wrong type). */
+  fail(error: unknown): void;
+}
+
+/** What every taker of a source shares. */
+export interface TakerContext {
+  command: Redis;
+  keys: ListKeys;
+  pool: BlockingPool;
+  heartbeat: ListHeartbeat;
+  blockMs: number;
+  maxMessageBytes: number;
+  onInvalidEntry?: InvalidEntryListener | undefined;
+  /** The taker retired (no local subscriber, nothing held): the source forgets it. */
+  onRetired(taker: ListTaker): void;
+}
+
+// While other takers wait for a blocking connection, a holder blocks at most this long before passing it on.
+const CONTENDED_BLOCK_MS = 250;
+const DEADLINE_GRACE_MS = 1_500;
+// An item taken for a subscriber that meanwhile got one from another topic waits this long for the next local subscriber
+// before it goes back to the queue.
+const HOLD_MS = 1_000;
+
+/**
+ * The one consumer of a redis-list topic in this process, for all of the topic's local subscribers: `BLMOVE`s from the
+ * queue into the process's processing list only while some subscriber waits for an item (so at most one item in flight
+ * beyond what subscribers hold), and hands each item to the longest-waiting one. Redis work per message does not depend
+ * on the number of subscribers, and the process holds one blocking connection per topic being taken from (from a bounded
+ * pool), not one per subscriber.
+ */
+export class ListTaker implements DeliveryOwner {
+  private readonly waiters = new Set<Waiter>();
+  private users = 0;
+  private state: 'open' | 'retiring' | 'retired' = 'open';
+  private running: Promise<void> | undefined;
+  private registered = false;
+  /** Items taken and not settled, by SHA-1: what this process knows it holds of the topic. */
+  private readonly counts = new Map<string, number>();
+  /** Items found in the processing list that nobody here holds (a lost BLMOVE reply, a failed ack). */
+  private readonly orphans: Buffer[] = [];
+  private sweepDue = false;
+  private inHand: { delivery: ListDelivery; timer: ReturnType<typeof setTimeout> } | undefined;
+  private readonly processing: string;
+  private readonly queue: string;
+  private markRetired: () => void = () => undefined;
+  /** Resolves once the taker retired; a subscriber that arrives meanwhile asks the source for a new one. */
+  readonly retired = new Promise<void>((resolve) => (this.markRetired = resolve));
+
+  constructor(readonly topic: string, private readonly context: TakerContext) {
+    this.queue = context.keys.queue(topic);
+    this.processing = context.keys.processing(topic, context.heartbeat.processId);
+  }
+
+  /** One more local subscriber; false when the taker is retiring (wait for `retired`, then ask the source again). */
+  enter(): boolean {
+    if (this.state !== 'open') return false;
+    this.users += 1;
+    return true;
+  }
+
+  /** A subscriber left, after releasing what it held. */
+  leave(): void {
+    this.users -= 1;
+    void this.tryRetire();
+  }
+
+  /** Serves `waiter` now from an item in hand, or queues it (FIFO) and takes for it. */
+  wait(waiter: Waiter): void {
+    const inHand = this.inHand;
+    if (inHand !== undefined) {
+      clearTimeout(inHand.timer);
+      this.inHand = undefined;
+      if (waiter.give(inHand.delivery)) return;
+      this.offer(inHand.delivery);
+    }
+    this.waiters.add(waiter);
+    this.ensureRunning();
+  }
+
+  unwait(waiter: Waiter): void {
+    this.waiters.delete(waiter);
+  }
+
+  removeItem(item: Buffer): Promise<unknown> {
+    return this.context.command.lrem(this.processing, 1, item);
+  }
+
+  returnItem(item: Buffer): Promise<unknown> {
+    return this.context.command.eval(RELEASE_SCRIPT, 2, this.processing, this.queue, item);
+  }
+
+  async holdsItem(item: Buffer): Promise<boolean> {
+    return (await this.context.command.lpos(this.processing, item)) !== null;
+  }
+
+  settled(delivery: ListDelivery, sure: boolean): void {
+    this.count(delivery.sha, -1);
+    // Redis did not answer: the item may still be in the processing list, held by nobody. The next sweep adopts it.
+    if (!sure) this.sweepDue = true;
+    if (this.users === 0) void this.tryRetire();
+  }
+
+  private ensureRunning(): void {
+    if (this.running !== undefined || this.state !== 'open') return;
+    this.running = this.run().finally(() => {
+      this.running = undefined;
+      if (this.waiters.size > 0) this.ensureRunning();
+      else void this.tryRetire();
+    });
+  }
+
+  private async run(): Promise<void> {
+    let connection: Redis | undefined;
+    let failures = 0;
+    try {
+      while (this.waiters.size > 0 && this.state === 'open') {
+        try {
+          await this.prepare();
+          const orphan = this.orphans.shift();
+          if (orphan !== undefined) {
+            this.handOut(orphan);
+            continue;
+          }
+          connection ??= await this.context.pool.acquire();
+          const item = await this.take(connection);
+          failures = 0;
+          if (item !== null) this.handOut(item);
+          if (this.context.pool.contended) {
+            // Another topic waits for a connection: pass this one on and queue again behind it.
+            this.context.pool.release(connection);
+            connection = undefined;
+          }
+        } catch (error) {
+          if (this.state !== 'open') break;
+          // Retrying cannot fix a key of the wrong type: the streams end and their reconnects get a clear 503.
+          if (isWrongTypeError(error)) return this.failWaiters(error);
+          failures += 1;
+          // The move may have happened with only its reply lost: the item then waits in the processing list.
+          this.sweepDue = true;
+          await pause(Math.min(100 * failures, 1_000));
+        }
+      }
+    } finally {
+      if (connection !== undefined) this.context.pool.release(connection);
+    }
+  }
+
+  // Registered (heartbeat) before the first take, so an item taken by a process that dies is always found again.
+  private async prepare(): Promise<void> {
+    if (!this.registered) {
+      await this.context.heartbeat.join(this.topic);
+      this.registered = true;
+    }
+    if (this.sweepDue) {
+      this.sweepDue = false;
+      await this.adoptOrphans();
+    }
+  }
+
+  private async take(connection: Redis): Promise<Buffer | null> {
+    await connected(connection);
+    const { blockMs, pool } = this.context;
+    const waitMs = pool.contended ? Math.min(blockMs, CONTENDED_BLOCK_MS) : blockMs;
+    const move = connection.blmoveBuffer(this.queue, this.processing, 'RIGHT', 'LEFT', waitMs / 1000);
+    return withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
+  }
+
+  /** Items in the processing list beyond those counted: taken, but never handed out. Runs only between takes. */
+  private async adoptOrphans(): Promise<void> {
+    const known = new Map(this.counts);
+    for (const item of await this.context.command.lrangeBuffer(this.processing, 0, -1)) {
+      const sha = sha1(item);
+      const count = known.get(sha) ?? 0;
+      if (count > 0) known.set(sha, count - 1);
+      else if (!this.orphans.some((orphan) => orphan.equals(item))) this.orphans.push(item);
+    }
+  }
+
+  private handOut(item: Buffer): void {
+    const envelope = parseListEnvelope(item, this.context.maxMessageBytes);
+    const sha = sha1(item);
+    this.count(sha, 1);
+    if (typeof envelope === 'string') return void this.setAside(item, sha, envelope);
+    const handle = queueHandle(this.topic, `${this.context.heartbeat.processId}~${sha}`);
+    this.offer(new ListDelivery(item, sha, { topic: this.topic, id: envelope.id ?? randomUUID(), handle, event: envelope.event, data: envelope.data }, this));
+  }
+
+  // To the longest-waiting subscriber; with none left, held a moment for the next, then back to the queue.
+  private offer(delivery: ListDelivery): void {
+    for (const waiter of this.waiters) {
+      this.waiters.delete(waiter);
+      if (waiter.give(delivery)) return;
+    }
+    if (this.inHand !== undefined || this.state !== 'open') return void delivery.release().catch(() => undefined);
+    const timer = setTimeout(() => this.dropInHand(), HOLD_MS);
+    timer.unref?.();
+    this.inHand = { delivery, timer };
+  }
+
+  private dropInHand(): void {
+    const inHand = this.inHand;
+    this.inHand = undefined;
+    if (inHand === undefined) return;
+    clearTimeout(inHand.timer);
+    void inHand.delivery.release().catch(() => undefined);
+  }
+
+  // Set aside rather than dropped or retried: it would fail the same way for every subscriber, for ever.
+  private async setAside(item: Buffer, sha: string, reason: string): Promise<void> {
+    const { command, keys } = this.context;
+    await command.multi().lrem(this.processing, 1, item).lpush(keys.invalid(this.topic), item).exec().catch(() => undefined);
+    this.count(sha, -1);
+    this.context.onInvalidEntry?.({ topic: this.topic, position: '?', reason });
+  }
+
+  private failWaiters(error: unknown): void {
+    for (const waiter of [...this.waiters]) {
+      this.waiters.delete(waiter);
+      waiter.fail(error);
+    }
+  }
+
+  private count(sha: string, by: number): void {
+    const next = (this.counts.get(sha) ?? 0) + by;
+    if (next > 0) this.counts.set(sha, next);
+    else this.counts.delete(sha);
+  }
+
+  /**
+   * Once no local subscriber is left and nothing taken is held (and no BLMOVE is in flight), the processing list goes
+   * back to the queue and is unregistered. If Redis does not answer, the taker stays and tries again later.
+   */
+  private async tryRetire(): Promise<void> {
+    if (this.users > 0 || this.running !== undefined || this.state !== 'open') return;
+    if (this.inHand !== undefined) return this.dropInHand();
+    if (this.counts.size > 0) return;
+    this.state = 'retiring';
+    this.context.heartbeat.leave(this.topic);
+    try {
+      if (this.registered) await this.context.command.eval(HAND_BACK_SCRIPT, 3, this.processing, this.queue, this.context.keys.registry(this.topic), '1');
+    } catch {
+      [this.state, this.registered] = ['open', false];
+      const retry = setTimeout(() => void this.tryRetire(), 1_000);
+      retry.unref?.();
+      return;
+    }
+    this.state = 'retired';
+    this.context.onRetired(this);
+    this.markRetired();
+  }
+
+  /** The source is closing: stop taking; what the processing list holds goes back (see RedisListSource.close). */
+  async close(): Promise<void> {
+    this.state = 'retired';
+    this.waiters.clear();
+    this.dropInHand();
+    this.markRetired();
+    if (this.registered) await this.context.command.eval(HAND_BACK_SCRIPT, 3, this.processing, this.queue, this.context.keys.registry(this.topic), '0');
+  }
+}
+
+function sha1(item: Buffer): string {
+  return createHash('sha1').update(item).digest('hex');
+}
