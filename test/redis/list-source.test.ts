@@ -31,6 +31,15 @@ async function drain(source: RedisListSource, topics: string[], signal: AbortSig
   }
 }
 
+/** Takes one delivery and holds it, without asking for the next, until `signal` aborts. */
+async function holdOne(source: RedisListSource, topic: string, signal: AbortSignal, got: Delivery[]): Promise<void> {
+  const deliveries = source.consume([topic], signal)[Symbol.asyncIterator]();
+  const first = await deliveries.next();
+  if (first.done !== true) got.push(first.value);
+  await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+  await deliveries.return?.(undefined);
+}
+
 async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
@@ -140,4 +149,60 @@ test('a consumer killed mid-processing: its items are recovered and delivered to
   expect(got.map((d) => d.data)).toEqual(['item0', 'item1', 'item2']);
   expect(await raw.exists(held[0] as string)).toBe(0);
   console.log(`list crash: killed consumer held 3 items; recovered and delivered ${got.length}`);
+});
+
+test('subscribers of one process share its processing list: one that leaves gives back only what it held', async () => {
+  const source = makeSource();
+  for (let i = 0; i < 2; i++) await source.publish('shared', { data: `s${i}` });
+  const [stopA, stopB] = [new AbortController(), new AbortController()];
+  const [gotA, gotB]: Delivery[][] = [[], []];
+  const runningA = holdOne(source, 'shared', stopA.signal, gotA);
+  await until(() => gotA.length === 1);
+  const runningB = holdOne(source, 'shared', stopB.signal, gotB);
+  await until(() => gotB.length === 1);
+  const lists = await raw.keys('sse:q:shared#processing:*');
+  expect(lists).toHaveLength(1);
+  expect(await raw.llen(lists[0] as string)).toBe(2);
+
+  stopA.abort();
+  await runningA;
+  expect((await raw.lrange('sse:q:shared', 0, -1)).map((i) => JSON.parse(i).data)).toEqual([gotA[0]?.data]);
+  expect(await raw.llen(lists[0] as string)).toBe(1);
+  expect(await gotB[0]?.isHeld()).toBe(true);
+  // POST /ack answered by another process: it removes the item by its handle from this process's list.
+  await makeSource().acknowledge('shared', [gotB[0]?.handle as string]);
+  expect(await gotB[0]?.isHeld()).toBe(false);
+  stopB.abort();
+  await runningB;
+  expect(await raw.llen('sse:q:shared')).toBe(1);
+  // The last subscriber gone, the topic's taker retires: nothing held, its list unregistered.
+  await until(async () => (await raw.sismember('sse:q#processing', lists[0] as string)) === 0);
+  await raw.del('sse:q:shared');
+});
+
+test('more topics in use than blocking connections: topics take turns on a bounded pool and every item arrives', async () => {
+  const source = new RedisListSource({ url: redis.url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS, maxBlockingConnections: 2 });
+  sources.push(source);
+  const topics = Array.from({ length: 6 }, (_, i) => `turn${i}`);
+  const stop = new AbortController();
+  const got: Delivery[][] = topics.map(() => []);
+  const running = topics.map((topic, i) => drain(source, [topic], stop.signal, got[i] as Delivery[]));
+  const all = async (): Promise<number> => String(await raw.client('LIST')).split('\n').filter((l) => l.includes('name=sse-relay:blocking')).length;
+  // The other tests' sources keep their pooled connections open: count only the ones this source adds.
+  const others = await all();
+  const blocking = async (): Promise<number> => (await all()) - others;
+  let most = 0;
+  for (let round = 0; round < 5; round++) {
+    for (const topic of topics) await source.publish(topic, { data: `${topic}/${round}` });
+    most = Math.max(most, await blocking());
+  }
+  await until(async () => {
+    most = Math.max(most, await blocking());
+    return got.every((list) => list.length === 5);
+  }, 15_000);
+  stop.abort();
+  await Promise.all(running);
+  for (const [i, topic] of topics.entries()) expect(got[i]?.map((d) => d.data)).toEqual([0, 1, 2, 3, 4].map((n) => `${topic}/${n}`));
+  expect(most).toBeLessThanOrEqual(2);
+  console.log(`list pool: 6 topics, 30 items delivered in order over at most ${most} blocking connections`);
 });
