@@ -8,9 +8,11 @@ import { waitFor, waitForSteady } from '../support/wait-for.js';
 
 // SOURCE=redis-list: the Redis connections of a relay process and the Redis commands per delivered message must not grow
 // with the number of subscribers. One taker per topic per process BLMOVEs for all of the topic's local subscribers.
-// Measured with CLIENT LIST and INFO commandstats, with 10 and then with 200 subscribers of one topic.
+// Measured with CLIENT LIST and INFO commandstats, with 10 and then with 200 subscribers of one topic: per delivered
+// message, and per second while the queue is empty (re-issued BLMOVEs and heartbeats), with REDIS_BLOCK_MS=500.
 
 const MESSAGES = 50;
+const IDLE_MS = 2_000;
 let redis: TestRedis;
 const relays: (RunningServer & { url: string })[] = [];
 const readers: SseReader[] = [];
@@ -39,9 +41,10 @@ async function totalCalls(): Promise<number> {
 const delivered = (mine: SseReader[]): number => mine.reduce((sum, r) => sum + r.events.length, 0);
 
 // Each measurement has a relay process of its own, so that one's pooled connections do not count in the other.
-async function measure(subscribers: number, topic: string): Promise<{ connections: number; perMessage: number }> {
+async function measure(subscribers: number, topic: string): Promise<{ connections: number; perMessage: number; idlePerSecond: number }> {
   const relay = await startRelay({
-    SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '1000', SHUTDOWN_DRAIN_MS: '0',
+    SOURCE: 'redis-list', REDIS_URL: redis.url, REDIS_BLOCK_MS: '500', PUBLISH_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '1000',
+    SHUTDOWN_DRAIN_MS: '0',
   });
   relays.push(relay);
   const mine = Array.from({ length: subscribers }, () => new SseReader(`${relay.url}/events?topic=${topic}`));
@@ -49,6 +52,9 @@ async function measure(subscribers: number, topic: string): Promise<{ connection
   await Promise.all(mine.map((r) => r.until((x) => x.status === 200 && x.retries.length > 0)));
   // Every subscriber's consumer has started (registered, blocking) once the connection count stops moving.
   const connections = await waitForSteady(relayConnections, 'count of the relay\'s Redis connections');
+  const idleFrom = await totalCalls();
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  const idlePerSecond = ((await totalCalls()) - idleFrom) / (IDLE_MS / 1000);
   const before = await totalCalls();
   for (let i = 0; i < MESSAGES; i++) {
     expect((await publish(relay.url, { topic, data: String(i) })).status).toBe(202);
@@ -62,16 +68,18 @@ async function measure(subscribers: number, topic: string): Promise<{ connection
   await waitFor(async () => (await redisCli(redis.port, 'LLEN', `sse:q:${topic}`)) === '0', 'nothing left in the queue');
   await relay.stop();
   await waitFor(async () => (await relayConnections()) === 0, 'the relay\'s connections closed');
-  return { connections, perMessage };
+  return { connections, perMessage, idlePerSecond };
 }
 
 test('Redis connections and commands per delivered message do not depend on the number of subscribers', async () => {
   const few = await measure(10, 'list-few');
   const many = await measure(200, 'list-many');
-  console.log(`redis-list: ${few.connections} Redis connections and ${few.perMessage.toFixed(2)} commands per message with 10 subscribers, `
-    + `${many.connections} and ${many.perMessage.toFixed(2)} with 200`);
+  const line = (m: typeof few): string => `${m.connections} Redis connections, ${m.perMessage.toFixed(2)} commands per message, ${m.idlePerSecond} per idle second`;
+  console.log(`redis-list: 10 subscribers: ${line(few)}; 200 subscribers: ${line(many)}`);
   expect(many.connections).toBe(few.connections);
   expect(many.connections).toBeLessThanOrEqual(4);
   expect(many.perMessage).toBeLessThanOrEqual(few.perMessage + 0.5);
   expect(few.perMessage).toBeLessThan(5);
+  // A BLMOVE re-issued every 0.5 s and a heartbeat MULTI (4 calls) every 5 s, give or take one of each in the window.
+  expect(many.idlePerSecond).toBeLessThanOrEqual(few.idlePerSecond + 3);
 }, 90_000);
