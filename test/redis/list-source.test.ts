@@ -155,7 +155,8 @@ test('subscribers of one process share its processing list: one that leaves give
   const source = makeSource();
   for (let i = 0; i < 2; i++) await source.publish('shared', { data: `s${i}` });
   const [stopA, stopB] = [new AbortController(), new AbortController()];
-  const [gotA, gotB]: Delivery[][] = [[], []];
+  const gotA: Delivery[] = [];
+  const gotB: Delivery[] = [];
   const runningA = holdOne(source, 'shared', stopA.signal, gotA);
   await until(() => gotA.length === 1);
   const runningB = holdOne(source, 'shared', stopB.signal, gotB);
