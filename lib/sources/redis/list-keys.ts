@@ -100,6 +100,20 @@ while redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 
 if ARGV[1] == '1' then redis.call('SREM', KEYS[3], KEYS[1]) end
 return moved`;
 
+/**
+ * Moves up to ARGV[1] items from the consuming end of a queue into a processing list, oldest first, in one command: a
+ * taker with several waiting subscribers and a backlog takes them in one round trip instead of one BLMOVE each.
+ * KEYS: queue, processing (one slot in a cluster). Returns the moved items, oldest first.
+ */
+export const TAKE_SOME_SCRIPT = `
+local moved = {}
+for i = 1, tonumber(ARGV[1]) do
+  local item = redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT')
+  if not item then break end
+  moved[i] = item
+end
+return moved`;
+
 /** LPUSH unless the idempotency marker exists. KEYS: queue, marker. ARGV: item, id, ttl seconds. Returns the id. */
 export const PUSH_ONCE_SCRIPT = `
 local earlier = redis.call('GET', KEYS[2])

@@ -6,7 +6,7 @@ import { parseListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListDelivery, type DeliveryOwner } from './list-delivery.js';
 import type { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError } from './list-key-check.js';
-import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, type ListKeys } from './list-keys.js';
+import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
 import type { BlockingPool } from './list-pool.js';
 
 /** A subscriber waiting for its next item (see ListSubscription); one waiter may wait on several takers. */
@@ -33,6 +33,10 @@ export interface TakerContext {
 // While other takers wait for a blocking connection, a holder blocks at most this long before passing it on.
 const CONTENDED_BLOCK_MS = 250;
 const DEADLINE_GRACE_MS = 1_500;
+// Most items one TAKE_SOME_SCRIPT moves: a backlog is taken this many at a time, at most one per waiting subscriber.
+const BATCH = 64;
+// A BLMOVE answered faster than this did not wait: the queue had items, and probably has more.
+const BACKLOG_HINT_MS = 5;
 // An item taken for a subscriber that meanwhile got one from another topic waits this long for the next local subscriber
 // before it goes back to the queue.
 const HOLD_MS = 1_000;
@@ -55,6 +59,8 @@ export class ListTaker implements DeliveryOwner {
   /** Items found in the processing list that nobody here holds (a lost BLMOVE reply, a failed ack). */
   private readonly orphans: Buffer[] = [];
   private sweepDue = false;
+  /** The last take left subscribers waiting and may have left items in the queue: take several at once next. */
+  private backlog = false;
   private inHand: { delivery: ListDelivery; timer: ReturnType<typeof setTimeout> } | undefined;
   private readonly processing: string;
   private readonly queue: string;
@@ -138,9 +144,16 @@ export class ListTaker implements DeliveryOwner {
             continue;
           }
           connection ??= await this.context.pool.acquire();
-          const item = await this.take(connection);
+          const wanted = Math.min(this.waiters.size, BATCH);
+          const batch = this.backlog && wanted > 1;
+          const started = performance.now();
+          const items = batch ? await this.takeSome(connection, wanted) : await this.take(connection);
           failures = 0;
-          if (item !== null) this.handOut(item);
+          for (const item of items) this.handOut(item);
+          // More may wait in the queue after a full batch, or after a BLMOVE that did not block; a mostly empty queue
+          // keeps costing one BLMOVE per item and no probe.
+          const more = batch ? items.length === wanted : items.length > 0 && performance.now() - started < BACKLOG_HINT_MS;
+          this.backlog = more && this.waiters.size > 1;
           if (this.context.pool.contended) {
             // Another topic waits for a connection: pass this one on and queue again behind it.
             this.context.pool.release(connection);
@@ -173,12 +186,19 @@ export class ListTaker implements DeliveryOwner {
     }
   }
 
-  private async take(connection: Redis): Promise<Buffer | null> {
+  private async take(connection: Redis): Promise<Buffer[]> {
     await connected(connection);
     const { blockMs, pool } = this.context;
     const waitMs = pool.contended ? Math.min(blockMs, CONTENDED_BLOCK_MS) : blockMs;
     const move = connection.blmoveBuffer(this.queue, this.processing, 'RIGHT', 'LEFT', waitMs / 1000);
-    return withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
+    const item = await withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
+    return item === null ? [] : [item];
+  }
+
+  private async takeSome(connection: Redis, count: number): Promise<Buffer[]> {
+    await connected(connection);
+    const move = connection.callBuffer('EVAL', [TAKE_SOME_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
+    return withDeadline(DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
   }
 
   /** Items in the processing list beyond those counted: taken, but never handed out. Runs only between takes. */
