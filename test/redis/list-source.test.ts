@@ -207,3 +207,27 @@ test('more topics in use than blocking connections: topics take turns on a bound
   expect(most).toBeLessThanOrEqual(2);
   console.log(`list pool: 6 topics, 30 items delivered in order over at most ${most} blocking connections`);
 });
+
+test('subscribers that come and go on one topic (the taker retires and returns): every item acknowledged once, none stranded', async () => {
+  const source = makeSource();
+  for (let i = 0; i < 90; i++) await source.publish('churn', { data: String(i) });
+  const acked: string[] = [];
+  const visiting = new Set<AbortController>();
+  // Each subscriber acknowledges two items, is handed a third and leaves without acknowledging it (the last ones leave
+  // when everything is acknowledged).
+  const visit = async (): Promise<void> => {
+    const stop = new AbortController();
+    visiting.add(stop);
+    let taken = 0;
+    for await (const delivery of source.consume(['churn'], stop.signal)) {
+      if (++taken > 2) stop.abort();
+      else acked.push((await delivery.ack(), delivery.data));
+      if (acked.length === 90) visiting.forEach((visitor) => visitor.abort());
+    }
+    visiting.delete(stop);
+  };
+  for (let round = 0; round < 60 && acked.length < 90; round++) await Promise.all([visit(), visit(), visit()]);
+  expect(acked.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 90 }, (_, i) => i));
+  expect(await raw.llen('sse:q:churn')).toBe(0);
+  await until(async () => (await raw.keys('sse:q:churn#processing:*')).length === 0 && (await raw.scard('sse:q#processing')) === 0);
+});
