@@ -1,12 +1,13 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { queueHandle } from '../../queue-handle.js';
-import { connected, pause, withDeadline } from './connection.js';
+import { pause } from './connection.js';
 import { parseListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListDelivery, type DeliveryOwner } from './list-delivery.js';
 import type { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError } from './list-key-check.js';
-import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
+import type { ListKeys } from './list-keys.js';
+import { ListMoves, sha1 } from './list-moves.js';
 import type { BlockingPool } from './list-pool.js';
 
 /** A subscriber waiting for its next item (see ListSubscription); one waiter may wait on several takers. */
@@ -32,7 +33,6 @@ export interface TakerContext {
 
 // While other takers wait for a blocking connection, a holder blocks at most this long before passing it on.
 const CONTENDED_BLOCK_MS = 250;
-const DEADLINE_GRACE_MS = 1_500;
 // Most items one TAKE_SOME_SCRIPT moves: a backlog is taken this many at a time, at most one per waiting subscriber.
 const BATCH = 64;
 // A BLMOVE answered faster than this did not wait: the queue had items, and probably has more.
@@ -62,15 +62,13 @@ export class ListTaker implements DeliveryOwner {
   /** The last take left subscribers waiting and may have left items in the queue: take several at once next. */
   private backlog = false;
   private inHand: { delivery: ListDelivery; timer: ReturnType<typeof setTimeout> } | undefined;
-  private readonly processing: string;
-  private readonly queue: string;
+  private readonly moves: ListMoves;
   private markRetired: () => void = () => undefined;
   /** Resolves once the taker retired; a subscriber that arrives meanwhile asks the source for a new one. */
   readonly retired = new Promise<void>((resolve) => (this.markRetired = resolve));
 
   constructor(readonly topic: string, private readonly context: TakerContext) {
-    this.queue = context.keys.queue(topic);
-    this.processing = context.keys.processing(topic, context.heartbeat.processId);
+    this.moves = new ListMoves(context.command, context.keys, topic, context.heartbeat.processId);
   }
 
   /** One more local subscriber; false when the taker is retiring (wait for `retired`, then ask the source again). */
@@ -104,15 +102,15 @@ export class ListTaker implements DeliveryOwner {
   }
 
   removeItem(item: Buffer): Promise<unknown> {
-    return this.context.command.lrem(this.processing, 1, item);
+    return this.moves.remove(item);
   }
 
   returnItem(item: Buffer): Promise<unknown> {
-    return this.context.command.eval(RELEASE_SCRIPT, 2, this.processing, this.queue, item);
+    return this.moves.putBack(item);
   }
 
-  async holdsItem(item: Buffer): Promise<boolean> {
-    return (await this.context.command.lpos(this.processing, item)) !== null;
+  holdsItem(item: Buffer): Promise<boolean> {
+    return this.moves.holds(item);
   }
 
   settled(delivery: ListDelivery, sure: boolean): void {
@@ -144,16 +142,8 @@ export class ListTaker implements DeliveryOwner {
             continue;
           }
           connection ??= await this.context.pool.acquire();
-          const wanted = Math.min(this.waiters.size, BATCH);
-          const batch = this.backlog && wanted > 1;
-          const started = performance.now();
-          const items = batch ? await this.takeSome(connection, wanted) : await this.take(connection);
+          await this.takeRound(connection);
           failures = 0;
-          for (const item of items) this.handOut(item);
-          // More may wait in the queue after a full batch, or after a BLMOVE that did not block; a mostly empty queue
-          // keeps costing one BLMOVE per item and no probe.
-          const more = batch ? items.length === wanted : items.length > 0 && performance.now() - started < BACKLOG_HINT_MS;
-          this.backlog = more && this.waiters.size > 1;
           if (this.context.pool.contended) {
             // Another topic waits for a connection: pass this one on and queue again behind it.
             this.context.pool.release(connection);
@@ -186,29 +176,25 @@ export class ListTaker implements DeliveryOwner {
     }
   }
 
-  private async take(connection: Redis): Promise<Buffer[]> {
-    await connected(connection);
+  // One BLMOVE, or under a backlog one batch of up to one item per waiting subscriber.
+  private async takeRound(connection: Redis): Promise<void> {
     const { blockMs, pool } = this.context;
+    const wanted = Math.min(this.waiters.size, BATCH);
+    const batch = this.backlog && wanted > 1;
+    const started = performance.now();
     const waitMs = pool.contended ? Math.min(blockMs, CONTENDED_BLOCK_MS) : blockMs;
-    const move = connection.blmoveBuffer(this.queue, this.processing, 'RIGHT', 'LEFT', waitMs / 1000);
-    const item = await withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
-    return item === null ? [] : [item];
+    const items = batch ? await this.moves.takeSome(connection, wanted) : await this.moves.takeOne(connection, waitMs);
+    for (const item of items) this.handOut(item);
+    // More may wait in the queue after a full batch, or after a BLMOVE that did not block; a mostly empty queue keeps
+    // costing one BLMOVE per item and no probe.
+    const more = batch ? items.length === wanted : items.length > 0 && performance.now() - started < BACKLOG_HINT_MS;
+    this.backlog = more && this.waiters.size > 1;
   }
 
-  private async takeSome(connection: Redis, count: number): Promise<Buffer[]> {
-    await connected(connection);
-    const move = connection.callBuffer('EVAL', [TAKE_SOME_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
-    return withDeadline(DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
-  }
-
-  /** Items in the processing list beyond those counted: taken, but never handed out. Runs only between takes. */
+  /** Items in the processing list nobody here holds: taken, but never handed out. Runs only between takes. */
   private async adoptOrphans(): Promise<void> {
-    const known = new Map(this.counts);
-    for (const item of await this.context.command.lrangeBuffer(this.processing, 0, -1)) {
-      const sha = sha1(item);
-      const count = known.get(sha) ?? 0;
-      if (count > 0) known.set(sha, count - 1);
-      else if (!this.orphans.some((orphan) => orphan.equals(item))) this.orphans.push(item);
+    for (const item of await this.moves.uncounted(this.counts)) {
+      if (!this.orphans.some((orphan) => orphan.equals(item))) this.orphans.push(item);
     }
   }
 
@@ -243,8 +229,7 @@ export class ListTaker implements DeliveryOwner {
 
   // Set aside rather than dropped or retried: it would fail the same way for every subscriber, for ever.
   private async setAside(item: Buffer, sha: string, reason: string): Promise<void> {
-    const { command, keys } = this.context;
-    await command.multi().lrem(this.processing, 1, item).lpush(keys.invalid(this.topic), item).exec().catch(() => undefined);
+    await this.moves.setAside(item).catch(() => undefined);
     this.count(sha, -1);
     this.context.onInvalidEntry?.({ topic: this.topic, position: '?', reason });
   }
@@ -273,7 +258,7 @@ export class ListTaker implements DeliveryOwner {
     this.state = 'retiring';
     this.context.heartbeat.leave(this.topic);
     try {
-      if (this.registered) await this.context.command.eval(HAND_BACK_SCRIPT, 3, this.processing, this.queue, this.context.keys.registry(this.topic), '1');
+      if (this.registered) await this.moves.handBack(true);
     } catch {
       [this.state, this.registered] = ['open', false];
       const retry = setTimeout(() => void this.tryRetire(), 1_000);
@@ -291,10 +276,6 @@ export class ListTaker implements DeliveryOwner {
     this.waiters.clear();
     this.dropInHand();
     this.markRetired();
-    if (this.registered) await this.context.command.eval(HAND_BACK_SCRIPT, 3, this.processing, this.queue, this.context.keys.registry(this.topic), '0');
+    if (this.registered) await this.moves.handBack(false);
   }
-}
-
-function sha1(item: Buffer): string {
-  return createHash('sha1').update(item).digest('hex');
 }
