@@ -182,7 +182,10 @@ test('subscribers of one process share its processing list: one that leaves give
 });
 
 test('more topics in use than blocking connections: topics take turns on a bounded pool and every item arrives', async () => {
-  const source = new RedisListSource({ url: redis.url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS, maxBlockingConnections: 2 });
+  const source = new RedisListSource({
+    url: redis.url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS, maxBlockingConnections: 2,
+    idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds,
+  });
   sources.push(source);
   const topics = Array.from({ length: 6 }, (_, i) => `turn${i}`);
   const stop = new AbortController();
