@@ -6,6 +6,7 @@ import type { Delivery } from '../../lib/source.js';
 import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
 import { RedisListSource } from '../../lib/sources/redis/list.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 const TTL_MS = 1_000;
 let redis: TestRedis;
@@ -29,13 +30,7 @@ async function drain(source: RedisListSource, topics: string[], signal: AbortSig
   }
 }
 
-async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const blockedClients = async (): Promise<number> => Number(/^blocked_clients:(\d+)/m.exec(await raw.info('clients'))?.[1]);
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -62,10 +57,11 @@ test('each item goes to exactly one of three consumers, in FIFO order per consum
   const source = makeSource();
   const stop = new AbortController();
   const got: Delivery[][] = [[], [], []];
+  const blockedBefore = await blockedClients();
   const running = got.map((list) => drain(source, ['work'], stop.signal, list));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitFor(async () => (await blockedClients()) >= blockedBefore + 3, 'three consumers blocked in BLMOVE');
   for (let i = 0; i < 300; i++) await source.publish('work', { data: String(i) });
-  await until(() => got.flat().length === 300);
+  await waitFor(() => got.flat().length === 300, '300 items delivered', 5_000);
   stop.abort();
   await Promise.all(running);
   const all = got.flat().map((d) => Number(d.data));
@@ -86,7 +82,7 @@ test('a consumer on several topics gets them all; abort stops it promptly and wh
   const running = drain(source, ['t1', 't2'], stop.signal, got, false);
   await source.publish('t1', { data: 'one' });
   await source.publish('t2', { data: 'two' });
-  await until(() => got.length === 2);
+  await waitFor(() => got.length === 2, 'one item of each topic', 5_000);
   const started = Date.now();
   stop.abort();
   await running;
@@ -107,7 +103,7 @@ test('release puts an item back for the next consumer; invalid items are set asi
       else await delivery.ack();
     }
   })();
-  await until(() => got.length === 2 && invalid.length === 2);
+  await waitFor(() => got.length === 2 && invalid.length === 2, 'the good item twice and two invalid ones reported', 5_000);
   expect(got.map((d) => d.data)).toEqual(['good', 'good']);
   expect(invalid.map((e) => e.reason)).toEqual(['the item is not JSON', 'event must not contain CR, LF or NUL']);
   expect(await raw.llen('sse:q:mixed#invalid')).toBe(2);
@@ -122,7 +118,7 @@ test('a consumer killed mid-processing: its items are recovered and delivered to
   const child = spawn(process.execPath, [fixture, redis.url, 'crash', String(TTL_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let taken = '';
   child.stdout.on('data', (chunk: Buffer) => (taken += chunk.toString()));
-  await until(() => taken.split('\n').length > 3, 10_000);
+  await waitFor(() => taken.split('\n').length > 3, 'the child to take three items');
   if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
   expect(await raw.llen('sse:q:crash')).toBe(0);
@@ -132,7 +128,7 @@ test('a consumer killed mid-processing: its items are recovered and delivered to
   const stop = new AbortController();
   const got: Delivery[] = [];
   const running = drain(source, ['crash'], stop.signal, got);
-  await until(() => got.length === 3, TTL_MS * 5);
+  await waitFor(() => got.length === 3, 'the three recovered items delivered', TTL_MS * 5);
   stop.abort();
   await running;
   expect(got.map((d) => d.data)).toEqual(['item0', 'item1', 'item2']);
