@@ -60,17 +60,24 @@ describe('Lambda path with SOURCE=sqs and QUEUE_ACK=client', () => {
       received.push(event.data);
       acks.push(acknowledge(event.lastEventId));
     };
+    let opens = 0;
+    source.onopen = () => void (opens += 1);
     const sent: string[] = [];
-    const startedAt = Date.now();
-    for (let i = 0; i < 14; i += 1) {
-      const body = JSON.stringify({ job: i });
-      await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
-      sent.push(body);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    // Seven messages in one invocation, seven more once the stream has been reopened in the next one.
+    for (const half of [0, 1]) {
+      if (half === 1) {
+        const before = opens;
+        await waitFor(() => opens > before, 'the EventSource reopening in a new invocation', 10_000);
+      }
+      for (let i = 0; i < 7; i += 1) {
+        const body = JSON.stringify({ job: half * 7 + i });
+        await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }));
+        sent.push(body);
+      }
+      await waitFor(() => sent.every((body) => received.includes(body)), `every message of half ${half + 1} received`, { timeoutMs: 15_000, everyMs: 100 });
     }
-    await waitFor(() => sent.every((body) => received.includes(body)), 'every message received', { timeoutMs: 15_000, everyMs: 100 });
     source.close();
-    expect(Date.now() - startedAt).toBeGreaterThan(5_000);
+    expect(opens).toBeGreaterThanOrEqual(2);
     expect([...new Set(received)].sort()).toEqual([...sent].sort());
     expect((await Promise.all(acks)).map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
     await waitFor(() => stored() === 0, 'every acknowledged message deleted', { timeoutMs: 10_000, everyMs: 100 });
