@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SseReader } from '../support/sse-reader.js';
-import { headerLines, rawExchange, startSecureRelay, type Relay } from './support.js';
+import { headerLines, metric, rawExchange, startSecureRelay, type Relay } from './support.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ORIGIN = 'https://app.example.com';
 let relay: Relay;
@@ -29,7 +30,7 @@ describe('control characters in published data cannot break the SSE framing', ()
     const reader = new SseReader(`${relay.url}/events?topic=${topic}`);
     await reader.until((r) => r.retries.length > 0);
     const raw = rawStream(topic, (text) => text.includes('after\n\n'));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(async () => (await metric(relay.url, 'sse_topic_subscribers', { topic })) === 2, `the raw stream subscribed to ${topic} too`);
     expect((await publishJson({ topic, data })).status).toBe(202);
     await reader.until((r) => r.events.length === 1);
     reader.close();
