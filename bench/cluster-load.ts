@@ -9,7 +9,8 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { keySlot, StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import { RecordingEventSource, sequenceProblems, streamIdOf } from '../test/support/recording-event-source.js';
-import { redisCli, waitFor } from '../test/support/redis-cli.js';
+import { redisCli } from '../test/support/redis-cli.js';
+import { ORCHESTRATION, waitFor } from '../test/support/wait-for.js';
 import { startCluster, type TestCluster } from '../test/support/redis-cluster.js';
 import { untilLive } from '../test/support/relay-scaleout.js';
 import { startSequencePublisher, type TopicLog } from '../test/support/sequence-publisher.js';
@@ -97,12 +98,12 @@ async function killPrimaryThenReshard(cluster: TestCluster, keys: StreamKeys) {
   const heir = await cluster.replicaOf(victim);
   const killedAt = Date.now();
   cluster.kill(victim);
-  await waitFor('the replica to take over', async () => ((await cluster.ownerOf(lastSlot)) === heir ? true : undefined));
+  await waitFor(async () => (await cluster.ownerOf(lastSlot)) === heir, 'the replica to take over', ORCHESTRATION);
   const promotedMs = Date.now() - killedAt;
   log(`primary ${victim} SIGKILLed, replica ${heir} promoted after ${promotedMs} ms`);
   await cluster.restart(victim);
-  await waitFor('the old primary to rejoin as a replica', async () =>
-    /master_link_status:up/.test(await redisCli(victim, 'INFO', 'replication')) ? true : undefined, 30_000);
+  await waitFor(async () => /master_link_status:up/.test(await redisCli(victim, 'INFO', 'replication')), 'the old primary to rejoin as a replica',
+    { ...ORCHESTRATION, timeoutMs: 30_000 });
   const firstSlot = keySlot(`{${keys.tagOf(0)}}`);
   const from = await cluster.ownerOf(firstSlot);
   const to = (await cluster.ownerOf(8_000)) === from ? await cluster.ownerOf(lastSlot) : await cluster.ownerOf(8_000);

@@ -4,6 +4,7 @@ import { signToken } from '../../publisher/index.js';
 import { CLI_JS, runCli, startCli } from '../support/cli-process.js';
 import { startRelay } from '../support/relay-server.js';
 import { startServerProcess } from '../support/server-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The built `sse-relay` bin, run as a child process against the real server with auth on.
 
@@ -58,15 +59,22 @@ describe('token', () => {
 describe('publish and tail', () => {
   it('publishes one message and one per stdin line; tail prints each as a JSON line, resuming across stream ends', async () => {
     const tail = startCli(['tail', '--url', relay.url, '--count', '12', 'orders', 'logs'], { SSE_RELAY_TOKEN: subscribeToken });
-    await waitFor(() => tail.stderr().includes('open'));
+    await waitFor(() => tail.stderr().includes('open'), 'tail to open its stream');
     const one = await runCli(['publish', '--url', relay.url, '--token', publishToken, '--event', 'created', '--id', 'o-1', 'orders', '{"id":1}']);
     expect(one).toMatchObject({ code: 0, stderr: '' });
     const lines = Array.from({ length: 10 }, (_v, i) => `line ${i + 1}: "quoted", ünïcode`);
-    // Stdin one per line, spread out so that several stream ends (every 1.5 s) fall between them.
+    // Stdin one per line, each printed by tail before the next; after the 3rd and the 7th a stream end (every 1.5 s)
+    // and tail's reconnect fall between them.
     const many = startCli(['publish', '--url', relay.url, '--id', 'batch', 'logs'], { SSE_RELAY_TOKEN: publishToken }, null);
-    for (const line of lines) {
+    const opens = (): number => (tail.stderr().match(/open/g) ?? []).length;
+    const printedLines = (): number => tail.stdout().split('\n').filter((l) => l !== '').length;
+    for (const [i, line] of lines.entries()) {
       many.child.stdin.write(`${line}\n`);
-      await new Promise((r) => setTimeout(r, 350));
+      await waitFor(() => printedLines() === i + 2, `tail to print line ${i + 1}`);
+      if (i === 2 || i === 6) {
+        const before = opens();
+        await waitFor(() => opens() > before, `tail to reopen after a stream end (line ${i + 1})`);
+      }
     }
     many.child.stdin.end();
     const extra = await runCli(['publish', '--url', relay.url, 'logs', 'last'], { SSE_RELAY_TOKEN: publishToken });
@@ -122,11 +130,3 @@ describe('serve', () => {
     expect(await server.exited).toBe(0);
   });
 });
-
-async function waitFor(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

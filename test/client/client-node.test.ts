@@ -2,6 +2,7 @@ import { afterAll, expect, test } from '@jest/globals';
 import { createServer } from 'node:http';
 import { RelayClient, type ResetDetail } from '../../public/sse-client.js';
 import { publish, startRelay } from '../support/relay-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The same client in Node 20 (fetch, EventTarget and MessageEvent are built in), against the real server for what the
 // server can produce (a reset after an expired cursor, a refused cursor), and against a raw socket for frames a
@@ -20,20 +21,13 @@ function track(client: RelayClient): { events: [string, unknown, string][]; rese
   return seen;
 }
 
-async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 test('a cursor older than the buffer: one reset event with the topics, then the retained messages', async () => {
   const relay = await startRelay({ MEMORY_BUFFER_SIZE: '3', SHUTDOWN_DRAIN_MS: '100' });
   cleanups.push(() => relay.stop());
   for (let n = 1; n <= 6; n++) await publish(relay.url, { topic: 'orders', data: { n } });
   const seen = track(new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'orders=1' }));
-  await until(() => seen.events.length >= 3);
+  await waitFor(() => seen.events.length >= 3, 'three events', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.resets).toEqual([{ reason: 'cursor-expired', topics: ['orders'] }]);
   expect(seen.events).toEqual([4, 5, 6].map((n) => ['message', { n }, `orders=${n}`]));
 });
@@ -43,9 +37,9 @@ test('a cursor the server does not know: a reset (invalid-cursor), then the stre
   cleanups.push(() => relay.stop());
   const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'not-a-cursor' });
   const seen = track(client);
-  await until(() => client.state === 'open');
+  await waitFor(() => client.state === 'open', 'the client open', { timeoutMs: 5_000, everyMs: 10 });
   await publish(relay.url, { topic: 'orders', event: 'created', data: 'x' });
-  await until(() => seen.events.length >= 1);
+  await waitFor(() => seen.events.length >= 1, 'an event', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.resets).toEqual([{ reason: 'invalid-cursor', topics: ['orders'] }]);
   expect(seen.events).toEqual([['created', 'x', 'orders=1']]);
 });
@@ -61,7 +55,7 @@ test('reserved relay.* frames are never handed to listeners; a malformed relay.r
   const { port } = server.address() as { port: number };
   const client = new RelayClient(`http://127.0.0.1:${port}/events`, { topics: ['t'] });
   const seen = track(client);
-  await until(() => seen.events.length >= 1);
+  await waitFor(() => seen.events.length >= 1, 'an event', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.resets).toEqual([{ reason: 'unknown', topics: [] }, { reason: 'unknown', topics: ['a'] }]);
   expect(seen.events).toEqual([['message', 'after', 't=9']]);
   expect(() => client.on('relay.reset', () => undefined)).toThrow(TypeError);
@@ -75,9 +69,9 @@ test('a stream that goes silent (no heartbeat within idleTimeoutMs) is given up 
   const seen = track(client);
   const states: string[] = [];
   client.addEventListener('statechange', (e) => states.push(e.detail.state));
-  await until(() => states.filter((s) => s === 'open').length >= 2);
+  await waitFor(() => states.filter((s) => s === 'open').length >= 2, 'the client open a second time', { timeoutMs: 5_000, everyMs: 10 });
   await publish(relay.url, { topic: 'quiet', data: 'still here' });
-  await until(() => seen.events.length >= 1);
+  await waitFor(() => seen.events.length >= 1, 'an event', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.events).toEqual([['message', 'still here', 'quiet=1']]);
   expect(states.slice(0, 4)).toEqual(['connecting', 'open', 'reconnecting', 'connecting']);
 });

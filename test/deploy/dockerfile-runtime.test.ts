@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { freePort } from '../support/nginx.js';
 import { REPO_ROOT } from './kustomize-render.js';
+import { waitFor } from '../support/wait-for.js';
 
 // No Docker engine here: the runtime stage is simulated. Its COPY list is applied to an empty folder — package*.json,
 // dist/ from `npm run build` (compiled fresh), public/ — with the production dependencies only (what
@@ -53,15 +54,14 @@ afterAll(async () => {
 });
 
 async function get(url: string): Promise<Response> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
+  return waitFor(async () => {
     try {
       return await fetch(url);
     } catch (error) {
-      if (Date.now() > deadline || server?.exitCode !== null) throw new Error(`${url} did not answer (server exit code ${server?.exitCode})`, { cause: error });
-      await new Promise((r) => setTimeout(r, 100));
+      if (server?.exitCode !== null) throw new Error(`${url} did not answer (server exit code ${server?.exitCode})`, { cause: error });
+      return undefined;
     }
-  }
+  }, `${url} to answer`, { timeoutMs: 10_000, everyMs: 100 });
 }
 
 test('holds no dev or optional dependency, and public/', () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { get, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startNginx, type RunningNginx } from '../support/nginx.js';
+import { waitFor } from '../support/wait-for.js';
 
 // nginx in front of a tiny text/event-stream upstream, configured by the real nginx/location-snippet.conf.
 // The upstream deliberately omits `X-Accel-Buffering: no`, so only the snippet keeps nginx from buffering.
@@ -51,15 +52,6 @@ function openStream(port: number): Promise<{ res: IncomingMessage; chunks: strin
   });
 }
 
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<number> {
-  const start = Date.now();
-  while (!check()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return Date.now() - start;
-}
-
 describe('nginx with location-snippet.conf', () => {
   test('passes each event through before the next one is written (no buffering, no gzip)', async () => {
     const writes: ((text: string) => void)[] = [];
@@ -73,8 +65,10 @@ describe('nginx with location-snippet.conf', () => {
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
       const frame = `id: ${i}\ndata: event ${i}\n\n`;
+      const writtenAt = Date.now();
       write(frame);
-      latencies.push(await waitFor(() => chunks.join('').endsWith(frame), 2_000, `event ${i} arriving through nginx`));
+      await waitFor(() => chunks.join('').endsWith(frame), `event ${i} arriving through nginx`, { timeoutMs: 2_000, everyMs: 5 });
+      latencies.push(Date.now() - writtenAt);
     }
     expect(chunks.join('')).toBe([0, 1, 2, 3, 4].map((i) => `id: ${i}\ndata: event ${i}\n\n`).join(''));
     console.log(`nginx pass-through latency per event (ms): ${latencies.join(', ')}`);

@@ -11,6 +11,7 @@ import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Every marked example of the README's "Subscribe with auth" and "Publish from your app" sections runs here, as
 // written, against real servers: only the relay's address, the queue URL and SQS endpoint, and `npx sse-relay` (the
@@ -72,7 +73,7 @@ test('serve-auth: the relay starts with auth on and answers the app origin\'s pr
   const exited = new Promise((done) => child.once('exit', done));
   cleanups.push(async () => (child.kill('SIGKILL'), exited));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => fetch(`${url}/healthz`).then((r) => r.ok, () => false));
+  await waitFor(async () => fetch(`${url}/healthz`).then((r) => r.ok, () => false), 'the example relay to answer /healthz', { everyMs: 50 });
   const preflight = await fetch(`${url}/events`, { method: 'OPTIONS', headers: { origin: 'https://app.example.com', 'access-control-request-headers': 'authorization' } });
   expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
   expect((await fetch(`${url}/events?topic=orders`)).status).toBe(401);
@@ -102,13 +103,13 @@ test('browser-client: runs in Chromium on another origin, gets a token from the 
   await page.goto(`http://localhost:${new URL(relay.url).port}/healthz`);
   const code = adapt(examples.get('browser-client'), [["from 'sse-relay/client'", "from '/sse-client.js'"], [README_RELAY, relay.url]]);
   await page.addScriptTag({ type: 'module', content: code });
-  await waitFor(async () => logs.includes('state open'));
+  await waitFor(() => logs.includes('state open'), 'the page to log "state open"', { everyMs: 50 });
   const published = await fetch(`${relay.url}/publish`, {
     method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
     body: JSON.stringify({ topic: 'user.42.inbox', data: { text: 'hello' } }),
   });
   const { id } = (await published.json()) as { id: string };
-  await waitFor(async () => logs.some((l) => l.startsWith('message')));
+  await waitFor(() => logs.some((l) => l.startsWith('message')), 'the page to log a message', { everyMs: 50 });
   expect(logs.filter((l) => l.startsWith('message'))).toEqual([`message {"text":"hello"} announcements=0-0,user.42.inbox=${id}`]);
   expect(tokenRequests).toBe(1);
 }, 30_000);
@@ -169,14 +170,6 @@ test('cli: publish, stdin lines and tail from the start, as the Command line sec
     { id: 'orders=2', event: 'message', data: '1' }, { id: 'orders=3', event: 'message', data: '2' }, { id: 'orders=4', event: 'message', data: '3' },
   ]);
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function which(command: string, install: string): Promise<void> {
   await run('bash', ['-c', `command -v ${command}`]).catch(() => {

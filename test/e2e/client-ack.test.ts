@@ -48,10 +48,10 @@ test('RelayClient acknowledges each event after its handler returns; one whose h
   for (let n = 0; n < 6; n++) expect((await publish(relay.url, { topic: 'jobs', event: 'job', data: { n } })).status).toBe(202);
   const got = async (): Promise<number[]> => page.evaluate(() => (window as unknown as { __got: number[] }).__got);
   // Five are acknowledged and removed; job 3 stays held (one of the two slots) until its timeout or the stream's end.
-  await waitFor(async () => (await got()).length === 6 && (await listItems(raw, 'jobs')) === 1, 'five acknowledged, job 3 held', 15_000, 100);
+  await waitFor(async () => (await got()).length === 6 && (await listItems(raw, 'jobs')) === 1, 'five acknowledged, job 3 held', { timeoutMs: 15_000, everyMs: 100 });
   expect(await got()).toEqual([0, 1, 2, 3, 4, 5]);
   await page.close();
   // The page is gone: its stream ended, and job 3 is back in the queue for the next subscriber.
-  await waitFor(async () => (await raw.llen('sse:q:jobs')) === 1, 'job 3 released when the page closed', 10_000, 100);
+  await waitFor(async () => (await raw.llen('sse:q:jobs')) === 1, 'job 3 released when the page closed', { timeoutMs: 10_000, everyMs: 100 });
   expect(JSON.parse((await raw.lindex('sse:q:jobs', 0)) as string).data).toBe('{"n":3}');
 }, 40_000);

@@ -6,6 +6,7 @@ import { startRedis } from '../support/redis-server.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { startStreamPublisher } from '../support/stream-publisher.js';
 import { TimedSseStream } from '../support/timed-sse-stream.js';
+import { waitFor } from '../support/wait-for.js';
 
 // A rolling update, in small: replicas A and B of the real server (Redis mode) share one Redis; nginx
 // (nginx/sse-relay.conf) sends traffic to A. A gets SIGTERM: /readyz fails at once, so the "orchestrator" (this test)
@@ -37,14 +38,6 @@ function client(url: string): { ids: string[]; opens: number[]; errors: string[]
   return record;
 }
 
-async function waitFor(check: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 test('on SIGTERM behind nginx: readiness fails first, streams end with retry, exit in time, clients resume on B', async () => {
   const redisServer = await startRedis();
   cleanups.push(() => redisServer.stop());
@@ -67,9 +60,7 @@ test('on SIGTERM behind nginx: readiness fails first, streams end with retry, ex
 
   const signalledAt = Date.now();
   await a.kill('SIGTERM', false);
-  let ready = 200;
-  while (ready !== 503 && Date.now() - signalledAt < 1_000) ready = (await fetch(`${base}/readyz`)).status;
-  expect(ready).toBe(503);
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status === 503, '/readyz to answer 503 within 1 s of SIGTERM', { timeoutMs: 1_000, everyMs: 0 });
   const unreadyAt = Date.now();
   // Readiness failed while streams were still open: the orchestrator learns first, clients are moved after.
   expect(ended.filter((e) => !e).length).toBeGreaterThan(0);
@@ -90,11 +81,12 @@ test('on SIGTERM behind nginx: readiness fails first, streams end with retry, ex
 
   await waitFor(() => clients.every((c) => c.opens.length === 2), 'every EventSource reopening through nginx to B', 6_000)
     .catch((error: unknown) => { throw new Error(`errors seen: ${JSON.stringify(clients.map((c) => c.errors))}`, { cause: error }); });
-  await new Promise((r) => setTimeout(r, 300));
+  const atReopen = publisher.published.length;
+  await waitFor(() => publisher.published.length >= atReopen + 3, 'three records published after every client reopened on B');
   await publisher.stop();
   const published = publisher.published.map((r) => `drain=${r.id}`);
   await waitFor(() => clients.every((c) => c.ids.length >= published.length), 'every published record on every client', 5_000);
-  await new Promise((r) => setTimeout(r, 200)); // a late duplicate would show up here
+  await new Promise((r) => setTimeout(r, 200)); // proving that nothing more arrives: a late duplicate would show up here
   for (const c of clients) expect(c.ids).toEqual(published);
   const reopened = clients.map((c) => (c.opens[1] ?? NaN) - signalledAt);
   console.log(`drain: /readyz 503 after ${unreadyAt - signalledAt} ms, nginx repointed to B after ${repointedAt - signalledAt} ms; A exited 0 after ` +

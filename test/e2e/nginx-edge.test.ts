@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { launchChromium } from '../support/chromium.js';
 import { startNginxSite } from '../support/nginx-site.js';
 import { publish, startRelay } from '../support/relay-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The shipped whole-site nginx config in front of the real relay: /metrics cannot be reached in any spelling, the access
 // log never holds a query string, and its TLS + HTTP/2 listener lets one page hold ten EventSources (HTTP/1.1 stops
@@ -59,12 +60,9 @@ test('the access log records paths without their query strings (no access_token)
   controller.abort();
   expect((await rawGet(nginx.port, `/demo.js?access_token=${secret}`)).status).toBe(200);
   expect((await rawGet(nginx.port, `/nope?access_token=${secret}`)).status).toBe(404);
-  const deadline = Date.now() + 5_000;
   let log = '';
-  while (!/GET \/events /.test(log) && Date.now() < deadline) {
-    log = await readFile(nginx.accessLog, 'utf8').catch(() => '');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => /GET \/events /.test((log = await readFile(nginx.accessLog, 'utf8').catch(() => ''))), 'the stream in nginx\'s access log',
+    { timeoutMs: 5_000, everyMs: 50 }).catch(() => undefined);
   expect(log).toMatch(/"GET \/events HTTP\/1\.1" 200 /);
   expect(log).toMatch(/"GET \/demo\.js HTTP\/1\.1" 200 /);
   expect(log).toMatch(/"GET \/nope HTTP\/1\.1" 404 /);
@@ -105,11 +103,8 @@ test('over the TLS + HTTP/2 listener one page holds ten EventSources, and all te
   expect(protocols[0]).toBe('h2');
   // nginx logs each stream when it ends: closing the page ends all ten, each an HTTP/2 request.
   await page.close();
-  const deadline = Date.now() + 5_000;
   let streams = 0;
-  while (streams < 10 && Date.now() < deadline) {
-    streams = (await readFile(nginx.accessLog, 'utf8')).match(/"GET \/events HTTP\/2\.0" 200 /g)?.length ?? 0;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(async () => (streams = (await readFile(nginx.accessLog, 'utf8')).match(/"GET \/events HTTP\/2\.0" 200 /g)?.length ?? 0) >= 10,
+    'ten HTTP/2 streams in nginx\'s access log', { timeoutMs: 5_000, everyMs: 50 }).catch(() => undefined);
   expect(streams).toBe(10);
 }, 40_000);

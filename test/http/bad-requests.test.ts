@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
 import { startRelay } from '../support/relay-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 let relay: Awaited<ReturnType<typeof startRelay>>;
 
@@ -53,8 +54,7 @@ describe('bad requests get a 4xx with a JSON error code', () => {
     socket.on('error', () => undefined);
     socket.write('POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
     for (let i = 0; i < 5; i++) socket.write(`400\r\n${'x'.repeat(0x400)}\r\n`);
-    const deadline = Date.now() + 3_000;
-    while (!answer.includes('\r\n\r\n{') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => answer.includes('\r\n\r\n{'), 'the 413 answer with its body', { timeoutMs: 3_000, everyMs: 20 }).catch(() => undefined);
     socket.destroy();
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toContain('{"error":"body_too_large"}');
@@ -66,8 +66,7 @@ describe('bad requests get a 4xx with a JSON error code', () => {
     let raw = '';
     socket.on('data', (d) => (raw += d.toString('latin1')));
     socket.write('GET /events?topic=%0d%0aX-Injected:%201 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: \u00ff\r\n\r\n');
-    const deadline = Date.now() + 3_000;
-    while (!raw.includes('}') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => raw.includes('}'), 'the JSON error body', { timeoutMs: 3_000, everyMs: 20 }).catch(() => undefined);
     socket.destroy();
     const [head, body] = raw.split('\r\n\r\n');
     expect(head).not.toMatch(/x-injected/i);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 // /metrics is prom-client's exposition of the relay's plain-number metrics: labelled rejections, histograms, per-topic
 // subscribers, process and event-loop metrics. With METRICS_PORT it moves to its own listener.
@@ -51,9 +52,8 @@ describe('GET /metrics', () => {
     expect(series(text, 'sse_topic_subscribers{topic="calm"}')).toBeUndefined();
     expect(series(text, 'sse_topics_active')).toBe(3);
     for (const reader of readers) reader.close();
-    const deadline = Date.now() + 5_000;
-    do text = await (await fetch(`${url}/metrics`)).text();
-    while (series(text, 'sse_stream_duration_seconds_count') !== 6 && Date.now() < deadline && (await new Promise((r) => setTimeout(r, 20)), true));
+    await waitFor(async () => series((text = await (await fetch(`${url}/metrics`)).text()), 'sse_stream_duration_seconds_count') === 6,
+      'six stream durations observed', { timeoutMs: 5_000, everyMs: 20 }).catch(() => undefined);
     expect(series(text, 'sse_stream_duration_seconds_count')).toBe(6);
     expect(series(text, 'sse_stream_ends_total{reason="client_closed"}')).toBe(6);
     expect(series(text, 'sse_topics_active')).toBe(0);

@@ -3,6 +3,7 @@ import { EventSource } from 'eventsource';
 import type { RunningServer } from '../../functions/server.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 /**
  * A stream that carries no event before the server ends it still tells the browser where it stands (id-only frames), so
@@ -41,8 +42,7 @@ describe.each([
     await opened;
     await ended; // the server ended the quiet stream (max session); the browser now waits its retry before reconnecting
     expect((await publish(relay.url, { topic: 'quiet', data: 'published while away' })).status).toBe(202);
-    const deadline = Date.now() + 10_000;
-    while (got.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => got.length > 0, 'the event published while away', { timeoutMs: 10_000, everyMs: 50 }).catch(() => undefined);
     es.close();
     expect(got.map((e) => e.data)).toEqual(['published while away']);
     expect(got[0]?.id).toMatch(/^quiet=\d+(-\d+)?$/);

@@ -2,6 +2,7 @@ import { expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 it('on SIGTERM fails readiness first, ends every stream with a retry, and exits within the drain window', async () => {
   const child = spawn(process.execPath, ['dist/functions/server.js'], {
@@ -11,15 +12,13 @@ it('on SIGTERM fails readiness first, ends every stream with a retry, and exits 
   try {
     let log = '';
     child.stdout.on('data', (d) => (log += d.toString()));
-    const deadline = Date.now() + 10_000;
-    while (!/"port":\d+/.test(log) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    const url = `http://127.0.0.1:${/"port":(\d+)/.exec(log)?.[1]}`;
+    const port = await waitFor(() => /"port":(\d+)/.exec(log)?.[1], 'the server to log its port', { everyMs: 50 });
+    const url = `http://127.0.0.1:${port}`;
     const streams = [new SseReader(`${url}/events?topic=a`), new SseReader(`${url}/events?topic=b`)];
     for (const s of streams) await s.until((r) => r.retries.length === 1);
     const signalledAt = Date.now();
     child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 100));
-    expect((await fetch(`${url}/readyz`)).status).toBe(503);
+    await waitFor(async () => (await fetch(`${url}/readyz`)).status === 503, '/readyz 503 after SIGTERM', { timeoutMs: 1_000, everyMs: 10 });
     expect((await fetch(`${url}/events?topic=c`)).status).toBe(503);
     await Promise.all(streams.map((s) => s.ended));
     for (const s of streams) expect(s.retries).toHaveLength(2); // the opening retry and the final, jittered one

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { connect, type Socket } from 'node:net';
 import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 let relay: Awaited<ReturnType<typeof startRelay>>;
 
@@ -18,7 +19,7 @@ it('cuts off a client that never reads, counts it, and keeps every other client 
   stalled.pause();
   const reader = new SseReader(`${relay.url}/events?topic=flood`);
   await reader.until((r) => r.retries.length > 0);
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => relay.app.metrics.get('sse_connections_open') === 2, 'the stalled client\'s stream open too');
   const payload = 'x'.repeat(500_000);
   const count = 60; // 30 MB: more than loopback socket buffers can absorb
   for (let i = 0; i < count; i++) await publish(relay.url, { topic: 'flood', data: payload });

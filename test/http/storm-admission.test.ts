@@ -4,6 +4,7 @@ import { EventSource } from 'eventsource';
 import { startRelay } from '../support/relay-server.js';
 import { startServerProcess } from '../support/server-process.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Issue #19, in small: the accept queue asked for, the overload answer a client gets, and a drain paced by rate.
 
@@ -11,14 +12,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => console.error(error));
 });
-
-async function waitFor(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 it('listens with the LISTEN_BACKLOG it was given (the kernel shows it as the listener Send-Q)', async () => {
   const relay = await startRelay({ LISTEN_BACKLOG: '123' });
@@ -47,7 +40,7 @@ it('beyond ADMISSION_RATE_PER_S refuses new streams: 503 overloaded with Retry-A
   await waitFor(() => opens.length >= 2, 'EventSource reconnecting after the hinted delay', 10_000);
   await waitFor(() => relay.app.hub.connections.size === 2, 'the second stream admitted', 10_000);
   await fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"t","data":"hello"}' });
-  await waitFor(() => got.length === 1, 'the event on the admitted stream');
+  await waitFor(() => got.length === 1, 'the event on the admitted stream', 5_000);
   expect(es.readyState).toBe(EventSource.OPEN);
   expect(relay.app.metrics.get('sse_overload_rejected_total')).toBeGreaterThanOrEqual(2);
 });

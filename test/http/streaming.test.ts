@@ -3,6 +3,7 @@ import { EventSource } from 'eventsource';
 import { connect } from 'node:net';
 import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 let relay: Awaited<ReturnType<typeof startRelay>>;
 
@@ -74,14 +75,18 @@ describe('GET /events over real HTTP', () => {
     es.onmessage = (e) => seen.push(e.data as string);
     await new Promise<void>((resolve) => es.addEventListener('open', () => resolve(), { once: true }));
     const sent: string[] = [];
-    const stopAt = Date.now() + 4_000; // spans at least two 1.5 s sessions
-    for (let i = 0; Date.now() < stopAt; i++) {
-      sent.push(`n${i}`);
-      await publish(relay.url, { topic: 't3', data: `n${i}` });
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const deadline = Date.now() + 5_000;
-    while (seen.length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    let publishing = true;
+    const publisher = (async () => {
+      for (let i = 0; publishing; i++) {
+        sent.push(`n${i}`);
+        await publish(relay.url, { topic: 't3', data: `n${i}` });
+        await new Promise((r) => setTimeout(r, 20)); // a publish rate (about 50/s), not a wait
+      }
+    })();
+    // Publishing goes on until the server has ended two 1.5 s sessions and the EventSource has resumed twice.
+    await waitFor(() => opens >= 3, 'two server-ended sessions resumed while publishing', 10_000).finally(() => (publishing = false));
+    await publisher;
+    await waitFor(() => seen.length >= sent.length, 'every published event', { timeoutMs: 5_000, everyMs: 50 }).catch(() => undefined);
     es.close();
     expect(opens).toBeGreaterThanOrEqual(2);
     expect(seen).toEqual(sent);
@@ -92,8 +97,7 @@ describe('GET /events over real HTTP', () => {
     let text = '';
     socket.on('data', (chunk) => (text += chunk.toString()));
     socket.write('GET /events?topic=silent HTTP/1.1\r\nHost: x\r\n\r\n');
-    const deadline = Date.now() + 3_000;
-    while (!text.includes(': heartbeat\n\n') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => text.includes(': heartbeat\n\n'), 'a heartbeat comment', { timeoutMs: 3_000, everyMs: 50 }).catch(() => undefined);
     socket.destroy();
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(text).toContain('retry: 100\n\n');

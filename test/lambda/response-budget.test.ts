@@ -9,6 +9,7 @@ import { startLambdaFunction, type LambdaFunction } from '../support/lambda/run-
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { startStreamPublisher, type StreamPublisher } from '../support/stream-publisher.js';
+import { waitFor } from '../support/wait-for.js';
 
 // LAMBDA_MAX_RESPONSE_BYTES under aws-lambda-ric: with a 1 KiB budget each invocation carries a handful of events and
 // ends itself; the browser resumes from its last id in the next invocation.
@@ -53,8 +54,7 @@ describe('the response budget (LAMBDA_MAX_RESPONSE_BYTES)', () => {
     expect(bytes).toBeGreaterThanOrEqual(BUDGET - 200);
     expect(bytes).toBeLessThan(BUDGET + 1_024);
     // The function's log reaches the harness through a pipe, a little after the stream's last byte.
-    const until = Date.now() + 10_000;
-    while (!fn.logs().includes('"reason":"response-budget"') && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => fn.logs().includes('"reason":"response-budget"'), 'the response-budget end in the function\'s log', { everyMs: 50 }).catch(() => undefined);
     expect(fn.logs()).toContain('"reason":"response-budget"');
   }, 40_000);
 
@@ -73,8 +73,7 @@ describe('the response budget (LAMBDA_MAX_RESPONSE_BYTES)', () => {
     const received: number[] = [];
     const source = new EventSource(`${fn.url}/events?topic=budget`);
     source.addEventListener('record', (event) => received.push((JSON.parse(event.data) as { count: number }).count));
-    const until = Date.now() + 20_000;
-    while (received.length < 60 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => received.length >= 60, '60 records over budget-ended invocations', { timeoutMs: 20_000, everyMs: 50 }).catch(() => undefined);
     source.close();
     const first = received[0] ?? 0;
     expect(received).toEqual(Array.from({ length: received.length }, (_, i) => first + i));

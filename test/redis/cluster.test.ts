@@ -2,7 +2,8 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { RunningServer } from '../../functions/server.js';
 import { compareStreamIds } from '../../lib/sources/redis/entry.js';
 import { keySlot, StreamKeys } from '../../lib/sources/redis/stream-keys.js';
-import { redisCli, waitFor } from '../support/redis-cli.js';
+import { redisCli } from '../support/redis-cli.js';
+import { ORCHESTRATION, waitFor } from '../support/wait-for.js';
 import { startCluster, type TestCluster } from '../support/redis-cluster.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
@@ -45,21 +46,23 @@ const topicOf = (i: number): string => nameOf(i % TOPICS);
  * (slots settling while a loaded machine runs other suites); a browser retries then, and so does this.
  */
 async function openLive(url: string): Promise<SseReader> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+  let lastStatus = 0;
+  return waitFor(async () => {
     const reader = new SseReader(url);
     await reader.until((x) => x.status !== 0 && (x.status !== 200 || x.retries.length > 0), 10_000).catch(() => undefined);
     if (reader.status === 200 && reader.retries.length > 0) return reader;
+    lastStatus = reader.status;
     reader.close();
-    if (Date.now() > deadline) throw new Error(`${url} did not open within 30 s (last status ${reader.status})`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
+    return undefined;
+  }, () => `${url} to open live (last status ${lastStatus})`, { timeoutMs: 30_000, everyMs: 250 });
 }
 
 test('every subscriber gets every acknowledged message of its topic once and in order through a primary kill and a reshard', async () => {
   readers.push(...(await Promise.all(Array.from({ length: SUBSCRIBERS }, (_, i) => openLive(`${relays[i % 2]!.url}/events?topic=${topicOf(i)}`)))));
   const publishers = Array.from({ length: TOPICS }, (_, i) => startPacedPublisher(relays[i % 2]!.url, topicOf(i), 200 / TOPICS, 16));
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const everyTopicAcknowledged = (count: number, after: number): boolean =>
+    publishers.every((p) => p.attempts.filter((a) => a.at > after && a.status === 202).length >= count);
+  await waitFor(() => everyTopicAcknowledged(3, 0), 'three publishes acknowledged on every topic', ORCHESTRATION);
 
   // (a) SIGKILL the primary of the last partition's slot; its replica takes over; the node returns as a replica.
   const keys = new StreamKeys('sse:', PARTITIONS);
@@ -68,11 +71,11 @@ test('every subscriber gets every acknowledged message of its topic once and in 
   const heir = await cluster.replicaOf(victim);
   const killedAt = Date.now();
   cluster.kill(victim);
-  await waitFor('the replica to take over', async () => ((await cluster.ownerOf(lastSlot)) === heir ? true : undefined));
+  await waitFor(async () => (await cluster.ownerOf(lastSlot)) === heir, 'the replica to take over', ORCHESTRATION);
   const promotedMs = Date.now() - killedAt;
   await cluster.restart(victim);
-  await waitFor('the old primary to rejoin as a replica', async () =>
-    /master_link_status:up/.test(await redisCli(victim, 'INFO', 'replication')) ? true : undefined);
+  await waitFor(async () => /master_link_status:up/.test(await redisCli(victim, 'INFO', 'replication')), 'the old primary to rejoin as a replica',
+    ORCHESTRATION);
 
   // (b) move the first partition's slot (and the slots below it) to another primary while publishing goes on.
   const firstSlot = keySlot(`{${keys.tagOf(0)}}`);
@@ -81,7 +84,7 @@ test('every subscriber gets every acknowledged message of its topic once and in 
   await cluster.reshard(from, to, firstSlot + 1);
   const reshardedAt = Date.now();
   expect(await cluster.ownerOf(firstSlot)).toBe(to);
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await waitFor(() => everyTopicAcknowledged(1, reshardedAt), 'a publish acknowledged on every topic after the reshard', ORCHESTRATION);
   const attempts = (await Promise.all(publishers.map((p) => p.stop()))).flat();
 
   const acked = new Map<string, Attempt[]>();

@@ -4,6 +4,7 @@ import { redisCli } from '../support/redis-cli.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Redis work per published message must not grow with subscribers: the relay reads each topic once per process and fans
 // out in memory. Measured with INFO commandstats around 50 publishes, with 1 and then with 200 subscribers.
@@ -33,7 +34,8 @@ async function commandsPerMessage(subscribers: number, topic: string): Promise<n
   const mine = Array.from({ length: subscribers }, () => new SseReader(`${relay.url}/events?topic=${topic}`));
   readers.push(...mine);
   await Promise.all(mine.map((r) => r.until((x) => x.status === 200 && x.retries.length > 0)));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // The subscription's own commands are done once the reader blocks again on the topic set that includes it.
+  await waitFor(async () => /^blocked_clients:[1-9]/m.test(await redisCli(redis.port, 'INFO', 'clients')), 'the relay\'s reader blocked in XREAD');
   const before = await totalCalls();
   for (let i = 0; i < 50; i++) {
     expect((await publish(relay.url, { topic, data: String(i) })).status).toBe(202);

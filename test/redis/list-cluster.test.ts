@@ -33,7 +33,7 @@ function makeSource(extra: Partial<RedisListSettings> = {}): RedisListSource {
  * goes out (ioredis then refuses it: no offline queue), and a producer retries then, as this does.
  */
 async function untilPublishes(source: RedisListSource): Promise<RedisListSource> {
-  await waitFor(() => source.publish('scratch', { data: 'ready?' }).then(() => true, () => false), 'the cluster to take a publish', 30_000, 200);
+  await waitFor(() => source.publish('scratch', { data: 'ready?' }).then(() => true, () => false), 'the cluster to take a publish', { timeoutMs: 30_000, everyMs: 200 });
   return source;
 }
 

@@ -7,6 +7,7 @@ import type { Delivery } from '../../lib/source.js';
 import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
 import { RedisListSource } from '../../lib/sources/redis/list.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 const TTL_MS = 1_000;
 let redis: TestRedis;
@@ -40,13 +41,7 @@ async function holdOne(source: RedisListSource, topic: string, signal: AbortSign
   await deliveries.return?.(undefined);
 }
 
-async function until(predicate: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const blockedClients = async (): Promise<number> => Number(/^blocked_clients:(\d+)/m.exec(await raw.info('clients'))?.[1]);
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -73,10 +68,12 @@ test('each item goes to exactly one of three consumers, in FIFO order per consum
   const source = makeSource();
   const stop = new AbortController();
   const got: Delivery[][] = [[], [], []];
+  const blockedBefore = await blockedClients();
   const running = got.map((list) => drain(source, ['work'], stop.signal, list));
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  // The process's taker of the topic blocks once for all three (one BLMOVE per topic per process, not per subscriber).
+  await waitFor(async () => (await blockedClients()) >= blockedBefore + 1, 'the topic\'s taker blocked in BLMOVE');
   for (let i = 0; i < 300; i++) await source.publish('work', { data: String(i) });
-  await until(() => got.flat().length === 300);
+  await waitFor(() => got.flat().length === 300, '300 items delivered', 5_000);
   stop.abort();
   await Promise.all(running);
   const all = got.flat().map((d) => Number(d.data));
@@ -97,7 +94,7 @@ test('a consumer on several topics gets them all; abort stops it promptly and wh
   const running = drain(source, ['t1', 't2'], stop.signal, got, false);
   await source.publish('t1', { data: 'one' });
   await source.publish('t2', { data: 'two' });
-  await until(() => got.length === 2);
+  await waitFor(() => got.length === 2, 'one item of each topic', 5_000);
   const started = Date.now();
   stop.abort();
   await running;
@@ -118,7 +115,7 @@ test('release puts an item back for the next consumer; invalid items are set asi
       else await delivery.ack();
     }
   })();
-  await until(() => got.length === 2 && invalid.length === 2);
+  await waitFor(() => got.length === 2 && invalid.length === 2, 'the good item twice and two invalid ones reported', 5_000);
   expect(got.map((d) => d.data)).toEqual(['good', 'good']);
   expect(invalid.map((e) => e.reason)).toEqual(['the item is not JSON', 'event must not contain CR, LF or NUL']);
   expect(await raw.llen('sse:q:mixed#invalid')).toBe(2);
@@ -133,7 +130,7 @@ test('a consumer killed mid-processing: its items are recovered and delivered to
   const child = spawn(process.execPath, [fixture, redis.url, 'crash', String(TTL_MS)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let taken = '';
   child.stdout.on('data', (chunk: Buffer) => (taken += chunk.toString()));
-  await until(() => taken.split('\n').length > 3, 10_000);
+  await waitFor(() => taken.split('\n').length > 3, 'the child to take three items');
   if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
   expect(await raw.llen('sse:q:crash')).toBe(0);
@@ -143,7 +140,7 @@ test('a consumer killed mid-processing: its items are recovered and delivered to
   const stop = new AbortController();
   const got: Delivery[] = [];
   const running = drain(source, ['crash'], stop.signal, got);
-  await until(() => got.length === 3, TTL_MS * 5);
+  await waitFor(() => got.length === 3, 'the three recovered items delivered', TTL_MS * 5);
   stop.abort();
   await running;
   expect(got.map((d) => d.data)).toEqual(['item0', 'item1', 'item2']);
@@ -158,9 +155,9 @@ test('subscribers of one process share its processing list: one that leaves give
   const gotA: Delivery[] = [];
   const gotB: Delivery[] = [];
   const runningA = holdOne(source, 'shared', stopA.signal, gotA);
-  await until(() => gotA.length === 1);
+  await waitFor(() => gotA.length === 1, 'the first subscriber\'s item');
   const runningB = holdOne(source, 'shared', stopB.signal, gotB);
-  await until(() => gotB.length === 1);
+  await waitFor(() => gotB.length === 1, 'the second subscriber\'s item');
   const lists = await raw.keys('sse:q:shared#processing:*');
   expect(lists).toHaveLength(1);
   expect(await raw.llen(lists[0] as string)).toBe(2);
@@ -177,7 +174,7 @@ test('subscribers of one process share its processing list: one that leaves give
   await runningB;
   expect(await raw.llen('sse:q:shared')).toBe(1);
   // The last subscriber gone, the topic's taker retires: nothing held, its list unregistered.
-  await until(async () => (await raw.sismember('sse:q#processing', lists[0] as string)) === 0);
+  await waitFor(async () => (await raw.sismember('sse:q#processing', lists[0] as string)) === 0, 'the processing list unregistered');
   await raw.del('sse:q:shared');
 });
 
@@ -200,10 +197,10 @@ test('more topics in use than blocking connections: topics take turns on a bound
     for (const topic of topics) await source.publish(topic, { data: `${topic}/${round}` });
     most = Math.max(most, await blocking());
   }
-  await until(async () => {
+  await waitFor(async () => {
     most = Math.max(most, await blocking());
     return got.every((list) => list.length === 5);
-  }, 15_000);
+  }, 'five items on each of the six topics', 15_000);
   stop.abort();
   await Promise.all(running);
   for (const [i, topic] of topics.entries()) expect(got[i]?.map((d) => d.data)).toEqual([0, 1, 2, 3, 4].map((n) => `${topic}/${n}`));
@@ -232,5 +229,5 @@ test('subscribers that come and go on one topic (the taker retires and returns):
   for (let round = 0; round < 60 && acked.length < 90; round++) await Promise.all([visit(), visit(), visit()]);
   expect(acked.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 90 }, (_, i) => i));
   expect(await raw.llen('sse:q:churn')).toBe(0);
-  await until(async () => (await raw.keys('sse:q:churn#processing:*')).length === 0 && (await raw.scard('sse:q#processing')) === 0);
+  await waitFor(async () => (await raw.keys('sse:q:churn#processing:*')).length === 0 && (await raw.scard('sse:q#processing')) === 0, 'nothing left in processing lists');
 });

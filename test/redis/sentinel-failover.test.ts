@@ -2,7 +2,8 @@ import { afterEach, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { RunningServer } from '../../functions/server.js';
 import { compareStreamIds } from '../../lib/sources/redis/entry.js';
-import { redisCli, waitFor } from '../support/redis-cli.js';
+import { redisCli } from '../support/redis-cli.js';
+import { ORCHESTRATION, waitFor } from '../support/wait-for.js';
 import { startSentinelGroup, type TestSentinelGroup } from '../support/redis-sentinel.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
@@ -51,20 +52,21 @@ async function failover(waitReplicas: number): Promise<FailoverRun> {
   readers.push(...[1, 2, 3].map(() => new SseReader(`${relay!.url}/events?topic=orders`)));
   await Promise.all(readers.map((r) => r.until((x) => x.retries.length > 0 && x.status === 200)));
   const publisher = startPacedPublisher(relay.url, 'orders', 200);
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const acknowledged = (after = 0): number => publisher.attempts.filter((a) => a.at > after && a.status === 202).length;
+  await waitFor(() => acknowledged() >= 100, '100 publishes acknowledged before the cut', ORCHESTRATION);
   const [first, second] = group.serverPorts as [number, number];
   const cut = await cutReplicationLink(first);
-  await waitFor('40 publishes sent after the cut to be answered', async () => (publisher.attempts.filter((a) => a.at > cut.to).length >= 40 ? true : undefined));
+  await waitFor(() => publisher.attempts.filter((a) => a.at > cut.to).length >= 40, '40 publishes sent after the cut to be answered', ORCHESTRATION);
   const killedAt = Date.now();
   group.kill(first);
-  await waitFor('the sentinels to promote the replica', async () => ((await group!.primaryPort()) === second ? true : undefined));
+  await waitFor(async () => (await group!.primaryPort()) === second, 'the sentinels to promote the replica', ORCHESTRATION);
   const promotedMs = Date.now() - killedAt;
   await group.restart(first, second);
-  await waitFor('a publish acknowledged after the failover', async () => (publisher.attempts.some((a) => a.at > killedAt + promotedMs && a.status === 202) ? true : undefined), 30_000)
+  await waitFor(() => acknowledged(killedAt + promotedMs) > 0, 'a publish acknowledged after the failover', { ...ORCHESTRATION, timeoutMs: 30_000 })
     .catch(async (error: Error) => {
       throw new Error(`${error.message}; the new primary reports:\n${await redisCli(second, 'INFO', 'replication')}`);
     });
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  await waitFor(() => acknowledged(killedAt + promotedMs) >= 100, '100 publishes acknowledged after the failover', ORCHESTRATION);
   const attempts = await publisher.stop();
   const acked = attempts.filter((a) => a.status === 202).sort((a, b) => compareStreamIds(a.id as string, b.id as string));
   const primary = new Redis({ port: second, host: '127.0.0.1', lazyConnect: true });

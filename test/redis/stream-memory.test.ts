@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { RedisStreamSource } from '../../lib/sources/redis/stream.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 // Redis that does not fill up: stream keys expire REDIS_STREAM_TTL_S after their last append, and a Redis at its
 // maxmemory under noeviction makes publishes fail with their own code and metric, against a real redis-server.
@@ -23,14 +24,6 @@ afterAll(async () => {
 
 function source(streamTtlSeconds: number, onOutOfMemory?: () => void): RedisStreamSource {
   return new RedisStreamSource({ url: redis.url, keyPrefix: 'mem:', maxLen: 1_000, blockMs: 1_000, maxMessageBytes: 100_000, streamTtlSeconds, onOutOfMemory, idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds });
-}
-
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('REDIS_STREAM_TTL_S', () => {
@@ -74,7 +67,7 @@ describe('REDIS_STREAM_TTL_S', () => {
     try {
       const first = await short.publish('ttl.quiet', { data: 'one' });
       await short.publish('ttl.quiet', { data: 'two' });
-      await until(async () => (await raw.exists('mem:ttl.quiet')) === 0, 5_000, 'the stream key expiring');
+      await waitFor(async () => (await raw.exists('mem:ttl.quiet')) === 0, 'the stream key expiring', { timeoutMs: 5_000, everyMs: 50 });
       const now = `${Date.now() + 60_000}-0`;
       expect(await short.replay('ttl.quiet', first.position, now, 100)).toEqual({ messages: [], gap: true });
       expect(await short.replay('ttl.quiet', '0-0', now, 100)).toEqual({ messages: [], gap: false });

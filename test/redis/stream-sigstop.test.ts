@@ -5,6 +5,7 @@ import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { expectExactlyOnceInOrder, positionOf, startPacedPublisher } from './paced-publisher.js';
+import { waitFor } from '../support/wait-for.js';
 
 let redis: TestRedis;
 let relay: RunningServer & { url: string };
@@ -24,27 +25,34 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-test('SIGSTOP for 10 s: heartbeats keep flowing; after SIGCONT the blocking read does not hang and nothing is lost', async () => {
+test('SIGSTOP past the blocking read\'s deadline (at least 6 s): heartbeats keep flowing; after SIGCONT the blocking read does not hang and nothing is lost', async () => {
   readers.push(new SseReader(`${relay.url}/events?topic=paused`), new SseReader(`${relay.url}/events?topic=paused`));
   await Promise.all(readers.map((r) => r.until((x) => x.status === 200 && x.retries.length > 0)));
   const publisher = startPacedPublisher(relay.url, 'paused', 100, 32);
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const acknowledged = (): number => publisher.attempts.filter((a) => a.status === 202).length;
+  await waitFor(() => acknowledged() >= 50 && readers.every((r) => r.events.length >= 50), '50 publishes acknowledged and received before the pause');
   redis.kill('SIGSTOP');
   const heartbeatsBefore = readers.map((r) => r.comments.length);
-  await new Promise((resolve) => setTimeout(resolve, 10_000));
-  const heartbeatsDuring = readers.map((r, i) => r.comments.length - (heartbeatsBefore[i] as number));
+  const heartbeatsSince = (): number[] => readers.map((r, i) => r.comments.length - (heartbeatsBefore[i] as number));
+  const sourceErrorsBefore = relay.app.metrics.get('sse_source_errors_total');
+  // Paused until the stale XREAD has run past REDIS_BLOCK_MS + its grace (a source error, then reconnects that get no
+  // answer) and every stream has had 12 heartbeats (6 s at HEARTBEAT_MS 500).
+  await waitFor(() => relay.app.metrics.get('sse_source_errors_total') > sourceErrorsBefore && heartbeatsSince().every((n) => n >= 12),
+    () => `a source error (${relay.app.metrics.get('sse_source_errors_total') - sourceErrorsBefore}) and 12 heartbeats per stream (${heartbeatsSince().join(', ')}) while paused`,
+    { timeoutMs: 20_000, everyMs: 50 });
+  const heartbeatsDuring = heartbeatsSince();
   const readyWhilePaused = (await fetch(`${relay.url}/readyz`)).status;
   redis.kill('SIGCONT');
   const resumedAt = Date.now();
   // A message published after SIGCONT must arrive promptly: the reader is not stuck behind a stale blocking read.
-  let marker: string | undefined;
-  while (marker === undefined && Date.now() - resumedAt < 5_000) {
+  const marker = await waitFor(async () => {
     const answer = await publish(relay.url, { topic: 'paused', data: 'marker' });
-    if (answer.status === 202) marker = String(answer.json.id);
-  }
+    return answer.status === 202 ? String(answer.json.id) : undefined;
+  }, 'a marker publish acknowledged after SIGCONT', { timeoutMs: 5_000, everyMs: 0 });
   await Promise.all(readers.map((r) => r.until((x) => x.events.some((e) => positionOf(e.id) === marker), 5_000)));
   const markerLatency = Date.now() - resumedAt;
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const afterMarker = Date.now();
+  await waitFor(() => publisher.attempts.filter((a) => a.at > afterMarker && a.status === 202).length >= 50, '50 publishes acknowledged after the marker');
   const attempts = await publisher.stop();
   const acked = attempts.filter((a) => a.status === 202).sort((a, b) => compareStreamIds(a.id as string, b.id as string));
   const last = acked.at(-1)?.id as string;

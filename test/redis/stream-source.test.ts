@@ -5,6 +5,7 @@ import type { StoredMessage } from '../../lib/source.js';
 import type { InvalidEntry } from '../../lib/sources/redis/entry.js';
 import { RedisStreamSource } from '../../lib/sources/redis/stream.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { waitFor } from '../support/wait-for.js';
 
 let redis: TestRedis;
 let raw: Redis;
@@ -19,17 +20,8 @@ function makeSource(overrides: { maxLen?: number; blockMs?: number } = {}): Redi
   });
 }
 
-function until(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`condition not met within ${timeoutMs} ms`));
-      else setTimeout(check, 10);
-    };
-    check();
-  });
-}
+const until = (predicate: () => boolean, timeoutMs = 5_000): Promise<true> => waitFor(predicate, 'the feed to deliver', { timeoutMs, everyMs: 10 });
+const blockedClients = async (): Promise<number> => Number(/^blocked_clients:(\d+)/m.exec(await raw.info('clients'))?.[1]);
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -135,11 +127,12 @@ describe('RedisStreamSource against a real redis-server', () => {
   });
 
   test('a topic added while the reader blocks joins at once (CLIENT UNBLOCK), not after REDIS_BLOCK_MS', async () => {
+    const blockedBefore = await blockedClients();
     const slow = makeSource({ blockMs: 10_000 });
     const live: StoredMessage[] = [];
     const feed = slow.openFeed((m) => live.push(m), () => undefined);
     feed.add('idle', await slow.head('idle'));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor(async () => (await blockedClients()) > blockedBefore, 'the new reader blocked in XREAD');
     const started = Date.now();
     feed.add('joined', await slow.head('joined'));
     await slow.publish('joined', { data: 'hello' });

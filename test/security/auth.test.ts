@@ -95,9 +95,12 @@ describe('who may subscribe (JWT, HS256)', () => {
     const token = await hsToken({ sse: { subscribe: ['mine'] } });
     const reader = new SseReader(`${relay.url}/events?topic=mine`, { ...bearer(token), 'last-event-id': 'mine=0,secret=0' });
     await reader.until((r) => r.events.length >= 1);
-    await new Promise((r) => setTimeout(r, 200));
+    // A live marker comes after everything the replay sends: a leaked `secret` event would be before it.
+    const marker = await fetch(`${relay.url}/publish`, { method: 'POST', headers: { ...bearer(admin), 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'mine', data: 'marker' }) });
+    expect(marker.status).toBe(202);
+    await reader.until((r) => r.events.some((e) => e.data === 'marker'));
     reader.close();
-    expect(reader.events.map((e) => e.data)).toEqual(['on mine']);
+    expect(reader.events.map((e) => e.data)).toEqual(['on mine', 'marker']);
     expect(reader.ids.every((id) => !id.includes('secret'))).toBe(true);
   });
 });

@@ -84,6 +84,8 @@ describe('request deadlines (REQUEST_TIMEOUT_MS)', () => {
   it('a stream is not cut by the deadline once its headers are sent', async () => {
     const reader = new SseReader(`${open.url}/events?topic=long`);
     await reader.until((r) => r.retries.length > 0);
+    // Time is the subject: the header deadline must pass, twice over, on an open stream. It runs on node:http's own
+    // timers and sockets, which fake timers cannot drive, and nothing else marks that moment.
     await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS * 2));
     await fetch(`${open.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"long","data":"still here"}' });
     await reader.until((r) => r.events.length === 1);

@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import { SseReader } from '../support/sse-reader.js';
 import { metric, startSecureRelay, type Relay } from './support.js';
+import { waitFor } from '../support/wait-for.js';
 
 const IDLE_CONNECTIONS = 2_000;
 /** Stated bound: the server's resident memory grows less than this while 10 MB go to a client that never reads. */
@@ -89,8 +90,7 @@ describe('exhaustion', () => {
       expect(await publish(relay.url, 'flood', '', body)).toBe(202);
       peak = Math.max(peak, process.memoryUsage().rss);
     }
-    const deadline = Date.now() + 20_000;
-    while (received < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => received >= count, () => `${count} events on the reading client (got ${received})`, { timeoutMs: 20_000, everyMs: 20 }).catch(() => undefined);
     peak = Math.max(peak, process.memoryUsage().rss);
     expect(received).toBe(count);
     expect(intact).toBe(true);

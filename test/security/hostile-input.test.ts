@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SseReader } from '../support/sse-reader.js';
-import { headerLines, rawExchange, startSecureRelay, type Relay } from './support.js';
+import { headerLines, metric, rawExchange, startSecureRelay, type Relay } from './support.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ORIGIN = 'https://app.example.com';
 let relay: Relay;
@@ -28,8 +29,10 @@ describe('control characters in published data cannot break the SSE framing', ()
     const data = `before${char}event: forged${char}id: forged${char}retry: 1${char}after`;
     const reader = new SseReader(`${relay.url}/events?topic=${topic}`);
     await reader.until((r) => r.retries.length > 0);
+    const opened = await metric(relay.url, 'sse_connections_total');
     const raw = rawStream(topic, (text) => text.includes('after\n\n'));
-    await new Promise((r) => setTimeout(r, 50));
+    // The hub counts a stream once it is subscribed: from then on the raw stream sees what is published.
+    await waitFor(async () => (await metric(relay.url, 'sse_connections_total')) > opened, `the raw stream on ${topic} open`);
     expect((await publishJson({ topic, data })).status).toBe(202);
     await reader.until((r) => r.events.length === 1);
     reader.close();

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../functions/logger.js';
 import { hsToken, startSecureRelay, type Relay } from './support.js';
+import { waitFor } from '../support/wait-for.js';
 
 const lines: string[] = [];
 let relay: Relay;
@@ -26,7 +27,7 @@ it('writes JSON lines with a request id, and never a token or a payload', async 
   expect(published.status).toBe(202);
   const bad = await fetch(`${relay.url}/events?topic=logs&access_token=${token}x`);
   expect(bad.status).toBe(401);
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => lines.some((line) => line.includes('"status":401')), 'the 401 in the log');
   const records = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
   expect(records.find((r) => r['requestId'] === 'req-42' && r['msg'] === 'stream opened')).toMatchObject({ path: '/events', status: 200 });
   expect(records.find((r) => r['path'] === '/publish')).toMatchObject({ status: 202, requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../support/redis-server.js';
 import { hsToken, metric, startSecureRelay, type Relay } from './support.js';
+import { waitFor } from '../support/wait-for.js';
 
 /** Every refusal gives back what it took: 100 of each kind, then the whole MAX_CONNECTIONS is still there. */
 
@@ -48,12 +49,9 @@ async function repeat(times: number, attempt: (i: number) => Promise<string>): P
 
 /** Waits until the server has seen every aborted stream go (its close is asynchronous). */
 async function openStreams(url: string, expected: number): Promise<number> {
-  const deadline = Date.now() + 5_000;
-  let value = await metric(url, 'sse_connections_open');
-  while (value !== expected && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    value = await metric(url, 'sse_connections_open');
-  }
+  let value = NaN;
+  await waitFor(async () => (value = await metric(url, 'sse_connections_open')) === expected, `${expected} open streams`, { timeoutMs: 5_000, everyMs: 50 })
+    .catch(() => undefined);
   return value;
 }
 

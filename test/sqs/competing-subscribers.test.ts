@@ -3,6 +3,7 @@ import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { startRelay } from '../support/relay-server.js';
 import { startLocalSqs, type LocalSqs } from './fauxqs.js';
 import { HalfCloseClient } from './half-close-client.js';
+import { waitFor } from '../support/wait-for.js';
 
 const TOTAL = 2_000;
 const SUBSCRIBERS = 5;
@@ -64,8 +65,7 @@ test(`${TOTAL} messages to ${SUBSCRIBERS} competing subscribers that come and go
   const subscribers = Array.from({ length: SUBSCRIBERS }, subscriber);
   const ids = await publishAll();
   const publishedMs = Date.now() - started;
-  const deadline = Date.now() + 60_000;
-  while (firstSeen.size < TOTAL && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitFor(() => firstSeen.size >= TOTAL, () => `all ${TOTAL} messages seen (got ${firstSeen.size})`, { timeoutMs: 60_000, everyMs: 50 }).catch(() => undefined);
   stop = true;
   await Promise.all(subscribers);
   const elapsedMs = Date.now() - started;

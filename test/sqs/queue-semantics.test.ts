@@ -6,6 +6,7 @@ import type { Delivery } from '../../lib/source.js';
 import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs/source.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { newClient, startLocalSqs, type LocalSqs } from './fauxqs.js';
+import { waitFor } from '../support/wait-for.js';
 
 let sqs: LocalSqs;
 const sources: SqsSource[] = [];
@@ -91,12 +92,12 @@ test('poison messages never stall the stream, are counted, and reach the dead-le
   const stop = new AbortController();
   const iterator = relay.consume(['t'], stop.signal)[Symbol.asyncIterator]();
   expect((await take(iterator, 2)).map((d) => d.data)).toEqual(['ok-1', 'ok-2']);
-  const deadline = Date.now() + 15_000;
   let dead: string[] = [];
-  while (dead.length < 2 && Date.now() < deadline) {
+  await waitFor(async () => {
     const out = await sqs.client.send(new ReceiveMessageCommand({ QueueUrl: dlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
     dead = [...dead, ...(out.Messages ?? []).map((m) => m.Body ?? '')];
-  }
+    return dead.length >= 2;
+  }, () => `two messages in the dead-letter queue (got ${dead.length})`, { timeoutMs: 15_000, everyMs: 0 }).catch(() => undefined);
   stop.abort();
   expect(dead.sort()).toEqual(['x'.repeat(2_000), '{}'].sort());
   expect(invalid.length).toBeGreaterThanOrEqual(4);
@@ -112,14 +113,14 @@ test('a FIFO queue keeps each topic (message group) in order across competing su
   const stops = [new AbortController(), new AbortController()];
   const consumers = stops.map(async (stop) => {
     const iterator = relay.consume(['x', 'y', 'z'], stop.signal)[Symbol.asyncIterator]();
-    while (seen.length < 30) {
-      const next = await Promise.race([iterator.next(), new Promise<undefined>((r) => setTimeout(r, 3_000))]);
-      if (next === undefined || next.done === true) break;
+    for (let next = await iterator.next(); next.done !== true && seen.length < 30; next = await iterator.next()) {
       seen.push(next.value);
       await next.value.ack();
     }
-    stop.abort();
   });
+  // A duplicate delivered among the first 30 would leave a topic one short below.
+  await waitFor(() => seen.length >= 30, () => `30 deliveries over both subscribers (got ${seen.length})`, 15_000).catch(() => undefined);
+  stops.forEach((stop) => stop.abort());
   await Promise.all(consumers);
   for (const topic of ['x', 'y', 'z']) {
     const order = seen.filter((d) => d.topic === topic).map((d) => Number(d.data));
@@ -163,7 +164,16 @@ test('a message held longer than the visibility timeout is extended, not handed 
   const [held] = await take(relay.consume(['t'], slow.signal)[Symbol.asyncIterator](), 1, false);
   const other = new AbortController();
   const rival = take(relay.consume(['t'], other.signal)[Symbol.asyncIterator](), 1);
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  // Held past the deadline of its first receive, and extended twice meanwhile: without the extensions the rival would
+  // have received it by now.
+  const visibleAt = (): number | undefined => sqs.server.inspectQueue('slow')?.messages.inflight[0]?.visibilityDeadline;
+  const firstDeadline = visibleAt() ?? 0;
+  const extensions = new Set<number>();
+  await waitFor(() => {
+    const now = visibleAt();
+    if (now !== undefined && now > firstDeadline) extensions.add(now);
+    return Date.now() > firstDeadline && extensions.size >= 2;
+  }, () => `the held message extended twice past its first visibility deadline (${extensions.size} extensions)`, 8_000);
   await held?.ack();
   other.abort();
   expect(await rival).toEqual([]);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NGINX_BIN, type RunningNginx } from './nginx.js';
 import { freePort, mainConf, TEMP_DIRS, waitUntilListening } from './nginx.js';
+import { waitFor } from './wait-for.js';
 
 /** The whole-site config (demo page, /publish, /events, /metrics); test/support/nginx.ts runs the location snippet. */
 export const SITE_CONF = fileURLToPath(new URL('../../nginx/sse-relay.conf', import.meta.url));
@@ -61,11 +62,7 @@ export async function startNginxSite(upstream: number | readonly number[], optio
     const workersBefore = await startedWorkers(dir);
     await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), next));
     child.kill('SIGHUP');
-    const deadline = Date.now() + 5_000;
-    while ((await startedWorkers(dir)) <= workersBefore) {
-      if (Date.now() > deadline) throw new Error(`nginx did not reload within 5 s; error.log is in ${dir}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(async () => (await startedWorkers(dir)) > workersBefore, `nginx to reload (error.log is in ${dir})`, { timeoutMs: 5_000, everyMs: 10 });
   };
   return { port, tlsPort, certificate, accessLog: join(dir, 'sse-relay.access.log'), dir, stop: () => stop(child, dir), repoint };
 }

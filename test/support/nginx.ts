@@ -5,6 +5,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.js';
 
 /** The Debian nginx binary the tests run. */
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -121,16 +122,13 @@ export async function freePort(): Promise<number> {
 
 /** Polls with TCP connects until nginx accepts (true) or exits / the time is up (false). */
 export async function waitUntilListening(child: ChildProcess, port: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
-    const ok = await new Promise<boolean>((done) => {
+  return waitFor(() => {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('nginx exited');
+    return new Promise<boolean>((done) => {
       const socket = connect(port, '127.0.0.1', () => (socket.destroy(), done(true)));
       socket.once('error', () => done(false));
     });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+  }, `nginx to accept on 127.0.0.1:${port}`, { timeoutMs, everyMs: 50 }).catch(() => false);
 }
 
 /** Fast shutdown (SIGTERM closes open streams at once) of the master by its pid file, SIGKILL after 3 s. */

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redisCli, waitFor } from './redis-cli.js';
+import { redisCli } from './redis-cli.js';
+import { ORCHESTRATION, waitFor } from './wait-for.js';
 import { freePort, waitForPing } from './redis-server.js';
 
 /** Three primaries with one replica each (`redis-server --cluster-enabled yes`, `redis-cli --cluster create`) on loopback. */
@@ -38,17 +39,17 @@ export async function startCluster(): Promise<TestCluster> {
   };
   for (const port of ports) await launch(port);
   await redisCli(ports[0] as number, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes');
-  await waitFor('the cluster to be ok on every node', async () => {
-    for (const port of ports) if (!/cluster_state:ok/.test(await redisCli(port, 'CLUSTER', 'INFO'))) return undefined;
+  await waitFor(async () => {
+    for (const port of ports) if (!/cluster_state:ok/.test(await redisCli(port, 'CLUSTER', 'INFO'))) return false;
     return true;
-  });
-  await waitFor('every replica to finish its first sync', async () => {
+  }, 'the cluster to be ok on every node', ORCHESTRATION);
+  await waitFor(async () => {
     for (const port of ports) {
       const info = await redisCli(port, 'INFO', 'replication');
-      if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return undefined;
+      if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return false;
     }
     return true;
-  });
+  }, 'every replica to finish its first sync', ORCHESTRATION);
   const alive = (): number[] => ports.filter((p) => children.get(p)?.exitCode === null && children.get(p)?.signalCode === null);
   const shards = async (): Promise<{ slots: [number, number][]; master: number; replicas: number[] }[]> => {
     const text = await redisCli(alive()[0] as number, 'CLUSTER', 'NODES');

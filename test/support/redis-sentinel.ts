@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { redisCli, waitFor } from './redis-cli.js';
+import { redisCli } from './redis-cli.js';
+import { ORCHESTRATION, waitFor } from './wait-for.js';
 import { freePort, waitForPing } from './redis-server.js';
 
 const SERVER = '/usr/bin/redis-server';
@@ -48,8 +49,8 @@ export async function startSentinelGroup(): Promise<TestSentinelGroup> {
   };
   await launchServer(primary);
   await launchServer(serverPorts[1] as number, primary);
-  await waitFor('the replica to finish its first sync', async () =>
-    /master_link_status:up/.test(await redisCli(serverPorts[1] as number, 'INFO', 'replication')) ? true : undefined);
+  await waitFor(async () => /master_link_status:up/.test(await redisCli(serverPorts[1] as number, 'INFO', 'replication')),
+    'the replica to finish its first sync', ORCHESTRATION);
   const sentinelPorts = [await freePort(), await freePort(), await freePort()];
   for (const port of sentinelPorts) {
     const conf = join(dir, `sentinel-${port}.conf`);
@@ -61,10 +62,10 @@ export async function startSentinelGroup(): Promise<TestSentinelGroup> {
   }
   // Ready once every sentinel sees the replica and the two other sentinels (so a failover can be voted).
   for (const port of sentinelPorts) {
-    await waitFor(`sentinel ${port} to know the replica and its peers`, async () => {
+    await waitFor(async () => {
       const info = await redisCli(port, 'SENTINEL', 'MASTER', 'mymaster');
-      return /num-slaves\n1\n/.test(info) && /num-other-sentinels\n2\n/.test(info) ? true : undefined;
-    });
+      return /num-slaves\n1\n/.test(info) && /num-other-sentinels\n2\n/.test(info);
+    }, `sentinel ${port} to know the replica and its peers`, ORCHESTRATION);
   }
   const exited = (child: ChildProcess): Promise<void> =>
     child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));

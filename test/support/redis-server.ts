@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitFor } from './wait-for.js';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -71,18 +72,14 @@ export async function startRedis(options: { started?: boolean } = {}): Promise<T
 
 /** Resolves once the Redis (or Sentinel) on `port` answers PING, over a raw socket, so helpers do not depend on the client library under test. */
 export async function waitForPing(port: number, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`redis-server exited with code ${child.exitCode} while starting`);
-    const answered = await new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.setTimeout(500, () => (socket.destroy(), resolve(false)));
       socket.once('error', () => resolve(false));
       socket.once('connect', () => socket.write('PING\r\n'));
       socket.once('data', (data) => (socket.destroy(), resolve(data.toString().startsWith('+PONG'))));
     });
-    if (answered) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`redis-server on port ${port} did not answer PING within 10 s`);
+  }, `redis-server on port ${port} to answer PING`, { timeoutMs: 10_000, everyMs: 50 });
 }

@@ -7,6 +7,7 @@ import { RecordingEventSource, sequenceProblems } from './recording-event-source
 import { startRedis } from './redis-server.js';
 import { startSequencePublisher } from './sequence-publisher.js';
 import { startServerProcess, type ServerProcess } from './server-process.js';
+import { waitFor } from './wait-for.js';
 
 /** Scale-out of relay processes (issue 15, point 5): three relays behind the project's nginx site on one Redis. */
 export interface ScaleOutOptions {
@@ -120,20 +121,21 @@ async function subscribePublishKill(url: string, relays: ServerProcess[], reader
   log(`${options.subscribers} subscribers live through nginx; streams per relay ${perRelay.join(' / ')}`);
 
   const publisher = startSequencePublisher({ url, topics, ratePerSecond: options.ratePerSecond });
-  await sleep(options.phaseMs);
+  await sleep(options.phaseMs); // a load phase: its length is the scenario's parameter (the bench runs 8 s)
   const victim = relays[1] as ServerProcess;
   const onKilled = await openStreams(victim);
   const killedAt = Date.now();
   await victim.kill('SIGKILL');
   log(`relay ${victim.pid} SIGKILLed with ${onKilled} streams`);
-  await sleep(options.phaseMs);
+  await sleep(options.phaseMs); // the second load phase, on the survivors
   const logs = await publisher.stop();
   const published = logs.reduce((sum, l) => sum + l.acknowledged, 0);
 
   const byTopic = new Map(logs.map((l) => [l.topic, l]));
-  const deadline = Date.now() + 90_000;
   const complete = (r: RecordingEventSource): boolean => r.sequence.length >= (byTopic.get(r.topic)?.acknowledged ?? 0);
-  while (!readers.every((r) => complete(r) || r.closed) && Date.now() < deadline) await sleep(100);
+  // Whoever is still short after that is named in `problems` below.
+  await waitFor(() => readers.every((r) => complete(r) || r.closed), 'every subscriber to hold every acknowledged message', { timeoutMs: 90_000, everyMs: 100 })
+    .catch(() => undefined);
 
   const movedReaders = readers.filter((r) => r.errors.some((t) => t >= killedAt) && r.opens.some((t) => t > killedAt));
   const reopen = movedReaders.map((r) => (r.opens.find((t) => t > killedAt) as number) - killedAt).sort((a, b) => a - b);
@@ -160,16 +162,15 @@ async function subscribePublishKill(url: string, relays: ServerProcess[], reader
  * live, so it must see everything that follows. Warm-up messages carry no `seq` and are ignored by the checks.
  */
 export async function untilLive(url: string, readers: readonly RecordingEventSource[], topics: readonly string[], timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let round = 0; ; round++) {
-    const waiting = new Set(readers.filter((r) => r.events.length === 0).map((r) => r.topic));
-    if (waiting.size === 0) return;
-    if (Date.now() > deadline) {
-      const closed = readers.filter((r) => r.closed).length;
-      throw new Error(`subscribers of ${waiting.size} topics received nothing within ${timeoutMs} ms (${closed} EventSources gave up)`);
-    }
+  let round = 0;
+  let waiting = new Set<string>();
+  await waitFor(async () => {
+    waiting = new Set(readers.filter((r) => r.events.length === 0).map((r) => r.topic));
+    if (waiting.size === 0) return true;
     // A warm-up publish that fails is simply sent again next round.
+    round += 1;
     await Promise.all(topics.filter((t) => waiting.has(t)).map((topic) => publish(url, { topic, data: JSON.stringify({ warm: round }) }).catch(() => undefined)));
-    await sleep(250);
-  }
+    return false;
+  }, () => `a message on every subscriber (subscribers of ${waiting.size} topics received nothing; ${readers.filter((r) => r.closed).length} EventSources gave up)`,
+  { timeoutMs, everyMs: 250 });
 }

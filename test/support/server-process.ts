@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.js';
 
 /** The compiled container entry point; jest's globalSetup builds dist/ before every run. */
 export const SERVER_JS = fileURLToPath(new URL('../../dist/functions/server.js', import.meta.url));
@@ -37,16 +38,15 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
-  const deadline = Date.now() + timeoutMs;
-  let port: number | undefined;
-  while (port === undefined) {
+  const port = await waitFor(() => {
     const match = /"port":(\d+)/.exec(output);
-    if (match?.[1] !== undefined) port = Number(match[1]);
-    else if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`the server did not start within ${timeoutMs} ms; its output:\n${output}`);
-    } else await new Promise((r) => setTimeout(r, 25));
-  }
+    if (match?.[1] !== undefined) return Number(match[1]);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('the server exited');
+    return undefined;
+  }, 'the server to log its port', { timeoutMs, everyMs: 25 }).catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw new Error(`the server did not start within ${timeoutMs} ms; its output:\n${output}`, { cause: error });
+  });
   const pid = child.pid;
   if (pid === undefined) throw new Error('the server process has no pid');
   const kill = async (signal: NodeJS.Signals = 'SIGKILL', wait = true): Promise<void> => {

@@ -1,5 +1,6 @@
 import { request, type IncomingMessage } from 'node:http';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { waitFor } from './wait-for.js';
 
 /** One parsed event with the moment (performance.now(), ms) its last byte arrived. */
 export interface TimedEvent extends EventSourceMessage {
@@ -47,11 +48,7 @@ export class TimedSseStream {
 
   /** Resolves once `check` holds, polling every 2 ms; rejects naming `what` after `timeoutMs` (default 5000). */
   async until(check: (stream: this) => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!check(this)) {
-      if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms (${this.events.length} events so far)`);
-      await new Promise((r) => setTimeout(r, 2));
-    }
+    await waitFor(() => check(this), () => `${what} (${this.events.length} events so far)`, { timeoutMs, everyMs: 2 });
   }
 
   get ids(): string[] {
