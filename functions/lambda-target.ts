@@ -37,7 +37,10 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   const source = await buildSource(config, { logger, metrics });
-  const app = new RelayApp({ config: config.server, queue: config.queue, source, logger, metrics, authorizer: await buildAuthorizer(config, logger) });
+  // A function URL decompresses a streamed response and drops its Content-Encoding
+  // (aws/aws-lambda-nodejs-runtime-interface-client#96), and FLUSH_PADDING_BYTES would compress away: never gzip here.
+  if (config.server.compression !== 'off') logger.warn({ variable: 'COMPRESSION' }, 'COMPRESSION is ignored on Lambda: a function URL serves streams uncompressed');
+  const app = new RelayApp({ config: { ...config.server, compression: 'off' }, queue: config.queue, source, logger, metrics, authorizer: await buildAuthorizer(config, logger) });
   // Memory source only: the demo publisher lives in this sandbox, so only streams served by it see its events.
   if (config.server.demo) startDemoPublisher(source, logger);
   return {

@@ -39,6 +39,11 @@ export interface StreamResponse {
   status: 200;
   headers: HeaderMap;
   /**
+   * `gzip` when the headers say `content-encoding: gzip`: the adapter then compresses what `run` writes (the core only
+   * negotiates). Unset: the bytes go out as written.
+   */
+  contentEncoding?: 'gzip';
+  /**
    * Writes the stream into `sink` and resolves when it is over; the adapter then ends the response. The sink's `close`
    * event means the client went away (Lambda never reports that). Never rejects.
    */

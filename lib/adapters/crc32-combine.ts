@@ -36,11 +36,11 @@ const BYTE_SHIFTS: readonly Crc32Operator[] = buildByteShifts();
 
 function buildByteShifts(): Crc32Operator[] {
   // One zero bit: shift right by one, folding the polynomial back in when the low bit falls out.
-  let bit = new Uint32Array(32);
+  let bit: Crc32Operator = new Uint32Array(32);
   bit[0] = POLYNOMIAL;
   for (let row = 1; row < 32; row++) bit[row] = (1 << (row - 1)) >>> 0;
   for (let doubling = 0; doubling < 3; doubling++) bit = compose(bit, bit);
-  const shifts = [bit];
+  const shifts: Crc32Operator[] = [bit];
   for (let k = 1; k < MAX_LENGTH_BITS; k++) {
     const last = shifts[k - 1] as Crc32Operator;
     shifts.push(compose(last, last));

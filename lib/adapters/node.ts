@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
+import { GzipSink } from './gzip-sink.js';
 import { handoffUnsupportedReason, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
 import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
@@ -78,9 +79,13 @@ function startStream(req: IncomingMessage, res: ServerResponse, response: Stream
 
 // Its own function, so the stream's callback closes over the sink alone, not over this request's req and res.
 function runStream(sink: ChunkedSocketSink | ServerResponse, response: StreamResponse, started: number, onEnd: NodeListenerOptions['onStreamEnd']): void {
-  void response.run(sink).then(() => {
+  // COMPRESSION=gzip, negotiated by the core: the session writes through the gzip sink, which closes its gzip member
+  // (final block and trailer) before the end; a no-op when the session ended it already.
+  const coded = response.contentEncoding === 'gzip' ? new GzipSink(sink) : undefined;
+  void response.run(coded ?? sink).then(() => {
     // Before the end: a sink already closed here means the client went away first.
     onEnd?.((Date.now() - started) / 1000, sink instanceof ChunkedSocketSink ? sink.clientClosed : sink.closed);
+    coded?.end();
     endSink(sink);
   });
   // A client that left before the stream started (while its request was being authorized, say) closed the response

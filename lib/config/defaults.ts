@@ -2,6 +2,8 @@ import { noDefault, setting, type SettingTable } from './setting.js';
 
 export const SOURCE_MODES = ['memory', 'redis', 'redis-list', 'sqs'] as const;
 export type SourceMode = (typeof SOURCE_MODES)[number];
+export const COMPRESSION_MODES = ['off', 'gzip'] as const;
+export type CompressionMode = (typeof COMPRESSION_MODES)[number];
 
 // Every default of every variable, once, with its one-line meaning; the README's configuration table is rendered from
 // these objects in this order (`npm run docs:config`). The readers (server-config.ts, …) hold the bounds and the rules.
@@ -42,6 +44,8 @@ export const SERVER_DEFAULTS = {
   OVERLOAD_LAG_MS: setting(1_000, 'new streams are refused (`overloaded`) while the event loop lags more than this, ms; `0` = never'),
   ADMISSION_RATE_PER_S: setting(0, 'most new streams accepted per second per process; beyond it new streams are refused (`overloaded`)', { note: 'no bound' }),
   WORKERS: setting(1, 'server processes sharing `PORT` (node:cluster), or `auto` (one per available CPU); only for `redis`, `redis-list`, `sqs` (`memory` is refused: its state is per process), needs `METRICS_PORT` (the primary serves every worker\'s metrics, summed); limits such as `MAX_CONNECTIONS` apply per worker; see [Several workers](docs/scaling.md#several-workers-on-one-machine)'),
+  // Off: a proxy in front (nginx, a CDN) may compress already; Lambda ignores it (a function URL undoes the coding).
+  COMPRESSION: setting<CompressionMode>('off', '`gzip`: streams are gzip-encoded for clients that send `Accept-Encoding: gzip`, each shared frame compressed once for all streams (container only; see [Compression](#compression))'),
 } as const satisfies SettingTable;
 
 /** Redis, for SOURCE=redis and redis-list and for the SQS → Redis bridge. */

@@ -15,7 +15,7 @@ export { AUTH_DEFAULTS, CONFIG_DEFAULTS, FIXED_SETTINGS, LAMBDA_DEFAULTS, QUEUE_
 export { renderConfigTable } from './readme-table.js';
 export type { Env } from './env-reader.js';
 export type { AuthConfig, LambdaConfig, QueueConfig, RedisConfig, ServerConfig, SqsConfig };
-export type { SourceMode } from './defaults.js';
+export type { CompressionMode, SourceMode } from './defaults.js';
 export type { RedisTopology } from './redis-config.js';
 export type { Runtime } from './setting.js';
 export { checkedSecret, requireJwtKeys, requireRedisTopology, requireSqsQueues, type JwtKeys } from './requirements.js';

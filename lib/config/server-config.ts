@@ -1,5 +1,5 @@
 import { ConfigError } from './config-error.js';
-import { SERVER_DEFAULTS as D, SOURCE_MODES, type SourceMode } from './defaults.js';
+import { COMPRESSION_MODES, SERVER_DEFAULTS as D, SOURCE_MODES, type CompressionMode, type SourceMode } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
 import { defaultFor, type Runtime, type Setting } from './setting.js';
 
@@ -83,6 +83,12 @@ export interface ServerConfig {
    * more than one. Container only; Lambda ignores it.
    */
   workers: number | 'auto';
+  /**
+   * `gzip`: streams go out gzip-encoded to clients that accept it (`Accept-Encoding`), each shared frame compressed
+   * once for all its streams. Container only (a Lambda function URL undoes it). Off unless asked: a proxy in front may
+   * compress, and compressing twice costs CPU for nothing.
+   */
+  compression: CompressionMode;
 }
 
 /** @param runtime `lambda` takes the Lambda defaults of SERVER_DEFAULTS (SESSION_IDLE_MS, MAX_SESSION_MS). */
@@ -117,6 +123,7 @@ export function readServerConfig(env: EnvReader, runtime: Runtime = 'container')
     overloadLagMs: env.integer('OVERLOAD_LAG_MS', d(D.OVERLOAD_LAG_MS), 0, 600_000),
     admissionRatePerSecond: env.integer('ADMISSION_RATE_PER_S', d(D.ADMISSION_RATE_PER_S), 0, 1_000_000),
     workers: readWorkers(env, d(D.WORKERS)),
+    compression: env.oneOf('COMPRESSION', COMPRESSION_MODES, d(D.COMPRESSION)),
   };
 }
 

@@ -3,6 +3,7 @@ import type { AdmissionGate } from '../limits/admission-gate.js';
 import { allowEveryone, type Authorizer } from '../auth/authorizer.js';
 import type { QueueConfig, ServerConfig } from '../config/index.js';
 import { ConnectionLimits } from '../limits/connection-limits.js';
+import { negotiateStreamCoding, withHeaders } from './content-coding.js';
 import { CorsPolicy } from './cors.js';
 import type { DrainPace } from '../engine/drain-pace.js';
 import { RelayError, toRelayError } from '../errors.js';
@@ -120,7 +121,7 @@ export class RelayApp {
       response.kind === 'stream' ? 'stream opened' : 'request',
     );
     // A new object: SSE_HEADERS and other shared header maps must not be mutated.
-    response.headers = { ...response.headers, ...this.cors.headersFor(request.header('origin')), [REQUEST_ID_HEADER]: requestId };
+    response.headers = { ...withHeaders(response.headers, this.cors.headersFor(request.header('origin'))), [REQUEST_ID_HEADER]: requestId };
     return response;
   }
 
@@ -137,13 +138,13 @@ export class RelayApp {
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
         // Before any parsing, auth or source work: a refusal must cost less than the stream it prevents.
         this.options.admission?.admit();
-        return this.withTopicCount(request, await openEventStream(request, {
+        return negotiateStreamCoding(this.withTopicCount(request, await openEventStream(request, {
           session: {
             hub: this.hub, fanout: this.fanout, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
             queueAck: this.queueAck, ackRegistry: this.ackRegistry,
           },
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
-        }));
+        })), request.header('accept-encoding'), config.compression);
       case '/publish':
         return publish(request, {
           source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,

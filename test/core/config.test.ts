@@ -32,6 +32,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   OVERLOAD_LAG_MS: { valid: '0', read: (c) => c.server.overloadLagMs, expected: 0, invalid: '-1' },
   ADMISSION_RATE_PER_S: { valid: '300', read: (c) => c.server.admissionRatePerSecond, expected: 300, invalid: '1.5' },
   WORKERS: { valid: '2', env: { SOURCE: 'redis', REDIS_URL: 'redis://a:6379', METRICS_PORT: '9090' }, read: (c) => c.server.workers, expected: 2, invalid: 'many' },
+  COMPRESSION: { valid: 'gzip', read: (c) => c.server.compression, expected: 'gzip', invalid: 'br' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
   REDIS_KEY_PREFIX: { valid: 'app:', read: (c) => c.redis.keyPrefix, expected: 'app:' },
   REDIS_MAXLEN: { valid: '500', read: (c) => c.redis.maxLen, expected: 500, invalid: '0' },

@@ -1,0 +1,50 @@
+import type { CompressionMode } from '../config/index.js';
+import type { HeaderMap, StreamResponse } from '../request.js';
+
+/**
+ * Whether an `Accept-Encoding` header (RFC 9110 §12.5.3) accepts gzip: `gzip` (or its alias `x-gzip`) with a weight
+ * above 0, or, when gzip is not named, `*` with a weight above 0. `gzip;q=0` refuses it; no header means no coding.
+ * A member that does not parse (a bad weight) is ignored rather than refused: the stream then goes out as it is, which
+ * every client can read.
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  let gzip: number | undefined;
+  let any: number | undefined;
+  for (const member of header.split(',')) {
+    const [name = '', ...params] = member.split(';').map((part) => part.trim());
+    const coding = name.toLowerCase();
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
+    const weight = weightOf(params);
+    if (weight === undefined) continue;
+    if (coding === '*') any = Math.max(any ?? 0, weight);
+    else gzip = Math.max(gzip ?? 0, weight);
+  }
+  return (gzip ?? any ?? 0) > 0;
+}
+
+// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ); no `q` parameter means 1.
+const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
+
+function weightOf(params: readonly string[]): number | undefined {
+  const q = params.find((param) => /^q\s*=/i.test(param));
+  if (q === undefined) return 1;
+  const value = q.slice(q.indexOf('=') + 1).trim();
+  return QVALUE.test(value) ? Number(value) : undefined;
+}
+
+/**
+ * Applies COMPRESSION to an event stream: with `gzip`, the stream says that it varies by `Accept-Encoding`, and is
+ * gzip-encoded (the adapter compresses, see lib/adapters/gzip-sink.ts) when the client accepts it. `off` leaves it.
+ */
+export function negotiateStreamCoding(stream: StreamResponse, acceptEncoding: string | undefined, mode: CompressionMode): StreamResponse {
+  if (mode !== 'gzip') return stream;
+  if (!acceptsGzip(acceptEncoding)) return { ...stream, headers: { ...stream.headers, vary: 'Accept-Encoding' } };
+  return { ...stream, contentEncoding: 'gzip', headers: { ...stream.headers, vary: 'Accept-Encoding', 'content-encoding': 'gzip' } };
+}
+
+/** Headers of `base` with `extra` on top, their `vary` lists joined rather than overwritten. */
+export function withHeaders(base: HeaderMap, extra: HeaderMap): HeaderMap {
+  const vary = [base['vary'], extra['vary']].filter((value) => value !== undefined).join(', ');
+  return { ...base, ...extra, ...(vary === '' ? {} : { vary }) };
+}
