@@ -8,8 +8,12 @@ const CLIENT = new URL('./load-client.mjs', import.meta.url);
 
 /** `processes` load clients, each a separate Node process with its own event loop (and file limit), on `cpu` if given. */
 export class ClientPool {
-  constructor(processes, cpu) {
-    this.children = Array.from({ length: processes }, () => fork(CLIENT, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  /**
+   * `cpu`: pin the clients there (`--pin`). `client`: the load client script (default load-client.mjs; the compression
+   * bench uses gzip-load-client.mjs).
+   */
+  constructor(processes, cpu, client = CLIENT) {
+    this.children = Array.from({ length: processes }, () => fork(client, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     // `--pin`: with all their threads, on the load CPU (threads started later inherit it).
     if (cpu !== undefined) for (const child of this.children) pinProcess(child.pid, cpu);
     this.nextId = 1;

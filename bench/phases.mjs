@@ -67,7 +67,7 @@ async function idlePhase(pool, server, phase, baselineRss) {
  * accepted), clients (load processes), loadCpu (pin them there, or undefined), log }.
  */
 export async function runPhases(server, phases, options) {
-  const pool = new ClientPool(options.clients, options.loadCpu);
+  const pool = new ClientPool(options.clients, options.loadCpu, options.client);
   const results = [];
   try {
     // A few requests first, so the baseline includes a warmed-up server rather than an empty one.

@@ -24,6 +24,9 @@ const MODES = [
   { option: 'workers', help: ': Redis mode, 10,000 × 100/s with WORKERS=1 beside WORKERS=2, alternating rounds (bench/workers.mjs)',
     options: { workers: '', rounds: 'rounds of both (default 2)' },
     run: (_argv, options) => import('./workers.mjs').then((m) => m.runWorkersBench(integerOption(options, 'rounds', 2))) },
+  { option: 'compression', help: ': the memory relay without and with COMPRESSION=gzip: idle memory, CPU per frame, bytes on the wire (bench/gzip.mjs)',
+    options: { compression: '', quick: 'fewer streams, shorter phases', rounds: 'rounds of the open-loop phases (default 1)' },
+    run: (_argv, options) => import('./gzip.mjs').then((m) => m.runGzipBench({ quick: options.has('quick'), rounds: integerOption(options, 'rounds', 1) })) },
   { option: 'cold-start', help: ': Lambda bundle sizes and cold starts per source under aws-lambda-ric (scripts/cold-start.mjs)',
     options: { 'cold-start': '', runs: 'interleaved rounds (default 9)', before: 'another checkout, measured alongside' },
     run: (_argv, options) => {

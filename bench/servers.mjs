@@ -67,7 +67,7 @@ export async function startRelay({ source, redisUrl, compression, env = {}, cpu 
   const child = spawnWithLimit(process.execPath, ['dist/functions/server.js'], {
     PORT: String(port), HOST: '127.0.0.1', SOURCE: source, LOG_LEVEL: 'warn', AUTH_MODE: 'none', DEMO: 'false',
     MAX_CONNECTIONS: '20000', MAX_CONNECTIONS_PER_CLIENT: '20000', PUBLISH_RATE_PER_MINUTE: '0',
-    ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...(compression ? { COMPRESSION: 'true' } : {}), ...env,
+    ...(redisUrl ? { REDIS_URL: redisUrl } : {}), ...(compression ? { COMPRESSION: 'gzip' } : {}), ...env,
   }, cpu);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   await waitHealthy(port, child, '/readyz');
