@@ -14,17 +14,19 @@ export interface GzipSegment {
   readonly crc: number;
   /** Uncompressed length in bytes. */
   readonly length: number;
-  /** Appends `length` zero bytes to a CRC register: each connection folds `crc` into its own with it (see crc32-combine). */
-  readonly shift: Crc32Operator | undefined;
+  /**
+   * Appends `length` zero bytes to a CRC register: connections fold `crc` into their own with it (see crc32-combine).
+   * Built on the segment's second use (shiftOf): a frame only one stream gets never pays for it.
+   */
+  shift: Crc32Operator | undefined;
+  /** Whether a stream has used the segment already. */
+  used: boolean;
 }
 
 // Below this many bytes a frame is sent as a stored (uncompressed) block: deflate's own framing and the sync flush's
 // empty stored block (5 bytes) eat what it would save on a `retry:` or an id-only frame, and a stored block costs no
 // deflate run (~20 µs each on Node 20, measured) for what is usually a per-connection frame.
 const STORE_BELOW_BYTES = 64;
-// Below this length a connection folds a segment into its CRC with zlib.crc32 over the bytes (about 0.2 µs for 130 B)
-// instead of the matrix operator, which would cost more to build than it saves.
-const SHIFT_FROM_BYTES = 256;
 const STORED_BLOCK_MAX = 65_535;
 // Deflate's defaults (level 6, 32 KiB window, memLevel 8). The state is freed when the call returns: nothing of it
 // stays per stream.
@@ -49,8 +51,20 @@ function makeSegment(chunk: Uint8Array): GzipSegment {
   const deflated: Buffer | undefined = length < STORE_BELOW_BYTES ? undefined : deflateRawSync(chunk, DEFLATE_OPTIONS);
   // Data that does not compress (already compressed, random) goes out stored: never more than 5 bytes per 64 KiB extra.
   const bytes = deflated === undefined || deflated.byteLength >= length + 5 ? storedBlocks(chunk) : deflated;
-  const shift = length < SHIFT_FROM_BYTES ? undefined : crc32ShiftOperator(length);
-  return { bytes, crc: crc32(chunk), length, shift };
+  return { bytes, crc: crc32(chunk), length, shift: undefined, used: false };
+}
+
+/**
+ * The CRC shift operator of a segment, or undefined on its first use (the stream then runs zlib.crc32 over the bytes).
+ * Folding with the operator is one 32-step matrix-vector product, about 70 ns per stream and write whatever the length,
+ * where zlib.crc32 over a shared 120-byte frame costs about 300 ns (measured, Node 20); building it costs a few µs once.
+ */
+export function shiftOf(segment: GzipSegment): Crc32Operator | undefined {
+  if (!segment.used) {
+    segment.used = true;
+    return undefined;
+  }
+  return (segment.shift ??= crc32ShiftOperator(segment.length));
 }
 
 /** `chunk` as non-final stored blocks (RFC 1951 §3.2.4): header byte 0, LEN and its complement, the bytes. */

@@ -1,7 +1,7 @@
 import { crc32 } from 'node:zlib';
 import type { ByteSink } from '../engine/byte-sink.js';
 import { crc32CombineWith } from './crc32-combine.js';
-import { segmentOf } from './gzip-segments.js';
+import { segmentOf, shiftOf } from './gzip-segments.js';
 
 // RFC 1952 member header: magic, CM=8 (deflate), no flags, no mtime, no extra flags, OS 255 (unknown).
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
@@ -31,7 +31,8 @@ export class GzipSink implements ByteSink {
       return true;
     }
     const segment = segmentOf(chunk);
-    this.crc = segment.shift === undefined ? crc32(chunk, this.crc) : crc32CombineWith(segment.shift, this.crc, segment.crc);
+    const shift = shiftOf(segment);
+    this.crc = shift === undefined ? crc32(chunk, this.crc) : crc32CombineWith(shift, this.crc, segment.crc);
     this.size = (this.size + segment.length) % 0x1_0000_0000;
     if (this.started) return this.inner.write(segment.bytes, done);
     this.started = true;
