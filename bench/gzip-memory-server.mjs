@@ -1,6 +1,6 @@
 // The relay in a process that can be asked for its memory after a full GC (bench/gzip.mjs, idle memory per stream).
 // Run with --expose-gc; env as for dist/functions/server.js. IPC: {cmd:'measure'} → memoryUsage after gc().
-/* global process, globalThis */
+/* global process */
 import { loadConfig } from '../dist/lib/config/index.js';
 import { silentLogger } from '../dist/lib/logger.js';
 import { startServer } from '../dist/functions/server.js';

@@ -6,6 +6,7 @@
 /* global console, URL */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { idleMemoryPerStream } from './gzip-memory.mjs';
 import { runPhases } from './phases.mjs';
 import { startRelay } from './servers.mjs';
 
@@ -52,10 +53,20 @@ export async function runGzipBench({ quick = false, rounds = 1 } = {}) {
   const options = { seconds: quick ? 4 : 8, drainMs: 5_000, clients: 2, client: CLIENT };
   const tables = [];
   const all = [];
+  const memory = [];
+  for (const compression of ['off', 'gzip']) {
+    memory.push(await idleMemoryPerStream(compression, quick ? 2_000 : 5_000));
+    console.log(`idle memory after GC, COMPRESSION=${compression}: ${JSON.stringify(memory.at(-1))} (bytes per stream)`);
+  }
+  const [off, on] = memory;
+  tables.push(`Idle streams after a full GC (${on.streams} streams), bytes per stream, off → gzip: heap ${off.heapUsed} → ${on.heapUsed}, ` +
+    `external ${off.external} → ${on.external}, RSS ${off.rss} → ${on.rss}; added heap + external ${on.heapUsed + on.external - off.heapUsed - off.external} B`);
+  console.log(tables[0]);
   for (let round = 1; round <= rounds; round++) {
     const runs = {};
     for (const variant of VARIANTS) {
-      const server = await startRelay({ source: 'memory', compression: variant.compression });
+      // No overload refusals: on a loaded host they would turn some subscribers away in one run and not the other.
+      const server = await startRelay({ source: 'memory', compression: variant.compression, env: { OVERLOAD_LAG_MS: '0' } });
       try {
         server.target = { host: '127.0.0.1', port: server.port, path: '/events?topic=bench', gzip: variant.compression };
         runs[variant.name] = await runPhases(server, phases, { ...options, log: log(variant.name) });
@@ -70,7 +81,7 @@ export async function runGzipBench({ quick = false, rounds = 1 } = {}) {
   }
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('gzip.json', dir), JSON.stringify({ date: new Date().toISOString(), phases, options: { ...options, client: 'gzip-load-client.mjs' }, rounds: all }, null, 2) + '\n');
+  writeFileSync(new URL('gzip.json', dir), JSON.stringify({ date: new Date().toISOString(), memory, phases, options: { ...options, client: 'gzip-load-client.mjs' }, rounds: all }, null, 2) + '\n');
   writeFileSync(new URL('gzip.md', dir), tables.join('\n\n') + '\n');
   console.log('written to bench/results/gzip.{json,md}');
 }
