@@ -101,6 +101,15 @@ describe('functions/stream.ts under aws-lambda-ric', () => {
     expect(ms).toBeLessThan(5_000);
   });
 
+  it('ignores COMPRESSION=gzip: a function URL would undo the coding, so the stream leaves uncompressed', async () => {
+    const fn = await start({ env: { SOURCE: 'memory', DEMO: 'true', COMPRESSION: 'gzip' } });
+    const reader = new SseReader(`${fn.url}/events?topic=demo`, { 'accept-encoding': 'gzip' });
+    await reader.until((r) => r.events.length >= 1, 8_000);
+    reader.close();
+    expect(reader.headers.get('content-encoding')).toBeNull();
+    expect(reader.headers.get('vary')).not.toMatch(/accept-encoding/i);
+  });
+
   it('pads each batch with a comment line of FLUSH_PADDING_BYTES that EventSource ignores', async () => {
     const env = { SOURCE: 'memory', DEMO: 'true', FLUSH_PADDING_BYTES: '512', LAMBDA_DEADLINE_MARGIN_MS: '2000'};
     const fn = await start({ timeoutMs: 4_500, env });
