@@ -6,6 +6,7 @@
 /* global console, URL */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { lockstepCpuPerFrame } from './gzip-lockstep.mjs';
 import { idleMemoryPerStream } from './gzip-memory.mjs';
 import { runPhases } from './phases.mjs';
 import { startRelay } from './servers.mjs';
@@ -62,6 +63,17 @@ export async function runGzipBench({ quick = false, rounds = 1 } = {}) {
   tables.push(`Idle streams after a full GC (${on.streams} streams), bytes per stream, off → gzip: heap ${off.heapUsed} → ${on.heapUsed}, ` +
     `external ${off.external} → ${on.external}, RSS ${off.rss} → ${on.rss}; added heap + external ${on.heapUsed + on.external - off.heapUsed - off.external} B`);
   console.log(tables[0]);
+  // Alternated, twice, so drift of the host's load falls on both sides.
+  const lockstep = [];
+  for (const compression of ['off', 'gzip', 'off', 'gzip']) {
+    lockstep.push(await lockstepCpuPerFrame(compression, quick ? 1_000 : 2_000, quick ? 100 : 200));
+    console.log(`lockstep (one frame per write), COMPRESSION=${compression}: ${lockstep.at(-1).nsPerFrame} ns of server CPU per delivered frame`);
+  }
+  const mean = (mode) => lockstep.filter((r) => r.compression === mode).reduce((sum, r) => sum + r.nsPerFrame, 0) / 2;
+  tables.push(`Server CPU per delivered frame at one frame per write (${lockstep[0].streams} streams × ${lockstep[0].messages} messages in lockstep, ` +
+    `runs ${lockstep.map((r) => r.nsPerFrame).join(', ')} ns for off, gzip, off, gzip): off ${mean('off')} ns → gzip ${mean('gzip')} ns ` +
+    `(${(mean('gzip') / mean('off')).toFixed(2)}×)`);
+  console.log(tables.at(-1));
   for (let round = 1; round <= rounds; round++) {
     const runs = {};
     for (const variant of VARIANTS) {
@@ -81,7 +93,7 @@ export async function runGzipBench({ quick = false, rounds = 1 } = {}) {
   }
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('gzip.json', dir), JSON.stringify({ date: new Date().toISOString(), memory, phases, options: { ...options, client: 'gzip-load-client.mjs' }, rounds: all }, null, 2) + '\n');
+  writeFileSync(new URL('gzip.json', dir), JSON.stringify({ date: new Date().toISOString(), memory, lockstep, phases, options: { ...options, client: 'gzip-load-client.mjs' }, rounds: all }, null, 2) + '\n');
   writeFileSync(new URL('gzip.md', dir), tables.join('\n\n') + '\n');
   console.log('written to bench/results/gzip.{json,md}');
 }
