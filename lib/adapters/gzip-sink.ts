@@ -43,6 +43,8 @@ export class GzipSink implements ByteSink {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    // A client that has gone needs no trailer, and its socket takes no more writes.
+    if (this.inner.destroyed === true) return void this.inner.end();
     const trailer = Buffer.alloc(8);
     trailer.writeUInt32LE(this.crc, 0);
     trailer.writeUInt32LE(this.size, 4);
