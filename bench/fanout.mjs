@@ -20,7 +20,6 @@ export const FANOUT_OPTIONS = {
   only: 'servers to run: memory, redis, floor (comma-separated)',
   seconds: 'seconds of publishing per phase (default 8, quick 3)',
   out: 'base name of the result files in bench/results/ (default latest, quick or pinned)',
-  gzip: 'add a run of the memory relay with COMPRESSION on and gzip-accepting clients',
 };
 
 const IDLE = { subscribers: 10_000, rate: 0 };
@@ -54,21 +53,20 @@ async function startRedisRelay(cpus) {
   }
 }
 
-const SERVER_NAMES = ['relay-memory', 'relay-redis', 'floor', 'relay-memory-gzip'];
+const SERVER_NAMES = ['relay-memory', 'relay-redis', 'floor'];
 
 /** The servers this run measures, in order: --only picks some, --quick leaves Redis out unless --only names it. */
 function servers(settings, cpus) {
-  return allServers(cpus, settings.gzip).filter((target) => (settings.only
+  return allServers(cpus).filter((target) => (settings.only
     ? settings.only.includes(target.name) || settings.only.includes(target.name.replace(/^relay-/, ''))
     : !(settings.quick && target.skipInQuick)));
 }
 
-function allServers(cpus, gzip) {
+function allServers(cpus) {
   return [
     { name: 'relay-memory', start: () => startRelay({ source: 'memory', cpu: cpus?.server }) },
     { name: 'relay-redis', skipInQuick: true, start: () => startRedisRelay(cpus) },
     { name: 'floor', start: () => startFloor({ cpu: cpus?.server }) },
-    ...(gzip ? [{ name: 'relay-memory-gzip', gzip: true, start: () => startRelay({ source: 'memory', compression: true, cpu: cpus?.server }) }] : []),
   ];
 }
 
@@ -85,11 +83,11 @@ export function fanoutSettings(options) {
   const seconds = integerOption(options, 'seconds', quick ? 3 : 8);
   const only = listOption(options, 'only');
   const unknown = only?.filter((name) => !SERVER_NAMES.includes(name) && !SERVER_NAMES.includes(`relay-${name}`));
-  if (unknown?.length) throw new Error(`--only: no server named ${unknown.join(', ')}; the servers are memory, redis, floor (and memory-gzip with --gzip)`);
+  if (unknown?.length) throw new Error(`--only: no server named ${unknown.join(', ')}; the servers are memory, redis, floor (compression has its own mode: --compression)`);
   const out = options.get('out');
   if (out === true || (out !== undefined && !/^[\w.-]+$/.test(out))) throw new Error('--out needs a file name of letters, digits, ".", "-" or "_", e.g. --out=pinned-before');
   return {
-    quick, pin: options.has('pin'), only, gzip: options.has('gzip'),
+    quick, pin: options.has('pin'), only,
     phases: phaseList ? parsePhases(phaseList) : quick ? QUICK_PHASES : FULL_PHASES,
     run: { seconds, drainMs: quick ? 2_000 : 5_000, answerTimeoutMs: 10_000, clients: integerOption(options, 'load-processes', 2) },
     out: out ?? (quick ? 'quick' : options.has('pin') ? 'pinned' : 'latest'),
@@ -99,7 +97,7 @@ export function fanoutSettings(options) {
 async function runServer(target, settings, cpus) {
   const server = await target.start();
   try {
-    server.target = { host: '127.0.0.1', port: server.port, path: '/events?topic=bench', gzip: target.gzip === true };
+    server.target = { host: '127.0.0.1', port: server.port, path: '/events?topic=bench' };
     // --quick waits only 3 s for a saturated floor's publish answers (its completeness is not judged), so the run stays
     // short; a relay gets the full 10 s, since every one of its publishes must be answered.
     const answerTimeoutMs = settings.quick && target.name === 'floor' ? 3_000 : settings.run.answerTimeoutMs;
