@@ -1,43 +1,22 @@
 // The parent's handle on the load-generating processes: spreads subscribers over them and merges their counts.
 /* global URL, setTimeout */
-import { fork } from 'node:child_process';
+import { ChildProcesses } from './child-processes.mjs';
 import { Histogram } from './histogram.mjs';
 import { pinProcess } from './pinning.mjs';
 
 const CLIENT = new URL('./load-client.mjs', import.meta.url);
 
 /** `processes` load clients, each a separate Node process with its own event loop (and file limit), on `cpu` if given. */
-export class ClientPool {
+export class ClientPool extends ChildProcesses {
   /**
    * `cpu`: pin the clients there (`--pin`). `client`: the load client script (default load-client.mjs; the compression
    * bench uses gzip-load-client.mjs).
    */
   constructor(processes, cpu, client = CLIENT) {
-    this.children = Array.from({ length: processes }, () => fork(client, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    super(client, processes, 'load client');
     // `--pin`: with all their threads, on the load CPU (threads started later inherit it).
     if (cpu !== undefined) for (const child of this.children) pinProcess(child.pid, cpu);
-    this.nextId = 1;
     this.subscribers = 0;
-  }
-
-  call(child, message) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onMessage = (reply) => {
-        if (reply.id !== id) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(reply);
-      };
-      const onExit = (code) => reject(new Error(`load client exited with ${code}`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send({ ...message, id });
-    });
-  }
-
-  all(message) {
-    return Promise.all(this.children.map((child) => this.call(child, message)));
   }
 
   /**

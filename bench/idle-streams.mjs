@@ -4,10 +4,10 @@
 // (RSS and V8 heap), heartbeat lateness (HEARTBEAT_MS 5 s), CPU while idle, and one broadcast to all of them.
 // See docs/benchmarks.md (idle streams) and docs/scaling.md.
 /* global process, console, URL, setTimeout, performance, fetch */
-import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ChildProcesses } from './child-processes.mjs';
 import { Histogram } from './histogram.mjs';
 import { integerOption, listOption } from './options.mjs';
 import { freePort, processStats, spawnWithLimit, waitHealthy } from './servers.mjs';
@@ -20,30 +20,9 @@ const BROADCAST_TIMEOUT_MS = 15_000;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
-class IdlePool {
+class IdlePool extends ChildProcesses {
   constructor(processes) {
-    this.children = Array.from({ length: processes }, () => fork(new URL('./idle-client.mjs', import.meta.url), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-    this.nextId = 1;
-  }
-
-  call(child, message) {
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      const onMessage = (reply) => {
-        if (reply.id !== id) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(reply);
-      };
-      const onExit = (code) => reject(new Error(`idle client exited with ${code}`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send({ ...message, id });
-    });
-  }
-
-  all(message) {
-    return Promise.all(this.children.map((child) => this.call(child, message)));
+    super(new URL('./idle-client.mjs', import.meta.url), processes, 'idle client');
   }
 
   /** Each process opens its share, spread over all source addresses (one process per address pair). */
