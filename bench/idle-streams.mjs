@@ -1,7 +1,8 @@
-// `npm run bench -- --idle [--streams=19000] [--only=memory,floor]`: as many idle streams as one process may hold.
-// One server process (relay in memory mode, then the raw node:http floor) gets STREAMS idle subscribers from several
+// `npm run bench -- --idle [--streams=19000] [--only=memory,floor,socket-floor] [--pin]`: as many idle streams as one process may hold.
+// One server process (relay in memory mode, the raw node:http floor, then the socket floor) gets STREAMS idle subscribers from several
 // load processes spread over loopback source addresses 127.0.0.2–127.0.0.9. Measured: memory per stream after GC
-// (RSS and V8 heap), heartbeat lateness (HEARTBEAT_MS 5 s), CPU while idle, and one broadcast to all of them.
+// (RSS and V8 heap), heartbeat lateness (HEARTBEAT_MS 5 s), CPU while idle, and one broadcast to all of them. `--pin`
+// puts the server on one CPU and the load processes with this orchestrator on another (bench/pinning.mjs).
 // See docs/benchmarks.md (idle streams) and docs/scaling.md.
 /* global process, console, URL, setTimeout, performance, fetch */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { ChildProcesses } from './child-processes.mjs';
 import { Histogram } from './histogram.mjs';
 import { integerOption, listOption } from './options.mjs';
+import { choosePinning, pinProcess, pinSelf } from './pinning.mjs';
 import { freePort, processStats, spawnWithLimit, waitHealthy } from './servers.mjs';
 
 const HEARTBEAT_MS = 5_000;
@@ -21,8 +23,9 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const round = (value, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 class IdlePool extends ChildProcesses {
-  constructor(processes) {
+  constructor(processes, cpu) {
     super(new URL('./idle-client.mjs', import.meta.url), processes, 'idle client');
+    if (cpu !== undefined) for (const child of this.children) pinProcess(child.pid, cpu);
   }
 
   /** Each process opens its share, spread over all source addresses (one process per address pair). */
@@ -51,11 +54,11 @@ class IdlePool extends ChildProcesses {
 }
 
 /** A server under test with the GC probe preloaded; `memory()` collects garbage in it and reads its memory. */
-async function startServer(name, script, env) {
+async function startServer(name, script, env, cpu) {
   const port = await freePort();
   const gcFile = join(tmpdir(), `sse-relay-idle-${process.pid}-${name}.json`);
-  const child = spawnWithLimit(process.execPath, ['--expose-gc', '--import', './bench/gc-probe.mjs', script], { PORT: String(port), BENCH_GC_FILE: gcFile, ...env });
-  await waitHealthy(port, child, name === 'floor' ? '/healthz' : '/readyz');
+  const child = spawnWithLimit(process.execPath, ['--expose-gc', '--import', './bench/gc-probe.mjs', script], { PORT: String(port), BENCH_GC_FILE: gcFile, ...env }, cpu);
+  await waitHealthy(port, child, name.endsWith('floor') ? '/healthz' : '/readyz');
   const memory = async () => {
     rmSync(gcFile, { force: true });
     child.kill('SIGUSR2');
@@ -86,8 +89,8 @@ async function publishOne(port) {
   if (response.status !== 202) throw new Error(`publish answered ${response.status}: ${await response.text()}`);
 }
 
-async function measure(server, streams, heartbeats) {
-  const pool = new IdlePool(CLIENT_PROCESSES);
+async function measure(server, streams, heartbeats, loadCpu) {
+  const pool = new IdlePool(CLIENT_PROCESSES, loadCpu);
   try {
     const target = { host: '127.0.0.1', port: server.port, path: '/events?topic=bench' };
     // A warmed-up baseline: a few streams opened and closed first, then GC.
@@ -137,9 +140,9 @@ async function measure(server, streams, heartbeats) {
 
 const kib = (bytes) => (bytes / 1024).toFixed(2);
 
-function report(results, machine, streams) {
+function report(results, machine, streams, pinning) {
   const lines = [
-    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}; ${streams.toLocaleString('en')} idle streams, ${CLIENT_PROCESSES} load processes over ${ADDRESSES[0]}–${ADDRESSES.at(-1)}, HEARTBEAT_MS ${HEARTBEAT_MS}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; ${new Date().toISOString()}.`,
+    `Machine: ${machine.nproc} × ${machine.cpu}, Node ${machine.node}; ${streams.toLocaleString('en')} idle streams, ${CLIENT_PROCESSES} load processes over ${ADDRESSES[0]}–${ADDRESSES.at(-1)}, HEARTBEAT_MS ${HEARTBEAT_MS}; ${pinning === undefined ? 'not pinned' : `server pinned to CPU ${pinning.server}, load and publisher to CPU ${pinning.load}`}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')} at the end; ${new Date().toISOString()}.`,
     '',
     '| server | open | RSS/stream KiB | heap/stream KiB | external/stream KiB | idle CPU (core share) | µs CPU per heartbeat | heartbeat lateness p50 / p99 / max ms | broadcast delivered | broadcast p50 / p99 / max ms | server CPU for the broadcast ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -153,12 +156,15 @@ function report(results, machine, streams) {
     lines.push('', `- ${relay.rssPerStream <= 9_000 ? 'PASS' : 'FAIL'} memory ≤ 9 KB per stream (${relay.rssPerStream} B RSS)`);
     lines.push(`- ${relay.heartbeatLatenessP99 < 1_000 && relay.cutWhileIdle === 0 ? 'PASS' : 'FAIL'} heartbeats on time: p99 lateness < 1 s (${relay.heartbeatLatenessP99} ms, ${relay.cutWhileIdle} streams cut)`);
     lines.push(`- ${relay.broadcastDelivered >= relay.open && relay.broadcastP99 < 250 ? 'PASS' : 'FAIL'} one broadcast to all, p99 < 250 ms (${relay.broadcastDelivered}/${relay.open}, p99 ${relay.broadcastP99} ms)`);
+    const bound = results.find((r) => r.server === 'socket-floor');
+    // What one thread can do at all on this host: the same broadcast as one socket write per stream and nothing else.
+    if (bound) lines.push(`- broadcast ÷ socket-floor, same run: p99 ${round(relay.broadcastP99 / bound.broadcastP99)}×, server CPU ${round(relay.broadcastCpuMs / Math.max(1, bound.broadcastCpuMs))}× (socket-floor p99 ${bound.broadcastP99} ms, ${bound.broadcastCpuMs} ms CPU)`);
   }
   for (const r of results) if (r.fileLimit < streams + 100) lines.push(`- note: ${r.server}'s open-file limit is ${r.fileLimit}, below ${streams} streams: raise the hard limit (ulimit -Hn) or lower --streams`);
   return lines.join('\n') + '\n';
 }
 
-/** `options`: the parsed command line (bench/options.mjs): `streams`, `only`. */
+/** `options`: the parsed command line (bench/options.mjs): `streams`, `only`, `pin`. */
 export async function runIdleBench(options) {
   if (!existsSync(new URL('../dist/functions/server.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` first');
   const streams = integerOption(options, 'streams', 19_000);
@@ -170,12 +176,15 @@ export async function runIdleBench(options) {
       OVERLOAD_LAG_MS: '0', LISTEN_BACKLOG: '4096',
     } },
     { name: 'floor', script: 'bench/floor-server.mjs', heartbeats: false, env: {} },
+    { name: 'socket-floor', script: 'bench/floor-server.mjs', heartbeats: false, env: { FLOOR_WRITER: 'socket' } },
   ].filter((t) => only === undefined || only.includes(t.name) || only.includes(t.name.replace(/^relay-/, '')));
+  const pinning = options.get('pin') === undefined ? undefined : choosePinning();
+  if (pinning !== undefined) pinSelf(pinning.load);
   const results = [];
   for (const target of targets) {
-    const server = await startServer(target.name, target.script, target.env);
+    const server = await startServer(target.name, target.script, target.env, pinning?.server);
     try {
-      const result = await measure(server, streams, target.heartbeats);
+      const result = await measure(server, streams, target.heartbeats, pinning?.load);
       console.log(JSON.stringify(result));
       results.push(result);
     } finally {
@@ -183,10 +192,10 @@ export async function runIdleBench(options) {
     }
   }
   const machine = { nproc: cpus().length, node: process.version, cpu: cpus()[0]?.model ?? 'unknown' };
-  const markdown = report(results, machine, streams);
+  const markdown = report(results, machine, streams, pinning);
   const dir = new URL('./results/', import.meta.url);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL('idle.json', dir), JSON.stringify({ date: new Date().toISOString(), machine, streams, heartbeatMs: HEARTBEAT_MS, results }, null, 2) + '\n');
+  writeFileSync(new URL('idle.json', dir), JSON.stringify({ date: new Date().toISOString(), machine, streams, heartbeatMs: HEARTBEAT_MS, pinning: pinning ?? null, results }, null, 2) + '\n');
   writeFileSync(new URL('idle.md', dir), markdown);
   console.log(`\n${markdown}\nwritten to bench/results/idle.{json,md}`);
 }

@@ -34,7 +34,7 @@ const MODES = [
       return import('../scripts/cold-start.mjs');
     } },
   { option: 'idle', help: ': as many idle streams as one process may hold (19,000), relay and floor: memory, heartbeats, one broadcast (bench/idle-streams.mjs)',
-    options: { idle: '', streams: 'idle streams (19000)', only: 'memory,floor' }, run: (_argv, options) => runIdleBench(options) },
+    options: { idle: '', streams: 'idle streams (19000)', only: 'memory,floor,socket-floor', pin: 'server on one CPU, load on another' }, run: (_argv, options) => runIdleBench(options) },
 ];
 
 function stringOf(value, fallback) {
