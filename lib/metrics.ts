@@ -18,7 +18,7 @@ export const DEFINITIONS = {
   sse_replays_from_memory_total: { type: 'counter', help: 'Topic replays served from the messages the process holds, without a source read.' },
   sse_replayed_events_total: { type: 'counter', help: 'Events sent from replay.' },
   sse_resets_total: { type: 'counter', help: 'Reset events sent because a cursor was older than what is retained.' },
-  sse_heartbeats_total: { type: 'counter', help: 'Heartbeat rounds (one comment to every open stream).' },
+  sse_heartbeats_total: { type: 'counter', help: 'Heartbeat rounds (one comment to every open stream, spread over the period).' },
   sse_source_errors_total: { type: 'counter', help: 'Faults of the message source that were retried.', source: true },
   sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame: skipped and logged (SQS leaves them for its dead-letter queue).', source: true },
   sse_redis_oom_errors_total: { type: 'counter', help: 'Writes Redis refused with OOM (maxmemory reached under noeviction); each publish answered 503 source_full.', source: true },

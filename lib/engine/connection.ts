@@ -55,6 +55,8 @@ export class Connection {
     private readonly owner: ConnectionOwner,
     private readonly settings: ConnectionSettings,
     now: number,
+    /** Which of the hub's heartbeat slots this stream is in (HeartbeatSlots). */
+    readonly heartbeatSlot: number,
     /** The topic set it shares live frames with (broadcast only; queue streams have no cursor). */
     private readonly live?: LiveSet,
   ) {

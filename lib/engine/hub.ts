@@ -6,6 +6,7 @@ import { closesDue, drainWindowMs, type DrainPace } from './drain-pace.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { encodeComment } from '../sse/encoder.js';
+import { HeartbeatSlots } from './heartbeat-slots.js';
 import type { TopicFanout } from './topic-fanout.js';
 
 /** Hub settings (see ServerConfig for the variables behind them). */
@@ -27,8 +28,9 @@ const DRAIN_TICK_MS = 20;
 
 /**
  * The process's set of open streams. For broadcast sources it holds one live subscription per topic, whatever the
- * number of browsers, and fans each message out; it owns the single timer that sends heartbeats and ends streams whose
- * time is up, and it writes each connection's queued frames once per event-loop turn.
+ * number of browsers, and fans each message out; it owns the single timer that sends heartbeats (each tick to one slot
+ * of the streams, see HeartbeatSlots) and ends streams whose time is up, and it writes each connection's queued frames
+ * once per event-loop turn.
  */
 export class Hub implements ConnectionOwner {
   readonly connections = new Set<Connection>();
@@ -39,8 +41,7 @@ export class Hub implements ConnectionOwner {
   private lastPassMs = 0;
   private lastPassEnd = 0;
   private readonly timer: ReturnType<typeof setInterval>;
-  private nextHeartbeatAt: number;
-  private readonly tickMs: number;
+  private readonly heartbeats: HeartbeatSlots;
 
   /** `fanout`: the live fan-out of a broadcast source (see TopicFanout), whose subscriptions the hub's streams join. */
   constructor(
@@ -51,9 +52,9 @@ export class Hub implements ConnectionOwner {
   ) {
     this.settings = { limitBytes: options.connectionBufferBytes, retryMs: options.retryMs };
     fanout?.flushWith(() => this.requestPass());
-    this.nextHeartbeatAt = Date.now() + options.heartbeatMs;
-    this.tickMs = Math.min(TICK_MS, options.heartbeatMs);
-    this.timer = setInterval(() => this.tick(), this.tickMs);
+    const tickMs = Math.min(TICK_MS, options.heartbeatMs);
+    this.heartbeats = new HeartbeatSlots(options.heartbeatMs, tickMs, Date.now());
+    this.timer = setInterval(() => this.tick(), tickMs);
     this.timer.unref?.();
   }
 
@@ -63,7 +64,7 @@ export class Hub implements ConnectionOwner {
    */
   open(plan: ConnectionPlan, sink: ByteSink): Connection {
     const set = this.fanout?.setOf(plan.topics);
-    const connection = new Connection(plan, sink, this, this.settings, Date.now(), set);
+    const connection = new Connection(plan, sink, this, this.settings, Date.now(), this.heartbeats.deal(), set);
     this.connections.add(connection);
     this.metrics.inc('sse_connections_total');
     this.metrics.set('sse_connections_open', this.connections.size);
@@ -116,16 +117,12 @@ export class Hub implements ConnectionOwner {
 
   private tick(): void {
     const now = Date.now();
-    // The tick nearest the due time sends the heartbeat, and the next one is due a period after the previous due time:
-    // with `now >= due` a tick that ran a millisecond early waited a whole tick more (heartbeats came 1 s late), and
-    // counting from `now` let every tick's delay add up.
-    const heartbeat = now >= this.nextHeartbeatAt - this.tickMs / 2;
-    if (heartbeat) {
-      this.nextHeartbeatAt = Math.max(this.nextHeartbeatAt + this.options.heartbeatMs, now + this.options.heartbeatMs / 2);
-      this.metrics.inc('sse_heartbeats_total');
-    }
+    const rounds = this.heartbeats.advance(now);
+    if (rounds > 0) this.metrics.inc('sse_heartbeats_total', rounds);
     const idleMs = this.options.sessionIdleMs;
-    for (const connection of this.connections) connection.tick(now, idleMs, heartbeat ? HEARTBEAT : undefined);
+    for (const connection of this.connections) {
+      connection.tick(now, idleMs, this.heartbeats.isDue(connection.heartbeatSlot) ? HEARTBEAT : undefined);
+    }
   }
 
   /**

@@ -122,6 +122,22 @@ describe('Hub and session loop', () => {
     await hub.close();
   });
 
+  it('spreads heartbeats over the period: each tick writes to one slot of the streams, each stream once a period', async () => {
+    const { open, hub, metrics } = setup({ heartbeatMs: 5_000 });
+    const streams = Array.from({ length: 50 }, () => open(['a']));
+    await settle();
+    const beats = () => streams.map(({ sink }) => sink.text.split(': heartbeat\n\n').length - 1);
+    await jest.advanceTimersByTimeAsync(1_000);
+    // Five slots of a 5 s period: the first tick reaches a fifth of the streams, not all of them.
+    expect(beats().filter((n) => n === 1)).toHaveLength(10);
+    await jest.advanceTimersByTimeAsync(4_000);
+    expect(beats()).toEqual(streams.map(() => 1));
+    expect(metrics.get('sse_heartbeats_total')).toBe(1);
+    await jest.advanceTimersByTimeAsync(10_000);
+    expect(beats()).toEqual(streams.map(() => 3));
+    await hub.close();
+  });
+
   it('sends each heartbeat on the tick nearest its due time, even when the wall clock runs a little behind the timers', async () => {
     const { open, hub, metrics } = setup({ heartbeatMs: 5_000 });
     open(['a']);
