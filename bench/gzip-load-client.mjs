@@ -1,42 +1,16 @@
 // A load-generating process like load-client.mjs, for the compression benchmark (bench/gzip.mjs): it removes the HTTP
 // chunk framing itself and, when the answer says `Content-Encoding: gzip`, inflates what arrives before counting
 // `data:` lines. Used for both sides of the comparison (with and without gzip), so they pay the same client costs
-// apart from inflating. Driven by its parent over IPC, as load-client.mjs.
-/* global process, Buffer, setTimeout, clearTimeout */
-import { connect } from 'node:net';
-import { performance } from 'node:perf_hooks';
+// apart from inflating. Driven by its parent over IPC (bench/load-process.mjs).
+/* global Buffer */
 import { constants, inflateRawSync } from 'node:zlib';
-import { Histogram } from './histogram.mjs';
+import { READ_BUFFER, scanEvents, serveLoad, tally } from './load-process.mjs';
 
-const CONNECT_CONCURRENCY = 64;
-const CONNECT_TIMEOUT_MS = 15_000;
-const T_OFFSET = 'data: {"t":'.length;
-
-let histogram = new Histogram();
-let frames = 0;
-let bytes = 0;
-let cuts = 0;
-let cpuBase = process.cpuUsage();
-const sockets = new Set();
-const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
-
-const now = () => performance.timeOrigin + performance.now();
-
-/** Counts the events in decoded SSE text, line by line (bench payloads are one line). */
+/** Counts the events in decoded SSE text, carrying an unfinished last line to the next call. */
 function eventCounter() {
   let carry = '';
   return (decoded) => {
-    const text = carry + decoded;
-    const end = text.lastIndexOf('\n');
-    const at = now();
-    let index = text.indexOf('data: ');
-    while (index !== -1 && index < end) {
-      frames += 1;
-      const sent = parseFloat(text.slice(index + T_OFFSET, index + T_OFFSET + 24));
-      if (sent > 0) histogram.record(Math.max(0, at - sent));
-      index = text.indexOf('data: ', index + T_OFFSET);
-    }
-    carry = text.slice(end + 1);
+    carry = scanEvents(carry + decoded);
   };
 }
 
@@ -110,86 +84,23 @@ function inflateChunk(segments) {
   return lastText;
 }
 
-function open(options) {
-  return new Promise((resolve) => {
-    let head = '';
-    let body;
-    const onRead = (length) => {
-      bytes += length;
-      // Consumed before the next read reuses the buffer: the dechunker keeps strings, the inflate runs synchronously.
-      const chunk = READ_BUFFER.subarray(0, length);
-      if (body !== undefined) return body(chunk);
-      head += chunk.latin1Slice(0, chunk.length);
-      const end = head.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const ok = head.startsWith('HTTP/1.1 200');
-      body = bodyReader(/\r\ncontent-encoding: gzip\r\n/i.test(head.slice(0, end + 2)));
-      const rest = Buffer.from(head.slice(end + 4), 'latin1');
-      if (ok) sockets.add(socket);
-      done(ok);
-      if (rest.length > 0) body(rest);
-    };
-    const socket = connect({ host: options.host, port: options.port, onread: { buffer: READ_BUFFER, callback: onRead } });
-    const timer = setTimeout(() => done(false), CONNECT_TIMEOUT_MS);
-    let settled = false;
-    const done = (ok) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (!ok) socket.destroy();
-      resolve(ok);
-    };
-    socket.setNoDelay(true);
-    socket.once('connect', () => {
-      const encoding = options.gzip ? 'Accept-Encoding: gzip\r\n' : '';
-      socket.write(`GET ${options.path} HTTP/1.1\r\nHost: ${options.host}\r\nAccept: text/event-stream\r\n${encoding}\r\n`);
-    });
-    socket.on('error', () => done(false));
-    socket.once('close', () => {
-      if (sockets.delete(socket)) cuts += 1;
-      done(false);
-    });
-  });
-}
-
-async function openMany(options) {
-  let connected = 0;
-  let failed = 0;
-  let left = options.count;
-  const worker = async () => {
-    while (left > 0) {
-      left -= 1;
-      if (await open(options)) connected += 1;
-      else failed += 1;
-    }
+/** The read callback of one socket: the head, then the body inflated (gzip) or not. */
+function reader(onHead) {
+  let head = '';
+  let body;
+  return (length) => {
+    tally.bytes += length;
+    // Consumed before the next read reuses the buffer: the dechunker keeps strings, the inflate runs synchronously.
+    const chunk = READ_BUFFER.subarray(0, length);
+    if (body !== undefined) return body(chunk);
+    head += chunk.latin1Slice(0, chunk.length);
+    const end = head.indexOf('\r\n\r\n');
+    if (end === -1) return;
+    body = bodyReader(/\r\ncontent-encoding: gzip\r\n/i.test(head.slice(0, end + 2)));
+    const rest = Buffer.from(head.slice(end + 4), 'latin1');
+    onHead(head.startsWith('HTTP/1.1 200'));
+    if (rest.length > 0) body(rest);
   };
-  await Promise.all(Array.from({ length: Math.min(CONNECT_CONCURRENCY, options.count) }, worker));
-  return { connected, failed, open: sockets.size };
 }
 
-process.on('message', async (message) => {
-  switch (message.cmd) {
-    case 'connect':
-      process.send({ id: message.id, ...(await openMany(message)) });
-      break;
-    case 'reset':
-      histogram = new Histogram();
-      frames = 0;
-      bytes = 0;
-      cpuBase = process.cpuUsage();
-      process.send({ id: message.id });
-      break;
-    case 'stats': {
-      const cpu = process.cpuUsage(cpuBase);
-      process.send({ id: message.id, frames, bytes, cuts, cpuSeconds: (cpu.user + cpu.system) / 1e6, open: sockets.size, histogram: histogram.toJSON() });
-      break;
-    }
-    case 'close':
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-      process.send({ id: message.id });
-      break;
-    default:
-      process.exit(0);
-  }
-});
+serveLoad(reader);
