@@ -128,6 +128,11 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
     expect(existsSync(join((packaged.get(PROD!) as Packaged).out, 'stream.zip'))).toBe(true);
   });
 
+  it('does not turn on source maps by default: Node would read every chunk\'s map at each cold start', () => {
+    const stack = stackOf(PROD);
+    for (const name of ['Stream', 'Publish', 'Ingest']) expect(String(variables(stack, name)['NODE_OPTIONS'] ?? '')).not.toMatch(/source-maps/);
+  });
+
   it('zips into each function its entry and exactly the chunks that entry imports (statically or with import())', async () => {
     const { out } = packaged.get(PROD!) as Packaged;
     // Chunk names without their content hash: esbuild's own account of what the entry reaches (its metafile) is the

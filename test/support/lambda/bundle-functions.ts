@@ -13,11 +13,15 @@ const PLUGIN_KEYS = ['concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'p
   'outputWorkFolder', 'nodeExternals', 'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions',
   'disposeContext', 'config'];
 
-/** The esbuild options serverless.yml gives serverless-esbuild (`custom.esbuild`), as serverless-esbuild passes them on. */
-export async function serverlessEsbuildOptions(root = REPO_ROOT): Promise<{ options: BuildOptions; extension: string; handlers: Record<string, string> }> {
+/**
+ * The esbuild options serverless.yml gives serverless-esbuild (`custom.esbuild`), as serverless-esbuild passes them on,
+ * and the `NODE_OPTIONS` its functions run with (provider.environment), which a faithful cold start must use too.
+ */
+export async function serverlessEsbuildOptions(root = REPO_ROOT): Promise<{ options: BuildOptions; extension: string; handlers: Record<string, string>; nodeOptions: string | undefined }> {
   const manifest = parse(await readFile(join(root, 'serverless.yml'), 'utf8'), { customTags: cloudFormationTags, merge: true }) as {
     custom: { esbuild: Record<string, unknown> };
     functions: Record<string, { handler: string }>;
+    provider: { environment?: Record<string, unknown> };
   };
   const custom = manifest.custom.esbuild;
   const options: Record<string, unknown> = { ...custom };
@@ -25,7 +29,8 @@ export async function serverlessEsbuildOptions(root = REPO_ROOT): Promise<{ opti
   const exclude = (custom['exclude'] as string[] | undefined) ?? ['aws-sdk'];
   options['external'] = [...((custom['external'] as string[] | undefined) ?? []), ...exclude];
   const handlers = Object.fromEntries(Object.entries(manifest.functions).map(([name, fn]) => [name, fn.handler]));
-  return { options: options as BuildOptions, extension: String(custom['outputFileExtension'] ?? '.js'), handlers };
+  const nodeOptions = manifest.provider.environment?.['NODE_OPTIONS'];
+  return { options: options as BuildOptions, extension: String(custom['outputFileExtension'] ?? '.js'), handlers, nodeOptions: typeof nodeOptions === 'string' ? nodeOptions : undefined };
 }
 
 /** Size of each bundle written, bytes, by function name. */

@@ -76,25 +76,34 @@ async function beforeVariant(checkout: string, env: Record<string, string>): Pro
   const taskRoot = join(REPO_ROOT, '.esbuild', 'cold-start', 'before');
   await rm(taskRoot, { recursive: true, force: true });
   const parts = await bundleEntryParts('functions/stream.ts', taskRoot, checkout);
+  // With the NODE_OPTIONS of that checkout's serverless.yml, as it would have run.
+  const { nodeOptions } = await serverlessEsbuildOptions(checkout);
+  const own: Record<string, string> = { ...env };
+  delete own['NODE_OPTIONS'];
+  if (nodeOptions !== undefined) own['NODE_OPTIONS'] = nodeOptions;
   console.log(`before (${checkout}): stream entry ${kib(parts.entryBytes)}, loaded at cold start ${kib(parts.initialBytes)}`);
-  return { label: 'stream, memory (before)', taskRoot, handler: 'functions/stream.handler', env };
+  return { label: 'stream, memory (before)', taskRoot, handler: 'functions/stream.handler', env: own };
 }
 
 interface Services { redis: TestRedis; sqs: LocalSqs; queueUrl: string }
 
 async function variants(taskRoot: string, services: Services, before: string | undefined): Promise<Variant[]> {
   const base = { AUTH_MODE: 'none', LOG_LEVEL: 'warn', DEMO: 'false' };
+  // The function runs with serverless.yml's NODE_OPTIONS (--enable-source-maps: Node reads each chunk's map as it loads
+  // it), so it is measured with them; the empty handler has no maps to read.
+  const { nodeOptions } = await serverlessEsbuildOptions();
   const stream = { taskRoot, handler: 'functions/stream.handler' };
+  const withNodeOptions = (env: Record<string, string>): Record<string, string> => (nodeOptions === undefined ? env : { ...env, NODE_OPTIONS: nodeOptions });
   const list: Variant[] = [
     { label: 'empty handler', taskRoot: join(REPO_ROOT, 'test', 'fixtures', 'lambda'), handler: 'handlers.streamThree', env: base },
-    { label: 'stream, memory', ...stream, env: { ...base, SOURCE: 'memory' } },
-    { label: 'stream, redis', ...stream, env: { ...base, SOURCE: 'redis', REDIS_URL: services.redis.url } },
+    { label: 'stream, memory', ...stream, env: withNodeOptions({ ...base, SOURCE: 'memory' }) },
+    { label: 'stream, redis', ...stream, env: withNodeOptions({ ...base, SOURCE: 'redis', REDIS_URL: services.redis.url }) },
     {
       label: 'stream, sqs', ...stream,
-      env: services.sqs.env(services.queueUrl, { ...base, QUEUE_ACK: 'client', SQS_WAIT_SECONDS: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' }),
+      env: withNodeOptions(services.sqs.env(services.queueUrl, { ...base, QUEUE_ACK: 'client', SQS_WAIT_SECONDS: '1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' })),
     },
   ];
-  if (before !== undefined) list.push(await beforeVariant(before, { ...base, SOURCE: 'memory' }));
+  if (before !== undefined) list.push(await beforeVariant(before, withNodeOptions({ ...base, SOURCE: 'memory' })));
   return list;
 }
 
