@@ -3,28 +3,13 @@
 // handler, for SOURCE=memory, redis and sqs (test/support/lambda/measure-cold-start.ts, docs/lambda.md "Cold start").
 // --before <dir>: also the stream function of another checkout (e.g. `git archive main | tar -x -C /tmp/before`, with
 // node_modules linked), measured in the same interleaved rounds. Like dev-lambda.mjs, it bundles the TypeScript
-// measurement with esbuild and runs it with plain node.
-/* global URL */
-import { build } from 'esbuild';
-import { fileURLToPath } from 'node:url';
+// measurement with esbuild (scripts/bundle-ts.mjs) and runs it with plain node.
 import { parseArgs } from 'node:util';
+import { bundleTs } from './bundle-ts.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '9' }, before: { type: 'string' } } });
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a whole number ≥ 1; got ${values.runs}`);
-const root = fileURLToPath(new URL('..', import.meta.url));
-// Three folders deep, like its source, because the measurement finds the repository root relative to itself.
-const outfile = `${root}.esbuild/cold-start/bin/measure-cold-start.mjs`;
-await build({
-  absWorkingDir: root,
-  entryPoints: ['test/support/lambda/measure-cold-start.ts'],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
-  logLevel: 'warning',
-});
+const outfile = await bundleTs('test/support/lambda/measure-cold-start.ts', '.esbuild/cold-start/bin');
 const { measureColdStarts } = await import(outfile);
 await measureColdStarts(runs, values.before);
