@@ -1,21 +1,10 @@
-// Server CPU per delivered frame at equal batching, without and with gzip (part of `npm run bench -- --gzip`).
+// Server CPU per delivered frame at equal batching, without and with gzip (part of `npm run bench -- --compression`).
 // Open-loop phases let a busier server coalesce more frames per write, which moves CPU per frame by more than what is
 // being compared on a loaded host. Here each message is published only once every stream has the previous one, so
 // every write carries exactly one frame in both modes and the difference is the cost of compression itself.
-/* global URL, setTimeout */
-import { fork } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-
-const SERVER = new URL('./gzip-memory-server.mjs', import.meta.url);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function ask(child, message) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(message);
-  });
-}
+import { sleep, startGzipServer } from './gzip-server-process.mjs';
 
 /** Counts complete HTTP chunks on a socket (after the head), whatever their bytes. */
 function chunkCounter() {
@@ -75,28 +64,23 @@ function publish(agent, port, seq) {
 
 /** Server CPU (ns) per delivered frame with `streams` streams and `messages` messages published in lockstep. */
 export async function lockstepCpuPerFrame(compression, streams, messages) {
-  const child = fork(SERVER, [], {
-    execArgv: ['--expose-gc'],
-    env: { PORT: '0', HOST: '127.0.0.1', AUTH_MODE: 'none', MAX_CONNECTIONS: '20000', MAX_CONNECTIONS_PER_CLIENT: '20000', COMPRESSION: compression,
-      LOG_LEVEL: 'warn', OVERLOAD_LAG_MS: '0', PUBLISH_RATE_PER_MINUTE: '0', HEARTBEAT_MS: '3600000' },
-  });
+  const { port, ask, stop } = await startGzipServer(compression, { PUBLISH_RATE_PER_MINUTE: '0', HEARTBEAT_MS: '3600000' });
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
-    const { port } = await new Promise((resolve) => child.once('message', resolve));
     const open = [];
     for (let i = 0; i < streams; i += 100) open.push(...await Promise.all(Array.from({ length: Math.min(100, streams - i) }, () => openStream(port, compression === 'gzip'))));
     await publish(agent, port, -1); // warm the publish path and the first segment
     const base = open.map((s) => s.counter.chunks);
-    const before = (await ask(child, { cmd: 'cpu' })).cpuMicros;
+    const before = (await ask({ cmd: 'cpu' })).cpuMicros;
     for (let seq = 0; seq < messages; seq++) {
       await publish(agent, port, seq);
       while (!open.every((s, i) => s.counter.chunks >= base[i] + seq + 1)) await sleep(1);
     }
-    const after = (await ask(child, { cmd: 'cpu' })).cpuMicros;
+    const after = (await ask({ cmd: 'cpu' })).cpuMicros;
     open.forEach((s) => s.socket.destroy());
     return { compression, streams, messages, nsPerFrame: Math.round(((after - before) * 1000) / (streams * messages)) };
   } finally {
     agent.destroy();
-    child.kill();
+    stop();
   }
 }

@@ -1,18 +1,8 @@
 // Idle memory per stream without and with gzip, after a full GC: the server runs in its own process
-// (gzip-memory-server.mjs, --expose-gc), this process holds the streams. Part of `npm run bench -- --gzip`.
-/* global URL, setTimeout, Buffer */
-import { fork } from 'node:child_process';
+// (gzip-memory-server.mjs, --expose-gc), this process holds the streams. Part of `npm run bench -- --compression`.
+/* global Buffer */
 import { connect } from 'node:net';
-
-const SERVER = new URL('./gzip-memory-server.mjs', import.meta.url);
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function ask(child, message) {
-  return new Promise((resolve) => {
-    child.once('message', resolve);
-    child.send(message);
-  });
-}
+import { sleep, startGzipServer } from './gzip-server-process.mjs';
 
 /** Opens `count` streams that ask for gzip; resolves once each has its position frame (or its first gzip bytes). */
 async function openStreams(port, count, gzip) {
@@ -37,24 +27,18 @@ async function openStreams(port, count, gzip) {
 
 /** Bytes per idle stream (after − before) ÷ streams, for the server with `compression` ('off' | 'gzip'). */
 export async function idleMemoryPerStream(compression, streams) {
-  const child = fork(SERVER, [], {
-    execArgv: ['--expose-gc'],
-    env: { PORT: '0', HOST: '127.0.0.1', AUTH_MODE: 'none', MAX_CONNECTIONS: '20000', MAX_CONNECTIONS_PER_CLIENT: '20000', COMPRESSION: compression, LOG_LEVEL: 'warn',
-      // A loaded host must not turn streams away as overload while they are being opened.
-      OVERLOAD_LAG_MS: '0' },
-  });
+  const { port, ask, stop } = await startGzipServer(compression);
   try {
-    const { port } = await new Promise((resolve) => child.once('message', resolve));
     await openStreams(port, 20, compression === 'gzip').then((warm) => warm.forEach((s) => s.destroy()));
     await sleep(500);
-    const before = await ask(child, { cmd: 'measure' });
+    const before = await ask({ cmd: 'measure' });
     const sockets = await openStreams(port, streams, compression === 'gzip');
     await sleep(1_000);
-    const after = await ask(child, { cmd: 'measure' });
+    const after = await ask({ cmd: 'measure' });
     sockets.forEach((s) => s.destroy());
     const per = (key) => Math.round((after[key] - before[key]) / after.streams);
     return { compression, streams: after.streams, rss: per('rss'), heapUsed: per('heapUsed'), external: per('external') };
   } finally {
-    child.kill();
+    stop();
   }
 }
