@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import type { ByteSink } from '../engine/byte-sink.js';
 import { crc32CombineWith } from './crc32-combine.js';
+import { ForwardingSink } from './forwarding-sink.js';
 import { segmentOf, shiftOf } from './gzip-segments.js';
 
 // RFC 1952 member header: magic, CM=8 (deflate), no flags, no mtime, no extra flags, OS 255 (unknown).
@@ -14,18 +15,21 @@ const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
  * connection that gets that buffer. What a stream keeps of its own is two numbers, the CRC-32 and the length of what it
  * sent, where a zlib stream per connection would hold tens of KiB of deflate state.
  *
- * Each write is a complete, byte-aligned flush: a browser can decode an event as soon as its chunk arrives.
+ * Each write is a complete, byte-aligned flush: a browser can decode an event as soon as its chunk arrives. Its
+ * `writableLength` is the inner sink's, so the slow-consumer bound counts the compressed bytes, which are what queues.
  */
-export class GzipSink implements ByteSink {
+export class GzipSink extends ForwardingSink {
   private crc = 0;
   // Uncompressed bytes sent, modulo 2^32 (gzip's ISIZE).
   private size = 0;
   private started = false;
   private ended = false;
 
-  constructor(private readonly inner: ByteSink) {}
+  constructor(inner: ByteSink) {
+    super(inner);
+  }
 
-  write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
+  override write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
     if (chunk.byteLength === 0 || this.ended) {
       done?.(null);
       return true;
@@ -40,7 +44,7 @@ export class GzipSink implements ByteSink {
   }
 
   /** Closes the deflate stream (final empty block) and the gzip member (CRC-32, ISIZE), then ends the inner sink. */
-  end(): void {
+  override end(): void {
     if (this.ended) return;
     this.ended = true;
     // A client that has gone needs no trailer, and its socket takes no more writes.
@@ -55,23 +59,5 @@ export class GzipSink implements ByteSink {
 
   get destroyed(): boolean | undefined {
     return this.inner.destroyed;
-  }
-
-  /** Compressed bytes still waiting in the inner sink: the slow-consumer bound counts what actually queues. */
-  get writableLength(): number {
-    return this.inner.writableLength;
-  }
-
-  cork(): void {
-    this.inner.cork();
-  }
-
-  uncork(): void {
-    this.inner.uncork();
-  }
-
-  once(event: 'close' | 'response-budget', listener: () => void): this {
-    this.inner.once(event, listener);
-    return this;
   }
 }

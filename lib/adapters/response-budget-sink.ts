@@ -1,4 +1,5 @@
 import type { ByteSink } from '../engine/byte-sink.js';
+import { ForwardingSink } from './forwarding-sink.js';
 
 /**
  * A ByteSink that counts the bytes of one response and, once they reach `budgetBytes`, emits `response-budget`: the
@@ -9,27 +10,29 @@ import type { ByteSink } from '../engine/byte-sink.js';
  * The signal is emitted on the next turn, never inside write(): the writer (a connection's flush) is mid-way through
  * handing over its queue, and ending the stream from inside it would write that queue twice.
  */
-export class ResponseBudgetSink implements ByteSink {
+export class ResponseBudgetSink extends ForwardingSink {
   private written = 0;
   private spent = false;
   private emitted = false;
   private listeners: (() => void)[] = [];
 
   /** @param budgetBytes bytes after which the stream is asked to end (LAMBDA_MAX_RESPONSE_BYTES). */
-  constructor(private readonly inner: ByteSink, private readonly budgetBytes: number) {}
+  constructor(inner: ByteSink, private readonly budgetBytes: number) {
+    super(inner);
+  }
 
   /** Bytes written so far, padding included. */
   get bytesWritten(): number {
     return this.written;
   }
 
-  write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
+  override write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
     this.written += chunk.byteLength;
     if (!this.spent && this.written >= this.budgetBytes) {
       this.spent = true;
       setImmediate(() => this.emitSpent());
     }
-    return this.inner.write(chunk, done);
+    return super.write(chunk, done);
   }
 
   private emitSpent(): void {
@@ -39,28 +42,16 @@ export class ResponseBudgetSink implements ByteSink {
     for (const listener of listeners) listener();
   }
 
-  get writableLength(): number {
-    return this.inner.writableLength;
-  }
-
-  cork(): void {
-    this.inner.cork();
-  }
-
-  uncork(): void {
-    this.inner.uncork();
-  }
-
-  end(): void {
+  override end(): void {
     this.listeners = [];
-    this.inner.end();
+    super.end();
   }
 
-  once(event: 'close' | 'response-budget', listener: () => void): this {
+  override once(event: 'close' | 'response-budget', listener: () => void): this {
     // A listener that arrives after the signal still hears it (on the next turn, like the others).
     if (event === 'response-budget' && this.emitted) setImmediate(listener);
     else if (event === 'response-budget') this.listeners.push(listener);
-    else this.inner.once(event, listener);
+    else super.once(event, listener);
     return this;
   }
 }
