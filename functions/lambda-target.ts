@@ -12,7 +12,7 @@ import { resolveSecretRefs } from './resolve-secrets.js';
 /**
  * What a Lambda sandbox serves, built from `env` once per cold start and kept across its invocations (one RelayApp,
  * one hub, one source connection). The build starts at once, during the init phase; if it fails (say a configuration
- * error) each invocation answers 500 and the build is tried again on the next one, with the cause in the log: a pino
+ * error) each invocation answers 500 and the build is tried again on the next one, with the cause in the log: a JSON
  * logger at the default LOG_LEVEL, since the configured one is not known until the configuration loads.
  */
 export function lambdaTargetLoader(env: Env): TargetLoader {

@@ -1,8 +1,8 @@
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
-import { pino } from 'pino';
 import { fileURLToPath } from 'node:url';
 import { answerClientError, nodeListener } from '../lib/adapters/node.js';
+import { fdLogDestination } from '../lib/adapters/fd-log-destination.js';
 import { socketHandoffEnabled } from '../lib/adapters/http-socket-handoff.js';
 import { AdmissionGate } from '../lib/limits/admission-gate.js';
 import { CorsPolicy } from '../lib/http/cors.js';
@@ -144,12 +144,12 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
 }
 
 /**
- * The log of a start that failed before the configuration (and so LOG_LEVEL) was known: pino at the default level, with
- * the same redaction as every other line, so the container has one error path. Written to stderr synchronously, since
- * the process exits right after.
+ * The log of a start that failed before the configuration (and so LOG_LEVEL) was known: the default level, with the
+ * same redaction as every other line, so the container has one error path. Written to stderr synchronously, since the
+ * process exits right after.
  */
 function bootLogger(): ReturnType<typeof createLogger> {
-  return createLogger(SERVER_DEFAULTS.LOG_LEVEL.value, pino.destination({ fd: 2, sync: true }));
+  return createLogger(SERVER_DEFAULTS.LOG_LEVEL.value, fdLogDestination(2));
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -36,7 +36,7 @@ export interface TargetLoader {
   /** Loads (or returns the already built) target; may reject, e.g. on a configuration error. */
   load(): Promise<LambdaTarget>;
   /**
-   * The pino logger (with its redaction) for failures before a target exists, such as a configuration error at cold
+   * The JSON logger (with its redaction) for failures before a target exists, such as a configuration error at cold
    * start; once there is one, its own logger (tagged with the awsRequestId) is used.
    */
   logger: Logger;
@@ -105,7 +105,7 @@ export function streamingHandler(loader: TargetLoader): StreamingHandler<LambdaF
   });
 }
 
-// The one error path of both handlers: pino (the target's logger, else the loader's), so its redaction applies.
+// The one error path of both handlers: the JSON logger (the target's, else the loader's), so its redaction applies.
 function logFailure(loader: TargetLoader, target: LambdaTarget | undefined, error: unknown, event: LambdaFunctionURLEvent): void {
   (target?.logger ?? loader.logger).error({ err: error, path: event.rawPath, ready: target !== undefined }, 'lambda handler failed');
 }

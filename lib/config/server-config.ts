@@ -13,7 +13,7 @@ export interface ServerConfig {
   source: SourceMode;
   /** Run the built-in demo publisher (and default auth off). */
   demo: boolean;
-  /** pino log level. */
+  /** Log level (lib/logger.ts LOG_LEVELS). */
   logLevel: string;
   /** Interval of the heartbeat comment, ms. */
   heartbeatMs: number;

@@ -114,13 +114,13 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
 });
 
 describe('the error path of both Lambda handlers', () => {
-  // An error that carries credentials, as an SDK or HTTP client error may: pino's redaction must remove them.
+  // An error that carries credentials, as an SDK or HTTP client error may: the logger's redaction must remove them.
   const leaky = (): Error => Object.assign(new Error('upstream refused'), {
     token: 'tok-SECRET-1', authorization: 'Bearer auth-SECRET-2', headers: { authorization: 'hdr-SECRET-3', cookie: 'sid=cookie-SECRET-4' },
   });
   const failing = { handle: () => Promise.reject(leaky()) };
 
-  /** A pino logger (the one functions/ builds) writing into `lines`. */
+  /** The logger functions/ builds, writing into `lines`. */
   function recordingLogger(lines: string[]): ReturnType<typeof createLogger> {
     return createLogger('info', { write: (line: string) => void lines.push(line) });
   }
@@ -135,7 +135,7 @@ describe('the error path of both Lambda handlers', () => {
     return (JSON.parse(bytes.subarray(0, bytes.indexOf(Buffer.alloc(8))).toString('utf8')) as { statusCode: number }).statusCode;
   }
 
-  it.each(['streaming', 'buffered'] as const)('%s: logs through pino with credentials redacted, before and after the target exists, and never to the console', async (kind) => {
+  it.each(['streaming', 'buffered'] as const)('%s: logs through the JSON logger with credentials redacted, before and after the target exists, and never to the console', async (kind) => {
     const bootLines: string[] = [];
     const targetLines: string[] = [];
     const consoleLines: unknown[] = [];

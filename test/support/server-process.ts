@@ -13,7 +13,7 @@ export interface ServerProcess {
   /** `http://127.0.0.1:<port>` */
   url: string;
   pid: number;
-  /** Everything it wrote to stdout and stderr so far (pino JSON lines), for failure messages. */
+  /** Everything it wrote to stdout and stderr so far (JSON log lines), for failure messages. */
   log(): string;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
