@@ -66,6 +66,9 @@ async function gunzipInPieces(bytes: Buffer, seed: number): Promise<string> {
 }
 
 const hasPosition = (stream: RawStream): boolean => stream.decoded.includes('id: ');
+// A stream's heartbeats follow its own slot (lib/engine/heartbeat-slots.ts): one may come seconds after it opens, even
+// with an hour's period, so two streams of one topic set differ by them and by nothing else.
+const withoutHeartbeats = (text: string): string => text.replaceAll(': heartbeat\n\n', '');
 
 describe('COMPRESSION=gzip', () => {
   let relay: Relay;
@@ -109,14 +112,15 @@ describe('COMPRESSION=gzip', () => {
       if (i === sets.length) expect(reference.decoded).toContain('data: history two\ndata: with a second line\n');
     });
     for (const [i, streams] of gzipped.entries()) {
-      const reference = (plain[i] as RawStream).decoded;
+      const reference = withoutHeartbeats((plain[i] as RawStream).decoded);
       for (const [k, stream] of streams.entries()) {
         expect(stream.headers['content-encoding']).toBe('gzip');
         expect(stream.body.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
         // gunzipSync checks the trailer's CRC-32 and length; the pieces check that no boundary matters.
-        expect(gunzipSync(stream.body).toString('utf8')).toBe(reference);
-        expect(await gunzipInPieces(stream.body, 7 + i * 10 + k)).toBe(reference);
-        expect(stream.decoded).toBe(reference);
+        const whole = gunzipSync(stream.body).toString('utf8');
+        expect(withoutHeartbeats(whole)).toBe(reference);
+        expect(await gunzipInPieces(stream.body, 7 + i * 10 + k)).toBe(whole);
+        expect(stream.decoded).toBe(whole);
       }
     }
   }, 60_000);
