@@ -14,6 +14,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY lib ./lib
 COPY functions ./functions
 COPY publisher ./publisher
+# The CLI's `sse-relay tail` compiles against the browser client's declarations (public/*.d.ts).
+COPY public ./public
 RUN npm run build
 
 FROM node:${NODE_VERSION}-slim AS runtime

@@ -1,28 +1,50 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { freePort } from '../support/nginx.js';
+import { contextCopies, readDockerfile } from './dockerfile-parse.js';
 import { REPO_ROOT } from './kustomize-render.js';
 import { waitFor } from '../support/wait-for.js';
 
-// No Docker engine here: the runtime stage is simulated. Its COPY list is applied to an empty folder — package*.json,
-// dist/ from `npm run build` (compiled fresh), public/ — with the production dependencies only (what
-// `npm ci --omit=dev --omit=optional` installs, copied, not linked, so nothing resolves into the dev tree), and
-// `node dist/functions/server.js` must start there and serve the page, the API and the metrics listener.
+// No Docker engine here: both stages are simulated. The build stage's COPY list (read from the Dockerfile) is applied to
+// an empty folder and `npm run build` must compile there, with nothing else of the repository at hand. The runtime
+// stage's COPY list is applied to another — package*.json, that build's dist/, public/ — with the production
+// dependencies only (what `npm ci --omit=dev --omit=optional` installs, copied, not linked, so nothing resolves into
+// the dev tree), and `node dist/functions/server.js` must start there and serve the page, the API and the metrics listener.
 
+const buildDir = mkdtempSync(join(tmpdir(), 'sse-relay-build-'));
 const app = mkdtempSync(join(tmpdir(), 'sse-relay-runtime-'));
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { devDependencies: Record<string, string>; optionalDependencies?: Record<string, string> };
 let server: ChildProcess | undefined;
 let port = 0;
 let metricsPort = 0;
 
+/**
+ * Applies the build stage's COPY lines from the context, links the dependencies its `npm ci` installs (all but the
+ * optional ones, which compiling does not need) and runs `npm run build`'s tsc there (its RUN lines are asserted by
+ * dockerfile.test.ts). Throws with tsc's output when the sources the stage copies do not compile on their own.
+ */
+function buildBuildStage(): void {
+  const build = readDockerfile().find((stage) => stage.name === 'build');
+  if (build === undefined) throw new Error('the Dockerfile has no stage named build');
+  for (const [sources, destination] of contextCopies(build)) {
+    for (const source of sources) {
+      // COPY a b ./ puts each into the folder; COPY dir ./dir puts the folder's contents there.
+      const target = destination.endsWith('/') ? join(buildDir, destination, basename(source)) : join(buildDir, destination);
+      cpSync(join(REPO_ROOT, source), target, { recursive: true });
+    }
+  }
+  symlinkSync(join(REPO_ROOT, 'node_modules'), join(buildDir, 'node_modules'), 'dir');
+  const tsc = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: buildDir, encoding: 'utf8' });
+  if (tsc.status !== 0) throw new Error(`the build stage's \`npm run build\` fails with only what the stage copies: ${tsc.stdout}${tsc.stderr}`);
+}
+
 /** Applies the runtime stage's COPY lines (asserted to be exactly these by dockerfile.test.ts) and installs prod deps. */
 function buildRuntimeStage(): void {
   for (const file of ['package.json', 'package-lock.json']) cpSync(join(REPO_ROOT, file), join(app, file));
-  const build = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { encoding: 'utf8' });
-  if (build.status !== 0) throw new Error(`tsc failed: ${build.stdout}${build.stderr}`);
+  cpSync(join(buildDir, 'dist'), join(app, 'dist'), { recursive: true });
   cpSync(join(REPO_ROOT, 'public'), join(app, 'public'), { recursive: true });
   const listed = spawnSync('npm', ['ls', '--omit=dev', '--omit=optional', '--all', '--parseable'], { cwd: REPO_ROOT, encoding: 'utf8' });
   const packages = listed.stdout.split('\n').map((p) => p.trim()).filter((p) => p.startsWith(join(REPO_ROOT, 'node_modules')));
@@ -36,6 +58,7 @@ function buildRuntimeStage(): void {
 }
 
 beforeAll(async () => {
+  buildBuildStage();
   buildRuntimeStage();
   [port, metricsPort] = [await freePort(), await freePort()];
   server = spawn(process.execPath, ['dist/functions/server.js'], {
@@ -51,6 +74,7 @@ afterAll(async () => {
     await exited;
   }
   rmSync(app, { recursive: true, force: true });
+  rmSync(buildDir, { recursive: true, force: true });
 });
 
 async function get(url: string): Promise<Response> {

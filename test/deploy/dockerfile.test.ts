@@ -1,37 +1,18 @@
 import { describe, expect, test } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { all, contextCopies, readDockerfile, type Stage } from './dockerfile-parse.js';
 import { REPO_ROOT, findObject, k8sPath, renderKustomization } from './kustomize-render.js';
 
-// No Docker engine here: the Dockerfile is checked statically. Instructions are joined across `\` continuations.
+// No Docker engine here: the Dockerfile is checked statically (test/deploy/dockerfile-parse.ts reads it).
 
-interface Instruction { op: string; args: string }
-interface Stage { from: string; name: string | undefined; steps: Instruction[] }
-
-function parseDockerfile(text: string): Stage[] {
-  const lines = text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
-  const stages: Stage[] = [];
-  for (const line of lines) {
-    const [, op = '', args = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
-    if (op.toUpperCase() === 'FROM') {
-      const [, from = '', name] = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args) ?? [];
-      stages.push({ from, name, steps: [] });
-    } else if (op.toUpperCase() !== 'ARG' || stages.length > 0) {
-      stages.at(-1)?.steps.push({ op: op.toUpperCase(), args });
-    }
-  }
-  return stages;
-}
-
-const stages = parseDockerfile(readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
+const stages = readDockerfile();
 const runtime = stages.at(-1)!;
 const build = stages.find((s) => s.name === 'build');
-const all = (stage: Stage, op: string): string[] => stage.steps.filter((s) => s.op === op).map((s) => s.args);
 const dockerignore = readFileSync(join(REPO_ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 
 /** COPY sources taken from the build context (not `--from=` another stage). */
-const contextSources = (stage: Stage): string[] =>
-  all(stage, 'COPY').filter((a) => !a.startsWith('--from=')).flatMap((a) => a.split(/\s+/).slice(0, -1));
+const contextSources = (stage: Stage): string[] => contextCopies(stage).flatMap(([sources]) => sources);
 
 describe('Dockerfile', () => {
   test('builds in a node 22 stage and runs in a separate node 22 stage', () => {
