@@ -1,12 +1,14 @@
 import { describe, expect, test } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { loadConfig } from '../../lib/config/index.js';
-import { findObject, k8sPath, renderKustomization, type K8sObject } from './kustomize-render.js';
+import { REPO_ROOT, findObject, k8sPath, renderKustomization, type K8sObject } from './kustomize-render.js';
 
 // The variants a real cluster needs, checked on the rendered objects: an external Redis (k8s/), SQS with IRSA
 // (overlays/sqs), the optional ServiceMonitor (components/monitoring), and HPA sizing that follows the requests.
@@ -51,6 +53,22 @@ describe('overlays/sqs', () => {
     expect(loaded.server.source).toBe('sqs');
     expect(loaded.sqs.queueUrl).toMatch(/^https:\/\/sqs\.[a-z0-9-]+\.amazonaws\.com\/\d{12}\/.+$/);
     expect(loaded.sqs.region).toBe(config['AWS_REGION']);
+  });
+
+  test('the IAM role named for IRSA may make every SQS call the relay makes (docs/sqs.md and the ServiceAccount say the same)', () => {
+    // Each XCommand / XBatchCommand the SQS source sends needs sqs:X; GetQueueAttributes is /readyz, so a role without
+    // it keeps every pod unready.
+    const sources = readdirSync(join(REPO_ROOT, 'lib', 'sources', 'sqs')).map((name) => readFileSync(join(REPO_ROOT, 'lib', 'sources', 'sqs', name), 'utf8'));
+    const needed = new Set(sources.flatMap((text) => [...text.matchAll(/new (\w+?)(?:Batch)?Command\(/g)].map((m) => `sqs:${m[1]}`)));
+    expect([...needed]).toEqual(expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:GetQueueAttributes']));
+    const policy = /```json\n([\s\S]*?)\n```/.exec(readFileSync(join(REPO_ROOT, 'docs', 'sqs.md'), 'utf8').split('## IAM')[1] ?? '')?.[1];
+    const documented = (JSON.parse(policy ?? '{}') as { Action?: string[] }).Action ?? [];
+    const account = readFileSync(k8sPath('overlays', 'sqs', 'serviceaccount.yaml'), 'utf8');
+    const named = new Set([...account.matchAll(/\b(?:sqs:)?([A-Z][A-Za-z]+)\b/g)].map((m) => `sqs:${m[1]}`));
+    for (const action of needed) {
+      expect([action, documented.includes(action)]).toEqual([action, true]);
+      expect([action, named.has(action)]).toEqual([action, true]);
+    }
   });
 
   test('reaches HTTPS (SQS, STS) and DNS, and no Redis', () => {
