@@ -7,7 +7,7 @@ const { existsSync, readdirSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 const { isSecretRef, secretArn } = require('./secret-arns.cjs');
 
-const SOURCES = ['redis', 'redis-list', 'sqs', 'memory'];
+const SOURCES = ['redis', 'redis-list', 'sqs'];
 const SWITCHES = ['none', 'enabled'];
 const EXACT_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 // Parameters of earlier versions of this template, refused with what replaces them.
@@ -20,7 +20,9 @@ const REPLACED = {
 function problems(p) {
   const out = [];
   const set = (name) => p[name] !== undefined && p[name] !== null && String(p[name]).trim() !== '';
-  if (!SOURCES.includes(p.source)) out.push(`source must be one of ${SOURCES.join(', ')}; got "${p.source}"`);
+  // publish and each stream run in sandboxes of their own: a memory source would answer 202 to messages no browser sees.
+  if (p.source === 'memory') out.push('source=memory keeps messages in one sandbox\'s memory, and publish and every stream run in sandboxes of their own, so no published message would reach a browser: choose redis, redis-list or sqs (`npm run dev:lambda` runs SOURCE=memory locally)');
+  else if (!SOURCES.includes(p.source)) out.push(`source must be one of ${SOURCES.join(', ')}; got "${p.source}"`);
   if (['redis', 'redis-list'].includes(p.source)) {
     if (!set('redisUrl') && !set('redisUrlFrom')) out.push(`source=${p.source} needs redisUrlFrom=ssm:/name (the Redis URL with its password, stored as a SecureString) or, for a Redis without a password, redisUrl=rediss://host:port`);
     if (set('redisUrl') && set('redisUrlFrom')) out.push('redisUrl and redisUrlFrom are both set; give one');

@@ -287,6 +287,7 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
   it.each([
     [{}, []],
     [{ source: 'kafka' }, ['source must be one of']],
+    [{ source: 'memory' }, ['source=memory keeps messages in one sandbox']],
     [{ source: 'redis-list', redisUrlFrom: '' }, ['source=redis-list needs redisUrlFrom=']],
     [{ source: 'sqs', redisUrlFrom: '' }, []],
     [{ redisUrl: 'rediss://cache.example.com:6380', redisUrlFrom: '' }, []],
