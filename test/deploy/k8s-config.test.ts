@@ -41,6 +41,13 @@ describe('ConfigMap sse-relay-config and the Secret example', () => {
     expect(() => loadConfig({ ...configMap, ...secret })).toThrow(/AUTH_JWT_SECRET/);
   });
 
+  test('listens on every address family, so probes and scrapes reach the pod on IPv6-only and dual-stack clusters', () => {
+    // "::" is a dual-stack socket on Linux (it takes IPv4 too); "0.0.0.0" refuses every IPv6 connection, so on an
+    // IPv6-only cluster no probe would ever pass. (Not started here: tests bind to loopback only.)
+    const config = loadConfig({ ...configMap, ...secret, AUTH_JWT_SECRET: randomBytes(48).toString('base64') });
+    expect(config.server.host).toBe('::');
+  });
+
   test("the example REDIS_URL names the overlay's Redis Service and port", () => {
     const url = new URL(secret['REDIS_URL']!);
     const service = findObject(overlay, 'Service', url.hostname)['spec'] as { ports: { port: number }[] };
