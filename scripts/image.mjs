@@ -55,7 +55,13 @@ if (engine === undefined) {
 // buildah's subcommand is `bud` (build-using-dockerfile) in every version; docker and podman say `build`.
 run(engine, [engine === 'buildah' ? 'bud' : 'build', '-t', image, '-f', 'Dockerfile', '.']);
 if (push) run(engine, ['push', image]);
+// kustomize matches `images:` by the name an image has when it reaches that kustomization: k8s/base already renamed
+// `sse-relay` to its placeholder repository, so an override of `sse-relay` would change nothing.
+const baseImage = /^\s*newName:\s*(\S+)\s*$/m.exec(readFileSync(join(root, 'k8s', 'base', 'kustomization.yaml'), 'utf8'))?.[1] ?? 'sse-relay';
 console.log(`\n${push ? 'pushed' : 'built'} ${image}${push ? '' : ' (add --push to push it)'}
 Point the manifests at it with a kustomization of your own, applied with \`kubectl apply -k <its folder>\`:
-  resources: [<path to>/k8s]
-  images: [{ name: sse-relay, newName: ${repository}, newTag: "${version}" }]`);
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [<path to>/k8s]
+images:
+  - { name: ${baseImage}, newName: ${repository}, newTag: "${version}" }`);

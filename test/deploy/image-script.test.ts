@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT } from './kustomize-render.js';
+import { REPO_ROOT, findObject, renderOwnKustomization } from './kustomize-render.js';
 
 // `npm run image` (scripts/image.mjs) picks the engine on PATH and names the tag; no engine runs here (no daemon), so each
 // "engine" is a stand-in script on a PATH of its own that records the arguments it was given.
@@ -53,6 +53,13 @@ describe('npm run image', () => {
     expect(result.status).toBe(0);
     expect(result.calls).toEqual([`${build} -t registry.example.com/team/sse-relay:${version} -f Dockerfile .`]);
     expect(result.output).toContain(`newName: registry.example.com/team/sse-relay, newTag: "${version}"`);
+  });
+
+  test('prints a kustomization that, applied next to k8s/, points the Deployment at the image it built', () => {
+    const { output } = runImage(['docker'], { IMAGE_REPOSITORY: 'registry.example.com/team/sse-relay' });
+    const printed = output.slice(output.indexOf('apiVersion:')).replace('<path to>/k8s', '../k8s');
+    const deployment = findObject(renderOwnKustomization(printed), 'Deployment', 'sse-relay')['spec'] as { template: { spec: { containers: { image: string }[] } } };
+    expect(deployment.template.spec.containers.map((c) => c.image)).toEqual([`registry.example.com/team/sse-relay:${version}`]);
   });
 
   test('pushes with --push or IMAGE_PUSH=true', () => {

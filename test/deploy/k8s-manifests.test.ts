@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync } from 'node:fs';
-import { findObject, k8sPath, readYaml, renderKustomization, REPO_ROOT, type K8sObject } from './kustomize-render.js';
+import { join } from 'node:path';
+import { findObject, k8sPath, readYaml, renderKustomization, renderOwnKustomization, REPO_ROOT, type K8sObject } from './kustomize-render.js';
 import { validateObject } from './k8s-schema.js';
 
 // Every object `kubectl apply -k` would send is valid against the Kubernetes schema, and the two entry points
@@ -74,6 +75,18 @@ describe('kustomize output', () => {
     }
     const { images } = readYaml(k8sPath('base', 'kustomization.yaml'))[0] as { images: { name: string; newTag: string }[] };
     expect(images).toEqual([expect.objectContaining({ name: 'sse-relay', newTag: version })]);
+  });
+
+  test("a kustomization of one's own, as docs/deploy-kubernetes.md writes it, points every variant at the pushed image", () => {
+    const docs = readFileSync(join(REPO_ROOT, 'docs', 'deploy-kubernetes.md'), 'utf8');
+    const own = /cat > deploy\/kustomization\.yaml <<'YAML'\n([\s\S]*?)\nYAML\n/.exec(docs)?.[1] ?? '';
+    const [, repository, tag] = /newName: (\S+), newTag: "([^"]+)"/.exec(own) ?? [];
+    expect([repository, tag]).toEqual(['registry.example.com/team/sse-relay', version]);
+    for (const entry of ['../k8s', '../k8s/overlays/with-redis', '../k8s/overlays/sqs']) {
+      const objects = renderOwnKustomization(own.replace('[../k8s]', `[${entry}]`));
+      const deployment = findObject(objects, 'Deployment', 'sse-relay')['spec'] as { template: { spec: { containers: { image: string }[] } } };
+      expect([entry, deployment.template.spec.containers.map((c) => c.image)]).toEqual([entry, [`${repository}:${tag}`]]);
+    }
   });
 
   test('every object carries the app.kubernetes.io/name label', () => {

@@ -1,4 +1,5 @@
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -51,6 +52,24 @@ export function renderKustomization(dir: string, extraComponents: string[] = [])
   applyImages(objects, (kustomization['images'] ?? []) as ImageOverride[]);
   rejectDuplicates(objects, file);
   return objects;
+}
+
+/**
+ * What `kubectl apply -k deploy/` would send for a kustomization of one's own (`text`, YAML) kept in a folder `deploy/`
+ * next to this repository's `k8s/`, so that its `../k8s` is it: the setup docs/deploy-kubernetes.md describes.
+ */
+export function renderOwnKustomization(text: string): K8sObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'sse-relay-own-'));
+  const link = join(dir, 'k8s');
+  try {
+    symlinkSync(join(REPO_ROOT, 'k8s'), link, 'dir');
+    mkdirSync(join(dir, 'deploy'));
+    writeFileSync(join(dir, 'deploy', 'kustomization.yaml'), text);
+    return renderKustomization(join(dir, 'deploy'));
+  } finally {
+    unlinkSync(link);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** The objects of a kustomization's or component's own `resources`. */
