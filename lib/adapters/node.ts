@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
 import { GzipSink } from './gzip-sink.js';
+import { ResponseSink } from './response-sink.js';
 import { handoffUnsupportedReason, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
 import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
@@ -81,8 +82,9 @@ function startStream(req: IncomingMessage, res: ServerResponse, response: Stream
 function runStream(sink: ChunkedSocketSink | ServerResponse, response: StreamResponse, started: number, onEnd: NodeListenerOptions['onStreamEnd']): void {
   // COMPRESSION=gzip, negotiated by the core: the session writes through the gzip sink, which closes its gzip member
   // (final block and trailer) before the end; a no-op when the session ended it already.
-  const coded = response.contentEncoding === 'gzip' ? new GzipSink(sink) : undefined;
-  void response.run(coded ?? sink).then(() => {
+  const plain = sink instanceof ChunkedSocketSink ? sink : new ResponseSink(sink);
+  const coded = response.contentEncoding === 'gzip' ? new GzipSink(plain) : undefined;
+  void response.run(coded ?? plain).then(() => {
     // Before the end: a sink already closed here means the client went away first.
     onEnd?.((Date.now() - started) / 1000, sink instanceof ChunkedSocketSink ? sink.clientClosed : sink.closed);
     coded?.end();
