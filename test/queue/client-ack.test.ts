@@ -100,6 +100,23 @@ describe('redis-list', () => {
   afterAll(async () => Promise.all(relays.map((r) => r.stop())));
   const stored = (topic: string): Promise<number> => listItems(raw, topic);
   clientAckSuite('redis-list', () => relays, stored);
+
+  // A producer pushing the same bytes twice (no id in the envelope) makes items with the same SHA-1: each delivery still
+  // needs its own handle, or the stream holds them as one and QUEUE_PREFETCH no longer bounds what it takes.
+  test('identical items get distinct handles: QUEUE_PREFETCH holds, and each acknowledgement removes one', async () => {
+    const [relay] = relays;
+    await raw.lpush('sse:q:same', ...Array.from({ length: 8 }, () => JSON.stringify({ data: 'refresh' })));
+    const reader = new SseReader(`${relay.url}/events?topic=same`);
+    await reader.until((r) => r.events.length === 3);
+    expect(await waitForSteady(async () => reader.events.length, 'events while three identical items are unacknowledged')).toBe(3);
+    expect(new Set(reader.ids).size).toBe(3);
+    expect(await stored('same')).toBe(8);
+    expect(await ack(relay.url, { topic: 'same', ids: reader.ids.slice(0, 2) })).toEqual({ status: 200, json: { acked: 2 } });
+    await reader.until((r) => r.events.length === 5);
+    await waitFor(async () => (await stored('same')) === 6, 'two of the identical items removed');
+    reader.close();
+    await waitFor(async () => (await raw.llen('sse:q:same')) === 6, 'the three unacknowledged ones back in the queue');
+  }, 20_000);
 });
 
 describe('sqs', () => {

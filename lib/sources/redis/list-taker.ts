@@ -40,6 +40,9 @@ const BACKLOG_HINT_MS = 5;
 // An item taken for a subscriber that meanwhile got one from another topic waits this long for the next local subscriber
 // before it goes back to the queue.
 const HOLD_MS = 1_000;
+// Numbers the deliveries of this process, so that two items with the same bytes (same SHA-1) still get two handles: a
+// stream under QUEUE_ACK=client holds its messages by handle, and a shared one would count them as one (QUEUE_PREFETCH).
+let deliveries = 0;
 
 /**
  * The one consumer of a redis-list topic in this process, for all of the topic's local subscribers: `BLMOVE`s from the
@@ -203,7 +206,8 @@ export class ListTaker implements DeliveryOwner {
     const sha = sha1(item);
     this.count(sha, 1);
     if (typeof envelope === 'string') return void this.setAside(item, sha, envelope);
-    const handle = queueHandle(this.topic, `${this.context.heartbeat.processId}~${sha}`);
+    deliveries += 1;
+    const handle = queueHandle(this.topic, `${this.context.heartbeat.processId}~${sha}~${deliveries.toString(36)}`);
     this.offer(new ListDelivery(item, sha, { topic: this.topic, id: envelope.id ?? randomUUID(), handle, event: envelope.event, data: envelope.data }, this));
   }
 

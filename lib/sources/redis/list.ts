@@ -38,8 +38,9 @@ export interface RedisListSettings extends RedisConnectionSettings {
 const READY_TIMEOUT_MS = 1_000;
 // On close, how long the source waits for its subscribers and takers to hand back what they hold before it disconnects.
 const HAND_BACK_MS = 3_000;
-// The source's part of a handle: the consumer id (a UUID) and the item's SHA-1.
-const HANDLE_PART = /^([0-9a-f-]{36})~([0-9a-f]{40})$/;
+// The source's part of a handle: the consumer id (a UUID), the item's SHA-1 and the delivery's number in that process
+// (which only tells identical items apart; the SHA-1 finds the item, and handles issued without it are still taken).
+const HANDLE_PART = /^([0-9a-f-]{36})~([0-9a-f]{40})(?:~[0-9a-z]{1,11})?$/;
 
 /**
  * Queue over Redis lists, the reliable pattern: producers `LPUSH` a JSON envelope onto `<prefix>q:<topic>`; one taker
