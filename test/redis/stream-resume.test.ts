@@ -4,6 +4,7 @@ import type { RunningServer } from '../../functions/server.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 
 let redis: TestRedis;
 let relay: RunningServer & { url: string };
@@ -64,4 +65,27 @@ test('a cursor older than the retained stream (REDIS_MAXLEN) gets the relay.rese
   expect(resumed.events[0]?.event).toBe('relay.reset');
   expect(resumed.events.at(-1)?.data).toBe('m249');
   expect(resumed.events.length - 1).toBeLessThanOrEqual(50);
+});
+
+// Nothing is trimmed from the stream written after the expiry, so only the cursor's age tells that entries are gone.
+test('a cursor into a stream that expired and was written again gets relay.reset, not a silent gap', async () => {
+  const first = read('topic=lapsed');
+  await first.until((r) => r.retries.length > 0);
+  await publish(relay.url, { topic: 'lapsed', data: 'seen' });
+  await first.until((r) => r.events.length === 1);
+  const cursor = first.events[0]?.id as string;
+  first.close();
+  await publish(relay.url, { topic: 'lapsed', data: 'missed' });
+  // REDIS_STREAM_TTL_S running out, without waiting a day for it.
+  await raw.pexpire('sse:lapsed', 1);
+  await waitFor(async () => (await raw.exists('sse:lapsed')) === 0, 'the stream expired');
+  await publish(relay.url, { topic: 'lapsed', data: 'after' });
+  const resumed = read('topic=lapsed', cursor);
+  await resumed.until((r) => r.events.length === 2);
+  expect(resumed.events.map((e) => e.event ?? 'message')).toEqual(['relay.reset', 'message']);
+  expect(resumed.events[1]?.data).toBe('after');
+  // A cursor from before the topic had any message (`0-0`) resumes the new stream from its start, with no reset.
+  const fresh = read('topic=lapsed', 'lapsed=0-0');
+  await fresh.until((r) => r.events.length === 1);
+  expect(fresh.events[0]?.data).toBe('after');
 });

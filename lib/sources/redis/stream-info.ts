@@ -12,9 +12,11 @@ export interface StreamInfo {
  *
  * An entry after the cursor is gone when it was deleted (`max-deleted-entry-id` is newer than the cursor; XDEL sets it)
  * or trimmed by MAXLEN (Redis 7.0 does not record trims there, but then `entries-added` exceeds `length` and the cursor
- * is older than `recorded-first-entry-id`). The one inexact case is conservative: a cursor that names exactly the last
- * trimmed entry reports a gap although nothing after it was lost. Redis 6.2 reports neither counter; there the first
- * retained entry alone decides.
+ * is older than `recorded-first-entry-id`), or when the key itself went away and was written again (it expired after
+ * REDIS_STREAM_TTL_S, or was deleted): nothing was trimmed from the new stream, yet a cursor other than `0-0` older than
+ * its first entry names an entry of the earlier one, whose followers are gone with it. The inexact cases are
+ * conservative: a cursor that names exactly the last trimmed entry, or the last entry of the earlier stream, reports a
+ * gap although nothing after it was lost. Redis 6.2 reports neither counter; there the first retained entry alone decides.
  */
 export async function readStreamInfo(client: RedisClient, key: string): Promise<StreamInfo | undefined> {
   let reply: unknown[];
@@ -35,6 +37,6 @@ export async function readStreamInfo(client: RedisClient, key: string): Promise<
   return {
     lostAfter: (after) =>
       (typeof maxDeleted === 'string' && compareStreamIds(after, maxDeleted) < 0) ||
-      (trimmed && firstId !== undefined && firstId !== '0-0' && compareStreamIds(after, firstId) < 0),
+      ((trimmed || compareStreamIds(after, '0-0') > 0) && firstId !== undefined && firstId !== '0-0' && compareStreamIds(after, firstId) < 0),
   };
 }
