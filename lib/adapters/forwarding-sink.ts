@@ -15,6 +15,10 @@ export abstract class ForwardingSink implements ByteSink {
     return this.inner.writableLength;
   }
 
+  get destroyed(): boolean | undefined {
+    return this.inner.destroyed;
+  }
+
   cork(): void {
     this.inner.cork();
   }

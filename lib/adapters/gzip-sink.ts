@@ -56,8 +56,4 @@ export class GzipSink extends ForwardingSink {
     this.started = true;
     this.inner.end();
   }
-
-  get destroyed(): boolean | undefined {
-    return this.inner.destroyed;
-  }
 }

@@ -74,7 +74,9 @@ export function takeStreamSocket(req: IncomingMessage, res: ServerResponse): Soc
   const socket = req.socket as HttpSocket;
   const parser = socket.parser;
   if (UNSUPPORTED !== undefined || freeParser === undefined || parser == null || socket.server === undefined) return undefined;
-  if (parser.incoming !== req || !req.complete || req.method !== 'GET' || !res.chunkedEncoding || !res.headersSent || socket.destroyed) return undefined;
+  // `_httpMessage !== res`: this response is queued behind another one still being sent on the socket (two pipelined
+  // streams): taking the socket would write this stream into the other's body and leave that one writing nowhere.
+  if (socket._httpMessage !== res || parser.incoming !== req || !req.complete || req.method !== 'GET' || !res.chunkedEncoding || !res.headersSent || socket.destroyed) return undefined;
   for (const event of HTTP_SOCKET_EVENTS) socket.removeAllListeners(event);
   freeParser(parser, req, socket);
   // node:http reads a connection in C++ (`consume`); freeParser gave the reads back to JS, so a new parser may take them.

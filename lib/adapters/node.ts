@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { RelayError } from '../errors.js';
@@ -90,9 +91,6 @@ function runStream(sink: ChunkedSocketSink | ServerResponse, response: StreamRes
     coded?.end();
     endSink(sink);
   });
-  // A client that left before the stream started (while its request was being authorized, say) closed the response
-  // before the session listened for it: tell the session now, or the stream would hold its slot until its session ends.
-  if (!(sink instanceof ChunkedSocketSink) && sink.socket?.destroyed === true) sink.emit('close');
 }
 
 function openSink(req: IncomingMessage, res: ServerResponse, response: StreamResponse, handoff: boolean): ChunkedSocketSink | ServerResponse {
@@ -100,7 +98,25 @@ function openSink(req: IncomingMessage, res: ServerResponse, response: StreamRes
   res.flushHeaders();
   req.socket.setNoDelay(true);
   const socket = handoff ? takeStreamSocket(req, res) : undefined;
+  if (socket === undefined && res.socket === null) closeWithConnection(req.socket, res);
   return socket === undefined ? res : new ChunkedSocketSink(socket, res.shouldKeepAlive, returnStreamSocket);
+}
+
+/**
+ * A response queued behind another one on its connection (pipelined requests) has no socket yet, and node:http never
+ * tells it that the connection closed: without this its stream would write into a response that can never be sent, and
+ * hold its connection slot, until its session ran out. (A client that left before the stream began is seen by the hub:
+ * the sink is destroyed by then.)
+ */
+function closeWithConnection(socket: Socket, res: ServerResponse): void {
+  const close = (): void => {
+    res.destroy();
+    res.emit('close');
+  };
+  if (socket.destroyed) return close();
+  socket.once('close', close);
+  // Once the response ahead of it is done, the connection is this one's, and node:http reports its close.
+  res.once('socket', () => socket.off('close', close));
 }
 
 function endSink(sink: ChunkedSocketSink | ServerResponse): void {

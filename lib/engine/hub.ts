@@ -69,6 +69,10 @@ export class Hub implements ConnectionOwner {
     this.metrics.inc('sse_connections_total');
     this.metrics.set('sse_connections_open', this.connections.size);
     set?.add(connection);
+    // A client that left while its stream was being opened (authorized, its topics prepared) closed the sink before
+    // the connection listened for it: that close was not heard, so it is read here, or the stream would write nowhere,
+    // and hold its connection slot, until its session ran out.
+    if (sink.destroyed === true) connection.end('client-closed');
     return connection;
   }
 

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect } from 'node:net';
 import { freePort } from '../support/redis-server.js';
 import { hsToken, metric, startSecureRelay, type Relay } from './support.js';
 import { waitFor } from '../support/wait-for.js';
@@ -122,4 +123,58 @@ it('503 source_unavailable (Redis down) 100 times keeps no slot: the next answer
   } finally {
     await down.stop();
   }
+});
+
+describe('a client that leaves before its stream is answered', () => {
+  const request = (token: string, client: string, topic = 'a'): string =>
+    `GET /events?topic=${topic} HTTP/1.1\r\nHost: relay\r\nAuthorization: Bearer ${token}\r\nX-Forwarded-For: ${client}\r\n\r\n`;
+
+  /** Sends `bytes` and leaves at once, the way given (a reset, a FIN), or after `afterMs`. */
+  function sendAndLeave(bytes: string, how: 'reset' | 'fin' | number): Promise<void> {
+    return new Promise((resolve) => {
+      const socket = connect(relay.port, '127.0.0.1', () => {
+        socket.write(bytes);
+        if (how === 'reset') socket.resetAndDestroy();
+        else if (how === 'fin') socket.end();
+        else setTimeout(() => socket.destroy(), how);
+        resolve();
+      });
+      socket.on('error', () => undefined);
+    });
+  }
+
+  // The close arrives while the request is being authorized: before the stream's session listens for it.
+  it.each(['reset', 'fin', 5] as const)('gives its slot back (leaving by %s), 100 times', async (how) => {
+    const token = await hsToken();
+    for (let i = 0; i < REPEAT; i += 20) {
+      await Promise.all(Array.from({ length: 20 }, (_, n) => sendAndLeave(request(token, `203.0.113.${i + n + 1}`), how)));
+    }
+    expect(await openStreams(relay.url, 0)).toBe(0);
+    await expectFullCapacity(relay.url, token);
+  });
+
+  // The second stream's response waits behind the first on the same connection; when the client leaves, both end.
+  it('gives back the slots of two streams pipelined on one connection', async () => {
+    const pipelining = await startSecureRelay({ MAX_CONNECTIONS: String(MAX), MAX_CONNECTIONS_PER_CLIENT: '2', TRUST_PROXY: 'true' });
+    try {
+      const token = await hsToken();
+      // 10 rounds of 2 connections from 2 clients, each with 2 streams: all 4 slots taken, then the clients leave.
+      for (let round = 0; round < 10; round++) {
+        const sockets = [1, 2].map((n) => {
+          const client = `198.18.${round}.${n}`;
+          const socket = connect(pipelining.port, '127.0.0.1');
+          socket.on('error', () => undefined);
+          socket.write(request(token, client, 'a') + request(token, client, 'b'));
+          return socket;
+        });
+        await waitFor(async () => (await metric(pipelining.url, 'sse_connections_open')) === MAX, 'the 4 pipelined streams to open');
+        sockets.forEach((socket) => socket.destroy());
+        expect(await openStreams(pipelining.url, 0)).toBe(0);
+      }
+      expect(await openStreams(pipelining.url, 0)).toBe(0);
+      await expectFullCapacity(pipelining.url, token);
+    } finally {
+      await pipelining.stop();
+    }
+  });
 });
