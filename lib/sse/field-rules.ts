@@ -24,9 +24,13 @@ const FORBIDDEN_IN_FIELD = /[\r\n\0]/;
 // A lone UTF-16 surrogate: such a string has no UTF-8 form (String#isWellFormed is not in the ES2023 lib we target).
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** An event type: 1 to 128 characters, no CR, LF or NUL, not under the reserved `relay.` prefix. */
+/**
+ * An event type: 1 to 128 characters, no CR, LF or NUL, no lone surrogate (it would reach the wire as U+FFFD, and no
+ * listener for the name that was sent would ever fire), not under the reserved `relay.` prefix.
+ */
 export function eventProblem(event: string): FieldProblem | undefined {
   if (FORBIDDEN_IN_FIELD.test(event)) return { code: 'invalid_event_field', reason: 'event must not contain CR, LF or NUL' };
+  if (LONE_SURROGATE.test(event)) return { code: 'invalid_event_field', reason: 'event is not valid UTF-8 (it has a lone surrogate)' };
   if (event === '' || event.length > MAX_EVENT_LENGTH) return { code: 'invalid_body', reason: `event must be 1 to ${MAX_EVENT_LENGTH} characters` };
   if (event.startsWith(RESERVED_EVENT_PREFIX)) {
     return { code: 'invalid_event_field', reason: `event types starting with "${RESERVED_EVENT_PREFIX}" are reserved for the relay` };
@@ -34,9 +38,13 @@ export function eventProblem(event: string): FieldProblem | undefined {
   return undefined;
 }
 
-/** A message id or idempotency key: 1 to 256 characters, no CR, LF or NUL (it may become an SSE `id:` line). */
+/**
+ * A message id or idempotency key: 1 to 256 characters, no CR, LF or NUL, no lone surrogate (it may become an SSE
+ * `id:` line, which would then not be the id that was sent).
+ */
 export function idProblem(id: string): FieldProblem | undefined {
   if (FORBIDDEN_IN_FIELD.test(id)) return { code: 'invalid_event_field', reason: 'id must not contain CR, LF or NUL' };
+  if (LONE_SURROGATE.test(id)) return { code: 'invalid_event_field', reason: 'id is not valid UTF-8 (it has a lone surrogate)' };
   if (id === '' || id.length > MAX_ID_LENGTH) return { code: 'invalid_body', reason: `id must be 1 to ${MAX_ID_LENGTH} characters` };
   return undefined;
 }

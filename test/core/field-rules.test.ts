@@ -72,6 +72,13 @@ test('a lone surrogate has no UTF-8 form: refused by publish, SQS and the bridge
   expect([viaPublish(c), viaSqs(c), viaIngest(c)]).toEqual([false, false, false]);
 });
 
+test('a lone surrogate in an event or an id is refused as well: on the wire it would be U+FFFD, not what was sent', () => {
+  for (const c of [{ name: 'event', event: 'a\uDC00', data: 'x', ok: false }, { name: 'id', id: 'k\uD800', data: 'x', ok: false }]) {
+    expect([viaPublish(c), viaListItem(c), viaIngest(c)]).toEqual([false, false, false]);
+  }
+  expect(viaSqs({ name: 'event', event: 'a\uD83D', data: 'x', ok: false })).toBe(false);
+});
+
 test('publishing a reserved event is a 400 that names the field, not a 500', () => {
   const body = Buffer.from(JSON.stringify({ topic: 't', data: 'x', event: 'relay.reset' }));
   expect(() => parsePublishBody(body, MAX_BYTES)).toThrow(expect.objectContaining({ code: 'invalid_event_field' }));
