@@ -1,9 +1,11 @@
-import { afterEach, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { launchChromium } from '../support/chromium.js';
+import { startNginx } from '../support/nginx.js';
 import { startNginxSite } from '../support/nginx-site.js';
 import { publish, startRelay } from '../support/relay-server.js';
+import { hsToken, startSecureRelay } from '../security/support.js';
 import { waitFor } from '../support/wait-for.js';
 
 // The shipped whole-site nginx config in front of the real relay: /metrics cannot be reached in any spelling, the access
@@ -108,3 +110,60 @@ test('over the TLS + HTTP/2 listener one page holds ten EventSources, and all te
     'ten HTTP/2 streams in nginx\'s access log', { timeoutMs: 5_000, everyMs: 50 }).catch(() => undefined);
   expect(streams).toBe(10);
 }, 40_000);
+
+/**
+ * Sends a POST's head and then `body` one byte every `everyMs`; resolves with the status (0: none) once the connection
+ * closed, or rejects after `timeoutMs`.
+ */
+function trickledPost(port: number, head: string, body: string, everyMs: number, timeoutMs: number): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let sent = 0;
+    const socket = connect(port, '127.0.0.1', () => socket.write(head));
+    const timer = setInterval(() => sent < body.length && socket.write(body[sent++] ?? ''), everyMs);
+    socket.setEncoding('latin1').on('data', (chunk: string) => (text += chunk));
+    // A deadline of its own: the trickle keeps the socket from ever being idle.
+    const deadline = setTimeout(() => {
+      clearInterval(timer);
+      socket.destroy();
+      reject(new Error(`the connection was still open after ${timeoutMs} ms (answer so far: ${JSON.stringify(text.slice(0, 40))})`));
+    }, timeoutMs);
+    socket.once('close', () => {
+      clearInterval(timer);
+      clearTimeout(deadline);
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0) });
+    });
+    socket.once('error', () => undefined);
+  });
+}
+
+// Both shipped configs pass publish bodies through as they arrive, so the relay's own rules hold behind nginx: a bad
+// token is refused from the headers, before any body, and a body that does not arrive within REQUEST_TIMEOUT_MS is cut
+// (nginx's client_body_timeout is per read: buffered, a byte every few seconds would hold the request for good).
+describe.each(['sse-relay.conf', 'location-snippet.conf'] as const)('publish bodies through nginx (%s)', (config) => {
+  async function front(): Promise<number> {
+    const relay = await startSecureRelay({ REQUEST_TIMEOUT_MS: '1000' });
+    cleanups.push(() => relay.stop());
+    const nginx = config === 'sse-relay.conf' ? await startNginxSite(relay.port) : await startNginx({ upstreamPort: relay.port });
+    cleanups.push(() => nginx.stop());
+    return nginx.port;
+  }
+  const head = (path: string, headers: string) => `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n${headers}\r\n`;
+
+  test('a publish without a valid token is refused before its body is sent', async () => {
+    const port = await front();
+    const answer = await trickledPost(port, head('/publish', 'Authorization: Bearer not-a-token\r\nContent-Length: 100000\r\n'), '', 1_000, 8_000);
+    expect(answer.status).toBe(401);
+  });
+
+  test.each([
+    ['Content-Length', 'Content-Length: 1000\r\n', '{"topic":"a","data":"' + 'x'.repeat(100)],
+    ['chunked', 'Transfer-Encoding: chunked\r\n', '1\r\nx\r\n'.repeat(100)],
+  ])('a trickled publish body (%s) is cut at REQUEST_TIMEOUT_MS', async (_framing, headers, body) => {
+    const port = await front();
+    // Closed long before the body could have arrived (a byte every 200 ms); once in a loaded run nginx closed without
+    // passing the relay's 408 on (its write of the next byte met the relay's close), which is still a cut.
+    const answer = await trickledPost(port, head('/publish', `Authorization: Bearer ${await hsToken()}\r\n${headers}`), body, 200, 8_000);
+    expect([0, 408]).toContain(answer.status);
+  });
+});
