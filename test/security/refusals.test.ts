@@ -143,14 +143,33 @@ describe('a client that leaves before its stream is answered', () => {
     });
   }
 
+  /**
+   * The whole MAX_CONNECTIONS comes back within 10 s. The server may still be answering requests of clients that left
+   * (a loaded host runs them late, each holding its slot until it sees its client gone), so this looks again; a slot
+   * kept by a stream that never heard its client leave would stay taken until MAX_SESSION_MS (30 min).
+   */
+  async function expectCapacityBack(url: string, token: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    const attempt = async (): Promise<string[]> => {
+      closeAll();
+      await openStreams(url, 0);
+      return Promise.all(
+        Array.from({ length: MAX }, (_, i) => subscribe(url, 'topic=a', { authorization: `Bearer ${token}`, 'x-forwarded-for': `198.51.100.${i + 1}` })),
+      );
+    };
+    let statuses = await attempt();
+    while (statuses.some((status) => status !== '200') && Date.now() < deadline) statuses = await attempt();
+    expect(statuses).toEqual(Array(MAX).fill('200'));
+    closeAll();
+  }
+
   // The close arrives while the request is being authorized: before the stream's session listens for it.
   it.each(['reset', 'fin', 5] as const)('gives its slot back (leaving by %s), 100 times', async (how) => {
     const token = await hsToken();
     for (let i = 0; i < REPEAT; i += 20) {
       await Promise.all(Array.from({ length: 20 }, (_, n) => sendAndLeave(request(token, `203.0.113.${i + n + 1}`), how)));
     }
-    expect(await openStreams(relay.url, 0)).toBe(0);
-    await expectFullCapacity(relay.url, token);
+    await expectCapacityBack(relay.url, token);
   });
 
   // The second stream's response waits behind the first on the same connection; when the client leaves, both end.
@@ -171,8 +190,7 @@ describe('a client that leaves before its stream is answered', () => {
         sockets.forEach((socket) => socket.destroy());
         expect(await openStreams(pipelining.url, 0)).toBe(0);
       }
-      expect(await openStreams(pipelining.url, 0)).toBe(0);
-      await expectFullCapacity(pipelining.url, token);
+      await expectCapacityBack(pipelining.url, token);
     } finally {
       await pipelining.stop();
     }
