@@ -21,7 +21,7 @@ export class ResponseSink extends ForwardingSink {
     return super.write(chunk, done);
   }
 
-  get destroyed(): boolean {
+  override get destroyed(): boolean {
     return this.res.destroyed || this.res.socket?.destroyed === true;
   }
 }
