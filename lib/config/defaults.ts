@@ -30,7 +30,7 @@ export const SERVER_DEFAULTS = {
   MAX_MESSAGE_BYTES: setting(65_536, 'largest message `data` (UTF-8 bytes)'),
   MAX_TOPICS: setting(16, 'most topics in one subscription'),
   MAX_CONNECTIONS: setting(10_000, 'most open streams per process (then 503)'),
-  MAX_CONNECTIONS_PER_CLIENT: setting(100, 'most open streams per client address (then 429)'),
+  MAX_CONNECTIONS_PER_CLIENT: setting(100, 'most open streams per client address, an IPv6 client counted by its /64 (then 429)'),
   TRUST_PROXY: setting(false, 'take the client address for per-client limits from the last `X-Forwarded-For` hop (set it behind nginx or an ingress)'),
   PUBLISH_RATE_PER_MINUTE: setting(600, 'publishes per minute per token (or client address); `0` = unlimited'),
   SHUTDOWN_DRAIN_MS: setting(10_000, 'ms, the shortest window over which streams are closed on SIGTERM (it grows to connections ÷ `DRAIN_RATE_PER_S`); see [docs/scaling.md](docs/scaling.md)'),

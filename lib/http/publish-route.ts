@@ -3,6 +3,7 @@ import { isRelayError, RelayError } from '../errors.js';
 import { json, type BodyResponse, type RelayRequest } from '../request.js';
 import type { Metrics } from '../metrics.js';
 import { parsePublishBody } from './publish-body.js';
+import { clientKey } from '../limits/client-key.js';
 import type { RateLimiter } from '../limits/rate-limit.js';
 import type { Source } from '../source.js';
 
@@ -28,7 +29,7 @@ export async function publish(request: RelayRequest, options: PublishRouteOption
   }
   const principal = await options.authorizer.authenticate(request);
   if (!principal.mayPublishAny) throw new RelayError('forbidden', 'the token does not allow publishing to any topic');
-  options.rateLimiter?.take(principal.subject === undefined ? `address:${request.remoteAddress}` : `subject:${principal.subject}`);
+  options.rateLimiter?.take(principal.subject === undefined ? `address:${clientKey(request.remoteAddress)}` : `subject:${principal.subject}`);
   const body = await request.readBody(options.maxBodyBytes);
   const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
   assertAllowed(principal, 'publish', [topic]);

@@ -1,8 +1,9 @@
 import { RelayError } from '../errors.js';
+import { clientKey } from './client-key.js';
 
 /**
  * Admission control for streams: a ceiling per process (503, the client should try another instance) and per client
- * address (429, the client is holding too many).
+ * address (429, the client is holding too many), an IPv6 client being its /64 (lib/limits/client-key.ts).
  */
 export class ConnectionLimits {
   private total = 0;
@@ -10,8 +11,9 @@ export class ConnectionLimits {
 
   constructor(private readonly maxTotal: number, private readonly maxPerClient: number) {}
 
-  /** Takes a slot for `client` or throws; the returned function gives it back (idempotent). */
-  acquire(client: string): () => void {
+  /** Takes a slot for the client at `address` or throws; the returned function gives it back (idempotent). */
+  acquire(address: string): () => void {
+    const client = clientKey(address);
     if (this.total >= this.maxTotal) {
       throw new RelayError('too_many_connections', `MAX_CONNECTIONS (${this.maxTotal}) reached`, { retryAfterSeconds: 5 });
     }

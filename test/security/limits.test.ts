@@ -54,6 +54,18 @@ describe('each limit answers with its code and counts in its metric', () => {
     other.close();
   });
 
+  it('MAX_CONNECTIONS_PER_CLIENT counts an IPv6 client by its /64: another address of the same /64 is the same client', async () => {
+    const { url } = await start({ MAX_CONNECTIONS_PER_CLIENT: '2', TRUST_PROXY: 'true' });
+    const held = ['2001:db8:7:1::10', '2001:db8:7:1:ffff::20'].map((address) => new SseReader(`${url}/events?topic=a`, { 'x-forwarded-for': address }));
+    for (const reader of held) await reader.until((r) => r.retries.length > 0);
+    const sameNetwork = await fetch(`${url}/events?topic=a`, { headers: { 'x-forwarded-for': '2001:db8:7:1:abcd:1234:5678:9' } });
+    expect([sameNetwork.status, await sameNetwork.json()]).toEqual([429, { error: 'rate_limited' }]);
+    const nextNetwork = new SseReader(`${url}/events?topic=a`, { 'x-forwarded-for': '2001:db8:7:2::10' });
+    await nextNetwork.until((r) => r.retries.length > 0);
+    expect(nextNetwork.status).toBe(200);
+    for (const reader of [...held, nextNetwork]) reader.close();
+  });
+
   it('MAX_BODY_BYTES and MAX_MESSAGE_BYTES → 413', async () => {
     const { url } = await start({ MAX_BODY_BYTES: '1024', MAX_MESSAGE_BYTES: '100' });
     const body = await publishAs(url, undefined, { topic: 'a', data: 'x'.repeat(2_000) });
