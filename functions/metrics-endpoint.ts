@@ -30,8 +30,10 @@ function sourceProbes(source: Source): ScrapeProbe[] {
  * A listener that answers only `GET /metrics` (METRICS_PORT), so the main port, the Service and the Ingress never
  * expose it. Everything else is 404.
  */
-export async function startMetricsListener(render: Exposition, port: number, host: string): Promise<Server> {
-  const server = createServer((req, res) => {
+export async function startMetricsListener(render: Exposition, port: number, host: string, requestTimeoutMs: number): Promise<Server> {
+  // The same deadlines as the main port (REQUEST_TIMEOUT_MS): a scraper that never finishes its request holds nothing.
+  const deadlines = { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4) };
+  const server = createServer(deadlines, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"not_found"}');
@@ -42,7 +44,6 @@ export async function startMetricsListener(render: Exposition, port: number, hos
       () => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"internal"}'),
     );
   });
-  server.requestTimeout = 10_000;
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
   return server;
 }

@@ -63,7 +63,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });
   const ownMetricsPort = role.clusterWorker === true ? undefined : config.server.metricsPort;
-  const metricsServer = ownMetricsPort === undefined ? undefined : await startMetricsListener(exposition(registry), ownMetricsPort, config.server.host);
+  const metricsServer = ownMetricsPort === undefined ? undefined : await startMetricsListener(exposition(registry), ownMetricsPort, config.server.host, config.server.requestTimeoutMs);
   const metricsAddress = metricsServer?.address();
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
   const { requestTimeoutMs } = config.server;

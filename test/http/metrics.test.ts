@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { waitFor } from '../support/wait-for.js';
+import { rawExchange } from '../security/support.js';
 
 // /metrics is prom-client's exposition of the relay's plain-number metrics: labelled rejections, histograms, per-topic
 // subscribers, process and event-loop metrics. With METRICS_PORT it moves to its own listener.
@@ -86,5 +87,12 @@ describe('METRICS_PORT', () => {
       expect([path, (await fetch(`http://127.0.0.1:${relay.metricsPort}${path}`)).status]).toEqual([path, 404]);
     }
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+
+  it('holds its requests to REQUEST_TIMEOUT_MS, as the main port does: headers that never finish get 408', async () => {
+    const relay = await start({ METRICS_PORT: '0', REQUEST_TIMEOUT_MS: '1000' });
+    // Node's own default would wait 60 s for the headers: a 408 within the exchange's 8 s is the deadline's.
+    const raw = await rawExchange(relay.metricsPort!, 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ', () => false, 8_000);
+    expect(raw).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
