@@ -43,8 +43,9 @@ export function negotiateStreamCoding(stream: StreamResponse, acceptEncoding: st
   return { ...stream, contentEncoding: 'gzip', headers: { ...stream.headers, vary: 'Accept-Encoding', 'content-encoding': 'gzip' } };
 }
 
-/** Headers of `base` with `extra` on top, their `vary` lists joined rather than overwritten. */
+/** Headers of `base` with `extra` on top, their `vary` lists joined (each name once) rather than overwritten. */
 export function withHeaders(base: HeaderMap, extra: HeaderMap): HeaderMap {
-  const vary = [base['vary'], extra['vary']].filter((value) => value !== undefined).join(', ');
+  const names = [base['vary'], extra['vary']].flatMap((value) => value?.split(',').map((name) => name.trim()).filter(Boolean) ?? []);
+  const vary = names.filter((name, i) => names.findIndex((other) => other.toLowerCase() === name.toLowerCase()) === i).join(', ');
   return { ...base, ...extra, ...(vary === '' ? {} : { vary }) };
 }

@@ -101,6 +101,7 @@ describe('Origin and CORS', () => {
     expect(allowed.headers.get('access-control-allow-methods')).toBe('POST, OPTIONS');
     expect(allowed.headers.get('access-control-allow-headers')).toContain('authorization');
     expect(Number(allowed.headers.get('access-control-max-age'))).toBeGreaterThan(0);
+    expect(allowed.headers.get('vary')).toBe('Origin');
     const refused = await fetch(`${relay.url}/publish`, { method: 'OPTIONS', headers: { ...headers, origin: 'https://evil.example.com' } });
     expect(refused.headers.get('access-control-allow-origin')).toBeNull();
     expect(refused.headers.get('access-control-allow-methods')).toBeNull();
