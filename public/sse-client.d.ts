@@ -38,8 +38,8 @@ export interface RelayClientOptions {
   /** Reconnect delay until the server sends `retry:`, ms. Default 2000. */
   retryMs?: number;
   /**
-   * A stream that brings no byte (not even a heartbeat) for this long is given up and reopened, ms; 0 turns it off.
-   * Keep it above the relay's HEARTBEAT_MS (15 s by default). Default 45000.
+   * A stream that brings no byte (not even a heartbeat) for this long is given up and reopened, ms; so is an attempt
+   * whose token provider or response headers take this long. 0 turns it off. Keep it above the relay's HEARTBEAT_MS (15 s by default). Default 45000.
    */
   idleTimeoutMs?: number;
   /** The fetch to use (a wrapper that adds headers, or a polyfill). Default `globalThis.fetch`. */

@@ -97,9 +97,14 @@ export class RelayClient extends EventTarget {
     this.setState('connecting', { ...detail, reason });
     const controller = new AbortController();
     this.controller = controller;
+    // An attempt that never gets an answer (a token provider that never settles, a server or a network that swallows
+    // the request) is given up after idleTimeoutMs, as a silent stream is; fetch itself has no deadline.
+    const deadline = this.options.idleTimeoutMs > 0
+      ? setTimeout(() => controller.abort(new Error(`no answer within idleTimeoutMs (${this.options.idleTimeoutMs} ms)`)), this.options.idleTimeoutMs)
+      : undefined;
     let response;
     try {
-      const token = await this.tokenFor(reason);
+      const token = await this.tokenFor(reason, controller.signal);
       if (this.closed) return;
       // Kept for POST /ack (option `ack`): an acknowledgement travels with the token of the stream it belongs to.
       this.token = token;
@@ -109,18 +114,20 @@ export class RelayClient extends EventTarget {
       if (this.closed) return;
       this.emit('error', { kind: error instanceof TokenError ? 'token' : 'network', error: error.cause ?? error });
       return this.backoff({ kind: 'network' });
+    } finally {
+      clearTimeout(deadline);
     }
     if (this.closed) return controller.abort();
     if (response.ok && /^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) return this.read(response);
     return this.refused(response);
   }
 
-  async tokenFor(reason) {
+  async tokenFor(reason, signal) {
     const source = this.options.token;
     if (source === undefined) return undefined;
     let token;
     try {
-      token = typeof source === 'function' ? await source({ reason }) : source;
+      token = typeof source === 'function' ? await untilAborted(source({ reason }), signal) : source;
     } catch (error) {
       throw new TokenError('the token provider failed', { cause: error });
     }
@@ -162,14 +169,15 @@ export class RelayClient extends EventTarget {
   }
 
   async read(response) {
-    this.attempt = 0;
+    const openedAt = Date.now();
+    let progressed = false;
     this.retriedUnauthorized = false;
     this.everOpened = true;
     this.setState('open', {});
     const parser = new EventStreamParser({
-      onEvent: (event) => this.dispatch(event),
+      onEvent: (event) => ((progressed = true), this.dispatch(event)),
       onRetry: (ms) => (this.retryMs = ms),
-      onId: (id) => (this.lastEventId = id),
+      onId: (id) => ((progressed = true), (this.lastEventId = id)),
     }, this.lastEventId);
     // A connection that died without a FIN (a sleeping laptop, a NAT that forgot us) never ends by itself: without a
     // byte for idleTimeoutMs (the relay sends a heartbeat every 15 s by default) it is given up and reopened.
@@ -191,6 +199,12 @@ export class RelayClient extends EventTarget {
       clearTimeout(idle);
     }
     if (this.closed) return;
+    // A stream that ended at once and brought nothing (a proxy answering an empty 200, `retry: 0`, a refusal sent as a
+    // reconnect hint) is a failed attempt: the backoff grows, with the server's `retry:` as its floor, instead of a loop.
+    if (!progressed && Date.now() - openedAt < this.options.baseDelayMs) {
+      return this.wait('reconnecting', Math.max(this.retryMs, this.nextBackoffMs()), { reason: 'ended' }, 'reconnect');
+    }
+    this.attempt = 0;
     // As EventSource does: wait the server's last `retry:` (jittered by the server when it ends a stream on purpose).
     this.wait('reconnecting', this.retryMs, { reason: 'ended' }, 'reconnect');
   }
@@ -208,10 +222,14 @@ export class RelayClient extends EventTarget {
         this.setState('forbidden', detail);
         return this.emit('forbidden', detail);
       case 'forget-cursor':
+        // Refused again without a cursor: a server that says so is broken, and retrying at once would be a tight loop.
+        if (this.lastEventId === '') return this.backoff(detail);
         this.lastEventId = '';
         this.reset({ reason: 'invalid-cursor', topics: [...this.topics] });
         return void this.connect('reconnect', detail);
       case 'wait':
+        // Retry-After is a floor, not a licence to hammer: `0` or a past date gets the client's own backoff.
+        if (action.delayMs < this.options.baseDelayMs) return this.backoff(detail);
         this.attempt += 1;
         return this.wait('backoff', action.delayMs, detail, 'reconnect');
       case 'fail':
@@ -223,10 +241,15 @@ export class RelayClient extends EventTarget {
   }
 
   backoff(detail) {
-    // Full jitter over a capped exponential: a crowd that lost one server does not return in lockstep.
+    this.wait('backoff', this.nextBackoffMs(), detail, 'reconnect');
+  }
+
+  /** The next delay after a failed attempt, counting it. */
+  nextBackoffMs() {
+    // Equal jitter over a capped exponential: a crowd that lost one server does not return in lockstep.
     const cap = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** this.attempt);
     this.attempt += 1;
-    this.wait('backoff', Math.round(cap / 2 + Math.random() * (cap / 2)), detail, 'reconnect');
+    return Math.round(cap / 2 + Math.random() * (cap / 2));
   }
 
   wait(state, delayMs, detail, reason) {
@@ -313,6 +336,15 @@ const DEFAULTS = {
 };
 
 class TokenError extends Error {}
+
+/** `promise`, or a rejection with the signal's reason once `signal` aborts (a provider cannot be cancelled, only left). */
+function untilAborted(promise, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    Promise.resolve(promise).then(resolve, reject);
+  });
+}
 
 function writeTokenCookie(token, domain) {
   if (globalThis.document === undefined) throw new TokenError('tokenTransport "cookie" needs a browser document');

@@ -75,3 +75,56 @@ test('a stream that goes silent (no heartbeat within idleTimeoutMs) is given up 
   expect(seen.events).toEqual([['message', 'still here', 'quiet=1']]);
   expect(states.slice(0, 4)).toEqual(['connecting', 'open', 'reconnecting', 'connecting']);
 });
+
+/** A raw server whose every /events answer is `answer`; counts the requests. */
+async function rawServer(answer: (res: import('node:http').ServerResponse) => void): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests += 1;
+    answer(res);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  cleanups.push(() => new Promise((done) => (server.closeAllConnections(), server.close(done))));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/events`, requests: () => requests };
+}
+
+test('no answer holds the client in a tight loop: Retry-After 0 or past, retry: 0 on empty streams, invalid_cursor without a cursor', async () => {
+  const answers: Record<string, (res: import('node:http').ServerResponse) => void> = {
+    'Retry-After: 0': (res) => res.writeHead(503, { 'retry-after': '0' }).end(),
+    'Retry-After in the past': (res) => res.writeHead(429, { 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT' }).end(),
+    'retry: 0 and the end': (res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\n\n'),
+    'invalid_cursor with no cursor sent': (res) => res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_cursor"}'),
+  };
+  const baseDelayMs = 200;
+  const delays = await Promise.all(Object.entries(answers).map(async ([name, answer]) => {
+    const { url } = await rawServer(answer);
+    const client = new RelayClient(url, { topics: ['t'], baseDelayMs, maxDelayMs: 60_000 });
+    cleanups.push(() => client.close());
+    const waits: number[] = [];
+    client.addEventListener('statechange', (e) => void (e.detail.delayMs !== undefined && waits.push(e.detail.delayMs)));
+    await waitFor(() => waits.length >= 3, `three waits after "${name}"`, { timeoutMs: 10_000, everyMs: 10 });
+    client.close();
+    return [name, waits.slice(0, 3)] as const;
+  }));
+  // Each wait at least half its capped exponential (base, 2 × base, 4 × base): the backoff grows instead of a loop.
+  for (const [name, waits] of delays) expect([name, waits.map((ms, k) => ms >= (baseDelayMs * 2 ** k) / 2)]).toEqual([name, [true, true, true]]);
+});
+
+test('an attempt that never gets an answer (a token provider that never settles, a server that sends no headers) is given up after idleTimeoutMs', async () => {
+  const silent = await rawServer(() => undefined);
+  const answering = await rawServer((res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: t=1\ndata: x\n\n'));
+  const cases = [
+    { name: 'no headers', url: silent.url, token: undefined },
+    { name: 'a provider that never settles', url: answering.url, token: () => new Promise<string>(() => undefined) },
+  ];
+  await Promise.all(cases.map(async ({ name, url, token }) => {
+    const client = new RelayClient(url, { topics: ['t'], token, idleTimeoutMs: 300 });
+    cleanups.push(() => client.close());
+    const errors: string[] = [];
+    client.addEventListener('error', (e) => errors.push(e.detail.kind));
+    await waitFor(() => client.state === 'backoff', `backoff after ${name}`, { timeoutMs: 5_000, everyMs: 10 });
+    client.close();
+    expect([name, errors]).toEqual([name, [token === undefined ? 'network' : 'token']]);
+  }));
+  expect(answering.requests()).toBe(0);
+});
