@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from '@jest/globals';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { RelayClient, type ResetDetail } from '../../public/sse-client.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
@@ -77,7 +77,7 @@ test('a stream that goes silent (no heartbeat within idleTimeoutMs) is given up 
 });
 
 /** A raw server whose every /events answer is `answer`; counts the requests. */
-async function rawServer(answer: (res: import('node:http').ServerResponse) => void): Promise<{ url: string; requests: () => number }> {
+async function rawServer(answer: (res: ServerResponse) => void): Promise<{ url: string; requests: () => number }> {
   let requests = 0;
   const server = createServer((_req, res) => {
     requests += 1;
@@ -89,7 +89,7 @@ async function rawServer(answer: (res: import('node:http').ServerResponse) => vo
 }
 
 test('no answer holds the client in a tight loop: Retry-After 0 or past, retry: 0 on empty streams, invalid_cursor without a cursor', async () => {
-  const answers: Record<string, (res: import('node:http').ServerResponse) => void> = {
+  const answers: Record<string, (res: ServerResponse) => void> = {
     'Retry-After: 0': (res) => res.writeHead(503, { 'retry-after': '0' }).end(),
     'Retry-After in the past': (res) => res.writeHead(429, { 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT' }).end(),
     'retry: 0 and the end': (res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\n\n'),
