@@ -6,6 +6,7 @@ import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
 import { PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
 import { StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import type { CheckedMessage } from './message.js';
+import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
 /** Options of redisTransport; match them to the relay's REDIS_* settings. */
@@ -21,8 +22,8 @@ export interface RedisTransportOptions {
   /** How long an idempotency key is remembered, seconds (as the relay's own publish). Default 86400. */
   idempotencyTtlSeconds?: number;
   /**
-   * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); leave unset
-   * for a single server or Sentinel. Default: unset.
+   * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); only with a
+   * Cluster client. Default: the relay's default (16) with a Cluster client, none otherwise.
    */
   clusterPartitions?: number;
 }
@@ -36,10 +37,14 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   // The relay's own defaults (lib/config), so a producer left at its defaults writes what a relay at its defaults reads.
   const {
     redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
-    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, clusterPartitions,
+    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds,
   } = options;
+  if ((redis as unknown) === undefined) throw new PublishError('invalid_config', 'redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster');
+  const clusterPartitions = partitionsFor(options);
+  if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
   if (mode === 'list') {
-    const keys = new ListKeys(keyPrefix);
+    // A relay on a cluster reads the cluster layout (the topic as hash tag); the same layout follows from the client.
+    const keys = new ListKeys(keyPrefix, clusterPartitions !== undefined);
     return {
       send: async (message) => {
         const id = randomUUID();
@@ -57,6 +62,18 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   return {
     send: async (message) => appendToStream(redis, keys, maxLen, idempotencyTtlSeconds, message),
   };
+}
+
+/**
+ * The partition count of the key layout, from the client: a Cluster is read by the relay in the hash-tagged layout, one
+ * server or a Sentinel primary in the plain one (a partitioned layout there would be read by no relay).
+ */
+function partitionsFor(options: RedisTransportOptions): number | undefined {
+  const clustered = options.redis.isCluster;
+  if (!clustered && options.clusterPartitions !== undefined) {
+    throw new PublishError('invalid_config', 'clusterPartitions needs a Cluster client (new Cluster(nodes)): a relay on one server or Sentinel reads keys without partitions');
+  }
+  return clustered ? options.clusterPartitions ?? REDIS_DEFAULTS.REDIS_CLUSTER_PARTITIONS.value : undefined;
 }
 
 async function appendToStream(redis: Redis | Cluster, keys: StreamKeys, maxLen: number, ttl: number, message: CheckedMessage): Promise<Published> {
