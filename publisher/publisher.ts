@@ -1,4 +1,5 @@
 import { checkMessage, DEFAULT_MAX_MESSAGE_BYTES, type PublishMessage } from './message.js';
+import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
 /** Options of createPublisher. */
@@ -25,8 +26,13 @@ export interface Publisher {
 export function createPublisher(transport: PublishTransport, options: PublisherOptions = {}): Publisher {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   return {
-    publish: (topic, data, extra = {}) => transport.send(checkMessage({ topic, data, ...extra }, maxBytes)),
+    publish: async (topic, data, extra = {}) => {
+      // publish('orders', data, 'created') would otherwise spread the string's characters and send event `message`.
+      if (typeof extra !== 'object' || extra === null) throw new PublishError('invalid_body', `publish options are an object { event?, id? }; got ${JSON.stringify(extra)}`);
+      return transport.send(checkMessage({ topic, data, ...extra }, maxBytes));
+    },
     publishBatch: async (messages) => {
+      if (!Array.isArray(messages)) throw new PublishError('invalid_body', 'publishBatch takes an array of messages');
       const checked = messages.map((m) => checkMessage(m, maxBytes));
       if (transport.sendBatch !== undefined) return transport.sendBatch(checked);
       const out: Published[] = [];

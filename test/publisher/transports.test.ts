@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
-import { createPublisher, httpTransport, PublishError, redisTransport, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
+import { createPublisher, httpTransport, PublishError, redisTransport, signToken, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
@@ -123,10 +123,18 @@ test('the publisher refuses what the relay would refuse, before anything is sent
     [{ topic: TOPIC, data: '\uD800' }, 'invalid_body'],
     [{ topic: TOPIC, data: 'x'.repeat(65_537) }, 'message_too_large'],
   ];
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  refusals.push([{ topic: TOPIC, data: circular }, 'invalid_body'], [{ topic: TOPIC, data: 10n }, 'invalid_body'], [null as unknown as PublishMessage, 'invalid_body']);
   for (const [message, code] of refusals) {
     await expect(publisher.publishBatch([message])).rejects.toMatchObject({ name: 'PublishError', code });
   }
+  // Plain JavaScript mistakes: options as a string (it would be spread into nothing and sent as event `message`).
+  await expect(publisher.publish(TOPIC, 'x', 'created' as unknown as { event: string })).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_body' });
+  await expect(publisher.publishBatch('x' as unknown as PublishMessage[])).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_body' });
   expect(sent).toEqual([]);
+  // A grant given as a string would be spread into one-letter patterns.
+  await expect(signToken({ secret: 's'.repeat(32), publish: 'orders' as unknown as string[] })).rejects.toThrow('publish must be an array of topic patterns');
 });
 
 test('http transport: a 503 with Retry-After is retried after that wait; a 401 with a fixed token is not retried', async () => {
