@@ -3,7 +3,8 @@ import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
-import { PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
+import { APPEND_WITH_TTL, PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
+import { StreamTtlRenewals } from '../lib/sources/redis/stream-ttl.js';
 import { StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import type { CheckedMessage } from './message.js';
 import { PublishError } from './publish-error.js';
@@ -22,6 +23,12 @@ export interface RedisTransportOptions {
   /** How long an idempotency key is remembered, seconds (as the relay's own publish). Default 86400. */
   idempotencyTtlSeconds?: number;
   /**
+   * REDIS_STREAM_TTL_S of the relay: a stream key expires this long after its last append (renewed as the relay does,
+   * at most once per tenth of it per topic), so topics that fall silent do not stay in Redis for ever; 0 = never.
+   * Default 86400.
+   */
+  streamTtlSeconds?: number;
+  /**
    * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); only with a
    * Cluster client. Default: the relay's default (16) with a Cluster client, none otherwise.
    */
@@ -37,7 +44,7 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   // The relay's own defaults (lib/config), so a producer left at its defaults writes what a relay at its defaults reads.
   const {
     redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
-    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds,
+    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, streamTtlSeconds = REDIS_DEFAULTS.REDIS_STREAM_TTL_S.value,
   } = options;
   if ((redis as unknown) === undefined) throw new PublishError('invalid_config', 'redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster');
   const clusterPartitions = partitionsFor(options);
@@ -59,8 +66,9 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
     };
   }
   const keys = new StreamKeys(keyPrefix, clusterPartitions);
+  const stream = { redis, keys, maxLen, idempotencyTtlSeconds, streamTtlSeconds, renewals: new StreamTtlRenewals(streamTtlSeconds) };
   return {
-    send: async (message) => appendToStream(redis, keys, maxLen, idempotencyTtlSeconds, message),
+    send: async (message) => appendToStream(stream, message),
   };
 }
 
@@ -76,14 +84,31 @@ function partitionsFor(options: RedisTransportOptions): number | undefined {
   return clustered ? options.clusterPartitions ?? REDIS_DEFAULTS.REDIS_CLUSTER_PARTITIONS.value : undefined;
 }
 
-async function appendToStream(redis: Redis | Cluster, keys: StreamKeys, maxLen: number, ttl: number, message: CheckedMessage): Promise<Published> {
+interface StreamWriter {
+  redis: Redis | Cluster;
+  keys: StreamKeys;
+  maxLen: number;
+  idempotencyTtlSeconds: number;
+  streamTtlSeconds: number;
+  renewals: StreamTtlRenewals;
+}
+
+/** One append, in one command as the relay's own publish: XADD, or a script that also renews the TTL or checks the id. */
+async function appendToStream(writer: StreamWriter, message: CheckedMessage): Promise<Published> {
+  const { redis, keys, maxLen, idempotencyTtlSeconds, renewals } = writer;
   const stream = keys.stream(message.topic);
-  if (message.id === undefined) {
-    const id = await redis.xadd(stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
-    if (id === null) throw new Error(`XADD ${stream} returned no id`);
-    return { id };
+  const ttl = renewals.due(message.topic) ? writer.streamTtlSeconds : 0;
+  let id: unknown;
+  if (message.id !== undefined) {
+    // The idempotency marker of docs/redis.md, the same key POST /publish uses.
+    const marker = keys.marker(message.topic, message.id);
+    id = await redis.eval(PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, idempotencyTtlSeconds, message.event, message.data, message.id, ttl);
+  } else if (ttl > 0) {
+    id = await redis.eval(APPEND_WITH_TTL, 1, stream, maxLen, message.event, message.data, ttl);
+  } else {
+    id = await redis.xadd(stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
   }
-  // The idempotency marker of docs/redis.md, the same key POST /publish uses.
-  const marker = keys.marker(message.topic, message.id);
-  return { id: String(await redis.eval(PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, ttl, message.event, message.data, message.id)) };
+  if (id === null || id === undefined) throw new Error(`XADD ${stream} returned no id`);
+  if (ttl > 0) renewals.renewed(message.topic);
+  return { id: String(id) };
 }

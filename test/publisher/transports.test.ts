@@ -81,6 +81,14 @@ test('http and redis-stream transports into SOURCE=redis: identical frames, the 
   const redis = await redisClient();
   const fields = async (key: string): Promise<string[][]> => (await redis.xrange(key, '-', '+')).map(([, f]) => f.filter((_v, i) => i < 4));
   expect(await fields('sse:via-redis')).toEqual(await fields('sse:via-http'));
+  // And the stream key expires as the relay's would (REDIS_STREAM_TTL_S, default a day), with or without an id.
+  const publisher = createPublisher(redisTransport({ redis, streamTtlSeconds: 600 }));
+  await publisher.publish('ttl-plain', 'x');
+  await publisher.publish('ttl-keyed', 'x', { id: 'k1' });
+  for (const key of ['sse:via-http', 'sse:via-redis', 'sse:ttl-plain', 'sse:ttl-keyed']) {
+    const ttl = await redis.ttl(key);
+    expect([key, ttl > 0 && ttl <= (key.includes('via-') ? 86_400 : 600)]).toEqual([key, true]);
+  }
 });
 
 test('redis-list transport into SOURCE=redis-list: identical frames, the returned ids are the SSE ids', async () => {
