@@ -1,9 +1,11 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createPublisher, httpTransport, PublishError, redisTransport, signToken, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
+import { redisCli } from '../support/redis-cli.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 import { startLocalSqs } from '../sqs/fauxqs.js';
 
 // The same messages go through each transport of the publisher into a running relay (real redis-server, the SQS
@@ -172,4 +174,28 @@ test('http transport: a 503 with Retry-After is retried after that wait; a 401 w
   expect(error).toBeInstanceOf(PublishError);
   expect(error).toMatchObject({ code: 'unauthorized', status: 401 });
   expect(calls).toBe(1);
+});
+
+test('redis transport with waitReplicas: resolves once a replica holds the write, else PublishError not_replicated (streams and lists)', async () => {
+  const primary = await startRedis();
+  cleanups.push(() => primary.stop());
+  const redis = new Redis(primary.url, { maxRetriesPerRequest: 1 });
+  cleanups.push(async () => redis.disconnect());
+  const transports = [redisTransport({ redis, waitReplicas: 1, waitTimeoutMs: 100 }), redisTransport({ redis, mode: 'list', waitReplicas: 1, waitTimeoutMs: 100 })];
+  // No replica yet: the write may be lost in a failover, so the producer hears it and retries with the same id.
+  for (const transport of transports) {
+    await expect(createPublisher(transport).publish(TOPIC, 'alone', { id: 'w-1' })).rejects.toMatchObject({ name: 'PublishError', code: 'not_replicated' });
+  }
+  const replica = await startRedis();
+  cleanups.push(() => replica.stop());
+  await redisCli(replica.port, 'REPLICAOF', '127.0.0.1', primary.port);
+  await waitFor(async () => /connected_slaves:1/.test(await redisCli(primary.port, 'INFO', 'replication')), 'the replica attached', { timeoutMs: 10_000, everyMs: 50 });
+  for (const transport of transports) {
+    const publisher = createPublisher(transport);
+    await waitFor(() => publisher.publish(TOPIC, 'alone', { id: 'w-1' }).then(() => true, () => false), 'a replicated publish', { timeoutMs: 10_000, everyMs: 100 });
+  }
+  // Retried with the same id: one entry, one queue item, each on the replica.
+  expect(await redisCli(replica.port, 'XLEN', `sse:${TOPIC}`)).toBe('1');
+  expect(await redisCli(replica.port, 'LLEN', `sse:q:${TOPIC}`)).toBe('1');
+  expect(() => redisTransport({ redis, waitReplicas: -1 })).toThrow(PublishError);
 });
