@@ -39,7 +39,7 @@ export interface RelayClientOptions {
   retryMs?: number;
   /**
    * A stream that brings no byte (not even a heartbeat) for this long is given up and reopened, ms; so is an attempt
-   * whose token provider or response headers take this long. 0 turns it off. Keep it above the relay's HEARTBEAT_MS (15 s by default). Default 45000.
+   * whose token provider, response headers or refusal body take this long. 0 turns it off. Keep it above the relay's HEARTBEAT_MS (15 s by default). Default 45000.
    */
   idleTimeoutMs?: number;
   /** The fetch to use (a wrapper that adds headers, or a polyfill). Default `globalThis.fetch`. */

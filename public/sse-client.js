@@ -105,21 +105,23 @@ export class RelayClient extends EventTarget {
     let response;
     try {
       const token = await this.tokenFor(reason, controller.signal);
-      if (this.closed) return;
+      if (this.closed) return clearTimeout(deadline);
       // Kept for POST /ack (option `ack`): an acknowledgement travels with the token of the stream it belongs to.
       this.token = token;
       const { url, init } = this.request(token);
       response = await this.options.fetch(url, { ...init, signal: controller.signal });
     } catch (error) {
+      clearTimeout(deadline);
       if (this.closed) return;
       this.emit('error', { kind: error instanceof TokenError ? 'token' : 'network', error: error.cause ?? error });
       return this.backoff({ kind: 'network' });
-    } finally {
-      clearTimeout(deadline);
     }
-    if (this.closed) return controller.abort();
-    if (response.ok && /^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) return this.read(response);
-    return this.refused(response);
+    if (this.closed || (response.ok && /^text\/event-stream/i.test(response.headers.get('content-type') ?? ''))) {
+      clearTimeout(deadline);
+      return this.closed ? controller.abort() : this.read(response);
+    }
+    // The deadline still runs while a refusal's body is read: one that never ends is cut, and the status decides.
+    return this.refused(response).finally(() => clearTimeout(deadline));
   }
 
   async tokenFor(reason, signal) {
