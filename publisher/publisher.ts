@@ -29,16 +29,23 @@ export function createPublisher(transport: PublishTransport, options: PublisherO
     publish: async (topic, data, extra = {}) => {
       // publish('orders', data, 'created') would otherwise spread the string's characters and send event `message`.
       if (typeof extra !== 'object' || extra === null) throw new PublishError('invalid_body', `publish options are an object { event?, id? }; got ${JSON.stringify(extra)}`);
-      return transport.send(checkMessage({ topic, data, ...extra }, maxBytes));
+      return transport.send(checkMessage({ topic, data, ...extra }, maxBytes)).catch(asPublishError);
     },
     publishBatch: async (messages) => {
       if (!Array.isArray(messages)) throw new PublishError('invalid_body', 'publishBatch takes an array of messages');
       const checked = messages.map((m) => checkMessage(m, maxBytes));
-      if (transport.sendBatch !== undefined) return transport.sendBatch(checked);
+      if (transport.sendBatch !== undefined) return transport.sendBatch(checked).catch(asPublishError);
       const out: Published[] = [];
-      for (const message of checked) out.push(await transport.send(message));
+      for (const message of checked) out.push(await transport.send(message).catch(asPublishError));
       return out;
     },
     close: async () => transport.close?.(),
   };
+}
+
+/** What a transport's client threw (ioredis, the AWS SDK) as the documented PublishError `unavailable`, with its cause. */
+function asPublishError(error: unknown): never {
+  if (error instanceof PublishError) throw error;
+  const why = error instanceof Error ? error.message : String(error);
+  throw new PublishError('unavailable', `the transport could not deliver the message: ${why}`, undefined, { cause: error });
 }

@@ -199,3 +199,16 @@ test('redis transport with waitReplicas: resolves once a replica holds the write
   expect(await redisCli(replica.port, 'LLEN', `sse:q:${TOPIC}`)).toBe('1');
   expect(() => redisTransport({ redis, waitReplicas: -1 })).toThrow(PublishError);
 });
+
+test('a transport whose client fails (Redis not there) rejects with the documented PublishError unavailable, its cause kept', async () => {
+  const absent = await startRedis({ started: false });
+  cleanups.push(() => absent.stop());
+  const redis = new Redis(absent.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  cleanups.push(async () => redis.disconnect());
+  for (const mode of ['stream', 'list'] as const) {
+    const error = await createPublisher(redisTransport({ redis, mode })).publish(TOPIC, 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PublishError);
+    expect(error).toMatchObject({ code: 'unavailable', cause: expect.any(Error) });
+  }
+});
