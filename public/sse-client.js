@@ -38,7 +38,7 @@ export class RelayClient extends EventTarget {
     this.topics = [...topics];
     this.tokenTransport = transport;
     this.lastEventId = options.lastEventId ?? '';
-    this.options = { ...DEFAULTS, ...options };
+    this.options = withDefaults(options);
     this.retryMs = this.options.retryMs;
     this.state = 'connecting';
     /** Shorthands, like EventSource's onopen: called with (state, detail) and with the reset detail. */
@@ -254,8 +254,10 @@ export class RelayClient extends EventTarget {
     return Math.round(cap / 2 + Math.random() * (cap / 2));
   }
 
-  wait(state, delayMs, detail, reason) {
+  wait(state, requestedMs, detail, reason) {
     if (this.closed) return;
+    // Timers overflow past 2^31 - 1 ms and fire at once: a Retry-After of a month must not become an immediate retry.
+    const delayMs = Math.min(requestedMs, MAX_TIMER_MS);
     this.offline = detail.kind === 'network';
     this.setState(state, { ...detail, delayMs });
     clearTimeout(this.timer);
@@ -336,6 +338,23 @@ const DEFAULTS = {
   fetch: (input, init) => globalThis.fetch(input, init),
   ack: false,
 };
+
+// The smallest value of each timing option: a backoff of 0 (or NaN, from an option passed as undefined) retries at once.
+const TIMING_MINIMUMS = { baseDelayMs: 1, maxDelayMs: 1, retryMs: 0, idleTimeoutMs: 0 };
+
+/** The longest delay a timer takes as it is (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The options with their defaults: one passed as `undefined` takes its default, and timings are checked. */
+function withDefaults(options) {
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const merged = { ...DEFAULTS, ...given };
+  for (const [name, minimum] of Object.entries(TIMING_MINIMUMS)) {
+    const value = merged[name];
+    if (typeof value !== 'number' || !(value >= minimum)) throw new TypeError(`RelayClient: options.${name} must be a number ≥ ${minimum} (ms); got ${String(value)}`);
+  }
+  return merged;
+}
 
 class TokenError extends Error {}
 

@@ -130,3 +130,29 @@ test('an attempt that never gets an answer (a token provider that never settles,
   }));
   expect(answering.requests()).toBe(0);
 });
+
+test('timing options passed as undefined take their defaults, invalid ones throw, and a Retry-After past the timer range waits the longest timer', async () => {
+  const refusing = await rawServer((res) => res.writeHead(502).end());
+  const client = new RelayClient(refusing.url, { topics: ['t'], baseDelayMs: undefined, maxDelayMs: undefined, retryMs: undefined, idleTimeoutMs: undefined });
+  cleanups.push(() => client.close());
+  const waits: number[] = [];
+  client.addEventListener('statechange', (e) => void (e.detail.delayMs !== undefined && waits.push(e.detail.delayMs)));
+  await waitFor(() => waits.length >= 1, 'a first backoff', { timeoutMs: 5_000, everyMs: 10 });
+  client.close();
+  expect(waits[0]).toBeGreaterThanOrEqual(500); // half the default baseDelayMs, not NaN (a timer of NaN fires at once)
+
+  for (const options of [{ baseDelayMs: 0 }, { maxDelayMs: -1 }, { retryMs: Number.NaN }, { idleTimeoutMs: '45000' as unknown as number }]) {
+    expect(() => new RelayClient(refusing.url, { topics: ['t'], ...options })).toThrow(TypeError);
+  }
+
+  // 30 days: a timer longer than 2^31 - 1 ms fires at once, which would retry in a tight loop.
+  const month = await rawServer((res) => res.writeHead(503, { 'retry-after': String(30 * 86_400) }).end());
+  const patient = new RelayClient(month.url, { topics: ['t'] });
+  cleanups.push(() => patient.close());
+  const delays: number[] = [];
+  patient.addEventListener('statechange', (e) => void (e.detail.delayMs !== undefined && delays.push(e.detail.delayMs)));
+  await waitFor(() => delays.length >= 1, 'the backoff after the 503', { timeoutMs: 5_000, everyMs: 10 });
+  patient.close();
+  expect(delays).toEqual([2 ** 31 - 1]);
+  expect(month.requests()).toBe(1);
+});
