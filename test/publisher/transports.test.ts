@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from '@jest/globals';
+import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { createPublisher, httpTransport, PublishError, redisTransport, signToken, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
 import { redisCli } from '../support/redis-cli.js';
@@ -210,5 +211,19 @@ test('a transport whose client fails (Redis not there) rejects with the document
     const error = await createPublisher(redisTransport({ redis, mode })).publish(TOPIC, 'x').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PublishError);
     expect(error).toMatchObject({ code: 'unavailable', cause: expect.any(Error) });
+  }
+});
+
+test('httpTransport options passed as undefined take their defaults (5 retries, a 10 s timeout); invalid ones and a bad url are PublishError invalid_config', async () => {
+  let requests = 0;
+  const refusing = createServer((_req, res) => void (requests++, res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"source_unavailable"}')));
+  await new Promise<void>((ok) => refusing.listen(0, '127.0.0.1', ok));
+  cleanups.push(() => new Promise((done) => refusing.close(done)));
+  const url = `http://127.0.0.1:${(refusing.address() as { port: number }).port}`;
+  const unset = createPublisher(httpTransport({ url, retries: undefined, timeoutMs: undefined, baseDelayMs: 1, maxDelayMs: 1 }));
+  await expect(unset.publish(TOPIC, 'x')).rejects.toMatchObject({ name: 'PublishError', code: 'source_unavailable', status: 503 });
+  expect(requests).toBe(6);
+  for (const options of [{ url: 'relay.example.com' }, { url, retries: -1 }, { url, retries: 1.5 }, { url, timeoutMs: 0 }, { url, maxDelayMs: Number.NaN }]) {
+    expect(() => httpTransport(options)).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
   }
 });
