@@ -12,7 +12,11 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Publishes one message; resolves with the relay's id for it. Throws PublishError when refused. */
   publish(topic: string, data: unknown, options?: { event?: string; id?: string }): Promise<Published>;
-  /** Publishes several messages in order. Every message is checked before any is sent. */
+  /**
+   * Publishes several messages in order. Every message is checked before any is sent. When it rejects, some of them may
+   * already be published: give each message an `id`, and sending the batch again stores each one once (the automatic
+   * ids of the http transport are new on every call, and a message without `id` sent twice is stored twice).
+   */
   publishBatch(messages: readonly PublishMessage[]): Promise<Published[]>;
   /** Closes what the transport opened itself. */
   close(): Promise<void>;
