@@ -55,7 +55,8 @@ export interface RelayClientOptions {
 /**
  * - `connecting`: a request is on its way;
  * - `open`: the stream is live;
- * - `reconnecting`: the server ended the stream (or the network dropped it); reconnecting after its `retry:`;
+ * - `reconnecting`: the server ended the stream (or the network dropped it); reconnecting after its `retry:` (or after
+ *   the growing backoff, if longer, when the stream ended at once bringing nothing);
  * - `backoff`: the last attempt failed; waiting `delayMs` (Retry-After on 429/503, else jittered exponential);
  * - `forbidden`: 403, the token may not read these topics; the client stopped (create a new one to try again);
  * - `failed`: another 4xx (a bad topic, a missing route); the client stopped;
