@@ -38,8 +38,8 @@ export interface RelayClientOptions {
   /** Reconnect delay until the server sends `retry:`, ms. Default 2000. */
   retryMs?: number;
   /**
-   * A stream that brings no byte (not even a heartbeat) for this long is given up and reopened, ms; 0 turns it off.
-   * Keep it above the relay's HEARTBEAT_MS (15 s by default). Default 45000.
+   * A stream that brings no byte (not even a heartbeat) for this long is given up and reopened, ms; so is an attempt
+   * whose token provider, response headers or refusal body take this long. 0 turns it off. Keep it above the relay's HEARTBEAT_MS (15 s by default). Default 45000.
    */
   idleTimeoutMs?: number;
   /** The fetch to use (a wrapper that adds headers, or a polyfill). Default `globalThis.fetch`. */
@@ -55,7 +55,8 @@ export interface RelayClientOptions {
 /**
  * - `connecting`: a request is on its way;
  * - `open`: the stream is live;
- * - `reconnecting`: the server ended the stream (or the network dropped it); reconnecting after its `retry:`;
+ * - `reconnecting`: the server ended the stream (or the network dropped it); reconnecting after its `retry:` (or after
+ *   the growing backoff, if longer, when the stream ended at once bringing nothing);
  * - `backoff`: the last attempt failed; waiting `delayMs` (Retry-After on 429/503, else jittered exponential);
  * - `forbidden`: 403, the token may not read these topics; the client stopped (create a new one to try again);
  * - `failed`: another 4xx (a bad topic, a missing route); the client stopped;

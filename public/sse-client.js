@@ -38,7 +38,7 @@ export class RelayClient extends EventTarget {
     this.topics = [...topics];
     this.tokenTransport = transport;
     this.lastEventId = options.lastEventId ?? '';
-    this.options = { ...DEFAULTS, ...options };
+    this.options = withDefaults(options);
     this.retryMs = this.options.retryMs;
     this.state = 'connecting';
     /** Shorthands, like EventSource's onopen: called with (state, detail) and with the reset detail. */
@@ -97,30 +97,39 @@ export class RelayClient extends EventTarget {
     this.setState('connecting', { ...detail, reason });
     const controller = new AbortController();
     this.controller = controller;
+    // An attempt that never gets an answer (a token provider that never settles, a server or a network that swallows
+    // the request) is given up after idleTimeoutMs, as a silent stream is; fetch itself has no deadline.
+    const deadline = this.options.idleTimeoutMs > 0
+      ? setTimeout(() => controller.abort(new Error(`no answer within idleTimeoutMs (${this.options.idleTimeoutMs} ms)`)), this.options.idleTimeoutMs)
+      : undefined;
     let response;
     try {
-      const token = await this.tokenFor(reason);
-      if (this.closed) return;
+      const token = await this.tokenFor(reason, controller.signal);
+      if (this.closed) return clearTimeout(deadline);
       // Kept for POST /ack (option `ack`): an acknowledgement travels with the token of the stream it belongs to.
       this.token = token;
       const { url, init } = this.request(token);
       response = await this.options.fetch(url, { ...init, signal: controller.signal });
     } catch (error) {
+      clearTimeout(deadline);
       if (this.closed) return;
       this.emit('error', { kind: error instanceof TokenError ? 'token' : 'network', error: error.cause ?? error });
       return this.backoff({ kind: 'network' });
     }
-    if (this.closed) return controller.abort();
-    if (response.ok && /^text\/event-stream/i.test(response.headers.get('content-type') ?? '')) return this.read(response);
-    return this.refused(response);
+    if (this.closed || (response.ok && /^text\/event-stream/i.test(response.headers.get('content-type') ?? ''))) {
+      clearTimeout(deadline);
+      return this.closed ? controller.abort() : this.read(response);
+    }
+    // The deadline still runs while a refusal's body is read: one that never ends is cut, and the status decides.
+    return this.refused(response).finally(() => clearTimeout(deadline));
   }
 
-  async tokenFor(reason) {
+  async tokenFor(reason, signal) {
     const source = this.options.token;
     if (source === undefined) return undefined;
     let token;
     try {
-      token = typeof source === 'function' ? await source({ reason }) : source;
+      token = typeof source === 'function' ? await untilAborted(source({ reason }), signal) : source;
     } catch (error) {
       throw new TokenError('the token provider failed', { cause: error });
     }
@@ -162,14 +171,15 @@ export class RelayClient extends EventTarget {
   }
 
   async read(response) {
-    this.attempt = 0;
+    const openedAt = Date.now();
+    let progressed = false;
     this.retriedUnauthorized = false;
     this.everOpened = true;
     this.setState('open', {});
     const parser = new EventStreamParser({
-      onEvent: (event) => this.dispatch(event),
+      onEvent: (event) => ((progressed = true), this.dispatch(event)),
       onRetry: (ms) => (this.retryMs = ms),
-      onId: (id) => (this.lastEventId = id),
+      onId: (id) => ((progressed = true), (this.lastEventId = id)),
     }, this.lastEventId);
     // A connection that died without a FIN (a sleeping laptop, a NAT that forgot us) never ends by itself: without a
     // byte for idleTimeoutMs (the relay sends a heartbeat every 15 s by default) it is given up and reopened.
@@ -191,6 +201,12 @@ export class RelayClient extends EventTarget {
       clearTimeout(idle);
     }
     if (this.closed) return;
+    // A stream that ended at once and brought nothing (a proxy answering an empty 200, `retry: 0`, a refusal sent as a
+    // reconnect hint) is a failed attempt: the backoff grows, with the server's `retry:` as its floor, instead of a loop.
+    if (!progressed && Date.now() - openedAt < this.options.baseDelayMs) {
+      return this.wait('reconnecting', Math.max(this.retryMs, this.nextBackoffMs()), { reason: 'ended' }, 'reconnect');
+    }
+    this.attempt = 0;
     // As EventSource does: wait the server's last `retry:` (jittered by the server when it ends a stream on purpose).
     this.wait('reconnecting', this.retryMs, { reason: 'ended' }, 'reconnect');
   }
@@ -208,10 +224,14 @@ export class RelayClient extends EventTarget {
         this.setState('forbidden', detail);
         return this.emit('forbidden', detail);
       case 'forget-cursor':
+        // Refused again without a cursor: a server that says so is broken, and retrying at once would be a tight loop.
+        if (this.lastEventId === '') return this.backoff(detail);
         this.lastEventId = '';
         this.reset({ reason: 'invalid-cursor', topics: [...this.topics] });
         return void this.connect('reconnect', detail);
       case 'wait':
+        // Retry-After is a floor, not a licence to hammer: `0` or a past date gets the client's own backoff.
+        if (action.delayMs < this.options.baseDelayMs) return this.backoff(detail);
         this.attempt += 1;
         return this.wait('backoff', action.delayMs, detail, 'reconnect');
       case 'fail':
@@ -223,14 +243,21 @@ export class RelayClient extends EventTarget {
   }
 
   backoff(detail) {
-    // Full jitter over a capped exponential: a crowd that lost one server does not return in lockstep.
-    const cap = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** this.attempt);
-    this.attempt += 1;
-    this.wait('backoff', Math.round(cap / 2 + Math.random() * (cap / 2)), detail, 'reconnect');
+    this.wait('backoff', this.nextBackoffMs(), detail, 'reconnect');
   }
 
-  wait(state, delayMs, detail, reason) {
+  /** The next delay after a failed attempt, counting it. */
+  nextBackoffMs() {
+    // Equal jitter over a capped exponential: a crowd that lost one server does not return in lockstep.
+    const cap = Math.min(this.options.maxDelayMs, this.options.baseDelayMs * 2 ** this.attempt);
+    this.attempt += 1;
+    return Math.round(cap / 2 + Math.random() * (cap / 2));
+  }
+
+  wait(state, requestedMs, detail, reason) {
     if (this.closed) return;
+    // Timers overflow past 2^31 - 1 ms and fire at once: a Retry-After of a month must not become an immediate retry.
+    const delayMs = Math.min(requestedMs, MAX_TIMER_MS);
     this.offline = detail.kind === 'network';
     this.setState(state, { ...detail, delayMs });
     clearTimeout(this.timer);
@@ -312,7 +339,33 @@ const DEFAULTS = {
   ack: false,
 };
 
+// The smallest value of each timing option: a backoff of 0 (or NaN, from an option passed as undefined) retries at once.
+const TIMING_MINIMUMS = { baseDelayMs: 1, maxDelayMs: 1, retryMs: 0, idleTimeoutMs: 0 };
+
+/** The longest delay a timer takes as it is (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The options with their defaults: one passed as `undefined` takes its default, and timings are checked. */
+function withDefaults(options) {
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const merged = { ...DEFAULTS, ...given };
+  for (const [name, minimum] of Object.entries(TIMING_MINIMUMS)) {
+    const value = merged[name];
+    if (typeof value !== 'number' || !(value >= minimum)) throw new TypeError(`RelayClient: options.${name} must be a number ≥ ${minimum} (ms); got ${String(value)}`);
+  }
+  return merged;
+}
+
 class TokenError extends Error {}
+
+/** `promise`, or a rejection with the signal's reason once `signal` aborts (a provider cannot be cancelled, only left). */
+function untilAborted(promise, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    Promise.resolve(promise).then(resolve, reject);
+  });
+}
 
 function writeTokenCookie(token, domain) {
   if (globalThis.document === undefined) throw new TokenError('tokenTransport "cookie" needs a browser document');

@@ -32,7 +32,7 @@ const RETRIED_STATUS = new Set([408, 429, 500, 502, 503, 504]);
  * a 401 asks a token function once more at once. Any other refusal throws PublishError with the relay's code.
  */
 export function httpTransport(options: HttpTransportOptions): PublishTransport {
-  const settings = { retries: 5, baseDelayMs: 200, maxDelayMs: 10_000, timeoutMs: 10_000, idempotent: true, fetch: globalThis.fetch, ...options };
+  const settings = withDefaults(options);
   const endpoint = new URL('publish', settings.url.endsWith('/') ? settings.url : `${settings.url}/`);
   return {
     send: async (message) => {
@@ -46,6 +46,26 @@ export function httpTransport(options: HttpTransportOptions): PublishTransport {
 }
 
 type Settings = Required<Omit<HttpTransportOptions, 'token'>> & Pick<HttpTransportOptions, 'token'>;
+
+// The smallest value of each number option (retries must also be whole): an option passed as undefined would otherwise
+// make `attempt >= retries` never true (retrying for ever) or the request timeout throw before anything is sent.
+const MINIMUMS = { retries: 0, baseDelayMs: 0, maxDelayMs: 0, timeoutMs: 1 } as const;
+
+/** The options with their defaults (one passed as `undefined` takes its default), checked. */
+function withDefaults(options: HttpTransportOptions): Settings {
+  if (typeof options?.url !== 'string' || !URL.canParse(options.url)) {
+    throw new PublishError('invalid_config', `httpTransport needs url, the relay's base URL such as https://relay.example.com; got ${JSON.stringify(options?.url)}`);
+  }
+  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+  const settings: Settings = { retries: 5, baseDelayMs: 200, maxDelayMs: 10_000, timeoutMs: 10_000, idempotent: true, fetch: globalThis.fetch, ...given, url: options.url };
+  for (const [name, minimum] of Object.entries(MINIMUMS)) {
+    const value = settings[name as keyof typeof MINIMUMS];
+    if (typeof value !== 'number' || !(value >= minimum) || (name === 'retries' && !Number.isInteger(value) && value !== Infinity)) {
+      throw new PublishError('invalid_config', `httpTransport ${name} must be a ${name === 'retries' ? 'whole ' : ''}number ≥ ${minimum}; got ${String(value)}`);
+    }
+  }
+  return settings;
+}
 
 async function postWithRetries(endpoint: URL, body: string, settings: Settings): Promise<Published> {
   let refreshed = false;

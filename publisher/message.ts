@@ -30,10 +30,11 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
  * on the server. Throws PublishError with the code the relay would answer.
  */
 export function checkMessage(message: PublishMessage, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): CheckedMessage {
+  if (typeof message !== 'object' || message === null) throw new PublishError('invalid_body', 'a message is an object { topic, data, event?, id? }');
   const { topic, data, event, id } = message;
   if (typeof topic !== 'string') throw new PublishError('invalid_topic', 'topic must be a string');
   if (data === undefined) throw new PublishError('invalid_body', 'data is required (a string, or any JSON value)');
-  const text = typeof data === 'string' ? data : JSON.stringify(data);
+  const text = typeof data === 'string' ? data : jsonText(data);
   if (typeof text !== 'string') throw new PublishError('invalid_body', 'data has no JSON form (a function or a symbol?)');
   if ((event !== undefined && typeof event !== 'string') || (id !== undefined && typeof id !== 'string')) {
     throw new PublishError('invalid_body', 'event and id must be strings');
@@ -41,4 +42,13 @@ export function checkMessage(message: PublishMessage, maxMessageBytes = DEFAULT_
   const problem = messageProblem({ topic, event, id, data: text }, maxMessageBytes);
   if (problem !== undefined) throw new PublishError(problem.code, `${problem.reason}${problem.code === 'invalid_topic' ? `; got ${JSON.stringify(topic)}` : ''}`);
   return { topic, data: text, event: event ?? 'message', id };
+}
+
+/** JSON.stringify, whose TypeErrors (a cycle, a BigInt) become the PublishError every other bad message gets. */
+function jsonText(data: unknown): string | undefined {
+  try {
+    return JSON.stringify(data);
+  } catch (error) {
+    throw new PublishError('invalid_body', `data has no JSON form: ${(error as Error).message.split('\n')[0]}`, undefined, { cause: error });
+  }
 }

@@ -1,4 +1,5 @@
 import { checkMessage, DEFAULT_MAX_MESSAGE_BYTES, type PublishMessage } from './message.js';
+import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
 /** Options of createPublisher. */
@@ -11,7 +12,11 @@ export interface PublisherOptions {
 export interface Publisher {
   /** Publishes one message; resolves with the relay's id for it. Throws PublishError when refused. */
   publish(topic: string, data: unknown, options?: { event?: string; id?: string }): Promise<Published>;
-  /** Publishes several messages in order. Every message is checked before any is sent. */
+  /**
+   * Publishes several messages in order. Every message is checked before any is sent. When it rejects, some of them may
+   * already be published: give each message an `id`, and sending the batch again stores each one once (the automatic
+   * ids of the http transport are new on every call, and a message without `id` sent twice is stored twice).
+   */
   publishBatch(messages: readonly PublishMessage[]): Promise<Published[]>;
   /** Closes what the transport opened itself. */
   close(): Promise<void>;
@@ -25,14 +30,26 @@ export interface Publisher {
 export function createPublisher(transport: PublishTransport, options: PublisherOptions = {}): Publisher {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   return {
-    publish: (topic, data, extra = {}) => transport.send(checkMessage({ topic, data, ...extra }, maxBytes)),
+    publish: async (topic, data, extra = {}) => {
+      // publish('orders', data, 'created') would otherwise spread the string's characters and send event `message`.
+      if (typeof extra !== 'object' || extra === null) throw new PublishError('invalid_body', `publish options are an object { event?, id? }; got ${JSON.stringify(extra)}`);
+      return transport.send(checkMessage({ topic, data, ...extra }, maxBytes)).catch(asPublishError);
+    },
     publishBatch: async (messages) => {
+      if (!Array.isArray(messages)) throw new PublishError('invalid_body', 'publishBatch takes an array of messages');
       const checked = messages.map((m) => checkMessage(m, maxBytes));
-      if (transport.sendBatch !== undefined) return transport.sendBatch(checked);
+      if (transport.sendBatch !== undefined) return transport.sendBatch(checked).catch(asPublishError);
       const out: Published[] = [];
-      for (const message of checked) out.push(await transport.send(message));
+      for (const message of checked) out.push(await transport.send(message).catch(asPublishError));
       return out;
     },
     close: async () => transport.close?.(),
   };
+}
+
+/** What a transport's client threw (ioredis, the AWS SDK) as the documented PublishError `unavailable`, with its cause. */
+function asPublishError(error: unknown): never {
+  if (error instanceof PublishError) throw error;
+  const why = error instanceof Error ? error.message : String(error);
+  throw new PublishError('unavailable', `the transport could not deliver the message: ${why}`, undefined, { cause: error });
 }

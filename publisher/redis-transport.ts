@@ -3,9 +3,13 @@ import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
-import { PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
+import { APPEND_WITH_TTL, PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
+import { StreamTtlRenewals } from '../lib/sources/redis/stream-ttl.js';
+import { ReplicatedWriter } from '../lib/sources/redis/replication.js';
+import { isRelayError } from '../lib/errors.js';
 import { StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import type { CheckedMessage } from './message.js';
+import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
 /** Options of redisTransport; match them to the relay's REDIS_* settings. */
@@ -21,11 +25,28 @@ export interface RedisTransportOptions {
   /** How long an idempotency key is remembered, seconds (as the relay's own publish). Default 86400. */
   idempotencyTtlSeconds?: number;
   /**
-   * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); leave unset
-   * for a single server or Sentinel. Default: unset.
+   * REDIS_STREAM_TTL_S of the relay: a stream key expires this long after its last append (renewed as the relay does,
+   * at most once per tenth of it per topic), so topics that fall silent do not stay in Redis for ever; 0 = never.
+   * Default 86400.
+   */
+  streamTtlSeconds?: number;
+  /**
+   * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); only with a
+   * Cluster client. Default: the relay's default (16) with a Cluster client, none otherwise.
    */
   clusterPartitions?: number;
+  /**
+   * REDIS_WAIT_REPLICAS of the relay: a publish resolves only once this many replicas hold it (`WAIT` on the same
+   * connection), else it rejects with PublishError `not_replicated` and should be retried with the same `id`. WAIT holds
+   * the connection meanwhile: give the transport a client of its own. Default 0 (no WAIT).
+   */
+  waitReplicas?: number;
+  /** REDIS_WAIT_TIMEOUT_MS of the relay: the longest WAIT, ms. Default 1000. */
+  waitTimeoutMs?: number;
 }
+
+/** One Redis command (a write), with its arguments. */
+type RunCommand = (command: string, ...args: (string | number)[]) => Promise<unknown>;
 
 /**
  * Writes straight into Redis in the layout the relay reads (docs/redis.md), with the relay's own scripts for
@@ -36,37 +57,89 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   // The relay's own defaults (lib/config), so a producer left at its defaults writes what a relay at its defaults reads.
   const {
     redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
-    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, clusterPartitions,
+    idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, streamTtlSeconds = REDIS_DEFAULTS.REDIS_STREAM_TTL_S.value,
   } = options;
+  if ((redis as unknown) === undefined) throw new PublishError('invalid_config', 'redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster');
+  const clusterPartitions = partitionsFor(options);
+  if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
+  const run = writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value);
   if (mode === 'list') {
-    const keys = new ListKeys(keyPrefix);
+    // A relay on a cluster reads the cluster layout (the topic as hash tag); the same layout follows from the client.
+    const keys = new ListKeys(keyPrefix, clusterPartitions !== undefined);
     return {
       send: async (message) => {
         const id = randomUUID();
         const item = encodeListEnvelope({ event: message.event, data: message.data, id });
         if (message.id === undefined) {
-          await redis.lpush(keys.queue(message.topic), item);
+          await run('LPUSH', keys.queue(message.topic), item);
           return { id };
         }
-        const stored = await redis.eval(PUSH_ONCE_SCRIPT, 2, keys.queue(message.topic), keys.marker(message.topic, message.id), item, id, idempotencyTtlSeconds);
+        const stored = await run('EVAL', PUSH_ONCE_SCRIPT, 2, keys.queue(message.topic), keys.marker(message.topic, message.id), item, id, idempotencyTtlSeconds);
         return { id: String(stored) };
       },
     };
   }
   const keys = new StreamKeys(keyPrefix, clusterPartitions);
+  const stream = { run, keys, maxLen, idempotencyTtlSeconds, streamTtlSeconds, renewals: new StreamTtlRenewals(streamTtlSeconds) };
   return {
-    send: async (message) => appendToStream(redis, keys, maxLen, idempotencyTtlSeconds, message),
+    send: async (message) => appendToStream(stream, message),
   };
 }
 
-async function appendToStream(redis: Redis | Cluster, keys: StreamKeys, maxLen: number, ttl: number, message: CheckedMessage): Promise<Published> {
-  const stream = keys.stream(message.topic);
-  if (message.id === undefined) {
-    const id = await redis.xadd(stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
-    if (id === null) throw new Error(`XADD ${stream} returned no id`);
-    return { id };
+/**
+ * The partition count of the key layout, from the client: a Cluster is read by the relay in the hash-tagged layout, one
+ * server or a Sentinel primary in the plain one (a partitioned layout there would be read by no relay).
+ */
+function partitionsFor(options: RedisTransportOptions): number | undefined {
+  const clustered = options.redis.isCluster;
+  if (!clustered && options.clusterPartitions !== undefined) {
+    throw new PublishError('invalid_config', 'clusterPartitions needs a Cluster client (new Cluster(nodes)): a relay on one server or Sentinel reads keys without partitions');
   }
-  // The idempotency marker of docs/redis.md, the same key POST /publish uses.
-  const marker = keys.marker(message.topic, message.id);
-  return { id: String(await redis.eval(PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, ttl, message.event, message.data, message.id)) };
+  return clustered ? options.clusterPartitions ?? REDIS_DEFAULTS.REDIS_CLUSTER_PARTITIONS.value : undefined;
+}
+
+/**
+ * How writes go out: as they are, or each followed by WAIT in one pipeline (the relay's own ReplicatedWriter, so a
+ * producer gets the guarantee POST /publish gives with REDIS_WAIT_REPLICAS, MOVED after a reshard included).
+ */
+function writesTo(redis: Redis | Cluster, replicas: number, timeoutMs: number): RunCommand {
+  if (!Number.isInteger(replicas) || replicas < 0) throw new PublishError('invalid_config', `waitReplicas must be a whole number ≥ 0; got ${String(replicas)}`);
+  if (replicas === 0) return (command, ...args) => redis.call(command, ...args);
+  const writer = new ReplicatedWriter(redis, { replicas, timeoutMs });
+  return async (command, ...args) => {
+    try {
+      return await writer.write((pipeline) => void pipeline.call(command, ...args));
+    } catch (error) {
+      throw isRelayError(error) ? new PublishError(error.code, error.message, undefined, { cause: error }) : error;
+    }
+  };
+}
+
+interface StreamWriter {
+  run: RunCommand;
+  keys: StreamKeys;
+  maxLen: number;
+  idempotencyTtlSeconds: number;
+  streamTtlSeconds: number;
+  renewals: StreamTtlRenewals;
+}
+
+/** One append, in one command as the relay's own publish: XADD, or a script that also renews the TTL or checks the id. */
+async function appendToStream(writer: StreamWriter, message: CheckedMessage): Promise<Published> {
+  const { run, keys, maxLen, idempotencyTtlSeconds, renewals } = writer;
+  const stream = keys.stream(message.topic);
+  const ttl = renewals.due(message.topic) ? writer.streamTtlSeconds : 0;
+  let id: unknown;
+  if (message.id !== undefined) {
+    // The idempotency marker of docs/redis.md, the same key POST /publish uses.
+    const marker = keys.marker(message.topic, message.id);
+    id = await run('EVAL', PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, idempotencyTtlSeconds, message.event, message.data, message.id, ttl);
+  } else if (ttl > 0) {
+    id = await run('EVAL', APPEND_WITH_TTL, 1, stream, maxLen, message.event, message.data, ttl);
+  } else {
+    id = await run('XADD', stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
+  }
+  if (id === null || id === undefined) throw new Error(`XADD ${stream} returned no id`);
+  if (ttl > 0) renewals.renewed(message.topic);
+  return { id: String(id) };
 }

@@ -27,6 +27,10 @@ export interface SignTokenOptions extends TokenGrants {
 export async function signToken(options: SignTokenOptions): Promise<string> {
   const secret = typeof options.secret === 'string' ? new TextEncoder().encode(options.secret) : options.secret;
   if (secret.byteLength < 32) throw new RangeError('the secret must be at least 32 bytes (as AUTH_JWT_SECRET)');
+  for (const grant of ['subscribe', 'publish'] as const) {
+    // A string would be spread into one-letter patterns: a token for topics `o`, `r`, `d`… instead of `orders`.
+    if (options[grant] !== undefined && !Array.isArray(options[grant])) throw new TypeError(`${grant} must be an array of topic patterns, e.g. ['orders']`);
+  }
   const claim = { subscribe: [...(options.subscribe ?? [])], publish: [...(options.publish ?? [])] };
   const bad = [...claim.subscribe, ...claim.publish].find((pattern) => !isValidPattern(pattern));
   if (bad !== undefined) throw new RangeError(`${JSON.stringify(bad)} is not a topic pattern: a topic, a topic prefix ending in *, or *`);

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from '@jest/globals';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { RelayClient, type ResetDetail } from '../../public/sse-client.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
@@ -74,4 +74,85 @@ test('a stream that goes silent (no heartbeat within idleTimeoutMs) is given up 
   await waitFor(() => seen.events.length >= 1, 'an event', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.events).toEqual([['message', 'still here', 'quiet=1']]);
   expect(states.slice(0, 4)).toEqual(['connecting', 'open', 'reconnecting', 'connecting']);
+});
+
+/** A raw server whose every /events answer is `answer`; counts the requests. */
+async function rawServer(answer: (res: ServerResponse) => void): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((_req, res) => {
+    requests += 1;
+    answer(res);
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  cleanups.push(() => new Promise((done) => (server.closeAllConnections(), server.close(done))));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}/events`, requests: () => requests };
+}
+
+test('no answer holds the client in a tight loop: Retry-After 0 or past, retry: 0 on empty streams, invalid_cursor without a cursor', async () => {
+  const answers: Record<string, (res: ServerResponse) => void> = {
+    'Retry-After: 0': (res) => res.writeHead(503, { 'retry-after': '0' }).end(),
+    'Retry-After in the past': (res) => res.writeHead(429, { 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT' }).end(),
+    'retry: 0 and the end': (res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('retry: 0\n\n'),
+    'invalid_cursor with no cursor sent': (res) => res.writeHead(400, { 'content-type': 'application/json' }).end('{"error":"invalid_cursor"}'),
+  };
+  const baseDelayMs = 200;
+  const delays = await Promise.all(Object.entries(answers).map(async ([name, answer]) => {
+    const { url } = await rawServer(answer);
+    const client = new RelayClient(url, { topics: ['t'], baseDelayMs, maxDelayMs: 60_000 });
+    cleanups.push(() => client.close());
+    const waits: number[] = [];
+    client.addEventListener('statechange', (e) => void (e.detail.delayMs !== undefined && waits.push(e.detail.delayMs)));
+    await waitFor(() => waits.length >= 3, `three waits after "${name}"`, { timeoutMs: 10_000, everyMs: 10 });
+    client.close();
+    return [name, waits.slice(0, 3)] as const;
+  }));
+  // Each wait at least half its capped exponential (base, 2 × base, 4 × base): the backoff grows instead of a loop.
+  for (const [name, waits] of delays) expect([name, waits.map((ms, k) => ms >= (baseDelayMs * 2 ** k) / 2)]).toEqual([name, [true, true, true]]);
+});
+
+test('an attempt that never gets an answer (a token provider that never settles, no headers, a refusal whose body never ends) is given up after idleTimeoutMs', async () => {
+  const silent = await rawServer(() => undefined);
+  const answering = await rawServer((res) => res.writeHead(200, { 'content-type': 'text/event-stream' }).end('id: t=1\ndata: x\n\n'));
+  const endless = await rawServer((res) => void res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).write('{"err'));
+  const cases = [
+    { name: 'no headers', url: silent.url, token: undefined, errors: ['network'] },
+    { name: 'a provider that never settles', url: answering.url, token: () => new Promise<string>(() => undefined), errors: ['token'] },
+    { name: 'a 503 whose body never ends', url: endless.url, token: undefined, errors: [] },
+  ];
+  await Promise.all(cases.map(async ({ name, url, token, errors: expected }) => {
+    const client = new RelayClient(url, { topics: ['t'], token, idleTimeoutMs: 300 });
+    cleanups.push(() => client.close());
+    const errors: string[] = [];
+    client.addEventListener('error', (e) => errors.push(e.detail.kind));
+    await waitFor(() => client.state === 'backoff', `backoff after ${name}`, { timeoutMs: 5_000, everyMs: 10 });
+    client.close();
+    expect([name, errors]).toEqual([name, expected]);
+  }));
+  expect(answering.requests()).toBe(0);
+});
+
+test('timing options passed as undefined take their defaults, invalid ones throw, and a Retry-After past the timer range waits the longest timer', async () => {
+  const refusing = await rawServer((res) => res.writeHead(502).end());
+  const client = new RelayClient(refusing.url, { topics: ['t'], baseDelayMs: undefined, maxDelayMs: undefined, retryMs: undefined, idleTimeoutMs: undefined });
+  cleanups.push(() => client.close());
+  const waits: number[] = [];
+  client.addEventListener('statechange', (e) => void (e.detail.delayMs !== undefined && waits.push(e.detail.delayMs)));
+  await waitFor(() => waits.length >= 1, 'a first backoff', { timeoutMs: 5_000, everyMs: 10 });
+  client.close();
+  expect(waits[0]).toBeGreaterThanOrEqual(500); // half the default baseDelayMs, not NaN (a timer of NaN fires at once)
+
+  for (const options of [{ baseDelayMs: 0 }, { maxDelayMs: -1 }, { retryMs: Number.NaN }, { idleTimeoutMs: '45000' as unknown as number }]) {
+    expect(() => new RelayClient(refusing.url, { topics: ['t'], ...options })).toThrow(TypeError);
+  }
+
+  // 30 days: a timer longer than 2^31 - 1 ms fires at once, which would retry in a tight loop.
+  const month = await rawServer((res) => res.writeHead(503, { 'retry-after': String(30 * 86_400) }).end());
+  const patient = new RelayClient(month.url, { topics: ['t'] });
+  cleanups.push(() => patient.close());
+  const delays: number[] = [];
+  patient.addEventListener('statechange', (e) => void (e.detail.delayMs !== undefined && delays.push(e.detail.delayMs)));
+  await waitFor(() => delays.length >= 1, 'the backoff after the 503', { timeoutMs: 5_000, everyMs: 10 });
+  patient.close();
+  expect(delays).toEqual([2 ** 31 - 1]);
+  expect(month.requests()).toBe(1);
 });

@@ -1,9 +1,12 @@
 import { afterAll, expect, test } from '@jest/globals';
+import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
-import { createPublisher, httpTransport, PublishError, redisTransport, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
+import { createPublisher, httpTransport, PublishError, redisTransport, signToken, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
+import { redisCli } from '../support/redis-cli.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 import { startLocalSqs } from '../sqs/fauxqs.js';
 
 // The same messages go through each transport of the publisher into a running relay (real redis-server, the SQS
@@ -81,6 +84,14 @@ test('http and redis-stream transports into SOURCE=redis: identical frames, the 
   const redis = await redisClient();
   const fields = async (key: string): Promise<string[][]> => (await redis.xrange(key, '-', '+')).map(([, f]) => f.filter((_v, i) => i < 4));
   expect(await fields('sse:via-redis')).toEqual(await fields('sse:via-http'));
+  // And the stream key expires as the relay's would (REDIS_STREAM_TTL_S, default a day), with or without an id.
+  const publisher = createPublisher(redisTransport({ redis, streamTtlSeconds: 600 }));
+  await publisher.publish('ttl-plain', 'x');
+  await publisher.publish('ttl-keyed', 'x', { id: 'k1' });
+  for (const key of ['sse:via-http', 'sse:via-redis', 'sse:ttl-plain', 'sse:ttl-keyed']) {
+    const ttl = await redis.ttl(key);
+    expect([key, ttl > 0 && ttl <= (key.includes('via-') ? 86_400 : 600)]).toEqual([key, true]);
+  }
 });
 
 test('redis-list transport into SOURCE=redis-list: identical frames, the returned ids are the SSE ids', async () => {
@@ -123,10 +134,18 @@ test('the publisher refuses what the relay would refuse, before anything is sent
     [{ topic: TOPIC, data: '\uD800' }, 'invalid_body'],
     [{ topic: TOPIC, data: 'x'.repeat(65_537) }, 'message_too_large'],
   ];
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  refusals.push([{ topic: TOPIC, data: circular }, 'invalid_body'], [{ topic: TOPIC, data: 10n }, 'invalid_body'], [null as unknown as PublishMessage, 'invalid_body']);
   for (const [message, code] of refusals) {
     await expect(publisher.publishBatch([message])).rejects.toMatchObject({ name: 'PublishError', code });
   }
+  // Plain JavaScript mistakes: options as a string (it would be spread into nothing and sent as event `message`).
+  await expect(publisher.publish(TOPIC, 'x', 'created' as unknown as { event: string })).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_body' });
+  await expect(publisher.publishBatch('x' as unknown as PublishMessage[])).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_body' });
   expect(sent).toEqual([]);
+  // A grant given as a string would be spread into one-letter patterns.
+  await expect(signToken({ secret: 's'.repeat(32), publish: 'orders' as unknown as string[] })).rejects.toThrow('publish must be an array of topic patterns');
 });
 
 test('http transport: a 503 with Retry-After is retried after that wait; a 401 with a fixed token is not retried', async () => {
@@ -156,4 +175,55 @@ test('http transport: a 503 with Retry-After is retried after that wait; a 401 w
   expect(error).toBeInstanceOf(PublishError);
   expect(error).toMatchObject({ code: 'unauthorized', status: 401 });
   expect(calls).toBe(1);
+});
+
+test('redis transport with waitReplicas: resolves once a replica holds the write, else PublishError not_replicated (streams and lists)', async () => {
+  const primary = await startRedis();
+  cleanups.push(() => primary.stop());
+  const redis = new Redis(primary.url, { maxRetriesPerRequest: 1 });
+  cleanups.push(async () => redis.disconnect());
+  const transports = [redisTransport({ redis, waitReplicas: 1, waitTimeoutMs: 100 }), redisTransport({ redis, mode: 'list', waitReplicas: 1, waitTimeoutMs: 100 })];
+  // No replica yet: the write may be lost in a failover, so the producer hears it and retries with the same id.
+  for (const transport of transports) {
+    await expect(createPublisher(transport).publish(TOPIC, 'alone', { id: 'w-1' })).rejects.toMatchObject({ name: 'PublishError', code: 'not_replicated' });
+  }
+  const replica = await startRedis();
+  cleanups.push(() => replica.stop());
+  await redisCli(replica.port, 'REPLICAOF', '127.0.0.1', primary.port);
+  await waitFor(async () => /connected_slaves:1/.test(await redisCli(primary.port, 'INFO', 'replication')), 'the replica attached', { timeoutMs: 10_000, everyMs: 50 });
+  for (const transport of transports) {
+    const publisher = createPublisher(transport);
+    await waitFor(() => publisher.publish(TOPIC, 'alone', { id: 'w-1' }).then(() => true, () => false), 'a replicated publish', { timeoutMs: 10_000, everyMs: 100 });
+  }
+  // Retried with the same id: one entry, one queue item, each on the replica.
+  expect(await redisCli(replica.port, 'XLEN', `sse:${TOPIC}`)).toBe('1');
+  expect(await redisCli(replica.port, 'LLEN', `sse:q:${TOPIC}`)).toBe('1');
+  expect(() => redisTransport({ redis, waitReplicas: -1 })).toThrow(PublishError);
+});
+
+test('a transport whose client fails (Redis not there) rejects with the documented PublishError unavailable, its cause kept', async () => {
+  const absent = await startRedis({ started: false });
+  cleanups.push(() => absent.stop());
+  const redis = new Redis(absent.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  cleanups.push(async () => redis.disconnect());
+  for (const mode of ['stream', 'list'] as const) {
+    const error = await createPublisher(redisTransport({ redis, mode })).publish(TOPIC, 'x').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PublishError);
+    expect(error).toMatchObject({ code: 'unavailable', cause: expect.any(Error) });
+  }
+});
+
+test('httpTransport options passed as undefined take their defaults (5 retries, a 10 s timeout); invalid ones and a bad url are PublishError invalid_config', async () => {
+  let requests = 0;
+  const refusing = createServer((_req, res) => void (requests++, res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"source_unavailable"}')));
+  await new Promise<void>((ok) => refusing.listen(0, '127.0.0.1', ok));
+  cleanups.push(() => new Promise((done) => refusing.close(done)));
+  const url = `http://127.0.0.1:${(refusing.address() as { port: number }).port}`;
+  const unset = createPublisher(httpTransport({ url, retries: undefined, timeoutMs: undefined, baseDelayMs: 1, maxDelayMs: 1 }));
+  await expect(unset.publish(TOPIC, 'x')).rejects.toMatchObject({ name: 'PublishError', code: 'source_unavailable', status: 503 });
+  expect(requests).toBe(6);
+  for (const options of [{ url: 'relay.example.com' }, { url, retries: -1 }, { url, retries: 1.5 }, { url, timeoutMs: 0 }, { url, maxDelayMs: Number.NaN }]) {
+    expect(() => httpTransport(options)).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
+  }
 });

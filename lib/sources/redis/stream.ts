@@ -42,7 +42,7 @@ if streamTtl > 0 then redis.call('EXPIRE', KEYS[1], streamTtl) end
 return id`;
 
 // XADD and the stream's TTL renewal in one step (REDIS_STREAM_TTL_S; ARGV[4] seconds).
-const APPEND_WITH_TTL = `
+export const APPEND_WITH_TTL = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[2], 'data', ARGV[3])
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 return id`;
