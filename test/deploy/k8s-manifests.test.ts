@@ -10,6 +10,7 @@ import { validateObject } from './k8s-schema.js';
 const base = renderKustomization(k8sPath());
 const overlay = renderKustomization(k8sPath('overlays', 'with-redis'));
 const sqs = renderKustomization(k8sPath('overlays', 'sqs'));
+const sentinel = renderKustomization(k8sPath('overlays', 'sentinel'));
 const monitored = renderKustomization(k8sPath(), [k8sPath('components', 'monitoring')]);
 const version = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string }).version;
 const secretExample = readYaml(k8sPath('base', 'secret.example.yaml')) as K8sObject[];
@@ -41,6 +42,10 @@ describe('kustomize output', () => {
     expect(names(sqs)).toEqual([...relayOnly, 'NetworkPolicy/sse-relay-egress-https', 'ServiceAccount/sse-relay'].sort());
   });
 
+  test('overlays/sentinel adds egress to the Sentinel-managed Redis and nothing else', () => {
+    expect(names(sentinel)).toEqual([...relayOnly, 'NetworkPolicy/sse-relay-egress-redis'].sort());
+  });
+
   test('components/monitoring adds a ServiceMonitor, its metrics-only Service and a NetworkPolicy for the scrape', () => {
     expect(names(monitored)).toEqual(
       [...names(base), 'NetworkPolicy/sse-relay-metrics', 'Service/sse-relay-metrics', 'ServiceMonitor/sse-relay'].sort(),
@@ -51,6 +56,7 @@ describe('kustomize output', () => {
     ['base', base],
     ['overlay', overlay],
     ['sqs overlay', sqs],
+    ['sentinel overlay', sentinel],
     ['monitoring component', monitored],
     ['secret example', secretExample],
   ])('every object of the %s is valid against its Kubernetes schema', (_name, objects) => {
@@ -67,7 +73,7 @@ describe('kustomize output', () => {
   });
 
   test('the image is set by kustomize `images`: a registry repository and the package version, in every variant', () => {
-    for (const objects of [base, overlay, sqs]) {
+    for (const objects of [base, overlay, sqs, sentinel]) {
       const deployment = findObject(objects, 'Deployment', 'sse-relay');
       const containers = (deployment['spec'] as { template: { spec: { containers: { image: string }[] } } }).template.spec.containers;
       // A registry host (with a dot or a port) in front: a bare `sse-relay` makes kubelet try Docker Hub and fail.
@@ -82,7 +88,7 @@ describe('kustomize output', () => {
     const own = /cat > deploy\/kustomization\.yaml <<'YAML'\n([\s\S]*?)\nYAML\n/.exec(docs)?.[1] ?? '';
     const [, repository, tag] = /newName: (\S+), newTag: "([^"]+)"/.exec(own) ?? [];
     expect([repository, tag]).toEqual(['registry.example.com/team/sse-relay', version]);
-    for (const entry of ['../k8s', '../k8s/overlays/with-redis', '../k8s/overlays/sqs']) {
+    for (const entry of ['../k8s', '../k8s/overlays/with-redis', '../k8s/overlays/sqs', '../k8s/overlays/sentinel']) {
       const objects = renderOwnKustomization(own.replace('[../k8s]', `[${entry}]`));
       const deployment = findObject(objects, 'Deployment', 'sse-relay')['spec'] as { template: { spec: { containers: { image: string }[] } } };
       expect([entry, deployment.template.spec.containers.map((c) => c.image)]).toEqual([entry, [`${repository}:${tag}`]]);
@@ -90,6 +96,6 @@ describe('kustomize output', () => {
   });
 
   test('every object carries the app.kubernetes.io/name label', () => {
-    for (const object of [...overlay, ...sqs, ...monitored]) expect(object.metadata.labels?.['app.kubernetes.io/name']).toMatch(/^sse-relay(-redis)?$/);
+    for (const object of [...overlay, ...sqs, ...sentinel, ...monitored]) expect(object.metadata.labels?.['app.kubernetes.io/name']).toMatch(/^sse-relay(-redis)?$/);
   });
 });

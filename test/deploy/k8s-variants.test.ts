@@ -15,6 +15,7 @@ import { REPO_ROOT, findObject, k8sPath, renderKustomization, type K8sObject } f
 
 const base = renderKustomization(k8sPath());
 const sqs = renderKustomization(k8sPath('overlays', 'sqs'));
+const sentinel = renderKustomization(k8sPath('overlays', 'sentinel'));
 const monitored = renderKustomization(k8sPath(), [k8sPath('components', 'monitoring')]);
 
 const deploymentOf = (objects: K8sObject[]): Deployment => new Deployment(findObject(objects, 'Deployment', 'sse-relay') as never);
@@ -101,6 +102,33 @@ describe('components/monitoring', () => {
     const policy = new NetworkPolicy(findObject(monitored, 'NetworkPolicy', 'sse-relay-metrics') as never);
     expect(selects(policy.spec!.podSelector.matchLabels)).toBe(true);
     expect(policy.spec!.ingress).toEqual([{ from: [{ namespaceSelector: { matchLabels: expect.any(Object) } }], ports: [{ port: 'metrics', protocol: 'TCP' }] }]);
+  });
+});
+
+describe('overlays/sentinel (Bitnami Redis with Sentinel, docs/redis-sentinel-values.yaml)', () => {
+  const config = new ConfigMap(findObject(sentinel, 'ConfigMap', 'sse-relay-config') as never).data ?? {};
+  const values = readFileSync(join(REPO_ROOT, 'docs', 'redis-sentinel-values.yaml'), 'utf8');
+
+  test('lets the relay reach the release\'s pods on the sentinel port and the Redis port, plus DNS', () => {
+    const egress = relayEgress(sentinel) ?? [];
+    const toRedis = egress.filter((rule) => rule.ports?.some((port) => port.port === 6379));
+    expect(toRedis).toEqual([{ to: [{ podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'sse-redis' } } }], ports: [{ port: 6379, protocol: 'TCP' }, { port: 26379, protocol: 'TCP' }] }]);
+    expect(egress.flatMap((rule) => rule.ports ?? []).map((p) => p.port).sort()).toEqual([26379, 53, 53, 6379]);
+  });
+
+  test('loads as a Sentinel topology naming the sentinels and the primary the values file sets up, with the chart\'s password', () => {
+    const loaded = loadConfig({ ...config, AUTH_JWT_SECRET: randomBytes(48).toString('base64'), REDIS_PASSWORD: 'pw', REDIS_SENTINEL_PASSWORD: 'pw' });
+    const documented = /REDIS_SENTINELS: (\S+)/.exec(values)?.[1];
+    const masterSet = /masterSet: (\S+)/.exec(values)?.[1];
+    expect(config['REDIS_SENTINELS']).toBe(documented);
+    expect(loaded.redis.topology).toMatchObject({ kind: 'sentinel', name: masterSet, sentinelPassword: 'pw', auth: { password: 'pw' } });
+    expect(loaded.redis.waitReplicas).toBe(1);
+    // The release the values file installs is the one the egress policy selects.
+    expect(values).toMatch(/helm install sse-redis /);
+  });
+
+  test('refuses a Secret that still carries REDIS_URL, naming the variable to drop', () => {
+    expect(() => loadConfig({ ...config, AUTH_JWT_SECRET: randomBytes(48).toString('base64'), REDIS_URL: 'redis://sse-relay-redis:6379/0' })).toThrow(/REDIS_SENTINELS/);
   });
 });
 
