@@ -49,18 +49,23 @@ const callsSince = async (from: { work: number; probe: number }): Promise<{ work
   return { work: now.work - from.work, probe: now.probe - from.probe };
 };
 
+const pingCalls = async (): Promise<number> => Number(/^cmdstat_ping:calls=(\d+)/m.exec(await redisCli(redis.port, 'INFO', 'commandstats'))?.[1] ?? 0);
+
 const delivered = (mine: SseReader[]): number => mine.reduce((sum, r) => sum + r.events.length, 0);
 
 // Each measurement has a relay process of its own, so that one's pooled connections do not count in the other.
-async function measure(subscribers: number, topic: string): Promise<{ connections: number; perMessage: number; probesPerMessage: number; idlePerSecond: number }> {
+async function measure(subscribers: number, topic: string): Promise<{ connections: number; perMessage: number; probesPerMessage: number; idlePerSecond: number; openPings: number }> {
   const relay = await startRelay({
     SOURCE: 'redis-list', REDIS_URL: redis.url, REDIS_BLOCK_MS: '500', PUBLISH_RATE_PER_MINUTE: '0', MAX_CONNECTIONS_PER_CLIENT: '1000',
     SHUTDOWN_DRAIN_MS: '0',
   });
   relays.push(relay);
+  const pingsBefore = await pingCalls();
   const mine = Array.from({ length: subscribers }, () => new SseReader(`${relay.url}/events?topic=${topic}`));
   readers.push(...mine);
   await Promise.all(mine.map((r) => r.until((x) => x.status === 200 && x.retries.length > 0)));
+  // Each open asks whether Redis answers; a PONG stands for a second, so a burst of opens shares a few PINGs.
+  const openPings = (await pingCalls()) - pingsBefore;
   // Every subscriber's consumer has started (registered, blocking) once the connection count stops moving.
   const connections = await waitForSteady(relayConnections, 'count of the relay\'s Redis connections');
   const idleFrom = await totalCalls();
@@ -81,16 +86,18 @@ async function measure(subscribers: number, topic: string): Promise<{ connection
   await waitFor(async () => (await redisCli(redis.port, 'LLEN', `sse:q:${topic}`)) === '0', 'nothing left in the queue');
   await relay.stop();
   await waitFor(async () => (await relayConnections()) === 0, 'the relay\'s connections closed');
-  return { connections, perMessage, probesPerMessage, idlePerSecond };
+  return { connections, perMessage, probesPerMessage, idlePerSecond, openPings };
 }
 
 test('Redis connections and commands per delivered message do not depend on the number of subscribers', async () => {
   const few = await measure(10, 'list-few');
   const many = await measure(200, 'list-many');
   const line = (m: typeof few): string => `${m.connections} Redis connections, ${m.perMessage.toFixed(2)} commands per message `
-    + `+ ${m.probesPerMessage.toFixed(2)} in batch probes, ${m.idlePerSecond} per idle second`;
+    + `+ ${m.probesPerMessage.toFixed(2)} in batch probes, ${m.idlePerSecond} per idle second, ${m.openPings} PINGs while they opened`;
   console.log(`redis-list: 10 subscribers: ${line(few)}; 200 subscribers: ${line(many)}`);
   expect(many.connections).toBe(few.connections);
+  // 200 streams opened at once: one PING per second of the burst, not one per stream.
+  expect(many.openPings).toBeLessThan(20);
   expect(many.connections).toBeLessThanOrEqual(4);
   expect(many.perMessage).toBeLessThanOrEqual(few.perMessage + 0.5);
   expect(few.perMessage).toBeLessThan(5);

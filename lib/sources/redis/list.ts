@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
-import { answersPing, connected, openRedisConnection, pause, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
+import { connected, openRedisConnection, pause, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
@@ -12,6 +12,7 @@ import { ListSubscription } from './list-subscription.js';
 import { ListTaker, type TakerContext } from './list-taker.js';
 import { parseQueueHandle } from '../../queue-handle.js';
 import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
+import { SharedPing } from './shared-ping.js';
 
 /** Settings of SOURCE=redis-list; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisListSettings extends RedisConnectionSettings {
@@ -36,6 +37,8 @@ export interface RedisListSettings extends RedisConnectionSettings {
 }
 
 const READY_TIMEOUT_MS = 1_000;
+// How long a PONG answers for every stream that opens meanwhile (lib/sources/redis/shared-ping.ts).
+const PING_FRESH_MS = 1_000;
 // On close, how long the source waits for its subscribers and takers to hand back what they hold before it disconnects.
 const HAND_BACK_MS = 3_000;
 // The source's part of a handle: the consumer id (a UUID), the item's SHA-1 and the delivery's number in that process
@@ -60,11 +63,13 @@ export class RedisListSource implements QueueSource {
   private readonly takers = new Map<string, ListTaker>();
   private readonly subscriptions = new Set<ListSubscription>();
   private readonly keyCheck: ListKeyCheck;
+  private readonly ping: SharedPing;
   /** Publishes that wait for replicas go through their own connection, since WAIT holds it (see ReplicatedWriter). */
   private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
 
   constructor(private readonly settings: RedisListSettings) {
     this.command = openRedisConnection(settings, 'command') as Redis;
+    this.ping = new SharedPing(this.command, READY_TIMEOUT_MS, PING_FRESH_MS);
     this.keys = new ListKeys(settings.keyPrefix, targetOf(settings).kind === 'cluster');
     const policy = settings.replication;
     if (policy !== undefined && policy.replicas > 0) {
@@ -186,7 +191,7 @@ export class RedisListSource implements QueueSource {
 
   /** Redis answers, and every queue of the subscription is a list (or does not exist yet). */
   async check(topics: readonly string[]): Promise<void> {
-    if (!(await answersPing(this.command, READY_TIMEOUT_MS))) {
+    if (!(await this.ping.answers())) {
       throw new RelayError('source_unavailable', 'Redis does not answer PING', { retryAfterSeconds: 5 });
     }
     await this.keyCheck.assertLists(this.command, topics.map((topic) => this.keys.queue(topic)));
@@ -194,7 +199,7 @@ export class RedisListSource implements QueueSource {
 
   /** Redis answers PING and no queue key known to hold another type still does. */
   async isReady(): Promise<boolean> {
-    return (await answersPing(this.command, READY_TIMEOUT_MS)) && (await this.keyCheck.allLists(this.command).catch(() => false));
+    return (await this.ping.answers()) && (await this.keyCheck.allLists(this.command).catch(() => false));
   }
 
   /**
