@@ -6,6 +6,7 @@
 const { existsSync, readdirSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 const { isSecretRef, secretArn } = require('./secret-arns.cjs');
+const { queueProblems, topicList, topicQueueResources } = require('./topic-queues.cjs');
 
 const SOURCES = ['redis', 'redis-list', 'sqs'];
 const SWITCHES = ['none', 'enabled'];
@@ -39,7 +40,7 @@ function problems(p) {
   if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
   if (set('jwksUrl') && !/^https:\/\/\S+$/.test(String(p.jwksUrl))) out.push('jwksUrl must be an https:// URL');
   if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
-  out.push(...networkProblems(p, set), ...numberProblems(p));
+  out.push(...queueProblems(p), ...networkProblems(p, set), ...numberProblems(p));
   return out;
 }
 
@@ -149,6 +150,10 @@ class SseRelayPlugin {
       // Allowed, never the default: AWS documents that function URLs do not support response streaming within a VPC.
       this.serverless.cli.log('sse-relay: streamVpc=enabled: function URLs may not stream inside a VPC (docs/lambda.md, "Networking"); run `npm run smoke:lambda` against this stage before relying on it');
     }
+    if (p.source === 'sqs' && p.sqsQueues === 'shared' && topicList(p).length === 0) {
+      // Not detectable here: which topics the browsers will read. Said at every package, with the way to have it checked.
+      this.serverless.cli.log('sse-relay: source=sqs with one shared queue is safe only while every browser reads the same topic: browsers of different topics make their sandboxes release each other\'s messages into the dead-letter queue. Name the topic (sqsTopics=<topic>) to have it checked, or use sqsQueues=per-topic (docs/lambda.md, "Queue mode")');
+    }
     this.apply(service, p);
   }
 
@@ -161,6 +166,7 @@ class SseRelayPlugin {
     if (p.source !== 'redis') delete service.functions.ingest;
     else for (const event of ingest.events) if (event.sqs) event.sqs.maximumConcurrency = Number(p.ingestMaxConcurrency);
     const resources = service.resources.Resources;
+    Object.assign(resources, topicQueueResources(p));
     const usesRedis = p.source === 'redis' || p.source === 'redis-list';
     const grant = (role, refs) => {
       const statements = secretStatements(refs, p.secretsKmsKeyArn);
