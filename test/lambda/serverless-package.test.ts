@@ -75,12 +75,15 @@ function documentedCommands(): string[] {
 
 const COMMANDS = documentedCommands();
 const PROD = COMMANDS.find((c) => c.includes('redisUrlFrom=') && c.includes('jwtSecretFrom=') && !c.includes('source='));
-const QUEUE = COMMANDS.find((c) => c.includes('source=sqs'));
+const QUEUE = COMMANDS.find((c) => c.includes('source=sqs') && !c.includes('sqsQueues=per-topic'));
+const TOPIC_QUEUES = COMMANDS.find((c) => c.includes('source=sqs') && c.includes('sqsQueues=per-topic') && c.includes('sqsTopics='));
 const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a,subnet-0b', '--param=securityGroupIds=sg-01'];
 const packaged = new Map<string, Packaged>();
 
 beforeAll(async () => {
-  if (PROD === undefined || QUEUE === undefined) throw new Error(`README/docs lack the production or the source=sqs command: ${JSON.stringify(COMMANDS)}`);
+  if (PROD === undefined || QUEUE === undefined || TOPIC_QUEUES === undefined) {
+    throw new Error(`README/docs lack the production, the source=sqs or the sqsQueues=per-topic command: ${JSON.stringify(COMMANDS)}`);
+  }
   const vpc = `${PROD} ${VPC_ARGS.join(' ')}`;
   const all = [...new Set([...COMMANDS, vpc])];
   // Two at a time: each run bundles three functions, and the machine is shared.
@@ -106,8 +109,8 @@ const variables = (stack: Template, fn: string): Record<string, unknown> => (pro
 const sqsStatements = (statements: Statement[]): Statement[] => statements.filter((s) => s.Action.some((a) => a.startsWith('sqs:')));
 
 describe('the deploy commands of README.md and docs/lambda.md', () => {
-  it('are there (production, queue mode, local) and each packages, validating apart from the v4-only `build` key', () => {
-    expect(COMMANDS.length).toBeGreaterThanOrEqual(3);
+  it('are there (production, queue mode shared and per topic, local) and each packages, validating apart from the v4-only `build` key', () => {
+    expect(COMMANDS.length).toBeGreaterThanOrEqual(4);
     for (const command of COMMANDS) {
       const problems = (packaged.get(command) as Packaged).output.split('\n').map((l) => l.trim()).filter((l) => l.startsWith('at '));
       expect([command, problems]).toEqual([command, ["at root: unrecognized property 'build'"]]);
@@ -207,6 +210,13 @@ describe('secrets by name', () => {
     const attempt = serverless(['package', '--stage', 'test', '--package', 'out', '--param=jwtSecret=0123456789abcdef0123456789abcdef']);
     await expect(attempt).rejects.toThrow(/jwtSecret is no longer a parameter[\s\S]*source=redis needs redisUrlFrom=[\s\S]*authMode=jwt needs jwtSecretFrom=/);
   }, 240_000);
+
+  it('refuses queue mode with one shared queue and several topics, naming sqsQueues=per-topic; warns when the topics are not named', async () => {
+    const shared = ['package', '--stage', 'test', '--package', 'out', '--param=source=sqs', '--param=authMode=none'];
+    await expect(serverless([...shared, '--param=sqsTopics=orders,user-42'])).rejects.toThrow(/sqsQueues=shared and 2 topics \(orders, user-42\) loses messages[\s\S]*Set sqsQueues=per-topic/);
+    const { output } = await serverless(shared);
+    expect(output).toContain('source=sqs with one shared queue is safe only while every browser reads the same topic');
+  }, 240_000);
 });
 
 describe('least privilege, one role per function', () => {
@@ -229,7 +239,28 @@ describe('least privilege, one role per function', () => {
     ]);
     expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: queue }]);
     expect(props(stack, 'EventsQueue')['RedrivePolicy']).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
-    for (const gone of ['IngestLambdaFunction', 'IngestQueue', 'IngestRole']) expect(stack.Resources[gone]).toBeUndefined();
+    for (const gone of ['IngestLambdaFunction', 'IngestQueue', 'IngestRole', 'TopicDeadLetterQueue']) expect(stack.Resources[gone]).toBeUndefined();
+    expect(Object.keys(stack.Resources).filter((name) => name.startsWith('TopicQueue'))).toEqual([]);
+  });
+
+  it('queue mode per topic: a queue per listed topic redriving to one DLQ; stream and publish may use <prefix>* only', () => {
+    const stack = stackOf(TOPIC_QUEUES);
+    const prefix = 'sse-relay-prod-topic-';
+    const template = { 'Fn::Sub': `https://sqs.\${AWS::Region}.\${AWS::URLSuffix}/\${AWS::AccountId}/${prefix}{topic}` };
+    for (const fn of ['Stream', 'Publish']) expect(variables(stack, fn)).toMatchObject({ SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template });
+    const queues = Object.values(stack.Resources).filter((r) => r.Type === 'AWS::SQS::Queue').map((r) => r.Properties);
+    const redrive = { deadLetterTargetArn: { 'Fn::GetAtt': ['TopicDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 };
+    expect(queues.filter((q) => q['RedrivePolicy'] !== undefined)).toEqual(['orders', 'invoices'].map((topic) => ({ QueueName: `${prefix}${topic}`, VisibilityTimeout: 30, RedrivePolicy: redrive })));
+    // The dead-letter queue is named outside the prefix: no stream can read it as a topic, no role may touch it.
+    expect(props(stack, 'TopicDeadLetterQueue')).toEqual({ QueueName: 'sse-relay-prod-topics-dlq', MessageRetentionPeriod: 1209600 });
+    expect('sse-relay-prod-topics-dlq'.startsWith(prefix)).toBe(false);
+    const pattern = { 'Fn::Sub': `arn:\${AWS::Partition}:sqs:\${AWS::Region}:\${AWS::AccountId}:${prefix}*` };
+    expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([
+      { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: pattern },
+    ]);
+    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: pattern }]);
+    for (const gone of ['EventsQueue', 'EventsDeadLetterQueue', 'EventsDeadLetterAlarm', 'IngestLambdaFunction']) expect(stack.Resources[gone]).toBeUndefined();
+    expect(stack.Outputs).toMatchObject({ TopicQueueUrlTemplate: { Value: template }, TopicDeadLetterQueueArn: { Value: { 'Fn::GetAtt': ['TopicDeadLetterQueue', 'Arn'] } } });
   });
 
   it('no statement anywhere has a * action or resource (bar the log streams of a function\'s own log group)', () => {
@@ -240,6 +271,9 @@ describe('least privilege, one role per function', () => {
           const resources = JSON.stringify(statement.Resource);
           if (statement.Action.every((a) => a.startsWith('logs:'))) {
             expect(resources).toMatch(new RegExp(`log-group:/aws/lambda/sse-relay-\\w+-${role.replace('Role', '').toLowerCase()}:\\*"`));
+          } else if (statement.Action.every((a) => a.startsWith('sqs:')) && resources.includes('*')) {
+            // sqsQueues=per-topic: the topic queues by their name prefix, the queues created later included.
+            expect([command, role, resources]).toEqual([command, role, expect.stringMatching(/:sqs:\$\{AWS::Region\}:\$\{AWS::AccountId\}:sse-relay-\w+-topic-\*"\}$/)]);
           } else {
             expect([command, role, resources]).not.toEqual([command, role, expect.stringContaining('*')]);
           }
@@ -273,6 +307,7 @@ describe('alarms', () => {
       'AWS/SQS/ApproximateNumberOfMessagesVisible/{"Fn::GetAtt":["IngestDeadLetterQueue","QueueName"]}',
     ]);
     expect(alarms(stackOf(QUEUE))).toContain('AWS/SQS/ApproximateNumberOfMessagesVisible/{"Fn::GetAtt":["EventsDeadLetterQueue","QueueName"]}');
+    expect(alarms(stackOf(TOPIC_QUEUES))).toContain('AWS/SQS/ApproximateNumberOfMessagesVisible/{"Fn::GetAtt":["TopicDeadLetterQueue","QueueName"]}');
   });
 });
 
@@ -282,6 +317,7 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     source: 'redis', redisUrlFrom: 'ssm:/r', redisUrl: '', authMode: 'jwt', jwtSecretFrom: 'secretsmanager:j', jwksUrl: '',
     allowedOrigin: 'https://app.example.com', streamVpc: 'none', publishVpc: 'none', ingestVpc: 'none', subnetIds: '', securityGroupIds: '',
     streamConcurrency: 100, ingestMaxConcurrency: 5, flushPaddingBytes: 0,
+    sqsQueues: 'shared', sqsQueuePrefix: 'sse-relay-prod-topic-', sqsTopics: '', topicDeadLetterQueue: 'sse-relay-prod-topics-dlq',
   };
 
   it.each([
@@ -303,9 +339,33 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
     [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
+    [{ source: 'sqs', sqsTopics: 'jobs' }, []],
+    [{ source: 'sqs', sqsTopics: 'orders, user-42' }, ['source=sqs with sqsQueues=shared and 2 topics (orders, user-42) loses messages']],
+    [{ source: 'sqs', sqsQueues: 'per-topic' }, []],
+    [{ source: 'sqs', sqsQueues: 'per-topic', sqsTopics: 'orders, user-42,' }, []],
+    [{ sqsQueues: 'per-topic' }, ['sqsQueues=per-topic and sqsTopics apply to source=sqs only']],
+    [{ sqsTopics: 'jobs' }, ['sqsQueues=per-topic and sqsTopics apply to source=sqs only']],
+    [{ sqsQueues: 'one-each' }, ['sqsQueues must be shared or per-topic']],
+    [{ source: 'sqs', sqsQueues: 'per-topic', sqsTopics: 'a.b' }, ['sqsTopics: "a.b" cannot name a queue']],
+    [{ source: 'sqs', sqsQueues: 'per-topic', sqsTopics: 'a,a' }, ['sqsTopics lists "a" twice']],
+    [{ source: 'sqs', sqsQueues: 'per-topic', sqsQueuePrefix: 'sse-relay-prod-' }, ['sqsQueuePrefix "sse-relay-prod-" also matches the dead-letter queue']],
+    [{ source: 'sqs', sqsQueues: 'per-topic', sqsQueuePrefix: 'events topic' }, ['sqsQueuePrefix must be 1 to 79 letters']],
+    [{ source: 'sqs', sqsQueues: 'per-topic', sqsQueuePrefix: 'p'.repeat(70), sqsTopics: 'a-long-topic' }, ['is longer than SQS\'s 80 characters']],
   ])('%j → %j', (change, expected) => {
     const found = problems({ ...valid, ...change });
     expect(found.length).toBe(expected.length);
     expected.forEach((start, i) => expect(found[i]).toContain(start));
+  });
+
+  it('names the fix when it refuses a shared queue with several topics', () => {
+    expect(problems({ ...valid, source: 'sqs', sqsTopics: 'a,b' })[0]).toMatch(/Set sqsQueues=per-topic/);
+  });
+
+  it('gives a topic\'s queue the same logical id whatever the order of sqsTopics (a reordered list replaces no queue)', () => {
+    const { topicQueueResources } = createRequire(import.meta.url)(join(REPO_ROOT, 'serverless', 'topic-queues.cjs')) as { topicQueueResources: (p: Record<string, unknown>) => Record<string, unknown> };
+    const ids = (topics: string): string[] => Object.keys(topicQueueResources({ ...valid, source: 'sqs', sqsQueues: 'per-topic', sqsTopics: topics })).sort();
+    expect(ids('a-b,a_b,c')).toEqual(ids('c,a_b,a-b'));
+    expect(ids('a-b,a_b,c')).toHaveLength(3);
+    expect(ids('a-b,a_b,c').every((id) => /^TopicQueue[A-Za-z0-9]+$/.test(id))).toBe(true);
   });
 });

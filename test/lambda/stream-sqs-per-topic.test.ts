@@ -70,8 +70,13 @@ async function acknowledge(url: string, topic: string, id: string): Promise<numb
   }
 }
 
-/** One browser per topic through the stream function; ROUNDS messages per topic through the publish function. */
-async function deliverThrough(layout: Layout): Promise<{ received: Map<string, string[]>; dead: string[]; ackStatuses: number[] }> {
+interface Delivery { received: Map<string, string[]>; dead: string[]; ackStatuses: number[]; noQueue: number[] }
+
+/**
+ * One browser per topic through the stream function; ROUNDS messages per topic through the publish function. Then a
+ * topic that has no queue, on both functions (`noQueue`: the statuses of publish and stream).
+ */
+async function deliverThrough(layout: Layout): Promise<Delivery> {
   const env = {
     ...sqs.env('', layout.env), AUTH_MODE: 'none', LOG_LEVEL: 'warn', RETRY_MS: '100', SQS_WAIT_SECONDS: '1',
     QUEUE_ACK: 'client', QUEUE_PREFETCH: '3', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
@@ -102,7 +107,10 @@ async function deliverThrough(layout: Layout): Promise<{ received: Map<string, s
     const ackStatuses = await Promise.all(acks);
     // Acknowledged messages are deleted; whatever was not delivered has reached the dead-letter queue.
     await waitFor(() => layout.queues.every((queue) => bodies(queue).length === 0), 'every queue emptied', { timeoutMs: 10_000, everyMs: 50 });
-    return { received, dead: dead(), ackStatuses };
+    const opened = await fetch(`${stream.url}/events?topic=no-queue`);
+    await opened.body?.cancel();
+    const noQueue = [(await publish(publisher.url, { topic: 'no-queue', data: 'x' })).status, opened.status];
+    return { received, dead: dead(), ackStatuses, noQueue };
   } finally {
     for (const source of sources) source.close();
     await Promise.all([stream.stop(), publisher.stop()]);
@@ -111,11 +119,13 @@ async function deliverThrough(layout: Layout): Promise<{ received: Map<string, s
 
 describe('Lambda queue mode, one browser (one sandbox) per topic', () => {
   it(`sqsQueues=per-topic: ${TOPICS.length} topics × ${ROUNDS} messages, every message delivered to its topic, none dead-lettered`, async () => {
-    const { received, dead, ackStatuses } = await deliverThrough(perTopicLayout());
+    const { received, dead, ackStatuses, noQueue } = await deliverThrough(perTopicLayout());
     console.log(`per-topic queues: ${TOPICS.length} sandboxes, ${[...received.values()].flat().length} of ${TOPICS.length * ROUNDS} delivered, ${dead.length} in the DLQ`);
     expect(dead).toEqual([]);
     for (const topic of TOPICS) expect(received.get(topic)).toEqual(Array.from({ length: ROUNDS }, (_, round) => `${topic}:${round}`));
     expect(ackStatuses.filter((status) => status !== 200)).toEqual([]);
+    // A topic whose queue was never created: refused on both functions (503 source_unavailable), never a silent drop.
+    expect(noQueue).toEqual([503, 503]);
   }, 120_000);
 
   it('control, sqsQueues=shared with the same browsers: the sandboxes release each other\'s messages into the DLQ', async () => {
