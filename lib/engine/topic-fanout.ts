@@ -128,17 +128,20 @@ export class TopicFanout {
    * What a connection resuming after `after` must replay of `topic` before its live frames (which follow `until`): from
    * the messages this process holds when they cover it, from the source otherwise. A cursor past `until` (another
    * instance's feed delivered it first) costs one source read to tell "not here yet" from "not in the source at all":
-   * in the first case the connection skips the live frames it already has.
+   * in the first case the connection skips the live frames it already has. In the second (a memory source restarted,
+   * so positions began again) the client missed what the source holds now: the source's replay says so (`gap`, hence
+   * the reset event) and returns it, and the live frames after `until` are given after all.
    */
   async replay(connection: Connection, topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
     const order = comparePositions(after, until);
     if (order > 0) {
-      // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through. A cursor the source
-      // never issued (a memory source restarted, so positions began again) is then given its live frames after all.
+      // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through.
       connection.skipLiveUntil(topic, after);
-      if (comparePositions(after, await this.source.head(topic)) > 0) connection.skipLiveUntil(topic, '0');
+      if (comparePositions(after, await this.source.head(topic)) <= 0) return { messages: [], gap: false };
+      connection.skipLiveUntil(topic, '0');
+      return this.source.replay(topic, after, until, limit);
     }
-    if (order >= 0) return { messages: [], gap: false };
+    if (order === 0) return { messages: [], gap: false };
     const held = this.topics.get(topic)?.recent?.between(after, until, limit);
     if (held !== undefined) {
       this.metrics.inc('sse_replays_from_memory_total');

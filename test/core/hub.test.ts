@@ -97,6 +97,23 @@ describe('Hub and session loop', () => {
     await hub.close();
   });
 
+  it('resumes a cursor from before a restart (newer than anything the source issued) with the reset, then all it holds', async () => {
+    const { source, open, hub } = setup();
+    const before = open(['a']); // the topic is live in this process, as on a restarted server with the demo page open
+    await settle();
+    await source.publish('a', { data: 'new-1' });
+    await source.publish('a', { data: 'new-2' });
+    await settle();
+    const { sink } = open(['a'], [['a', '57']]);
+    await settle();
+    await source.publish('a', { data: 'new-3' });
+    await settle();
+    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
+    expect(sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
+    expect(before.sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
+    await hub.close();
+  });
+
   it('bounds replay to replayMax, signalling the skip with the reset event', async () => {
     const { source, open, hub } = setup({}, 2);
     for (let i = 1; i <= 5; i++) await source.publish('a', { data: String(i) });
