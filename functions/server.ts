@@ -130,13 +130,22 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   logger.info({ port: running.port, source: config.server.source, auth: config.auth.mode }, `sse-relay listening on ${url}`);
   if (config.server.demo) logger.warn({}, `demo mode: auth is ${config.auth.mode === 'none' ? 'OFF' : 'on'}, sample events on topic "demo"; open ${url}`);
   let stopping = false;
+  let interrupts = 0;
   const onSignal = (signal: string): void => {
+    // A second Ctrl-C is a person who will not wait for the drain: the process ends at once, as 130 (128 + SIGINT)
+    // says. Only a second SIGINT: a repeated SIGTERM (an orchestrator, or a cluster primary passing on the first
+    // Ctrl-C) lets the drain go on.
+    if (signal === 'SIGINT' && ++interrupts === 2) {
+      logger.warn({ signal, connections: running.app.hub.connections.size }, 'second SIGINT: exiting without finishing the drain');
+      process.exit(130);
+    }
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'draining');
-    // Whatever happens, the process is gone EXIT_MARGIN_MS after its drain window (the grace period covers the largest).
     const pace = { minimumMs: config.server.shutdownDrainMs, ratePerSecond: config.server.drainRatePerSecond };
-    setTimeout(() => process.exit(1), drainWindowMs(running.app.hub.connections.size, pace) + EXIT_MARGIN_MS).unref();
+    const windowMs = drainWindowMs(running.app.hub.connections.size, pace);
+    logger.info({ signal, windowMs }, signal === 'SIGINT' ? 'draining; Ctrl-C again to exit at once' : 'draining');
+    // Whatever happens, the process is gone EXIT_MARGIN_MS after its drain window (the grace period covers the largest).
+    setTimeout(() => process.exit(1), windowMs + EXIT_MARGIN_MS).unref();
     running.stop().then(() => process.exit(0), () => process.exit(1));
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));

@@ -1,6 +1,7 @@
 import { expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { startServerProcess } from '../support/server-process.js';
 import { SseReader } from '../support/sse-reader.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -27,5 +28,28 @@ it('on SIGTERM fails readiness first, ends every stream with a retry, and exits 
     expect(Date.now() - signalledAt).toBeLessThan(3_000);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+it('on a second SIGINT (Ctrl-C twice) exits at once with 130 instead of waiting for the drain; a second SIGTERM does not', async () => {
+  const start = () => startServerProcess({ SHUTDOWN_DRAIN_MS: '60000' });
+  const interrupted = await start();
+  const terminated = await start();
+  try {
+    for (const server of [interrupted, terminated]) await new SseReader(`${server.url}/events?topic=a`).until((r) => r.retries.length === 1);
+    await interrupted.kill('SIGINT', false);
+    await terminated.kill('SIGTERM', false);
+    for (const server of [interrupted, terminated]) {
+      await waitFor(async () => (await fetch(`${server.url}/readyz`)).status === 503, 'draining', { timeoutMs: 5_000, everyMs: 10 });
+    }
+    await interrupted.kill('SIGINT', false);
+    await terminated.kill('SIGTERM', false);
+    // Well inside the 60 s drain window: only the Ctrl-C'd process is gone.
+    const code = await waitFor(() => Promise.race([interrupted.exited, Promise.resolve(undefined)]), 'exit after the second SIGINT', { timeoutMs: 10_000 });
+    expect(code).toBe(130);
+    expect((await fetch(`${terminated.url}/readyz`)).status).toBe(503);
+  } finally {
+    await interrupted.kill('SIGKILL');
+    await terminated.kill('SIGKILL');
   }
 });
