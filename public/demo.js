@@ -2,6 +2,7 @@ import { RelayClient } from '/sse-client.js';
 
 const MAX_CARDS = 20;
 const MAX_ALERTS = 5;
+const TOPIC = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const params = new URLSearchParams(window.location.search);
 const topic = params.get('topic') ?? 'demo';
 const $ = (id) => document.getElementById(id);
@@ -53,6 +54,12 @@ function showAlert(data, event) {
 }
 
 $('topic').textContent = topic;
+// The footer's commands name this page's own address, so they work when copied. A topic from the address bar goes
+// into the shell command only when it is a valid topic (no quote can then break out of it).
+const shown = TOPIC.test(topic) ? topic : 'demo';
+$('subscribe-example').textContent = `GET /events?topic=${shown}`;
+$('publish-example').textContent = `curl -XPOST ${window.location.origin}/publish -H 'content-type: application/json' ` +
+  `-d '{"topic":"${shown}","event":"record","data":{"name":"you","count":1}}'`;
 const client = new RelayClient('/events', { topics: [topic] });
 client.on('record', showRecord).on('message', showRecord).on('system-alert', showAlert);
 client.onstate = (state, detail) => {

@@ -1,4 +1,6 @@
 import { afterAll, expect, test } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,6 +47,13 @@ test('the demo page renders records and alerts as text, and a screenshot is writ
   expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
   expect(await page.locator('#state').textContent()).toBe('open');
   expect(Number(await page.locator('#count').textContent())).toBeGreaterThanOrEqual(names.length + 1);
+
+  // The footer's publish command works as shown, copied into a shell: it names this page's own address.
+  const command = await page.locator('#publish-example').textContent({ timeout: 5_000 });
+  expect(command).toContain(`http://127.0.0.1:${nginx.port}/publish`);
+  const { stdout } = await promisify(execFile)('sh', ['-c', `${command ?? ''} -sS -w ' %{http_code}'`], { timeout: 10_000 });
+  expect(stdout).toMatch(/^\{"id":"\d+"\} 202$/);
+  await page.locator('#cards .card', { hasText: 'you' }).first().waitFor({ timeout: 5_000 });
 
   // Wait for the card animation to finish so the picture shows the settled page.
   await page.waitForTimeout(400);
