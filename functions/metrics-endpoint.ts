@@ -3,6 +3,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
 import type { Config } from '../lib/config/index.js';
 import type { Metrics } from '../lib/metrics.js';
+import { listenOn } from './listen.js';
 import type { Source, SourceMemory } from '../lib/source.js';
 
 /** The Prometheus registry of the container: every relay metric, process metrics, and source probes. */
@@ -44,7 +45,7 @@ export async function startMetricsListener(render: Exposition, port: number, hos
       () => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"internal"}'),
     );
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  await listenOn(server, { port, host, variable: 'METRICS_PORT' });
   return server;
 }
 

@@ -17,6 +17,7 @@ import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
 import { buildRegistry, shareMetricsWithPrimary, startMetricsListener } from './metrics-endpoint.js';
 import { exposition } from '../lib/adapters/prometheus.js';
+import { listenOn } from './listen.js';
 import { loadAssets } from './load-assets.js';
 import { createLogger } from './logger.js';
 import { resolveSecretRefs } from './resolve-secrets.js';
@@ -82,7 +83,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   server.keepAliveTimeout = 65_000;
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
   // An explicit accept queue: Node's default of 511 overflows when a drained pod's clients all arrive (issue #19).
-  await new Promise<void>((resolve) => server.listen({ port: config.server.port, host: config.server.host, backlog: config.server.listenBacklog }, resolve));
+  await listenOn(server, { port: config.server.port, host: config.server.host, backlog: config.server.listenBacklog, variable: 'PORT' });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const stop = async (): Promise<void> => {
@@ -115,9 +116,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     // AUTH_JWT_SECRET_FROM / REDIS_URL_FROM (SSM, Secrets Manager) are read once, here.
     config = loadConfig(await resolveSecretRefs(env));
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    bootLogger().error({ variable: error.variable }, `sse-relay: configuration error: ${error.message}`);
-    process.exit(1);
+    exitOnConfigError(error);
   }
   const workers = workerCount(config.server.workers);
   if (workers > 1 && cluster.isPrimary) {
@@ -125,7 +124,8 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     return;
   }
   const logger = cluster.isWorker ? createLogger(config.server.logLevel).child({ worker: cluster.worker?.id }) : createLogger(config.server.logLevel);
-  const running = await startServer(config, logger, { clusterWorker: cluster.isWorker });
+  // A port or host this process cannot have is a configuration error too (listen.ts), told the same way.
+  const running = await startServer(config, logger, { clusterWorker: cluster.isWorker }).catch(exitOnConfigError);
   const url = `http://localhost:${running.port}/`;
   logger.info({ port: running.port, source: config.server.source, auth: config.auth.mode }, `sse-relay listening on ${url}`);
   if (config.server.demo) logger.warn({}, `demo mode: auth is ${config.auth.mode === 'none' ? 'OFF' : 'on'}, sample events on topic "demo"; open ${url}`);
@@ -150,6 +150,13 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+/** Ends the start of the process with the message of a ConfigError (naming the variable and the fix); rethrows others. */
+function exitOnConfigError(error: unknown): never {
+  if (!(error instanceof ConfigError)) throw error;
+  bootLogger().error({ variable: error.variable }, `sse-relay: configuration error: ${error.message}`);
+  process.exit(1);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer, type AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
 import { signToken } from '../../publisher/index.js';
 import { CLI_JS, runCli, startCli } from '../support/cli-process.js';
@@ -118,6 +119,27 @@ describe('publish and tail', () => {
 });
 
 describe('serve', () => {
+  it('a port already taken, or a HOST that is not this machine, stops the start naming the variable and the fix', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = String((holder.address() as AddressInfo).port);
+      const taken = await runCli(['serve', '--demo', '--port', port], { HOST: '127.0.0.1' });
+      expect(taken.code).toBe(1);
+      expect(taken.stdout + taken.stderr).toMatch(new RegExp(`configuration error: PORT: port ${port} on 127\\.0\\.0\\.1 is already in use; .*set PORT to a free port`));
+      const metrics = await runCli(['serve', '--demo', '--port', '0'], { HOST: '127.0.0.1', METRICS_PORT: port });
+      expect(metrics.code).toBe(1);
+      expect(metrics.stdout + metrics.stderr).toMatch(/configuration error: METRICS_PORT: .* is already in use/);
+      // 192.0.2.1 (TEST-NET-1) is never an address of this machine: the bind fails at once, nothing is sent.
+      const foreign = await runCli(['serve', '--demo', '--port', '0'], { HOST: '192.0.2.1' });
+      expect(foreign.code).toBe(1);
+      expect(foreign.stdout + foreign.stderr).toMatch(/configuration error: HOST: 192\.0\.2\.1 is not an address of this machine/);
+      for (const run of [taken, metrics, foreign]) expect(run.stdout + run.stderr).not.toMatch(/Unhandled 'error' event|\n\s+at /);
+    } finally {
+      holder.close();
+    }
+  });
+
   it('runs the server (demo mode with --demo) and stops cleanly on SIGTERM', async () => {
     const server = await startServerProcess({ AUTH_MODE: 'none', SHUTDOWN_DRAIN_MS: '200' }, 10_000, [CLI_JS, 'serve', '--demo', '--port', '0']);
     try {
