@@ -143,7 +143,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
     stopping = true;
     const pace = { minimumMs: config.server.shutdownDrainMs, ratePerSecond: config.server.drainRatePerSecond };
     const windowMs = drainWindowMs(running.app.hub.connections.size, pace);
-    logger.info({ signal, windowMs }, signal === 'SIGINT' ? 'draining; Ctrl-C again to exit at once' : 'draining');
+    logger.info({ signal }, signal === 'SIGINT' ? 'draining; Ctrl-C again to exit at once' : 'draining');
     // Whatever happens, the process is gone EXIT_MARGIN_MS after its drain window (the grace period covers the largest).
     setTimeout(() => process.exit(1), windowMs + EXIT_MARGIN_MS).unref();
     running.stop().then(() => process.exit(0), () => process.exit(1));
