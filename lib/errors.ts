@@ -7,7 +7,7 @@ export const ERROR_CODES = {
   invalid_topic: { status: 400, message: 'a topic is missing or does not match the topic pattern' },
   invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
   invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix' },
-  invalid_body: { status: 400, message: 'the publish body is not JSON of the form {topic, data, event?, id?}' },
+  invalid_body: { status: 400, message: 'the publish body is not JSON of the form {topic, data, event?, id?} (no other field)' },
   unsupported_message: { status: 400, message: 'the source cannot store this message as it is (SQS: empty data, or characters SQS refuses such as U+0001 or U+FFFE)' },
   too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS' },
   unauthorized: { status: 401, message: 'no valid token was presented' },

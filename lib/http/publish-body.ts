@@ -11,8 +11,10 @@ export interface PublishRequest {
 /** Deepest nesting of arrays and objects a publish body may have (deeper JSON could exhaust the stack when re-encoded). */
 export const MAX_JSON_DEPTH = 64;
 
+const BODY_FIELDS: ReadonlySet<string> = new Set(['topic', 'data', 'event', 'id']);
+
 /**
- * Parses `{ topic, data, event?, id? }`. `data` may be a string (sent as is) or any other JSON value (sent as its JSON
+ * Parses `{ topic, data, event?, id? }` (and nothing else). `data` may be a string (sent as is) or any other JSON value (sent as its JSON
  * text). `id` is an idempotency key. Every failure is a RelayError whose code names what was wrong; the field rules are
  * the ones every source applies (lib/sse/field-rules.ts).
  */
@@ -33,6 +35,9 @@ export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): Pub
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new RelayError('invalid_body', 'body must be a JSON object {topic, data, event?, id?}');
   }
+  // A misspelt field (`evnet`) would otherwise publish a plain `message` quietly: name it instead.
+  const unknown = Object.keys(value).find((key) => !BODY_FIELDS.has(key));
+  if (unknown !== undefined) throw new RelayError('invalid_body', `unknown field ${JSON.stringify(unknown.slice(0, 64))}: a publish body has topic, data, event and id only`);
   const { topic, data, event, id } = value as Record<string, unknown>;
   if (typeof topic !== 'string') throw new RelayError('invalid_topic', 'topic must be a string');
   fail(topicProblem(topic));

@@ -30,6 +30,7 @@ const CASES: [string, string, string, RequestInit, number, string][] = [
   ['publish LF in event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":"a\\nid: 9"}' }, 400, 'invalid_event_field'],
   ['publish NUL in id', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","id":"k\\u0000"}' }, 400, 'invalid_event_field'],
   ['publish numeric event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":5}' }, 400, 'invalid_body'],
+  ['publish a misspelt field', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","evnet":"created"}' }, 400, 'invalid_body'],
   ['publish body too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(2000) }) }, 413, 'body_too_large'],
   ['publish message too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(101) }) }, 413, 'message_too_large'],
   ['publish invalid UTF-8', 'POST', '/publish', { headers: json, body: Buffer.from([0x7b, 0xff, 0x7d]) }, 400, 'invalid_body'],
