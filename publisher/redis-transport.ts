@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
-import { APPEND_WITH_TTL, PUBLISH_ONCE_SCRIPT } from '../lib/sources/redis/stream.js';
+import { appendCommand } from '../lib/sources/redis/stream-append.js';
 import { StreamTtlRenewals } from '../lib/sources/redis/stream-ttl.js';
 import { ReplicatedWriter } from '../lib/sources/redis/replication.js';
 import { isRelayError } from '../lib/errors.js';
@@ -124,22 +124,12 @@ interface StreamWriter {
   renewals: StreamTtlRenewals;
 }
 
-/** One append, in one command as the relay's own publish: XADD, or a script that also renews the TTL or checks the id. */
+/** One append, in the one command the relay's own publish sends (lib/sources/redis/stream-append.ts). */
 async function appendToStream(writer: StreamWriter, message: CheckedMessage): Promise<Published> {
-  const { run, keys, maxLen, idempotencyTtlSeconds, renewals } = writer;
-  const stream = keys.stream(message.topic);
+  const { run, keys, renewals } = writer;
   const ttl = renewals.due(message.topic) ? writer.streamTtlSeconds : 0;
-  let id: unknown;
-  if (message.id !== undefined) {
-    // The idempotency marker of docs/redis.md, the same key POST /publish uses.
-    const marker = keys.marker(message.topic, message.id);
-    id = await run('EVAL', PUBLISH_ONCE_SCRIPT, 2, stream, marker, maxLen, idempotencyTtlSeconds, message.event, message.data, message.id, ttl);
-  } else if (ttl > 0) {
-    id = await run('EVAL', APPEND_WITH_TTL, 1, stream, maxLen, message.event, message.data, ttl);
-  } else {
-    id = await run('XADD', stream, 'MAXLEN', '~', maxLen, '*', 'event', message.event, 'data', message.data);
-  }
-  if (id === null || id === undefined) throw new Error(`XADD ${stream} returned no id`);
+  const id = await run(...appendCommand(keys, message.topic, { event: message.event, data: message.data, key: message.id }, writer, ttl));
+  if (id === null || id === undefined) throw new Error(`XADD ${keys.stream(message.topic)} returned no id`);
   if (ttl > 0) renewals.renewed(message.topic);
   return { id: String(id) };
 }

@@ -10,6 +10,7 @@ import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
 import { readStreamInfo } from './stream-info.js';
 import { StreamTtlRenewals } from './stream-ttl.js';
 import { StreamKeys } from './stream-keys.js';
+import { appendCommand, type AppendCommand } from './stream-append.js';
 
 /** Settings of SOURCE=redis; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisStreamSettings extends RedisFeedSettings {
@@ -27,25 +28,6 @@ export interface RedisStreamSettings extends RedisFeedSettings {
 
 /** How long /readyz waits for PING, ms. */
 const READY_TIMEOUT_MS = 1_000;
-
-// The check and the append are one atomic step: two publishes with the same key can never both append. KEYS: stream,
-// marker. ARGV: maxlen, ttl seconds (of the marker), event, data, key, and optionally the stream's TTL in seconds
-// (REDIS_STREAM_TTL_S; absent or 0 = leave the stream's expiry alone). Returns the stream id (the first one for a
-// repeated key).
-export const PUBLISH_ONCE_SCRIPT = `
-local earlier = redis.call('GET', KEYS[2])
-if earlier then return earlier end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[3], 'data', ARGV[4], 'key', ARGV[5])
-redis.call('SET', KEYS[2], id, 'EX', ARGV[2])
-local streamTtl = tonumber(ARGV[6] or '0')
-if streamTtl > 0 then redis.call('EXPIRE', KEYS[1], streamTtl) end
-return id`;
-
-// XADD and the stream's TTL renewal in one step (REDIS_STREAM_TTL_S; ARGV[4] seconds).
-export const APPEND_WITH_TTL = `
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event', ARGV[2], 'data', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-return id`;
 
 // Redis answers a write over maxmemory under noeviction with "OOM command not allowed when used memory > 'maxmemory'"
 // (inside a script too); a MULTI would fail with EXECABORT and the OOM replies in `previousErrors`.
@@ -109,30 +91,20 @@ export class RedisStreamSource implements BroadcastSource {
   // and, with an idempotency key, checks and sets the marker.
   private async append(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
     const redis = await connected(this.command);
-    const [command, ...args] = this.appendCommand(topic, event, message, renewTtl);
-    const reply = command === 'xadd' ? await redis.xadd(...(args as [string, 'MAXLEN', '~', number, '*', ...string[]])) : await redis.eval(...(args as [string, number, ...(string | number)[]]));
+    const reply = await redis.call(...this.appendCommand(topic, event, message, renewTtl));
     return reply === null || reply === undefined ? null : String(reply);
+  }
+
+  private appendCommand(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): AppendCommand {
+    return appendCommand(this.keys, topic, { event, data: message.data, key: message.key }, this.settings, renewTtl ? this.settings.streamTtlSeconds : 0);
   }
 
   // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
   private async appendReplicated(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
     const { connection, writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
     await connected(connection);
-    const [command, ...args] = this.appendCommand(topic, event, message, renewTtl);
-    const reply = await writer.write((pipeline) => void pipeline.call(command === 'xadd' ? 'XADD' : 'EVAL', ...args));
+    const reply = await writer.write((pipeline) => void pipeline.call(...this.appendCommand(topic, event, message, renewTtl)));
     return reply === null || reply === undefined ? null : String(reply);
-  }
-
-  /** The one command of an append: `xadd` with its arguments, or `eval` of a script with its keys and arguments. */
-  private appendCommand(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): ['xadd' | 'eval', ...(string | number)[]] {
-    const { maxLen, idempotencyTtlSeconds, streamTtlSeconds } = this.settings;
-    const key = this.key(topic);
-    const ttl = renewTtl ? streamTtlSeconds : 0;
-    if (message.key !== undefined) {
-      return ['eval', PUBLISH_ONCE_SCRIPT, 2, key, this.keys.marker(topic, message.key), maxLen, idempotencyTtlSeconds, event, message.data, message.key, ttl];
-    }
-    if (ttl === 0) return ['xadd', key, 'MAXLEN', '~', maxLen, '*', 'event', event, 'data', message.data];
-    return ['eval', APPEND_WITH_TTL, 1, key, maxLen, event, message.data, ttl];
   }
 
   /** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */
