@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
-import { ListKeys, PUSH_ONCE_SCRIPT } from '../lib/sources/redis/list-keys.js';
+import { ListKeys, pushCommand } from '../lib/sources/redis/list-keys.js';
 import { appendCommand } from '../lib/sources/redis/stream-append.js';
 import { StreamTtlRenewals } from '../lib/sources/redis/stream-ttl.js';
 import { ReplicatedWriter } from '../lib/sources/redis/replication.js';
@@ -70,12 +70,8 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
       send: async (message) => {
         const id = randomUUID();
         const item = encodeListEnvelope({ event: message.event, data: message.data, id });
-        if (message.id === undefined) {
-          await run('LPUSH', keys.queue(message.topic), item);
-          return { id };
-        }
-        const stored = await run('EVAL', PUSH_ONCE_SCRIPT, 2, keys.queue(message.topic), keys.marker(message.topic, message.id), item, id, idempotencyTtlSeconds);
-        return { id: String(stored) };
+        const stored = await run(...pushCommand(keys, message.topic, item, id, message.id, idempotencyTtlSeconds));
+        return { id: message.id === undefined ? id : String(stored) };
       },
     };
   }

@@ -123,6 +123,17 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
 return ARGV[2]`;
 
 /**
+ * The one command that enqueues `item` (whose envelope id is `id`) on `topic`, as the relay's publish and the producer
+ * library's Redis transport both send it: LPUSH, or with an idempotency `key` PUSH_ONCE_SCRIPT, which answers the id
+ * of the first item pushed with that key.
+ */
+export function pushCommand(keys: ListKeys, topic: string, item: string, id: string, key: string | undefined, idempotencyTtlSeconds: number): [command: 'LPUSH' | 'EVAL', ...args: (string | number)[]] {
+  const queue = keys.queue(topic);
+  if (key === undefined) return ['LPUSH', queue, item];
+  return ['EVAL', PUSH_ONCE_SCRIPT, 2, queue, keys.marker(topic, key), item, id, idempotencyTtlSeconds];
+}
+
+/**
  * Puts an item back at the consuming end of its queue, but only if it is still in the processing list: an item that
  * was acknowledged elsewhere, or already moved back by a recovery pass, must not come back a second time.
  * KEYS: processing, queue. ARGV: item. Returns 1 when moved, 0 otherwise.

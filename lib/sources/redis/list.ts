@@ -6,7 +6,7 @@ import { connected, openRedisConnection, pause, targetOf, type RedisClient, type
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
-import { ACK_BY_HASH_SCRIPT, ListKeys, PUSH_ONCE_SCRIPT, RECOVER_SCRIPT } from './list-keys.js';
+import { ACK_BY_HASH_SCRIPT, ListKeys, pushCommand, RECOVER_SCRIPT } from './list-keys.js';
 import { BlockingPool } from './list-pool.js';
 import { ListSubscription } from './list-subscription.js';
 import { ListTaker, type TakerContext } from './list-taker.js';
@@ -85,23 +85,16 @@ export class RedisListSource implements QueueSource {
   async publish(topic: string, message: OutgoingMessage): Promise<{ id: string }> {
     const id = randomUUID();
     const item = encodeListEnvelope({ event: message.event ?? 'message', data: message.data, id });
-    const queue = this.keys.queue(topic);
-    const ttl = this.settings.idempotencyTtlSeconds;
-    const marker = message.key === undefined ? undefined : this.keys.marker(topic, message.key);
+    const command = pushCommand(this.keys, topic, item, id, message.key, this.settings.idempotencyTtlSeconds);
+    let stored: unknown;
     if (this.replicated !== undefined) {
       await connected(this.replicated.connection);
-      const stored = await this.replicated.writer.write((pipeline) => {
-        if (marker === undefined) pipeline.lpush(queue, item);
-        else pipeline.eval(PUSH_ONCE_SCRIPT, 2, queue, marker, item, id, ttl);
-      });
-      return { id: marker === undefined ? id : String(stored) };
+      stored = await this.replicated.writer.write((pipeline) => void pipeline.call(...command));
+    } else {
+      stored = await (await connected(this.command)).call(...command);
     }
-    const redis = await connected(this.command);
-    if (marker === undefined) {
-      await redis.lpush(queue, item);
-      return { id };
-    }
-    return { id: String(await redis.eval(PUSH_ONCE_SCRIPT, 2, queue, marker, item, id, ttl)) };
+    // With a key, the script answers the id of the first item pushed with it (a repeated publish stores nothing).
+    return { id: message.key === undefined ? id : String(stored) };
   }
 
   async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
