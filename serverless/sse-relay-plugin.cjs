@@ -152,7 +152,7 @@ class SseRelayPlugin {
     }
     if (p.source === 'sqs' && p.sqsQueues === 'shared' && topicList(p).length === 0) {
       // Not detectable here: which topics the browsers will read. Said at every package, with the way to have it checked.
-      this.serverless.cli.log('sse-relay: source=sqs with one shared queue is safe only while every browser reads the same topic: browsers of different topics make their sandboxes release each other\'s messages into the dead-letter queue. Name the topic (sqsTopics=<topic>) to have it checked, or use sqsQueues=per-topic (docs/lambda.md, "Queue mode")');
+      this.serverless.cli.log('sse-relay: source=sqs with one shared queue is safe only while every browser reads the same topic: browsers of different topics make their sandboxes release each other\'s messages into the dead-letter queue. Name the topic (sqsTopics=<topic>): every other topic is then refused with 400 (SQS_QUEUE_TOPICS); or use sqsQueues=per-topic (docs/lambda.md, "Queue mode")');
     }
     this.apply(service, p);
   }

@@ -21,11 +21,13 @@ export function requireRedisTopology(redis: RedisConfig, purpose: string): Redis
 
 /**
  * Where SOURCE=sqs reads: one queue per topic when SQS_QUEUE_URL_TEMPLATE is set (it takes precedence), else the one
- * SQS_QUEUE_URL. Throws a ConfigError naming SQS_QUEUE_URL when neither is set.
+ * SQS_QUEUE_URL; `topics` are SQS_QUEUE_TOPICS (undefined: any). Throws a ConfigError naming SQS_QUEUE_URL when neither
+ * is set.
  */
-export function requireSqsQueues(sqs: SqsConfig): { kind: 'shared'; url: string } | { kind: 'per-topic'; template: string } {
-  if (sqs.queueUrlTemplate !== undefined) return { kind: 'per-topic', template: sqs.queueUrlTemplate };
-  if (sqs.queueUrl !== undefined) return { kind: 'shared', url: sqs.queueUrl };
+export function requireSqsQueues(sqs: SqsConfig): ({ kind: 'shared'; url: string } | { kind: 'per-topic'; template: string }) & { topics: readonly string[] | undefined } {
+  const topics = sqs.queueTopics;
+  if (sqs.queueUrlTemplate !== undefined) return { kind: 'per-topic', template: sqs.queueUrlTemplate, topics };
+  if (sqs.queueUrl !== undefined) return { kind: 'shared', url: sqs.queueUrl, topics };
   throw new ConfigError('SQS_QUEUE_URL', 'set for SOURCE=sqs (or SQS_QUEUE_URL_TEMPLATE containing {topic})', '');
 }
 

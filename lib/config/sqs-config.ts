@@ -9,6 +9,11 @@ export interface SqsConfig {
   queueUrl: string | undefined;
   /** Queue URL with `{topic}` in it, e.g. `https://sqs.eu-west-1.amazonaws.com/123/events-{topic}`. */
   queueUrlTemplate: string | undefined;
+  /**
+   * The only topics the queues serve, or undefined for any. On a shared queue a stream of another topic would receive
+   * and release the served topic's messages until the redrive policy dead-letters them, so such a request is refused.
+   */
+  queueTopics: readonly string[] | undefined;
   /** Long-poll wait of each receive, seconds, 0–20 (0 = short polling: each receive answers at once). */
   waitSeconds: number;
   /** Visibility timeout given to received messages, seconds. */
@@ -30,6 +35,7 @@ export function readSqsConfig(env: EnvReader): SqsConfig {
   return {
     queueUrl: env.url('SQS_QUEUE_URL', ['https:', 'http:']),
     queueUrlTemplate: env.optionalString('SQS_QUEUE_URL_TEMPLATE'),
+    queueTopics: readQueueTopics(env),
     waitSeconds: env.integer('SQS_WAIT_SECONDS', D.SQS_WAIT_SECONDS.value, 0, 20),
     visibilityTimeoutSeconds: env.integer('SQS_VISIBILITY_TIMEOUT_S', D.SQS_VISIBILITY_TIMEOUT_S.value, 1, 43_200),
     region: env.optionalString('AWS_REGION'),
@@ -37,6 +43,13 @@ export function readSqsConfig(env: EnvReader): SqsConfig {
     ingestTopic: readIngestTopic(env),
     batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs,
   };
+}
+
+function readQueueTopics(env: EnvReader): string[] | undefined {
+  const topics = env.list('SQS_QUEUE_TOPICS');
+  const bad = topics.find((topic) => !isValidTopic(topic));
+  if (bad !== undefined) throw new ConfigError('SQS_QUEUE_TOPICS', 'comma-separated topic names (letters, digits, _ . : -, up to 128 each)', bad);
+  return topics.length === 0 ? undefined : topics;
 }
 
 function readIngestTopic(env: EnvReader): string | undefined {

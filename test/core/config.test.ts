@@ -56,6 +56,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   REDIS_STREAM_TTL_S: { valid: '3600', read: (c) => c.redis.streamTtlSeconds, expected: 3600, invalid: '1d' },
   SQS_QUEUE_URL: { valid: 'https://sqs.eu-west-1.amazonaws.com/1/q', read: (c) => c.sqs.queueUrl, expected: 'https://sqs.eu-west-1.amazonaws.com/1/q', invalid: 'q' },
   SQS_QUEUE_URL_TEMPLATE: { valid: 'https://sqs/1/ev-{topic}', read: (c) => c.sqs.queueUrlTemplate, expected: 'https://sqs/1/ev-{topic}', invalid: 'https://sqs/1/ev' },
+  SQS_QUEUE_TOPICS: { valid: 'orders, user:42', read: (c) => c.sqs.queueTopics, expected: ['orders', 'user:42'], invalid: 'orders,no spaces' },
   SQS_WAIT_SECONDS: { valid: '5', read: (c) => c.sqs.waitSeconds, expected: 5, invalid: '21' },
   SQS_VISIBILITY_TIMEOUT_S: { valid: '60', read: (c) => c.sqs.visibilityTimeoutSeconds, expected: 60, invalid: '0' },
   AWS_REGION: { valid: 'eu-west-1', read: (c) => c.sqs.region, expected: 'eu-west-1' },

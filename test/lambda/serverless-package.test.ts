@@ -233,6 +233,9 @@ describe('least privilege, one role per function', () => {
     const stack = stackOf(QUEUE);
     expect(variables(stack, 'Stream')['SQS_QUEUE_URL']).toEqual({ Ref: 'EventsQueue' });
     expect(variables(stack, 'Publish')['SQS_QUEUE_URL']).toEqual({ Ref: 'EventsQueue' });
+    // The documented shared-queue command names its one topic: both functions refuse every other (SQS_QUEUE_TOPICS).
+    expect(QUEUE).toContain('sqsTopics=jobs');
+    for (const fn of ['Stream', 'Publish']) expect(variables(stack, fn)['SQS_QUEUE_TOPICS']).toBe('jobs');
     const queue = { 'Fn::GetAtt': ['EventsQueue', 'Arn'] };
     expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([
       { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: queue },
@@ -247,7 +250,8 @@ describe('least privilege, one role per function', () => {
     const stack = stackOf(TOPIC_QUEUES);
     const prefix = 'sse-relay-prod-topic-';
     const template = { 'Fn::Sub': `https://sqs.\${AWS::Region}.\${AWS::URLSuffix}/\${AWS::AccountId}/${prefix}{topic}` };
-    for (const fn of ['Stream', 'Publish']) expect(variables(stack, fn)).toMatchObject({ SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template });
+    // Queues of topics outside sqsTopics may be created by hand (docs/lambda.md), so no topic is refused here.
+    for (const fn of ['Stream', 'Publish']) expect(variables(stack, fn)).toMatchObject({ SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template, SQS_QUEUE_TOPICS: '' });
     const queues = Object.values(stack.Resources).filter((r) => r.Type === 'AWS::SQS::Queue').map((r) => r.Properties);
     const redrive = { deadLetterTargetArn: { 'Fn::GetAtt': ['TopicDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 };
     expect(queues.filter((q) => q['RedrivePolicy'] !== undefined)).toEqual(['orders', 'invoices'].map((topic) => ({ QueueName: `${prefix}${topic}`, VisibilityTimeout: 30, RedrivePolicy: redrive })));

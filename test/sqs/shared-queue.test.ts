@@ -51,3 +51,29 @@ test('three topics with live subscribers on one shared queue: every message to i
   expect(dead()).toBe(0);
   expect(delivered()).toBe(TOTAL);
 }, 60_000);
+
+test('SQS_QUEUE_TOPICS: a stream or publish of any other topic gets 400 invalid_topic and never touches the queue', async () => {
+  const servedUrl = sqs.createQueue('served');
+  const served = await startRelay(sqs.env(servedUrl, { SQS_WAIT_SECONDS: '1', SQS_QUEUE_TOPICS: 'alpha' }));
+  try {
+    const publish = (topic: string): Promise<Response> => fetch(`${served.url}/publish`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, data: `for ${topic}` }),
+    });
+    expect((await publish('alpha')).status).toBe(202);
+    for (const query of ['topic=beta', 'topic=alpha,beta', 'topic=alpha&topic=beta']) {
+      const refused = await fetch(`${served.url}/events?${query}`);
+      expect([query, refused.status, await refused.json()]).toEqual([query, 400, { error: 'invalid_topic' }]);
+    }
+    const refusedPublish = await publish('beta');
+    expect([refusedPublish.status, await refusedPublish.json()]).toEqual([400, { error: 'invalid_topic' }]);
+    // The served topic's message was never received (so never released towards the DLQ) by the refused streams.
+    const messages = sqs.server.inspectQueue('served')?.messages;
+    expect([messages?.ready.length, messages?.inflight.length]).toEqual([1, 0]);
+    const reader = new SseReader(`${served.url}/events?topic=alpha`);
+    await reader.until((r) => r.events.length === 1);
+    expect(reader.events[0]?.data).toBe('for alpha');
+    reader.close();
+  } finally {
+    await served.stop();
+  }
+}, 30_000);

@@ -16,22 +16,32 @@ export interface QueuePlan {
 
 /**
  * Where the topics' queues are: every topic on one queue (`SQS_QUEUE_URL`), or one queue per topic
- * (`SQS_QUEUE_URL_TEMPLATE`, containing `{topic}`). lib/config's requireSqsQueues builds it from the configuration.
+ * (`SQS_QUEUE_URL_TEMPLATE`, containing `{topic}`); `topics`, when set, the only topics they serve
+ * (`SQS_QUEUE_TOPICS`). lib/config's requireSqsQueues builds it from the configuration.
  */
-export type SqsQueues = { kind: 'shared'; url: string } | { kind: 'per-topic'; template: string };
+export type SqsQueues = ({ kind: 'shared'; url: string } | { kind: 'per-topic'; template: string }) & { topics?: readonly string[] | undefined };
 
 /** Maps topics to queue URLs as {@link SqsQueues} says. Topics are validated before they reach a URL. */
 export class SqsQueueUrls {
-  constructor(private readonly queues: SqsQueues) {}
+  private readonly served: ReadonlySet<string> | undefined;
+
+  constructor(private readonly queues: SqsQueues) {
+    this.served = queues.topics === undefined ? undefined : new Set(queues.topics);
+  }
 
   /** True when every topic shares one queue and messages are told apart by their `topic` attribute. */
   get shared(): boolean {
     return this.queues.kind === 'shared';
   }
 
-  /** The queue URL of `topic`; throws `invalid_topic` when the topic cannot name a queue. */
+  /** The queue URL of `topic`; throws `invalid_topic` when the topic cannot name a queue or is not one served. */
   urlOf(topic: string): string {
     assertTopic(topic);
+    // Refused before any receive: on a shared queue, a stream of a topic nobody publishes would take the served
+    // topics' messages and release them, and every release counts towards the redrive policy's maxReceiveCount.
+    if (this.served !== undefined && !this.served.has(topic)) {
+      throw new RelayError('invalid_topic', 'the topic is not one of SQS_QUEUE_TOPICS, the topics this relay\'s queues serve');
+    }
     if (this.queues.kind === 'shared') return this.queues.url;
     if (!QUEUE_NAME_PART.test(topic)) {
       throw new RelayError('invalid_topic', 'with SQS_QUEUE_URL_TEMPLATE a topic may use only letters, digits, - and _');

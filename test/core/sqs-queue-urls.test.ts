@@ -1,0 +1,28 @@
+import { describe, expect, it } from '@jest/globals';
+import { SqsQueueUrls } from '../../lib/sources/sqs/queue-urls.js';
+
+const SHARED = 'https://sqs.eu-west-1.amazonaws.com/123456789012/events';
+const TEMPLATE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/events-{topic}';
+
+describe('SqsQueueUrls', () => {
+  it('maps every topic to the shared queue, and each to its own with a template', () => {
+    expect(new SqsQueueUrls({ kind: 'shared', url: SHARED }).plan(['a', 'b'])).toEqual([{ queueUrl: SHARED, topics: ['a', 'b'], shared: true, fifo: false }]);
+    expect(new SqsQueueUrls({ kind: 'per-topic', template: TEMPLATE }).plan(['a', 'b']).map((p) => p.queueUrl))
+      .toEqual([TEMPLATE.replace('{topic}', 'a'), TEMPLATE.replace('{topic}', 'b')]);
+  });
+
+  it('refuses a topic that cannot be part of a queue name with a template', () => {
+    expect(() => new SqsQueueUrls({ kind: 'per-topic', template: TEMPLATE }).urlOf('a.b')).toThrow(expect.objectContaining({ code: 'invalid_topic' }));
+  });
+
+  it('with topics listed (SQS_QUEUE_TOPICS), refuses every other topic, alone or in a subscription, in either layout', () => {
+    for (const queues of [{ kind: 'shared' as const, url: SHARED }, { kind: 'per-topic' as const, template: TEMPLATE }]) {
+      const urls = new SqsQueueUrls({ ...queues, topics: ['orders', 'alerts'] });
+      expect(urls.plan(['alerts', 'orders']).flatMap((p) => p.topics)).toEqual(['alerts', 'orders']);
+      expect(() => urls.urlOf('other')).toThrow(/SQS_QUEUE_TOPICS/);
+      expect(() => urls.plan(['orders', 'other'])).toThrow(expect.objectContaining({ code: 'invalid_topic', status: 400 }));
+      // Exact names only: no prefix or case folding.
+      for (const near of ['order', 'Orders', 'orders2']) expect(() => urls.urlOf(near)).toThrow(expect.objectContaining({ code: 'invalid_topic' }));
+    }
+  });
+});
