@@ -37,6 +37,8 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   const source = await buildSource(config, { logger, metrics });
+  // Queue sources give messages back when a stream ends; that must reach the queue before the sandbox freezes.
+  const settle = source.delivery === 'queue' ? source.settle?.bind(source) : undefined;
   // A function URL decompresses a streamed response and drops its Content-Encoding
   // (aws/aws-lambda-nodejs-runtime-interface-client#96), and FLUSH_PADDING_BYTES would compress away: never gzip here.
   if (config.server.compression !== 'off') logger.warn({ variable: 'COMPRESSION' }, 'COMPRESSION is ignored on Lambda: a function URL serves streams uncompressed');
@@ -45,6 +47,7 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   if (config.server.demo) startDemoPublisher(source, logger);
   return {
     app, logger, invocations,
+    ...(settle === undefined ? {} : { settle }),
     deadlineMarginMs: config.lambda.deadlineMarginMs,
     flushPaddingBytes: config.lambda.flushPaddingBytes,
     maxResponseBytes: config.lambda.maxResponseBytes,

@@ -114,6 +114,11 @@ export interface QueueSource {
    * that names nothing held any more is ignored: the message was acknowledged already or went back to the queue.
    */
   acknowledge(topic: string, handles: readonly string[]): Promise<void>;
+  /**
+   * Optional. Resolves once nothing the ended streams gave back is still on its way to the queue (no receive in flight
+   * for them, releases and deletes answered): a Lambda handler awaits it before its sandbox freezes.
+   */
+  settle?(): Promise<void>;
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }

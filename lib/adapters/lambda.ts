@@ -19,6 +19,8 @@ export interface LambdaTarget {
   maxResponseBytes?: number;
   /** Hears each invocation start and end (log lines tagged with awsRequestId, metrics flushed at the end). */
   invocations?: InvocationObserver;
+  /** Awaited after a stream's response ended and before the handler returns (QueueSource.settle): Lambda then freezes. */
+  settle?: () => Promise<void>;
 }
 
 /** What functions/ does around each invocation. */
@@ -100,9 +102,30 @@ export function streamingHandler(loader: TargetLoader): StreamingHandler<LambdaF
       if (stream === undefined) writeInternalError(responseStream);
       else endQuietly(stream);
     } finally {
+      if (target !== undefined) await settle(target, context);
       target?.invocations?.finished();
     }
   });
+}
+
+// Left of the invocation's time after settling, ms: the handler must return before Lambda's own deadline kills it.
+const SETTLE_RESERVE_MS = 500;
+
+/**
+ * Lambda freezes the sandbox once the handler returns, so what the stream gave back to the source (its unacknowledged
+ * messages, its last long poll) must reach the source first; bounded by the invocation's remaining time.
+ */
+async function settle(target: LambdaTarget, context: Context): Promise<void> {
+  if (target.settle === undefined) return;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS))));
+  try {
+    await Promise.race([target.settle(), budget]);
+  } catch (error) {
+    target.logger.warn({ err: error }, 'settling the source before the sandbox freezes failed; what it held comes back after its visibility timeout');
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 // The one error path of both handlers: the JSON logger (the target's, else the loader's), so its redaction applies.

@@ -41,7 +41,7 @@ export interface Config {
  * Reads and checks the whole configuration once, at start. Pure: the environment is an argument. Throws a ConfigError
  * naming the first variable that is malformed or missing for the chosen mode.
  *
- * @param runtime `lambda` (the function-URL handlers) takes the Lambda defaults of SERVER_DEFAULTS and requires
+ * @param runtime `lambda` (the function-URL handlers) takes the Lambda defaults (SERVER_DEFAULTS, SQS_WAIT_SECONDS) and requires
  * QUEUE_ACK=client for queue sources; `container` (default) is the server and the CLI.
  */
 export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
@@ -50,7 +50,7 @@ export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
   const config: Config = {
     server,
     redis: readRedisConfig(reader),
-    sqs: readSqsConfig(reader),
+    sqs: readSqsConfig(reader, runtime),
     queue: readQueueConfig(reader),
     auth: readAuthConfig(reader, server.demo),
     lambda: readLambdaConfig(reader),

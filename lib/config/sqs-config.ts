@@ -1,6 +1,7 @@
 import { isValidTopic } from '../sse/topics.js';
 import { ConfigError } from './config-error.js';
 import { FIXED_SETTINGS, SQS_DEFAULTS as D } from './defaults.js';
+import { defaultFor, type Runtime } from './setting.js';
 import type { EnvReader } from './env-reader.js';
 
 /** Amazon SQS settings, used when SOURCE is `sqs`. Credentials come from the AWS default provider chain. Defaults: SQS_DEFAULTS. */
@@ -31,12 +32,13 @@ export interface SqsConfig {
   batchFlushMs: number;
 }
 
-export function readSqsConfig(env: EnvReader): SqsConfig {
+/** @param runtime `lambda` takes SQS_WAIT_SECONDS's Lambda default. */
+export function readSqsConfig(env: EnvReader, runtime: Runtime = 'container'): SqsConfig {
   return {
     queueUrl: env.url('SQS_QUEUE_URL', ['https:', 'http:']),
     queueUrlTemplate: env.optionalString('SQS_QUEUE_URL_TEMPLATE'),
     queueTopics: readQueueTopics(env),
-    waitSeconds: env.integer('SQS_WAIT_SECONDS', D.SQS_WAIT_SECONDS.value, 0, 20),
+    waitSeconds: env.integer('SQS_WAIT_SECONDS', defaultFor(D.SQS_WAIT_SECONDS, runtime), 0, 20),
     visibilityTimeoutSeconds: env.integer('SQS_VISIBILITY_TIMEOUT_S', D.SQS_VISIBILITY_TIMEOUT_S.value, 1, 43_200),
     region: env.optionalString('AWS_REGION'),
     endpoint: env.url('SQS_ENDPOINT', ['https:', 'http:']),

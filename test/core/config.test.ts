@@ -203,6 +203,11 @@ describe('loadConfig', () => {
     });
   });
 
+  it('long-polls SQS for 2 s on Lambda (a stream\'s invocation waits for its last receive) and 20 s in the container', () => {
+    expect([loadConfig(BASE).sqs.waitSeconds, loadConfig(BASE, 'lambda').sqs.waitSeconds]).toEqual([20, 2]);
+    expect(loadConfig({ ...BASE, SQS_WAIT_SECONDS: '10' }, 'lambda').sqs.waitSeconds).toBe(10);
+  });
+
   it('requires QUEUE_ACK=client for queue sources on Lambda only', () => {
     const sqs = { ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q' };
     expect(() => loadConfig(sqs, 'lambda')).toThrow(/^QUEUE_ACK must be client on Lambda with SOURCE=sqs/);

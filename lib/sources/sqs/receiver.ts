@@ -95,6 +95,14 @@ export class SqsReceiver {
     this.stopTimers();
   }
 
+  /**
+   * Resolves once this receiver's loop has stopped, when no subscriber is left: its last receive has been answered and
+   * what it brought is queued for release. Immediately when it has subscribers or no loop.
+   */
+  async stopped(): Promise<void> {
+    if (this.subscribers.size === 0) await this.loop;
+  }
+
   /** The source closes: the loop ends (its receive is aborted by the closing signal). */
   close(): void {
     this.stopTimers();

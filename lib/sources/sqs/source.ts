@@ -157,6 +157,18 @@ export class SqsSource implements QueueSource {
     }
   }
 
+  /**
+   * Before a Lambda sandbox freezes: waits for the last receive of every queue no stream reads any more (a long poll
+   * left open would take messages into the frozen sandbox, invisible for the whole visibility timeout), then sends
+   * every batched release and delete and waits for their answers.
+   */
+  async settle(): Promise<void> {
+    // The ended streams' consumers queue their releases in the promise jobs that follow the end.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await Promise.all([...this.receivers.values()].map((receiver) => receiver.stopped()));
+    await Promise.all([this.deleter.flush(), this.releaser.flush()]);
+  }
+
   /** Stops every consumer (their held messages are released), sends pending deletes, then destroys the client. */
   async close(): Promise<void> {
     this.closing.abort();

@@ -25,6 +25,8 @@ export interface LambdaFunctionOptions {
   functionName?: string;
   /** AWS_REGION. Default 'us-east-1'. */
   region?: string;
+  /** Freeze each sandbox between invocations, as Lambda does (see SandboxOptions.freeze). Default false. */
+  freeze?: boolean;
 }
 
 /** Per-call overrides for `invoke`. */
@@ -63,6 +65,7 @@ export async function startLambdaFunction(options: LambdaFunctionOptions): Promi
     env: options.env ?? {},
     functionName: options.functionName ?? 'sse-relay-test',
     region: options.region ?? 'us-east-1',
+    freeze: options.freeze ?? false,
   };
   const sandboxes: Sandbox[] = [];
   const retired: Sandbox[] = [];

@@ -13,6 +13,10 @@ export interface RuntimeApiOptions {
   onInitError?: (error: FunctionError) => void;
   /** Called on the runtime's first `/next`: the handler module is loaded (cold start done). */
   onReady?: () => void;
+  /** The runtime asked for the next event and none is waiting: where Lambda freezes the sandbox. */
+  onIdle?: () => void;
+  /** An event is about to be handed to a runtime that waited for it: where Lambda thaws the sandbox. */
+  onWork?: () => void;
 }
 
 /**
@@ -61,8 +65,10 @@ export class RuntimeApi {
     const invocation = new Invocation(event, timeoutMs);
     void invocation.done.then(() => this.#inFlight.delete(invocation.requestId));
     const waiter = this.#waiting.shift();
-    if (waiter) this.#handOut(invocation, waiter);
-    else this.#queue.push(invocation);
+    if (waiter) {
+      this.#options.onWork?.();
+      this.#handOut(invocation, waiter);
+    } else this.#queue.push(invocation);
     return invocation;
   }
 
@@ -102,6 +108,7 @@ export class RuntimeApi {
     if (invocation) return this.#handOut(invocation, res);
     // Long poll: the runtime waits here, as it does on Lambda, until an event arrives.
     this.#waiting.push(res);
+    this.#options.onIdle?.();
     res.on('close', () => {
       const at = this.#waiting.indexOf(res);
       if (at >= 0) this.#waiting.splice(at, 1);

@@ -21,6 +21,11 @@ export interface SandboxOptions {
   env: Record<string, string>;
   functionName: string;
   region: string;
+  /**
+   * Freeze the runtime (SIGSTOP) while it waits for its next event, and thaw it (SIGCONT) when one comes, as Lambda
+   * does: timers stop, and what arrives on its sockets waits in the kernel. Default false.
+   */
+  freeze?: boolean | undefined;
 }
 
 /** Absolute path of the aws-lambda-ric CLI; throws the install command if the native part is missing. */
@@ -59,6 +64,7 @@ export class Sandbox {
       functionArn,
       onReady: () => { sandbox.readyMs = Date.now() - sandbox.spawnedAt; },
       onInitError: () => { sandbox.#dead = true; },
+      ...(options.freeze === true ? { onIdle: () => sandbox.#signal('SIGSTOP'), onWork: () => sandbox.#signal('SIGCONT') } : {}),
     });
     sandbox.#child = spawn(process.execPath, [cli, options.handler], {
       cwd: options.taskRoot,
@@ -129,6 +135,16 @@ export class Sandbox {
       }
     }
     return this.#api.close();
+  }
+
+  #signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    const pid = this.#child.pid;
+    if (pid === undefined || this.#dead) return;
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
   }
 
   #log(chunk: Buffer): void {
