@@ -62,7 +62,7 @@ export const REDIS_DEFAULTS = {
   REDIS_CLUSTER_PARTITIONS: setting(16, 'cluster: topics are grouped into this many hash-tagged partitions, one blocking reader each; the same in every process and producer'),
   REDIS_KEY_PREFIX: setting('sse:', 'prefix of every key sse-relay writes'),
   REDIS_MAXLEN: setting(10_000, 'approximate entries kept per stream (`XADD … MAXLEN ~`)'),
-  REDIS_BLOCK_MS: setting(5_000, 'ms, bound of every blocking read'),
+  REDIS_BLOCK_MS: setting(5_000, 'ms, bound of every blocking read; on Lambda a redis-list stream\'s invocation waits for its last one before the sandbox freezes', { lambda: 2_000 }),
   REDIS_WAIT_REPLICAS: setting(0, 'a publish answers 202 only once this many replicas have it (`WAIT`); else 503 `not_replicated`'),
   REDIS_WAIT_TIMEOUT_MS: setting(1_000, 'ms a publish waits for those replicas'),
   REDIS_STREAM_TTL_S: setting(86_400, 'seconds after the last append at which a stream key expires (every `XADD` renews it); `0` = never — see [docs/redis.md](docs/redis.md#memory)'),

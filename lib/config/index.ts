@@ -41,7 +41,7 @@ export interface Config {
  * Reads and checks the whole configuration once, at start. Pure: the environment is an argument. Throws a ConfigError
  * naming the first variable that is malformed or missing for the chosen mode.
  *
- * @param runtime `lambda` (the function-URL handlers) takes the Lambda defaults (SERVER_DEFAULTS, SQS_WAIT_SECONDS) and requires
+ * @param runtime `lambda` (the function-URL handlers) takes the Lambda defaults (SERVER_DEFAULTS, SQS_WAIT_SECONDS, REDIS_BLOCK_MS) and requires
  * QUEUE_ACK=client for queue sources; `container` (default) is the server and the CLI.
  */
 export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
@@ -49,7 +49,7 @@ export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
   const server = readServerConfig(reader, runtime);
   const config: Config = {
     server,
-    redis: readRedisConfig(reader),
+    redis: readRedisConfig(reader, runtime),
     sqs: readSqsConfig(reader, runtime),
     queue: readQueueConfig(reader),
     auth: readAuthConfig(reader, server.demo),

@@ -1,6 +1,7 @@
 import { ConfigError } from './config-error.js';
 import { FIXED_SETTINGS, REDIS_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
+import { defaultFor, type Runtime } from './setting.js';
 
 /** One `host:port` of REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
 export interface RedisHostPort {
@@ -49,7 +50,8 @@ export interface RedisConfig {
   idempotencyTtlSeconds: number;
 }
 
-export function readRedisConfig(env: EnvReader): RedisConfig {
+/** @param runtime `lambda` takes REDIS_BLOCK_MS's Lambda default. */
+export function readRedisConfig(env: EnvReader, runtime: Runtime = 'container'): RedisConfig {
   const url = env.url('REDIS_URL', ['redis:', 'rediss:']);
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
   const sentinelName = env.optionalString('REDIS_SENTINEL_NAME');
@@ -66,7 +68,7 @@ export function readRedisConfig(env: EnvReader): RedisConfig {
     topology: chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions }),
     keyPrefix: env.string('REDIS_KEY_PREFIX', D.REDIS_KEY_PREFIX.value),
     maxLen: env.integer('REDIS_MAXLEN', D.REDIS_MAXLEN.value, 1),
-    blockMs: env.integer('REDIS_BLOCK_MS', D.REDIS_BLOCK_MS.value, 100, 60_000),
+    blockMs: env.integer('REDIS_BLOCK_MS', defaultFor(D.REDIS_BLOCK_MS, runtime), 100, 60_000),
     waitReplicas: env.integer('REDIS_WAIT_REPLICAS', D.REDIS_WAIT_REPLICAS.value, 0, 16),
     waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', D.REDIS_WAIT_TIMEOUT_MS.value, 1, 60_000),
     streamTtlSeconds: env.integer('REDIS_STREAM_TTL_S', D.REDIS_STREAM_TTL_S.value, 0, 31_536_000),

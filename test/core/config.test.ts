@@ -203,9 +203,10 @@ describe('loadConfig', () => {
     });
   });
 
-  it('long-polls SQS for 2 s on Lambda (a stream\'s invocation waits for its last receive) and 20 s in the container', () => {
+  it('long-polls SQS for 2 s and blocks on Redis for 2 s on Lambda (a stream\'s invocation waits for its last read), longer in the container', () => {
     expect([loadConfig(BASE).sqs.waitSeconds, loadConfig(BASE, 'lambda').sqs.waitSeconds]).toEqual([20, 2]);
     expect(loadConfig({ ...BASE, SQS_WAIT_SECONDS: '10' }, 'lambda').sqs.waitSeconds).toBe(10);
+    expect([loadConfig(BASE).redis.blockMs, loadConfig(BASE, 'lambda').redis.blockMs]).toEqual([5_000, 2_000]);
   });
 
   it('requires QUEUE_ACK=client for queue sources on Lambda only', () => {

@@ -81,6 +81,11 @@ export class ListTaker implements DeliveryOwner {
     return true;
   }
 
+  /** True while no local subscriber uses this taker: it retires once its BLMOVE in flight (if any) has been answered. */
+  get unused(): boolean {
+    return this.users === 0;
+  }
+
   /** A subscriber left, after releasing what it held. */
   leave(): void {
     this.users -= 1;

@@ -196,6 +196,17 @@ export class RedisListSource implements QueueSource {
   }
 
   /**
+   * Before a Lambda sandbox freezes: waits until every topic no stream reads any more has retired, i.e. its last BLMOVE
+   * was answered and its processing list went back to the queue. Frozen, a BLMOVE still blocking would move the next
+   * item into a list that no other process may take back while this sandbox's heartbeat lives.
+   */
+  async settle(): Promise<void> {
+    // The ended streams release what they held in the promise jobs that follow the end.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await Promise.all([...this.takers.values()].filter((taker) => taker.unused).map((taker) => taker.retired));
+  }
+
+  /**
    * Waits (at most 3 s) for every subscriber to release what it holds and for the processing lists to go back to their
    * queues, then disconnects: a clean shutdown leaves nothing for another process's recovery pass to find 15–30 s later.
    * The heartbeat goes first, so an item that a BLMOVE in flight moves after the hand-back is recovered by another
