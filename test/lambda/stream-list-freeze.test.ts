@@ -26,7 +26,7 @@ beforeAll(async () => {
     // No acknowledgement for 1.5 s ends the stream (the idle budget under QUEUE_ACK=client), holding one item.
     QUEUE_ACK: 'client', QUEUE_PREFETCH: '1', SESSION_IDLE_MS: '1500',
   };
-  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 20_000, maxConcurrency: 2, freeze: true });
+  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 20_000, maxConcurrency: 2 });
 }, 30_000);
 
 afterAll(async () => {

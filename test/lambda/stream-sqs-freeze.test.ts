@@ -26,7 +26,7 @@ beforeAll(async () => {
     // No acknowledgement for 1.5 s ends the stream (the idle budget under QUEUE_ACK=client), holding one message.
     QUEUE_ACK: 'client', QUEUE_PREFETCH: '1', SESSION_IDLE_MS: '1500', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test',
   });
-  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 20_000, maxConcurrency: 2, freeze: true });
+  fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 20_000, maxConcurrency: 2 });
 }, 30_000);
 
 afterAll(async () => {

@@ -25,7 +25,7 @@ export interface LambdaFunctionOptions {
   functionName?: string;
   /** AWS_REGION. Default 'us-east-1'. */
   region?: string;
-  /** Freeze each sandbox between invocations, as Lambda does (see SandboxOptions.freeze). Default false. */
+  /** Freeze each sandbox between invocations, as Lambda does (see SandboxOptions.freeze). Default true. */
   freeze?: boolean;
 }
 
@@ -65,7 +65,7 @@ export async function startLambdaFunction(options: LambdaFunctionOptions): Promi
     env: options.env ?? {},
     functionName: options.functionName ?? 'sse-relay-test',
     region: options.region ?? 'us-east-1',
-    freeze: options.freeze ?? false,
+    freeze: options.freeze ?? true,
   };
   const sandboxes: Sandbox[] = [];
   const retired: Sandbox[] = [];
