@@ -9,6 +9,9 @@ import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';
 import { resolveSecretRefs } from './resolve-secrets.js';
 
+// Beyond the last read's wait, what settling a queue source may take: its releases' round trips.
+const SETTLE_SLACK_MS = 3_000;
+
 /**
  * What a Lambda sandbox serves, built from `env` once per cold start and kept across its invocations (one RelayApp,
  * one hub, one source connection). The build starts at once, during the init phase; if it fails (say a configuration
@@ -37,8 +40,10 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);
   const source = await buildSource(config, { logger, metrics });
-  // Queue sources give messages back when a stream ends; that must reach the queue before the sandbox freezes.
+  // Queue sources give messages back when a stream ends; that must reach the queue before the sandbox freezes. It takes
+  // at most the last read's wait and a round trip or two; beyond that the source is unreachable and waiting is no use.
   const settle = source.delivery === 'queue' ? source.settle?.bind(source) : undefined;
+  const settleMs = (config.server.source === 'sqs' ? config.sqs.waitSeconds * 1_000 : config.redis.blockMs) + SETTLE_SLACK_MS;
   // A function URL decompresses a streamed response and drops its Content-Encoding
   // (aws/aws-lambda-nodejs-runtime-interface-client#96), and FLUSH_PADDING_BYTES would compress away: never gzip here.
   if (config.server.compression !== 'off') logger.warn({ variable: 'COMPRESSION' }, 'COMPRESSION is ignored on Lambda: a function URL serves streams uncompressed');
@@ -47,7 +52,7 @@ async function buildTarget(env: Env): Promise<LambdaTarget> {
   if (config.server.demo) startDemoPublisher(source, logger);
   return {
     app, logger, invocations,
-    ...(settle === undefined ? {} : { settle }),
+    ...(settle === undefined ? {} : { settle, settleMs }),
     deadlineMarginMs: config.lambda.deadlineMarginMs,
     flushPaddingBytes: config.lambda.flushPaddingBytes,
     maxResponseBytes: config.lambda.maxResponseBytes,

@@ -21,6 +21,8 @@ export interface LambdaTarget {
   invocations?: InvocationObserver;
   /** Awaited after a stream's response ended and before the handler returns (QueueSource.settle): Lambda then freezes. */
   settle?: () => Promise<void>;
+  /** Longest `settle` may take, ms (its source's longest read, plus slack): an unreachable source must not hold the sandbox. */
+  settleMs?: number;
 }
 
 /** What functions/ does around each invocation. */
@@ -113,12 +115,13 @@ const SETTLE_RESERVE_MS = 500;
 
 /**
  * Lambda freezes the sandbox once the handler returns, so what the stream gave back to the source (its unacknowledged
- * messages, its last long poll) must reach the source first; bounded by the invocation's remaining time.
+ * messages, its last long poll) must reach the source first; bounded by `settleMs` and the invocation's remaining time.
  */
 async function settle(target: LambdaTarget, context: Context): Promise<void> {
   if (target.settle === undefined) return;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS))));
+  const budgetMs = Math.max(0, Math.min(target.settleMs ?? Infinity, context.getRemainingTimeInMillis() - SETTLE_RESERVE_MS));
+  const budget = new Promise<void>((resolve) => (timer = setTimeout(resolve, budgetMs)));
   try {
     await Promise.race([target.settle(), budget]);
   } catch (error) {

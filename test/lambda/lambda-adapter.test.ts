@@ -93,6 +93,24 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
     expect(ctx.callbackWaitsForEmptyEventLoop).toBe(false);
   });
 
+  it('settles the source after the response ended and before returning, never longer than settleMs or the time left', async () => {
+    const order: string[] = [];
+    const settling = (settle: () => Promise<void>, settleMs: number): TargetLoader => ({
+      load: async () => ({ app, logger: silentLogger, deadlineMarginMs: 1_000, flushPaddingBytes: 0, settle, settleMs }), logger: silentLogger,
+    });
+    const stream = new PassThrough().resume();
+    const settleAfterEnd = async (): Promise<void> => void order.push(stream.writableEnded ? 'settled after the response ended' : 'settled too early');
+    await streamingHandler(settling(settleAfterEnd, 5_000))(event({ rawPath: '/healthz', rawQueryString: '' }), stream, context(10_000));
+    expect(order).toEqual(['settled after the response ended']);
+    // A source that never answers (say SQS unreachable) holds the sandbox no longer than its bound, nor past the deadline.
+    const never = (): Promise<void> => new Promise<void>(() => undefined);
+    for (const [settleMs, remainingMs] of [[100, 10_000], [60_000, 700]]) {
+      const at = Date.now();
+      await streamingHandler(settling(never, settleMs!))(event({ rawPath: '/healthz', rawQueryString: '' }), new PassThrough().resume(), context(remainingMs!));
+      expect(Date.now() - at).toBeLessThan(5_000);
+    }
+  });
+
   it('answers 500 {"error":"internal"} when the target cannot be built', async () => {
     const stream = new PassThrough();
     const chunks: Buffer[] = [];
