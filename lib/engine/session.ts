@@ -1,13 +1,13 @@
 import type { ByteSink } from './byte-sink.js';
 import type { Connection } from './connection.js';
 import type { EndReason } from './connection-plan.js';
-import { formatCursor } from '../sse/cursor.js';
+import { comparePositions, formatCursor } from '../sse/cursor.js';
 import { RelayError, toRelayError } from '../errors.js';
 import type { Hub } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { openQueueStream, type QueueSessionContext } from './queue-session.js';
-import type { BroadcastSource, QueueSource } from '../source.js';
+import type { BroadcastSource, QueueSource, ReplayResult } from '../source.js';
 import { encodeEvent, encodeRetry } from '../sse/encoder.js';
 import type { TopicFanout } from './topic-fanout.js';
 
@@ -102,8 +102,17 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
       }
       context.metrics.inc('sse_replayed_events_total', replay.messages.length);
       context.metrics.inc('sse_events_delivered_total', replay.messages.length);
-      position.set(topic, until.get(topic) ?? '0');
+      position.set(topic, resumesAt(after, until.get(topic) ?? '0', replay));
     }
   }
   connection.goLive();
+}
+
+/**
+ * Where the stream stands in a topic once its replay is done: the live position, except for a client that resumed
+ * ahead of it (another instance's feed delivered more first, and the replay found no gap): that client keeps its own
+ * position, or the ids of the other topics' frames would move it back and a reconnect would bring those messages again.
+ */
+function resumesAt(after: string, live: string, replay: ReplayResult): string {
+  return !replay.gap && comparePositions(after, live) > 0 ? after : live;
 }
