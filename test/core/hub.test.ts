@@ -114,6 +114,18 @@ describe('Hub and session loop', () => {
     await hub.close();
   });
 
+  it('resumes a cursor from before a restart in a topic the restarted source has no message of yet with the reset', async () => {
+    const { source, open, hub } = setup();
+    const { sink } = open(['a', 'b'], [['a', '57'], ['b', '9']]);
+    await settle();
+    await source.publish('b', { data: 'b-1' });
+    await settle();
+    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\n/);
+    // The position the client was given names the restarted source's, so its next reconnect resumes there.
+    expect(sink.ids).toEqual(['a=0,b=1']);
+    await hub.close();
+  });
+
   it('bounds replay to replayMax, signalling the skip with the reset event', async () => {
     const { source, open, hub } = setup({}, 2);
     for (let i = 1; i <= 5; i++) await source.publish('a', { data: String(i) });
