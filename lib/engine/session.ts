@@ -49,7 +49,7 @@ export function runSession(
 ): Promise<EndReason> {
   sink.write(Buffer.from(encodeRetry(context.retryMs)));
   // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
-  return (context.fanout?.ensure(plan.topics) ?? Promise.resolve()).then(
+  return (context.fanout === undefined ? Promise.resolve() : prepared(context.fanout, plan.topics)).then(
     () => openConnection(context, source, plan, sink),
     (error: unknown) => {
       context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
@@ -58,6 +58,24 @@ export function runSession(
       return 'source-error';
     },
   );
+}
+
+// Rounds of preparation before a stream gives up (source_unavailable, so the client retries): each needs the last
+// subscriber of one of its topics to leave while another was being prepared.
+const PREPARE_ROUNDS = 5;
+
+/**
+ * Resolves once every topic's live subscription is in place at one moment, so the connection joins them all in the same
+ * turn. Preparing one topic takes a source round trip; if the last subscriber of another leaves meanwhile, that one's
+ * subscription ends, and a new one would start at a newer head: a replay stopping at a position it never had would skip
+ * what lies between.
+ */
+async function prepared(fanout: TopicFanout, topics: readonly string[]): Promise<void> {
+  for (let round = 0; round < PREPARE_ROUNDS; round++) {
+    await fanout.ensure(topics);
+    if (fanout.live(topics)) return;
+  }
+  throw new RelayError('source_unavailable', 'the topics\' live subscriptions kept ending while the stream opened', { retryAfterSeconds: 1 });
 }
 
 function openConnection(

@@ -72,6 +72,11 @@ export class TopicFanout {
     return state;
   }
 
+  /** Whether every topic's live subscription is in place now (its head was read), so a connection may join them. */
+  live(topics: readonly string[]): boolean {
+    return topics.every((topic) => this.topics.get(topic)?.recent !== undefined);
+  }
+
   /** Asks for the hub's flush pass; the hub sets it once, when it takes this fan-out. */
   flushWith(request: () => void): void {
     this.requestFlush = request;

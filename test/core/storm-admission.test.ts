@@ -33,6 +33,22 @@ class LaggingSource extends MemorySource {
   }
 }
 
+/** A memory source whose head() of chosen topics waits until released, as a Redis round trip does. */
+class SlowHeadSource extends MemorySource {
+  readonly slow = new Set<string>();
+  private readonly waiting: (() => void)[] = [];
+
+  override async head(topic: string): Promise<string> {
+    if (this.slow.has(topic)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return super.head(topic);
+  }
+
+  answer(): void {
+    this.slow.clear();
+    for (const resolve of this.waiting.splice(0)) resolve();
+  }
+}
+
 const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 65_536, sessionIdleMs: 0 };
 
 describe('drain pace', () => {
@@ -169,6 +185,34 @@ describe('resume served by the hub', () => {
     // A reconnect from any of these ids must not get a2 or a3 again.
     expect(ahead.ids).toEqual(['a=3,b=2', 'a=3,b=3', 'a=4,b=3']);
     expect(ahead.positions.every((cursor) => cursor.startsWith('a=3,') || cursor.startsWith('a=4,'))).toBe(true);
+    await hub.close();
+  });
+
+  it('resumes exactly when the last other subscriber of one topic leaves while another topic is being prepared', async () => {
+    const source = new SlowHeadSource(1_000);
+    const metrics = new Metrics();
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const plan = (topics: string[], cursor: [string, string][]) => ({ topics, cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
+    const other = new RecordingSink();
+    void runSession(context, source, plan(['a'], []), other);
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('a', { data: 'a1' });
+    await source.publish('a', { data: 'a2' });
+    // The client saw a1 before; its topic b is new to this process, and reading b's head takes a round trip.
+    source.slow.add('b');
+    const resumed = new RecordingSink();
+    void runSession(context, source, plan(['a', 'b'], [['a', '1']]), resumed);
+    await jest.advanceTimersByTimeAsync(1);
+    other.close();
+    await source.publish('a', { data: 'a3' });
+    source.answer();
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('a', { data: 'a4' });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(resumed.ids).toEqual(['a=2,b=0', 'a=3,b=0', 'a=4,b=0']);
+    expect(resumed.positions.every((cursor) => !cursor.startsWith('a=0'))).toBe(true);
     await hub.close();
   });
 
