@@ -5,6 +5,7 @@ import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
 import { runSession, type SessionContext, type SessionPlan } from '../../lib/engine/session.js';
 import { MemorySource } from '../../lib/sources/memory.js';
+import type { LiveFeed, LiveListener } from '../../lib/source.js';
 import { RecordingSink } from '../support/recording-sink.js';
 
 const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 4_096, sessionIdleMs: 0 };
@@ -26,6 +27,27 @@ function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
 
 /** Lets promises and the hub's once-per-turn flush run. */
 const settle = () => jest.advanceTimersByTimeAsync(1);
+
+/** A memory source some of whose topics cannot be read (a wrong-type key, a cluster partition that is down). */
+class PartlyReadableSource extends MemorySource {
+  readonly unreadable = new Set<string>();
+  /** The topics its live feed reads now. */
+  readonly read = new Set<string>();
+
+  override async head(topic: string): Promise<string> {
+    if (this.unreadable.has(topic)) throw new Error(`topic ${topic} is not readable`);
+    return super.head(topic);
+  }
+
+  override openFeed(listener: LiveListener): LiveFeed {
+    const feed = super.openFeed(listener);
+    return {
+      add: (topic, after) => (this.read.add(topic), feed.add(topic, after)),
+      remove: (topic) => (this.read.delete(topic), feed.remove(topic)),
+      close: () => feed.close(),
+    };
+  }
+}
 
 describe('Hub and session loop', () => {
   beforeEach(() => {
@@ -229,6 +251,22 @@ describe('Hub and session loop', () => {
     await expect(ended).resolves.toBe('client-closed');
     expect(hub.connections.size).toBe(0);
     await source.publish('a', { data: 'nobody listens' });
+    await hub.close();
+  });
+
+  it('stops reading the topics a stream prepared when another of its topics cannot be read', async () => {
+    const source = new PartlyReadableSource(100);
+    const metrics = new Metrics();
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    source.unreadable.add('b');
+    const plan: SessionPlan = { topics: ['a', 'b'], cursor: new Map(), endsAt: Date.now() + 60_000, endReason: 'max-session' };
+    await expect(fanout.ensure(plan.topics)).rejects.toThrow(/cannot read topic b/);
+    await expect(runSession(context, source, plan, new RecordingSink())).resolves.toBe('source-error');
+    await settle();
+    // Nobody subscribes to a: the feed must not go on reading it (and holding its recent messages) for ever.
+    expect([...source.read]).toEqual([]);
     await hub.close();
   });
 
