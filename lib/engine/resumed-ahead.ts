@@ -19,14 +19,36 @@ export class ResumedAhead {
     return this.until.size === 0;
   }
 
-  /** The frames of `batch` the client does not have yet: the batch's buffer when it lacks them all, undefined for none. */
+  /**
+   * The frames of `batch` the client does not have yet, each naming the client's own position in a topic it is still
+   * ahead in (the set's frames name the feed's, which is behind there): the batch's buffer when nothing needs either
+   * change, undefined for no frame.
+   */
   unseen(batch: LiveBatch): Uint8Array | undefined {
     const kept: Uint8Array[] = [];
+    let changed = false;
     batch.messages.forEach((message, i) => {
-      if (!this.has(message.topic, message.position)) kept.push(batch.frames[i] as Uint8Array);
+      const frame = batch.frames[i] as Uint8Array;
+      if (this.has(message.topic, message.position)) {
+        changed = true;
+        return;
+      }
+      const own = this.withOwnPositions(frame);
+      changed ||= own !== frame;
+      kept.push(own);
     });
-    if (kept.length === batch.frames.length) return batch.buffer;
+    if (!changed) return batch.buffer;
     return kept.length === 0 ? undefined : Buffer.concat(kept);
+  }
+
+  // A frame starts `id: <cursor>\n` (TopicFanout.deliver); only that line changes.
+  private withOwnPositions(frame: Uint8Array): Uint8Array {
+    if (this.until.size === 0) return frame;
+    const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    const end = bytes.indexOf(0x0a);
+    const cursor = bytes.toString('latin1', 'id: '.length, end);
+    const own = this.adjust(cursor);
+    return own === cursor ? frame : Buffer.concat([Buffer.from(`id: ${own}`, 'latin1'), bytes.subarray(end)]);
   }
 
   /** `cursor` (`topic=position,…`) with the client's own position where it is ahead: never move a client back. */

@@ -1,13 +1,13 @@
 import type { ByteSink } from './byte-sink.js';
 import type { Connection } from './connection.js';
 import type { EndReason } from './connection-plan.js';
-import { formatCursor } from '../sse/cursor.js';
+import { comparePositions, formatCursor } from '../sse/cursor.js';
 import { RelayError, toRelayError } from '../errors.js';
 import type { Hub } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { openQueueStream, type QueueSessionContext } from './queue-session.js';
-import type { BroadcastSource, QueueSource } from '../source.js';
+import type { BroadcastSource, QueueSource, ReplayResult } from '../source.js';
 import { encodeEvent, encodeRetry } from '../sse/encoder.js';
 import type { TopicFanout } from './topic-fanout.js';
 
@@ -49,7 +49,7 @@ export function runSession(
 ): Promise<EndReason> {
   sink.write(Buffer.from(encodeRetry(context.retryMs)));
   // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
-  return (context.fanout?.ensure(plan.topics) ?? Promise.resolve()).then(
+  return (context.fanout === undefined ? Promise.resolve() : prepared(context.fanout, plan.topics)).then(
     () => openConnection(context, source, plan, sink),
     (error: unknown) => {
       context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
@@ -58,6 +58,24 @@ export function runSession(
       return 'source-error';
     },
   );
+}
+
+// Rounds of preparation before a stream gives up (source_unavailable, so the client retries): each needs the last
+// subscriber of one of its topics to leave while another was being prepared.
+const PREPARE_ROUNDS = 5;
+
+/**
+ * Resolves once every topic's live subscription is in place at one moment, so the connection joins them all in the same
+ * turn. Preparing one topic takes a source round trip; if the last subscriber of another leaves meanwhile, that one's
+ * subscription ends, and a new one would start at a newer head: a replay stopping at a position it never had would skip
+ * what lies between.
+ */
+async function prepared(fanout: TopicFanout, topics: readonly string[]): Promise<void> {
+  for (let round = 0; round < PREPARE_ROUNDS; round++) {
+    await fanout.ensure(topics);
+    if (fanout.live(topics)) return;
+  }
+  throw new RelayError('source_unavailable', 'the topics\' live subscriptions kept ending while the stream opened', { retryAfterSeconds: 1 });
 }
 
 function openConnection(
@@ -102,8 +120,17 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
       }
       context.metrics.inc('sse_replayed_events_total', replay.messages.length);
       context.metrics.inc('sse_events_delivered_total', replay.messages.length);
-      position.set(topic, until.get(topic) ?? '0');
+      position.set(topic, resumesAt(after, until.get(topic) ?? '0', replay));
     }
   }
   connection.goLive();
+}
+
+/**
+ * Where the stream stands in a topic once its replay is done: the live position, except for a client that resumed
+ * ahead of it (another instance's feed delivered more first, and the replay found no gap): that client keeps its own
+ * position, or the ids of the other topics' frames would move it back and a reconnect would bring those messages again.
+ */
+function resumesAt(after: string, live: string, replay: ReplayResult): string {
+  return !replay.gap && comparePositions(after, live) > 0 ? after : live;
 }

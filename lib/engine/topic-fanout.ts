@@ -48,9 +48,25 @@ export class TopicFanout {
     );
   }
 
-  /** Starts the live subscription of each topic that has none. */
+  /**
+   * Starts the live subscription of each topic that has none. When one cannot be read, the stream will not open, so
+   * the others it started are dropped again unless a connection joined them: nothing else would ever end them, and the
+   * feed would read those topics (and hold their recent messages) for the life of the process.
+   */
   async ensure(topics: readonly string[]): Promise<void> {
-    await Promise.all(topics.map((topic) => this.state(topic).ready));
+    try {
+      await Promise.all(topics.map((topic) => this.state(topic).ready));
+    } catch (error) {
+      for (const topic of topics) this.dropUnjoined(topic);
+      throw error;
+    }
+  }
+
+  private dropUnjoined(topic: string): void {
+    const state = this.topics.get(topic);
+    if (state === undefined || state.sets.length > 0) return;
+    this.topics.delete(topic);
+    this.feed.remove(topic);
   }
 
   private state(topic: string): TopicState {
@@ -61,7 +77,8 @@ export class TopicFanout {
       (head) => {
         created.position = head;
         created.recent = new RecentMessages(head);
-        this.feed.add(topic, head);
+        // Dropped while its head was read (see ensure): the feed must not start reading it.
+        if (this.topics.get(topic) === created) this.feed.add(topic, head);
       },
       (error: unknown) => {
         if (this.topics.get(topic) === created) this.topics.delete(topic);
@@ -70,6 +87,11 @@ export class TopicFanout {
     );
     this.topics.set(topic, (state = created));
     return state;
+  }
+
+  /** Whether every topic's live subscription is in place now (its head was read), so a connection may join them. */
+  live(topics: readonly string[]): boolean {
+    return topics.every((topic) => this.topics.get(topic)?.recent !== undefined);
   }
 
   /** Asks for the hub's flush pass; the hub sets it once, when it takes this fan-out. */

@@ -33,9 +33,11 @@ export async function acknowledge(request: RelayRequest, options: AckRouteOption
   const principal = await options.authorizer.authenticate(request);
   const { topic, ids } = parseAckBody(await request.readBody(options.maxBodyBytes), options.maxIds);
   assertAllowed(principal, 'subscribe', [topic]);
-  const elsewhere: string[] = [];
-  for (const id of ids) if (!(await options.registry.acknowledge(id))) elsewhere.push(id);
+  // Settled by a stream of this process or through the source: either way the source removes the message, and a
+  // source that does not answer (Redis paused, SQS away) is a 503 to retry, not an internal error.
   try {
+    const elsewhere: string[] = [];
+    for (const id of ids) if (!(await options.registry.acknowledge(id))) elsewhere.push(id);
     if (elsewhere.length > 0) await options.source.acknowledge(topic, elsewhere);
   } catch (error) {
     if (isRelayError(error)) throw error;

@@ -77,7 +77,8 @@ export class MemorySource implements BroadcastSource {
 
   async replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
     const ring = this.rings.get(topic);
-    if (ring === undefined) return { messages: [], gap: false };
+    // No message of the topic since the start: a cursor past 0 came from before a restart, and what followed it is gone.
+    if (ring === undefined) return { messages: [], gap: Number(after) > 0 };
     const last = Math.min(Number(until), ring.head);
     let first = Number(after) + 1;
     // Older than what is retained, or newer than anything this ring issued (the cursor came from before a restart):

@@ -5,6 +5,7 @@ import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
 import { runSession, type SessionContext, type SessionPlan } from '../../lib/engine/session.js';
 import { MemorySource } from '../../lib/sources/memory.js';
+import type { LiveFeed, LiveListener } from '../../lib/source.js';
 import { RecordingSink } from '../support/recording-sink.js';
 
 const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 4_096, sessionIdleMs: 0 };
@@ -26,6 +27,27 @@ function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
 
 /** Lets promises and the hub's once-per-turn flush run. */
 const settle = () => jest.advanceTimersByTimeAsync(1);
+
+/** A memory source some of whose topics cannot be read (a wrong-type key, a cluster partition that is down). */
+class PartlyReadableSource extends MemorySource {
+  readonly unreadable = new Set<string>();
+  /** The topics its live feed reads now. */
+  readonly read = new Set<string>();
+
+  override async head(topic: string): Promise<string> {
+    if (this.unreadable.has(topic)) throw new Error(`topic ${topic} is not readable`);
+    return super.head(topic);
+  }
+
+  override openFeed(listener: LiveListener): LiveFeed {
+    const feed = super.openFeed(listener);
+    return {
+      add: (topic, after) => (this.read.add(topic), feed.add(topic, after)),
+      remove: (topic) => (this.read.delete(topic), feed.remove(topic)),
+      close: () => feed.close(),
+    };
+  }
+}
 
 describe('Hub and session loop', () => {
   beforeEach(() => {
@@ -111,6 +133,18 @@ describe('Hub and session loop', () => {
     expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
     expect(sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
     expect(before.sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
+    await hub.close();
+  });
+
+  it('resumes a cursor from before a restart in a topic the restarted source has no message of yet with the reset', async () => {
+    const { source, open, hub } = setup();
+    const { sink } = open(['a', 'b'], [['a', '57'], ['b', '9']]);
+    await settle();
+    await source.publish('b', { data: 'b-1' });
+    await settle();
+    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\n/);
+    // The position the client was given names the restarted source's, so its next reconnect resumes there.
+    expect(sink.ids).toEqual(['a=0,b=1']);
     await hub.close();
   });
 
@@ -217,6 +251,22 @@ describe('Hub and session loop', () => {
     await expect(ended).resolves.toBe('client-closed');
     expect(hub.connections.size).toBe(0);
     await source.publish('a', { data: 'nobody listens' });
+    await hub.close();
+  });
+
+  it('stops reading the topics a stream prepared when another of its topics cannot be read', async () => {
+    const source = new PartlyReadableSource(100);
+    const metrics = new Metrics();
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    source.unreadable.add('b');
+    const plan: SessionPlan = { topics: ['a', 'b'], cursor: new Map(), endsAt: Date.now() + 60_000, endReason: 'max-session' };
+    await expect(fanout.ensure(plan.topics)).rejects.toThrow(/cannot read topic b/);
+    await expect(runSession(context, source, plan, new RecordingSink())).resolves.toBe('source-error');
+    await settle();
+    // Nobody subscribes to a: the feed must not go on reading it (and holding its recent messages) for ever.
+    expect([...source.read]).toEqual([]);
     await hub.close();
   });
 

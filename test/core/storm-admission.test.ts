@@ -17,15 +17,35 @@ import { RecordingSink } from '../support/recording-sink.js';
 /** A memory source whose live feed can fall behind the stored messages, as one pod's Redis reader may lag another's. */
 class LaggingSource extends MemorySource {
   lagging = false;
+  /** Topics whose feed lags while `lagging` is false (one topic of a subscription behind, the others live). */
+  readonly laggingTopics = new Set<string>();
   private readonly late: (() => void)[] = [];
 
   override openFeed(listener: LiveListener): LiveFeed {
-    return super.openFeed((message) => (this.lagging ? this.late.push(() => listener(message)) : listener(message)));
+    return super.openFeed((message) =>
+      this.lagging || this.laggingTopics.has(message.topic) ? this.late.push(() => listener(message)) : listener(message));
   }
 
   catchUp(): void {
     this.lagging = false;
+    this.laggingTopics.clear();
     for (const deliver of this.late.splice(0)) deliver();
+  }
+}
+
+/** A memory source whose head() of chosen topics waits until released, as a Redis round trip does. */
+class SlowHeadSource extends MemorySource {
+  readonly slow = new Set<string>();
+  private readonly waiting: (() => void)[] = [];
+
+  override async head(topic: string): Promise<string> {
+    if (this.slow.has(topic)) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    return super.head(topic);
+  }
+
+  answer(): void {
+    this.slow.clear();
+    for (const resolve of this.waiting.splice(0)) resolve();
   }
 }
 
@@ -135,6 +155,64 @@ describe('resume served by the hub', () => {
     expect(ahead.ids).toEqual(['t=4']);
     // Its position frame names where the client is (3), not where this process's feed was (1): never backwards.
     expect(ahead.text).toBe('retry: 2000\n\nid: t=3\n\nid: t=4\ndata: 4\n\n');
+    await hub.close();
+  });
+
+  it('never moves a multi-topic client back in the topic it resumed ahead in, in replayed or live frames', async () => {
+    const source = new LaggingSource(1_000);
+    const metrics = new Metrics();
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const plan = (cursor: [string, string][]) => ({ topics: ['a', 'b'], cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
+    void runSession(context, source, plan([]), new RecordingSink());
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('a', { data: 'a1' });
+    await source.publish('b', { data: 'b1' });
+    source.laggingTopics.add('a');
+    await source.publish('a', { data: 'a2' });
+    await source.publish('a', { data: 'a3' });
+    await source.publish('b', { data: 'b2' });
+    // Another instance gave this client a up to 3 and b up to 1; this process's feed is at a=1, b=2.
+    const ahead = new RecordingSink();
+    void runSession(context, source, plan([['a', '3'], ['b', '1']]), ahead);
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('b', { data: 'b3' });
+    await jest.advanceTimersByTimeAsync(1);
+    source.catchUp();
+    await source.publish('a', { data: 'a4' });
+    await jest.advanceTimersByTimeAsync(1);
+    // A reconnect from any of these ids must not get a2 or a3 again.
+    expect(ahead.ids).toEqual(['a=3,b=2', 'a=3,b=3', 'a=4,b=3']);
+    expect(ahead.positions.every((cursor) => cursor.startsWith('a=3,') || cursor.startsWith('a=4,'))).toBe(true);
+    await hub.close();
+  });
+
+  it('resumes exactly when the last other subscriber of one topic leaves while another topic is being prepared', async () => {
+    const source = new SlowHeadSource(1_000);
+    const metrics = new Metrics();
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const plan = (topics: string[], cursor: [string, string][]) => ({ topics, cursor: new Map(cursor), endsAt: Date.now() + 3_600_000, endReason: 'max-session' as const });
+    const other = new RecordingSink();
+    void runSession(context, source, plan(['a'], []), other);
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('a', { data: 'a1' });
+    await source.publish('a', { data: 'a2' });
+    // The client saw a1 before; its topic b is new to this process, and reading b's head takes a round trip.
+    source.slow.add('b');
+    const resumed = new RecordingSink();
+    void runSession(context, source, plan(['a', 'b'], [['a', '1']]), resumed);
+    await jest.advanceTimersByTimeAsync(1);
+    other.close();
+    await source.publish('a', { data: 'a3' });
+    source.answer();
+    await jest.advanceTimersByTimeAsync(1);
+    await source.publish('a', { data: 'a4' });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(resumed.ids).toEqual(['a=2,b=0', 'a=3,b=0', 'a=4,b=0']);
+    expect(resumed.positions.every((cursor) => !cursor.startsWith('a=0'))).toBe(true);
     await hub.close();
   });
 

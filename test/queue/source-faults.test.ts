@@ -77,3 +77,23 @@ test('sqs: a queue deleted under open streams gives a consistent 503, not 200 an
     await relay.stop();
   }
 }, 20_000);
+
+test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is a 503 source_unavailable, not a 500', async () => {
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });
+  const reader = new SseReader(`${relay.url}/events?topic=stalled`);
+  try {
+    await raw.lpush('sse:q:stalled', JSON.stringify({ data: 'held' }));
+    await reader.until((r) => r.events.length === 1);
+    redis.kill('SIGSTOP');
+    const answer = await fetch(`${relay.url}/ack`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'stalled', ids: reader.ids }),
+    });
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await answer.json()).toEqual({ error: 'source_unavailable' });
+  } finally {
+    redis.kill('SIGCONT');
+    reader.close();
+    await relay.stop();
+  }
+}, 20_000);

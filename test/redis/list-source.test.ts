@@ -105,7 +105,8 @@ test('a consumer on several topics gets them all; abort stops it promptly and wh
 
 test('release puts an item back for the next consumer; invalid items are set aside and reported', async () => {
   const source = makeSource();
-  await raw.lpush('sse:q:mixed', 'not json', JSON.stringify({ event: 'a\nb', data: 'x' }), JSON.stringify({ data: 'good' }));
+  // The third is valid JSON whose data has a lone surrogate (no UTF-8 form: it would reach the browser as U+FFFD).
+  await raw.lpush('sse:q:mixed', 'not json', JSON.stringify({ event: 'a\nb', data: 'x' }), '{"data":"half \\ud800 a pair"}', JSON.stringify({ data: 'good' }));
   const stop = new AbortController();
   const got: Delivery[] = [];
   const running = (async () => {
@@ -115,10 +116,12 @@ test('release puts an item back for the next consumer; invalid items are set asi
       else await delivery.ack();
     }
   })();
-  await waitFor(() => got.length === 2 && invalid.length === 2, 'the good item twice and two invalid ones reported', 5_000);
+  await waitFor(() => got.length === 2 && invalid.length === 3, 'the good item twice and three invalid ones reported', 5_000);
   expect(got.map((d) => d.data)).toEqual(['good', 'good']);
-  expect(invalid.map((e) => e.reason)).toEqual(['the item is not JSON', 'event must not contain CR, LF or NUL']);
-  expect(await raw.llen('sse:q:mixed#invalid')).toBe(2);
+  expect(invalid.map((e) => e.reason)).toEqual([
+    'the item is not JSON', 'event must not contain CR, LF or NUL', 'data is not valid UTF-8 (it has a lone surrogate)',
+  ]);
+  expect(await raw.llen('sse:q:mixed#invalid')).toBe(3);
   stop.abort();
   await running;
 });

@@ -89,3 +89,23 @@ test('a cursor into a stream that expired and was written again gets relay.reset
   await fresh.until((r) => r.events.length === 1);
   expect(fresh.events[0]?.data).toBe('after');
 });
+
+// Nothing after the expiry recreated the key: the cursor is newer than anything the source holds, and its followers
+// are gone with the stream.
+test('a cursor into a stream that expired and was not written again gets relay.reset, then live entries', async () => {
+  const first = read('topic=faded');
+  await first.until((r) => r.retries.length > 0);
+  await publish(relay.url, { topic: 'faded', data: 'seen' });
+  await first.until((r) => r.events.length === 1);
+  const cursor = first.events[0]?.id as string;
+  first.close();
+  await publish(relay.url, { topic: 'faded', data: 'missed' });
+  await raw.pexpire('sse:faded', 1);
+  await waitFor(async () => (await raw.exists('sse:faded')) === 0, 'the stream expired');
+  const resumed = read('topic=faded', cursor);
+  await resumed.until((r) => r.events.length === 1);
+  expect(resumed.events[0]?.event).toBe('relay.reset');
+  await publish(relay.url, { topic: 'faded', data: 'after' });
+  await resumed.until((r) => r.events.length === 2);
+  expect(resumed.events[1]?.data).toBe('after');
+});

@@ -1,4 +1,4 @@
-import { eventProblem as eventFieldProblem, idProblem } from '../../sse/field-rules.js';
+import { dataProblem, eventProblem as eventFieldProblem, idProblem } from '../../sse/field-rules.js';
 import type { StoredMessage } from '../../source.js';
 
 /**
@@ -113,7 +113,9 @@ export function parseListEnvelope(item: Buffer, maxMessageBytes: number): ListEn
   const { data, event, id } = value as Record<string, unknown>;
   if (data === undefined || data === null) return 'the item has no "data"';
   const payload = typeof data === 'string' ? data : JSON.stringify(data);
-  if (Buffer.byteLength(payload) > maxMessageBytes) return `data is over MAX_MESSAGE_BYTES (${maxMessageBytes})`;
+  // The shared rules (lib/sse/field-rules.ts): a JSON escape can make a lone surrogate, which has no UTF-8 form.
+  const dataIssue = dataProblem(payload, maxMessageBytes);
+  if (dataIssue !== undefined) return dataIssue.reason;
   if (event !== undefined && typeof event !== 'string') return '"event" is not a string';
   const eventIssue = event === undefined ? undefined : eventProblem(event);
   if (eventIssue !== undefined) return eventIssue;

@@ -128,10 +128,13 @@ export class RedisStreamSource implements BroadcastSource {
   /**
    * Entries after `after` up to `until`, at most `limit`. `gap` is true when an entry after `after` was trimmed or
    * deleted (XINFO's max-deleted-entry-id is newer than the cursor), or when more than `limit` entries follow it; then
-   * the newest `limit` up to `until` are returned.
+   * the newest `limit` up to `until` are returned. A cursor past `until` is asked about only once it is past the
+   * stream's newest entry too (see TopicFanout.replay): the stream no longer holds what the client saw (the key expired
+   * or was deleted and nothing recreated it, or Redis came back without its data), nor what followed it, so that is a
+   * gap; the entries up to `until` are older than the cursor, so none is sent again.
    */
   async replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
-    if (compareStreamIds(until, after) <= 0) return { messages: [], gap: false };
+    if (compareStreamIds(until, after) <= 0) return { messages: [], gap: compareStreamIds(until, after) < 0 };
     const redis = await connected(this.command);
     const info = await readStreamInfo(redis, this.key(topic));
     // No key: the topic never had a message, or its stream expired (REDIS_STREAM_TTL_S) with whatever followed `after`.
