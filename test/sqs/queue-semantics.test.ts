@@ -129,6 +129,28 @@ test('a FIFO queue keeps each topic (message group) in order across competing su
   }
 }, 20_000);
 
+test('a FIFO queue is received one message at a time (SQS would hand out a group\'s next ones side by side); a standard one ten', async () => {
+  const asked = new Map<string, number[]>();
+  const client = newClient(sqs.endpoint);
+  // Records what each ReceiveMessage asks for, on its way to the emulator.
+  client.middlewareStack.add((next) => async (args) => {
+    const input = args.input as { QueueUrl?: string; MaxNumberOfMessages?: number };
+    if (input.MaxNumberOfMessages !== undefined) asked.set(String(input.QueueUrl), [...(asked.get(String(input.QueueUrl)) ?? []), input.MaxNumberOfMessages]);
+    return next(args);
+  }, { step: 'initialize' });
+  for (const name of ['one-at-a-time.fifo', 'ten-at-a-time']) {
+    const queueUrl = sqs.createQueue(name, name.endsWith('.fifo') ? { FifoQueue: 'true' } : {});
+    const relay = new SqsSource(client, { waitSeconds: 1, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs, queues: { kind: 'shared', url: queueUrl } });
+    sources.push(relay);
+    for (let i = 0; i < 3; i++) await relay.publish('g', { data: String(i), key: `k${i}` });
+    const stop = new AbortController();
+    const taken = await take(relay.consume(['g'], stop.signal)[Symbol.asyncIterator](), 3);
+    stop.abort();
+    expect(taken.map((d) => d.data)).toEqual(['0', '1', '2']);
+    expect(new Set(asked.get(queueUrl))).toEqual(new Set([name.endsWith('.fifo') ? 1 : 10]));
+  }
+});
+
 test('a missing queue is a clear source_unavailable error, at publish and at consume, and a 503 over HTTP', async () => {
   const missing = `${sqs.endpoint}/000000000000/nope`;
   const relay = source({ queueUrl: missing });

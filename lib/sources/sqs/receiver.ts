@@ -2,6 +2,7 @@ import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, Re
 import type { Logger } from '../../logger.js';
 import { SQS_BATCH_MAX, type ReceiptEntry, type SqsBatcher } from './batcher.js';
 import { readMessage } from './message.js';
+import { isFifoQueue } from './queue-urls.js';
 import { backoffMs, classifySqsError, sleep, sqsUnavailable, type BackoffSettings } from './retry.js';
 
 /** A message this process received and has neither deleted nor released; its visibility is ours to manage. */
@@ -211,7 +212,10 @@ export class SqsReceiver {
 
   private receiveCommand(): ReceiveMessageCommand {
     return new ReceiveMessageCommand({
-      QueueUrl: this.queueUrl, MaxNumberOfMessages: SQS_BATCH_MAX, WaitTimeSeconds: this.deps.waitSeconds,
+      // FIFO: SQS hands out up to 10 messages of one group in a receive, and the local subscribers would then process a
+      // group's messages side by side. One at a time, SQS holds the group's next message until this one is deleted or
+      // released, so a group stays in order across every subscriber of every process.
+      QueueUrl: this.queueUrl, MaxNumberOfMessages: isFifoQueue(this.queueUrl) ? 1 : SQS_BATCH_MAX, WaitTimeSeconds: this.deps.waitSeconds,
       VisibilityTimeout: this.deps.visibilityTimeoutSeconds, MessageAttributeNames: ['All'],
     });
   }
