@@ -3,7 +3,7 @@ import { isRelayError, RelayError } from '../errors.js';
 import { json, type BodyResponse, type RelayRequest } from '../request.js';
 import type { Metrics } from '../metrics.js';
 import type { AckRegistry } from '../engine/queue-ack.js';
-import { parseQueueHandle } from '../queue-handle.js';
+import { MAX_HANDLE_LENGTH, parseQueueHandle } from '../queue-handle.js';
 import type { Source } from '../source.js';
 import { assertTopic } from '../sse/topics.js';
 
@@ -45,6 +45,16 @@ export async function acknowledge(request: RelayRequest, options: AckRouteOption
   }
   options.metrics.inc('sse_queue_acks_total', ids.length);
   return json(200, { acked: ids.length });
+}
+
+/**
+ * How many ids one `POST /ack` may carry (at least 100, and a whole QUEUE_PREFETCH window), and the largest body read
+ * for them: that many handles of the longest length accepted, quoted and separated, plus the topic, or MAX_BODY_BYTES
+ * when that is larger (a full batch of SQS receipt handles, up to 1,024 characters each, is larger than 128 KiB).
+ */
+export function ackLimits(prefetch: number, maxBodyBytes: number): { maxIds: number; maxBodyBytes: number } {
+  const maxIds = Math.max(100, prefetch);
+  return { maxIds, maxBodyBytes: Math.max(maxBodyBytes, maxIds * (MAX_HANDLE_LENGTH + 3) + 1_024) };
 }
 
 /** Parses `{topic, ids}`: ids are handles this server issued for that topic. */

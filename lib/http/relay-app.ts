@@ -1,4 +1,4 @@
-import { acknowledge } from './ack-route.js';
+import { acknowledge, ackLimits } from './ack-route.js';
 import type { AdmissionGate } from '../limits/admission-gate.js';
 import { allowEveryone, type Authorizer } from '../auth/authorizer.js';
 import type { QueueConfig, ServerConfig } from '../config/index.js';
@@ -153,7 +153,7 @@ export class RelayApp {
       case '/ack':
         return acknowledge(request, {
           source, authorizer, registry: this.ackRegistry, metrics: this.metrics, enabled: this.queueAck.mode === 'client',
-          maxBodyBytes: config.maxBodyBytes, maxIds: Math.max(100, this.queueAck.prefetch),
+          ...ackLimits(this.queueAck.prefetch, config.maxBodyBytes),
         });
       case '/healthz':
         return json(200, { status: 'ok' });

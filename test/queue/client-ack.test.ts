@@ -133,6 +133,20 @@ describe('sqs', () => {
     return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
   };
   clientAckSuite('sqs', () => relays, stored);
+
+  // An SQS receipt handle is up to 1,024 characters: a whole QUEUE_PREFETCH window of 200 is larger than MAX_BODY_BYTES.
+  test('a whole QUEUE_PREFETCH window of the longest SQS handles (200 ids, ~210 KB) is read, not refused as too large', async () => {
+    const env = { ...sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK, QUEUE_PREFETCH: '200' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: sqs.createQueue('ack-wide').replace(/ack-wide$/, 'ack-{topic}') };
+    const relay = await startRelay(env);
+    try {
+      const ids = Array.from({ length: 200 }, (_, i) => `wide~${'0'.repeat(36)}-${i}~${'A'.repeat(1_024)}`);
+      const { status, json } = await ack(relay.url, { topic: 'wide', ids });
+      // Handles of messages nobody holds any more are ignored: the message was acknowledged already or went back.
+      expect([status, json]).toEqual([200, { acked: 200 }]);
+    } finally {
+      await relay.stop();
+    }
+  });
 });
 
 test('POST /ack does not exist without QUEUE_ACK=client', async () => {
