@@ -119,6 +119,11 @@ export interface QueueSource {
    * for them, releases and deletes answered): a Lambda handler awaits it before its sandbox freezes.
    */
   settle?(): Promise<void>;
+  /**
+   * Optional. The process has begun to drain (SIGTERM): reads from now on wait briefly, so that close() can wait for
+   * the last one to be answered instead of abandoning it.
+   */
+  drain?(): void;
   isReady(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -217,6 +217,7 @@ export class RelayApp {
   // The first step of shutdown(): readiness fails and new streams are refused from now on.
   private startDraining(): void {
     this.draining = true;
+    if (this.options.source.delivery === 'queue') this.options.source.drain?.();
   }
 
   /** Closes every stream at the drain's pace (each gets a jittered `retry:`, see Hub.drain), then stops the hub. */

@@ -77,3 +77,20 @@ test('SQS_QUEUE_TOPICS: a stream or publish of any other topic gets 400 invalid_
     await served.stop();
   }
 }, 30_000);
+
+test('a stopping relay leaves no long poll at SQS: a message sent as it stops stays visible for the next process', async () => {
+  const stoppingUrl = sqs.createQueue('stopping');
+  // A receive of 2 s in flight when a short drain begins; the ones during the drain wait 1 s.
+  const stopping = await startRelay(sqs.env(stoppingUrl, { SQS_WAIT_SECONDS: '2', SHUTDOWN_DRAIN_MS: '300' }));
+  const reader = new SseReader(`${stopping.url}/events?topic=alpha`);
+  await waitFor(() => reader.status === 200, 'the stream open');
+  const at = Date.now();
+  await stopping.stop();
+  reader.close();
+  await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: stoppingUrl, Entries: [{ Id: '0', MessageBody: 'after stop', MessageAttributes: { topic: { DataType: 'String', StringValue: 'alpha' } } }] }));
+  // An abandoned long poll would take it now and hold it, invisible, for the 30 s visibility timeout.
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const messages = sqs.server.inspectQueue('stopping')?.messages;
+  expect([messages?.ready.length, messages?.inflight.length]).toEqual([1, 0]);
+  expect(Date.now() - at).toBeLessThan(10_000);
+}, 30_000);

@@ -55,6 +55,8 @@ export interface ReceiverSubscriber {
 const READY_PER_SUBSCRIBER = SQS_BATCH_MAX;
 // After a receive that brought only topics nobody here reads, wait this long, so other processes get a chance at them.
 const FOREIGN_PAUSE_MS = 500;
+// Long-poll wait once the process drains, s: the last receive is then answered soon after the last stream closed.
+const DRAINING_WAIT_SECONDS = 1;
 // SQS answers these for a receipt handle whose message was deleted (or received again by someone else).
 const GONE = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue', 'AWS.SimpleQueueService.MessageNotInflight']);
 
@@ -73,6 +75,7 @@ export class SqsReceiver {
   private timer: ReturnType<typeof setInterval> | undefined;
   /** Set when the queue cannot be read (missing, access denied): every subscriber fails with it. */
   failure: unknown;
+  private draining = false;
 
   /** @param onIdle called when the loop stopped with no subscriber left (the source then forgets this receiver). */
   constructor(private readonly deps: ReceiverDeps, readonly queueUrl: string, private readonly shared: boolean, private readonly onIdle: () => void) {}
@@ -102,6 +105,11 @@ export class SqsReceiver {
    */
   async stopped(): Promise<void> {
     if (this.subscribers.size === 0) await this.loop;
+  }
+
+  /** The process drains: the receives that follow wait at most DRAINING_WAIT_SECONDS. */
+  drain(): void {
+    this.draining = true;
   }
 
   /** The source closes: the loop ends (its receive is aborted by the closing signal). */
@@ -215,7 +223,7 @@ export class SqsReceiver {
       // FIFO: SQS hands out up to 10 messages of one group in a receive, and the local subscribers would then process a
       // group's messages side by side. One at a time, SQS holds the group's next message until this one is deleted or
       // released, so a group stays in order across every subscriber of every process.
-      QueueUrl: this.queueUrl, MaxNumberOfMessages: isFifoQueue(this.queueUrl) ? 1 : SQS_BATCH_MAX, WaitTimeSeconds: this.deps.waitSeconds,
+      QueueUrl: this.queueUrl, MaxNumberOfMessages: isFifoQueue(this.queueUrl) ? 1 : SQS_BATCH_MAX, WaitTimeSeconds: this.draining ? Math.min(this.deps.waitSeconds, DRAINING_WAIT_SECONDS) : this.deps.waitSeconds,
       VisibilityTimeout: this.deps.visibilityTimeoutSeconds, MessageAttributeNames: ['All'],
     });
   }

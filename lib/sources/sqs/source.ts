@@ -12,7 +12,7 @@ import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './receiver.
 import { parseQueueHandle } from '../../queue-handle.js';
 import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from './message.js';
 import { isFifoQueue, SqsQueueUrls, type SqsQueues } from './queue-urls.js';
-import { classifySqsError, DEFAULT_BACKOFF, sqsUnavailable, type BackoffSettings } from './retry.js';
+import { classifySqsError, DEFAULT_BACKOFF, sleep, sqsUnavailable, type BackoffSettings } from './retry.js';
 
 export type { InvalidMessage } from './receiver.js';
 
@@ -40,6 +40,8 @@ export interface SqsSourceHooks {
 
 // A queue that answered a check is not asked again for this long.
 const CHECK_TTL_MS = 60_000;
+// Longest close() waits for the last receives: above a receive's wait once drain() ran, within the process's exit margin.
+const CLOSE_WAIT_MS = 3_000;
 
 /**
  * SOURCE=sqs: each message goes to one subscriber. A message is deleted (in batches) only after the session acked it,
@@ -52,6 +54,7 @@ export class SqsSource implements QueueSource {
   private readonly deleter: SqsBatcher;
   private readonly releaser: SqsBatcher;
   private readonly closing = new AbortController();
+  private draining = false;
   private readonly logger: Logger;
   /** The one receiver of each queue this process reads now. */
   private readonly receivers = new Map<string, SqsReceiver>();
@@ -98,6 +101,7 @@ export class SqsSource implements QueueSource {
     const receiver: SqsReceiver = new SqsReceiver(this.receiverDeps(), queueUrl, shared, () => {
       if (this.receivers.get(queueUrl) === receiver) this.receivers.delete(queueUrl);
     });
+    if (this.draining) receiver.drain();
     this.receivers.set(queueUrl, receiver);
     return receiver;
   }
@@ -169,10 +173,25 @@ export class SqsSource implements QueueSource {
     await Promise.all([this.deleter.flush(), this.releaser.flush()]);
   }
 
-  /** Stops every consumer (their held messages are released), sends pending deletes, then destroys the client. */
+  /** The process drains: every receiver's next receives wait briefly (see close). */
+  drain(): void {
+    this.draining = true;
+    for (const receiver of this.receivers.values()) receiver.drain();
+  }
+
+  /**
+   * Waits (at most CLOSE_WAIT_MS) for the last receive of every queue no stream reads any more, then stops every
+   * consumer (their held messages are released), sends pending deletes and releases, and destroys the client. Aborting a
+   * receive does not end it at SQS: an abandoned long poll still takes the next messages, which then stay invisible for
+   * the whole visibility timeout, and so does one cut by the process's exit.
+   */
   async close(): Promise<void> {
-    this.closing.abort();
     for (const receiver of this.receivers.values()) receiver.close();
+    const answered = Promise.all([...this.receivers.values()].map((receiver) => receiver.stopped()));
+    const waited = new AbortController();
+    await Promise.race([answered, sleep(CLOSE_WAIT_MS, waited.signal)]);
+    waited.abort();
+    this.closing.abort();
     await Promise.all([this.deleter.flush(), this.releaser.flush()]);
     this.client.destroy();
   }
