@@ -162,10 +162,14 @@ class SseRelayPlugin {
     const { stream, ingest } = service.functions;
     // A number from --param arrives as a string; the schema wants an integer.
     stream.reservedConcurrency = Number(p.streamConcurrency);
-    // The SQS → Redis bridge appends to Redis streams: it exists only when the browsers read Redis streams.
-    if (p.source !== 'redis') delete service.functions.ingest;
-    else for (const event of ingest.events) if (event.sqs) event.sqs.maximumConcurrency = Number(p.ingestMaxConcurrency);
     const resources = service.resources.Resources;
+    // The SQS → Redis bridge appends to Redis streams: it exists only when the browsers read Redis streams.
+    // Its alarm goes with it: a Ref to a function the template lacks is a template format error CloudFormation raises
+    // before evaluating any condition, so the alarm's BridgeMode condition alone would fail the whole deploy.
+    if (p.source !== 'redis') {
+      delete service.functions.ingest;
+      delete resources.IngestErrorsAlarm;
+    } else for (const event of ingest.events) if (event.sqs) event.sqs.maximumConcurrency = Number(p.ingestMaxConcurrency);
     Object.assign(resources, topicQueueResources(p));
     const usesRedis = p.source === 'redis' || p.source === 'redis-list';
     const grant = (role, refs) => {
