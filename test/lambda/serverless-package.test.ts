@@ -174,6 +174,18 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
     expect(props(stack, 'StreamLambdaFunction')['VpcConfig']).toBeUndefined();
   });
 
+  it('lets anyone invoke both URLs: lambda:InvokeFunctionUrl and, as function URLs created since October 2025 need, lambda:InvokeFunction', () => {
+    // Without the second grant (AWS's "urls-auth" page) a new NONE-auth URL answers 403 Forbidden to every request.
+    for (const fn of ['Stream', 'Publish']) {
+      const grants = Object.values(stackOf(PROD).Resources).filter((r) => r.Type === 'AWS::Lambda::Permission')
+        .map((r) => r.Properties).filter((p) => JSON.stringify(p['FunctionName']) === JSON.stringify({ 'Fn::GetAtt': [`${fn}LambdaFunction`, 'Arn'] }));
+      expect(grants).toEqual(expect.arrayContaining([
+        expect.objectContaining({ Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' }),
+        expect.objectContaining({ Action: 'lambda:InvokeFunction', Principal: '*', InvokedViaFunctionUrl: true }),
+      ]));
+    }
+  });
+
   it('gives both function URLs the container CORS policy: the one exact origin given, credentials, never *', () => {
     for (const [url, methods] of [['StreamLambdaFunctionUrl', ['GET', 'POST']], ['PublishLambdaFunctionUrl', ['POST']]] as const) {
       expect(props(stackOf(PROD), url)['Cors']).toEqual({
