@@ -51,7 +51,15 @@ function networkProblems(p, set) {
     return p[name] === 'enabled';
   });
   if (attached.length > 0 && (!set('subnetIds') || !set('securityGroupIds'))) out.push(`${attached.join(', ')}=enabled needs subnetIds and securityGroupIds (comma-separated)`);
+  else if (attached.length > 0) out.push(...idProblems(p, 'subnetIds', 'subnet'), ...idProblems(p, 'securityGroupIds', 'sg'));
   return out;
+}
+
+// serverless.yml splits the list at each comma and passes every part to CloudFormation as it is; a space after a comma
+// or a typo would only fail the deploy itself, with the stack to roll back.
+function idProblems(p, name, kind) {
+  const bad = String(p[name]).split(',').filter((id) => !new RegExp(`^${kind}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`).test(id));
+  return bad.length === 0 ? [] : [`${name} must be ${kind}-… ids separated by commas alone (no spaces); not ${bad.map((id) => JSON.stringify(id)).join(', ')}`];
 }
 
 function numberProblems(p) {

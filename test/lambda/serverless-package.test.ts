@@ -77,7 +77,7 @@ const COMMANDS = documentedCommands();
 const PROD = COMMANDS.find((c) => c.includes('redisUrlFrom=') && c.includes('jwtSecretFrom=') && !c.includes('source='));
 const QUEUE = COMMANDS.find((c) => c.includes('source=sqs') && !c.includes('sqsQueues=per-topic'));
 const TOPIC_QUEUES = COMMANDS.find((c) => c.includes('source=sqs') && c.includes('sqsQueues=per-topic') && c.includes('sqsTopics='));
-const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a,subnet-0b', '--param=securityGroupIds=sg-01'];
+const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a1b2c3d,subnet-0123456789abcdef0', '--param=securityGroupIds=sg-0123abcd'];
 const packaged = new Map<string, Packaged>();
 
 beforeAll(async () => {
@@ -313,7 +313,7 @@ describe('networking per function', () => {
     expect(props(stack, 'StreamLambdaFunction')['VpcConfig']).toBeUndefined();
     for (const name of ['Publish', 'Ingest']) {
       expect(props(stack, `${name}LambdaFunction`)['VpcConfig']).toEqual({
-        SubnetIds: { 'Fn::Split': [',', 'subnet-0a,subnet-0b'] }, SecurityGroupIds: { 'Fn::Split': [',', 'sg-01'] },
+        SubnetIds: { 'Fn::Split': [',', 'subnet-0a1b2c3d,subnet-0123456789abcdef0'] }, SecurityGroupIds: { 'Fn::Split': [',', 'sg-0123abcd'] },
       });
       expect(JSON.stringify(props(stack, `${name}Role`)['ManagedPolicyArns'])).toContain('AWSLambdaVPCAccessExecutionRole');
     }
@@ -360,6 +360,10 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ allowedOrigin: '*' }, ['allowedOrigin must be one exact origin']],
     [{ allowedOrigin: 'https://app.example.com/' }, ['allowedOrigin must be one exact origin']],
     [{ ingestVpc: 'yes' }, ['ingestVpc must be none or enabled']],
+    [{ publishVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d,subnet-0123456789abcdef0', securityGroupIds: 'sg-0123abcd' }, []],
+    [{ publishVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d, subnet-0b1b2c3d', securityGroupIds: 'sg-0123abcd' }, ['subnetIds must be subnet-… ids separated by commas alone (no spaces); not " subnet-0b1b2c3d"']],
+    [{ ingestVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d', securityGroupIds: 'sg-01' }, ['securityGroupIds must be sg-… ids']],
+    [{ ingestVpc: 'enabled', subnetIds: '', securityGroupIds: 'sg-0123abcd' }, ['ingestVpc=enabled needs subnetIds and securityGroupIds']],
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
     [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
