@@ -11,6 +11,8 @@ const { queueProblems, topicList, topicQueueResources } = require('./topic-queue
 const SOURCES = ['redis', 'redis-list', 'sqs'];
 const SWITCHES = ['none', 'enabled'];
 const EXACT_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 // Parameters of earlier versions of this template, refused with what replaces them.
 const REPLACED = {
   jwtSecret: 'jwtSecretFrom=ssm:/parameter/name (or secretsmanager:name): a value would be written into the CloudFormation template',
@@ -39,6 +41,9 @@ function problems(p) {
   if (p.authMode === 'jwt' && !set('jwtSecretFrom') && !set('jwksUrl')) out.push('authMode=jwt needs jwtSecretFrom=ssm:/parameter/name (an HS256 secret of 32+ bytes, stored as a SecureString) or jwksUrl=https://…/jwks.json; or choose authMode=none');
   if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
   if (set('jwksUrl') && !/^https:\/\/\S+$/.test(String(p.jwksUrl))) out.push('jwksUrl must be an https:// URL');
+  // Both go into the template as they are (an IAM resource, an alarm action): a malformed one fails only the deploy.
+  if (set('secretsKmsKeyArn') && !KMS_KEY_ARN.test(String(p.secretsKmsKeyArn))) out.push(`secretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got "${p.secretsKmsKeyArn}"`);
+  if (set('alarmTopicArn') && !SNS_TOPIC_ARN.test(String(p.alarmTopicArn))) out.push(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got "${p.alarmTopicArn}"`);
   if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
   out.push(...queueProblems(p), ...networkProblems(p, set), ...numberProblems(p));
   return out;

@@ -342,6 +342,7 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     allowedOrigin: 'https://app.example.com', streamVpc: 'none', publishVpc: 'none', ingestVpc: 'none', subnetIds: '', securityGroupIds: '',
     streamConcurrency: 100, ingestMaxConcurrency: 5, flushPaddingBytes: 0,
     sqsQueues: 'shared', sqsQueuePrefix: 'sse-relay-prod-topic-', sqsTopics: '', topicDeadLetterQueue: 'sse-relay-prod-topics-dlq',
+    secretsKmsKeyArn: '', alarmTopicArn: '',
   };
 
   it.each([
@@ -359,6 +360,9 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ authMode: 'none', jwtSecretFrom: '' }, []],
     [{ allowedOrigin: '*' }, ['allowedOrigin must be one exact origin']],
     [{ allowedOrigin: 'https://app.example.com/' }, ['allowedOrigin must be one exact origin']],
+    [{ secretsKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' }, []],
+    [{ secretsKmsKeyArn: 'alias/aws/ssm' }, ['secretsKmsKeyArn must be a KMS key ARN']],
+    [{ alarmTopicArn: 'ops-alerts' }, ['alarmTopicArn must be an SNS topic ARN']],
     [{ ingestVpc: 'yes' }, ['ingestVpc must be none or enabled']],
     [{ publishVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d,subnet-0123456789abcdef0', securityGroupIds: 'sg-0123abcd' }, []],
     [{ publishVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d, subnet-0b1b2c3d', securityGroupIds: 'sg-0123abcd' }, ['subnetIds must be subnet-… ids separated by commas alone (no spaces); not " subnet-0b1b2c3d"']],
