@@ -1,4 +1,6 @@
-# sse-relay container image: `docker build -t sse-relay:0.1.0 .` then `docker run -p 8080:8080 sse-relay:0.1.0`.
+# sse-relay container image: `docker build -t sse-relay:0.1.0 .` then `docker run -p 8080:8080 -e AUTH_MODE=none sse-relay:0.1.0`
+# (a try-out without tokens; auth is on by default and stops the start until AUTH_JWT_SECRET is set. Production sets
+# AUTH_JWT_SECRET or AUTH_JWKS_URL, SOURCE and REDIS_URL: k8s/base/configmap.yaml and secret.example.yaml).
 # Two stages: the build stage compiles TypeScript with the dev toolchain; the runtime stage holds only production
 # dependencies, dist/ and public/.
 

@@ -134,8 +134,9 @@ function relayCounters(port) {
     get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
       let text = '';
       res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => {
-        const pick = (name) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? NaN);
-        resolve({ replays: pick('sse_replays_total'), replaysFromMemory: pick('sse_replays_from_memory_total'), overloadRejected: pick('sse_overload_rejected_total'), streamsOpened: pick('sse_connections_total') });
+        // A series by its exact name and labels. Absent: a labelled counter not counted yet is 0; anything else NaN (no scrape).
+        const pick = (series) => Number(text.split('\n').find((line) => line.startsWith(`${series} `))?.slice(series.length + 1) ?? (series.includes('{') ? 0 : NaN));
+        resolve({ replays: pick('sse_replays_total'), replaysFromMemory: pick('sse_replays_from_memory_total'), overloadRejected: pick('sse_http_errors_total{code="overloaded",route="events"}'), streamsOpened: pick('sse_connections_total') });
       });
     }).on('error', () => resolve({}));
   });

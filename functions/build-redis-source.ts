@@ -22,7 +22,6 @@ export function buildRedisStreamSource(redis: RedisConfig, target: RedisTopology
     maxLen: redis.maxLen,
     replication: replicationOf(redis),
     streamTtlSeconds: redis.streamTtlSeconds,
-    onOutOfMemory: () => hooks.metrics?.inc('sse_redis_oom_errors_total'),
   });
 }
 
@@ -39,6 +38,7 @@ function commonSettings(redis: RedisConfig, target: RedisTopology, maxMessageByt
     blockMs: redis.blockMs,
     maxMessageBytes,
     idempotencyTtlSeconds: redis.idempotencyTtlSeconds,
+    onOutOfMemory: () => hooks.metrics?.inc('sse_redis_oom_errors_total'),
     onInvalidEntry: (entry: InvalidEntry): void => {
       hooks.metrics?.inc('sse_invalid_messages_total');
       hooks.logger?.warn({ topic: entry.topic, position: entry.position, reason: entry.reason }, 'Redis entry skipped: not in the documented format');

@@ -17,7 +17,7 @@ function sourceProbes(source: Source): ScrapeProbe[] {
     name: 'sse_source_up', help: 'Whether the message source answered its readiness check at scrape time (1) or not (0).',
     read: async () => ((await source.isReady().catch(() => false)) ? 1 : 0), aggregator: 'min',
   }];
-  if (source.delivery === 'broadcast' && source.memoryUsage !== undefined) {
+  if (source.memoryUsage !== undefined) {
     const usage = (): Promise<SourceMemory | undefined> => source.memoryUsage?.() ?? Promise.resolve(undefined);
     probes.push(
       { name: 'sse_redis_used_memory_bytes', help: 'Redis INFO used_memory at scrape time.', read: async () => (await usage())?.usedBytes, aggregator: 'max' },

@@ -44,6 +44,11 @@ export interface StreamResponse {
    */
   contentEncoding?: 'gzip';
   /**
+   * True for a refusal sent as a stream (reconnect-hint.ts: `retry:` only, counted in sse_http_errors_total): the
+   * adapter then leaves it out of the stream metrics (ends, duration), as the hub leaves it out of the streams opened.
+   */
+  refusal?: true;
+  /**
    * Writes the stream into `sink` and resolves when it is over; the adapter then ends the response. The sink's `close`
    * event means the client went away (Lambda never reports that). Never rejects.
    */

@@ -125,6 +125,8 @@ export interface QueueSource {
    */
   drain?(): void;
   isReady(): Promise<boolean>;
+  /** As BroadcastSource's (a Redis list queue fills Redis like a stream does). Optional. */
+  memoryUsage?(): Promise<SourceMemory | undefined>;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,8 @@ const { queueProblems, topicList, topicQueueResources } = require('./topic-queue
 const SOURCES = ['redis', 'redis-list', 'sqs'];
 const SWITCHES = ['none', 'enabled'];
 const EXACT_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 // Parameters of earlier versions of this template, refused with what replaces them.
 const REPLACED = {
   jwtSecret: 'jwtSecretFrom=ssm:/parameter/name (or secretsmanager:name): a value would be written into the CloudFormation template',
@@ -39,6 +41,9 @@ function problems(p) {
   if (p.authMode === 'jwt' && !set('jwtSecretFrom') && !set('jwksUrl')) out.push('authMode=jwt needs jwtSecretFrom=ssm:/parameter/name (an HS256 secret of 32+ bytes, stored as a SecureString) or jwksUrl=https://…/jwks.json; or choose authMode=none');
   if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
   if (set('jwksUrl') && !/^https:\/\/\S+$/.test(String(p.jwksUrl))) out.push('jwksUrl must be an https:// URL');
+  // Both go into the template as they are (an IAM resource, an alarm action): a malformed one fails only the deploy.
+  if (set('secretsKmsKeyArn') && !KMS_KEY_ARN.test(String(p.secretsKmsKeyArn))) out.push(`secretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got "${p.secretsKmsKeyArn}"`);
+  if (set('alarmTopicArn') && !SNS_TOPIC_ARN.test(String(p.alarmTopicArn))) out.push(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got "${p.alarmTopicArn}"`);
   if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
   out.push(...queueProblems(p), ...networkProblems(p, set), ...numberProblems(p));
   return out;
@@ -51,7 +56,15 @@ function networkProblems(p, set) {
     return p[name] === 'enabled';
   });
   if (attached.length > 0 && (!set('subnetIds') || !set('securityGroupIds'))) out.push(`${attached.join(', ')}=enabled needs subnetIds and securityGroupIds (comma-separated)`);
+  else if (attached.length > 0) out.push(...idProblems(p, 'subnetIds', 'subnet'), ...idProblems(p, 'securityGroupIds', 'sg'));
   return out;
+}
+
+// serverless.yml splits the list at each comma and passes every part to CloudFormation as it is; a space after a comma
+// or a typo would only fail the deploy itself, with the stack to roll back.
+function idProblems(p, name, kind) {
+  const bad = String(p[name]).split(',').filter((id) => !new RegExp(`^${kind}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`).test(id));
+  return bad.length === 0 ? [] : [`${name} must be ${kind}-… ids separated by commas alone (no spaces); not ${bad.map((id) => JSON.stringify(id)).join(', ')}`];
 }
 
 function numberProblems(p) {
@@ -162,10 +175,14 @@ class SseRelayPlugin {
     const { stream, ingest } = service.functions;
     // A number from --param arrives as a string; the schema wants an integer.
     stream.reservedConcurrency = Number(p.streamConcurrency);
-    // The SQS → Redis bridge appends to Redis streams: it exists only when the browsers read Redis streams.
-    if (p.source !== 'redis') delete service.functions.ingest;
-    else for (const event of ingest.events) if (event.sqs) event.sqs.maximumConcurrency = Number(p.ingestMaxConcurrency);
     const resources = service.resources.Resources;
+    // The SQS → Redis bridge appends to Redis streams: it exists only when the browsers read Redis streams.
+    // Its alarm goes with it: a Ref to a function the template lacks is a template format error CloudFormation raises
+    // before evaluating any condition, so the alarm's BridgeMode condition alone would fail the whole deploy.
+    if (p.source !== 'redis') {
+      delete service.functions.ingest;
+      delete resources.IngestErrorsAlarm;
+    } else for (const event of ingest.events) if (event.sqs) event.sqs.maximumConcurrency = Number(p.ingestMaxConcurrency);
     Object.assign(resources, topicQueueResources(p));
     const usesRedis = p.source === 'redis' || p.source === 'redis-list';
     const grant = (role, refs) => {

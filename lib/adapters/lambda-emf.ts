@@ -1,11 +1,14 @@
-import type { MetricName, Metrics } from '../metrics.js';
+import { DEFINITIONS, type CellName, type MetricName, type Metrics } from '../metrics.js';
 
-/** Counters sent to CloudWatch as the change since the last line (a sum over invocations is then meaningful). */
+/**
+ * Counters sent to CloudWatch as the change since the last line (a sum over invocations is then meaningful): every
+ * counter the relay defines, since on Lambda these lines are its only metrics, and the refusal kinds that have names
+ * (each a sum of sse_http_errors_total's codes; EMF has no labels).
+ */
 export const EMF_COUNTERS: readonly MetricName[] = [
-  'sse_connections_total', 'sse_connections_rejected_total', 'sse_events_published_total', 'sse_events_delivered_total',
-  'sse_bytes_written_total', 'sse_slow_consumer_disconnects_total', 'sse_replays_total', 'sse_replayed_events_total',
-  'sse_resets_total', 'sse_source_errors_total', 'sse_invalid_messages_total', 'sse_http_errors_total',
-  'sse_auth_unauthorized_total', 'sse_auth_forbidden_total', 'sse_publish_rate_limited_total', 'sse_oversize_rejected_total',
+  ...(Object.keys(DEFINITIONS) as CellName[]).filter((name) => DEFINITIONS[name].type === 'counter'),
+  'sse_http_errors_total', 'sse_connections_rejected_total', 'sse_auth_unauthorized_total', 'sse_auth_forbidden_total',
+  'sse_publish_rate_limited_total', 'sse_oversize_rejected_total',
 ];
 /** Gauges sent as their current value. */
 export const EMF_GAUGES: readonly MetricName[] = ['sse_connections_open'];

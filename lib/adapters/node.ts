@@ -73,7 +73,7 @@ function closeAfterAnswer(req: IncomingMessage): void {
  * stay suspended for the hours a stream is open, and nothing in the callbacks below refers to req or res.
  */
 function startStream(req: IncomingMessage, res: ServerResponse, response: StreamResponse, options: NodeListenerOptions): void {
-  const onEnd = options.onStreamEnd;
+  const onEnd = response.refusal === true ? undefined : options.onStreamEnd;
   const started = onEnd === undefined ? 0 : Date.now();
   const handoff = options.socketHandoff ?? handoffUnsupportedReason() === undefined;
   setImmediate(() => runStream(openSink(req, res, response, handoff), response, started, onEnd));

@@ -26,6 +26,7 @@ export function reconnectHint(error: RelayError): StreamResponse {
     kind: 'stream',
     status: 200,
     headers: { ...SSE_HEADERS, 'retry-after': String(Math.ceil(delayMs / 1_000)) },
+    refusal: true,
     run: (sink) => {
       sink.write(body);
       sink.end();

@@ -65,6 +65,12 @@ describe('NetworkPolicies', () => {
     expect(toRedis?.ports).toEqual([{ port: redisPort, protocol: 'TCP' }]);
     const toDns = egress.find((rule) => rule !== toRedis);
     expect(toDns?.ports?.map((p) => `${p.port}/${p.protocol}`).sort()).toEqual(['53/TCP', '53/UDP']);
+    // The kube-dns pods, and the NodeLocal DNSCache address where a cluster runs it (a host-network cache: no pod
+    // selector matches it, so without the address every lookup fails there).
+    expect(toDns?.to).toEqual([
+      { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } },
+      { ipBlock: { cidr: '169.254.20.10/32' } },
+    ]);
     const relayPolicies = overlay.filter((o) => o.kind === 'NetworkPolicy' && selects((o['spec'] as { podSelector: { matchLabels: Record<string, string> } }).podSelector.matchLabels, relayLabels));
     expect(relayPolicies.map((p) => p.metadata.name).sort()).toEqual(['sse-relay', 'sse-relay-egress-redis']);
   });

@@ -43,6 +43,12 @@ it('beyond ADMISSION_RATE_PER_S refuses new streams: 503 overloaded with Retry-A
   await waitFor(() => got.length === 1, 'the event on the admitted stream', 5_000);
   expect(es.readyState).toBe(EventSource.OPEN);
   expect(relay.app.metrics.get('sse_overload_rejected_total')).toBeGreaterThanOrEqual(2);
+  // The retry:-only answer is a refusal (counted above), not a stream: the two streams opened are still open, so no
+  // stream has ended and none has a duration (a storm of refusals would otherwise read as thousands of 0 s streams).
+  const text = await (await fetch(`${relay.url}/metrics`)).text();
+  expect(text).toMatch(/^sse_connections_total 2$/m);
+  expect(text).toMatch(/^sse_stream_duration_seconds_count 0$/m);
+  expect(text).not.toMatch(/^sse_stream_ends_total\{[^}]*\} [1-9]/m);
 });
 
 it('on SIGTERM drains at DRAIN_RATE_PER_S: the window grows to connections ÷ rate, every stream ends with a retry', async () => {

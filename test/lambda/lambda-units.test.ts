@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { EmfEmitter } from '../../lib/adapters/lambda-emf.js';
 import { ResponseBudgetSink } from '../../lib/adapters/response-budget-sink.js';
-import { Metrics } from '../../lib/metrics.js';
+import { DEFINITIONS, Metrics } from '../../lib/metrics.js';
 import { resolveSecretRefs } from '../../functions/resolve-secrets.js';
 import { RecordingSink } from '../support/recording-sink.js';
 
@@ -53,6 +53,21 @@ describe('EmfEmitter', () => {
     expect(parsed.map((line) => [line._aws.Timestamp, line['sse_events_delivered_total'], line['sse_connections_open'], line['FunctionName']]))
       .toEqual([[2_000, 3, 2, 'f'], [3_000, 1, 2, 'f']]);
     expect(parsed[0]?._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'sse-relay', Dimensions: [['FunctionName']] });
+  });
+
+  it('carries every counter the relay defines: on Lambda these lines are the only metrics there are', () => {
+    // Queue acknowledgements (QUEUE_ACK=client is how queue mode runs on Lambda) and a full Redis refusing the publish
+    // function's writes were counted in the sandbox and never left it.
+    const metrics = new Metrics();
+    const lines: string[] = [];
+    const emf = new EmfEmitter(metrics, { dimensions: { FunctionName: 'f' }, write: (line) => lines.push(line) });
+    const counters = (Object.keys(DEFINITIONS) as (keyof typeof DEFINITIONS)[]).filter((name) => DEFINITIONS[name].type === 'counter');
+    for (const name of counters) metrics.inc(name);
+    emf.flush(1_000);
+    const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown> & { _aws: { CloudWatchMetrics: { Metrics: { Name: string }[] }[] } };
+    const declared = line._aws.CloudWatchMetrics[0]?.Metrics.map((m) => m.Name) ?? [];
+    expect(counters.filter((name) => line[name] !== 1 || !declared.includes(name))).toEqual([]);
+    expect(declared.length).toBeLessThanOrEqual(100);
   });
 });
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { bundleEntryParts, REPO_ROOT } from '../support/lambda/bundle-functions.js';
-import { effectiveStack, roleStatements, type Statement, type Template } from '../support/lambda/cloudformation.js';
+import { effectiveStack, roleStatements, type Statement, type Template, unresolvedReferences } from '../support/lambda/cloudformation.js';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/http/cors.js';
 
 // `serverless package` (osls, the dev dependency) runs offline, each configuration in its own copy of the service, so
@@ -77,7 +77,7 @@ const COMMANDS = documentedCommands();
 const PROD = COMMANDS.find((c) => c.includes('redisUrlFrom=') && c.includes('jwtSecretFrom=') && !c.includes('source='));
 const QUEUE = COMMANDS.find((c) => c.includes('source=sqs') && !c.includes('sqsQueues=per-topic'));
 const TOPIC_QUEUES = COMMANDS.find((c) => c.includes('source=sqs') && c.includes('sqsQueues=per-topic') && c.includes('sqsTopics='));
-const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a,subnet-0b', '--param=securityGroupIds=sg-01'];
+const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a1b2c3d,subnet-0123456789abcdef0', '--param=securityGroupIds=sg-0123abcd'];
 const packaged = new Map<string, Packaged>();
 
 beforeAll(async () => {
@@ -85,7 +85,8 @@ beforeAll(async () => {
     throw new Error(`README/docs lack the production, the source=sqs or the sqsQueues=per-topic command: ${JSON.stringify(COMMANDS)}`);
   }
   const vpc = `${PROD} ${VPC_ARGS.join(' ')}`;
-  const all = [...new Set([...COMMANDS, vpc])];
+  const list = `${PROD} --param=source=redis-list`;
+  const all = [...new Set([...COMMANDS, vpc, list])];
   // Two at a time: each run bundles three functions, and the machine is shared.
   for (let i = 0; i < all.length; i += 2) {
     const pair = all.slice(i, i + 2);
@@ -93,6 +94,7 @@ beforeAll(async () => {
     pair.forEach((command, j) => packaged.set(command, results[j] as Packaged));
   }
   packaged.set('vpc', packaged.get(vpc) as Packaged);
+  packaged.set('redis-list', packaged.get(list) as Packaged);
 }, 400_000);
 
 afterAll(async () => {
@@ -131,6 +133,12 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
     expect(existsSync(join((packaged.get(PROD!) as Packaged).out, 'stream.zip'))).toBe(true);
   });
 
+  it('references only resources it declares, in every stack: CloudFormation refuses a dangling Ref whatever its condition', () => {
+    // Conditions do not help: "Unresolved resource dependencies" is a template format error, raised before any condition
+    // is evaluated. The queue-mode and redis-list stacks leave the ingest function out; nothing may still name it.
+    for (const [command, { raw }] of packaged) expect([command, unresolvedReferences(JSON.parse(raw) as Template)]).toEqual([command, []]);
+  });
+
   it('does not turn on source maps by default: Node would read every chunk\'s map at each cold start', () => {
     const stack = stackOf(PROD);
     for (const name of ['Stream', 'Publish', 'Ingest']) expect(String(variables(stack, name)['NODE_OPTIONS'] ?? '')).not.toMatch(/source-maps/);
@@ -164,6 +172,18 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
     expect(props(stack, 'StreamLambdaFunctionUrl')).toMatchObject({ InvokeMode: 'RESPONSE_STREAM', AuthType: 'NONE' });
     expect(props(stack, 'PublishLambdaFunctionUrl')['InvokeMode'] ?? 'BUFFERED').toBe('BUFFERED');
     expect(props(stack, 'StreamLambdaFunction')['VpcConfig']).toBeUndefined();
+  });
+
+  it('lets anyone invoke both URLs: lambda:InvokeFunctionUrl and, as function URLs created since October 2025 need, lambda:InvokeFunction', () => {
+    // Without the second grant (AWS's "urls-auth" page) a new NONE-auth URL answers 403 Forbidden to every request.
+    for (const fn of ['Stream', 'Publish']) {
+      const grants = Object.values(stackOf(PROD).Resources).filter((r) => r.Type === 'AWS::Lambda::Permission')
+        .map((r) => r.Properties).filter((p) => JSON.stringify(p['FunctionName']) === JSON.stringify({ 'Fn::GetAtt': [`${fn}LambdaFunction`, 'Arn'] }));
+      expect(grants).toEqual(expect.arrayContaining([
+        expect.objectContaining({ Action: 'lambda:InvokeFunctionUrl', Principal: '*', FunctionUrlAuthType: 'NONE' }),
+        expect.objectContaining({ Action: 'lambda:InvokeFunction', Principal: '*', InvokedViaFunctionUrl: true }),
+      ]));
+    }
   });
 
   it('gives both function URLs the container CORS policy: the one exact origin given, credentials, never *', () => {
@@ -293,7 +313,7 @@ describe('networking per function', () => {
     expect(props(stack, 'StreamLambdaFunction')['VpcConfig']).toBeUndefined();
     for (const name of ['Publish', 'Ingest']) {
       expect(props(stack, `${name}LambdaFunction`)['VpcConfig']).toEqual({
-        SubnetIds: { 'Fn::Split': [',', 'subnet-0a,subnet-0b'] }, SecurityGroupIds: { 'Fn::Split': [',', 'sg-01'] },
+        SubnetIds: { 'Fn::Split': [',', 'subnet-0a1b2c3d,subnet-0123456789abcdef0'] }, SecurityGroupIds: { 'Fn::Split': [',', 'sg-0123abcd'] },
       });
       expect(JSON.stringify(props(stack, `${name}Role`)['ManagedPolicyArns'])).toContain('AWSLambdaVPCAccessExecutionRole');
     }
@@ -322,6 +342,7 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     allowedOrigin: 'https://app.example.com', streamVpc: 'none', publishVpc: 'none', ingestVpc: 'none', subnetIds: '', securityGroupIds: '',
     streamConcurrency: 100, ingestMaxConcurrency: 5, flushPaddingBytes: 0,
     sqsQueues: 'shared', sqsQueuePrefix: 'sse-relay-prod-topic-', sqsTopics: '', topicDeadLetterQueue: 'sse-relay-prod-topics-dlq',
+    secretsKmsKeyArn: '', alarmTopicArn: '',
   };
 
   it.each([
@@ -339,7 +360,14 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ authMode: 'none', jwtSecretFrom: '' }, []],
     [{ allowedOrigin: '*' }, ['allowedOrigin must be one exact origin']],
     [{ allowedOrigin: 'https://app.example.com/' }, ['allowedOrigin must be one exact origin']],
+    [{ secretsKmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' }, []],
+    [{ secretsKmsKeyArn: 'alias/aws/ssm' }, ['secretsKmsKeyArn must be a KMS key ARN']],
+    [{ alarmTopicArn: 'ops-alerts' }, ['alarmTopicArn must be an SNS topic ARN']],
     [{ ingestVpc: 'yes' }, ['ingestVpc must be none or enabled']],
+    [{ publishVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d,subnet-0123456789abcdef0', securityGroupIds: 'sg-0123abcd' }, []],
+    [{ publishVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d, subnet-0b1b2c3d', securityGroupIds: 'sg-0123abcd' }, ['subnetIds must be subnet-… ids separated by commas alone (no spaces); not " subnet-0b1b2c3d"']],
+    [{ ingestVpc: 'enabled', subnetIds: 'subnet-0a1b2c3d', securityGroupIds: 'sg-01' }, ['securityGroupIds must be sg-… ids']],
+    [{ ingestVpc: 'enabled', subnetIds: '', securityGroupIds: 'sg-0123abcd' }, ['ingestVpc=enabled needs subnetIds and securityGroupIds']],
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
     [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],

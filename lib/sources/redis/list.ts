@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors.js';
-import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
+import type { Delivery, OutgoingMessage, QueueSource, SourceMemory } from '../../source.js';
 import { connected, openRedisConnection, pause, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
@@ -13,6 +13,7 @@ import { ListTaker, type TakerContext } from './list-taker.js';
 import { parseQueueHandle } from '../../queue-handle.js';
 import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
 import { SharedPing } from './shared-ping.js';
+import { memoryUsage, publishFailure } from './memory.js';
 
 /** Settings of SOURCE=redis-list; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisListSettings extends RedisConnectionSettings {
@@ -34,6 +35,8 @@ export interface RedisListSettings extends RedisConnectionSettings {
   onFault?: ((message: string, details: Record<string, unknown>) => void) | undefined;
   /** REDIS_WAIT_REPLICAS / REDIS_WAIT_TIMEOUT_MS: a publish is acknowledged once that many replicas hold it. */
   replication?: ReplicationPolicy | undefined;
+  /** Called when Redis refuses a publish with OOM (maxmemory reached under noeviction), for the metric. */
+  onOutOfMemory?: (() => void) | undefined;
 }
 
 const READY_TIMEOUT_MS = 1_000;
@@ -87,14 +90,25 @@ export class RedisListSource implements QueueSource {
     const item = encodeListEnvelope({ event: message.event ?? 'message', data: message.data, id });
     const command = pushCommand(this.keys, topic, item, id, message.key, this.settings.idempotencyTtlSeconds);
     let stored: unknown;
-    if (this.replicated !== undefined) {
-      await connected(this.replicated.connection);
-      stored = await this.replicated.writer.write((pipeline) => void pipeline.call(...command));
-    } else {
-      stored = await (await connected(this.command)).call(...command);
+    try {
+      stored = await this.push(command);
+    } catch (error) {
+      // Items wait in the list until a stream takes them: with no reader, a queue fills Redis up to its maxmemory.
+      throw publishFailure(error, this.settings.onOutOfMemory);
     }
     // With a key, the script answers the id of the first item pushed with it (a repeated publish stores nothing).
     return { id: message.key === undefined ? id : String(stored) };
+  }
+
+  private async push(command: ReturnType<typeof pushCommand>): Promise<unknown> {
+    if (this.replicated === undefined) return (await connected(this.command)).call(...command);
+    await connected(this.replicated.connection);
+    return this.replicated.writer.write((pipeline) => void pipeline.call(...command));
+  }
+
+  /** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */
+  memoryUsage(): Promise<SourceMemory | undefined> {
+    return memoryUsage(this.command);
   }
 
   async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {

@@ -1,8 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
-import { RelayError } from '../../errors.js';
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, SourceMemory, StoredMessage } from '../../source.js';
 import { ServerLink } from './blocking-link.js';
-import { answersPing, connected, openRedisConnection, targetOf, withDeadline, type RedisClient } from './connection.js';
+import { answersPing, connected, openRedisConnection, targetOf, type RedisClient } from './connection.js';
 import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './feed.js';
 import { PartitionedFeed } from './partitioned-feed.js';
@@ -11,6 +10,7 @@ import { readStreamInfo } from './stream-info.js';
 import { StreamTtlRenewals } from './stream-ttl.js';
 import { StreamKeys } from './stream-keys.js';
 import { appendCommand, type AppendCommand } from './stream-append.js';
+import { memoryUsage, publishFailure } from './memory.js';
 
 /** Settings of SOURCE=redis; functions/build-source.ts fills them from REDIS_* and MAX_MESSAGE_BYTES. */
 export interface RedisStreamSettings extends RedisFeedSettings {
@@ -28,15 +28,6 @@ export interface RedisStreamSettings extends RedisFeedSettings {
 
 /** How long /readyz waits for PING, ms. */
 const READY_TIMEOUT_MS = 1_000;
-
-// Redis answers a write over maxmemory under noeviction with "OOM command not allowed when used memory > 'maxmemory'"
-// (inside a script too); a MULTI would fail with EXECABORT and the OOM replies in `previousErrors`.
-const OUT_OF_MEMORY = /\bOOM command not allowed/;
-
-function isOutOfMemory(error: unknown): boolean {
-  const { message = '', previousErrors = [] } = error as { message?: string; previousErrors?: { message?: string }[] };
-  return OUT_OF_MEMORY.test(message) || previousErrors.some((e) => OUT_OF_MEMORY.test(e.message ?? ''));
-}
 
 /**
  * Broadcast over Redis Streams: one stream per topic (`<prefix><topic>`, hash-tagged by partition in a cluster), entries
@@ -75,9 +66,7 @@ export class RedisStreamSource implements BroadcastSource {
       id = this.replicated === undefined ? await this.append(topic, event, message, renewsTtl) : await this.appendReplicated(topic, event, message, renewsTtl);
       if (renewsTtl) this.ttl.renewed(topic);
     } catch (error) {
-      if (!isOutOfMemory(error)) throw error;
-      this.settings.onOutOfMemory?.();
-      throw new RelayError('source_full', 'Redis is out of memory (maxmemory reached under noeviction)', { cause: error, retryAfterSeconds: 30 });
+      throw publishFailure(error, this.settings.onOutOfMemory);
     }
     if (id === null) throw new Error(`XADD to ${this.key(topic)} returned no id`);
     return { topic, position: id, event, data: message.data };
@@ -108,15 +97,8 @@ export class RedisStreamSource implements BroadcastSource {
   }
 
   /** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */
-  async memoryUsage(): Promise<SourceMemory | undefined> {
-    try {
-      const info = await withDeadline(READY_TIMEOUT_MS, connected(this.command).then((redis) => redis.info('memory')));
-      const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-      const usedBytes = field('used_memory');
-      return Number.isFinite(usedBytes) ? { usedBytes, maxBytes: field('maxmemory') || 0 } : undefined;
-    } catch {
-      return undefined;
-    }
+  memoryUsage(): Promise<SourceMemory | undefined> {
+    return memoryUsage(this.command);
   }
 
   async head(topic: string): Promise<string> {

@@ -68,3 +68,38 @@ export function roleStatements(stack: Template, role: string): Statement[] {
   const policies = (resource.Properties['Policies'] ?? []) as { PolicyDocument: { Statement: Statement[] } }[];
   return policies.flatMap((policy) => policy.PolicyDocument.Statement);
 }
+
+/**
+ * Every Ref, Fn::GetAtt, Fn::Sub `${Name}` and DependsOn of `template` (as written, conditions not evaluated) that names
+ * neither a resource nor a parameter of the template nor a pseudo parameter. CloudFormation refuses such a template
+ * whole ("Unresolved resource dependencies"), whatever the condition of the resource holding the reference.
+ */
+export function unresolvedReferences(template: Template & { Parameters?: Record<string, unknown> }): string[] {
+  const declared = new Set([...Object.keys(template.Resources), ...Object.keys(template.Parameters ?? {})]);
+  const missing: string[] = [];
+  const check = (name: string, where: string): void => {
+    if (!name.startsWith('AWS::') && !declared.has(name)) missing.push(`${where} → ${name}`);
+  };
+  const walk = (value: unknown, where: string): void => {
+    if (Array.isArray(value)) { value.forEach((item, i) => walk(item, `${where}/${i}`)); return; }
+    if (typeof value !== 'object' || value === null) return;
+    const node = value as Record<string, unknown>;
+    if (typeof node['Ref'] === 'string') check(node['Ref'], where);
+    const getAtt = node['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && typeof getAtt[0] === 'string') check(getAtt[0], where);
+    if (typeof getAtt === 'string') check(getAtt.split('.')[0] ?? '', where);
+    const sub = node['Fn::Sub'];
+    const [text, names] = typeof sub === 'string' ? [sub, {}] : Array.isArray(sub) ? [String(sub[0]), (sub[1] ?? {}) as object] : ['', {}];
+    for (const match of text.matchAll(/\$\{([^!}][^}]*)\}/g)) {
+      const name = (match[1] ?? '').split('.')[0] ?? '';
+      if (!(name in names)) check(name, where);
+    }
+    for (const [key, item] of Object.entries(node)) walk(item, `${where}/${key}`);
+  };
+  for (const [name, resource] of Object.entries(template.Resources)) {
+    for (const target of [(resource as { DependsOn?: string | string[] }).DependsOn ?? []].flat()) check(target, `${name}/DependsOn`);
+    walk(resource, name);
+  }
+  walk(template.Outputs ?? {}, 'Outputs');
+  return missing;
+}
