@@ -5,6 +5,7 @@ import { comparePositions } from '../../lib/sse/cursor.js';
 import { closesDue, drainWindowMs } from '../../lib/engine/drain-pace.js';
 import type { RelayRequest, StreamResponse } from '../../lib/request.js';
 import { Hub } from '../../lib/engine/hub.js';
+import { RecentBudget, RecentMessages } from '../../lib/engine/recent-messages.js';
 import { TopicFanout } from '../../lib/engine/topic-fanout.js';
 import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
@@ -221,6 +222,32 @@ describe('resume served by the hub', () => {
     expect(comparePositions('1700000000000-2', '1700000000000-10')).toBeLessThan(0);
     expect(comparePositions('18446744073709551615-0', '18446744073709551614-9')).toBeGreaterThan(0);
     expect(comparePositions('007', '7')).toBe(0);
+  });
+});
+
+describe('recent-message windows', () => {
+  const message = (topic: string, position: number, chars: number) => ({ topic, position: String(position), event: 'message', data: 'x'.repeat(chars) });
+
+  it('hold no more than their shared bound together: a topic past it drops its own oldest (its replays then read the source)', () => {
+    // Each window alone was bounded (512 Ki characters) but not all of them together: 100 streams of 16 topics held 800 MB.
+    const budget = new RecentBudget(3_000);
+    const a = new RecentMessages('0', budget);
+    const b = new RecentMessages('0', budget);
+    a.push(message('a', 1, 1_000));
+    a.push(message('a', 2, 1_000));
+    b.push(message('b', 1, 1_000));
+    b.push(message('b', 2, 1_000));
+    expect(budget.chars).toBe(3_000);
+    expect(b.between('0', '2', 10)).toBeUndefined();
+    expect(b.between('1', '2', 10)?.map((m) => m.position)).toEqual(['2']);
+    expect(a.between('0', '2', 10)?.map((m) => m.position)).toEqual(['1', '2']);
+    // Even a window's newest message goes when the others fill the bound: never more than the bound is held.
+    const c = new RecentMessages('0', budget);
+    c.push(message('c', 1, 2_000));
+    expect(budget.chars).toBeLessThanOrEqual(3_000);
+    expect(c.between('0', '1', 10)).toBeUndefined();
+    a.release();
+    expect(budget.chars).toBe(1_000);
   });
 });
 
