@@ -111,7 +111,7 @@ export class MemorySource implements BroadcastSource {
     this.account(topic, ring, stored, overwritten);
     if (message.key !== undefined) this.remember(ring, message.key, stored);
     for (const feed of this.feeds) if (feed.topics.has(topic)) feed.listener(stored);
-    this.evictOverBound(topic);
+    this.evictOverBound();
     return stored;
   }
 
@@ -136,11 +136,10 @@ export class MemorySource implements BroadcastSource {
   }
 
   /** Evicts the oldest messages of the whole source until it is within `maxBytes`; never the one just published. */
-  private evictOverBound(publishedTo: string): void {
-    while (this.bytes > this.maxBytes && this.orderStart < this.order.length) {
+  private evictOverBound(): void {
+    // The last entry is the message just published.
+    while (this.bytes > this.maxBytes && this.orderStart < this.order.length - 1) {
       const { topic, ring, position } = this.order[this.orderStart] as (typeof this.order)[number];
-      const newest = topic === publishedTo && position === ring.head;
-      if (newest) break;
       this.orderStart += 1;
       if (this.rings.get(topic) !== ring || position !== ring.oldest) continue; // overwritten, or the ring is gone
       const evicted = ring.evictOldest();
