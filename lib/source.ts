@@ -31,6 +31,8 @@ export interface ReplayResult {
    * the client missed messages, so the session sends the reserved reset event before `messages`.
    */
   gap: boolean;
+  /** True when the read stopped at `maxBytes` with messages before `until` left unread: the stream must end after these. */
+  truncated?: boolean;
 }
 
 /** The live side of a broadcast source, shared by every connection of the process (see Hub). */
@@ -57,8 +59,12 @@ export interface BroadcastSource {
    * `invalid_cursor` before the stream starts, so the source never fails on it (a reconnect loop otherwise).
    */
   acceptsPosition(position: string): boolean;
-  /** Up to `limit` retained messages after `after` and at most `until`, oldest first. */
-  replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult>;
+  /**
+   * Up to `limit` retained messages after `after` and at most `until`, oldest first. A source that reads them from
+   * elsewhere stops once they hold `maxBytes` of data (say so with `truncated`): no replay reads more than the stream
+   * could queue.
+   */
+  replay(topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult>;
   /** Opens the process-wide live feed. `onError` hears faults the feed recovers from by itself (for logs and metrics). */
   openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed;
   /** Whether the backing service answers now (readiness). */

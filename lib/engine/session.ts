@@ -105,8 +105,10 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
     for (const [topic, after] of plan.cursor) position.set(topic, after);
     context.metrics.inc('sse_replays_total');
     let resetSent = false;
+    // What the replay may read, all topics together: more than the stream can queue would only be cut off.
+    let budget = connection.replayBudgetBytes;
     for (const [topic, after] of plan.cursor) {
-      const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax);
+      const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax, Math.max(1, budget));
       if (replay.gap && !resetSent) {
         resetSent = true;
         context.metrics.inc('sse_resets_total');
@@ -117,9 +119,12 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
         position.set(topic, message.position);
         const frame = encodeEvent({ id: formatCursor(position), event: message.event, data: message.data });
         if (!connection.sendReplay(Buffer.from(frame))) return;
+        budget -= message.data.length;
       }
       context.metrics.inc('sse_replayed_events_total', replay.messages.length);
       context.metrics.inc('sse_events_delivered_total', replay.messages.length);
+      // The source left messages unread (byte budget): the client resumes at once from the last id it was sent.
+      if (replay.truncated === true) return connection.end('replay-budget');
       position.set(topic, resumesAt(after, until.get(topic) ?? '0', replay));
     }
   }

@@ -158,14 +158,14 @@ export class TopicFanout {
    * so positions began again) the client missed what the source holds now: the source's replay says so (`gap`, hence
    * the reset event) and returns it, and the live frames after `until` are given after all.
    */
-  async replay(connection: Connection, topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
+  async replay(connection: Connection, topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult> {
     const order = comparePositions(after, until);
     if (order > 0) {
       // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through.
       connection.skipLiveUntil(topic, after);
       if (comparePositions(after, await this.source.head(topic)) <= 0) return { messages: [], gap: false };
       connection.skipLiveUntil(topic, '0');
-      return this.source.replay(topic, after, until, limit);
+      return this.source.replay(topic, after, until, limit, maxBytes);
     }
     if (order === 0) return { messages: [], gap: false };
     const held = this.topics.get(topic)?.recent?.between(after, until, limit);
@@ -173,7 +173,7 @@ export class TopicFanout {
       this.metrics.inc('sse_replays_from_memory_total');
       return { messages: held, gap: false };
     }
-    return this.source.replay(topic, after, until, limit);
+    return this.source.replay(topic, after, until, limit, maxBytes);
   }
 
   private deliver(message: StoredMessage): void {

@@ -1,0 +1,65 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { RawStreamEntry } from './entry.js';
+
+/**
+ * Most entries of one XRANGE of a replay. One reply is buffered whole (by Redis and by ioredis) before anything is
+ * parsed, so a replay of REPLAY_MAX entries of MAX_MESSAGE_BYTES read at once held 64 MB per topic per stream: twenty
+ * streams resuming from an old cursor took 700 MB. A page is as many entries as what is left of the byte bound holds at
+ * MAX_MESSAGE_BYTES each (at least one), so a replay never holds more than its bound and one message.
+ */
+const MAX_PAGE = 512;
+// A stream entry's field names and framing, beyond its data.
+const ENTRY_OVERHEAD_BYTES = 64;
+
+/** Entries read by one paged replay, and whether it stopped at its byte bound with entries possibly left. */
+export interface ReadPages {
+  entries: RawStreamEntry[];
+  /** The byte bound stopped the read after a full page: entries up to `until` may be left unread. */
+  truncated: boolean;
+}
+
+type Direction = 'after' | 'newest';
+
+/**
+ * Up to `want` entries of `key` in (`after`, `until`]: the oldest (`after`, going forward) or the newest (`newest`,
+ * going back from `until`, returned oldest first). Reads page by page and stops once the data read reaches
+ * `maxBytes` (after at least one entry), so what it holds is bounded by the stream's own buffer, not by REPLAY_MAX.
+ * `largestEntry`: the largest entry a valid message makes (MAX_MESSAGE_BYTES), which sizes the pages.
+ */
+export async function readPages(
+  redis: Redis | Cluster,
+  key: string,
+  range: { after: string; until: string; want: number; direction: Direction },
+  bound: { maxBytes: number; largestEntry: number },
+): Promise<ReadPages> {
+  const { after, until, want, direction } = range;
+  const { maxBytes } = bound;
+  const entries: RawStreamEntry[] = [];
+  let bytes = 0;
+  let from = direction === 'after' ? `(${after}` : until;
+  while (entries.length < want) {
+    const count = Math.max(1, Math.min(MAX_PAGE, want - entries.length, Math.floor((maxBytes - bytes) / (bound.largestEntry + ENTRY_OVERHEAD_BYTES))));
+    const page = (direction === 'after'
+      ? await redis.xrangeBuffer(key, from, until, 'COUNT', count)
+      : await redis.xrevrangeBuffer(key, from, `(${after}`, 'COUNT', count)) as RawStreamEntry[];
+    for (const entry of page) {
+      entries.push(entry);
+      bytes += entryBytes(entry);
+    }
+    const last = page.at(-1);
+    if (page.length < count || last === undefined) return { entries: ordered(entries, direction), truncated: false };
+    if (bytes >= maxBytes) return { entries: ordered(entries, direction), truncated: entries.length < want };
+    from = `(${last[0].toString('latin1')}`;
+  }
+  return { entries: ordered(entries, direction), truncated: false };
+}
+
+function ordered(entries: RawStreamEntry[], direction: Direction): RawStreamEntry[] {
+  return direction === 'after' ? entries : entries.reverse();
+}
+
+function entryBytes([, fields]: RawStreamEntry): number {
+  let bytes = 0;
+  for (const field of fields) bytes += field.byteLength;
+  return bytes;
+}
