@@ -275,6 +275,30 @@ describe('overload admission', () => {
     return { method: 'GET', path: '/events', query, header: (n) => headers[n], remoteAddress: '127.0.0.1', readBody: async () => new Uint8Array() };
   }
 
+  it('gives the admission of a refused stream back: requests refused anyway never keep a good stream out', async () => {
+    // Before: with ADMISSION_RATE_PER_S, a flow of bad requests (a topic, a token or a cursor refused) took every slot,
+    // and good streams got `overloaded` for as long as it lasted.
+    const config = loadConfig({ AUTH_MODE: 'none' }).server;
+    const admission = new AdmissionGate({ lagMs: 0, ratePerSecond: 2, currentLagMs: () => 0, now: () => 0 });
+    const app = new RelayApp({ config, source: new MemorySource(10), logger: silentLogger, admission });
+    const bad = (query: string, cursor?: string): RelayRequest => ({
+      method: 'GET', path: '/events', query: new URLSearchParams(query), header: (n) => (n === 'last-event-id' ? cursor : undefined), remoteAddress: '127.0.0.1',
+      readBody: async () => new Uint8Array(),
+    });
+    for (let i = 0; i < 50; i++) {
+      expect(await app.handle(bad('topic=bad%0a'))).toMatchObject({ status: 400 });
+      expect(await app.handle(bad('topic=t', 't=x'))).toMatchObject({ status: 400 });
+    }
+    const good = await app.handle(request('*/*'));
+    expect(good).toMatchObject({ kind: 'stream', status: 200 });
+    const sink = new RecordingSink();
+    void (good as StreamResponse).run(sink);
+    // The gate still counts the streams it admitted: two, then `overloaded`.
+    expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'stream', status: 200 });
+    expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'body', status: 503, body: '{"error":"overloaded"}' });
+    await app.hub.close();
+  });
+
   it('answers 503 overloaded with Retry-After, and an EventSource a retry:-only stream it reconnects from', async () => {
     const config = loadConfig({ AUTH_MODE: 'none' }).server;
     const admission = new AdmissionGate({ lagMs: 100, ratePerSecond: 0, currentLagMs: () => 250 });
