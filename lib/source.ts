@@ -31,8 +31,11 @@ export interface ReplayResult {
    * the client missed messages, so the session sends the reserved reset event before `messages`.
    */
   gap: boolean;
-  /** True when the read stopped at `maxBytes` with messages before `until` left unread: the stream must end after these. */
-  truncated?: boolean;
+  /**
+   * Set when the read stopped at `maxBytes` with entries before `until` left unread: the position of the last entry read
+   * (an invalid one, skipped, included). The stream must end after these messages, standing at that position.
+   */
+  truncatedAt?: string;
 }
 
 /** The live side of a broadcast source, shared by every connection of the process (see Hub). */
@@ -61,7 +64,7 @@ export interface BroadcastSource {
   acceptsPosition(position: string): boolean;
   /**
    * Up to `limit` retained messages after `after` and at most `until`, oldest first. A source that reads them from
-   * elsewhere stops once they hold `maxBytes` of data (say so with `truncated`): no replay reads more than the stream
+   * elsewhere stops once they hold `maxBytes` of data (say so with `truncatedAt`): no replay reads more than the stream
    * could queue.
    */
   replay(topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult>;

@@ -54,3 +54,42 @@ test('a long replay goes out a stream buffer at a time: each response ends with 
   // Each response carried what one stream buffer holds (plus the entry that crossed it), not the whole backlog.
   expect(Math.max(...perResponse)).toBeLessThanOrEqual(Math.ceil(BUFFER_BYTES / ENTRY_BYTES) + 1);
 }, 60_000);
+
+/** The text of one response, read until it ends or holds `until` (an id-only frame is not an event to a parser). */
+async function responseText(cursor: string, until: string): Promise<string> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), 10_000);
+  const response = await fetch(`${relay.url}/events?topic=skips`, { headers: { 'last-event-id': cursor }, signal: controller.signal });
+  let text = '';
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.includes(until)) break;
+    }
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return text;
+}
+
+test('entries skipped as invalid still move the stream on: a replay cut at its budget stands past them, never before them again', async () => {
+  // Data over MAX_MESSAGE_BYTES is skipped; the budget is reached on such entries alone, so a response may carry no
+  // message: it must still say where it stopped, or every reconnect would read the same entries again.
+  const start = await raw.xadd('sse:skips', '*', 'data', 'before');
+  for (let i = 0; i < 12; i++) await raw.xadd('sse:skips', '*', 'data', 'y'.repeat(70_000));
+  await raw.xadd('sse:skips', '*', 'data', 'after the skipped ones');
+  let cursor = `skips=${start}`;
+  let responses = 0;
+  let text = '';
+  for (; responses < 30 && !text.includes('data: after the skipped ones'); responses++) {
+    text = await responseText(cursor, 'data: after the skipped ones');
+    const next = [...text.matchAll(/^id: (.*)$/gm)].at(-1)?.[1];
+    expect(next).toBeDefined();
+    expect(next).not.toBe(cursor);
+    cursor = next as string;
+  }
+  expect(text).toContain('data: after the skipped ones');
+  expect(responses).toBeGreaterThan(1);
+}, 60_000);

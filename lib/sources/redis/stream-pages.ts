@@ -11,11 +11,11 @@ const MAX_PAGE = 512;
 // A stream entry's field names and framing, beyond its data.
 const ENTRY_OVERHEAD_BYTES = 64;
 
-/** Entries read by one paged replay, and whether it stopped at its byte bound with entries possibly left. */
+/** Entries read by one paged replay, and where it stopped if its byte bound stopped it with entries possibly left. */
 export interface ReadPages {
   entries: RawStreamEntry[];
-  /** The byte bound stopped the read after a full page: entries up to `until` may be left unread. */
-  truncated: boolean;
+  /** The byte bound stopped the read after a full page: the id of the last entry read; later ones may be left unread. */
+  truncatedAt: string | undefined;
 }
 
 type Direction = 'after' | 'newest';
@@ -47,11 +47,12 @@ export async function readPages(
       bytes += entryBytes(entry);
     }
     const last = page.at(-1);
-    if (page.length < count || last === undefined) return { entries: ordered(entries, direction), truncated: false };
-    if (bytes >= maxBytes) return { entries: ordered(entries, direction), truncated: entries.length < want };
-    from = `(${last[0].toString('latin1')}`;
+    if (page.length < count || last === undefined) return { entries: ordered(entries, direction), truncatedAt: undefined };
+    const lastId = last[0].toString('latin1');
+    if (bytes >= maxBytes) return { entries: ordered(entries, direction), truncatedAt: entries.length < want ? lastId : undefined };
+    from = `(${lastId}`;
   }
-  return { entries: ordered(entries, direction), truncated: false };
+  return { entries: ordered(entries, direction), truncatedAt: undefined };
 }
 
 function ordered(entries: RawStreamEntry[], direction: Direction): RawStreamEntry[] {

@@ -112,7 +112,7 @@ export class RedisStreamSource implements BroadcastSource {
    * Entries after `after` up to `until`, at most `limit`, read in pages until they hold `maxBytes` (stream-pages.ts).
    * `gap` is true when an entry after `after` was trimmed or deleted (XINFO's max-deleted-entry-id is newer than the
    * cursor), or when more than `limit` entries follow it; then the newest `limit` up to `until` (as many as `maxBytes`
-   * allows) are returned. `truncated` when entries after the returned ones were left for the client's next request.
+   * allows) are returned. `truncatedAt` when entries after the returned ones were left for the client's next request.
    * A cursor past `until` is asked about only once it is past the stream's newest entry too (see TopicFanout.replay):
    * the stream no longer holds what the client saw (the key expired or was deleted and nothing recreated it, or Redis
    * came back without its data), nor what followed it, so that is a gap; the entries up to `until` are older than the
@@ -127,14 +127,14 @@ export class RedisStreamSource implements BroadcastSource {
     let gap = info.lostAfter(after);
     const key = this.key(topic);
     const bound = { maxBytes, largestEntry: this.settings.maxMessageBytes };
-    let { entries, truncated } = await readPages(redis, key, { after, until, want: limit + 1, direction: 'after' }, bound);
+    let { entries, truncatedAt } = await readPages(redis, key, { after, until, want: limit + 1, direction: 'after' }, bound);
     if (entries.length > limit) {
       gap = true;
-      truncated = false;
+      truncatedAt = undefined;
       entries = limit === 0 ? [] : (await readPages(redis, key, { after, until, want: limit, direction: 'newest' }, bound)).entries;
     }
     const { messages } = this.parsedReplay(topic, entries);
-    return truncated ? { messages, gap, truncated } : { messages, gap };
+    return truncatedAt === undefined ? { messages, gap } : { messages, gap, truncatedAt };
   }
 
   private parsedReplay(topic: string, entries: RawStreamEntry[]): { messages: StoredMessage[] } {
