@@ -384,6 +384,10 @@ describe('MemorySource', () => {
     const newest = await source.head('t999');
     expect(await source.replay('t999', String(Number(newest) - 1), newest, 10)).toMatchObject({ gap: false, messages: [{ data: 'x'.repeat(1_000) }] });
     expect(await source.replay('t0', '1', '1', 10)).toEqual({ messages: [], gap: true });
+    // A topic that never had a message stands where the next ring would begin: its own position is no gap.
+    const quiet = await source.head('never');
+    expect(Number(quiet)).toBeGreaterThan(0);
+    expect(await source.replay('never', quiet, quiet, 10)).toEqual({ messages: [], gap: false });
     // A forgotten topic's positions are not reused: a cursor from before reads as a gap, never as a resume.
     const again = await source.publish('t0', { data: 'new' });
     expect(Number(again.position)).toBeGreaterThan(1);
