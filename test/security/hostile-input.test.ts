@@ -151,9 +151,10 @@ describe('Last-Event-ID from the network', () => {
     const reader = new SseReader(`${relay.url}/events?topic=future`, { 'last-event-id': 'future=9007199254740991' });
     await reader.until((r) => r.retries.length > 0);
     await publishJson({ topic: 'future', data: 'live' });
-    await reader.until((r) => r.events.length === 1);
+    await reader.until((r) => r.events.some((e) => e.data === 'live'));
     reader.close();
-    expect(reader.events.map((e) => e.data)).toEqual(['live']);
+    // The memory source reads a cursor past anything it issued as one from before a restart: relay.reset, then live.
+    expect(reader.events.map((e) => [e.event ?? 'message', e.data === 'live' ? 'live' : 'reset'])).toEqual([['relay.reset', 'reset'], ['message', 'live']]);
   });
 });
 
