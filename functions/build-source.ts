@@ -11,7 +11,7 @@ import type { SourceHooks } from './source-hooks.js';
 export async function buildSource(config: Config, hooks: SourceHooks = {}): Promise<Source> {
   switch (config.server.source) {
     case 'memory':
-      return new MemorySource(config.server.memoryBufferSize);
+      return new MemorySource(config.server.memoryBufferSize, config.server.memoryMaxBytes);
     case 'sqs':
       return (await import('./build-sqs-source.js')).buildSqsSource(config, hooks);
     case 'redis':

@@ -1,4 +1,6 @@
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { refuseConnect } from '../lib/adapters/node.js';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
 import type { Config } from '../lib/config/index.js';
@@ -45,6 +47,7 @@ export async function startMetricsListener(render: Exposition, port: number, hos
       () => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"internal"}'),
     );
   });
+  server.on('connect', (_request, socket: Duplex) => refuseConnect(socket, undefined));
   await listenOn(server, { port, host, variable: 'METRICS_PORT' });
   return server;
 }

@@ -1,7 +1,8 @@
 import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { answerClientError, nodeListener } from '../lib/adapters/node.js';
+import { answerClientError, nodeListener, refuseConnect } from '../lib/adapters/node.js';
 import { fdLogDestination } from '../lib/adapters/fd-log-destination.js';
 import { socketHandoffEnabled } from '../lib/adapters/http-socket-handoff.js';
 import { AdmissionGate } from '../lib/limits/admission-gate.js';
@@ -82,6 +83,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   // after 65 s (above most load balancers' 60 s).
   server.keepAliveTimeout = 65_000;
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
+  server.on('connect', (_request, socket: Duplex) => refuseConnect(socket, logger));
   // An explicit accept queue: Node's default of 511 overflows when a drained pod's clients all arrive (issue #19).
   await listenOn(server, { port: config.server.port, host: config.server.host, backlog: config.server.listenBacklog, variable: 'PORT' });
   const address = server.address();

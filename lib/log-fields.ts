@@ -18,6 +18,13 @@ const CREDENTIAL_KEYS: ReadonlySet<string> = new Set([
 /** Top-level fields that would hold a message payload: the core never logs one, and a field named so is redacted. */
 const PAYLOAD_KEYS: ReadonlySet<string> = new Set(['data']);
 
+/**
+ * Arrays that hold the arguments of a command that failed, at any depth: an ioredis error carries its command as
+ * `command: { name, args }`, and the args of an XADD, LPUSH or publish script are the message data and idempotency key.
+ * Only their number is written.
+ */
+const ARGUMENT_KEYS: ReadonlySet<string> = new Set(['args']);
+
 /** Deeper than this, an object is written as `[Object]`: a log line stays small whatever it is given. */
 const MAX_DEPTH = 6;
 
@@ -56,7 +63,12 @@ function plain(value: unknown, depth: number, ancestors: object[]): unknown {
 
 function objectFields(value: object, depth: number, ancestors: object[]): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) fields[key] = isCredential(key) ? REDACTED : plain(read(value, key), depth + 1, ancestors);
+  for (const key of Object.keys(value)) {
+    const field = read(value, key);
+    fields[key] = isCredential(key) ? REDACTED
+      : ARGUMENT_KEYS.has(key) && Array.isArray(field) ? `[redacted: ${field.length} arguments]`
+        : plain(field, depth + 1, ancestors);
+  }
   return fields;
 }
 

@@ -31,6 +31,11 @@ export interface ReplayResult {
    * the client missed messages, so the session sends the reserved reset event before `messages`.
    */
   gap: boolean;
+  /**
+   * Set when the read stopped at `maxBytes` with entries before `until` left unread: the position of the last entry read
+   * (an invalid one, skipped, included). The stream must end after these messages, standing at that position.
+   */
+  truncatedAt?: string;
 }
 
 /** The live side of a broadcast source, shared by every connection of the process (see Hub). */
@@ -57,8 +62,12 @@ export interface BroadcastSource {
    * `invalid_cursor` before the stream starts, so the source never fails on it (a reconnect loop otherwise).
    */
   acceptsPosition(position: string): boolean;
-  /** Up to `limit` retained messages after `after` and at most `until`, oldest first. */
-  replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult>;
+  /**
+   * Up to `limit` retained messages after `after` and at most `until`, oldest first. A source that reads them from
+   * elsewhere stops once they hold `maxBytes` of data (say so with `truncatedAt`): no replay reads more than the stream
+   * could queue.
+   */
+  replay(topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult>;
   /** Opens the process-wide live feed. `onError` hears faults the feed recovers from by itself (for logs and metrics). */
   openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed;
   /** Whether the backing service answers now (readiness). */

@@ -206,3 +206,16 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, 
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
 }
+
+/**
+ * The servers' `connect` handler. A CONNECT request (authority-form target, a proxy's verb) parses, so it is no client
+ * error, but node:http hands it to this event and, with no listener, drops the socket without an answer or a log line.
+ * It gets 400 `invalid_request` and a closed connection, as any other target that is not origin-form.
+ */
+export function refuseConnect(socket: Duplex, logger: Logger | undefined): void {
+  logger?.info({ method: 'CONNECT', status: 400 }, 'request refused: the target is not origin-form');
+  socket.on('error', () => socket.destroy());
+  const body = '{"error":"invalid_request"}';
+  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
+}

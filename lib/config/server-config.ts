@@ -25,6 +25,8 @@ export interface ServerConfig {
   sessionIdleMs: number;
   /** Messages kept per topic by the memory source (its replay window). */
   memoryBufferSize: number;
+  /** Bytes the memory source retains across all topics; past it the oldest messages go first. */
+  memoryMaxBytes: number;
   /** Most messages replayed on one reconnect, per topic. */
   replayMax: number;
   /** Bytes that may wait for one slow connection before it is cut off (it resumes from its cursor). */
@@ -105,6 +107,7 @@ export function readServerConfig(env: EnvReader, runtime: Runtime = 'container')
     maxSessionMs: env.integer('MAX_SESSION_MS', d(D.MAX_SESSION_MS), 1_000),
     sessionIdleMs: env.integer('SESSION_IDLE_MS', d(D.SESSION_IDLE_MS), 0),
     memoryBufferSize: env.integer('MEMORY_BUFFER_SIZE', d(D.MEMORY_BUFFER_SIZE), 1, 10_000_000),
+    memoryMaxBytes: env.integer('MEMORY_MAX_BYTES', d(D.MEMORY_MAX_BYTES), 1_048_576),
     replayMax: env.integer('REPLAY_MAX', d(D.REPLAY_MAX), 0, 1_000_000),
     connectionBufferBytes: env.integer('CONNECTION_BUFFER_BYTES', d(D.CONNECTION_BUFFER_BYTES), 1_024),
     maxBodyBytes: env.integer('MAX_BODY_BYTES', d(D.MAX_BODY_BYTES), 64, 64 * 1_048_576),

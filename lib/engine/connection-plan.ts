@@ -1,5 +1,5 @@
 /** Why a stream ended; logged and, for some, counted. */
-export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error' | 'ack-timeout';
+export type EndReason = 'client-closed' | 'max-session' | 'idle' | 'slow-consumer' | 'shutdown' | 'token-expired' | 'deadline' | 'response-budget' | 'source-error' | 'ack-timeout' | 'replay-budget';
 
 /** What a stream is for and how it ends, fixed when it opens. */
 export interface ConnectionPlan {

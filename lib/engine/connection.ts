@@ -112,6 +112,11 @@ export class Connection {
     return buffer;
   }
 
+  /** Bytes of data a replay may read for this stream: what its queue can hold (CONNECTION_BUFFER_BYTES). */
+  get replayBudgetBytes(): number {
+    return this.settings.limitBytes;
+  }
+
   /** Queues an event of the replay (or the reset event before it). False when the stream ended. */
   sendReplay(frame: Uint8Array): boolean {
     if (this.ended) return false;
@@ -130,7 +135,13 @@ export class Connection {
 
   /** Queues a frame. Returns false (and ends the stream) when the client is too far behind. */
   private queue(frame: Uint8Array, isEvent: boolean): boolean {
-    const queued = this.sink.writableLength + this.pendingBytes;
+    let queued = this.sink.writableLength + this.pendingBytes;
+    // What waits here may still fit the socket: written before the client is judged, or a replay burst larger than a
+    // small bound (below COALESCE_MAX_BYTES) would be dropped unwritten on every reconnect, and never get anywhere.
+    if (queued > 0 && queued + frame.byteLength > this.settings.limitBytes && this.pendingBytes > 0) {
+      this.flush();
+      queued = this.sink.writableLength;
+    }
     // One frame always fits an empty queue, so a message larger than the bound still reaches a client that keeps up.
     if (queued > 0 && queued + frame.byteLength > this.settings.limitBytes) {
       this.end('slow-consumer');
@@ -232,7 +243,8 @@ export class Connection {
    * Ends the stream, the one way a stream ends: what is queued, the stream's position (id-only frame), then a final
    * `retry:` jittered around RETRY_MS, then the end of the response. The browser reconnects after that delay and
    * resumes from there. A slow consumer's queue is dropped and it is told `retry: 0`: it is cut where it stands and
-   * resumes at once from the last id it did receive. A client that left is written nothing.
+   * resumes at once from the last id it did receive. A replay that used its byte budget (`replay-budget`) keeps what it
+   * queued and is told `retry: 0` too: the client comes back at once for the rest. A client that left is written nothing.
    */
   end(reason: EndReason): void {
     if (this.ended) return;
@@ -243,12 +255,13 @@ export class Connection {
     this.clientGone = reason === 'client-closed';
     if (reason !== 'client-closed') {
       const slow = reason === 'slow-consumer';
+      const resumeNow = slow || reason === 'replay-budget';
       if (slow) this.pending = NONE;
       const position = slow ? undefined : this.positionFrame();
       this.sink.cork();
       for (const frame of this.pending) this.sink.write(frame);
       if (position !== undefined) this.sink.write(position);
-      this.sink.write(Buffer.from(encodeRetry(slow ? 0 : jitter(this.settings.retryMs))));
+      this.sink.write(Buffer.from(encodeRetry(resumeNow ? 0 : jitter(this.settings.retryMs))));
       this.sink.uncork();
       this.sink.end();
     }

@@ -5,6 +5,17 @@ import type { StoredMessage } from '../source.js';
 const MAX_MESSAGES = 256;
 /** Most characters of `data` kept per topic, so large messages cannot make the window costly. */
 const MAX_CHARS = 512 * 1024;
+/**
+ * Most characters of `data` kept by all the windows of a process together. Per topic alone, a client holding many
+ * streams of many topics (100 streams of 16 topics from one address) made the process keep 800 MB of copies.
+ */
+export const MAX_TOTAL_CHARS = 32 * 1024 * 1024;
+
+/** The characters every window of one fan-out holds, against one bound (MAX_TOTAL_CHARS by default). */
+export class RecentBudget {
+  chars = 0;
+  constructor(readonly maxChars = MAX_TOTAL_CHARS) {}
+}
 
 /**
  * The newest messages of one topic as the live feed delivered them, so a client that comes back after a short absence
@@ -16,17 +27,33 @@ export class RecentMessages {
   private readonly messages: StoredMessage[] = [];
   private chars = 0;
 
-  /** @param from the position the live subscription started after (nothing before it is held). */
-  constructor(private from: string) {}
+  /**
+   * @param from the position the live subscription started after (nothing before it is held).
+   * @param budget the bound shared with the process's other windows.
+   */
+  constructor(private from: string, private readonly budget = new RecentBudget()) {}
 
+  /**
+   * Holds `message`, dropping this window's oldest past its own bounds, and past the shared one: there even the newest
+   * may go (the window is a cache; a replay it cannot serve reads the source), so the total never exceeds the bound.
+   */
   push(message: StoredMessage): void {
     this.messages.push(message);
     this.chars += message.data.length;
-    while (this.messages.length > MAX_MESSAGES || (this.chars > MAX_CHARS && this.messages.length > 1)) {
+    this.budget.chars += message.data.length;
+    while (this.messages.length > MAX_MESSAGES || (this.chars > MAX_CHARS && this.messages.length > 1) || (this.budget.chars > this.budget.maxChars && this.messages.length > 0)) {
       const dropped = this.messages.shift() as StoredMessage;
       this.chars -= dropped.data.length;
+      this.budget.chars -= dropped.data.length;
       this.from = dropped.position;
     }
+  }
+
+  /** The topic's live subscription ended: what it held leaves the shared bound. */
+  release(): void {
+    this.budget.chars -= this.chars;
+    this.chars = 0;
+    this.messages.length = 0;
   }
 
   /**

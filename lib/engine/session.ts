@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { openQueueStream, type QueueSessionContext } from './queue-session.js';
 import type { BroadcastSource, QueueSource, ReplayResult } from '../source.js';
-import { encodeEvent, encodeRetry } from '../sse/encoder.js';
+import { encodeEvent, encodePosition, encodeRetry } from '../sse/encoder.js';
 import type { TopicFanout } from './topic-fanout.js';
 
 /** Event type of the reserved reset event: the cursor was older than what is retained, so something was missed. */
@@ -98,6 +98,11 @@ function openConnection(
   });
 }
 
+function endTruncated(connection: Connection, position: Map<string, string>, topic: string, at: string): void {
+  position.set(topic, at);
+  if (connection.sendReplay(Buffer.from(encodePosition(formatCursor(position))))) connection.end('replay-budget');
+}
+
 async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, plan: SessionPlan, connection: Connection): Promise<void> {
   if (plan.cursor.size > 0) {
     const until = fanout.positions(plan.topics);
@@ -105,8 +110,10 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
     for (const [topic, after] of plan.cursor) position.set(topic, after);
     context.metrics.inc('sse_replays_total');
     let resetSent = false;
+    // What the replay may read, all topics together: more than the stream can queue would only be cut off.
+    let budget = connection.replayBudgetBytes;
     for (const [topic, after] of plan.cursor) {
-      const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax);
+      const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax, Math.max(1, budget));
       if (replay.gap && !resetSent) {
         resetSent = true;
         context.metrics.inc('sse_resets_total');
@@ -117,9 +124,13 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
         position.set(topic, message.position);
         const frame = encodeEvent({ id: formatCursor(position), event: message.event, data: message.data });
         if (!connection.sendReplay(Buffer.from(frame))) return;
+        budget -= message.data.length;
       }
       context.metrics.inc('sse_replayed_events_total', replay.messages.length);
       context.metrics.inc('sse_events_delivered_total', replay.messages.length);
+      // The source left entries unread (byte budget): the stream ends standing where the read stopped (past entries it
+      // skipped as invalid too, or a client would read them again on every reconnect), and the client resumes at once.
+      if (replay.truncatedAt !== undefined) return endTruncated(connection, position, topic, replay.truncatedAt);
       position.set(topic, resumesAt(after, until.get(topic) ?? '0', replay));
     }
   }

@@ -22,7 +22,7 @@ export function timedSource(source: BroadcastSource, metrics: Metrics): Broadcas
     publish: (topic, message) => source.publish(topic, message),
     head: (topic) => source.head(topic),
     acceptsPosition: (position) => source.acceptsPosition(position),
-    replay: (topic, after, until, limit) => source.replay(topic, after, until, limit),
+    replay: (topic, after, until, limit, maxBytes) => source.replay(topic, after, until, limit, maxBytes),
     openFeed: (listener, onError) => source.openFeed((message) => {
       listener(message);
       const at = publishedAt(message);

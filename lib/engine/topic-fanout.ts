@@ -3,7 +3,7 @@ import { RelayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { comparePositions } from '../sse/cursor.js';
-import { RecentMessages } from './recent-messages.js';
+import { RecentBudget, RecentMessages } from './recent-messages.js';
 import type { BroadcastSource, LiveFeed, ReplayResult, StoredMessage } from '../source.js';
 import { encodeEvent } from '../sse/encoder.js';
 import { TopicSet } from './topic-set.js';
@@ -33,6 +33,8 @@ export class TopicFanout {
   private pending: TopicSet[] = [];
   private requestFlush: () => void = () => undefined;
   private readonly feed: LiveFeed;
+  /** One bound for the recent-message windows of every topic. */
+  private readonly recentBudget = new RecentBudget();
 
   constructor(
     private readonly source: BroadcastSource,
@@ -66,6 +68,7 @@ export class TopicFanout {
     const state = this.topics.get(topic);
     if (state === undefined || state.sets.length > 0) return;
     this.topics.delete(topic);
+    state.recent?.release();
     this.feed.remove(topic);
   }
 
@@ -76,7 +79,7 @@ export class TopicFanout {
     created.ready = this.source.head(topic).then(
       (head) => {
         created.position = head;
-        created.recent = new RecentMessages(head);
+        created.recent = new RecentMessages(head, this.recentBudget);
         // Dropped while its head was read (see ensure): the feed must not start reading it.
         if (this.topics.get(topic) === created) this.feed.add(topic, head);
       },
@@ -136,6 +139,7 @@ export class TopicFanout {
       state.sets = state.sets.filter((other) => other !== set);
       if (state.sets.length === 0) {
         this.topics.delete(topic);
+        state.recent?.release();
         this.feed.remove(topic);
       }
     }
@@ -154,14 +158,14 @@ export class TopicFanout {
    * so positions began again) the client missed what the source holds now: the source's replay says so (`gap`, hence
    * the reset event) and returns it, and the live frames after `until` are given after all.
    */
-  async replay(connection: Connection, topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
+  async replay(connection: Connection, topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult> {
     const order = comparePositions(after, until);
     if (order > 0) {
       // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through.
       connection.skipLiveUntil(topic, after);
       if (comparePositions(after, await this.source.head(topic)) <= 0) return { messages: [], gap: false };
       connection.skipLiveUntil(topic, '0');
-      return this.source.replay(topic, after, until, limit);
+      return this.source.replay(topic, after, until, limit, maxBytes);
     }
     if (order === 0) return { messages: [], gap: false };
     const held = this.topics.get(topic)?.recent?.between(after, until, limit);
@@ -169,7 +173,7 @@ export class TopicFanout {
       this.metrics.inc('sse_replays_from_memory_total');
       return { messages: held, gap: false };
     }
-    return this.source.replay(topic, after, until, limit);
+    return this.source.replay(topic, after, until, limit, maxBytes);
   }
 
   private deliver(message: StoredMessage): void {
@@ -201,6 +205,7 @@ export class TopicFanout {
   }
 
   async close(): Promise<void> {
+    for (const state of this.topics.values()) state.recent?.release();
     this.topics.clear();
     this.sets.clear();
     this.pending = [];

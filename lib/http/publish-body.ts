@@ -1,5 +1,5 @@
 import { RelayError } from '../errors.js';
-import { dataProblem, eventProblem, idProblem, topicProblem, type FieldProblem } from '../sse/field-rules.js';
+import { dataProblem, eventProblem, idProblem, jsonDepth, MAX_JSON_DEPTH, topicProblem, type FieldProblem } from '../sse/field-rules.js';
 import type { OutgoingMessage } from '../source.js';
 
 /** A validated `POST /publish` body. */
@@ -7,9 +7,6 @@ export interface PublishRequest {
   topic: string;
   message: OutgoingMessage;
 }
-
-/** Deepest nesting of arrays and objects a publish body may have (deeper JSON could exhaust the stack when re-encoded). */
-export const MAX_JSON_DEPTH = 64;
 
 const BODY_FIELDS: ReadonlySet<string> = new Set(['topic', 'data', 'event', 'id']);
 
@@ -56,21 +53,4 @@ function optionalField(name: 'event' | 'id', value: unknown): string | undefined
 
 function fail(problem: FieldProblem | undefined): void {
   if (problem !== undefined) throw new RelayError(problem.code, problem.reason);
-}
-
-/** The deepest nesting of `[`/`{` in JSON text, outside strings; one pass, no recursion. */
-export function jsonDepth(text: string): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped character
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
-    else if (c === 0x5d || c === 0x7d) depth--;
-  }
-  return deepest;
 }

@@ -136,15 +136,7 @@ export class RelayApp {
     switch (request.path) {
       case '/events':
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
-        // Before any parsing, auth or source work: a refusal must cost less than the stream it prevents.
-        this.options.admission?.admit();
-        return negotiateStreamCoding(this.withTopicCount(request, await openEventStream(request, {
-          session: {
-            hub: this.hub, fanout: this.fanout, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
-            queueAck: this.queueAck, ackRegistry: this.ackRegistry,
-          },
-          source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
-        })), request.header('accept-encoding'), config.compression);
+        return this.openStream(request, authorizer);
       case '/publish':
         return publish(request, {
           source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
@@ -163,6 +155,27 @@ export class RelayApp {
         const exposition = await (this.options.metricsExposition as NonNullable<RelayAppOptions['metricsExposition']>)();
         return { kind: 'body', status: 200, headers: { 'content-type': exposition.contentType }, body: exposition.body };
       }
+    }
+  }
+
+  /**
+   * `GET /events`. Admission comes before any parsing, auth or source work (a refusal must cost less than the stream it
+   * prevents); a stream refused after it gives its admission back, so refused requests never keep others out.
+   */
+  private async openStream(request: RelayRequest, authorizer: Authorizer): Promise<RelayResponse> {
+    const { config, source } = this.options;
+    const giveBack = this.options.admission?.admit();
+    try {
+      return negotiateStreamCoding(this.withTopicCount(request, await openEventStream(request, {
+        session: {
+          hub: this.hub, fanout: this.fanout, metrics: this.metrics, logger: this.logger, retryMs: config.retryMs, replayMax: config.replayMax,
+          queueAck: this.queueAck, ackRegistry: this.ackRegistry,
+        },
+        source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
+      })), request.header('accept-encoding'), config.compression);
+    } catch (error) {
+      giveBack?.();
+      throw error;
     }
   }
 

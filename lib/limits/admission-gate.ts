@@ -15,6 +15,8 @@ export interface AdmissionOptions {
   now?: () => number;
 }
 
+const NOTHING_TAKEN = (): void => undefined;
+
 /**
  * Admission for new streams under a reconnect storm. A process that accepts faster than it can serve lets its event
  * loop fall behind; the kernel's accept queue then fills and SYNs are dropped, which clients retry on TCP's backoff
@@ -32,19 +34,29 @@ export class AdmissionGate {
     this.refilledAt = this.now();
   }
 
-  /** Takes a slot for one new stream, or throws `overloaded` with a jittered Retry-After. */
-  admit(): void {
+  /**
+   * Takes a slot for one new stream, or throws `overloaded` with a jittered Retry-After. Returns the function that gives
+   * the slot back when the stream is refused after all (bad topic, token, cursor…): otherwise anyone could keep everyone
+   * else out with a flow of requests that are refused anyway.
+   */
+  admit(): () => void {
     const { lagMs, ratePerSecond } = this.options;
     if (lagMs > 0) {
       const lag = this.options.currentLagMs();
       if (lag > lagMs) throw this.refusal(`event loop lags ${Math.round(lag)} ms (OVERLOAD_LAG_MS ${lagMs})`);
     }
-    if (ratePerSecond <= 0) return;
+    if (ratePerSecond <= 0) return NOTHING_TAKEN;
     const now = this.now();
     this.tokens = Math.min(ratePerSecond, this.tokens + ((now - this.refilledAt) * ratePerSecond) / 1_000);
     this.refilledAt = now;
     if (this.tokens < 1) throw this.refusal(`more than ADMISSION_RATE_PER_S (${ratePerSecond}) new streams`);
     this.tokens -= 1;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.tokens = Math.min(ratePerSecond, this.tokens + 1);
+    };
   }
 
   private refusal(why: string): RelayError {

@@ -1,18 +1,35 @@
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, StoredMessage } from '../source.js';
 
-/** One topic's retained messages: a ring of at most `capacity`, positions 1, 2, 3 … (position 0 = before the first). */
+/** Bytes a retained message is counted for beyond its data and event: the object and its position string. */
+const MESSAGE_OVERHEAD_BYTES = 160;
+/** Bytes a topic's ring is counted for while it exists: the ring, its arrays, its key map and the map entry. */
+const RING_OVERHEAD_BYTES = 512;
+
+/**
+ * One topic's retained messages: a ring of at most `capacity`, positions `first`, `first + 1` … (`first - 1` = before
+ * the first). Its oldest messages may also be evicted early, to keep the whole source within its byte bound.
+ */
 class TopicRing {
-  private readonly slots: StoredMessage[] = [];
-  private next = 1;
-  readonly keys = new Map<string, StoredMessage>();
+  private readonly slots: (StoredMessage | undefined)[] = [];
+  private next: number;
+  /** Positions up to this one are no longer held (evicted for the byte bound, or before the ring began). */
+  private evictedThrough: number;
+  /** Idempotency keys of retained messages, to their positions. */
+  readonly keys = new Map<string, string>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity: number, first: number) {
+    this.next = first;
+    this.evictedThrough = first - 1;
+  }
 
-  append(topic: string, message: OutgoingMessage): StoredMessage {
+  /** Appends a message; returns it and the message its slot held before (dropped by the ring), if any. */
+  append(topic: string, message: OutgoingMessage): { stored: StoredMessage; overwritten: StoredMessage | undefined } {
     const stored: StoredMessage = { topic, position: String(this.next), event: message.event ?? 'message', data: message.data, publishedAt: Date.now() };
-    this.slots[(this.next - 1) % this.capacity] = stored;
+    const slot = (this.next - 1) % this.capacity;
+    const overwritten = this.slots[slot];
+    this.slots[slot] = stored;
     this.next += 1;
-    return stored;
+    return { stored, overwritten };
   }
 
   get head(): number {
@@ -20,65 +37,148 @@ class TopicRing {
   }
 
   get oldest(): number {
-    return Math.max(1, this.next - this.capacity);
+    return Math.max(this.evictedThrough + 1, this.next - this.capacity);
+  }
+
+  /** Messages held. */
+  get size(): number {
+    return this.head - this.oldest + 1;
   }
 
   at(position: number): StoredMessage {
     return this.slots[(position - 1) % this.capacity] as StoredMessage;
   }
+
+  /** Drops the oldest message held (for the byte bound) and returns it. */
+  evictOldest(): StoredMessage | undefined {
+    if (this.size === 0) return undefined;
+    const position = this.oldest;
+    const slot = (position - 1) % this.capacity;
+    const evicted = this.slots[slot];
+    this.slots[slot] = undefined;
+    this.evictedThrough = position;
+    return evicted;
+  }
+}
+
+/** Bytes a message is counted for: UTF-8 is never smaller than V8's own string storage, so the bound is conservative. */
+function costOf(message: StoredMessage): number {
+  return Buffer.byteLength(message.data) + message.event.length + MESSAGE_OVERHEAD_BYTES;
 }
 
 /**
  * The in-process broker: a bounded ring per topic, broadcast to every subscriber of this process, exact resume within
  * the ring. Nothing survives a restart, and nothing is shared between processes: for those, use SOURCE=redis.
+ *
+ * Memory is bounded as a whole (MEMORY_MAX_BYTES), not only per topic: a ring of MEMORY_BUFFER_SIZE per topic, with any
+ * number of topics, would let one publisher grow the process without end. Past the bound the oldest messages of the
+ * whole source go first (a client resuming before them gets `relay.reset`), and a topic left with nothing and no live
+ * subscriber is forgotten. A forgotten topic's positions are never reused: a ring made later starts after every
+ * position a forgotten ring issued, so an old cursor reads as a gap, never as a resume into different messages.
  */
 export class MemorySource implements BroadcastSource {
   readonly delivery = 'broadcast';
   private readonly rings = new Map<string, TopicRing>();
   private readonly feeds = new Set<{ listener: LiveListener; topics: Set<string> }>();
+  /** Retained messages, oldest first (entries whose message has left its ring are skipped). */
+  private order: { topic: string; ring: TopicRing; position: number }[] = [];
+  private orderStart = 0;
+  private retained = 0;
+  private bytes = 0;
+  /** The highest position any forgotten ring issued; later rings start after it. */
+  private floor = 0;
 
-  /** @param capacity messages retained per topic (MEMORY_BUFFER_SIZE). */
-  constructor(private readonly capacity: number) {}
+  /**
+   * @param capacity messages retained per topic (MEMORY_BUFFER_SIZE).
+   * @param maxBytes bytes retained by the whole source (MEMORY_MAX_BYTES); unbounded when omitted.
+   */
+  constructor(private readonly capacity: number, private readonly maxBytes = Number.POSITIVE_INFINITY) {}
 
   private ring(topic: string): TopicRing {
     let ring = this.rings.get(topic);
-    if (ring === undefined) this.rings.set(topic, (ring = new TopicRing(this.capacity)));
+    if (ring === undefined) {
+      this.rings.set(topic, (ring = new TopicRing(this.capacity, this.floor + 1)));
+      this.bytes += RING_OVERHEAD_BYTES;
+    }
     return ring;
   }
 
   async publish(topic: string, message: OutgoingMessage): Promise<StoredMessage> {
     const ring = this.ring(topic);
     const earlier = message.key === undefined ? undefined : ring.keys.get(message.key);
-    if (earlier !== undefined && Number(earlier.position) >= ring.oldest) return earlier;
-    const stored = ring.append(topic, message);
+    if (earlier !== undefined && Number(earlier) >= ring.oldest) return ring.at(Number(earlier));
+    const { stored, overwritten } = ring.append(topic, message);
+    this.account(topic, ring, stored, overwritten);
     if (message.key !== undefined) this.remember(ring, message.key, stored);
     for (const feed of this.feeds) if (feed.topics.has(topic)) feed.listener(stored);
+    this.evictOverBound();
     return stored;
+  }
+
+  private account(topic: string, ring: TopicRing, stored: StoredMessage, overwritten: StoredMessage | undefined): void {
+    this.bytes += costOf(stored);
+    if (overwritten === undefined) this.retained += 1;
+    else this.bytes -= costOf(overwritten);
+    this.order.push({ topic, ring, position: Number(stored.position) });
+    // Entries of messages the rings overwrote stay behind in `order`; sweep them before they outnumber the live ones.
+    if (this.order.length - this.orderStart > 2 * this.retained + 1_024) this.compactOrder();
   }
 
   // Idempotency keys live as long as their message is retained, so the key map stays as bounded as the ring.
   private remember(ring: TopicRing, key: string, stored: StoredMessage): void {
-    ring.keys.set(key, stored);
+    ring.keys.set(key, stored.position);
     if (ring.keys.size > this.capacity) {
-      for (const [k, m] of ring.keys) {
-        if (Number(m.position) < ring.oldest) ring.keys.delete(k);
+      for (const [k, position] of ring.keys) {
+        if (Number(position) < ring.oldest) ring.keys.delete(k);
         else break;
       }
     }
+  }
+
+  /** Evicts the oldest messages of the whole source until it is within `maxBytes`; never the one just published. */
+  private evictOverBound(): void {
+    // The last entry is the message just published.
+    while (this.bytes > this.maxBytes && this.orderStart < this.order.length - 1) {
+      const { topic, ring, position } = this.order[this.orderStart] as (typeof this.order)[number];
+      this.orderStart += 1;
+      if (this.rings.get(topic) !== ring || position !== ring.oldest) continue; // overwritten, or the ring is gone
+      const evicted = ring.evictOldest();
+      if (evicted !== undefined) [this.bytes, this.retained] = [this.bytes - costOf(evicted), this.retained - 1];
+      if (ring.size === 0 && !this.isLive(topic)) this.forget(topic, ring);
+    }
+    if (this.orderStart > 1_024 && this.orderStart * 2 > this.order.length) this.compactOrder();
+  }
+
+  private forget(topic: string, ring: TopicRing): void {
+    this.rings.delete(topic);
+    this.bytes -= RING_OVERHEAD_BYTES;
+    this.floor = Math.max(this.floor, ring.head);
+  }
+
+  private isLive(topic: string): boolean {
+    for (const feed of this.feeds) if (feed.topics.has(topic)) return true;
+    return false;
+  }
+
+  private compactOrder(): void {
+    this.order = this.order.slice(this.orderStart).filter(({ topic, ring, position }) => this.rings.get(topic) === ring && position >= ring.oldest);
+    this.orderStart = 0;
   }
 
   acceptsPosition(position: string): boolean {
     return /^\d{1,16}$/.test(position) && Number(position) <= Number.MAX_SAFE_INTEGER;
   }
 
+  // A topic without a ring stands where the next ring would begin.
   async head(topic: string): Promise<string> {
-    return String(this.rings.get(topic)?.head ?? 0);
+    return String(this.rings.get(topic)?.head ?? this.floor);
   }
 
   async replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
     const ring = this.rings.get(topic);
-    // No message of the topic since the start: a cursor past 0 came from before a restart, and what followed it is gone.
-    if (ring === undefined) return { messages: [], gap: Number(after) > 0 };
+    // No ring: a topic quiet since the start stands at the floor (head() says so). A cursor past it came from before a
+    // restart; one below it, from a topic forgotten since: either way what followed it may be gone.
+    if (ring === undefined) return { messages: [], gap: Number(after) !== this.floor };
     const last = Math.min(Number(until), ring.head);
     let first = Number(after) + 1;
     // Older than what is retained, or newer than anything this ring issued (the cursor came from before a restart):
@@ -105,7 +205,12 @@ export class MemorySource implements BroadcastSource {
         if (ring === undefined) return;
         for (let p = Math.max(Number(after) + 1, ring.oldest); p <= ring.head; p++) listener(ring.at(p));
       },
-      remove: (topic) => void feed.topics.delete(topic),
+      remove: (topic) => {
+        feed.topics.delete(topic);
+        // A ring emptied by the byte bound was kept for its subscribers only.
+        const ring = this.rings.get(topic);
+        if (ring !== undefined && ring.size === 0 && !this.isLive(topic)) this.forget(topic, ring);
+      },
       close: async () => void this.feeds.delete(feed),
     };
   }

@@ -13,6 +13,11 @@ export const MAX_EVENT_LENGTH = 128;
 export const MAX_ID_LENGTH = 256;
 /** Event types under this prefix are the relay's own (`relay.reset`); nobody else may send them. */
 export const RESERVED_EVENT_PREFIX = 'relay.';
+/**
+ * Deepest nesting of arrays and objects in a JSON message (a publish body, a list item), envelope included: a non-string
+ * `data` is re-encoded with JSON.stringify, which is recursive and overflows the stack a few thousand levels down.
+ */
+export const MAX_JSON_DEPTH = 64;
 
 /** What is wrong with a field: the error code a client sees for it, and a reason for logs and error messages. */
 export interface FieldProblem {
@@ -75,4 +80,21 @@ export function messageProblem(message: MessageFields, maxBytes: number): FieldP
     ?? (message.event === undefined ? undefined : eventProblem(message.event))
     ?? (message.id === undefined ? undefined : idProblem(message.id))
     ?? dataProblem(message.data, maxBytes);
+}
+
+/** The deepest nesting of `[`/`{` in JSON text, outside strings; one pass, no recursion. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
 }

@@ -14,6 +14,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   MAX_SESSION_MS: { valid: '60000', read: (c) => c.server.maxSessionMs, expected: 60000, invalid: '1.5' },
   SESSION_IDLE_MS: { valid: '30000', read: (c) => c.server.sessionIdleMs, expected: 30000, invalid: 'never' },
   MEMORY_BUFFER_SIZE: { valid: '10', read: (c) => c.server.memoryBufferSize, expected: 10, invalid: '0' },
+  MEMORY_MAX_BYTES: { valid: '2097152', read: (c) => c.server.memoryMaxBytes, expected: 2097152, invalid: '65536' },
   REPLAY_MAX: { valid: '50', read: (c) => c.server.replayMax, expected: 50, invalid: 'all' },
   CONNECTION_BUFFER_BYTES: { valid: '65536', read: (c) => c.server.connectionBufferBytes, expected: 65536, invalid: '1' },
   MAX_BODY_BYTES: { valid: '1024', read: (c) => c.server.maxBodyBytes, expected: 1024, invalid: '1e6' },

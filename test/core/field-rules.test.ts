@@ -67,9 +67,9 @@ test.each(CASES)('every path that takes a message agrees: $name', (c) => {
   if (entry !== undefined) expect(entry).toBe(c.ok);
 });
 
-test('a lone surrogate has no UTF-8 form: refused by publish, SQS and the bridge', () => {
+test('a lone surrogate has no UTF-8 form: refused by publish, SQS, the bridge and a list item (JSON escapes can spell one)', () => {
   const c = { name: 'lone surrogate', data: 'a\uD800b', ok: false };
-  expect([viaPublish(c), viaSqs(c), viaIngest(c)]).toEqual([false, false, false]);
+  expect([viaPublish(c), viaSqs(c), viaIngest(c), viaListItem(c)]).toEqual([false, false, false, false]);
 });
 
 test('a lone surrogate in an event or an id is refused as well: on the wire it would be U+FFFD, not what was sent', () => {
@@ -88,6 +88,10 @@ test('nesting deeper than the bound is 400 invalid_body; at the bound it is acce
   const nested = (depth: number): string => `{"topic":"t","data":${'['.repeat(depth - 1)}1${']'.repeat(depth - 1)}}`;
   expect(() => parsePublishBody(Buffer.from(nested(5_000)), 1_000_000)).toThrow(expect.objectContaining({ code: 'invalid_body' }));
   expect(parsePublishBody(Buffer.from(nested(64)), 1_000_000).message.data).toBe(`${'['.repeat(63)}1${']'.repeat(63)}`);
+  // A list item's data is re-encoded the same way: a producer's deep item is refused, not a stack overflow.
+  const deepItem = `{"data":${'['.repeat(4_999)}1${']'.repeat(4_999)}}`;
+  expect(parseListEnvelope(Buffer.from(deepItem), 1_000_000)).toBe('the item nests deeper than 64 levels');
+  expect(parseListEnvelope(Buffer.from(`{"data":${'['.repeat(63)}1${']'.repeat(63)}}`), 1_000_000)).toMatchObject({ data: `${'['.repeat(63)}1${']'.repeat(63)}` });
   // Brackets inside strings do not count.
   expect(parsePublishBody(Buffer.from(JSON.stringify({ topic: 't', data: '['.repeat(500) })), 1_000_000).topic).toBe('t');
 });

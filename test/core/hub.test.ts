@@ -374,6 +374,47 @@ describe('MemorySource', () => {
     expect(await source.replay('t', '2', '2', 10)).toMatchObject({ gap: false, messages: [] });
   });
 
+  it('keeps all topics together within its byte bound: the oldest messages of any topic go first, emptied topics are forgotten', async () => {
+    // Before the bound, every topic kept MEMORY_BUFFER_SIZE messages for ever: 3,000 publishes of 60 KB to new topics
+    // grew a server by 210 MB that it never gave back.
+    const cost = 1_000 + 'message'.length + 160;
+    const source = new MemorySource(100, 10 * cost + 512 * 10);
+    for (let i = 0; i < 1_000; i++) await source.publish(`t${i}`, { data: 'x'.repeat(1_000) });
+    // The newest topics are held; the oldest were evicted, then forgotten.
+    const newest = await source.head('t999');
+    expect(await source.replay('t999', String(Number(newest) - 1), newest, 10)).toMatchObject({ gap: false, messages: [{ data: 'x'.repeat(1_000) }] });
+    expect(await source.replay('t0', '1', '1', 10)).toEqual({ messages: [], gap: true });
+    // A topic that never had a message stands where the next ring would begin: its own position is no gap.
+    const quiet = await source.head('never');
+    expect(Number(quiet)).toBeGreaterThan(0);
+    expect(await source.replay('never', quiet, quiet, 10)).toEqual({ messages: [], gap: false });
+    // A forgotten topic's positions are not reused: a cursor from before reads as a gap, never as a resume.
+    const again = await source.publish('t0', { data: 'new' });
+    expect(Number(again.position)).toBeGreaterThan(1);
+    expect(await source.replay('t0', '1', again.position, 10)).toMatchObject({ gap: true, messages: [{ data: 'new' }] });
+    // One busy topic is bounded the same way, long before its ring of 100 is full.
+    for (let i = 0; i < 50; i++) await source.publish('busy', { data: String(i).padStart(1_000, '0') });
+    const head = await source.head('busy');
+    const held = await source.replay('busy', '0', head, 100);
+    expect(held.gap).toBe(true);
+    expect(held.messages.length).toBeLessThanOrEqual(Math.floor((10 * cost + 512 * 10) / cost));
+    expect(held.messages.at(-1)?.data).toBe('49'.padStart(1_000, '0'));
+  });
+
+  it('keeps the ring of a topic with a live subscriber, evicted or not, and resumes it after its last position', async () => {
+    const source = new MemorySource(100, 4 * (1_000 + 7 + 160) + 512 * 3);
+    const seen: string[] = [];
+    const feed = source.openFeed((m) => seen.push(`${m.topic}=${m.position}`));
+    feed.add('live', await source.head('live'));
+    await source.publish('live', { data: 'x'.repeat(1_000) });
+    for (let i = 0; i < 20; i++) await source.publish(`other${i}`, { data: 'x'.repeat(1_000) });
+    expect(await source.head('live')).toBe('1');
+    await source.publish('live', { data: 'after' });
+    expect(seen.filter((s) => s.startsWith('live='))).toEqual(['live=1', 'live=2']);
+    expect(await source.replay('live', '1', '2', 10)).toMatchObject({ gap: false, messages: [{ data: 'after' }] });
+    await feed.close();
+  });
+
   it('accepts only positions it could have issued', () => {
     const source = new MemorySource(3);
     expect(['0', '17', String(Number.MAX_SAFE_INTEGER)].map((p) => source.acceptsPosition(p))).toEqual([true, true, true]);

@@ -5,6 +5,7 @@ import { comparePositions } from '../../lib/sse/cursor.js';
 import { closesDue, drainWindowMs } from '../../lib/engine/drain-pace.js';
 import type { RelayRequest, StreamResponse } from '../../lib/request.js';
 import { Hub } from '../../lib/engine/hub.js';
+import { RecentBudget, RecentMessages } from '../../lib/engine/recent-messages.js';
 import { TopicFanout } from '../../lib/engine/topic-fanout.js';
 import { silentLogger } from '../../lib/logger.js';
 import { Metrics } from '../../lib/metrics.js';
@@ -224,6 +225,32 @@ describe('resume served by the hub', () => {
   });
 });
 
+describe('recent-message windows', () => {
+  const message = (topic: string, position: number, chars: number) => ({ topic, position: String(position), event: 'message', data: 'x'.repeat(chars) });
+
+  it('hold no more than their shared bound together: a topic past it drops its own oldest (its replays then read the source)', () => {
+    // Each window alone was bounded (512 Ki characters) but not all of them together: 100 streams of 16 topics held 800 MB.
+    const budget = new RecentBudget(3_000);
+    const a = new RecentMessages('0', budget);
+    const b = new RecentMessages('0', budget);
+    a.push(message('a', 1, 1_000));
+    a.push(message('a', 2, 1_000));
+    b.push(message('b', 1, 1_000));
+    b.push(message('b', 2, 1_000));
+    expect(budget.chars).toBe(3_000);
+    expect(b.between('0', '2', 10)).toBeUndefined();
+    expect(b.between('1', '2', 10)?.map((m) => m.position)).toEqual(['2']);
+    expect(a.between('0', '2', 10)?.map((m) => m.position)).toEqual(['1', '2']);
+    // Even a window's newest message goes when the others fill the bound: never more than the bound is held.
+    const c = new RecentMessages('0', budget);
+    c.push(message('c', 1, 2_000));
+    expect(budget.chars).toBeLessThanOrEqual(3_000);
+    expect(c.between('0', '1', 10)).toBeUndefined();
+    a.release();
+    expect(budget.chars).toBe(1_000);
+  });
+});
+
 describe('overload admission', () => {
   it('refuses while the event loop lags, and beyond the accept rate, with a jittered Retry-After', () => {
     let lag = 0;
@@ -247,6 +274,30 @@ describe('overload admission', () => {
     const headers: Record<string, string> = { accept };
     return { method: 'GET', path: '/events', query, header: (n) => headers[n], remoteAddress: '127.0.0.1', readBody: async () => new Uint8Array() };
   }
+
+  it('gives the admission of a refused stream back: requests refused anyway never keep a good stream out', async () => {
+    // Before: with ADMISSION_RATE_PER_S, a flow of bad requests (a topic, a token or a cursor refused) took every slot,
+    // and good streams got `overloaded` for as long as it lasted.
+    const config = loadConfig({ AUTH_MODE: 'none' }).server;
+    const admission = new AdmissionGate({ lagMs: 0, ratePerSecond: 2, currentLagMs: () => 0, now: () => 0 });
+    const app = new RelayApp({ config, source: new MemorySource(10), logger: silentLogger, admission });
+    const bad = (query: string, cursor?: string): RelayRequest => ({
+      method: 'GET', path: '/events', query: new URLSearchParams(query), header: (n) => (n === 'last-event-id' ? cursor : undefined), remoteAddress: '127.0.0.1',
+      readBody: async () => new Uint8Array(),
+    });
+    for (let i = 0; i < 50; i++) {
+      expect(await app.handle(bad('topic=bad%0a'))).toMatchObject({ status: 400 });
+      expect(await app.handle(bad('topic=t', 't=x'))).toMatchObject({ status: 400 });
+    }
+    const good = await app.handle(request('*/*'));
+    expect(good).toMatchObject({ kind: 'stream', status: 200 });
+    const sink = new RecordingSink();
+    void (good as StreamResponse).run(sink);
+    // The gate still counts the streams it admitted: two, then `overloaded`.
+    expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'stream', status: 200 });
+    expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'body', status: 503, body: '{"error":"overloaded"}' });
+    await app.hub.close();
+  });
 
   it('answers 503 overloaded with Retry-After, and an EventSource a retry:-only stream it reconnects from', async () => {
     const config = loadConfig({ AUTH_MODE: 'none' }).server;

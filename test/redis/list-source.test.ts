@@ -126,6 +126,23 @@ test('release puts an item back for the next consumer; invalid items are set asi
   await running;
 });
 
+test('an item a producer nested thousands deep, or with a lone surrogate, is set aside; the items behind it still arrive', async () => {
+  // Before the fix the deep item threw in JSON.stringify on every take: the topic stalled for ever, with no log line.
+  const source = makeSource();
+  const deep = `{"data":${'['.repeat(6_000)}${']'.repeat(6_000)}}`;
+  await raw.lpush('sse:q:poison', deep, '{"data":"a\\ud800b"}', JSON.stringify({ data: 'behind' }));
+  const stop = new AbortController();
+  const got: Delivery[] = [];
+  const running = drain(source, ['poison'], stop.signal, got);
+  const before = invalid.length;
+  await waitFor(() => got.length === 1 && invalid.length === before + 2, 'the item behind and two invalid ones reported', 5_000);
+  expect(got.map((d) => d.data)).toEqual(['behind']);
+  expect(invalid.slice(before).map((e) => e.reason)).toEqual(['the item nests deeper than 64 levels', 'data is not valid UTF-8 (it has a lone surrogate)']);
+  expect(await raw.llen('sse:q:poison#invalid')).toBe(2);
+  stop.abort();
+  await running;
+});
+
 test('a consumer killed mid-processing: its items are recovered and delivered to another consumer', async () => {
   const source = makeSource();
   for (let i = 0; i < 3; i++) await source.publish('crash', { data: `item${i}` });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SseReader } from '../support/sse-reader.js';
 import { headerLines, metric, rawExchange, startSecureRelay, type Relay } from './support.js';
+import { freePort } from '../support/nginx.js';
 import { waitFor } from '../support/wait-for.js';
 
 const ORIGIN = 'https://app.example.com';
@@ -191,11 +192,24 @@ describe('the request target is a path', () => {
     ['absolute-form', 'GET http://x/metrics'],
     ['asterisk-form', 'OPTIONS *'],
     ['an authority smuggled on publish', 'POST //x/publish'],
+    // node:http hands CONNECT to its 'connect' event and, with no listener, dropped the socket with no answer or log.
+    ['authority-form (CONNECT)', 'CONNECT x:443'],
   ])('%s is answered 400 invalid_request, never served and never dropped', async (_name, line) => {
     const raw = await rawExchange(relay.port, `${line} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, (text) => text.includes('}'));
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
     expect(raw).toContain('{"error":"invalid_request"}');
     expect(raw).not.toContain('sse_connections_open');
+  });
+
+  it('CONNECT on the METRICS_PORT listener is answered 400 too, not dropped', async () => {
+    const metricsRelay = await startSecureRelay({ AUTH_MODE: 'none', METRICS_PORT: String(await freePort()) });
+    try {
+      const raw = await rawExchange(metricsRelay.metricsPort as number, 'CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n', (text) => text.includes('}'));
+      expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+      expect(raw).toContain('{"error":"invalid_request"}');
+    } finally {
+      await metricsRelay.stop();
+    }
   });
 
   it('a request node:http cannot parse gets a 400 status line, not a silently dropped socket', async () => {

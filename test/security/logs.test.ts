@@ -3,6 +3,8 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../functions/logger.js';
 import { hsToken, startSecureRelay, type Relay } from './support.js';
 import { waitFor } from '../support/wait-for.js';
+import { Redis } from 'ioredis';
+import { startRedis } from '../support/redis-server.js';
 
 const lines: string[] = [];
 let relay: Relay;
@@ -37,4 +39,30 @@ it('writes JSON lines with a request id, and never a token or a payload', async 
   expect(everything).not.toContain(token.split('.')[2]);
   expect(everything).not.toContain('access_token=');
   expect(everything).not.toContain(secretPayload);
+});
+
+it('never writes the data or idempotency key of a publish Redis refused (an ioredis error carries the command arguments)', async () => {
+  // Before: a WRONGTYPE or OOM reply logged `command.args` in full at error level: payload, key and all.
+  const redis = await startRedis();
+  const raw = new Redis(redis.url);
+  const own: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (own.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+  const relayOnRedis = await startSecureRelay({ SOURCE: 'redis', REDIS_URL: redis.url }, createLogger('debug', sink));
+  try {
+    await raw.set('sse:wrongtype', 'not a stream');
+    const token = await hsToken();
+    const refused = async (body: object): Promise<number> => (await fetch(`${relayOnRedis.url}/publish`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    })).status;
+    expect(await refused({ topic: 'wrongtype', data: 'payload-of-a-plain-xadd' })).toBe(503);
+    expect(await refused({ topic: 'wrongtype', data: 'payload-of-the-script', id: 'key-of-the-script' })).toBe(503);
+    await waitFor(() => own.filter((line) => line.includes('WRONGTYPE')).length === 2, 'both refusals logged with the reply');
+    const logged = own.join('\n');
+    for (const secret of ['payload-of-a-plain-xadd', 'payload-of-the-script', 'key-of-the-script']) expect(logged).not.toContain(secret);
+    expect(logged).toMatch(/"args":"\[redacted: \d+ arguments\]"/);
+  } finally {
+    await relayOnRedis.stop();
+    raw.disconnect();
+    await redis.stop();
+  }
 });

@@ -1,4 +1,4 @@
-import { dataProblem, eventProblem as eventFieldProblem, idProblem } from '../../sse/field-rules.js';
+import { dataProblem, eventProblem as eventFieldProblem, idProblem, jsonDepth, MAX_JSON_DEPTH } from '../../sse/field-rules.js';
 import type { StoredMessage } from '../../source.js';
 
 /**
@@ -103,6 +103,8 @@ export function encodeListEnvelope(envelope: { data: string; event: string; id: 
 export function parseListEnvelope(item: Buffer, maxMessageBytes: number): ListEnvelope | string {
   const text = decodeUtf8(item);
   if (text === undefined) return 'the item is not valid UTF-8';
+  // Checked before parsing: a deeper `data` would overflow the stack in JSON.stringify below, every time the item is taken.
+  if (jsonDepth(text) > MAX_JSON_DEPTH) return `the item nests deeper than ${MAX_JSON_DEPTH} levels`;
   let value: unknown;
   try {
     value = JSON.parse(text);

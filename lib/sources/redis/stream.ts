@@ -9,6 +9,7 @@ import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
 import { readStreamInfo } from './stream-info.js';
 import { StreamTtlRenewals } from './stream-ttl.js';
 import { StreamKeys } from './stream-keys.js';
+import { readPages } from './stream-pages.js';
 import { appendCommand, type AppendCommand } from './stream-append.js';
 import { memoryUsage, publishFailure } from './memory.js';
 
@@ -108,14 +109,16 @@ export class RedisStreamSource implements BroadcastSource {
   }
 
   /**
-   * Entries after `after` up to `until`, at most `limit`. `gap` is true when an entry after `after` was trimmed or
-   * deleted (XINFO's max-deleted-entry-id is newer than the cursor), or when more than `limit` entries follow it; then
-   * the newest `limit` up to `until` are returned. A cursor past `until` is asked about only once it is past the
-   * stream's newest entry too (see TopicFanout.replay): the stream no longer holds what the client saw (the key expired
-   * or was deleted and nothing recreated it, or Redis came back without its data), nor what followed it, so that is a
-   * gap; the entries up to `until` are older than the cursor, so none is sent again.
+   * Entries after `after` up to `until`, at most `limit`, read in pages until they hold `maxBytes` (stream-pages.ts).
+   * `gap` is true when an entry after `after` was trimmed or deleted (XINFO's max-deleted-entry-id is newer than the
+   * cursor), or when more than `limit` entries follow it; then the newest `limit` up to `until` (as many as `maxBytes`
+   * allows) are returned. `truncatedAt` when entries after the returned ones were left for the client's next request.
+   * A cursor past `until` is asked about only once it is past the stream's newest entry too (see TopicFanout.replay):
+   * the stream no longer holds what the client saw (the key expired or was deleted and nothing recreated it, or Redis
+   * came back without its data), nor what followed it, so that is a gap; the entries up to `until` are older than the
+   * cursor, so none is sent again.
    */
-  async replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult> {
+  async replay(topic: string, after: string, until: string, limit: number, maxBytes = Number.POSITIVE_INFINITY): Promise<ReplayResult> {
     if (compareStreamIds(until, after) <= 0) return { messages: [], gap: compareStreamIds(until, after) < 0 };
     const redis = await connected(this.command);
     const info = await readStreamInfo(redis, this.key(topic));
@@ -123,18 +126,25 @@ export class RedisStreamSource implements BroadcastSource {
     if (info === undefined) return { messages: [], gap: after !== '0-0' && after !== '0' };
     let gap = info.lostAfter(after);
     const key = this.key(topic);
-    let entries = (await redis.xrangeBuffer(key, `(${after}`, until, 'COUNT', limit + 1)) as RawStreamEntry[];
+    const bound = { maxBytes, largestEntry: this.settings.maxMessageBytes };
+    let { entries, truncatedAt } = await readPages(redis, key, { after, until, want: limit + 1, direction: 'after' }, bound);
     if (entries.length > limit) {
       gap = true;
-      entries = limit === 0 ? [] : ((await redis.xrevrangeBuffer(key, until, `(${after}`, 'COUNT', limit)) as RawStreamEntry[]).reverse();
+      truncatedAt = undefined;
+      entries = limit === 0 ? [] : (await readPages(redis, key, { after, until, want: limit, direction: 'newest' }, bound)).entries;
     }
+    const { messages } = this.parsedReplay(topic, entries);
+    return truncatedAt === undefined ? { messages, gap } : { messages, gap, truncatedAt };
+  }
+
+  private parsedReplay(topic: string, entries: RawStreamEntry[]): { messages: StoredMessage[] } {
     const messages: StoredMessage[] = [];
     for (const entry of entries) {
       const parsed = parseStreamEntry(topic, entry, this.settings.maxMessageBytes);
       if (isStoredMessage(parsed)) messages.push(parsed);
       else this.settings.onInvalidEntry?.(parsed);
     }
-    return { messages, gap };
+    return { messages };
   }
 
   openFeed(listener: LiveListener, onError: (error: unknown) => void): LiveFeed {
