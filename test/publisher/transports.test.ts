@@ -1,4 +1,5 @@
 import { afterAll, expect, test } from '@jest/globals';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { createPublisher, httpTransport, PublishError, redisTransport, signToken, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
@@ -118,6 +119,21 @@ test('sqs transport (batch and single) into SOURCE=sqs on a FIFO queue: identica
   const single = await createPublisher(sqsTransport({ client: sqs.client, queueUrl })).publish(TOPIC, { n: 1 }, { event: 'single' });
   await reader.until((r) => r.events.length >= 1, 10_000);
   expect(reader.events.map((e) => [e.id, e.event, e.data])).toEqual([[single.id, 'single', '{"n":1}']]);
+});
+
+test('sqs transport: a body SQS cannot store is PublishError unsupported_message (as POST /publish answers), and nothing of its batch is sent', async () => {
+  const sqs = await startLocalSqs();
+  cleanups.push(() => sqs.stop());
+  for (const queueUrl of [sqs.createQueue('bodies'), sqs.createQueue('bodies.fifo', { FifoQueue: 'true' })]) {
+    const publisher = createPublisher(sqsTransport({ client: sqs.client, queueUrl }));
+    // Not `unavailable`: that code means "retry", and these can never be stored.
+    for (const data of ['', 'a\u0001b', 'x\uFFFEy']) {
+      await expect(publisher.publish(TOPIC, data)).rejects.toMatchObject({ name: 'PublishError', code: 'unsupported_message' });
+    }
+    await expect(publisher.publishBatch([{ topic: TOPIC, data: 'first' }, { topic: TOPIC, data: '' }])).rejects.toMatchObject({ name: 'PublishError', code: 'unsupported_message' });
+    const { Attributes } = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect([queueUrl, Attributes?.ApproximateNumberOfMessages]).toEqual([queueUrl, '0']);
+  }
 });
 
 test('the publisher refuses what the relay would refuse, before anything is sent', async () => {
