@@ -118,7 +118,7 @@ export declare class RelayClient extends EventTarget {
   on<T = unknown>(type: string, handler: EventHandler<T>): this;
   /** Removes one handler, or every handler of the type. */
   off(type: string, handler?: EventHandler<never>): this;
-  /** Stops for good. */
+  /** Stops for good; no handler is called after it, even from a handler (`lastEventId` stays at the last event handed over). */
   close(): void;
   addEventListener<K extends keyof RelayClientEventMap>(type: K, listener: (event: RelayClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

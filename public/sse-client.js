@@ -82,7 +82,7 @@ export class RelayClient extends EventTarget {
     return this;
   }
 
-  /** Stops for good: aborts the stream and any pending reconnect. */
+  /** Stops for good: aborts the stream and any pending reconnect; no handler is called after it. */
   close() {
     if (this.closed) return;
     this.closed = true;
@@ -176,10 +176,13 @@ export class RelayClient extends EventTarget {
     this.retriedUnauthorized = false;
     this.everOpened = true;
     this.setState('open', {});
+    // Once close() was called (a handler may call it), nothing more is dispatched and the position stays at the last
+    // event handed over, even for frames that came in the same chunk, as with EventSource's close(): an app that saves
+    // `lastEventId` then resumes with the first event it did not get.
     const parser = new EventStreamParser({
-      onEvent: (event) => ((progressed = true), this.dispatch(event)),
+      onEvent: (event) => this.closed || ((progressed = true), this.dispatch(event)),
       onRetry: (ms) => (this.retryMs = ms),
-      onId: (id) => ((progressed = true), (this.lastEventId = id)),
+      onId: (id) => this.closed || ((progressed = true), (this.lastEventId = id)),
     }, this.lastEventId);
     // A connection that died without a FIN (a sleeping laptop, a NAT that forgot us) never ends by itself: without a
     // byte for idleTimeoutMs (the relay sends a heartbeat every 15 s by default) it is given up and reopened.

@@ -99,6 +99,9 @@ describe('publish and tail', () => {
     // --last-event-id resumes after a printed line: exactly what followed it.
     const resumed = await runCli(['tail', '--url', relay.url, '--token', subscribeToken, '--last-event-id', printed[9]?.id ?? '', '--count', '2', 'orders', 'logs']);
     expect(resumed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: string }).data)).toEqual([lines[9], 'last']);
+    // --count stops at n lines even when more events come in the same chunk (a replay of everything since the start).
+    const counted = await runCli(['tail', '--url', relay.url, '--token', subscribeToken, '--last-event-id', printed[0]?.id ?? '', '--count', '3', 'orders', 'logs']);
+    expect(counted.stdout.trim().split('\n')).toHaveLength(3);
   }, 30_000);
 
   it('exit codes: 1 when the relay refuses (no grant, bad token), 3 when it cannot be reached', async () => {

@@ -32,6 +32,24 @@ test('a cursor older than the buffer: one reset event with the topics, then the 
   expect(seen.events).toEqual([4, 5, 6].map((n) => ['message', { n }, `orders=${n}`]));
 });
 
+test('close() in a handler: no later event is dispatched, even from the same chunk, and lastEventId stays at the last one handed over', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  for (let n = 1; n <= 5; n++) await publish(relay.url, { topic: 'orders', data: { n } });
+  // The five replayed events come in one write: the first handler call closes the client.
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'orders=0' });
+  const seen: unknown[] = [];
+  client.on('*', (data) => {
+    seen.push(data);
+    client.close();
+  });
+  await waitFor(() => client.state === 'closed', 'the client closed', { timeoutMs: 5_000, everyMs: 10 });
+  await publish(relay.url, { topic: 'orders', data: { n: 6 } });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // proving that nothing more arrives
+  expect(seen).toEqual([{ n: 1 }]);
+  expect(client.lastEventId).toBe('orders=1');
+});
+
 test('a cursor the server does not know: a reset (invalid-cursor), then the stream from now on', async () => {
   const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
   cleanups.push(() => relay.stop());
