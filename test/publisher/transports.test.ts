@@ -216,7 +216,7 @@ test('redis transport with waitReplicas: resolves once a replica holds the write
   expect(await redisCli(replica.port, 'LLEN', `sse:q:${TOPIC}`)).toBe('1');
 });
 
-test('redisTransport options outside the relay\'s ranges (NaN from an unset variable, 0, a fraction) are PublishError invalid_config, not keys no relay reads', () => {
+test('redisTransport options and maxMessageBytes outside the relay\'s ranges (NaN from an unset variable, 0, a fraction) are PublishError invalid_config, not keys no relay reads', () => {
   const redis = new Redis({ lazyConnect: true });
   const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
   cleanups.push(async () => (redis.disconnect(), cluster.disconnect()));
@@ -227,6 +227,10 @@ test('redisTransport options outside the relay\'s ranges (NaN from an unset vari
   ];
   for (const options of refused) {
     expect(() => redisTransport(options)).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
+  }
+  // The size check of createPublisher likewise: NaN would turn it off, and the relay would skip the message later.
+  for (const maxMessageBytes of [Number.NaN, 0, 1.5]) {
+    expect(() => createPublisher(redisTransport({ redis }), { maxMessageBytes })).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
   }
   // Passed as undefined, each takes the relay's default.
   expect(() => redisTransport({ redis: cluster, clusterPartitions: undefined, maxLen: undefined, streamTtlSeconds: undefined, waitTimeoutMs: undefined })).not.toThrow();
