@@ -46,11 +46,15 @@ describe('token', () => {
     expect(payload.sse).toEqual({ subscribe: ['orders', 'user.7.*'], publish: ['orders'] });
     expect(payload.sub).toBe('dev');
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(600);
+    // The `--subscribe <pattern>…` form: several patterns after one flag.
+    const listed = await runCli(['token', '--subscribe', 'orders', 'user.7.*', '--publish', 'orders', 'logs'], { AUTH_JWT_SECRET: SECRET });
+    expect(listed.code).toBe(0);
+    expect((await jwtVerify(listed.stdout.trim(), new TextEncoder().encode(SECRET))).payload.sse).toEqual({ subscribe: ['orders', 'user.7.*'], publish: ['orders', 'logs'] });
   });
 
   it('exits 2 without AUTH_JWT_SECRET, with a bad ttl or a pattern the relay would refuse', async () => {
     expect((await runCli(['token', '--subscribe', 'orders'])).stderr).toContain('AUTH_JWT_SECRET');
-    for (const args of [['--subscribe', 'orders'], ['--subscribe', 'orders', '--ttl', '10 minutes'], ['--subscribe', 'user.*.inbox'], []]) {
+    for (const args of [['--subscribe', 'orders'], ['--subscribe', 'orders', '--ttl', '10 minutes'], ['--subscribe', 'user.*.inbox'], [], ['--ttl', '10m', 'orders']]) {
       const env: Record<string, string> = args.length === 2 ? {} : { AUTH_JWT_SECRET: SECRET };
       expect([args, (await runCli(['token', ...args], env)).code]).toEqual([args, 2]);
     }
