@@ -57,6 +57,12 @@ export interface BroadcastSource {
    * `invalid_cursor` before the stream starts, so the source never fails on it (a reconnect loop otherwise).
    */
   acceptsPosition(position: string): boolean;
+  /**
+   * Set by a source whose positions do not outlive its process (memory: the next process numbers from 1 again): the
+   * position a stream ended by the drain hands its client, so that it resumes at the first message of the process that
+   * takes over instead of at a number that process may reuse. Undefined where positions outlive the process (Redis).
+   */
+  readonly positionAfterRestart?: string;
   /** Up to `limit` retained messages after `after` and at most `until`, oldest first. */
   replay(topic: string, after: string, until: string, limit: number): Promise<ReplayResult>;
   /** Opens the process-wide live feed. `onError` hears faults the feed recovers from by itself (for logs and metrics). */

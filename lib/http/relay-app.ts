@@ -146,6 +146,11 @@ export class RelayApp {
           source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
         })), request.header('accept-encoding'), config.compression);
       case '/publish':
+        // A message this process took while draining would reach only its streams not yet closed, and die with it where
+        // positions do not outlive the process (memory): the producer retries it on the process that takes over.
+        if (this.draining && source.delivery === 'broadcast' && source.positionAfterRestart !== undefined) {
+          throw new RelayError('shutting_down', 'draining; publish to the process that takes over', { retryAfterSeconds: 1 });
+        }
         return publish(request, {
           source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
           rateLimiter: this.publishLimiter,
