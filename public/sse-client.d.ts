@@ -1,6 +1,9 @@
 /** Types of public/sse-client.js, the sse-relay browser client (package import: `sse-relay/client`). */
 
-/** Why the token provider is being asked: the first connect, a reconnect, or right after a 401 (force a refresh). */
+/**
+ * Why the token provider is being asked: the first connect, a reconnect, or after a 401 (force a refresh): right after
+ * it, and on every attempt after that until a stream opens.
+ */
 export type TokenReason = 'connect' | 'reconnect' | 'unauthorized';
 
 /** A token, or a function that returns one; called before every (re)connect. `''` means "send no token". */
