@@ -63,6 +63,12 @@ export interface BroadcastSource {
    */
   acceptsPosition(position: string): boolean;
   /**
+   * Set by a source whose positions do not outlive its process (memory: the next process numbers from 1 again): the
+   * position a stream ended by the drain hands its client, so that it resumes at the first message of the process that
+   * takes over instead of at a number that process may reuse. Undefined where positions outlive the process (Redis).
+   */
+  readonly positionAfterRestart?: string;
+  /**
    * Up to `limit` retained messages after `after` and at most `until`, oldest first. A source that reads them from
    * elsewhere stops once they hold `maxBytes` of data (say so with `truncatedAt`): no replay reads more than the stream
    * could queue.

@@ -1,6 +1,9 @@
 /** Types of public/sse-client.js, the sse-relay browser client (package import: `sse-relay/client`). */
 
-/** Why the token provider is being asked: the first connect, a reconnect, or right after a 401 (force a refresh). */
+/**
+ * Why the token provider is being asked: the first connect, a reconnect, or after a 401 (force a refresh): right after
+ * it, and on every attempt after that until a stream opens.
+ */
 export type TokenReason = 'connect' | 'reconnect' | 'unauthorized';
 
 /** A token, or a function that returns one; called before every (re)connect. `''` means "send no token". */
@@ -118,7 +121,7 @@ export declare class RelayClient extends EventTarget {
   on<T = unknown>(type: string, handler: EventHandler<T>): this;
   /** Removes one handler, or every handler of the type. */
   off(type: string, handler?: EventHandler<never>): this;
-  /** Stops for good. */
+  /** Stops for good; no handler is called after it, even from a handler (`lastEventId` stays at the last event handed over). */
   close(): void;
   addEventListener<K extends keyof RelayClientEventMap>(type: K, listener: (event: RelayClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

@@ -11,7 +11,8 @@ export { retryAfterMs } from './sse-refusal.js';
  * and a 503 look the same) and hides the id of id-only frames once it is re-created. With fetch the client sees the
  * status and `Retry-After`, sees every `id:`, and asks the token provider for a token before every (re)connect:
  *
- * - 401 → the provider is asked once more at once (`reason: 'unauthorized'`), then the client backs off;
+ * - 401 → the provider is asked once more at once (`reason: 'unauthorized'`), then the client backs off (asking with
+ *   that reason until a stream opens);
  * - 403 → state `forbidden`, a `forbidden` event, no retry;
  * - 429 / 503 → waits `Retry-After`; network errors and other 5xx → capped exponential backoff with jitter;
  * - a stream the server ends (token expiry, maximum session, deploy) → reconnects after the server's `retry:`.
@@ -47,6 +48,9 @@ export class RelayClient extends EventTarget {
     this.listeners = new Map();
     this.attempt = 0;
     this.retriedUnauthorized = false;
+    // Set by a 401 until a stream opens: every token asked for meanwhile is asked with reason 'unauthorized', so a
+    // provider that caches its token until told otherwise does not hand the refused one back after a failed refresh.
+    this.tokenRefused = false;
     this.everOpened = false;
     this.offline = false;
     this.closed = false;
@@ -82,7 +86,7 @@ export class RelayClient extends EventTarget {
     return this;
   }
 
-  /** Stops for good: aborts the stream and any pending reconnect. */
+  /** Stops for good: aborts the stream and any pending reconnect; no handler is called after it. */
   close() {
     if (this.closed) return;
     this.closed = true;
@@ -104,7 +108,7 @@ export class RelayClient extends EventTarget {
       : undefined;
     let response;
     try {
-      const token = await this.tokenFor(reason, controller.signal);
+      const token = await this.tokenFor(this.tokenRefused ? 'unauthorized' : reason, controller.signal);
       if (this.closed) return clearTimeout(deadline);
       // Kept for POST /ack (option `ack`): an acknowledgement travels with the token of the stream it belongs to.
       this.token = token;
@@ -174,12 +178,16 @@ export class RelayClient extends EventTarget {
     const openedAt = Date.now();
     let progressed = false;
     this.retriedUnauthorized = false;
+    this.tokenRefused = false;
     this.everOpened = true;
     this.setState('open', {});
+    // Once close() was called (a handler may call it), nothing more is dispatched and the position stays at the last
+    // event handed over, even for frames that came in the same chunk, as with EventSource's close(): an app that saves
+    // `lastEventId` then resumes with the first event it did not get.
     const parser = new EventStreamParser({
-      onEvent: (event) => ((progressed = true), this.dispatch(event)),
+      onEvent: (event) => this.closed || ((progressed = true), this.dispatch(event)),
       onRetry: (ms) => (this.retryMs = ms),
-      onId: (id) => ((progressed = true), (this.lastEventId = id)),
+      onId: (id) => this.closed || ((progressed = true), (this.lastEventId = id)),
     }, this.lastEventId);
     // A connection that died without a FIN (a sleeping laptop, a NAT that forgot us) never ends by itself: without a
     // byte for idleTimeoutMs (the relay sends a heartbeat every 15 s by default) it is given up and reopened.
@@ -214,6 +222,7 @@ export class RelayClient extends EventTarget {
   async refused(response) {
     const detail = { status: response.status, code: await errorCode(response) };
     if (this.closed) return;
+    if (detail.status === 401) this.tokenRefused = true;
     const canRefresh = typeof this.options.token === 'function' && !this.retriedUnauthorized;
     const action = refusalAction(detail.status, detail.code, response.headers.get('retry-after'), canRefresh);
     switch (action.kind) {

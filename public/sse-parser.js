@@ -14,10 +14,11 @@ export class EventStreamParser {
    */
   constructor(handlers, lastEventId = '') {
     this.handlers = handlers;
+    // UTF-8 decode (the spec's own step) drops one byte order mark at the start of the stream, and only one: a second
+    // U+FEFF belongs to the first field name, as in EventSource.
     this.decoder = new TextDecoder('utf-8');
     this.pending = '';
     this.afterCR = false;
-    this.firstChunk = true;
     this.data = [];
     this.type = '';
     this.idBuffer = lastEventId;
@@ -27,10 +28,8 @@ export class EventStreamParser {
   /** Feeds raw bytes (a chunk of the response body, cut anywhere, even inside a character or a CRLF). */
   feed(bytes) {
     let text = this.decoder.decode(bytes, { stream: true });
-    if (this.firstChunk && text !== '') {
-      this.firstChunk = false;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
+    // A chunk that decodes to nothing (empty, or the first bytes of a character) must not forget a CR just seen.
+    if (text === '') return;
     // A CR at the end of the previous chunk was a line end; an LF right after it belongs to it.
     if (this.afterCR && text.startsWith('\n')) text = text.slice(1);
     this.afterCR = false;

@@ -29,6 +29,11 @@ export interface Publisher {
  */
 export function createPublisher(transport: PublishTransport, options: PublisherOptions = {}): Publisher {
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  // NaN (an unset environment variable) would turn the size check off, and a Redis or SQS relay skips an oversized
+  // message later with only a log line on its side.
+  if (!Number.isInteger(maxBytes) || maxBytes < 1) {
+    throw new PublishError('invalid_config', `maxMessageBytes must be a whole number ≥ 1, the relay's MAX_MESSAGE_BYTES; got ${String(maxBytes)}`);
+  }
   return {
     publish: async (topic, data, extra = {}) => {
       // publish('orders', data, 'created') would otherwise spread the string's characters and send event `message`.

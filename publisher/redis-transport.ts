@@ -60,6 +60,7 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
     idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, streamTtlSeconds = REDIS_DEFAULTS.REDIS_STREAM_TTL_S.value,
   } = options;
   if ((redis as unknown) === undefined) throw new PublishError('invalid_config', 'redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster');
+  checkRanges(options);
   const clusterPartitions = partitionsFor(options);
   if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
   const run = writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value);
@@ -82,6 +83,31 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   };
 }
 
+// The ranges lib/config gives the relay's own settings. A value outside them (NaN from an unset environment variable, 0,
+// a fraction) would write keys no relay reads (clusterPartitions: messages silently lost) or fail every publish as if
+// Redis were down (maxLen, the TTLs, the WAIT timeout): it is refused at once instead.
+const RANGES = {
+  maxLen: [1, Number.MAX_SAFE_INTEGER, 'REDIS_MAXLEN'],
+  idempotencyTtlSeconds: [1, Number.MAX_SAFE_INTEGER, 'its idempotency window'],
+  streamTtlSeconds: [0, 31_536_000, 'REDIS_STREAM_TTL_S'],
+  clusterPartitions: [1, 1024, 'REDIS_CLUSTER_PARTITIONS'],
+  waitReplicas: [0, 16, 'REDIS_WAIT_REPLICAS'],
+  waitTimeoutMs: [1, 60_000, 'REDIS_WAIT_TIMEOUT_MS'],
+} as const;
+
+/** Throws PublishError invalid_config for a number option outside the relay's range or a keyPrefix that is not text. */
+function checkRanges(options: RedisTransportOptions): void {
+  if (options.keyPrefix !== undefined && typeof options.keyPrefix !== 'string') {
+    throw new PublishError('invalid_config', `redisTransport keyPrefix must be a string (the relay's REDIS_KEY_PREFIX); got ${String(options.keyPrefix)}`);
+  }
+  for (const [name, [min, max, relaySetting]] of Object.entries(RANGES)) {
+    const value = options[name as keyof typeof RANGES];
+    if (value !== undefined && !(Number.isInteger(value) && value >= min && value <= max)) {
+      throw new PublishError('invalid_config', `redisTransport ${name} must be a whole number from ${min} to ${max}, as ${relaySetting} of the relay; got ${String(value)}`);
+    }
+  }
+}
+
 /**
  * The partition count of the key layout, from the client: a Cluster is read by the relay in the hash-tagged layout, one
  * server or a Sentinel primary in the plain one (a partitioned layout there would be read by no relay).
@@ -99,7 +125,6 @@ function partitionsFor(options: RedisTransportOptions): number | undefined {
  * producer gets the guarantee POST /publish gives with REDIS_WAIT_REPLICAS, MOVED after a reshard included).
  */
 function writesTo(redis: Redis | Cluster, replicas: number, timeoutMs: number): RunCommand {
-  if (!Number.isInteger(replicas) || replicas < 0) throw new PublishError('invalid_config', `waitReplicas must be a whole number ≥ 0; got ${String(replicas)}`);
   if (replicas === 0) return (command, ...args) => redis.call(command, ...args);
   const writer = new ReplicatedWriter(redis, { replicas, timeoutMs });
   return async (command, ...args) => {

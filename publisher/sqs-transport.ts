@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
-import { EVENT_ATTRIBUTE, TOPIC_ATTRIBUTE } from '../lib/sources/sqs/message.js';
+import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from '../lib/sources/sqs/message.js';
 import { isFifoQueue } from '../lib/sources/sqs/queue-urls.js';
+import { classifySqsError } from '../lib/sources/sqs/retry.js';
 import type { CheckedMessage } from './message.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
@@ -27,10 +28,14 @@ export function sqsTransport(options: SqsTransportOptions): PublishTransport {
   const urlOf = queueUrlOf(options);
   return {
     send: async (message) => {
-      const out = await options.client.send(new SendMessageCommand({ QueueUrl: urlOf(message.topic), ...entry(message, urlOf(message.topic)) }));
+      storable(message);
+      const out = await options.client.send(new SendMessageCommand({ QueueUrl: urlOf(message.topic), ...entry(message, urlOf(message.topic)) }))
+        .catch(refusedAsUnsupported);
       return { id: out.MessageId ?? '' };
     },
     sendBatch: async (messages) => {
+      // Every body is checked before the first call, so a refused one never leaves the batch half sent.
+      messages.forEach(storable);
       const results: Published[] = [];
       // Consecutive messages to one queue go together, up to 10 per call; order is kept.
       for (let start = 0; start < messages.length;) {
@@ -43,6 +48,22 @@ export function sqsTransport(options: SqsTransportOptions): PublishTransport {
       return results;
     },
   };
+}
+
+/**
+ * A body SQS would refuse (empty, or a character outside its set) is refused here with the code POST /publish answers
+ * for it (400 `unsupported_message`): sent, it would come back as a transport failure, `unavailable`, which a producer
+ * retries for ever.
+ */
+function storable(message: CheckedMessage): void {
+  const problem = sqsBodyProblem(message.data);
+  if (problem !== undefined) throw new PublishError('unsupported_message', problem);
+}
+
+/** SQS's own refusal of a message (InvalidMessageContents, too long…) as `unsupported_message`, not `unavailable`. */
+function refusedAsUnsupported(error: unknown): never {
+  if (classifySqsError(error) !== 'refused-message') throw error;
+  throw new PublishError('unsupported_message', `SQS refused the message: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
 }
 
 async function sendBatch(client: SQSClient, queueUrl: string, batch: readonly CheckedMessage[]): Promise<Published[]> {

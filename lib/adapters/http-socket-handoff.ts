@@ -95,6 +95,9 @@ export function returnStreamSocket(socket: Socket, pipelined: Buffer | undefined
   if (server === undefined || socket.destroyed) return void socket.destroy();
   // A server that stopped listening is shutting down: its remaining connections are being closed, so this one ends.
   if (!server.listening) {
+    // node:http's listeners came off at the handoff: a client that resets meanwhile must not be an uncaught 'error'
+    // (it threw from the drained server, or from the app that embeds it, once stop() had closed the listener).
+    socket.on('error', () => undefined);
     socket.end();
     setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
     return;

@@ -24,4 +24,6 @@ export interface ConnectionSettings {
   readonly limitBytes: number;
   /** RETRY_MS: the base of the jittered `retry:` a stream ends with. */
   readonly retryMs: number;
+  /** The source's positionAfterRestart: the position of every topic in the last frame of a drained stream, if set. */
+  readonly restartPosition?: string | undefined;
 }

@@ -1,5 +1,6 @@
 import type { ByteSink } from './byte-sink.js';
 import { FrameJoiner } from '../sse/frame-joiner.js';
+import { formatCursor } from '../sse/cursor.js';
 import { encodePosition, encodeRetry } from '../sse/encoder.js';
 import { jitter } from './jitter.js';
 import type { LiveBatch, LiveSet } from './live-batch.js';
@@ -198,6 +199,15 @@ export class Connection {
   }
 
   /**
+   * The last frame of a stream the drain ends when positions do not outlive this process (memory): every topic at
+   * `position`, so the client resumes at the first message of the process that takes over. Its own cursor would name
+   * a number the next process issues again, and it would silently skip the messages up to there.
+   */
+  private restartFrame(position: string): Uint8Array {
+    return Buffer.from(encodePosition(formatCursor(new Map(this.topics.map((topic) => [topic, position])))));
+  }
+
+  /**
    * Writes what is queued as one buffer; called by the hub once per event-loop turn with the turn's joiner (which shares
    * joined buffers between connections). Returns the bytes written.
    */
@@ -257,7 +267,8 @@ export class Connection {
       const slow = reason === 'slow-consumer';
       const resumeNow = slow || reason === 'replay-budget';
       if (slow) this.pending = NONE;
-      const position = slow ? undefined : this.positionFrame();
+      const position = slow ? undefined : reason === 'shutdown' && this.settings.restartPosition !== undefined
+        ? this.restartFrame(this.settings.restartPosition) : this.positionFrame();
       this.sink.cork();
       for (const frame of this.pending) this.sink.write(frame);
       if (position !== undefined) this.sink.write(position);

@@ -50,7 +50,7 @@ export class Hub implements ConnectionOwner {
     private readonly logger: Logger,
     private readonly fanout: TopicFanout | undefined,
   ) {
-    this.settings = { limitBytes: options.connectionBufferBytes, retryMs: options.retryMs };
+    this.settings = { limitBytes: options.connectionBufferBytes, retryMs: options.retryMs, restartPosition: fanout?.positionAfterRestart };
     fanout?.flushWith(() => this.requestPass());
     const tickMs = Math.min(TICK_MS, options.heartbeatMs);
     this.heartbeats = new HeartbeatSlots(options.heartbeatMs, tickMs, Date.now());

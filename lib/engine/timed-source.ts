@@ -22,6 +22,7 @@ export function timedSource(source: BroadcastSource, metrics: Metrics): Broadcas
     publish: (topic, message) => source.publish(topic, message),
     head: (topic) => source.head(topic),
     acceptsPosition: (position) => source.acceptsPosition(position),
+    ...(source.positionAfterRestart === undefined ? {} : { positionAfterRestart: source.positionAfterRestart }),
     replay: (topic, after, until, limit, maxBytes) => source.replay(topic, after, until, limit, maxBytes),
     openFeed: (listener, onError) => source.openFeed((message) => {
       listener(message);

@@ -50,6 +50,11 @@ export class TopicFanout {
     );
   }
 
+  /** The source's BroadcastSource.positionAfterRestart (memory), for the last frame of a drained stream. */
+  get positionAfterRestart(): string | undefined {
+    return this.source.positionAfterRestart;
+  }
+
   /**
    * Starts the live subscription of each topic that has none. When one cannot be read, the stream will not open, so
    * the others it started are dropped again unless a connection joined them: nothing else would ever end them, and the

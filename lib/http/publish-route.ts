@@ -15,6 +15,11 @@ export interface PublishRouteOptions {
   maxMessageBytes: number;
   /** PUBLISH_RATE_PER_MINUTE, keyed by the token's subject (or the client address without one). */
   rateLimiter?: RateLimiter;
+  /**
+   * Throws when this process may take no message now (a draining memory source). Asked before the body is read and
+   * again right before the append, which a slow upload can reach after the drain began.
+   */
+  admit?: () => void;
 }
 
 /**
@@ -23,6 +28,7 @@ export interface PublishRouteOptions {
  * client never gets the server to buffer or parse a body.
  */
 export async function publish(request: RelayRequest, options: PublishRouteOptions): Promise<BodyResponse> {
+  options.admit?.();
   const contentType = request.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new RelayError('unsupported_media_type', 'POST /publish needs Content-Type: application/json');
@@ -33,6 +39,7 @@ export async function publish(request: RelayRequest, options: PublishRouteOption
   const body = await request.readBody(options.maxBodyBytes);
   const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
   assertAllowed(principal, 'publish', [topic]);
+  options.admit?.();
   let id: string;
   try {
     id = options.source.delivery === 'broadcast'

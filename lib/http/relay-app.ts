@@ -140,7 +140,7 @@ export class RelayApp {
       case '/publish':
         return publish(request, {
           source, authorizer, metrics: this.metrics, maxBodyBytes: config.maxBodyBytes, maxMessageBytes: config.maxMessageBytes,
-          rateLimiter: this.publishLimiter,
+          rateLimiter: this.publishLimiter, admit: () => this.admitPublish(),
         });
       case '/ack':
         return acknowledge(request, {
@@ -225,6 +225,15 @@ export class RelayApp {
     this.metrics.incLabelled('sse_http_errors_total', { code: error.code, route: routeLabel(request.path, this.options.assets) });
     this.logger.debug({ requestId, code: error.code, path: request.path }, error.message);
     return reconnectHint(error);
+  }
+
+  // A message this process took while draining would reach only its streams not yet closed, and die with it where
+  // positions do not outlive the process (memory): the producer retries it on the process that takes over.
+  private admitPublish(): void {
+    const { source } = this.options;
+    if (this.draining && source.delivery === 'broadcast' && source.positionAfterRestart !== undefined) {
+      throw new RelayError('shutting_down', 'draining; publish to the process that takes over', { retryAfterSeconds: 1 });
+    }
   }
 
   // The first step of shutdown(): readiness fails and new streams are refused from now on.

@@ -78,6 +78,8 @@ function costOf(message: StoredMessage): number {
  */
 export class MemorySource implements BroadcastSource {
   readonly delivery = 'broadcast';
+  /** Ids restart at 1 with the process: a drained client resumes from before the first id of the next one. */
+  readonly positionAfterRestart: string | undefined = '0';
   private readonly rings = new Map<string, TopicRing>();
   private readonly feeds = new Set<{ listener: LiveListener; topics: Set<string> }>();
   /** Retained messages, oldest first (entries whose message has left its ring are skipped). */

@@ -46,11 +46,15 @@ describe('token', () => {
     expect(payload.sse).toEqual({ subscribe: ['orders', 'user.7.*'], publish: ['orders'] });
     expect(payload.sub).toBe('dev');
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(600);
+    // The `--subscribe <pattern>…` form: several patterns after one flag.
+    const listed = await runCli(['token', '--subscribe', 'orders', 'user.7.*', '--publish', 'orders', 'logs'], { AUTH_JWT_SECRET: SECRET });
+    expect(listed.code).toBe(0);
+    expect((await jwtVerify(listed.stdout.trim(), new TextEncoder().encode(SECRET))).payload.sse).toEqual({ subscribe: ['orders', 'user.7.*'], publish: ['orders', 'logs'] });
   });
 
   it('exits 2 without AUTH_JWT_SECRET, with a bad ttl or a pattern the relay would refuse', async () => {
     expect((await runCli(['token', '--subscribe', 'orders'])).stderr).toContain('AUTH_JWT_SECRET');
-    for (const args of [['--subscribe', 'orders'], ['--subscribe', 'orders', '--ttl', '10 minutes'], ['--subscribe', 'user.*.inbox'], []]) {
+    for (const args of [['--subscribe', 'orders'], ['--subscribe', 'orders', '--ttl', '10 minutes'], ['--subscribe', 'user.*.inbox'], [], ['--ttl', '10m', 'orders']]) {
       const env: Record<string, string> = args.length === 2 ? {} : { AUTH_JWT_SECRET: SECRET };
       expect([args, (await runCli(['token', ...args], env)).code]).toEqual([args, 2]);
     }
@@ -99,6 +103,9 @@ describe('publish and tail', () => {
     // --last-event-id resumes after a printed line: exactly what followed it.
     const resumed = await runCli(['tail', '--url', relay.url, '--token', subscribeToken, '--last-event-id', printed[9]?.id ?? '', '--count', '2', 'orders', 'logs']);
     expect(resumed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { data: string }).data)).toEqual([lines[9], 'last']);
+    // --count stops at n lines even when more events come in the same chunk (a replay of everything since the start).
+    const counted = await runCli(['tail', '--url', relay.url, '--token', subscribeToken, '--last-event-id', printed[0]?.id ?? '', '--count', '3', 'orders', 'logs']);
+    expect(counted.stdout.trim().split('\n')).toHaveLength(3);
   }, 30_000);
 
   it('exit codes: 1 when the relay refuses (no grant, bad token), 3 when it cannot be reached', async () => {

@@ -117,7 +117,7 @@ test('a revoked topic: 403 → state forbidden and one forbidden event, no furth
   expect(states.at(-1)?.slice(0, 3)).toEqual(['forbidden', 403, 'forbidden']);
 });
 
-test('a token that stays bad: one immediate retry with a fresh token, then backoff (no tight loop)', async () => {
+test('a token that stays bad: one immediate retry with a fresh token, then backoff, still asking for a fresh one (no tight loop)', async () => {
   const relay = await authRelay();
   const page = await newPage();
   const reasons: string[] = [];
@@ -127,8 +127,10 @@ test('a token that stays bad: one immediate retry with a fresh token, then backo
     .filter(([state, status]) => state === 'backoff' && status === 401).length >= 2, undefined, { timeout: 10_000 });
   await page.evaluate(() => (window as unknown as { client: { close(): void } }).client.close());
   const { states } = await readClientRecord(page);
-  expect(reasons.slice(0, 3)).toEqual(['connect', 'unauthorized', 'reconnect']);
-  expect(reasons.filter((r) => r === 'unauthorized')).toHaveLength(1);
+  // After a 401 the provider is told so on every attempt until a stream opens (a caching provider must refresh).
+  expect(reasons.slice(0, 3)).toEqual(['connect', 'unauthorized', 'unauthorized']);
+  // One immediate retry (the `connecting` that follows a 401 at once); every later attempt waits out a backoff first.
+  expect(states.filter(([state, status]) => state === 'connecting' && status === 401)).toHaveLength(1);
   expect(states.filter(([state]) => state === 'backoff').every(([, status, code]) => status === 401 && code === 'unauthorized')).toBe(true);
 });
 

@@ -1,6 +1,8 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { createServer, type ServerResponse } from 'node:http';
+import { SignJWT } from 'jose';
 import { RelayClient, type ResetDetail } from '../../public/sse-client.js';
+import { signToken } from '../../publisher/index.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -30,6 +32,46 @@ test('a cursor older than the buffer: one reset event with the topics, then the 
   await waitFor(() => seen.events.length >= 3, 'three events', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.resets).toEqual([{ reason: 'cursor-expired', topics: ['orders'] }]);
   expect(seen.events).toEqual([4, 5, 6].map((n) => ['message', { n }, `orders=${n}`]));
+});
+
+test('close() in a handler: no later event is dispatched, even from the same chunk, and lastEventId stays at the last one handed over', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  for (let n = 1; n <= 5; n++) await publish(relay.url, { topic: 'orders', data: { n } });
+  // The five replayed events come in one write: the first handler call closes the client.
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'orders=0' });
+  const seen: unknown[] = [];
+  client.on('*', (data) => {
+    seen.push(data);
+    client.close();
+  });
+  await waitFor(() => client.state === 'closed', 'the client closed', { timeoutMs: 5_000, everyMs: 10 });
+  await publish(relay.url, { topic: 'orders', data: { n: 6 } });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // proving that nothing more arrives
+  expect(seen).toEqual([{ n: 1 }]);
+  expect(client.lastEventId).toBe('orders=1');
+});
+
+test('a refused token whose refresh failed: later attempts still ask for a fresh one (reason unauthorized) until a stream opens', async () => {
+  const secret = 'client-node-test-secret-of-32-bytes++';
+  const relay = await startRelay({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: secret, SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  // A provider that caches its token until told it was refused; the cached one has expired, and the token endpoint
+  // fails the first refresh. Handing back the refused token on the next attempts would be 401 for ever.
+  let cached = await new SignJWT({ sse: { subscribe: ['orders'] } }).setProtectedHeader({ alg: 'HS256' })
+    .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(secret));
+  const reasons: string[] = [];
+  const token = async ({ reason }: { reason: string }): Promise<string> => {
+    reasons.push(reason);
+    if (reason !== 'unauthorized') return cached;
+    if (reasons.filter((r) => r === 'unauthorized').length === 1) throw new Error('the token endpoint is down');
+    cached = await signToken({ secret, subscribe: ['orders'], ttl: '10m' });
+    return cached;
+  };
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], token, baseDelayMs: 50, maxDelayMs: 100 });
+  cleanups.push(() => client.close());
+  await waitFor(() => client.state === 'open', 'the client open with a fresh token', { timeoutMs: 5_000, everyMs: 10 });
+  expect(reasons).toEqual(['connect', 'unauthorized', 'unauthorized']);
 });
 
 test('a cursor the server does not know: a reset (invalid-cursor), then the stream from now on', async () => {

@@ -64,6 +64,13 @@ describe('EventStreamParser', () => {
     expect(parsed.retries).toEqual([10]);
   });
 
+  it('drops one byte order mark at the start, as EventSource does (a second is part of the first field name); an empty chunk between CR and LF keeps them one line end', () => {
+    const parsed = ours([bytes('\uFEFF\uFEFFdata: a\n\ndata: b\r'), new Uint8Array(0), bytes('\ndata: c\n\n')]);
+    expect(parsed.events).toEqual([{ type: 'message', data: 'b\nc', lastEventId: '' }]);
+    const split = ours([new Uint8Array([0xef]), new Uint8Array([0xbb, 0xbf]), bytes('data: a\n\n\uFEFFdata: later\n\n')]);
+    expect(split.events).toEqual([{ type: 'message', data: 'a', lastEventId: '' }]);
+  });
+
   it('keeps the id of the previous connection for events without one; ignores ids with NUL and malformed retry', () => {
     const parsed = ours([bytes('event: a\ndata: x\n\nid: bad\0id\nretry: 1e3\ndata: y\n\n')], 'topic=9');
     expect(parsed.events).toEqual([{ type: 'a', data: 'x', lastEventId: 'topic=9' }, { type: 'message', data: 'y', lastEventId: 'topic=9' }]);

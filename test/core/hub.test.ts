@@ -10,8 +10,12 @@ import { RecordingSink } from '../support/recording-sink.js';
 
 const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 4_096, sessionIdleMs: 0 };
 
-function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100) {
-  const source = new MemorySource(5);
+/** The memory source as if its positions outlived the process (as Redis's do). */
+class DurableMemorySource extends MemorySource {
+  override readonly positionAfterRestart = undefined;
+}
+
+function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100, source: MemorySource = new MemorySource(5)) {
   const metrics = new Metrics();
   const fanout = new TopicFanout(source, metrics, silentLogger);
   const hub = new Hub({ ...OPTIONS, ...options }, metrics, silentLogger, fanout);
@@ -331,7 +335,7 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
   });
 
   it('a drained stream sends its position before its retry', async () => {
-    const { source, open, hub } = setup();
+    const { source, open, hub } = setup({}, 100, new DurableMemorySource(5));
     await source.publish('a', { data: 'x' });
     const { sink, ended } = open(['a']);
     await settle();
@@ -340,6 +344,22 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await drained;
     await expect(ended).resolves.toBe('shutdown');
     expect(afterRetry(sink.text)).toMatch(/^id: a=1\n\nid: a=1\n\nretry: \d+\n\n$/);
+    await hub.close();
+  });
+
+  it('a drained stream of the memory source ends with every topic at 0: the next process numbers from 1 again', async () => {
+    // Its own cursor (a=2,b=1) would name messages the restarted process issues again, and the client would skip them.
+    const { source, open, hub } = setup();
+    await source.publish('a', { data: 'x' });
+    await source.publish('a', { data: 'y' });
+    await source.publish('b', { data: 'z' });
+    const { sink, ended } = open(['a', 'b']);
+    await settle();
+    const drained = hub.drain({ minimumMs: 100, ratePerSecond: 500 });
+    await jest.advanceTimersByTimeAsync(100);
+    await drained;
+    await expect(ended).resolves.toBe('shutdown');
+    expect(afterRetry(sink.text)).toMatch(/^id: a=2,b=1\n\nid: a=0,b=0\n\nretry: \d+\n\n$/);
     await hub.close();
   });
 

@@ -88,8 +88,8 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     await settle();
     await source.publish('a', { data: 'one' });
     await source.publish('a', { data: 'two' });
-    stream.connection.end('shutdown');
-    expect(stream.endedWith()).toBe('shutdown');
+    stream.connection.end('max-session');
+    expect(stream.endedWith()).toBe('max-session');
     expect(stream.sink.text).toMatch(/^id: a=0\n\nid: a=1\ndata: one\n\nid: a=2\ndata: two\n\nid: a=2\n\nretry: \d+\n\n$/);
     expect(stream.sink.ended).toBe(true);
     await hub.close();

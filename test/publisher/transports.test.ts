@@ -1,6 +1,7 @@
 import { afterAll, expect, test } from '@jest/globals';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createServer } from 'node:http';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createPublisher, httpTransport, PublishError, redisTransport, signToken, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
 import { redisCli } from '../support/redis-cli.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -120,6 +121,21 @@ test('sqs transport (batch and single) into SOURCE=sqs on a FIFO queue: identica
   expect(reader.events.map((e) => [e.id, e.event, e.data])).toEqual([[single.id, 'single', '{"n":1}']]);
 });
 
+test('sqs transport: a body SQS cannot store is PublishError unsupported_message (as POST /publish answers), and nothing of its batch is sent', async () => {
+  const sqs = await startLocalSqs();
+  cleanups.push(() => sqs.stop());
+  for (const queueUrl of [sqs.createQueue('bodies'), sqs.createQueue('bodies.fifo', { FifoQueue: 'true' })]) {
+    const publisher = createPublisher(sqsTransport({ client: sqs.client, queueUrl }));
+    // Not `unavailable`: that code means "retry", and these can never be stored.
+    for (const data of ['', 'a\u0001b', 'x\uFFFEy']) {
+      await expect(publisher.publish(TOPIC, data)).rejects.toMatchObject({ name: 'PublishError', code: 'unsupported_message' });
+    }
+    await expect(publisher.publishBatch([{ topic: TOPIC, data: 'first' }, { topic: TOPIC, data: '' }])).rejects.toMatchObject({ name: 'PublishError', code: 'unsupported_message' });
+    const { Attributes } = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+    expect([queueUrl, Attributes?.ApproximateNumberOfMessages]).toEqual([queueUrl, '0']);
+  }
+});
+
 test('the publisher refuses what the relay would refuse, before anything is sent', async () => {
   const sent: unknown[] = [];
   const publisher = createPublisher({ send: async (m) => (sent.push(m), { id: 'x' }) });
@@ -198,7 +214,27 @@ test('redis transport with waitReplicas: resolves once a replica holds the write
   // Retried with the same id: one entry, one queue item, each on the replica.
   expect(await redisCli(replica.port, 'XLEN', `sse:${TOPIC}`)).toBe('1');
   expect(await redisCli(replica.port, 'LLEN', `sse:q:${TOPIC}`)).toBe('1');
-  expect(() => redisTransport({ redis, waitReplicas: -1 })).toThrow(PublishError);
+});
+
+test('redisTransport options and maxMessageBytes outside the relay\'s ranges (NaN from an unset variable, 0, a fraction) are PublishError invalid_config, not keys no relay reads', () => {
+  const redis = new Redis({ lazyConnect: true });
+  const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
+  cleanups.push(async () => (redis.disconnect(), cluster.disconnect()));
+  const refused: Parameters<typeof redisTransport>[0][] = [
+    { redis: cluster, clusterPartitions: Number.NaN }, { redis: cluster, clusterPartitions: 0 }, { redis: cluster, clusterPartitions: 1.5 },
+    { redis, maxLen: Number.NaN }, { redis, maxLen: 0 }, { redis, idempotencyTtlSeconds: 0 }, { redis, streamTtlSeconds: -1 },
+    { redis, waitTimeoutMs: 0 }, { redis, waitReplicas: -1 }, { redis, keyPrefix: 7 as unknown as string },
+  ];
+  for (const options of refused) {
+    expect(() => redisTransport(options)).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
+  }
+  // The size check of createPublisher likewise: NaN would turn it off, and the relay would skip the message later.
+  for (const maxMessageBytes of [Number.NaN, 0, 1.5]) {
+    expect(() => createPublisher(redisTransport({ redis }), { maxMessageBytes })).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
+  }
+  // Passed as undefined, each takes the relay's default.
+  expect(() => redisTransport({ redis: cluster, clusterPartitions: undefined, maxLen: undefined, streamTtlSeconds: undefined, waitTimeoutMs: undefined })).not.toThrow();
+  expect(() => redisTransport({ redis, streamTtlSeconds: 0, waitReplicas: 16, clusterPartitions: undefined })).not.toThrow();
 });
 
 test('a transport whose client fails (Redis not there) rejects with the documented PublishError unavailable, its cause kept', async () => {

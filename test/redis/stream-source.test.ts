@@ -45,6 +45,18 @@ describe('RedisStreamSource against a real redis-server', () => {
     expect(entries).toEqual([[first.position, ['event', 'message', 'data', 'one']], [second.position, ['event', 'note', 'data', 'two']]]);
   });
 
+  test('data and an event that start with U+FEFF arrive as published, in replay and live (a byte order mark is text here)', async () => {
+    const before = await source.head('bom');
+    const live: StoredMessage[] = [];
+    const feed = source.openFeed((m) => live.push(m), () => undefined);
+    feed.add('bom', before);
+    const published = await source.publish('bom', { data: '\uFEFF{"a":1}', event: '\uFEFFnote' });
+    await until(() => live.length === 1);
+    await feed.close();
+    const replay = await source.replay('bom', before, published.position, 10);
+    for (const message of [live[0], replay.messages[0]]) expect(message).toMatchObject({ data: '\uFEFF{"a":1}', event: '\uFEFFnote' });
+  });
+
   test('the same idempotency key appends once and returns the first id', async () => {
     const a = await source.publish('keyed', { data: 'x', key: 'k-1' });
     const b = await source.publish('keyed', { data: 'x', key: 'k-1' });

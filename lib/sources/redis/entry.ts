@@ -22,9 +22,11 @@ export interface InvalidEntry {
 /** Called for every entry that is not in the documented format; it was skipped (streams) or set aside (lists). */
 export type InvalidEntryListener = (entry: InvalidEntry) => void;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a value is the producer's text exactly; a data or event that starts with U+FEFF keeps it (the decoder's
+// default would drop it, as it does for a file's byte order mark).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-/** Decodes strict UTF-8, or returns undefined for binary / malformed bytes. */
+/** Decodes strict UTF-8 as it is (a leading U+FEFF kept), or returns undefined for binary / malformed bytes. */
 export function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
     return utf8.decode(bytes);
@@ -101,7 +103,8 @@ export function encodeListEnvelope(envelope: { data: string; event: string; id: 
 
 /** Parses a list item, or returns the reason it is not in the documented format. */
 export function parseListEnvelope(item: Buffer, maxMessageBytes: number): ListEnvelope | string {
-  const text = decodeUtf8(item);
+  // A byte order mark before the JSON (a producer's serializer may write one) is not part of it: JSON.parse refuses it.
+  const text = decodeUtf8(item)?.replace(/^\uFEFF/, '');
   if (text === undefined) return 'the item is not valid UTF-8';
   // Checked before parsing: a deeper `data` would overflow the stack in JSON.stringify below, every time the item is taken.
   if (jsonDepth(text) > MAX_JSON_DEPTH) return `the item nests deeper than ${MAX_JSON_DEPTH} levels`;
