@@ -67,6 +67,9 @@ function withDefaults(options: HttpTransportOptions): Settings {
   return settings;
 }
 
+// setTimeout's largest delay, ms; a longer one fires at once.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 async function postWithRetries(endpoint: URL, body: string, settings: Settings): Promise<Published> {
   let refreshed = false;
   for (let attempt = 0; ; attempt++) {
@@ -77,7 +80,10 @@ async function postWithRetries(endpoint: URL, body: string, settings: Settings):
       continue;
     }
     const retriable = outcome.status === undefined || RETRIED_STATUS.has(outcome.status);
-    if (!retriable || attempt >= settings.retries) throw outcome.error;
+    // A Retry-After beyond what a timer can hold (about 24.8 days) is the relay saying "not in this call": give up now,
+    // rather than let the timer overflow and fire at once, which would turn the retries into a tight loop.
+    const tooLate = (outcome.retryAfterMs ?? 0) > MAX_TIMER_MS;
+    if (!retriable || tooLate || attempt >= settings.retries) throw outcome.error;
     const backoff = settings.baseDelayMs * 2 ** attempt * (0.5 + Math.random());
     // Retry-After is honoured as given (it is the relay's word); only our own backoff is capped.
     await new Promise((resolve) => setTimeout(resolve, outcome.retryAfterMs ?? Math.min(settings.maxDelayMs, backoff)));

@@ -115,7 +115,8 @@ function hostPorts(env: EnvReader, name: string): RedisHostPort[] {
     const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry);
     const port = Number(match?.[3]);
     if (match === null || port < 1 || port > 65_535) {
-      throw new ConfigError(name, 'a comma-separated list of host:port (e.g. 10.0.0.1:26379,10.0.0.2:26379)', entry);
+      const example = name === 'REDIS_SENTINELS' ? '10.0.0.1:26379,10.0.0.2:26379' : '10.0.0.1:6379,10.0.0.2:6379';
+      throw new ConfigError(name, `a comma-separated list of host:port (e.g. ${example})`, entry);
     }
     return { host: (match[1] ?? match[2]) as string, port };
   });

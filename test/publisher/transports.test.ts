@@ -263,3 +263,14 @@ test('httpTransport options passed as undefined take their defaults (5 retries, 
     expect(() => httpTransport(options)).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
   }
 });
+
+test('http transport: a Retry-After longer than a timer can hold (a month) gives up at once, not in a tight loop', async () => {
+  let requests = 0;
+  const month = String(31 * 24 * 3600);
+  const refusing = createServer((_req, res) => void (requests++, res.writeHead(503, { 'content-type': 'application/json', 'retry-after': month }).end('{"error":"source_unavailable"}')));
+  await new Promise<void>((ok) => refusing.listen(0, '127.0.0.1', ok));
+  cleanups.push(() => new Promise((done) => refusing.close(done)));
+  const url = `http://127.0.0.1:${(refusing.address() as { port: number }).port}`;
+  await expect(createPublisher(httpTransport({ url, retries: 50 })).publish(TOPIC, 'x')).rejects.toMatchObject({ code: 'source_unavailable', status: 503 });
+  expect(requests).toBe(1);
+});
