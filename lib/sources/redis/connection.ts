@@ -1,4 +1,4 @@
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
 import type { RedisTarget } from './target.js';
 
 /** What a Redis source needs to open its connections; functions/build-source.ts fills it from the configuration. */
@@ -75,13 +75,54 @@ export function openRedisConnection(settings: RedisConnectionSettings, role: Con
   let client: RedisClient;
   if (target.kind === 'single') {
     if (new URL(target.url).protocol === 'rediss:') options.tls = {};
-    client = new Redis(target.url, options);
+    client = watchDrops(new Redis(target.url, options));
   } else if (target.kind === 'sentinel') {
-    client = new Redis({ ...options, ...sentinelOptions(target) });
+    client = watchDrops(new Redis({ ...options, ...sentinelOptions(target) }));
   } else {
     client = new Cluster(target.nodes, clusterOptions(target, options));
   }
   client.on('error', (error: Error) => settings.onConnectionError?.(error, role));
+  return client;
+}
+
+/**
+ * An ioredis connection that reconnects when a command times out. A connection a middlebox forgot (a NAT or a Lambda
+ * network interface dropping an idle flow, typically while a Lambda sandbox is frozen and sends no keep-alive) answers
+ * nothing and reports no error: without this every command on it timed out, one 503 after another, until TCP gave up
+ * (about 15 minutes). The socket is destroyed, not ended: ending waits for the peer's FIN, which never comes. A Redis
+ * that is only slow loses its in-flight commands (they fail, as the timed-out one did) and is connected to again.
+ */
+function reconnectOnTimeout(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown => {
+    const sent = send(command, stream);
+    command.promise.catch((error: unknown) => {
+      if ((error as Error | undefined)?.message === 'Command timed out' && client.status === 'ready') client.stream.destroy();
+    });
+    return sent;
+  };
+}
+
+// Connections that were ready, dropped, and wait for their first reconnection attempt (ioredis's retry timer).
+const firstRetry = new WeakSet<RedisClient>();
+
+/**
+ * Tracks `firstRetry` for `client` (and reconnects it on a command timeout). A Lambda sandbox frozen when its connection dropped (Redis restarted, CLIENT KILL,
+ * an idle timeout) learns of it only on thaw, as the next request arrives; the retry timer is then still pending, and
+ * failing fast would answer that request 503 although Redis is there.
+ */
+function watchDrops(client: Redis): Redis {
+  reconnectOnTimeout(client);
+  let retries = 0;
+  client.on('ready', () => {
+    retries = 0;
+    firstRetry.delete(client);
+  });
+  client.on('reconnecting', () => {
+    retries += 1;
+    if (retries === 1) firstRetry.add(client);
+    else firstRetry.delete(client);
+  });
   return client;
 }
 
@@ -90,7 +131,7 @@ export function openNodeConnection(settings: RedisConnectionSettings, host: stri
   const target = targetOf(settings);
   const options = serverOptions(role);
   if (target.kind === 'cluster') Object.assign(options, authOptions(target.auth));
-  const client = new Redis({ ...options, host, port });
+  const client = watchDrops(new Redis({ ...options, host, port }));
   client.on('error', (error: Error) => settings.onConnectionError?.(error, role));
   return client;
 }
@@ -176,11 +217,13 @@ const CONNECTING_WAIT_MS = 500;
 const attempts = new WeakMap<RedisClient, Promise<void>>();
 
 /**
- * Resolves with `client` once it can take commands. While a connection attempt is under way (at start, or the moment
- * Redis comes back) it waits up to 500 ms for it; otherwise it returns at once and the command fails fast.
+ * Resolves with `client` once it can take commands. While a connection attempt is under way (at start, the moment
+ * Redis comes back, or the first retry after a connection that was ready dropped) it waits up to 500 ms for it;
+ * otherwise (Redis away for longer) it returns at once and the command fails fast.
  */
 export async function connected<C extends RedisClient>(client: C): Promise<C> {
-  if (client.status !== 'connecting' && client.status !== 'connect') return client;
+  const attempting = client.status === 'connecting' || client.status === 'connect' || (client.status === 'reconnecting' && firstRetry.has(client));
+  if (!attempting) return client;
   let attempt = attempts.get(client);
   if (attempt === undefined) {
     attempt = new Promise<void>((resolve) => {
