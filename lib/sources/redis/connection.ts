@@ -1,4 +1,5 @@
 import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
+import type { Duplex } from 'node:stream';
 import type { RedisTarget } from './target.js';
 
 /** What a Redis source needs to open its connections; functions/build-source.ts fills it from the configuration. */
@@ -97,7 +98,7 @@ function reconnectOnTimeout(client: Redis): void {
   client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown => {
     const sent = send(command, stream);
     command.promise.catch((error: unknown) => {
-      if ((error as Error | undefined)?.message === 'Command timed out' && client.status === 'ready') client.stream.destroy();
+      if ((error as Error | undefined)?.message === 'Command timed out' && client.status === 'ready') dropConnection(client);
     });
     return sent;
   };
@@ -171,6 +172,17 @@ function clusterOptions(target: Extract<RedisTarget, { kind: 'cluster' }>, optio
     // TLS certificates name the configured host (ElastiCache, MemoryDB), not the IP addresses CLUSTER SLOTS returns.
     ...(target.auth.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
   };
+}
+
+/**
+ * Closes `client`'s socket at once and lets it reconnect (its retry strategy). `disconnect(true)` ends the socket
+ * instead, which waits for the peer's FIN: a peer a middlebox forgot never sends one, and the connection stayed
+ * "disconnecting" for minutes, reading nothing.
+ */
+export function dropConnection(client: Redis): void {
+  const socket = client.stream as Duplex | undefined;
+  if (socket !== undefined && !socket.destroyed) socket.destroy();
+  else client.disconnect(true);
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. The timer never keeps the process alive. */

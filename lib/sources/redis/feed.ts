@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { LiveFeed, LiveListener } from '../../source.js';
 import type { BlockingLink } from './blocking-link.js';
-import { pause, withDeadline, type RedisClient, type RedisConnectionSettings } from './connection.js';
+import { dropConnection, pause, withDeadline, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { compareStreamIds, isStoredMessage, parseStreamEntry, type InvalidEntryListener, type RawStreamEntry } from './entry.js';
 import type { StreamKeys } from './stream-keys.js';
 
@@ -133,7 +133,7 @@ export class RedisLiveFeed implements LiveFeed {
     const blocking = this.blocking;
     try {
       const read = blocking.xreadBuffer('COUNT', BATCH, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids) as Promise<XreadReply>;
-      reply = await withDeadline(blockMs + DEADLINE_GRACE_MS, read, () => blocking.disconnect(true));
+      reply = await withDeadline(blockMs + DEADLINE_GRACE_MS, read, () => dropConnection(blocking));
     } finally {
       this.reading = undefined;
     }

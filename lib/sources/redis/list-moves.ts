@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connected, withDeadline } from './connection.js';
+import { connected, dropConnection, withDeadline } from './connection.js';
 import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
 
 const DEADLINE_GRACE_MS = 1_500;
@@ -30,7 +30,7 @@ export class ListMoves {
   async takeOne(connection: Redis, waitMs: number): Promise<Buffer[]> {
     await connected(connection);
     const move = connection.blmoveBuffer(this.queue, this.processing, 'RIGHT', 'LEFT', waitMs / 1000);
-    const item = await withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
+    const item = await withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => dropConnection(connection));
     return item === null ? [] : [item];
   }
 
@@ -38,7 +38,7 @@ export class ListMoves {
   async takeSome(connection: Redis, count: number): Promise<Buffer[]> {
     await connected(connection);
     const move = connection.callBuffer('EVAL', [TAKE_SOME_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
-    return withDeadline(DEADLINE_GRACE_MS, move, () => connection.disconnect(true));
+    return withDeadline(DEADLINE_GRACE_MS, move, () => dropConnection(connection));
   }
 
   remove(item: Buffer): Promise<unknown> {

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleFunctions } from '../support/lambda/bundle-functions.js';
+import { startLambdaFunction, type LambdaFunction } from '../support/lambda/run-function.js';
+import { startRedis, type TestRedis } from '../support/redis-server.js';
+import { publish } from '../support/relay-server.js';
+import { startTcpBlackhole, type TcpBlackhole } from '../support/tcp-blackhole.js';
+import { waitFor } from '../support/wait-for.js';
+
+// stream and publish (SOURCE=redis) reach Redis through a proxy that can forget its connections the way a NAT or a
+// Lambda network interface forgets an idle flow: silently, while the sandboxes are frozen (SIGSTOP) between invocations.
+let taskRoot: string;
+let redis: TestRedis;
+let proxy: TcpBlackhole;
+let stream: LambdaFunction;
+let publisher: LambdaFunction;
+
+beforeAll(async () => {
+  taskRoot = await mkdtemp(join(tmpdir(), 'sse-relay-lambda-drop-'));
+  await bundleFunctions(taskRoot, ['stream', 'publish']);
+  redis = await startRedis();
+  proxy = await startTcpBlackhole(redis.port);
+  const env = { AUTH_MODE: 'none', SOURCE: 'redis', REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOG_LEVEL: 'error', RETRY_MS: '100', LAMBDA_DEADLINE_MARGIN_MS: '1500' };
+  stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 3_000, maxConcurrency: 1 });
+  publisher = await startLambdaFunction({ taskRoot, handler: 'functions/publish.handler', env, mode: 'buffered', maxConcurrency: 1 });
+}, 30_000);
+
+afterAll(async () => {
+  await stream?.stop();
+  await publisher?.stop();
+  await proxy?.close();
+  await redis?.stop();
+  await rm(taskRoot, { recursive: true, force: true });
+});
+
+/** Whether every runtime of `fn` is stopped (state T in /proc): frozen between invocations. */
+function frozen(fn: LambdaFunction): boolean {
+  const pids = fn.pids();
+  return pids.length > 0 && pids.every((pid) => /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+}
+
+/** GET /events; the status and what the stream carried until it ended itself (its invocation's deadline). */
+async function readStream(): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${stream.url}/events?topic=drop`, { headers: { 'last-event-id': 'drop=0-0' } });
+  return { status: response.status, text: await response.text() };
+}
+
+/** Publishes `data` up to `attempts` times; the statuses answered. */
+async function publishWithRetries(data: string, attempts: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < attempts && statuses.at(-1) !== 202; i += 1) statuses.push((await publish(publisher.url, { topic: 'drop', data })).status);
+  return statuses;
+}
+
+describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
+  it('a silently dropped connection costs one 503 (a command timeout), not every request until TCP gives up', async () => {
+    expect(await publishWithRetries('before', 1)).toEqual([202]);
+    expect((await readStream()).status).toBe(200);
+    await waitFor(() => frozen(stream) && frozen(publisher), 'both sandboxes frozen', 5_000);
+    proxy.drop();
+    // Before the fix: 503 after every 2 s command timeout, indefinitely (the connection was never replaced).
+    expect(await publishWithRetries('after the drop', 3)).toEqual([503, 202]);
+    const reads: { status: number; text: string }[] = [];
+    for (let i = 0; i < 3 && reads.at(-1)?.status !== 200; i += 1) reads.push(await readStream());
+    expect(reads.map((r) => r.status)).toEqual([503, 200]);
+    expect(reads.at(-1)?.text).toMatch(/data: before\n\n[^]*data: after the drop\n\n/);
+  }, 30_000);
+
+  it('a connection Redis closed (CLIENT KILL) while frozen costs at most the first request after the thaw', async () => {
+    await waitFor(() => frozen(publisher), 'the publish sandbox frozen', 5_000);
+    execFileSync('redis-cli', ['-p', String(redis.port), 'CLIENT', 'KILL', 'TYPE', 'normal']);
+    // Before the fix: every request answered 503 until ioredis's retry timer (100 ms) ran, which it never did while
+    // requests kept the sandbox busy for only milliseconds between freezes.
+    const statuses = await publishWithRetries('after the kill', 3);
+    expect(statuses.at(-1)).toBe(202);
+    expect(statuses.length).toBeLessThanOrEqual(2);
+  }, 20_000);
+});
