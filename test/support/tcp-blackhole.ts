@@ -55,7 +55,10 @@ export async function startTcpBlackhole(port: number): Promise<TcpBlackhole> {
       }
     },
     close: async () => {
-      for (const [client, upstream] of pairs) (client.destroy(), upstream.destroy());
+      for (const [client, upstream] of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
       for (const client of swallowed) client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
