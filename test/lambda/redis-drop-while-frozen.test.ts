@@ -44,8 +44,8 @@ function frozen(fn: LambdaFunction): boolean {
 }
 
 /** GET /events; the status and what the stream carried until it ended itself (its invocation's deadline). */
-async function readStream(): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${stream.url}/events?topic=drop`, { headers: { 'last-event-id': 'drop=0-0' } });
+async function readStream(fn = stream, headers: Record<string, string> = { 'last-event-id': 'drop=0-0' }): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${fn.url}/events?topic=drop`, { headers });
   return { status: response.status, text: await response.text() };
 }
 
@@ -79,4 +79,29 @@ describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
     expect(statuses.at(-1)).toBe(202);
     expect(statuses.length).toBeLessThanOrEqual(2);
   }, 20_000);
+
+  it('SOURCE=redis-list: a queue stream recovers from a silently dropped connection after one 503', async () => {
+    const env = {
+      AUTH_MODE: 'none', SOURCE: 'redis-list', REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOG_LEVEL: 'error', RETRY_MS: '100',
+      LAMBDA_DEADLINE_MARGIN_MS: '1500', QUEUE_ACK: 'client', REDIS_BLOCK_MS: '500',
+    };
+    const list = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 3_000, maxConcurrency: 1 });
+    const listPublisher = await startLambdaFunction({ taskRoot, handler: 'functions/publish.handler', env: { ...env, REDIS_URL: redis.url }, mode: 'buffered', maxConcurrency: 1 });
+    try {
+      expect((await readStream(list, {})).status).toBe(200);
+      await waitFor(() => frozen(list), 'the stream sandbox frozen', 5_000);
+      proxy.drop();
+      expect((await publish(listPublisher.url, { topic: 'drop', data: 'queued after the drop' })).status).toBe(202);
+      // Before the fix: 503 on every open (the command connection's PING timed out, and it was never replaced).
+      const reads: { status: number; text: string }[] = [];
+      for (let i = 0; i < 4 && !(reads.at(-1)?.text ?? '').includes('data:'); i += 1) reads.push(await readStream(list, {}));
+      expect(reads[0]?.status).toBe(503);
+      expect(reads.at(-1)?.status).toBe(200);
+      expect(reads.at(-1)?.text).toContain('data: queued after the drop\n');
+    } finally {
+      await list.stop();
+      await listPublisher.stop();
+    }
+  }, 30_000);
 });
+
