@@ -24,8 +24,8 @@ beforeAll(async () => {
   await bundleFunctions(taskRoot, ['stream', 'publish']);
   redis = await startRedis();
   proxy = await startTcpBlackhole(redis.port);
-  const env = { AUTH_MODE: 'none', SOURCE: 'redis', REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOG_LEVEL: 'error', RETRY_MS: '100', LAMBDA_DEADLINE_MARGIN_MS: '1500' };
-  stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 3_000, maxConcurrency: 1 });
+  const env = { AUTH_MODE: 'none', SOURCE: 'redis', REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOG_LEVEL: 'error', RETRY_MS: '100', LAMBDA_DEADLINE_MARGIN_MS: '4000' };
+  stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 6_000, maxConcurrency: 1 });
   publisher = await startLambdaFunction({ taskRoot, handler: 'functions/publish.handler', env, mode: 'buffered', maxConcurrency: 1 });
 }, 30_000);
 
@@ -57,7 +57,7 @@ async function publishWithRetries(data: string, attempts: number): Promise<numbe
 }
 
 describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
-  it('a silently dropped connection costs one 503 (a command timeout), not every request until TCP gives up', async () => {
+  it('a silently dropped connection costs one publish 503 (a command timeout) and no stream, not every request until TCP gives up', async () => {
     expect(await publishWithRetries('before', 1)).toEqual([202]);
     expect((await readStream()).status).toBe(200);
     await waitFor(() => frozen(stream) && frozen(publisher), 'both sandboxes frozen', 5_000);
@@ -66,11 +66,12 @@ describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
     expect(await publishWithRetries('after the drop', 3)).toEqual([503, 202]);
     const reads: { status: number; text: string }[] = [];
     for (let i = 0; i < 3 && reads.at(-1)?.status !== 200; i += 1) reads.push(await readStream());
-    expect(reads.map((r) => r.status)).toEqual([503, 200]);
+    // Reads are retried once on the new connection: the browser's EventSource (which gives up on a 503) gets its stream.
+    expect(reads.map((r) => r.status)).toEqual([200]);
     expect(reads.at(-1)?.text).toMatch(/data: before\n\n[^]*data: after the drop\n\n/);
   }, 30_000);
 
-  it('a connection Redis closed (CLIENT KILL) while frozen costs at most the first request after the thaw', async () => {
+  it('a connection Redis closed (CLIENT KILL) while frozen costs at most the first publish after the thaw, and no stream', async () => {
     await waitFor(() => frozen(publisher), 'the publish sandbox frozen', 5_000);
     execFileSync('redis-cli', ['-p', String(redis.port), 'CLIENT', 'KILL', 'TYPE', 'normal']);
     // Before the fix: every request answered 503 until ioredis's retry timer (100 ms) ran, which it never did while
@@ -78,9 +79,13 @@ describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
     const statuses = await publishWithRetries('after the kill', 3);
     expect(statuses.at(-1)).toBe(202);
     expect(statuses.length).toBeLessThanOrEqual(2);
+    await waitFor(() => frozen(stream), 'the stream sandbox frozen', 5_000);
+    execFileSync('redis-cli', ['-p', String(redis.port), 'CLIENT', 'KILL', 'TYPE', 'normal']);
+    const read = await readStream();
+    expect(read.status === 200 ? read.text : read).toContain('data: after the kill\n');
   }, 20_000);
 
-  it('SOURCE=redis-list: a queue stream recovers from a silently dropped connection after one 503', async () => {
+  it('SOURCE=redis-list: a queue stream recovers from a silently dropped connection with no 503', async () => {
     const env = {
       AUTH_MODE: 'none', SOURCE: 'redis-list', REDIS_URL: `redis://127.0.0.1:${proxy.port}`, LOG_LEVEL: 'error', RETRY_MS: '100',
       LAMBDA_DEADLINE_MARGIN_MS: '1500', QUEUE_ACK: 'client', REDIS_BLOCK_MS: '500',
@@ -92,11 +97,11 @@ describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
       await waitFor(() => frozen(list), 'the stream sandbox frozen', 5_000);
       proxy.drop();
       expect((await publish(listPublisher.url, { topic: 'drop', data: 'queued after the drop' })).status).toBe(202);
-      // Before the fix: 503 on every open (the command connection's PING timed out, and it was never replaced).
+      // Before the fix: 503 on every open (the command connection's PING timed out, and it was never replaced). The
+      // first stream may end empty (its blocking read finds the dead connection at its deadline); the next delivers.
       const reads: { status: number; text: string }[] = [];
-      for (let i = 0; i < 4 && !(reads.at(-1)?.text ?? '').includes('data:'); i += 1) reads.push(await readStream(list, {}));
-      expect(reads[0]?.status).toBe(503);
-      expect(reads.at(-1)?.status).toBe(200);
+      for (let i = 0; i < 3 && !(reads.at(-1)?.text ?? '').includes('data:'); i += 1) reads.push(await readStream(list, {}));
+      expect(reads.map((r) => r.status)).not.toContain(503);
       expect(reads.at(-1)?.text).toContain('data: queued after the drop\n');
     } finally {
       await list.stop();

@@ -257,11 +257,50 @@ export async function connected<C extends RedisClient>(client: C): Promise<C> {
   return client;
 }
 
-/** Whether Redis answers PING within `timeoutMs` (readiness of both Redis sources). */
+/** Whether Redis answers PING within `timeoutMs` (readiness of both Redis sources); retried once on a stale connection. */
 export async function answersPing(redis: RedisClient, timeoutMs: number): Promise<boolean> {
+  const ping = (): Promise<string> => withDeadline(timeoutMs, connected(redis).then((client) => client.ping()), () => {
+    if (redis instanceof Redis && redis.status === 'ready') dropConnection(redis);
+  });
   try {
-    return (await withDeadline(timeoutMs, connected(redis).then((client) => client.ping()))) === 'PONG';
+    return (await retryOnStale(redis, ping)) === 'PONG';
   } catch {
     return false;
   }
+}
+
+/** Whether `error` is what a command gets from a connection that died unseen: its timeout, or the drop found on use. */
+function isStale(error: unknown): boolean {
+  const { name, message } = (error ?? {}) as Partial<Error>;
+  return name === 'MaxRetriesPerRequestError' || message === 'Command timed out' || message?.startsWith('Redis did not answer within') === true;
+}
+
+/**
+ * Runs an idempotent read, and once more, after the reconnection (≤500 ms), if it failed because its connection had
+ * died unseen. A Lambda sandbox thawed after a Redis restart, a CLIENT KILL or a middlebox forgetting an idle flow
+ * learns of it only from the first command it sends; without the retry that request (a browser's GET /events, whose
+ * EventSource gives up on a 503) failed although Redis was there.
+ */
+export async function retryOnStale<T>(client: RedisClient, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (!isStale(error)) throw error;
+    await nextReady(client, CONNECTING_WAIT_MS);
+    return read();
+  }
+}
+
+/** Resolves when `client` is ready (again), or after `ms`. */
+function nextReady(client: RedisClient, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    timer.unref?.();
+    client.once('ready', done);
+  });
 }

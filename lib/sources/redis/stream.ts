@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, SourceMemory, StoredMessage } from '../../source.js';
 import { ServerLink } from './blocking-link.js';
-import { answersPing, connected, openRedisConnection, targetOf, type RedisClient } from './connection.js';
+import { answersPing, connected, openRedisConnection, retryOnStale, targetOf, type RedisClient } from './connection.js';
 import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './feed.js';
 import { PartitionedFeed } from './partitioned-feed.js';
@@ -102,10 +102,12 @@ export class RedisStreamSource implements BroadcastSource {
     return memoryUsage(this.command);
   }
 
-  async head(topic: string): Promise<string> {
-    const redis = await connected(this.command);
-    const newest = await redis.xrevrange(this.key(topic), '+', '-', 'COUNT', 1);
-    return newest[0]?.[0] ?? '0-0';
+  head(topic: string): Promise<string> {
+    return retryOnStale(this.command, async () => {
+      const redis = await connected(this.command);
+      const newest = await redis.xrevrange(this.key(topic), '+', '-', 'COUNT', 1);
+      return newest[0]?.[0] ?? '0-0';
+    });
   }
 
   /**
@@ -118,7 +120,11 @@ export class RedisStreamSource implements BroadcastSource {
    * came back without its data), nor what followed it, so that is a gap; the entries up to `until` are older than the
    * cursor, so none is sent again.
    */
-  async replay(topic: string, after: string, until: string, limit: number, maxBytes = Number.POSITIVE_INFINITY): Promise<ReplayResult> {
+  replay(topic: string, after: string, until: string, limit: number, maxBytes = Number.POSITIVE_INFINITY): Promise<ReplayResult> {
+    return retryOnStale(this.command, () => this.replayOnce(topic, after, until, limit, maxBytes));
+  }
+
+  private async replayOnce(topic: string, after: string, until: string, limit: number, maxBytes: number): Promise<ReplayResult> {
     if (compareStreamIds(until, after) <= 0) return { messages: [], gap: compareStreamIds(until, after) < 0 };
     const redis = await connected(this.command);
     const info = await readStreamInfo(redis, this.key(topic));
