@@ -269,10 +269,14 @@ export async function answersPing(redis: RedisClient, timeoutMs: number): Promis
   }
 }
 
-/** Whether `error` is what a command gets from a connection that died unseen: its timeout, or the drop found on use. */
+/**
+ * Whether `error` is what a command gets from a connection that died unseen: its timeout, the drop found on use, or the
+ * refusal of a connection found closed a moment before (its reconnection not yet under way).
+ */
 function isStale(error: unknown): boolean {
-  const { name, message } = (error ?? {}) as Partial<Error>;
-  return name === 'MaxRetriesPerRequestError' || message === 'Command timed out' || message?.startsWith('Redis did not answer within') === true;
+  const { name, message = '' } = (error ?? {}) as Partial<Error>;
+  return name === 'MaxRetriesPerRequestError' || message === 'Command timed out' || message.startsWith('Redis did not answer within')
+    || message.startsWith("Stream isn't writeable");
 }
 
 /**
