@@ -286,10 +286,13 @@ function isStale(error: unknown): boolean {
  * EventSource gives up on a 503) failed although Redis was there.
  */
 export async function retryOnStale<T>(client: RedisClient, read: () => Promise<T>): Promise<T> {
+  // Only a connection believed up (or just dropped) can have died unseen; one known to be away (Redis down for longer
+  // than the first retry) fails fast, as before, so a 503 is not held back 500 ms per request.
+  const believedUp = client.status === 'ready' || firstRetry.has(client);
   try {
     return await read();
   } catch (error) {
-    if (!isStale(error)) throw error;
+    if (!believedUp || !isStale(error)) throw error;
     await nextReady(client, CONNECTING_WAIT_MS);
     return read();
   }
