@@ -37,6 +37,9 @@ const TOPICS = [0, 1, 2].map((third) => {
 test.each(['stream', 'list'] as const)('mode %s: what the publisher writes through a Cluster client reaches the subscribers of a relay on the cluster', async (mode) => {
   const relay = await startRelay({ SOURCE: mode === 'stream' ? 'redis' : 'redis-list', REDIS_CLUSTER_NODES: cluster.nodes, SHUTDOWN_DRAIN_MS: '100' });
   cleanups.push(() => relay.stop());
+  // A fresh cluster may not serve every slot yet (on a loaded host it took over 5 s once): a stream opened before the
+  // relay is ready is refused with 503, which this reader does not retry.
+  await waitFor(async () => (await fetch(`${relay.url}/readyz`)).status === 200, 'the relay ready on the fresh cluster', { timeoutMs: 30_000, everyMs: 200 });
   const readers = TOPICS.map((topic) => new SseReader(`${relay.url}/events?topic=${topic}`));
   cleanups.push(() => readers.forEach((r) => r.close()));
   await Promise.all(readers.map((r) => r.until((s) => s.status === 200 && s.retries.length > 0)));
