@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { bundleFunctions } from '../support/lambda/bundle-functions.js';
 import { startLambdaFunction, type LambdaFunction } from '../support/lambda/run-function.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { publish } from '../support/relay-server.js';
+import { SseReader } from '../support/sse-reader.js';
 import { startTcpBlackhole, type TcpBlackhole } from '../support/tcp-blackhole.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -40,7 +42,11 @@ afterAll(async () => {
 /** Whether every runtime of `fn` is stopped (state T in /proc): frozen between invocations. */
 function frozen(fn: LambdaFunction): boolean {
   const pids = fn.pids();
-  return pids.length > 0 && pids.every((pid) => /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')));
+  return pids.length > 0 && pids.every(isFrozen);
+}
+
+function isFrozen(pid: number): boolean {
+  return /^\d+ \(.*\) T /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 }
 
 /** GET /events; the status and what the stream carried until it ended itself (its invocation's deadline). */
@@ -108,5 +114,47 @@ describe('Lambda + Redis: connections lost while the sandbox is frozen', () => {
       await listPublisher.stop();
     }
   }, 30_000);
+  it('SOURCE=redis-list: POST /ack on a sandbox thawed after a Redis restart removes the item, with no 503', async () => {
+    // Its own redis-server, killed and restarted. One sandbox holds the stream; the other answers every POST /ack and
+    // is frozen in between, so it learns of the restart only from the acknowledgement's command.
+    const own = await startRedis();
+    const raw = new Redis(own.url);
+    const env = { AUTH_MODE: 'none', SOURCE: 'redis-list', REDIS_URL: own.url, LOG_LEVEL: 'error', QUEUE_ACK: 'client', QUEUE_PREFETCH: '1', REDIS_BLOCK_MS: '500' };
+    const list = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 20_000, maxConcurrency: 2 });
+    const reader = new SseReader(`${list.url}/events?topic=acked`);
+    const acknowledge = (id: string): Promise<Response> => fetch(`${list.url}/ack`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'acked', ids: [id] }),
+    });
+    const held = async (): Promise<number> => {
+      let items = 0;
+      for (const key of await raw.keys('*acked*')) if ((await raw.type(key)) === 'list') items += await raw.llen(key);
+      return items;
+    };
+    try {
+      await raw.lpush('sse:q:acked', JSON.stringify({ data: 'first' }));
+      await reader.until((r) => r.events.length === 1, 10_000);
+      expect((await acknowledge(reader.ids[0]!)).status).toBe(200);
+      // Which of the socket's close and the command comes first after the thaw varies: three rounds, each must hold.
+      const answers: string[] = [];
+      for (let round = 1; round <= 3; round += 1) {
+        await waitFor(() => list.pids().length === 2 && list.pids().some(isFrozen), 'the sandbox that answered the acknowledgement frozen', 5_000);
+        own.kill('SIGKILL');
+        await own.restart();
+        await raw.lpush('sse:q:acked', JSON.stringify({ data: `after restart ${round}` }));
+        await reader.until((r) => r.events.length === round + 1, 10_000);
+        // Before the fix: 503 source_unavailable at once (the dead connection), and the item stayed in the processing list.
+        const answer = await acknowledge(reader.ids[round]!);
+        answers.push(`${answer.status} ${await answer.text()}`);
+        // An item left unacknowledged fills the stream's prefetch window of one: nothing more would come.
+        if (answer.status !== 200) break;
+      }
+      expect(answers).toEqual(Array(3).fill('200 {"acked":1}'));
+      expect(await held()).toBe(0);
+    } finally {
+      reader.close();
+      raw.disconnect();
+      await list.stop();
+      await own.stop();
+    }
+  }, 30_000);
 });
-

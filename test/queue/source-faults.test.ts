@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
@@ -95,5 +96,30 @@ test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is 
     redis.kill('SIGCONT');
     reader.close();
     await relay.stop();
+  }
+}, 20_000);
+
+test('sqs, QUEUE_ACK=client: an acknowledgement SQS does not answer is a 503 source_unavailable, not a 200 for a message that comes back', async () => {
+  // Its own emulator, stopped mid-test. The ack reaches a process that does not hold the message, as every ack does
+  // on Lambda (the stream's sandbox is busy), so it is deleted through the source.
+  const own = await startLocalSqs();
+  const queueUrl = own.createQueue('unanswered');
+  const env = own.env(queueUrl, { QUEUE_ACK: 'client', SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '0' });
+  const [holder, other] = await Promise.all([startRelay(env), startRelay(env)]);
+  const reader = new SseReader(`${holder.url}/events?topic=t`);
+  const ack = (): Promise<Response> => fetch(`${other.url}/ack`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 't', ids: reader.ids }),
+  });
+  try {
+    await own.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'held' }));
+    await reader.until((r) => r.events.length === 1);
+    await own.stop();
+    const answer = await ack();
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await answer.json()).toEqual({ error: 'source_unavailable' });
+  } finally {
+    reader.close();
+    await Promise.all([holder.stop(), other.stop(), own.stop().catch(() => undefined)]);
   }
 }, 20_000);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors.js';
 import type { Delivery, OutgoingMessage, QueueSource, SourceMemory } from '../../source.js';
-import { connected, openRedisConnection, pause, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
+import { connected, openRedisConnection, pause, retryOnStale, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
@@ -156,14 +156,18 @@ export class RedisListSource implements QueueSource {
     };
   }
 
-  /** Removes items by handle from the processing list of the consumer that holds them, in whichever process it runs. */
+  /**
+   * Removes items by handle from the processing list of the consumer that holds them, in whichever process it runs.
+   * Each removal is retried once on a connection found dead (a Lambda sandbox thawed after a Redis restart learns of it
+   * only here): removing by hash is idempotent, and a 503 would leave the item to come back although Redis was there.
+   */
   async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
-    const redis = await connected(this.command);
     for (const handle of handles) {
       const parsed = parseQueueHandle(handle);
       const part = parsed?.topic === topic ? HANDLE_PART.exec(parsed.part) : null;
       if (part === null) continue;
-      await redis.eval(ACK_BY_HASH_SCRIPT, 1, this.keys.processing(topic, part[1] as string), part[2] as string);
+      const processing = this.keys.processing(topic, part[1] as string);
+      await retryOnStale(this.command, async () => (await connected(this.command)).eval(ACK_BY_HASH_SCRIPT, 1, processing, part[2] as string));
     }
   }
 

@@ -6,7 +6,7 @@ import {
 import { isRelayError, RelayError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
 import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
-import { SqsBatcher, type ReceiptEntry } from './batcher.js';
+import { SQS_BATCH_MAX, SqsBatcher, type ReceiptEntry } from './batcher.js';
 import { SqsConsumer } from './consumer.js';
 import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './receiver.js';
 import { parseQueueHandle } from '../../queue-handle.js';
@@ -117,16 +117,32 @@ export class SqsSource implements QueueSource {
     };
   }
 
-  /** Deletes messages of `topic` by handle (POST /ack reaching a process that does not hold them). */
+  /**
+   * Deletes messages of `topic` by handle (POST /ack reaching a process that does not hold them, which on Lambda is
+   * every acknowledgement). Sent at once and awaited, not through the batcher, which only logs a failed call: the 200
+   * tells the browser its message will not come back, so an SQS that does not answer must be a 503 to retry instead.
+   * A handle SQS refuses (stale: the message was released and taken again) is logged; retrying it would not help.
+   */
   async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
     const queueUrl = this.urls.urlOf(topic);
+    const entries: ReceiptEntry[] = [];
     for (const handle of handles) {
       const parsed = parseQueueHandle(handle);
       const at = parsed?.topic === topic ? parsed.part.indexOf('~') : -1;
       if (parsed === undefined || at <= 0) continue;
-      this.deleter.add(queueUrl, { messageId: parsed.part.slice(0, at), receiptHandle: parsed.part.slice(at + 1) });
+      entries.push({ messageId: parsed.part.slice(0, at), receiptHandle: parsed.part.slice(at + 1) });
     }
-    await this.deleter.flush();
+    const batches: ReceiptEntry[][] = [];
+    for (let i = 0; i < entries.length; i += SQS_BATCH_MAX) batches.push(entries.slice(i, i + SQS_BATCH_MAX));
+    await Promise.all(batches.map(async (batch) => {
+      let failed: string[];
+      try {
+        failed = await this.deleteBatch(queueUrl, batch);
+      } catch (error) {
+        throw this.unavailable(queueUrl, error);
+      }
+      if (failed.length > 0) this.logger.warn({ queueUrl, messageIds: failed }, 'SQS refused to delete some acknowledged messages (receipt handle stale?); they will be redelivered');
+    }));
   }
 
   /** Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream. */
