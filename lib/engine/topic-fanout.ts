@@ -71,7 +71,11 @@ export class TopicFanout {
 
   private dropUnjoined(topic: string): void {
     const state = this.topics.get(topic);
-    if (state === undefined || state.sets.length > 0) return;
+    if (state !== undefined && state.sets.length === 0) this.endTopic(topic, state);
+  }
+
+  // The one way a topic's live subscription ends: the feed stops reading it and its window leaves the shared bound.
+  private endTopic(topic: string, state: TopicState): void {
     this.topics.delete(topic);
     state.recent?.release();
     this.feed.remove(topic);
@@ -142,11 +146,7 @@ export class TopicFanout {
       const state = this.topics.get(topic);
       if (state === undefined) continue;
       state.sets = state.sets.filter((other) => other !== set);
-      if (state.sets.length === 0) {
-        this.topics.delete(topic);
-        state.recent?.release();
-        this.feed.remove(topic);
-      }
+      if (state.sets.length === 0) this.endTopic(topic, state);
     }
   }
 
