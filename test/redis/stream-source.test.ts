@@ -173,6 +173,24 @@ describe('RedisStreamSource against a real redis-server', () => {
     await feed.close();
   });
 
+  test('a topic added before the blocking connection is up is read once it is, with no fault (a cold start)', async () => {
+    // A Lambda cold start or a container's first request: the feed's first read comes before its connection is ready.
+    const fresh = makeSource();
+    const errors: unknown[] = [];
+    const live: StoredMessage[] = [];
+    const feed = fresh.openFeed((m) => live.push(m), (e) => errors.push(e));
+    try {
+      feed.add('cold', '0-0');
+      await source.publish('cold', { data: 'first' });
+      await until(() => live.length === 1);
+      expect(live[0]?.data).toBe('first');
+      expect(errors).toEqual([]);
+    } finally {
+      await feed.close();
+      await fresh.close();
+    }
+  });
+
   test('isReady answers PING', async () => {
     expect(await source.isReady()).toBe(true);
   });

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { LiveFeed, LiveListener } from '../../source.js';
 import type { BlockingLink } from './blocking-link.js';
-import { dropConnection, pause, withDeadline, type RedisClient, type RedisConnectionSettings } from './connection.js';
+import { connected, dropConnection, pause, withDeadline, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { compareStreamIds, isStoredMessage, parseStreamEntry, type InvalidEntryListener, type RawStreamEntry } from './entry.js';
 import type { StreamKeys } from './stream-keys.js';
 
@@ -130,7 +130,9 @@ export class RedisLiveFeed implements LiveFeed {
     const ids = topics.map((topic) => this.positions.get(topic) ?? '0-0');
     this.reading = new Set(topics);
     let reply: XreadReply;
-    const blocking = this.blocking;
+    // The first read of a cold start (or right after a reconnect) comes before the connection is ready: wait for the
+    // attempt under way rather than fail, log a fault and pause.
+    const blocking = await connected(this.blocking);
     try {
       const read = blocking.xreadBuffer('COUNT', BATCH, 'BLOCK', blockMs, 'STREAMS', ...keys, ...ids) as Promise<XreadReply>;
       reply = await withDeadline(blockMs + DEADLINE_GRACE_MS, read, () => dropConnection(blocking));
