@@ -42,6 +42,10 @@ const localRuntime: LambdaStreamingRuntime = {
 
 /** `globalThis.awslambda` when running under a Lambda Node.js runtime, else a local stand-in with the same wire format. */
 export function lambdaRuntime(): LambdaStreamingRuntime {
-  // Through unknown: @types/aws-lambda declares its own (narrower) `awslambda` namespace on the global scope.
-  return (globalThis as unknown as { awslambda?: LambdaStreamingRuntime }).awslambda ?? localRuntime;
+  // Through unknown: @types/aws-lambda declares its own (narrower) `awslambda` namespace on the global scope. The global
+  // alone proves nothing: the AWS SDK's invoke store creates `awslambda = { InvokeStore }` wherever it loads.
+  const global = (globalThis as unknown as { awslambda?: Partial<LambdaStreamingRuntime> }).awslambda;
+  return typeof global?.streamifyResponse === 'function' && typeof global.HttpResponseStream?.from === 'function'
+    ? global as LambdaStreamingRuntime
+    : localRuntime;
 }

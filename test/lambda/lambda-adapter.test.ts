@@ -122,6 +122,24 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
     expect(bytes.subarray(at + 8).toString('utf8')).toBe('{"error":"internal"}');
   });
 
+  it('keeps the local stand-in when a library defines a partial awslambda global (the AWS SDK\'s invoke store)', async () => {
+    // @aws/lambda-invoke-store, loaded by the SQS and SSM clients, sets globalThis.awslambda = { InvokeStore } outside
+    // Lambda too; a handler that took that object for the runtime failed on `HttpResponseStream.from`.
+    const global = globalThis as unknown as { awslambda?: unknown };
+    const before = global.awslambda;
+    global.awslambda = { InvokeStore: {} };
+    try {
+      const stream = new PassThrough();
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      await streamingHandler(target)(event({ rawPath: '/healthz', rawQueryString: '' }), stream, context(10_000));
+      const bytes = Buffer.concat(chunks);
+      expect(JSON.parse(bytes.subarray(0, bytes.indexOf(Buffer.alloc(8))).toString('utf8'))).toMatchObject({ statusCode: 200 });
+    } finally {
+      global.awslambda = before;
+    }
+  });
+
   it('answers a buffered publish as a payload-2.0 result, and refuses /events there', async () => {
     const handler = bufferedHandler(target);
     const body = JSON.stringify({ topic: 't', data: 'x' });
