@@ -30,6 +30,9 @@ function problems(p) {
     if (!set('redisUrl') && !set('redisUrlFrom')) out.push(`source=${p.source} needs redisUrlFrom=ssm:/name (the Redis URL with its password, stored as a SecureString) or, for a Redis without a password, redisUrl=rediss://host:port`);
     if (set('redisUrl') && set('redisUrlFrom')) out.push('redisUrl and redisUrlFrom are both set; give one');
   }
+  // The functions read every secret they are named at start; with source=sqs their roles may not read this one, so
+  // each request would answer 500 (AccessDenied) though the stack deployed.
+  if (p.source === 'sqs' && (set('redisUrl') || set('redisUrlFrom'))) out.push(`redisUrl and redisUrlFrom apply to source=redis and redis-list only (source=${p.source} reads no Redis, and its functions would fail reading a secret their roles may not read); leave them empty`);
   if (set('redisUrl')) {
     let url;
     try { url = new URL(String(p.redisUrl)); } catch { url = undefined; }

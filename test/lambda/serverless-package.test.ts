@@ -351,6 +351,8 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ source: 'memory' }, ['source=memory keeps messages in one sandbox']],
     [{ source: 'redis-list', redisUrlFrom: '' }, ['source=redis-list needs redisUrlFrom=']],
     [{ source: 'sqs', redisUrlFrom: '' }, []],
+    [{ source: 'sqs' }, ['redisUrl and redisUrlFrom apply to source=redis and redis-list only']],
+    [{ source: 'sqs', redisUrlFrom: '', redisUrl: 'rediss://cache.example.com:6380' }, ['redisUrl and redisUrlFrom apply to source=redis and redis-list only']],
     [{ redisUrl: 'rediss://cache.example.com:6380', redisUrlFrom: '' }, []],
     [{ redisUrl: 'rediss://cache.example.com:6380' }, ['redisUrl and redisUrlFrom are both set']],
     [{ redisUrl: 'rediss://app:hunter2@cache.example.com:6380', redisUrlFrom: '' }, ['redisUrl carries credentials']],
@@ -371,18 +373,18 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
     [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
-    [{ source: 'sqs', sqsTopics: 'jobs' }, []],
-    [{ source: 'sqs', sqsTopics: 'orders, user-42' }, ['source=sqs with sqsQueues=shared and 2 topics (orders, user-42) loses messages']],
-    [{ source: 'sqs', sqsQueues: 'per-topic' }, []],
-    [{ source: 'sqs', sqsQueues: 'per-topic', sqsTopics: 'orders, user-42,' }, []],
+    [{ source: 'sqs', redisUrlFrom: '', sqsTopics: 'jobs' }, []],
+    [{ source: 'sqs', redisUrlFrom: '', sqsTopics: 'orders, user-42' }, ['source=sqs with sqsQueues=shared and 2 topics (orders, user-42) loses messages']],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic' }, []],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic', sqsTopics: 'orders, user-42,' }, []],
     [{ sqsQueues: 'per-topic' }, ['sqsQueues=per-topic and sqsTopics apply to source=sqs only']],
     [{ sqsTopics: 'jobs' }, ['sqsQueues=per-topic and sqsTopics apply to source=sqs only']],
     [{ sqsQueues: 'one-each' }, ['sqsQueues must be shared or per-topic']],
-    [{ source: 'sqs', sqsQueues: 'per-topic', sqsTopics: 'a.b' }, ['sqsTopics: "a.b" cannot name a queue']],
-    [{ source: 'sqs', sqsQueues: 'per-topic', sqsTopics: 'a,a' }, ['sqsTopics lists "a" twice']],
-    [{ source: 'sqs', sqsQueues: 'per-topic', sqsQueuePrefix: 'sse-relay-prod-' }, ['sqsQueuePrefix "sse-relay-prod-" also matches the dead-letter queue']],
-    [{ source: 'sqs', sqsQueues: 'per-topic', sqsQueuePrefix: 'events topic' }, ['sqsQueuePrefix must be 1 to 79 letters']],
-    [{ source: 'sqs', sqsQueues: 'per-topic', sqsQueuePrefix: 'p'.repeat(70), sqsTopics: 'a-long-topic' }, ['is longer than SQS\'s 80 characters']],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic', sqsTopics: 'a.b' }, ['sqsTopics: "a.b" cannot name a queue']],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic', sqsTopics: 'a,a' }, ['sqsTopics lists "a" twice']],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic', sqsQueuePrefix: 'sse-relay-prod-' }, ['sqsQueuePrefix "sse-relay-prod-" also matches the dead-letter queue']],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic', sqsQueuePrefix: 'events topic' }, ['sqsQueuePrefix must be 1 to 79 letters']],
+    [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic', sqsQueuePrefix: 'p'.repeat(70), sqsTopics: 'a-long-topic' }, ['is longer than SQS\'s 80 characters']],
   ])('%j → %j', (change, expected) => {
     const found = problems({ ...valid, ...change });
     expect(found.length).toBe(expected.length);
@@ -390,7 +392,7 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
   });
 
   it('names the fix when it refuses a shared queue with several topics', () => {
-    expect(problems({ ...valid, source: 'sqs', sqsTopics: 'a,b' })[0]).toMatch(/Set sqsQueues=per-topic/);
+    expect(problems({ ...valid, source: 'sqs', redisUrlFrom: '', sqsTopics: 'a,b' })[0]).toMatch(/Set sqsQueues=per-topic/);
   });
 
   it('gives a topic\'s queue the same logical id whatever the order of sqsTopics (a reordered list replaces no queue)', () => {
