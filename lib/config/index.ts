@@ -58,7 +58,7 @@ export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
   };
   checkSourceRequirements(config.server, config.redis, config.sqs);
   checkAuthRequirements(config.auth);
-  checkRuntimeRequirements(config.server, config.queue, runtime);
+  checkRuntimeRequirements(config.server, config.queue, runtime, config.lambda);
   return config;
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
 import type { AuthConfig } from './auth-config.js';
+import { LAMBDA_RESPONSE_LIMIT_BYTES, type LambdaConfig } from './lambda-config.js';
 import type { QueueConfig } from './queue-config.js';
 import type { RedisConfig, RedisTopology } from './redis-config.js';
 import type { ServerConfig } from './server-config.js';
@@ -64,8 +65,17 @@ export function checkAuthRequirements(auth: AuthConfig): void {
   else if (auth.jwtSecret !== undefined) checkedSecret(auth.jwtSecret);
 }
 
-/** METRICS_PORT must not take the main port; WORKERS only where it works; on Lambda, queue sources need QUEUE_ACK=client. */
-export function checkRuntimeRequirements(server: ServerConfig, queue: QueueConfig, runtime: Runtime): void {
+/**
+ * Room kept under Lambda's response limit beside one connection's queue, bytes: the closing frames (position, `retry:`)
+ * and the flush padding after each of the last batches (FLUSH_PADDING_BYTES is at most 64 KiB).
+ */
+const CLOSING_HEADROOM_BYTES = 262_144;
+
+/**
+ * METRICS_PORT must not take the main port; WORKERS only where it works; on Lambda, queue sources need QUEUE_ACK=client,
+ * and the response budget leaves room under the 200 MB limit for what follows it.
+ */
+export function checkRuntimeRequirements(server: ServerConfig, queue: QueueConfig, runtime: Runtime, lambda?: LambdaConfig): void {
   if (server.metricsPort !== undefined && server.metricsPort !== 0 && server.metricsPort === server.port) {
     throw new ConfigError('METRICS_PORT', `a port other than PORT (${server.port}), or unset to serve /metrics on PORT`, String(server.metricsPort));
   }
@@ -73,6 +83,16 @@ export function checkRuntimeRequirements(server: ServerConfig, queue: QueueConfi
   // Lambda never reports a client that left, so only the browser's POST /ack can confirm a queue delivery there.
   if (runtime === 'lambda' && (server.source === 'redis-list' || server.source === 'sqs') && queue.ack !== 'client') {
     throw new ConfigError('QUEUE_ACK', `client on Lambda with SOURCE=${server.source} (Lambda cannot see a browser leave, so only the browser's POST /ack can confirm a delivery)`, queue.ack);
+  }
+  if (runtime === 'lambda' && lambda !== undefined) checkResponseBudget(lambda.maxResponseBytes, server.connectionBufferBytes);
+}
+
+// Once the budget is spent, what a stream has queued still goes out before its end: up to CONNECTION_BUFFER_BYTES (a
+// replay is one such queue), so the two together must stay under the limit or Lambda cuts the response mid-frame.
+function checkResponseBudget(budget: number, bufferBytes: number): void {
+  const most = LAMBDA_RESPONSE_LIMIT_BYTES - bufferBytes - CLOSING_HEADROOM_BYTES;
+  if (budget > most) {
+    throw new ConfigError('LAMBDA_MAX_RESPONSE_BYTES', `at most ${most} on Lambda with CONNECTION_BUFFER_BYTES=${bufferBytes}: a stream may still write one connection buffer after its budget, and the whole must stay under the ${LAMBDA_RESPONSE_LIMIT_BYTES}-byte limit of a streamed response (lower one of the two)`, String(budget));
   }
 }
 

@@ -194,6 +194,17 @@ describe('loadConfig', () => {
     expect(loadConfig(BASE).lambda.maxResponseBytes).toBe(188_743_680);
   });
 
+  it('refuses on Lambda a response budget that leaves less than one connection buffer under the 200 MB limit', () => {
+    // After the budget is spent a stream still writes what it has queued (a replay is a whole CONNECTION_BUFFER_BYTES).
+    const big = { ...BASE, CONNECTION_BUFFER_BYTES: String(32 * 1_048_576) };
+    expect(() => loadConfig(big, 'lambda')).toThrow(/^LAMBDA_MAX_RESPONSE_BYTES must be at most 166183424 on Lambda with CONNECTION_BUFFER_BYTES=33554432/);
+    // The variable's own range allows up to 1 MiB under the limit; with the default 1 MiB buffer that is too close.
+    expect(() => loadConfig({ ...BASE, LAMBDA_MAX_RESPONSE_BYTES: '198700000' }, 'lambda')).toThrow(/^LAMBDA_MAX_RESPONSE_BYTES must be at most 198689280 on Lambda/);
+    expect(loadConfig({ ...big, LAMBDA_MAX_RESPONSE_BYTES: '166183424' }, 'lambda').lambda.maxResponseBytes).toBe(166_183_424);
+    expect(loadConfig(big).server.connectionBufferBytes).toBe(33_554_432); // the container has no such limit
+    expect(loadConfig(BASE, 'lambda').lambda.maxResponseBytes).toBe(188_743_680);
+  });
+
   describe.each(['container', 'lambda'] as const)('on %s, the defaults objects hold the defaults the readers use', (runtime) => {
     // Setting a variable to its documented default must change nothing: a reader with a default of its own would differ.
     const base: Env = { AUTH_JWT_SECRET: SECRET };
