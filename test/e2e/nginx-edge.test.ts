@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { launchChromium } from '../support/chromium.js';
-import { startNginx } from '../support/nginx.js';
+import { freePort, startNginx } from '../support/nginx.js';
 import { startNginxSite } from '../support/nginx-site.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { hsToken, startSecureRelay } from '../security/support.js';
@@ -71,6 +72,35 @@ test('the access log records paths without their query strings (no access_token)
   expect(log).not.toContain(secret);
   expect(log).not.toContain('access_token');
   expect(log).not.toContain('?');
+});
+
+test('a relay that is down (a deploy, a crash) puts no query token in nginx\'s error log, and the access log names the upstream tried', async () => {
+  // nginx writes the whole request line, query included, into every error-log line about a request ("connect() failed
+  // … while connecting to upstream, request: "GET /events?…&access_token=…""), at the default `error` level.
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '200' });
+  cleanups.push(() => relay.stop());
+  const down = await freePort();
+  const nginx = await startNginxSite([down, relay.port]);
+  cleanups.push(() => nginx.stop());
+  const secret = 'eyJhbGciOiJIUzI1NiJ9.error-log-token.sig';
+  for (const path of ['/events?topic=logs', '/publish', '/ack']) {
+    // Round robin over two upstreams: of two requests, one tries the port nobody listens on first.
+    for (let i = 0; i < 2; i++) {
+      const controller = new AbortController();
+      const post = path === '/events' || path.startsWith('/events?') ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' };
+      const response = await fetch(`http://127.0.0.1:${nginx.port}${path}${path.includes('?') ? '&' : '?'}access_token=${secret}`, { ...post, signal: controller.signal });
+      controller.abort();
+      expect(response.status).not.toBe(502);
+    }
+  }
+  let access = '';
+  await waitFor(async () => ((access = await readFile(nginx.accessLog, 'utf8').catch(() => '')).match(/\n/g)?.length ?? 0) >= 6,
+    'six requests in nginx\'s access log', { timeoutMs: 5_000, everyMs: 50 });
+  const errors = await readFile(join(nginx.dir, 'error.log'), 'utf8');
+  expect(errors).not.toContain(secret);
+  expect(`${access}${errors}`).not.toContain('access_token');
+  // The failed attempt is still visible to an operator: the access log lists both upstreams tried and their statuses.
+  expect(access).toContain(`127.0.0.1:${down}, 127.0.0.1:${relay.port}`);
 });
 
 test('over the TLS + HTTP/2 listener one page holds ten EventSources, and all ten receive events', async () => {
