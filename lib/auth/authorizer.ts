@@ -3,8 +3,13 @@ import type { RelayRequest } from '../request.js';
 
 /** What a request may do, as established by an Authorizer from its credentials alone. */
 export interface Principal {
-  /** Who it is (the token's `sub`), for logs and per-token limits; undefined when auth is off. */
+  /** Who it is (the token's `sub`), for logs; undefined when auth is off or the token has no `sub`. */
   subject?: string | undefined;
+  /**
+   * What per-token limits (PUBLISH_RATE_PER_MINUTE) count against: `subject:<sub>`, or `token:<digest>` for a token
+   * without `sub`. Undefined when auth is off: the caller's address is used then.
+   */
+  limitKey?: string | undefined;
   /** Epoch ms at which the credentials expire; an open stream ends then with a `retry:`. */
   expiresAt?: number | undefined;
   /** Whether this principal may read `topic` (replayed events are checked too). */

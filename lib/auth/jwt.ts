@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { compilePatterns, type TopicMatcher } from './patterns.js';
 import { tokenOf } from './token.js';
@@ -57,6 +58,7 @@ export class JwtAuthorizer implements Authorizer {
     if (grants === undefined) throw new RelayError('unauthorized', 'the token has a malformed sse claim');
     return {
       subject: typeof payload.sub === 'string' ? payload.sub : undefined,
+      limitKey: limitKeyOf(payload, token),
       expiresAt: this.validUntil(payload),
       maySubscribe: (topic) => grants.subscribe.matches(topic),
       mayPublish: (topic) => grants.publish.matches(topic),
@@ -117,4 +119,13 @@ function grantsOf(payload: JWTPayload): Grants | undefined {
   const publishMatcher = compilePatterns(publish);
   if (subscribeMatcher === undefined || publishMatcher === undefined) return undefined;
   return { subscribe: subscribeMatcher, publish: publishMatcher };
+}
+
+/**
+ * The key a token's rate limit counts against: its subject, or a digest of the token itself when it has none (a
+ * `sse-relay token` without --sub). Never the caller's address: behind an Ingress every caller has the controller's.
+ */
+function limitKeyOf(payload: JWTPayload, token: string): string {
+  if (typeof payload.sub === 'string') return `subject:${payload.sub}`;
+  return `token:${createHash('sha256').update(token).digest('base64url').slice(0, 22)}`;
 }

@@ -35,7 +35,7 @@ export async function publish(request: RelayRequest, options: PublishRouteOption
   }
   const principal = await options.authorizer.authenticate(request);
   if (!principal.mayPublishAny) throw new RelayError('forbidden', 'the token does not allow publishing to any topic');
-  options.rateLimiter?.take(principal.subject === undefined ? `address:${clientKey(request.remoteAddress)}` : `subject:${principal.subject}`);
+  options.rateLimiter?.take(principal.limitKey ?? `address:${clientKey(request.remoteAddress)}`);
   const body = await request.readBody(options.maxBodyBytes);
   const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
   assertAllowed(principal, 'publish', [topic]);

@@ -88,6 +88,19 @@ describe('each limit answers with its code and counts in its metric', () => {
     expect(await metric(relay.url, 'sse_http_errors_total', { code: 'rate_limited', route: 'publish' })).toBe(3);
   });
 
+  it('PUBLISH_RATE_PER_MINUTE counts each token without a subject on its own, not every caller behind one address', async () => {
+    // Behind an Ingress every publisher arrives from the controller's address, and `sse-relay token` sets no `sub`
+    // unless asked: one busy backend must not throttle every other publisher of the cluster.
+    relay = await startSecureRelay({ PUBLISH_RATE_PER_MINUTE: '3' });
+    const [busy, quiet] = [await hsToken({ sub: undefined, jti: 'busy' }), await hsToken({ sub: undefined, jti: 'quiet' })];
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await publishAs(relay.url, busy, { topic: 'a', data: 'x' })).status);
+    expect(statuses).toEqual([202, 202, 202, 429]);
+    expect((await publishAs(relay.url, quiet, { topic: 'a', data: 'x' })).status).toBe(202);
+    // The same token again is the same bucket, whatever transport it came in.
+    expect((await fetch(`${relay.url}/publish?access_token=${busy}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"topic":"a","data":"x"}' })).status).toBe(429);
+  });
+
   it('REPLAY_MAX bounds a replay: the newest REPLAY_MAX events after a reset event', async () => {
     const { url } = await start({ REPLAY_MAX: '3' });
     for (let i = 1; i <= 10; i++) await publishAs(url, undefined, { topic: 'r', data: `m${i}` });
