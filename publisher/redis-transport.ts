@@ -78,6 +78,8 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   }
   const keys = new StreamKeys(keyPrefix, clusterPartitions);
   const stream = { run, keys, maxLen, idempotencyTtlSeconds, streamTtlSeconds, renewals: new StreamTtlRenewals(streamTtlSeconds) };
+  // After a reconnection Redis may have come back without the keys renewed before (lib/sources/redis/stream-ttl.ts).
+  redis.on('ready', () => stream.renewals.forget());
   return {
     send: async (message) => appendToStream(stream, message),
   };

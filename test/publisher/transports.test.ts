@@ -95,6 +95,20 @@ test('http and redis-stream transports into SOURCE=redis: identical frames, the 
   }
 });
 
+test('redis stream transport: after Redis came back without its data, the next append sets the stream TTL again', async () => {
+  const redis = await redisClient();
+  const publisher = createPublisher(redisTransport({ redis, streamTtlSeconds: 600 }));
+  await publisher.publish('ttl-lost', 'before');
+  expect(await redis.ttl('sse:ttl-lost')).toBeGreaterThan(500);
+  // A restart without persistence, as the producer sees it: the keys are gone and its connection drops.
+  const admin = await redisClient();
+  await admin.flushall();
+  await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  await waitFor(async () => redis.status === 'ready' && (await redis.ping().then(() => true, () => false)), 'the producer reconnected', 10_000);
+  await publisher.publish('ttl-lost', 'after');
+  expect(await redis.ttl('sse:ttl-lost')).toBeGreaterThan(500);
+});
+
 test('redis-list transport into SOURCE=redis-list: identical frames, the returned ids are the SSE ids', async () => {
   const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: await redisUrl() });
   cleanups.push(() => relay.stop());

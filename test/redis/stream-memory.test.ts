@@ -62,6 +62,29 @@ describe('REDIS_STREAM_TTL_S', () => {
     }
   });
 
+  test('a Redis that came back without its data: the first append after the reconnection sets the TTL again', async () => {
+    // A restart without persistence, as the relay sees it: the keys are gone and its connection drops.
+    const publisher = source(3_600);
+    try {
+      await publisher.publish('ttl.lost', { data: 'before' });
+      expect(await raw.ttl('mem:ttl.lost')).toBeGreaterThan(3_500);
+      await raw.flushall();
+      await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await waitFor(async () => {
+        try {
+          await publisher.publish('ttl.lost', { data: 'after' });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'a publish after the reconnection', { timeoutMs: 10_000, everyMs: 100 });
+      // A per-user topic may see no other publish: this key must expire by itself.
+      expect(await raw.ttl('mem:ttl.lost')).toBeGreaterThan(3_500);
+    } finally {
+      await publisher.close();
+    }
+  });
+
   test('a stream nothing wrote to expires; a cursor into it then replays with a reset, never silently', async () => {
     const short = source(1);
     try {

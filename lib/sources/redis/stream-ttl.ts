@@ -20,6 +20,16 @@ export class StreamTtlRenewals {
     return last === undefined || this.now() - last >= this.ttlSeconds * 100;
   }
 
+  /**
+   * Forgets every renewal: call it when the connection that appends is (re)established. A Redis that restarted without
+   * its data, or a replica promoted in its place, holds none of the keys renewed before; the next append recreates
+   * each key, and without this it would carry no expiry until the renewal fell due again (0.1 × the TTL later), or for
+   * good when nothing else is ever published to that topic (a per-user topic), so Redis filled up anyway.
+   */
+  forget(): void {
+    this.renewedAt.clear();
+  }
+
   /** An append that renewed the TTL of `topic` succeeded. */
   renewed(topic: string): void {
     if (this.renewedAt.size >= MAX_REMEMBERED && !this.renewedAt.has(topic)) this.renewedAt.clear();

@@ -48,9 +48,12 @@ export class RedisStreamSource implements BroadcastSource {
     this.command = openRedisConnection(settings, 'command');
     this.keys = new StreamKeys(settings.keyPrefix, target.kind === 'cluster' ? target.partitions : undefined);
     this.ttl = new StreamTtlRenewals(settings.streamTtlSeconds);
+    // A (re)connection may face a Redis without the keys renewed before (stream-ttl.ts, forget()).
+    this.command.on('ready', () => this.ttl.forget());
     const policy = settings.replication;
     if (policy !== undefined && policy.replicas > 0) {
       const connection = openRedisConnection(settings, 'publish', policy.timeoutMs);
+      connection.on('ready', () => this.ttl.forget());
       this.replicated = { connection, writer: new ReplicatedWriter(connection, policy) };
     }
   }
@@ -62,8 +65,10 @@ export class RedisStreamSource implements BroadcastSource {
   async publish(topic: string, message: OutgoingMessage): Promise<StoredMessage> {
     const event = message.event ?? 'message';
     let id: string | null;
-    const renewsTtl = this.ttl.due(topic);
     try {
+      // Decided once connected: a (re)connection forgets the renewals first (stream-ttl.ts, forget()).
+      await connected(this.replicated?.connection ?? this.command);
+      const renewsTtl = this.ttl.due(topic);
       id = this.replicated === undefined ? await this.append(topic, event, message, renewsTtl) : await this.appendReplicated(topic, event, message, renewsTtl);
       if (renewsTtl) this.ttl.renewed(topic);
     } catch (error) {
