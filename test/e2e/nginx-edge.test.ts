@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { EventSource } from 'eventsource';
 import { join } from 'node:path';
 import { launchChromium } from '../support/chromium.js';
 import { freePort, startNginx } from '../support/nginx.js';
@@ -102,6 +103,35 @@ test('a relay that is down (a deploy, a crash) puts no query token in nginx\'s e
   // The failed attempt is still visible to an operator: the access log lists both upstreams tried and their statuses.
   expect(access).toContain(`127.0.0.1:${down}, 127.0.0.1:${relay.port}`);
 });
+
+test('a plain EventSource through nginx outlives a relay restart (nginx\'s own 502 would close it for good)', async () => {
+  // The site's one upstream, restarted on the same port: meanwhile nginx itself answers the reconnect (connection
+  // refused), and EventSource gives up on any status but 200.
+  let relay = await startRelay({ SHUTDOWN_DRAIN_MS: '200', RETRY_MS: '300' });
+  const port = relay.port;
+  cleanups.push(() => relay.stop());
+  const nginx = await startNginxSite(port);
+  cleanups.push(() => nginx.stop());
+  // A query token, as an EventSource sends it: the answers nginx gives itself must not log it either.
+  const es = new EventSource(`http://127.0.0.1:${nginx.port}/events?topic=restart&access_token=restart-secret`);
+  cleanups.push(async () => es.close());
+  const got: string[] = [];
+  let errors = 0;
+  es.onmessage = (event) => got.push(event.data);
+  es.onerror = () => (errors += 1);
+  await waitFor(() => es.readyState === EventSource.OPEN, 'the EventSource open through nginx', 5_000);
+  await relay.stop();
+  // Reconnect attempts while nothing listens: nginx answers each of them itself.
+  await waitFor(() => errors >= 2 || es.readyState === EventSource.CLOSED, 'reconnects refused by nginx', 10_000);
+  expect(es.readyState).not.toBe(EventSource.CLOSED);
+  relay = await startRelay({ PORT: String(port), RETRY_MS: '300' });
+  await waitFor(() => relay.app.hub.connections.size === 1, 'the EventSource back on the restarted relay', 15_000);
+  expect((await publish(relay.url, { topic: 'restart', data: 'after' })).status).toBe(202);
+  await waitFor(() => got.includes('after'), 'the event after the restart', 5_000);
+  const logs = `${await readFile(nginx.accessLog, 'utf8')}${await readFile(join(nginx.dir, 'error.log'), 'utf8')}`;
+  expect(logs).toMatch(/"GET \/events HTTP\/1\.1" 200 /);
+  expect(logs).not.toContain('restart-secret');
+}, 40_000);
 
 test('over the TLS + HTTP/2 listener one page holds ten EventSources, and all ten receive events', async () => {
   const { relayUrl, nginx } = await site();

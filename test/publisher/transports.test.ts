@@ -103,7 +103,7 @@ test('redis stream transport: after Redis came back without its data, the next a
   // A restart without persistence, as the producer sees it: the keys are gone and its connection drops.
   const admin = await redisClient();
   await admin.flushall();
-  await admin.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
   await waitFor(async () => redis.status === 'ready' && (await redis.ping().then(() => true, () => false)), 'the producer reconnected', 10_000);
   await publisher.publish('ttl-lost', 'after');
   expect(await redis.ttl('sse:ttl-lost')).toBeGreaterThan(500);

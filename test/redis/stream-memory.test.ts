@@ -69,7 +69,7 @@ describe('REDIS_STREAM_TTL_S', () => {
       await publisher.publish('ttl.lost', { data: 'before' });
       expect(await raw.ttl('mem:ttl.lost')).toBeGreaterThan(3_500);
       await raw.flushall();
-      await raw.client('KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await raw.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
       await waitFor(async () => {
         try {
           await publisher.publish('ttl.lost', { data: 'after' });

@@ -96,7 +96,7 @@ function rewriteSite(text: string, { dir, port, tlsPort, upstream, backlog }: Si
     [/listen \[::\]:443 ssl http2( backlog=\d+)?;/g, '', 1],
     [/ssl_certificate \/etc\/nginx\/tls\/sse-relay\.crt;/g, `ssl_certificate ${join(dir, 'tls.crt')};`, 1],
     [/ssl_certificate_key \/etc\/nginx\/tls\/sse-relay\.key;/g, `ssl_certificate_key ${join(dir, 'tls.key')};`, 1],
-    [/\/var\/log\/nginx\//g, `${dir}/`, 5],
+    [/\/var\/log\/nginx\//g, `${dir}/`, 7],
   ];
   for (const [pattern, replacement, times] of edits) {
     const count = text.match(pattern)?.length ?? 0;
