@@ -25,6 +25,8 @@ function site(port, live, down) {
     [/ssl_certificate [^;]+;/, ''],
     [/ssl_certificate_key [^;]+;/, ''],
     [/access_log \/var\/log\/nginx\/[^;]+;/g, 'access_log off;'],
+    // The routes' own error logs (critical errors only) stay out of the system's /var/log/nginx as well.
+    [/error_log \/var\/log\/nginx\/[^;]+;/g, 'error_log stderr crit;'],
   ];
   let out = text;
   for (const [pattern, replacement] of edits) {
