@@ -47,17 +47,23 @@ export function runSession(
   plan: SessionPlan,
   sink: ByteSink,
 ): Promise<EndReason> {
-  sink.write(Buffer.from(encodeRetry(context.retryMs)));
+  writeRetry(context, sink);
   // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
   return (context.fanout === undefined ? Promise.resolve() : prepared(context.fanout, plan.topics)).then(
     () => openConnection(context, source, plan, sink),
     (error: unknown) => {
       context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
-      sink.write(Buffer.from(encodeRetry(context.retryMs)));
+      writeRetry(context, sink);
       sink.end();
       return 'source-error';
     },
   );
+}
+
+function writeRetry(context: SessionContext, sink: ByteSink): void {
+  const frame = Buffer.from(encodeRetry(context.retryMs));
+  sink.write(frame);
+  context.metrics.addBytesWritten(frame.byteLength);
 }
 
 // Rounds of preparation before a stream gives up (source_unavailable, so the client retries): each needs the last
