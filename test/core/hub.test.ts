@@ -26,7 +26,7 @@ function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100, source: M
     const ended = runSession(context, source, plan, sink);
     return { sink, ended };
   };
-  return { source, metrics, hub, open };
+  return { source, metrics, hub, fanout, open };
 }
 
 /** Lets promises and the hub's once-per-turn flush run. */
@@ -159,6 +159,28 @@ describe('Hub and session loop', () => {
     await settle();
     expect(sink.text).toContain('event: relay.reset');
     expect(sink.ids).toEqual(['a=4', 'a=5']);
+    await hub.close();
+  });
+
+  it('counts the replayed frames a stream was given when it is cut as a slow consumer during its replay', async () => {
+    const source = new MemorySource(100);
+    const { metrics, hub, fanout } = setup({}, 100, source);
+    for (let i = 1; i <= 60; i++) await source.publish('a', { data: 'x'.repeat(100) });
+    // A client that reads nothing: every byte written stays in the socket, so the replay outgrows the 4 KiB bound.
+    const sink = new (class extends RecordingSink {
+      override write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
+        this.backlog += chunk.byteLength;
+        return super.write(chunk, done);
+      }
+    })();
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const ended = runSession(context, source, { topics: ['a'], cursor: new Map([['a', '0']]), endsAt: Date.now() + 60_000, endReason: 'max-session' }, sink);
+    await settle();
+    expect(await ended).toBe('slow-consumer');
+    const given = sink.ids.length;
+    expect(given).toBeGreaterThan(0);
+    expect(metrics.get('sse_replayed_events_total')).toBe(given);
+    expect(metrics.get('sse_events_delivered_total')).toBe(given);
     await hub.close();
   });
 
