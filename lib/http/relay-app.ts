@@ -49,13 +49,14 @@ export interface RelayAppOptions {
   admission?: AdmissionGate;
 }
 
+// HEAD wherever a plain body answers GET (RFC 9110 §9.1; load balancers probe with it): the adapters leave the body out.
 const ROUTES: Record<string, readonly string[]> = {
   '/events': ['GET'],
   '/publish': ['POST'],
   '/ack': ['POST'],
-  '/healthz': ['GET'],
-  '/readyz': ['GET'],
-  '/metrics': ['GET'],
+  '/healthz': ['GET', 'HEAD'],
+  '/readyz': ['GET', 'HEAD'],
+  '/metrics': ['GET', 'HEAD'],
 };
 
 /**
