@@ -419,8 +419,8 @@ describe('MemorySource', () => {
   it('keeps all topics together within its byte bound: the oldest messages of any topic go first, emptied topics are forgotten', async () => {
     // Before the bound, every topic kept MEMORY_BUFFER_SIZE messages for ever: 3,000 publishes of 60 KB to new topics
     // grew a server by 210 MB that it never gave back.
-    const cost = 1_000 + 'message'.length + 160;
-    const source = new MemorySource(100, 10 * cost + 512 * 10);
+    const cost = 1_000 + 'message'.length + 320;
+    const source = new MemorySource(100, 10 * cost + 1_024 * 10);
     for (let i = 0; i < 1_000; i++) await source.publish(`t${i}`, { data: 'x'.repeat(1_000) });
     // The newest topics are held; the oldest were evicted, then forgotten.
     const newest = await source.head('t999');
@@ -439,12 +439,12 @@ describe('MemorySource', () => {
     const head = await source.head('busy');
     const held = await source.replay('busy', '0', head, 100);
     expect(held.gap).toBe(true);
-    expect(held.messages.length).toBeLessThanOrEqual(Math.floor((10 * cost + 512 * 10) / cost));
+    expect(held.messages.length).toBeLessThanOrEqual(Math.floor((10 * cost + 1_024 * 10) / cost));
     expect(held.messages.at(-1)?.data).toBe('49'.padStart(1_000, '0'));
   });
 
   it('keeps the ring of a topic with a live subscriber, evicted or not, and resumes it after its last position', async () => {
-    const source = new MemorySource(100, 4 * (1_000 + 7 + 160) + 512 * 3);
+    const source = new MemorySource(100, 4 * (1_000 + 7 + 320) + 1_024 * 3);
     const seen: string[] = [];
     const feed = source.openFeed((m) => seen.push(`${m.topic}=${m.position}`));
     feed.add('live', await source.head('live'));
