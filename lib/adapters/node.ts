@@ -7,7 +7,7 @@ import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
 import { GzipSink } from './gzip-sink.js';
 import { ResponseSink } from './response-sink.js';
 import { handoffUnsupportedReason, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
-import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
+import { INVALID_TARGET_PATH, originFormUrl, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
 
 /** How the container finds the client address. */
@@ -142,20 +142,6 @@ function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest
     remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => readBody(req, limit),
   };
-}
-
-/**
- * Parses an origin-form request target (`/path?query`). Anything else is refused: `//host/path` would be read by URL
- * as an authority (so `//x/metrics` became path `/metrics` behind a proxy that saw `//x/metrics`), and absolute-form or
- * `*` targets have no business here. Undefined when the target is not origin-form or does not parse.
- */
-export function originFormUrl(target: string): URL | undefined {
-  if (target[0] !== '/' || target[1] === '/') return undefined;
-  try {
-    return new URL(target, 'http://relay.invalid');
-  } catch {
-    return undefined;
-  }
 }
 
 // nginx's $proxy_add_x_forwarded_for appends the address it saw, so only the last hop is trustworthy.
