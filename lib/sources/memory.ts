@@ -3,7 +3,7 @@ import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayRe
 /**
  * Bytes a retained message is counted for beyond its data and event: the object, its position string and timestamp,
  * its ring slot and its entries in the eviction order (up to three while overwritten ones wait for a sweep). Measured
- * with a collected heap (test/core/memory-heap-bound.test.ts): about 270–300 on Node 20 x64.
+ * with a collected heap (test/security/memory-heap-bound.test.ts): about 270–300 on Node 20 x64.
  */
 const MESSAGE_OVERHEAD_BYTES = 320;
 /** Bytes a topic's ring is counted for while it exists: the ring, its arrays, its key map, its name and map entry. */
