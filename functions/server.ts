@@ -71,7 +71,8 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   const { requestTimeoutMs } = config.server;
   const server = createServer(
     // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.
-    { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4) },
+    // requireHostHeader off: a request without Host is refused by the adapter, with a JSON body and a log line.
+    { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4), requireHostHeader: false },
     nodeListener(app, {
       trustProxy: config.server.trustProxy,
       onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),

@@ -3,7 +3,7 @@
  * table is checked against this object by a test, so the two cannot drift apart.
  */
 export const ERROR_CODES = {
-  invalid_request: { status: 400, message: 'the request target is not a path (origin-form /…), or the request could not be parsed' },
+  invalid_request: { status: 400, message: 'the request target is not a path (origin-form /…), an HTTP/1.1 request has no Host, or the request could not be parsed' },
   invalid_topic: { status: 400, message: 'a topic is missing, does not match the topic pattern, or is not one of SQS_QUEUE_TOPICS' },
   invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
   invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix' },
@@ -16,8 +16,10 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, message: 'the route exists but not for this method' },
   body_too_large: { status: 413, message: 'the request body is larger than MAX_BODY_BYTES' },
   message_too_large: { status: 413, message: 'the message data is larger than MAX_MESSAGE_BYTES' },
+  request_timeout: { status: 408, message: 'the request headers or body did not arrive within REQUEST_TIMEOUT_MS; the connection closes' },
   unsupported_media_type: { status: 415, message: 'publish needs Content-Type: application/json' },
   rate_limited: { status: 429, message: 'too many requests from this client or token; see Retry-After' },
+  headers_too_large: { status: 431, message: 'the request headers are larger than the server reads (16 KiB in all)' },
   too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },
   auth_unavailable: { status: 503, message: 'the token could not be checked (the JWKS endpoint did not answer); see Retry-After' },
   source_unavailable: { status: 503, message: 'the message source (Redis, SQS) cannot be reached; see Retry-After' },

@@ -89,6 +89,15 @@ export class Metrics {
     if (this.pendingWrites.length > 0 && name === WRITE_PASS_METRIC) this.settleWrites();
   }
 
+  /**
+   * Bytes written to a stream outside the hub's write pass: the first `retry:`, a replay or live burst past a coalescing
+   * bound, a stream's last frames, a queue message. Counted in sse_bytes_written_total like the pass's own bytes, but
+   * not a write pass: the messages waiting for one are observed by the pass (see awaitWrite), not here.
+   */
+  addBytesWritten(bytes: number): void {
+    if (bytes > 0) this.values.set(WRITE_PASS_METRIC, (this.values.get(WRITE_PASS_METRIC) ?? 0) + bytes);
+  }
+
   set(name: CellName, value: number): void {
     this.values.set(name, value);
   }

@@ -23,6 +23,21 @@ export interface RelayRequest {
  */
 export const INVALID_TARGET_PATH = '(invalid request target)';
 
+/**
+ * Parses an origin-form request target (`/path?query`), the one way both adapters read a path. Anything else is
+ * refused: `//host/path` would be read by URL as an authority (so `//x/metrics` became path `/metrics` behind a proxy
+ * that saw `//x/metrics`), and absolute-form or `*` targets have no business here. Undefined when the target is not
+ * origin-form or does not parse.
+ */
+export function originFormUrl(target: string): URL | undefined {
+  if (target[0] !== '/' || target[1] === '/') return undefined;
+  try {
+    return new URL(target, 'http://relay.invalid');
+  } catch {
+    return undefined;
+  }
+}
+
 export type HeaderMap = Record<string, string>;
 
 /** A complete response with a body. */

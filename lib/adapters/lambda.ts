@@ -1,7 +1,7 @@
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import type { ByteSink } from '../engine/byte-sink.js';
 import { RelayError } from '../errors.js';
-import { json, type BodyResponse, type RelayRequest, type RelayResponse, type RequestHandler } from '../request.js';
+import { INVALID_TARGET_PATH, json, originFormUrl, type BodyResponse, type RelayRequest, type RelayResponse, type RequestHandler } from '../request.js';
 import type { Logger } from '../logger.js';
 import { FlushPaddingSink } from './flush-padding-sink.js';
 import { lambdaRuntime, type LambdaResponseStream, type StreamingHandler } from './lambda-runtime.js';
@@ -60,7 +60,8 @@ export function toRelayRequest(event: LambdaFunctionURLEvent, context: Pick<Cont
   if (event.cookies !== undefined && event.cookies.length > 0) headers.set('cookie', event.cookies.join('; '));
   return {
     method: event.requestContext.http.method.toUpperCase(),
-    path: event.rawPath,
+    // Read as the container reads its request target, so both runtimes route (and refuse) the same paths alike.
+    path: originFormUrl(event.rawPath)?.pathname ?? INVALID_TARGET_PATH,
     query: new URLSearchParams(event.rawQueryString),
     header: (name) => headers.get(name),
     remoteAddress: event.requestContext.http.sourceIp,

@@ -2,12 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
-import { RelayError } from '../errors.js';
+import { ERROR_CODES, RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
 import { GzipSink } from './gzip-sink.js';
 import { ResponseSink } from './response-sink.js';
 import { handoffUnsupportedReason, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
-import { INVALID_TARGET_PATH, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
+import { INVALID_TARGET_PATH, originFormUrl, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
 
 /** How the container finds the client address. */
@@ -127,7 +127,10 @@ function endSink(sink: ChunkedSocketSink | ServerResponse): void {
 
 /** The request as the core sees it. A target that is not origin-form becomes the core's `invalidTarget` marker. */
 function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest {
-  const url = originFormUrl(req.url ?? '');
+  // HTTP/1.1 requires Host (RFC 9112 §3.2: a server must answer 400 without it). node:http's own check
+  // (requireHostHeader) answers with an empty body and no log line, so the servers turn it off and the app refuses it.
+  const hostless = req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined;
+  const url = hostless ? undefined : originFormUrl(req.url ?? '');
   return {
     method: req.method ?? 'GET',
     path: url?.pathname ?? INVALID_TARGET_PATH,
@@ -139,20 +142,6 @@ function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest
     remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => readBody(req, limit),
   };
-}
-
-/**
- * Parses an origin-form request target (`/path?query`). Anything else is refused: `//host/path` would be read by URL
- * as an authority (so `//x/metrics` became path `/metrics` behind a proxy that saw `//x/metrics`), and absolute-form or
- * `*` targets have no business here. Undefined when the target is not origin-form or does not parse.
- */
-export function originFormUrl(target: string): URL | undefined {
-  if (target[0] !== '/' || target[1] === '/') return undefined;
-  try {
-    return new URL(target, 'http://relay.invalid');
-  } catch {
-    return undefined;
-  }
 }
 
 // nginx's $proxy_add_x_forwarded_for appends the address it saw, so only the last hop is trustworthy.
@@ -197,13 +186,16 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
  * the raw bytes, which may hold a token).
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
-  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+  const code = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'invalid_request';
+  const { status } = ERROR_CODES[code];
   logger.info({ code: error.code ?? 'unknown', status }, 'request could not be read');
   // A response already under way on this socket (node:http's `_httpMessage`) must not get a second status line.
   const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
   if (!socket.writable || error.code === 'ECONNRESET' || current?.headersSent === true) return void socket.destroy();
   const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+  // The same JSON error body as every other refusal, so a client reads one form whatever went wrong.
+  const body = JSON.stringify({ error: code });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
 }
 

@@ -24,7 +24,7 @@ export const SERVER_DEFAULTS = {
   // Lambda: an abandoned tab holds an invocation at most a minute on a quiet topic; a present browser resumes at once.
   SESSION_IDLE_MS: setting<number>(0, 'ms without an event after which a stream ends (Lambda: see docs/lambda.md)', { note: 'off', lambda: 60_000 }),
   MEMORY_BUFFER_SIZE: setting(1_000, 'messages kept per topic by the memory source'),
-  MEMORY_MAX_BYTES: setting(67_108_864, 'bytes the memory source keeps in all, every topic together (data, plus about 160 per message and 512 per topic); past it the oldest messages of any topic go first'),
+  MEMORY_MAX_BYTES: setting(67_108_864, 'bytes the memory source keeps in all, every topic together (data, plus about 320 per message and 1024 per topic); past it the oldest messages of any topic go first'),
   REPLAY_MAX: setting(1_000, 'most messages replayed per topic on a reconnect'),
   CONNECTION_BUFFER_BYTES: setting(1_048_576, 'bytes that may wait for one connection before it is cut off as a slow consumer'),
   MAX_BODY_BYTES: setting(131_072, 'largest `POST /publish` body'),

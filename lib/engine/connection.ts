@@ -7,9 +7,11 @@ import type { LiveBatch, LiveSet } from './live-batch.js';
 import { ResumedAhead } from './resumed-ahead.js';
 import type { ConnectionPlan, ConnectionSettings, EndReason } from './connection-plan.js';
 
-/** The part of the hub a connection reports to: scheduling its flush and hearing that it ended. */
+/** The part of the hub a connection reports to: scheduling its flush, bytes it wrote on its own, and its end. */
 export interface ConnectionOwner {
   scheduleFlush(connection: Connection): void;
+  /** Bytes the connection (or its topic set) wrote outside the hub's flush pass, which counts only its own. */
+  wroteOutsidePass(bytes: number): void;
   connectionEnded(connection: Connection, reason: EndReason): void;
 }
 
@@ -140,7 +142,7 @@ export class Connection {
     // What waits here may still fit the socket: written before the client is judged, or a replay burst larger than a
     // small bound (below COALESCE_MAX_BYTES) would be dropped unwritten on every reconnect, and never get anywhere.
     if (queued > 0 && queued + frame.byteLength > this.settings.limitBytes && this.pendingBytes > 0) {
-      this.flush();
+      this.owner.wroteOutsidePass(this.flush());
       queued = this.sink.writableLength;
     }
     // One frame always fits an empty queue, so a message larger than the bound still reaches a client that keeps up.
@@ -155,7 +157,7 @@ export class Connection {
     this.pending.push(frame);
     this.pendingBytes += frame.byteLength;
     if (isEvent) this.sawEvent = true;
-    if (this.pendingBytes >= COALESCE_MAX_BYTES) this.flush();
+    if (this.pendingBytes >= COALESCE_MAX_BYTES) this.owner.wroteOutsidePass(this.flush());
     return true;
   }
 
@@ -176,7 +178,7 @@ export class Connection {
    */
   goLive(): void {
     // Frames the set gathered during the replay in this turn are held too, so the position below covers only what went.
-    this.live?.flush();
+    this.owner.wroteOutsidePass(this.live?.flush() ?? 0);
     if (this.ended) return;
     this.replaying = false;
     const held = this.held;
@@ -228,7 +230,7 @@ export class Connection {
    */
   writeConfirmed(frame: Uint8Array): Promise<boolean> {
     if (this.ended) return Promise.resolve(false);
-    this.flush();
+    this.owner.wroteOutsidePass(this.flush() + frame.byteLength);
     if (!this.activityFromAcks) this.lastEventAt = Date.now();
     return new Promise((resolve) => {
       this.sink.write(frame, (error) => resolve(!error && this.sink.destroyed !== true && !this.clientGone));
@@ -259,24 +261,30 @@ export class Connection {
   end(reason: EndReason): void {
     if (this.ended) return;
     // The set's frames of this turn first, so the position below names only what this stream was given.
-    if (reason !== 'client-closed' && reason !== 'slow-consumer') this.live?.flush();
+    if (reason !== 'client-closed' && reason !== 'slow-consumer') this.owner.wroteOutsidePass(this.live?.flush() ?? 0);
     if (this.ended) return;
     this.ended = true;
     this.clientGone = reason === 'client-closed';
     if (reason !== 'client-closed') {
       const slow = reason === 'slow-consumer';
       const resumeNow = slow || reason === 'replay-budget';
-      if (slow) this.pending = NONE;
+      if (slow) {
+        this.pending = NONE;
+        this.pendingBytes = 0;
+      }
       const position = slow ? undefined : reason === 'shutdown' && this.settings.restartPosition !== undefined
         ? this.restartFrame(this.settings.restartPosition) : this.positionFrame();
+      const retry = Buffer.from(encodeRetry(resumeNow ? 0 : jitter(this.settings.retryMs)));
       this.sink.cork();
       for (const frame of this.pending) this.sink.write(frame);
       if (position !== undefined) this.sink.write(position);
-      this.sink.write(Buffer.from(encodeRetry(resumeNow ? 0 : jitter(this.settings.retryMs))));
+      this.sink.write(retry);
       this.sink.uncork();
       this.sink.end();
+      this.owner.wroteOutsidePass(this.pendingBytes + (position?.byteLength ?? 0) + retry.byteLength);
     }
     this.pending = NONE;
+    this.pendingBytes = 0;
     this.held = NONE;
     this.owner.connectionEnded(this, reason);
     const onEnd = this.onEnd;

@@ -111,6 +111,10 @@ export class Hub implements ConnectionOwner {
     this.lastPassMs = this.lastPassEnd - started;
   }
 
+  wroteOutsidePass(bytes: number): void {
+    this.metrics.addBytesWritten(bytes);
+  }
+
   connectionEnded(connection: Connection, reason: EndReason): void {
     this.connections.delete(connection);
     this.fanout?.leave(connection);

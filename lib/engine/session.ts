@@ -47,17 +47,23 @@ export function runSession(
   plan: SessionPlan,
   sink: ByteSink,
 ): Promise<EndReason> {
-  sink.write(Buffer.from(encodeRetry(context.retryMs)));
+  writeRetry(context, sink);
   // Topics were prepared before the headers left; this only matters if the last subscriber of a topic left meanwhile.
   return (context.fanout === undefined ? Promise.resolve() : prepared(context.fanout, plan.topics)).then(
     () => openConnection(context, source, plan, sink),
     (error: unknown) => {
       context.logger.warn({ err: toRelayError(error).cause ?? error }, 'stream ended: source unavailable');
-      sink.write(Buffer.from(encodeRetry(context.retryMs)));
+      writeRetry(context, sink);
       sink.end();
       return 'source-error';
     },
   );
+}
+
+function writeRetry(context: SessionContext, sink: ByteSink): void {
+  const frame = Buffer.from(encodeRetry(context.retryMs));
+  sink.write(frame);
+  context.metrics.addBytesWritten(frame.byteLength);
 }
 
 // Rounds of preparation before a stream gives up (source_unavailable, so the client retries): each needs the last
@@ -120,14 +126,18 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
         const data = JSON.stringify({ reason: 'cursor-expired', topics: [...plan.cursor.keys()] });
         connection.sendReplay(Buffer.from(encodeEvent({ event: RESET_EVENT, data })));
       }
+      let given = 0;
       for (const message of replay.messages) {
         position.set(topic, message.position);
         const frame = encodeEvent({ id: formatCursor(position), event: message.event, data: message.data });
-        if (!connection.sendReplay(Buffer.from(frame))) return;
+        if (!connection.sendReplay(Buffer.from(frame))) break;
+        given += 1;
         budget -= message.data.length;
       }
-      context.metrics.inc('sse_replayed_events_total', replay.messages.length);
-      context.metrics.inc('sse_events_delivered_total', replay.messages.length);
+      // What the stream was given, also when it was cut part-way (a slow consumer resumes from its last id).
+      context.metrics.inc('sse_replayed_events_total', given);
+      context.metrics.inc('sse_events_delivered_total', given);
+      if (given < replay.messages.length) return;
       // The source left entries unread (byte budget): the stream ends standing where the read stopped (past entries it
       // skipped as invalid too, or a client would read them again on every reconnect), and the client resumes at once.
       if (replay.truncatedAt !== undefined) return endTruncated(connection, position, topic, replay.truncatedAt);

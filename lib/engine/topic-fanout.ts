@@ -116,7 +116,7 @@ export class TopicFanout {
     const key = topics.join(',');
     let set = this.sets.get(key);
     if (set === undefined) {
-      set = new TopicSet(topics, (of) => this.cursorText(of), (pending) => this.gathered(pending));
+      set = new TopicSet(topics, (of) => this.cursorText(of), (pending) => this.gathered(pending), (bytes) => this.metrics.addBytesWritten(bytes));
       this.sets.set(key, set);
       for (const topic of topics) this.state(topic).sets.push(set);
     }

@@ -24,6 +24,8 @@ export class TopicSet implements LiveSet {
     private readonly cursorOf: (topics: readonly string[]) => string,
     /** Hears that the set holds frames for the coming flush pass (once per turn, on the first frame). */
     private readonly onPending: (set: TopicSet) => void,
+    /** Hears the bytes it wrote outside the flush pass (which counts what `flush()` returns to it). */
+    private readonly onWritten: (bytes: number) => void = () => undefined,
   ) {}
 
   /**
@@ -31,7 +33,7 @@ export class TopicSet implements LiveSet {
    * the source), so they go to the others first.
    */
   add(connection: Connection): void {
-    this.flush();
+    this.onWritten(this.flush());
     this.subscribers.add(connection);
   }
 
@@ -41,7 +43,7 @@ export class TopicSet implements LiveSet {
     this.messages.push(message);
     this.bytes += frame.byteLength;
     if (this.frames.length === 1) this.onPending(this);
-    else if (this.bytes >= COALESCE_MAX_BYTES) this.flush();
+    else if (this.bytes >= COALESCE_MAX_BYTES) this.onWritten(this.flush());
   }
 
   /**

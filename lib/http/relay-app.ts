@@ -6,7 +6,7 @@ import { ConnectionLimits } from '../limits/connection-limits.js';
 import { negotiateStreamCoding, withHeaders } from './content-coding.js';
 import { CorsPolicy } from './cors.js';
 import type { DrainPace } from '../engine/drain-pace.js';
-import { RelayError, toRelayError } from '../errors.js';
+import { RelayError, toRelayError, type ErrorCode } from '../errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from '../engine/hub.js';
 import { TopicFanout } from '../engine/topic-fanout.js';
@@ -49,14 +49,21 @@ export interface RelayAppOptions {
   admission?: AdmissionGate;
 }
 
+// HEAD wherever a plain body answers GET (RFC 9110 §9.1; load balancers probe with it): the adapters leave the body out.
 const ROUTES: Record<string, readonly string[]> = {
   '/events': ['GET'],
   '/publish': ['POST'],
   '/ack': ['POST'],
-  '/healthz': ['GET'],
-  '/readyz': ['GET'],
-  '/metrics': ['GET'],
+  '/healthz': ['GET', 'HEAD'],
+  '/readyz': ['GET', 'HEAD'],
+  '/metrics': ['GET', 'HEAD'],
 };
+
+/**
+ * Refusals of a full or draining process: the server working as designed, so a warning without a stack (a flood of
+ * refused requests would otherwise be as many error lines of a kilobyte or more each). sse_http_errors_total counts them.
+ */
+const CAPACITY_REFUSALS: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['too_many_connections', 'overloaded', 'shutting_down']);
 
 /**
  * Headers of the static demo page and client: only same-origin scripts, styles and connections (the page has no inline
@@ -211,8 +218,8 @@ export class RelayApp {
 
   private errorResponse(error: RelayError, request: RelayRequest, requestId: string): BodyResponse {
     this.metrics.incLabelled('sse_http_errors_total', { code: error.code, route: routeLabel(request.path, this.options.assets) });
-    const level = error.status >= 500 ? 'error' : 'debug';
-    if (error.code !== 'not_found') this.logger[level]({ requestId, code: error.code, path: request.path, err: error }, error.message);
+    if (CAPACITY_REFUSALS.has(error.code)) this.logger.warn({ requestId, code: error.code, path: request.path }, error.message);
+    else if (error.code !== 'not_found') this.logger[error.status >= 500 ? 'error' : 'debug']({ requestId, code: error.code, path: request.path, err: error }, error.message);
     const headers: HeaderMap = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');

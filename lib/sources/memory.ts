@@ -1,9 +1,13 @@
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, StoredMessage } from '../source.js';
 
-/** Bytes a retained message is counted for beyond its data and event: the object and its position string. */
-const MESSAGE_OVERHEAD_BYTES = 160;
-/** Bytes a topic's ring is counted for while it exists: the ring, its arrays, its key map and the map entry. */
-const RING_OVERHEAD_BYTES = 512;
+/**
+ * Bytes a retained message is counted for beyond its data and event: the object, its position string and timestamp,
+ * its ring slot and its entries in the eviction order (up to three while overwritten ones wait for a sweep). Measured
+ * with a collected heap (test/security/memory-heap-bound.test.ts): about 270–300 on Node 20 x64.
+ */
+const MESSAGE_OVERHEAD_BYTES = 320;
+/** Bytes a topic's ring is counted for while it exists: the ring, its arrays, its key map, its name and map entry. */
+const RING_OVERHEAD_BYTES = 1_024;
 
 /**
  * One topic's retained messages: a ring of at most `capacity`, positions `first`, `first + 1` … (`first - 1` = before
@@ -17,15 +21,24 @@ class TopicRing {
   /** Idempotency keys of retained messages, to their positions. */
   readonly keys = new Map<string, string>();
 
-  constructor(private readonly capacity: number, first: number) {
+  /**
+   * @param first the ring's first position. Slots count from it, not from 1: a ring made after others were forgotten
+   * starts at a high position, and a first slot at `(first - 1) % capacity` would make its array that long (up to
+   * `capacity` holes, 8 bytes each) for one message.
+   */
+  constructor(private readonly capacity: number, private readonly first: number) {
     this.next = first;
     this.evictedThrough = first - 1;
+  }
+
+  private slotOf(position: number): number {
+    return (position - this.first) % this.capacity;
   }
 
   /** Appends a message; returns it and the message its slot held before (dropped by the ring), if any. */
   append(topic: string, message: OutgoingMessage): { stored: StoredMessage; overwritten: StoredMessage | undefined } {
     const stored: StoredMessage = { topic, position: String(this.next), event: message.event ?? 'message', data: message.data, publishedAt: Date.now() };
-    const slot = (this.next - 1) % this.capacity;
+    const slot = this.slotOf(this.next);
     const overwritten = this.slots[slot];
     this.slots[slot] = stored;
     this.next += 1;
@@ -46,14 +59,14 @@ class TopicRing {
   }
 
   at(position: number): StoredMessage {
-    return this.slots[(position - 1) % this.capacity] as StoredMessage;
+    return this.slots[this.slotOf(position)] as StoredMessage;
   }
 
   /** Drops the oldest message held (for the byte bound) and returns it. */
   evictOldest(): StoredMessage | undefined {
     if (this.size === 0) return undefined;
     const position = this.oldest;
-    const slot = (position - 1) % this.capacity;
+    const slot = this.slotOf(position);
     const evicted = this.slots[slot];
     this.slots[slot] = undefined;
     this.evictedThrough = position;

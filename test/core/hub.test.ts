@@ -26,7 +26,7 @@ function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100, source: M
     const ended = runSession(context, source, plan, sink);
     return { sink, ended };
   };
-  return { source, metrics, hub, open };
+  return { source, metrics, hub, fanout, open };
 }
 
 /** Lets promises and the hub's once-per-turn flush run. */
@@ -159,6 +159,28 @@ describe('Hub and session loop', () => {
     await settle();
     expect(sink.text).toContain('event: relay.reset');
     expect(sink.ids).toEqual(['a=4', 'a=5']);
+    await hub.close();
+  });
+
+  it('counts the replayed frames a stream was given when it is cut as a slow consumer during its replay', async () => {
+    const source = new MemorySource(100);
+    const { metrics, hub, fanout } = setup({}, 100, source);
+    for (let i = 1; i <= 60; i++) await source.publish('a', { data: 'x'.repeat(100) });
+    // A client that reads nothing: every byte written stays in the socket, so the replay outgrows the 4 KiB bound.
+    const sink = new (class extends RecordingSink {
+      override write(chunk: Uint8Array, done?: (error?: Error | null) => void): boolean {
+        this.backlog += chunk.byteLength;
+        return super.write(chunk, done);
+      }
+    })();
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    const ended = runSession(context, source, { topics: ['a'], cursor: new Map([['a', '0']]), endsAt: Date.now() + 60_000, endReason: 'max-session' }, sink);
+    await settle();
+    expect(await ended).toBe('slow-consumer');
+    const given = sink.ids.length;
+    expect(given).toBeGreaterThan(0);
+    expect(metrics.get('sse_replayed_events_total')).toBe(given);
+    expect(metrics.get('sse_events_delivered_total')).toBe(given);
     await hub.close();
   });
 
@@ -397,8 +419,8 @@ describe('MemorySource', () => {
   it('keeps all topics together within its byte bound: the oldest messages of any topic go first, emptied topics are forgotten', async () => {
     // Before the bound, every topic kept MEMORY_BUFFER_SIZE messages for ever: 3,000 publishes of 60 KB to new topics
     // grew a server by 210 MB that it never gave back.
-    const cost = 1_000 + 'message'.length + 160;
-    const source = new MemorySource(100, 10 * cost + 512 * 10);
+    const cost = 1_000 + 'message'.length + 320;
+    const source = new MemorySource(100, 10 * cost + 1_024 * 10);
     for (let i = 0; i < 1_000; i++) await source.publish(`t${i}`, { data: 'x'.repeat(1_000) });
     // The newest topics are held; the oldest were evicted, then forgotten.
     const newest = await source.head('t999');
@@ -417,12 +439,12 @@ describe('MemorySource', () => {
     const head = await source.head('busy');
     const held = await source.replay('busy', '0', head, 100);
     expect(held.gap).toBe(true);
-    expect(held.messages.length).toBeLessThanOrEqual(Math.floor((10 * cost + 512 * 10) / cost));
+    expect(held.messages.length).toBeLessThanOrEqual(Math.floor((10 * cost + 1_024 * 10) / cost));
     expect(held.messages.at(-1)?.data).toBe('49'.padStart(1_000, '0'));
   });
 
   it('keeps the ring of a topic with a live subscriber, evicted or not, and resumes it after its last position', async () => {
-    const source = new MemorySource(100, 4 * (1_000 + 7 + 160) + 512 * 3);
+    const source = new MemorySource(100, 4 * (1_000 + 7 + 320) + 1_024 * 3);
     const seen: string[] = [];
     const feed = source.openFeed((m) => seen.push(`${m.topic}=${m.position}`));
     feed.add('live', await source.head('live'));

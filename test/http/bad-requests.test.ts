@@ -48,6 +48,15 @@ describe('bad requests get a 4xx with a JSON error code', () => {
     expect((await fetch(`${relay.url}/publish`)).headers.get('allow')).toBe('POST');
   });
 
+  // RFC 9110 §9.1: a general-purpose server supports HEAD wherever it supports GET; load balancers probe with it.
+  it.each(['/healthz', '/readyz', '/metrics'])('HEAD %s answers as GET does, without a body', async (path) => {
+    const get = await fetch(relay.url + path);
+    const head = await fetch(relay.url + path, { method: 'HEAD' });
+    expect(head.status).toBe(get.status);
+    expect(head.headers.get('content-type')).toBe(get.headers.get('content-type'));
+    expect(await head.text()).toBe('');
+  });
+
   it('rejects a chunked body past the limit without reading it all, and stays up', async () => {
     const socket = connect(relay.port, '127.0.0.1');
     let answer = '';

@@ -10,6 +10,7 @@ import { createLogger } from '../../functions/logger.js';
 import { RelayApp } from '../../lib/http/relay-app.js';
 import { MemorySource } from '../../lib/sources/memory.js';
 import { RecordingSink } from '../support/recording-sink.js';
+import { INVALID_TARGET_PATH } from '../../lib/request.js';
 
 function event(overrides: Partial<LambdaFunctionURLEvent> = {}, method = 'GET'): LambdaFunctionURLEvent {
   return {
@@ -38,6 +39,19 @@ describe('toRelayRequest (function-URL event, payload 2.0)', () => {
     expect(toRelayRequest(event(), context(60_000), 5_000).deadline).toBeGreaterThanOrEqual(before + 55_000);
     expect(toRelayRequest(event(), context(60_000), 5_000).deadline).toBeLessThanOrEqual(Date.now() + 55_000);
     expect(toRelayRequest(event(), context(4_000), 5_000).deadline).toBeGreaterThanOrEqual(before + 2_000);
+  });
+
+  // The same request target reads the same in both runtimes: a path that is not origin-form is the app's 400
+  // invalid_request (the container answered 400 for `//x/metrics`, Lambda 404), and dot segments resolve as they do there.
+  it.each([
+    ['//x/metrics', INVALID_TARGET_PATH],
+    ['//', INVALID_TARGET_PATH],
+    ['events', INVALID_TARGET_PATH],
+    ['/./events', '/events'],
+    ['/x/../events', '/events'],
+    ['/events', '/events'],
+  ])('reads the raw path %s as the container does (%s)', (rawPath, path) => {
+    expect(toRelayRequest(event({ rawPath }), context(60_000), 5_000).path).toBe(path);
   });
 
   it('decodes base64 bodies and rejects one past the limit with body_too_large', async () => {

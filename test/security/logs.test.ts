@@ -66,3 +66,24 @@ it('never writes the data or idempotency key of a publish Redis refused (an iore
     await redis.stop();
   }
 });
+
+it('logs a capacity refusal (503 too_many_connections) as a warning without a stack, not as an error', async () => {
+  // Before: every refused stream wrote an error line with the RelayError's stack (about 1.3 KB), so a flood of refused
+  // requests was also a flood of "errors" in the log.
+  const own: string[] = [];
+  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (own.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
+  const full = await startSecureRelay({ AUTH_MODE: 'none', MAX_CONNECTIONS: '1' }, createLogger('debug', sink));
+  const held = new AbortController();
+  try {
+    const open = await fetch(`${full.url}/events?topic=held`, { signal: held.signal });
+    expect(open.status).toBe(200);
+    expect((await fetch(`${full.url}/events?topic=refused`)).status).toBe(503);
+    await waitFor(() => own.some((line) => line.includes('"too_many_connections"')), 'the refusal in the log');
+    const refusal = JSON.parse(own.find((line) => line.includes('"too_many_connections"')) as string) as Record<string, unknown>;
+    expect(refusal['level']).toBe(40);
+    expect(JSON.stringify(refusal)).not.toContain('"stack"');
+  } finally {
+    held.abort();
+    await full.stop();
+  }
+});
