@@ -36,21 +36,24 @@ export function openQueueStream(context: QueueSessionContext, source: QueueSourc
   const stop = new AbortController();
   let window: AckWindow | undefined;
   let endReason: EndReason | undefined;
+  const settling = registry === undefined && ack.settleMs > 0 ? new SettlingAcks(() => endReason === undefined, (error) => {
+    context.metrics.inc('sse_source_errors_total');
+    context.logger.warn({ err: error }, 'queue message not acknowledged: the source did not answer; it will be delivered again');
+  }, ack.settleMs) : undefined;
   const connection = context.hub.open({
     ...plan,
     activity: registry === undefined ? 'events' : 'acks',
     onEnd: (reason) => {
       endReason = reason;
+      // Before the consumer stops: a source releases what its stopped consumer did not settle, and the first
+      // settlement wins, so a stream the server ended would otherwise give back what it wrote (duplicates on a drain).
+      void settling?.finish(deliveredBefore(reason));
       stop.abort();
       window?.close();
       plan.onEnd(reason);
     },
   }, sink);
   if (registry !== undefined) window = openWindow(context, registry, ack, connection);
-  const settling = window === undefined && ack.settleMs > 0 ? new SettlingAcks(() => endReason === undefined, (error) => {
-    context.metrics.inc('sse_source_errors_total');
-    context.logger.warn({ err: error }, 'queue message not acknowledged: the source did not answer; it will be delivered again');
-  }, ack.settleMs) : undefined;
   connection.goLive();
   void consumeQueue(context, source, plan.topics, { connection, settling, window, delivered: () => deliveredBefore(endReason) }, stop.signal);
 }

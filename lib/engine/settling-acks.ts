@@ -17,7 +17,8 @@ export class SettlingAcks {
   private readonly waiting: Waiting[] = [];
   private readonly acking = new Set<Promise<void>>();
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private finished = false;
+  /** Once the stream ended: whether what it wrote counts as read (see finish). */
+  private ended: { delivered: boolean } | undefined;
 
   /**
    * @param isOpen whether the connection is still open (checked when a message is due).
@@ -29,8 +30,8 @@ export class SettlingAcks {
 
   /** A message whose frame the open socket accepted just now. */
   add(delivery: Delivery): void {
-    if (this.finished) {
-      this.settle(delivery, false);
+    if (this.ended !== undefined) {
+      this.settle(delivery, this.ended.delivered);
       return;
     }
     this.waiting.push({ delivery, at: Date.now() });
@@ -39,10 +40,10 @@ export class SettlingAcks {
 
   /** The stream ended: what waits is acknowledged (`delivered`) or released; resolves once the source answered. */
   async finish(delivered: boolean): Promise<void> {
-    this.finished = true;
+    this.ended ??= { delivered };
     clearTimeout(this.timer);
     this.timer = undefined;
-    for (const { delivery } of this.waiting.splice(0)) this.settle(delivery, delivered);
+    for (const { delivery } of this.waiting.splice(0)) this.settle(delivery, this.ended.delivered);
     await Promise.all([...this.acking]);
   }
 
@@ -56,7 +57,7 @@ export class SettlingAcks {
   private ackDue(): void {
     this.timer = undefined;
     // A close the event loop has not reported yet ends the stream in a moment, and finish() releases these then.
-    if (this.finished || !this.isOpen()) return;
+    if (this.ended !== undefined || !this.isOpen()) return;
     const now = Date.now();
     while (this.waiting[0] !== undefined && this.waiting[0].at + this.settleMs <= now) {
       this.settle((this.waiting.shift() as Waiting).delivery, true);

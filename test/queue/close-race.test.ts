@@ -80,3 +80,32 @@ describe('QUEUE_ACK=auto: a client that closes with unread frames takes nothing 
     }
   }, 30_000);
 });
+
+describe('QUEUE_SETTLE_MS: a stream the server ends counts what it wrote as read', () => {
+  // The source releases what a stopped consumer did not settle; before the stream settled first, a drain gave back
+  // every message written in the last QUEUE_SETTLE_MS, and each came again to another subscriber.
+  test('redis-list: shutting down while messages settle acknowledges them; none goes back to the queue', async () => {
+    const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, SHUTDOWN_DRAIN_MS: '0', ...SETTLE });
+    const topic = 'drain-settle';
+    await raw.lpush(`sse:q:${topic}`, ...Array.from({ length: ITEMS }, (_, i) => JSON.stringify({ data: `m${i}` })));
+    const reader = new SseReader(`${relay.url}/events?topic=${topic}`);
+    await reader.until((r) => r.events.length === ITEMS);
+    expect(await listItems(raw, topic)).toBe(ITEMS);
+    await relay.stop();
+    reader.close();
+    expect(await listItems(raw, topic)).toBe(0);
+  }, 30_000);
+
+  test('sqs: shutting down while messages settle deletes them; none becomes visible again', async () => {
+    const queueUrl = sqs.createQueue('drain-settle');
+    const relay = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '0', ...SETTLE }));
+    const entries = Array.from({ length: ITEMS }, (_, i) => ({ Id: String(i), MessageBody: `m${i}` }));
+    await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    const reader = new SseReader(`${relay.url}/events?topic=drain-settle`);
+    await reader.until((r) => r.events.length === ITEMS);
+    await relay.stop();
+    reader.close();
+    const messages = sqs.server.inspectQueue('drain-settle')?.messages;
+    expect({ ready: messages?.ready.length, inflight: messages?.inflight.length }).toEqual({ ready: 0, inflight: 0 });
+  }, 30_000);
+});
