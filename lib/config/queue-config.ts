@@ -6,8 +6,8 @@ export interface QueueConfig {
   /**
    * `auto`: a message is acknowledged once its frame was accepted by the open socket (and, with `settleMs`, once the
    * connection stayed open that much longer); what a client that closes or vanishes had not read yet is lost
-   * (docs/queues.md states the window). `client`: each frame's `id` is the
-   * message's handle and the message stays held until the browser sends `POST /ack`; required on Lambda.
+   * (docs/queues.md states the window). `client`: each frame's `id` is the message's handle and the message stays
+   * held until the browser sends `POST /ack`; required on Lambda.
    */
   ack: 'auto' | 'client';
   /** `client` only: a message not acknowledged within this long is released and its stream ends, ms. */
