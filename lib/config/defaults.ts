@@ -86,6 +86,7 @@ export const QUEUE_DEFAULTS = {
   QUEUE_ACK: setting<'auto' | 'client'>('auto', 'queue sources: `auto` acknowledges a message once its frame was accepted by the open socket; `client` holds it until the browser sends `POST /ack` (required on Lambda) — see [docs/queues.md](docs/queues.md)'),
   QUEUE_ACK_TIMEOUT_MS: setting(30_000, '`QUEUE_ACK=client`: a message not acknowledged within this many ms is released and its stream ends with `retry:`'),
   QUEUE_PREFETCH: setting(10, '`QUEUE_ACK=client`: most unacknowledged messages in flight per stream'),
+  QUEUE_SETTLE_MS: setting(0, '`QUEUE_ACK=auto`: when above 0, a message is removed only once the connection stayed open this many ms after its frame was written, and released if the client closes first (it discarded what it had not read): fewer losses, a duplicate per message written in that time before each close — see [docs/queues.md](docs/queues.md)'),
 } as const satisfies SettingTable;
 
 /** Who may subscribe and publish, and from which origins. */

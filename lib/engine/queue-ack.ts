@@ -5,10 +5,12 @@ export interface QueueAckOptions {
   mode: 'auto' | 'client';
   timeoutMs: number;
   prefetch: number;
+  /** QUEUE_ACK=auto: how long the connection must stay open after a write before its message is removed, ms. */
+  settleMs: number;
 }
 
 /** The defaults: acknowledged once the frame was accepted by the open socket. */
-export const AUTO_ACK: QueueAckOptions = { mode: 'auto', timeoutMs: 30_000, prefetch: 10 };
+export const AUTO_ACK: QueueAckOptions = { mode: 'auto', timeoutMs: 30_000, prefetch: 10, settleMs: 0 };
 
 // While a stream's window is full, how often it asks the source whether a held message was acknowledged through
 // another process (always the case on Lambda, where POST /ack reaches another sandbox).

@@ -5,6 +5,8 @@ import type { Hub } from './hub.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { AckWindow, AUTO_ACK, type AckRegistry, type QueueAckOptions } from './queue-ack.js';
+import type { EndReason } from './connection-plan.js';
+import { SettlingAcks } from './settling-acks.js';
 import type { Delivery, QueueSource } from '../source.js';
 import { encodeEvent } from '../sse/encoder.js';
 
@@ -21,7 +23,8 @@ export interface QueueSessionContext {
 
 /**
  * Opens a queue stream and runs it: takes messages from the source and writes each as a frame. With QUEUE_ACK=auto a
- * message is acknowledged once its frame was accepted by the socket while the connection was open; with
+ * message is acknowledged once its frame was accepted by the socket while the connection was open (and, with
+ * QUEUE_SETTLE_MS, once the connection then stayed open that long: settling-acks.ts); with
  * QUEUE_ACK=client its frame's id is its handle and it stays held until the browser acknowledges it (POST /ack), at
  * most `prefetch` at a time. Whatever is not acknowledged when the stream ends is released for another subscriber.
  * `plan.onEnd` hears the end after the consumer was told to stop.
@@ -32,10 +35,19 @@ export function openQueueStream(context: QueueSessionContext, source: QueueSourc
   // The consumer stops when the stream ends, whatever ended it.
   const stop = new AbortController();
   let window: AckWindow | undefined;
+  let endReason: EndReason | undefined;
+  const settling = registry === undefined && ack.settleMs > 0 ? new SettlingAcks(() => endReason === undefined, (error) => {
+    context.metrics.inc('sse_source_errors_total');
+    context.logger.warn({ err: error }, 'queue message not acknowledged: the source did not answer; it will be delivered again');
+  }, ack.settleMs) : undefined;
   const connection = context.hub.open({
     ...plan,
     activity: registry === undefined ? 'events' : 'acks',
     onEnd: (reason) => {
+      endReason = reason;
+      // Before the consumer stops: a source releases what its stopped consumer did not settle, and the first
+      // settlement wins, so a stream the server ended would otherwise give back what it wrote (duplicates on a drain).
+      void settling?.finish(deliveredBefore(reason));
       stop.abort();
       window?.close();
       plan.onEnd(reason);
@@ -43,22 +55,36 @@ export function openQueueStream(context: QueueSessionContext, source: QueueSourc
   }, sink);
   if (registry !== undefined) window = openWindow(context, registry, ack, connection);
   connection.goLive();
-  void consumeQueue(context, source, plan.topics, connection, stop.signal, window);
+  void consumeQueue(context, source, plan.topics, { connection, settling, window, delivered: () => deliveredBefore(endReason) }, stop.signal);
 }
 
-async function consumeQueue(
-  context: QueueSessionContext,
-  source: QueueSource,
-  topics: readonly string[],
-  connection: Connection,
-  stop: AbortSignal,
-  window: AckWindow | undefined,
-): Promise<void> {
+/** What a queue stream's consumer loop works with. */
+interface QueueStream {
+  connection: Connection;
+  /** QUEUE_ACK=auto with QUEUE_SETTLE_MS: written messages waiting to be acknowledged (without it, acknowledged at once). */
+  settling: SettlingAcks | undefined;
+  /** QUEUE_ACK=client: messages waiting for the browser's acknowledgement. */
+  window: AckWindow | undefined;
+  /** Once the stream ended: whether what it wrote counts as read (see deliveredBefore). */
+  delivered(): boolean;
+}
+
+/**
+ * Whether frames a stream wrote before it ended count as read: yes when the server ended it (the client reads what
+ * came before the end of the response), no when the client left or stopped reading (a slow consumer), whose unread
+ * frames are discarded with its socket.
+ */
+function deliveredBefore(reason: EndReason | undefined): boolean {
+  return reason !== undefined && reason !== 'client-closed' && reason !== 'slow-consumer';
+}
+
+async function consumeQueue(context: QueueSessionContext, source: QueueSource, topics: readonly string[], stream: QueueStream, stop: AbortSignal): Promise<void> {
+  const { connection, window } = stream;
   try {
     for await (const delivery of source.consume(topics, stop)) {
       const frame = toFrame(context, delivery, window !== undefined);
       if (frame === undefined) continue;
-      if (!(await deliver(context, delivery, frame, connection, window))) break;
+      if (!(await deliver(context, delivery, frame, stream))) break;
       await window?.room();
     }
   } catch (error) {
@@ -66,7 +92,7 @@ async function consumeQueue(
     context.logger.warn({ err: error }, 'queue consumer failed');
     connection.end('source-error');
   } finally {
-    await window?.releaseAll();
+    await Promise.all([window?.releaseAll(), stream.settling?.finish(stream.delivered())]);
   }
 }
 
@@ -94,13 +120,15 @@ function toFrame(context: QueueSessionContext, delivery: Delivery, byHandle: boo
 }
 
 /** Writes one message's frame; returns false (after releasing it) when the connection is gone. */
-async function deliver(context: QueueSessionContext, delivery: Delivery, frame: Buffer, connection: Connection, window: AckWindow | undefined): Promise<boolean> {
+async function deliver(context: QueueSessionContext, delivery: Delivery, frame: Buffer, stream: QueueStream): Promise<boolean> {
+  const { connection, window, settling } = stream;
   window?.hold(delivery);
   if (!(await connection.writeConfirmed(frame))) {
     await (window === undefined ? delivery.release() : window.release(delivery.handle));
     return false;
   }
   context.metrics.inc('sse_events_delivered_total');
-  if (window === undefined) await delivery.ack();
+  if (settling !== undefined) settling.add(delivery);
+  else if (window === undefined) await delivery.ack();
   return true;
 }

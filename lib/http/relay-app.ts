@@ -105,7 +105,7 @@ export class RelayApp {
     this.cors = options.cors ?? new CorsPolicy([]);
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
     const queue = options.queue;
-    this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch };
+    this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch, settleMs: queue.settleMs };
   }
 
   /** Answers one request. Never throws: every failure becomes a JSON error response with its code. */

@@ -5,7 +5,7 @@ import { AckRegistry, AckWindow } from '../../lib/engine/queue-ack.js';
 // QUEUE_ACK=client in the core, on fake timers: time is the subject here (QUEUE_ACK_TIMEOUT_MS, the held-message
 // poll), so no test waits for it. test/queue/client-ack.test.ts covers the same over HTTP with a real source.
 
-const OPTIONS = { mode: 'client' as const, timeoutMs: 2_000, prefetch: 2 };
+const OPTIONS = { mode: 'client' as const, timeoutMs: 2_000, prefetch: 2, settleMs: 0 };
 
 /** A delivery that records what the window did with it; `acknowledgedElsewhere` makes isHeld() answer false. */
 function delivery(handle: string) {

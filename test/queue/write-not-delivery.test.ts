@@ -12,6 +12,9 @@ import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
 const ITEM_BYTES = 60 * 1024;
 const ITEMS = 120;
 const MODES: LeaveMode[] = ['reset', 'close', 'half-close'];
+// No settle time: this suite is about the write still pending when the client leaves, and measures what a client that
+// stalls absorbs once its frames count as delivered (a client that closes within QUEUE_SETTLE_MS: close-race.test.ts).
+const NO_SETTLE = { QUEUE_SETTLE_MS: '0' };
 
 let redis: TestRedis;
 let raw: Redis;
@@ -51,7 +54,7 @@ async function leaveWhileStalled(
 describe('redis-list: the frame being written when a client leaves is released', () => {
   let relay: Awaited<ReturnType<typeof startRelay>>;
   beforeAll(async () => {
-    relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0' });
+    relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0', ...NO_SETTLE });
   });
   afterAll(async () => relay?.stop());
 
@@ -76,7 +79,7 @@ describe('sqs: the frame being written when a client leaves is released', () => 
   beforeAll(async () => {
     // One queue per topic, so each case counts only its own messages.
     const template = sqs.createQueue('stall-reset').replace(/stall-reset$/, 'stall-{topic}');
-    relay = await startRelay({ ...sqs.env('', { SQS_WAIT_SECONDS: '1', PUBLISH_RATE_PER_MINUTE: '0' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template });
+    relay = await startRelay({ ...sqs.env('', { SQS_WAIT_SECONDS: '1', PUBLISH_RATE_PER_MINUTE: '0' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template, ...NO_SETTLE });
   });
   afterAll(async () => relay?.stop());
 
