@@ -1,28 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { Redis } from 'ioredis';
 import { startRelay } from '../support/relay-server.js';
 import { listItems } from '../support/list-items.js';
-import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { waitFor, waitForSteady } from '../support/wait-for.js';
-import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+import { useQueueBackends } from '../support/queue-backends.js';
 
 type Relay = Awaited<ReturnType<typeof startRelay>>;
 const CLIENT_ACK = { QUEUE_ACK: 'client', QUEUE_PREFETCH: '3', QUEUE_ACK_TIMEOUT_MS: '2000', PUBLISH_RATE_PER_MINUTE: '0' };
 
-let redis: TestRedis;
-let raw: Redis;
-let sqs: LocalSqs;
-
-beforeAll(async () => {
-  [redis, sqs] = await Promise.all([startRedis(), startLocalSqs()]);
-  raw = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  raw?.disconnect();
-  await Promise.all([redis?.stop(), sqs?.stop()]);
-});
+const backends = useQueueBackends();
 
 async function ack(url: string, body: unknown): Promise<{ status: number; json: unknown }> {
   const response = await fetch(`${url}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -94,18 +80,18 @@ function clientAckSuite(name: string, relays: () => [Relay, Relay], stored: (top
 describe('redis-list', () => {
   let relays: [Relay, Relay];
   beforeAll(async () => {
-    const env = { SOURCE: 'redis-list', REDIS_URL: redis.url, ...CLIENT_ACK };
+    const env = { SOURCE: 'redis-list', REDIS_URL: backends.redis.url, ...CLIENT_ACK };
     relays = [await startRelay(env), await startRelay(env)];
   });
   afterAll(async () => Promise.all(relays.map((r) => r.stop())));
-  const stored = (topic: string): Promise<number> => listItems(raw, topic);
+  const stored = (topic: string): Promise<number> => listItems(backends.raw, topic);
   clientAckSuite('redis-list', () => relays, stored);
 
   // A producer pushing the same bytes twice (no id in the envelope) makes items with the same SHA-1: each delivery still
   // needs its own handle, or the stream holds them as one and QUEUE_PREFETCH no longer bounds what it takes.
   test('identical items get distinct handles: QUEUE_PREFETCH holds, and each acknowledgement removes one', async () => {
     const [relay] = relays;
-    await raw.lpush('sse:q:same', ...Array.from({ length: 8 }, () => JSON.stringify({ data: 'refresh' })));
+    await backends.raw.lpush('sse:q:same', ...Array.from({ length: 8 }, () => JSON.stringify({ data: 'refresh' })));
     const reader = new SseReader(`${relay.url}/events?topic=same`);
     await reader.until((r) => r.events.length === 3);
     expect(await waitForSteady(async () => reader.events.length, 'events while three identical items are unacknowledged')).toBe(3);
@@ -115,28 +101,28 @@ describe('redis-list', () => {
     await reader.until((r) => r.events.length === 5);
     await waitFor(async () => (await stored('same')) === 6, 'two of the identical items removed');
     reader.close();
-    await waitFor(async () => (await raw.llen('sse:q:same')) === 6, 'the three unacknowledged ones back in the queue');
+    await waitFor(async () => (await backends.raw.llen('sse:q:same')) === 6, 'the three unacknowledged ones back in the queue');
   }, 20_000);
 });
 
 describe('sqs', () => {
   let relays: [Relay, Relay];
   beforeAll(async () => {
-    const template = sqs.createQueue('ack-acks').replace(/ack-acks$/, 'ack-{topic}');
-    sqs.createQueue('ack-slow');
-    const env = { ...sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template };
+    const template = backends.sqs.createQueue('ack-acks').replace(/ack-acks$/, 'ack-{topic}');
+    backends.sqs.createQueue('ack-slow');
+    const env = { ...backends.sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template };
     relays = [await startRelay(env), await startRelay(env)];
   });
   afterAll(async () => Promise.all(relays.map((r) => r.stop())));
   const stored = async (topic: string): Promise<number> => {
-    const messages = sqs.server.inspectQueue(`ack-${topic}`)?.messages;
+    const messages = backends.sqs.server.inspectQueue(`ack-${topic}`)?.messages;
     return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
   };
   clientAckSuite('sqs', () => relays, stored);
 
   // An SQS receipt handle is up to 1,024 characters: a whole QUEUE_PREFETCH window of 200 is larger than MAX_BODY_BYTES.
   test('a whole QUEUE_PREFETCH window of the longest SQS handles (200 ids, ~210 KB) is read, not refused as too large', async () => {
-    const env = { ...sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK, QUEUE_PREFETCH: '200' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: sqs.createQueue('ack-wide').replace(/ack-wide$/, 'ack-{topic}') };
+    const env = { ...backends.sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK, QUEUE_PREFETCH: '200' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: backends.sqs.createQueue('ack-wide').replace(/ack-wide$/, 'ack-{topic}') };
     const relay = await startRelay(env);
     try {
       const ids = Array.from({ length: 200 }, (_, i) => `wide~${'0'.repeat(36)}-${i}~${'A'.repeat(1_024)}`);
@@ -150,7 +136,7 @@ describe('sqs', () => {
 });
 
 test('POST /ack does not exist without QUEUE_ACK=client', async () => {
-  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url });
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url });
   try {
     expect(await ack(relay.url, { topic: 'acks', ids: ['acks~x'] })).toEqual({ status: 404, json: { error: 'not_found' } });
   } finally {

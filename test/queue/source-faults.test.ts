@@ -1,55 +1,42 @@
-import { afterAll, beforeAll, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { Redis } from 'ioredis';
 import { publish, startRelay } from '../support/relay-server.js';
-import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
-import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+import { startLocalSqs } from '../sqs/fauxqs.js';
+import { useQueueBackends } from '../support/queue-backends.js';
 
 // The smaller queue faults each get one clear answer, against the real Redis and the SQS emulator.
-let redis: TestRedis;
-let raw: Redis;
-let sqs: LocalSqs;
-
-beforeAll(async () => {
-  [redis, sqs] = await Promise.all([startRedis(), startLocalSqs()]);
-  raw = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  raw?.disconnect();
-  await Promise.all([redis?.stop(), sqs?.stop()]);
-});
+const backends = useQueueBackends();
 
 test('redis-list: a queue key of the wrong type is a 503 source_unavailable, /readyz 503 and a counted fault, until it is fixed', async () => {
-  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url });
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url });
   try {
-    await raw.set('sse:q:typo', 'a string, not a list');
+    await backends.raw.set('sse:q:typo', 'a string, not a list');
     const stream = await fetch(`${relay.url}/events?topic=typo`);
     expect(stream.status).toBe(503);
     expect(stream.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await stream.json()).toEqual({ error: 'source_unavailable' });
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
     expect(await (await fetch(`${relay.url}/metrics`)).text()).toMatch(/^sse_source_errors_total(\{[^}]*\})? [1-9]/m);
-    await raw.del('sse:q:typo');
+    await backends.raw.del('sse:q:typo');
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(200);
 
     // A key that turns into the wrong type while a stream reads it ends that stream; its reconnect gets the 503.
     const reader = new SseReader(`${relay.url}/events?topic=later`);
     await reader.until((r) => r.retries.length === 1);
-    await raw.set('sse:q:later', 'oops');
+    await backends.raw.set('sse:q:later', 'oops');
     await reader.ended;
     expect(reader.retries.length).toBe(2);
     expect((await fetch(`${relay.url}/events?topic=later`)).status).toBe(503);
-    await raw.del('sse:q:later');
+    await backends.raw.del('sse:q:later');
   } finally {
     await relay.stop();
   }
 }, 20_000);
 
 test('sqs: a body SQS refuses is a 400 naming the problem, not a 503 to retry for ever', async () => {
-  const queueUrl = sqs.createQueue('refuses');
-  const relay = await startRelay(sqs.env(queueUrl, { PUBLISH_RATE_PER_MINUTE: '0' }));
+  const queueUrl = backends.sqs.createQueue('refuses');
+  const relay = await startRelay(backends.sqs.env(queueUrl, { PUBLISH_RATE_PER_MINUTE: '0' }));
   try {
     for (const data of ['', 'bell \u0001', 'non-character \uFFFE']) {
       expect(await publish(relay.url, { topic: 't', data })).toEqual({ status: 400, json: { error: 'unsupported_message' } });
@@ -62,12 +49,12 @@ test('sqs: a body SQS refuses is a 400 naming the problem, not a 503 to retry fo
 });
 
 test('sqs: a queue deleted under open streams gives a consistent 503, not 200 and an immediate retry:', async () => {
-  const queueUrl = sqs.createQueue('vanishing');
-  const relay = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1' }));
+  const queueUrl = backends.sqs.createQueue('vanishing');
+  const relay = await startRelay(backends.sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1' }));
   try {
     const reader = new SseReader(`${relay.url}/events?topic=t`);
     await reader.until((r) => r.status === 200);
-    sqs.server.deleteQueue('vanishing');
+    backends.sqs.server.deleteQueue('vanishing');
     await reader.ended;
     for (let i = 0; i < 3; i++) {
       const again = await fetch(`${relay.url}/events?topic=t`);
@@ -80,12 +67,12 @@ test('sqs: a queue deleted under open streams gives a consistent 503, not 200 an
 }, 20_000);
 
 test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is a 503 source_unavailable, not a 500', async () => {
-  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });
   const reader = new SseReader(`${relay.url}/events?topic=stalled`);
   try {
-    await raw.lpush('sse:q:stalled', JSON.stringify({ data: 'held' }));
+    await backends.raw.lpush('sse:q:stalled', JSON.stringify({ data: 'held' }));
     await reader.until((r) => r.events.length === 1);
-    redis.kill('SIGSTOP');
+    backends.redis.kill('SIGSTOP');
     const answer = await fetch(`${relay.url}/ack`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'stalled', ids: reader.ids }),
     });
@@ -93,7 +80,7 @@ test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is 
     expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await answer.json()).toEqual({ error: 'source_unavailable' });
   } finally {
-    redis.kill('SIGCONT');
+    backends.redis.kill('SIGCONT');
     reader.close();
     await relay.stop();
   }

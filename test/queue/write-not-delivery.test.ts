@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { SendMessageBatchCommand } from '@aws-sdk/client-sqs';
-import { Redis } from 'ioredis';
 import { startRelay } from '../support/relay-server.js';
 import { listItems } from '../support/list-items.js';
-import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { StalledClient, type LeaveMode, type RequestKind } from '../support/stalled-client.js';
 import { waitFor, waitForSteady } from '../support/wait-for.js';
-import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
+import { useQueueBackends } from '../support/queue-backends.js';
 
 // Items large enough that a client reading nothing stalls the server after a few MB of socket buffers.
 const ITEM_BYTES = 60 * 1024;
@@ -16,19 +14,7 @@ const MODES: LeaveMode[] = ['reset', 'close', 'half-close'];
 // stalls absorbs once its frames count as delivered (a client that closes within QUEUE_SETTLE_MS: close-race.test.ts).
 const NO_SETTLE = { QUEUE_SETTLE_MS: '0' };
 
-let redis: TestRedis;
-let raw: Redis;
-let sqs: LocalSqs;
-
-beforeAll(async () => {
-  [redis, sqs] = await Promise.all([startRedis(), startLocalSqs()]);
-  raw = new Redis(redis.url);
-});
-
-afterAll(async () => {
-  raw?.disconnect();
-  await Promise.all([redis?.stop(), sqs?.stop()]);
-});
+const backends = useQueueBackends();
 
 /**
  * A client that reads nothing until the server stalls on a pending write, then leaves. What is still in the queue
@@ -54,7 +40,7 @@ async function leaveWhileStalled(
 describe('redis-list: the frame being written when a client leaves is released', () => {
   let relay: Awaited<ReturnType<typeof startRelay>>;
   beforeAll(async () => {
-    relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, PUBLISH_RATE_PER_MINUTE: '0', ...NO_SETTLE });
+    relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, PUBLISH_RATE_PER_MINUTE: '0', ...NO_SETTLE });
   });
   afterAll(async () => relay?.stop());
 
@@ -64,12 +50,12 @@ describe('redis-list: the frame being written when a client leaves is released',
   test.each(CASES)('client leaves by %s (%s)', async (mode, kind) => {
     const topic = `stall-${mode}-${kind.replace('/', '').replace('.', '')}`;
     const item = JSON.stringify({ data: 'x'.repeat(ITEM_BYTES) });
-    await raw.lpush(`sse:q:${topic}`, ...Array.from({ length: ITEMS }, () => item));
+    await backends.raw.lpush(`sse:q:${topic}`, ...Array.from({ length: ITEMS }, () => item));
     const processing = async (): Promise<number> => {
-      const keys = await raw.keys(`sse:q:${topic}#processing:*`);
-      return keys.length === 0 ? 0 : (await Promise.all(keys.map((k) => raw.llen(k)))).reduce((a, b) => a + b, 0);
+      const keys = await backends.raw.keys(`sse:q:${topic}#processing:*`);
+      return keys.length === 0 ? 0 : (await Promise.all(keys.map((k) => backends.raw.llen(k)))).reduce((a, b) => a + b, 0);
     };
-    const remaining = (): Promise<number> => listItems(raw, topic);
+    const remaining = (): Promise<number> => listItems(backends.raw, topic);
     await leaveWhileStalled(relay.port, topic, mode, remaining, async () => (await processing()) === 0, kind);
   }, 60_000);
 });
@@ -78,22 +64,22 @@ describe('sqs: the frame being written when a client leaves is released', () => 
   let relay: Awaited<ReturnType<typeof startRelay>>;
   beforeAll(async () => {
     // One queue per topic, so each case counts only its own messages.
-    const template = sqs.createQueue('stall-reset').replace(/stall-reset$/, 'stall-{topic}');
-    relay = await startRelay({ ...sqs.env('', { SQS_WAIT_SECONDS: '1', PUBLISH_RATE_PER_MINUTE: '0' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template, ...NO_SETTLE });
+    const template = backends.sqs.createQueue('stall-reset').replace(/stall-reset$/, 'stall-{topic}');
+    relay = await startRelay({ ...backends.sqs.env('', { SQS_WAIT_SECONDS: '1', PUBLISH_RATE_PER_MINUTE: '0' }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template, ...NO_SETTLE });
   });
   afterAll(async () => relay?.stop());
 
   test.each(MODES)('client leaves by %s', async (mode) => {
     const topic = mode;
-    const queueUrl = sqs.createQueue(`stall-${mode}`);
+    const queueUrl = backends.sqs.createQueue(`stall-${mode}`);
     for (let i = 0; i < ITEMS; i += 4) {
       const entries = Array.from({ length: 4 }, (_, n) => ({
         Id: String(n), MessageBody: 'x'.repeat(ITEM_BYTES), MessageAttributes: { topic: { DataType: 'String', StringValue: topic } },
       }));
-      await sqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+      await backends.sqs.client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
     }
     const state = (): { ready: number; inflight: number } => {
-      const messages = sqs.server.inspectQueue(`stall-${mode}`)?.messages;
+      const messages = backends.sqs.server.inspectQueue(`stall-${mode}`)?.messages;
       return { ready: messages?.ready.length ?? 0, inflight: messages?.inflight.length ?? 0 };
     };
     const remaining = async (): Promise<number> => state().ready + state().inflight;
