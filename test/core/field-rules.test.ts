@@ -4,6 +4,7 @@ import { recordProblem } from '../../lib/bridge/ingest-batch.js';
 import { parsePublishBody } from '../../lib/http/publish-body.js';
 import { isStoredMessage, parseListEnvelope, parseStreamEntry } from '../../lib/sources/redis/entry.js';
 import { readMessage } from '../../lib/sources/sqs/message.js';
+import type { Message } from '@aws-sdk/client-sqs';
 
 const MAX_BYTES = 1_000;
 
@@ -94,4 +95,19 @@ test('nesting deeper than the bound is 400 invalid_body; at the bound it is acce
   expect(parseListEnvelope(Buffer.from(`{"data":${'['.repeat(63)}1${']'.repeat(63)}}`), 1_000_000)).toMatchObject({ data: `${'['.repeat(63)}1${']'.repeat(63)}` });
   // Brackets inside strings do not count.
   expect(parsePublishBody(Buffer.from(JSON.stringify({ topic: 't', data: '['.repeat(500) })), 1_000_000).topic).toBe('t');
+});
+
+test('an SQS message that cannot be a frame is reported under its MessageId as SQS gave it, once (no JSON quotes)', () => {
+  // The log line is JSON already; a MessageId quoted again read "\"e1d0…\"" and matched nothing in the SQS console.
+  const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
+  const cases: Message[] = [
+    { MessageId: 'e1d0-1', ReceiptHandle: 'rh', Body: 'x'.repeat(MAX_BYTES + 1) },
+    { MessageId: 'e1d0-2', ReceiptHandle: 'rh', Body: 'x', MessageAttributes: { event: attribute('bad event\n') } },
+    { MessageId: 'e1d0-3', ReceiptHandle: 'rh', Body: 'x', MessageAttributes: { topic: attribute('no spaces allowed') } },
+  ];
+  expect(cases.map((message) => readMessage(message, MAX_BYTES))).toEqual([
+    expect.objectContaining({ kind: 'invalid', messageId: 'e1d0-1' }),
+    expect.objectContaining({ kind: 'invalid', messageId: 'e1d0-2' }),
+    expect.objectContaining({ kind: 'invalid', messageId: 'e1d0-3' }),
+  ]);
 });

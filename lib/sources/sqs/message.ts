@@ -29,7 +29,7 @@ export function readMessage(message: Message, maxBytes: number): ReadMessage {
   if (message.ReceiptHandle === undefined) return { kind: 'invalid', messageId, reason: 'no receipt handle' };
   const topic = stringAttribute(message, TOPIC_ATTRIBUTE);
   const event = stringAttribute(message, EVENT_ATTRIBUTE);
-  const invalid = (reason: string): ReadMessage => ({ kind: 'invalid', messageId: JSON.stringify(messageId), reason });
+  const invalid = (reason: string): ReadMessage => ({ kind: 'invalid', messageId, reason });
   if (topic.kind === 'invalid') return invalid(topic.reason);
   if (event.kind === 'invalid') return invalid(event.reason);
   const topicName = topic.kind === 'value' ? topic.value : undefined;
