@@ -4,7 +4,6 @@ import { recordProblem } from '../../lib/bridge/ingest-batch.js';
 import { parsePublishBody } from '../../lib/http/publish-body.js';
 import { isStoredMessage, parseListEnvelope, parseStreamEntry } from '../../lib/sources/redis/entry.js';
 import { readMessage } from '../../lib/sources/sqs/message.js';
-import type { Message } from '@aws-sdk/client-sqs';
 
 const MAX_BYTES = 1_000;
 
@@ -100,7 +99,7 @@ test('nesting deeper than the bound is 400 invalid_body; at the bound it is acce
 test('an SQS message that cannot be a frame is reported under its MessageId as SQS gave it, once (no JSON quotes)', () => {
   // The log line is JSON already; a MessageId quoted again read "\"e1d0…\"" and matched nothing in the SQS console.
   const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
-  const cases: Message[] = [
+  const cases: Parameters<typeof readMessage>[0][] = [
     { MessageId: 'e1d0-1', ReceiptHandle: 'rh', Body: 'x'.repeat(MAX_BYTES + 1) },
     { MessageId: 'e1d0-2', ReceiptHandle: 'rh', Body: 'x', MessageAttributes: { event: attribute('bad event\n') } },
     { MessageId: 'e1d0-3', ReceiptHandle: 'rh', Body: 'x', MessageAttributes: { topic: attribute('no spaces allowed') } },
