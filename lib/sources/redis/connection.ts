@@ -280,20 +280,27 @@ function isStale(error: unknown): boolean {
 }
 
 /**
- * Runs an idempotent read, and once more, after the reconnection (≤500 ms), if it failed because its connection had
+ * Longest an idempotent read found stale waits for its connection to be ready again, ms. A thawed Lambda sandbox has a
+ * fraction of a vCPU and may need a TLS handshake, AUTH and HELLO before the connection is ready: 500 ms was too short
+ * on a loaded host (an acknowledgement answered 503 although Redis was there). As long as a command may take.
+ */
+const STALE_RECONNECT_WAIT_MS = COMMAND_TIMEOUT_MS;
+
+/**
+ * Runs an idempotent read, and once more, after the reconnection (≤2 s), if it failed because its connection had
  * died unseen. A Lambda sandbox thawed after a Redis restart, a CLIENT KILL or a middlebox forgetting an idle flow
  * learns of it only from the first command it sends; without the retry that request (a browser's GET /events, whose
  * EventSource gives up on a 503) failed although Redis was there.
  */
 export async function retryOnStale<T>(client: RedisClient, read: () => Promise<T>): Promise<T> {
   // Only a connection believed up (or just dropped) can have died unseen; one known to be away (Redis down for longer
-  // than the first retry) fails fast, as before, so a 503 is not held back 500 ms per request.
+  // than the first retry) fails fast, as before, so a 503 is not held back per request: the wait is once per drop.
   const believedUp = client.status === 'ready' || firstRetry.has(client);
   try {
     return await read();
   } catch (error) {
     if (!believedUp || !isStale(error)) throw error;
-    await nextReady(client, CONNECTING_WAIT_MS);
+    await nextReady(client, STALE_RECONNECT_WAIT_MS);
     return read();
   }
 }
