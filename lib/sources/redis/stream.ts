@@ -84,9 +84,9 @@ export class RedisStreamSource implements BroadcastSource {
 
   // Each append is one command: XADD, or a script that also renews the stream's TTL when due (see StreamTtlRenewals)
   // and, with an idempotency key, checks and sets the marker.
+  // Both appends run once publish() has waited for their connection.
   private async append(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
-    const redis = await connected(this.command);
-    const reply = await redis.call(...this.appendCommand(topic, event, message, renewTtl));
+    const reply = await this.command.call(...this.appendCommand(topic, event, message, renewTtl));
     return reply === null || reply === undefined ? null : String(reply);
   }
 
@@ -96,8 +96,7 @@ export class RedisStreamSource implements BroadcastSource {
 
   // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
   private async appendReplicated(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): Promise<string | null> {
-    const { connection, writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
-    await connected(connection);
+    const { writer } = this.replicated as NonNullable<RedisStreamSource['replicated']>;
     const reply = await writer.write((pipeline) => void pipeline.call(...this.appendCommand(topic, event, message, renewTtl)));
     return reply === null || reply === undefined ? null : String(reply);
   }
