@@ -58,10 +58,11 @@ export class SettlingAcks {
     this.timer = undefined;
     // A close the event loop has not reported yet ends the stream in a moment, and finish() releases these then.
     if (this.ended !== undefined || !this.isOpen()) return;
-    const now = Date.now();
-    while (this.waiting[0] !== undefined && this.waiting[0].at + this.settleMs <= now) {
-      this.settle((this.waiting.shift() as Waiting).delivery, true);
-    }
+    // Oldest first: the due ones are a prefix, taken in one splice (a busy stream may hold thousands).
+    const dueBefore = Date.now() - this.settleMs;
+    let due = 0;
+    while (due < this.waiting.length && (this.waiting[due] as Waiting).at <= dueBefore) due += 1;
+    for (const { delivery } of this.waiting.splice(0, due)) this.settle(delivery, true);
     this.schedule();
   }
 
