@@ -1,5 +1,6 @@
 import type { Server } from 'node:net';
 import { ConfigError } from '../lib/config/index.js';
+import type { Logger } from '../lib/logger.js';
 
 /** Where a listener binds, and the variable that chose its port (named in the error when the address is refused). */
 export interface ListenTarget {
@@ -12,12 +13,28 @@ export interface ListenTarget {
 /**
  * Listens, or fails with a ConfigError that says which variable to change and how, instead of Node's unhandled
  * `EADDRINUSE` stack: a newcomer whose 8080 is taken learns to set PORT. Other listen errors are passed on as they are.
+ *
+ * `::` (every address, k8s/base/configmap.yaml) on a host booted without IPv6 (`ipv6.disable=1`, as some hardened
+ * nodes are) cannot be bound at all (EAFNOSUPPORT): there every address is every IPv4 address, so it listens on
+ * 0.0.0.0 instead, with a warning in the log, rather than crash-looping the pod.
  */
-export function listenOn(server: Server, target: ListenTarget): Promise<void> {
+export async function listenOn(server: Server, target: ListenTarget, logger?: Pick<Logger, 'warn'>): Promise<void> {
+  try {
+    await listenOnce(server, target);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (target.host !== '::' || code !== 'EAFNOSUPPORT') throw explainListenError(error as NodeJS.ErrnoException, target);
+    logger?.warn({ variable: 'HOST', host: '::', err: error }, `HOST: IPv6 is disabled on this host, so ${target.variable} listens on 0.0.0.0 (every IPv4 address) instead of ::`);
+    await listenOnce(server, { ...target, host: '0.0.0.0' }).catch((again: NodeJS.ErrnoException) => {
+      throw explainListenError(again, { ...target, host: '0.0.0.0' });
+    });
+  }
+}
+
+function listenOnce(server: Server, { port, host, backlog }: ListenTarget): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException): void => reject(explainListenError(error, target));
-    server.once('error', fail).listen({ port: target.port, host: target.host, backlog: target.backlog }, () => {
-      server.off('error', fail);
+    server.once('error', reject).listen({ port, host, backlog }, () => {
+      server.off('error', reject);
       resolve();
     });
   });

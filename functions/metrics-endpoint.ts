@@ -5,6 +5,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
 import type { Config } from '../lib/config/index.js';
 import type { Metrics } from '../lib/metrics.js';
+import type { Logger } from '../lib/logger.js';
 import { listenOn } from './listen.js';
 import type { Source, SourceMemory } from '../lib/source.js';
 
@@ -33,7 +34,7 @@ function sourceProbes(source: Source): ScrapeProbe[] {
  * A listener that answers only `GET /metrics` (METRICS_PORT), so the main port, the Service and the Ingress never
  * expose it. Everything else is 404.
  */
-export async function startMetricsListener(render: Exposition, port: number, host: string, requestTimeoutMs: number): Promise<Server> {
+export async function startMetricsListener(render: Exposition, port: number, host: string, requestTimeoutMs: number, logger?: Logger): Promise<Server> {
   // The same deadlines as the main port (REQUEST_TIMEOUT_MS): a scraper that never finishes its request holds nothing.
   const deadlines = { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4) };
   const server = createServer(deadlines, (req, res) => {
@@ -48,7 +49,7 @@ export async function startMetricsListener(render: Exposition, port: number, hos
     );
   });
   server.on('connect', (_request, socket: Duplex) => refuseConnect(socket, undefined));
-  await listenOn(server, { port, host, variable: 'METRICS_PORT' });
+  await listenOn(server, { port, host, variable: 'METRICS_PORT' }, logger);
   return server;
 }
 

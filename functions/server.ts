@@ -65,7 +65,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });
   const ownMetricsPort = role.clusterWorker === true ? undefined : config.server.metricsPort;
-  const metricsServer = ownMetricsPort === undefined ? undefined : await startMetricsListener(exposition(registry), ownMetricsPort, config.server.host, config.server.requestTimeoutMs);
+  const metricsServer = ownMetricsPort === undefined ? undefined : await startMetricsListener(exposition(registry), ownMetricsPort, config.server.host, config.server.requestTimeoutMs, logger);
   const metricsAddress = metricsServer?.address();
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
   const { requestTimeoutMs } = config.server;
@@ -86,7 +86,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   server.on('clientError', (error: NodeJS.ErrnoException, socket) => answerClientError(error, socket, logger));
   server.on('connect', (_request, socket: Duplex) => refuseConnect(socket, logger));
   // An explicit accept queue: Node's default of 511 overflows when a drained pod's clients all arrive (issue #19).
-  await listenOn(server, { port: config.server.port, host: config.server.host, backlog: config.server.listenBacklog, variable: 'PORT' });
+  await listenOn(server, { port: config.server.port, host: config.server.host, backlog: config.server.listenBacklog, variable: 'PORT' }, logger);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.server.port;
   const stop = async (): Promise<void> => {

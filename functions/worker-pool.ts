@@ -53,7 +53,7 @@ export async function startPrimary(config: Config, logger: Logger, workers: numb
     '# HELP sse_workers Server processes alive under the primary (WORKERS > 1).', '# TYPE sse_workers gauge', `sse_workers ${started.pool?.alive ?? 0}`, '',
   ].join('\n');
   // loadConfig refuses WORKERS > 1 without METRICS_PORT; 0 (tests) picks a free port, logged below.
-  const metricsServer = await startMetricsListener(clusterExposition(extra), config.server.metricsPort ?? 0, config.server.host, config.server.requestTimeoutMs);
+  const metricsServer = await startMetricsListener(clusterExposition(extra), config.server.metricsPort ?? 0, config.server.host, config.server.requestTimeoutMs, logger);
   const address = metricsServer.address();
   logger.info({ workers, metricsPort: typeof address === 'object' && address !== null ? address.port : undefined }, 'primary metrics listener open');
   started.pool = runWorkerPool({ workers, logger, metricsServer });
