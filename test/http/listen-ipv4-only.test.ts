@@ -1,17 +1,19 @@
 import { describe, expect, it } from '@jest/globals';
-import { connect, createServer, Server, type AddressInfo, type ListenOptions } from 'node:net';
+import { connect, createServer, type AddressInfo, type ListenOptions, type Server } from 'node:net';
 import { listenOn } from '../../functions/listen.js';
 
 // HOST "::" (every address, as k8s/base/configmap.yaml sets it) on a node booted with ipv6.disable=1: the kernel has no
 // AF_INET6 at all and refuses the bind with EAFNOSUPPORT. This machine has IPv6, so the refusal is the kernel's answer
 // reproduced for "::" only; everything else is a real listener and a real connection.
-class KernelWithoutIpv6 extends Server {
-  override listen(options: ListenOptions, callback?: () => void): this {
-    if (options.host !== '::') return super.listen(options, callback);
+function withoutIpv6(server: Server): Server {
+  const listen = server.listen.bind(server) as (options: ListenOptions, callback?: () => void) => Server;
+  const refusingIpv6 = (options: ListenOptions, callback?: () => void): Server => {
+    if (options.host !== '::') return listen(options, callback);
     const refusal = Object.assign(new Error('listen EAFNOSUPPORT: address family not supported :::0'), { code: 'EAFNOSUPPORT', syscall: 'listen' });
-    process.nextTick(() => this.emit('error', refusal));
-    return this;
-  }
+    process.nextTick(() => server.emit('error', refusal));
+    return server;
+  };
+  return Object.assign(server, { listen: refusingIpv6 });
 }
 
 function recordingLogger(): { warn: (fields: object, message: string) => void; lines: string[] } {
@@ -21,7 +23,7 @@ function recordingLogger(): { warn: (fields: object, message: string) => void; l
 
 describe('listening on HOST=::', () => {
   it('listens on every IPv4 address, with a warning, where the host has no IPv6', async () => {
-    const server = new KernelWithoutIpv6((socket) => socket.end('up'));
+    const server = withoutIpv6(createServer((socket) => socket.end('up')));
     const logger = recordingLogger();
     await listenOn(server, { port: 0, host: '::', variable: 'PORT' }, logger);
     try {
