@@ -5,6 +5,7 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 import { prometheusRegistry, type ScrapeProbe } from '../lib/adapters/prometheus.js';
 import type { Config } from '../lib/config/index.js';
 import type { Metrics } from '../lib/metrics.js';
+import { errorBodyOf } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { listenOn } from './listen.js';
 import type { Source, SourceMemory } from '../lib/source.js';
@@ -40,12 +41,12 @@ export async function startMetricsListener(render: Exposition, port: number, hos
   const server = createServer(deadlines, (req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"not_found"}');
+      res.writeHead(404, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(errorBodyOf('not_found')));
       return;
     }
     render().then(
       ({ contentType, body }) => res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
-      () => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end('{"error":"internal"}'),
+      () => res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(errorBodyOf('internal'))),
     );
   });
   server.on('connect', (_request, socket: Duplex) => refuseConnect(socket, undefined));

@@ -3,7 +3,7 @@
  * table is checked against this object by a test, so the two cannot drift apart.
  */
 export const ERROR_CODES = {
-  invalid_request: { status: 400, message: 'the request target is not a path (origin-form /…), an HTTP/1.1 request has no Host, or the request could not be parsed' },
+  invalid_request: { status: 400, message: 'the request target is not a path starting with / (origin-form), an HTTP/1.1 request has no Host, or the request could not be parsed' },
   invalid_topic: { status: 400, message: 'a topic is missing, does not match the topic pattern, or is not one of SQS_QUEUE_TOPICS' },
   invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
   invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix' },
@@ -33,8 +33,8 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /**
- * The one error type sse-relay throws on purpose. `code` is what a client sees (as `{"error": code}`); `message` and
- * `cause` are for logs only and never leave the process.
+ * The one error type sse-relay throws on purpose. A client sees `code`, and for a client error (4xx) `message` too: what
+ * was wrong with its own request, written for it (see errorBody). `cause` is for logs only and never leaves the process.
  */
 export class RelayError extends Error {
   override readonly name = 'RelayError';
@@ -59,6 +59,26 @@ export class RelayError extends Error {
 /** True when `value` is a RelayError (also across module copies, which `instanceof` misses in bundles). */
 export function isRelayError(value: unknown): value is RelayError {
   return value instanceof Error && value.name === 'RelayError' && typeof (value as RelayError).code === 'string';
+}
+
+/** The JSON body of a refusal. */
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+}
+
+/**
+ * What a client is told: the code, and what was wrong. A client error (4xx) names the problem with the request itself
+ * (`unknown field "x": a publish body has topic, data, event and id only`), so a developer need not find the server's
+ * log to learn it; a server-side refusal (5xx) gives only the code's documented meaning, never a dependency's error text.
+ */
+export function errorBody(error: RelayError): ErrorBody {
+  return { error: error.code, message: error.status < 500 && error.message !== '' ? error.message : ERROR_CODES[error.code].message };
+}
+
+/** The body for a refusal known only by its code (the adapters' own answers): the code's documented meaning. */
+export function errorBodyOf(code: ErrorCode): ErrorBody {
+  return { error: code, message: ERROR_CODES[code].message };
 }
 
 /** The client-facing view of any thrown value: a known code, or `internal` for everything unexpected. */

@@ -102,13 +102,14 @@ async function postOnce(endpoint: URL, body: string, settings: Settings): Promis
   } catch (error) {
     return { error: new PublishError('unavailable', `no answer from ${endpoint.origin}`, undefined, { cause: error }) };
   }
-  const answer = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown };
+  const answer = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown; message?: unknown };
   if (response.status === 202 && typeof answer.id === 'string') return { id: answer.id };
   const code = typeof answer.error === 'string' ? answer.error : 'unavailable';
   const seconds = Number(response.headers.get('retry-after'));
   return {
     status: response.status,
     retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
-    error: new PublishError(code, `the relay answered ${response.status} ${code}`, response.status),
+    // The relay's own words on what was wrong (a 4xx names the problem with the message), when it gave them.
+    error: new PublishError(code, `the relay answered ${response.status} ${code}${typeof answer.message === 'string' ? `: ${answer.message}` : ''}`, response.status),
   };
 }

@@ -1,6 +1,6 @@
 import type { Context, LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import type { ByteSink } from '../engine/byte-sink.js';
-import { RelayError } from '../errors.js';
+import { errorBodyOf, RelayError } from '../errors.js';
 import { INVALID_TARGET_PATH, json, originFormUrl, type BodyResponse, type RelayRequest, type RelayResponse, type RequestHandler } from '../request.js';
 import type { Logger } from '../logger.js';
 import { FlushPaddingSink } from './flush-padding-sink.js';
@@ -138,7 +138,7 @@ function logFailure(loader: TargetLoader, target: LambdaTarget | undefined, erro
 }
 
 function answer(target: LambdaTarget, request: RelayRequest): Promise<RelayResponse> {
-  if (NOT_ON_FUNCTION_URLS.has(request.path)) return Promise.resolve(json(404, { error: 'not_found' }));
+  if (NOT_ON_FUNCTION_URLS.has(request.path)) return Promise.resolve(json(404, errorBodyOf('not_found')));
   return target.app.handle(request);
 }
 
@@ -165,7 +165,7 @@ async function writeBody(stream: LambdaResponseStream, response: RelayResponse, 
 }
 
 function writeInternalError(responseStream: LambdaResponseStream): void {
-  const response = json(500, { error: 'internal' });
+  const response = json(500, errorBodyOf('internal'));
   const stream = lambdaRuntime().HttpResponseStream.from(responseStream, { statusCode: response.status, headers: response.headers });
   stream.write(response.body);
   stream.end();
@@ -191,7 +191,7 @@ export function bufferedHandler(loader: TargetLoader): (event: LambdaFunctionURL
       response = await answerBuffered(target, event, context);
     } catch (error) {
       logFailure(loader, target, error, event);
-      response = json(500, { error: 'internal' });
+      response = json(500, errorBodyOf('internal'));
     } finally {
       target?.invocations?.finished();
     }
@@ -207,7 +207,7 @@ export function bufferedHandler(loader: TargetLoader): (event: LambdaFunctionURL
 
 // A buffered URL cannot carry a stream: /events belongs on the streaming function.
 async function answerBuffered(target: LambdaTarget, event: LambdaFunctionURLEvent, context: Context): Promise<BodyResponse> {
-  if (event.rawPath === '/events') return json(404, { error: 'not_found' });
+  if (event.rawPath === '/events') return json(404, errorBodyOf('not_found'));
   const response = await answer(target, toRelayRequest(event, context, target.deadlineMarginMs));
   if (response.kind === 'body') return response;
   // Only a route that streams can do this, and /events is refused above: a new streaming route must be added there too.

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
-import { ERROR_CODES, RelayError } from '../errors.js';
+import { ERROR_CODES, errorBodyOf, RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
 import { GzipSink } from './gzip-sink.js';
 import { ResponseSink } from './response-sink.js';
@@ -194,8 +194,8 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, 
   if (!socket.writable || error.code === 'ECONNRESET' || current?.headersSent === true) return void socket.destroy();
   const reason = status === 408 ? 'Request Timeout' : status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
   // The same JSON error body as every other refusal, so a client reads one form whatever went wrong.
-  const body = JSON.stringify({ error: code });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  const body = JSON.stringify(errorBodyOf(code));
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
 }
 
@@ -207,7 +207,7 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, 
 export function refuseConnect(socket: Duplex, logger: Logger | undefined): void {
   logger?.info({ method: 'CONNECT', status: 400 }, 'request refused: the target is not origin-form');
   socket.on('error', () => socket.destroy());
-  const body = '{"error":"invalid_request"}';
-  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+  const body = JSON.stringify(errorBodyOf('invalid_request'));
+  socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
 }

@@ -6,7 +6,7 @@ import { ConnectionLimits } from '../limits/connection-limits.js';
 import { negotiateStreamCoding, withHeaders } from './content-coding.js';
 import { CorsPolicy } from './cors.js';
 import type { DrainPace } from '../engine/drain-pace.js';
-import { RelayError, toRelayError, type ErrorCode } from '../errors.js';
+import { errorBody, RelayError, toRelayError, type ErrorCode } from '../errors.js';
 import { openEventStream } from './events-route.js';
 import { Hub } from '../engine/hub.js';
 import { TopicFanout } from '../engine/topic-fanout.js';
@@ -223,7 +223,7 @@ export class RelayApp {
     const headers: HeaderMap = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');
-    return json(error.status, { error: error.code }, headers);
+    return json(error.status, errorBody(error), headers);
   }
 
   /** An EventSource refused for a passing reason (overload, drain) is told when to come back, see reconnect-hint.ts. */

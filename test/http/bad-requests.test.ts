@@ -11,37 +11,38 @@ beforeAll(async () => {
 afterAll(async () => relay.stop());
 
 const json = { 'content-type': 'application/json' };
-const CASES: [string, string, string, RequestInit, number, string][] = [
-  ['no topic', 'GET', '/events', {}, 400, 'invalid_topic'],
-  ['empty topic', 'GET', '/events?topic=', {}, 400, 'invalid_topic'],
-  ['CRLF in topic', 'GET', '/events?topic=a%0d%0aSet-Cookie:%20x=1', {}, 400, 'invalid_topic'],
-  ['too many topics', 'GET', '/events?topic=a,b,c,d', {}, 400, 'too_many_topics'],
-  ['malformed cursor', 'GET', '/events?topic=a&lastEventId=garbage', {}, 400, 'invalid_cursor'],
-  ['cursor in header', 'GET', '/events?topic=a', { headers: { 'last-event-id': 'a=1-2-3' } }, 400, 'invalid_cursor'],
-  ['huge cursor', 'GET', `/events?topic=a&lastEventId=${'a=1,'.repeat(3000)}`, {}, 400, 'invalid_cursor'],
-  ['unknown route', 'GET', '/nope', {}, 404, 'not_found'],
-  ['wrong method on events', 'POST', '/events?topic=a', {}, 405, 'method_not_allowed'],
-  ['wrong method on publish', 'GET', '/publish', {}, 405, 'method_not_allowed'],
-  ['publish without JSON type', 'POST', '/publish', { body: '{}' }, 415, 'unsupported_media_type'],
-  ['publish invalid JSON', 'POST', '/publish', { headers: json, body: '{"topic":' }, 400, 'invalid_body'],
-  ['publish an array', 'POST', '/publish', { headers: json, body: '[]' }, 400, 'invalid_body'],
-  ['publish without data', 'POST', '/publish', { headers: json, body: '{"topic":"a"}' }, 400, 'invalid_body'],
-  ['publish bad topic', 'POST', '/publish', { headers: json, body: '{"topic":"a b","data":"x"}' }, 400, 'invalid_topic'],
-  ['publish LF in event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":"a\\nid: 9"}' }, 400, 'invalid_event_field'],
-  ['publish NUL in id', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","id":"k\\u0000"}' }, 400, 'invalid_event_field'],
-  ['publish numeric event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":5}' }, 400, 'invalid_body'],
-  ['publish a misspelt field', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","evnet":"created"}' }, 400, 'invalid_body'],
-  ['publish body too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(2000) }) }, 413, 'body_too_large'],
-  ['publish message too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(101) }) }, 413, 'message_too_large'],
-  ['publish invalid UTF-8', 'POST', '/publish', { headers: json, body: Buffer.from([0x7b, 0xff, 0x7d]) }, 400, 'invalid_body'],
+// The message names what was wrong with the request, so a developer need not find the server's log to learn it.
+const CASES: [string, string, string, RequestInit, number, string, string][] = [
+  ['no topic', 'GET', '/events', {}, 400, 'invalid_topic', 'at least one topic parameter is required'],
+  ['empty topic', 'GET', '/events?topic=', {}, 400, 'invalid_topic', 'topic must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'],
+  ['CRLF in topic', 'GET', '/events?topic=a%0d%0aSet-Cookie:%20x=1', {}, 400, 'invalid_topic', 'topic must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'],
+  ['too many topics', 'GET', '/events?topic=a,b,c,d', {}, 400, 'too_many_topics', 'a subscription may name at most 3 topics (MAX_TOPICS)'],
+  ['malformed cursor', 'GET', '/events?topic=a&lastEventId=garbage', {}, 400, 'invalid_cursor', 'Last-Event-ID is not a valid cursor: a pair is not topic=position'],
+  ['cursor in header', 'GET', '/events?topic=a', { headers: { 'last-event-id': 'a=1-2-3' } }, 400, 'invalid_cursor', 'Last-Event-ID is not a valid cursor: a pair is not topic=position'],
+  ['huge cursor', 'GET', `/events?topic=a&lastEventId=${'a=1,'.repeat(3000)}`, {}, 400, 'invalid_cursor', 'Last-Event-ID is not a valid cursor: it is longer than 8192 characters'],
+  ['unknown route', 'GET', '/nope', {}, 404, 'not_found', 'no such route'],
+  ['wrong method on events', 'POST', '/events?topic=a', {}, 405, 'method_not_allowed', '/events takes GET'],
+  ['wrong method on publish', 'GET', '/publish', {}, 405, 'method_not_allowed', '/publish takes POST'],
+  ['publish without JSON type', 'POST', '/publish', { body: '{}' }, 415, 'unsupported_media_type', 'POST /publish needs Content-Type: application/json'],
+  ['publish invalid JSON', 'POST', '/publish', { headers: json, body: '{"topic":' }, 400, 'invalid_body', 'body is not UTF-8 JSON'],
+  ['publish an array', 'POST', '/publish', { headers: json, body: '[]' }, 400, 'invalid_body', 'body must be a JSON object {topic, data, event?, id?}'],
+  ['publish without data', 'POST', '/publish', { headers: json, body: '{"topic":"a"}' }, 400, 'invalid_body', 'data is required'],
+  ['publish bad topic', 'POST', '/publish', { headers: json, body: '{"topic":"a b","data":"x"}' }, 400, 'invalid_topic', 'topic must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'],
+  ['publish LF in event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":"a\\nid: 9"}' }, 400, 'invalid_event_field', 'event must not contain CR, LF or NUL'],
+  ['publish NUL in id', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","id":"k\\u0000"}' }, 400, 'invalid_event_field', 'id must not contain CR, LF or NUL'],
+  ['publish numeric event', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","event":5}' }, 400, 'invalid_body', 'event must be a string'],
+  ['publish a misspelt field', 'POST', '/publish', { headers: json, body: '{"topic":"a","data":"x","evnet":"created"}' }, 400, 'invalid_body', 'unknown field "evnet": a publish body has topic, data, event and id only'],
+  ['publish body too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(2000) }) }, 413, 'body_too_large', 'body is larger than MAX_BODY_BYTES (1024)'],
+  ['publish message too large', 'POST', '/publish', { headers: json, body: JSON.stringify({ topic: 'a', data: 'x'.repeat(101) }) }, 413, 'message_too_large', 'data is larger than MAX_MESSAGE_BYTES (100)'],
+  ['publish invalid UTF-8', 'POST', '/publish', { headers: json, body: Buffer.from([0x7b, 0xff, 0x7d]) }, 400, 'invalid_body', 'body is not UTF-8 JSON'],
 ];
 
-describe('bad requests get a 4xx with a JSON error code', () => {
-  it.each(CASES)('%s', async (_name, method, path, init, status, code) => {
+describe('bad requests get a 4xx with a JSON error code and what was wrong', () => {
+  it.each(CASES)('%s', async (_name, method, path, init, status, code, message) => {
     const response = await fetch(relay.url + path, { method, ...init });
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(await response.json()).toEqual({ error: code });
+    expect(await response.json()).toEqual({ error: code, message });
   });
 
   it('names the allowed methods on 405', async () => {
@@ -67,7 +68,7 @@ describe('bad requests get a 4xx with a JSON error code', () => {
     await waitFor(() => answer.includes('\r\n\r\n{'), 'the 413 answer with its body', { timeoutMs: 3_000, everyMs: 20 }).catch(() => undefined);
     socket.destroy();
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
-    expect(answer).toContain('{"error":"body_too_large"}');
+    expect(answer).toContain('{"error":"body_too_large","message":"body is larger than MAX_BODY_BYTES (');
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
   });
 
@@ -80,6 +81,7 @@ describe('bad requests get a 4xx with a JSON error code', () => {
     socket.destroy();
     const [head, body] = raw.split('\r\n\r\n');
     expect(head).not.toMatch(/x-injected/i);
-    expect(body).toBe('{"error":"invalid_topic"}');
+    expect(JSON.parse(body ?? '')).toEqual({ error: 'invalid_topic', message: expect.stringMatching(/^topic must match /) });
+    expect(body).not.toMatch(/Injected/);
   });
 });

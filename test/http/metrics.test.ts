@@ -79,7 +79,7 @@ describe('METRICS_PORT', () => {
     const relay = await start({ METRICS_PORT: '0' });
     expect(relay.metricsPort).toBeGreaterThan(0);
     const main = await fetch(`${relay.url}/metrics`);
-    expect([main.status, await main.json()]).toEqual([404, { error: 'not_found' }]);
+    expect([main.status, await main.json()]).toMatchObject([404, { error: 'not_found' }]);
     const separate = await fetch(`http://127.0.0.1:${relay.metricsPort}/metrics`);
     expect(separate.status).toBe(200);
     expect(await separate.text()).toMatch(/^sse_connections_open 0$/m);

@@ -93,7 +93,7 @@ it('memory source: a publish whose body is still arriving when the drain begins 
   stream.close();
   expect(stream.events).toEqual([]);
   expect(answer).toMatch(/^HTTP\/1\.1 503 /);
-  expect(answer).toContain('{"error":"shutting_down"}');
+  expect(answer).toContain('{"error":"shutting_down","message":"this instance is draining; reconnect elsewhere"}');
 });
 
 it('stop() of a server run in-process: a client that resets its drained stream is no uncaught error', async () => {

@@ -28,7 +28,7 @@ it('beyond ADMISSION_RATE_PER_S refuses new streams: 503 overloaded with Retry-A
   await first.until((r) => r.retries.length === 1);
   const refused = await fetch(`${relay.url}/events?topic=t`);
   expect(refused.status).toBe(503);
-  expect(await refused.json()).toEqual({ error: 'overloaded' });
+  expect(await refused.json()).toMatchObject({ error: 'overloaded' });
   expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   // The `eventsource` package, like a browser, would close for good on a 503: it gets a retry:-only stream instead.
   const es = new EventSource(`${relay.url}/events?topic=t`);

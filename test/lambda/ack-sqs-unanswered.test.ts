@@ -57,7 +57,7 @@ it('an acknowledgement SQS does not answer is a 503 source_unavailable to retry,
     const answer = await acknowledge(held.id);
     expect(answer.status).toBe(503);
     expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await answer.json()).toEqual({ error: 'source_unavailable' });
+    expect(await answer.json()).toMatchObject({ error: 'source_unavailable' });
   } finally {
     await held.stop();
   }

@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import { FlushPaddingSink } from '../../lib/adapters/flush-padding-sink.js';
 import { bufferedHandler, streamingHandler, toRelayRequest, type TargetLoader } from '../../lib/adapters/lambda.js';
 import { loadConfig } from '../../lib/config/index.js';
+import { ERROR_CODES } from '../../lib/errors.js';
 import { silentLogger } from '../../lib/logger.js';
 import { createLogger } from '../../functions/logger.js';
 import { RelayApp } from '../../lib/http/relay-app.js';
@@ -133,7 +134,7 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
     const bytes = Buffer.concat(chunks);
     const at = bytes.indexOf(Buffer.alloc(8));
     expect(JSON.parse(bytes.subarray(0, at).toString('utf8'))).toMatchObject({ statusCode: 500 });
-    expect(bytes.subarray(at + 8).toString('utf8')).toBe('{"error":"internal"}');
+    expect(bytes.subarray(at + 8).toString('utf8')).toBe(JSON.stringify({ error: 'internal', message: ERROR_CODES.internal.message }));
   });
 
   it('keeps the local stand-in when a library defines a partial awslambda global (the AWS SDK\'s invoke store)', async () => {
@@ -159,7 +160,7 @@ describe('handlers outside Lambda (local stand-in for the awslambda global)', ()
     const body = JSON.stringify({ topic: 't', data: 'x' });
     const published = await handler(event({ rawPath: '/publish', rawQueryString: '', headers: { 'content-type': 'application/json' }, body }, 'POST'), context(5_000));
     expect(published).toMatchObject({ statusCode: 202, body: '{"id":"1"}', isBase64Encoded: false });
-    expect(await handler(event(), context(5_000))).toMatchObject({ statusCode: 404, body: '{"error":"not_found"}' });
+    expect(await handler(event(), context(5_000))).toMatchObject({ statusCode: 404, body: '{"error":"not_found","message":"no such route"}' });
   });
 });
 

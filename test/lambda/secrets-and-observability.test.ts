@@ -72,7 +72,7 @@ describe('secrets named in the environment (SSM SecureString, Secrets Manager)',
     const fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env: { ...env, AUTH_JWT_SECRET_FROM: 'ssm:/sse-relay/test/missing' }, maxConcurrency: 1 });
     try {
       const response = await fetch(`${fn.url}/events?topic=news`);
-      expect([response.status, await response.json()]).toEqual([500, { error: 'internal' }]);
+      expect([response.status, await response.json()]).toMatchObject([500, { error: 'internal' }]);
       expect(fn.logs()).toMatch(/AUTH_JWT_SECRET_FROM: cannot read ssm:\/sse-relay\/test\/missing \(ParameterNotFound/);
       expect(fn.logs()).not.toContain(redis.url);
     } finally {
@@ -106,6 +106,6 @@ describe('observability on Lambda', () => {
 
   it('answers /metrics with 404 on the function URLs (per-sandbox counts mean nothing there)', async () => {
     const response = await fetch(`${publisher.url}/metrics`);
-    expect([response.status, await response.json()]).toEqual([404, { error: 'not_found' }]);
+    expect([response.status, await response.json()]).toMatchObject([404, { error: 'not_found' }]);
   });
 });

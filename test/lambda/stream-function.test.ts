@@ -124,7 +124,7 @@ describe('functions/stream.ts under aws-lambda-ric', () => {
     const response = await fetch(`${fn.url}/events?topic=a`);
     expect(response.status).toBe(500);
     expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
-    expect(await response.json()).toEqual({ error: 'internal' });
+    expect(await response.json()).toMatchObject({ error: 'internal' });
     expect(fn.logs()).toContain('REDIS_URL');
   });
 
@@ -132,7 +132,7 @@ describe('functions/stream.ts under aws-lambda-ric', () => {
     const fn = await start({ handler: 'test/fixtures/lambda/faulty-stream.throwBeforeWrite' });
     const response = await fetch(`${fn.url}/events?topic=a`);
     expect(response.status).toBe(500);
-    expect(await response.json()).toEqual({ error: 'internal' });
+    expect(await response.json()).toMatchObject({ error: 'internal' });
     expect(fn.logs()).toContain('injected failure before the first write');
   });
 

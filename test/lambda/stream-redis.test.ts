@@ -82,7 +82,7 @@ describe('Lambda path with SOURCE=redis', () => {
   it('answers publish on the buffered URL as the container does', async () => {
     const bad = await fetch(`${publisher.url}/publish`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
     expect(bad.status).toBe(415);
-    expect(await bad.json()).toEqual({ error: 'unsupported_media_type' });
+    expect(await bad.json()).toMatchObject({ error: 'unsupported_media_type' });
     const events = await fetch(`${publisher.url}/events?topic=news`);
     expect(events.status).toBe(404);
   });

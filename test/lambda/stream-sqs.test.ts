@@ -109,7 +109,7 @@ describe('Lambda path with SOURCE=sqs and QUEUE_ACK=client', () => {
     try {
       const response = await fetch(`${refusing.url}/events?topic=jobs`);
       expect(response.status).toBe(500);
-      expect(await response.json()).toEqual({ error: 'internal' });
+      expect(await response.json()).toMatchObject({ error: 'internal' });
       expect(refusing.logs()).toMatch(/QUEUE_ACK must be client on Lambda with SOURCE=sqs/);
     } finally {
       await refusing.stop();

@@ -71,7 +71,7 @@ function clientAckSuite(name: string, relays: () => [Relay, Relay], stored: (top
       for (const body of [{ topic: 'acks' }, { topic: 'acks', ids: [] }, { topic: 'acks', ids: ['other~x'] }, { topic: 'acks', ids: [42] }, { ids: ['acks~x'] }]) {
         const answer = await ack(relay.url, body);
         expect(answer.status).toBe(400);
-        expect(answer.json).toEqual({ error: body.topic === undefined ? 'invalid_topic' : 'invalid_body' });
+        expect(answer.json).toMatchObject({ error: body.topic === undefined ? 'invalid_topic' : 'invalid_body' });
       }
     });
   });
@@ -138,7 +138,7 @@ describe('sqs', () => {
 test('POST /ack does not exist without QUEUE_ACK=client', async () => {
   const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url });
   try {
-    expect(await ack(relay.url, { topic: 'acks', ids: ['acks~x'] })).toEqual({ status: 404, json: { error: 'not_found' } });
+    expect(await ack(relay.url, { topic: 'acks', ids: ['acks~x'] })).toMatchObject({ status: 404, json: { error: 'not_found' } });
   } finally {
     await relay.stop();
   }

@@ -15,7 +15,7 @@ test('redis-list: a queue key of the wrong type is a 503 source_unavailable, /re
     const stream = await fetch(`${relay.url}/events?topic=typo`);
     expect(stream.status).toBe(503);
     expect(stream.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await stream.json()).toEqual({ error: 'source_unavailable' });
+    expect(await stream.json()).toMatchObject({ error: 'source_unavailable' });
     expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
     expect(await (await fetch(`${relay.url}/metrics`)).text()).toMatch(/^sse_source_errors_total(\{[^}]*\})? [1-9]/m);
     await backends.raw.del('sse:q:typo');
@@ -39,7 +39,7 @@ test('sqs: a body SQS refuses is a 400 naming the problem, not a 503 to retry fo
   const relay = await startRelay(backends.sqs.env(queueUrl, { PUBLISH_RATE_PER_MINUTE: '0' }));
   try {
     for (const data of ['', 'bell \u0001', 'non-character \uFFFE']) {
-      expect(await publish(relay.url, { topic: 't', data })).toEqual({ status: 400, json: { error: 'unsupported_message' } });
+      expect(await publish(relay.url, { topic: 't', data })).toMatchObject({ status: 400, json: { error: 'unsupported_message' } });
     }
     // (Real SQS also stores U+10000 and above; the emulator refuses them, which then is the same 400.)
     expect((await publish(relay.url, { topic: 't', data: 'fine \t é ✓' })).status).toBe(202);
@@ -59,7 +59,7 @@ test('sqs: a queue deleted under open streams gives a consistent 503, not 200 an
     for (let i = 0; i < 3; i++) {
       const again = await fetch(`${relay.url}/events?topic=t`);
       expect(again.status).toBe(503);
-      expect(await again.json()).toEqual({ error: 'source_unavailable' });
+      expect(await again.json()).toMatchObject({ error: 'source_unavailable' });
     }
   } finally {
     await relay.stop();
@@ -78,7 +78,7 @@ test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is 
     });
     expect(answer.status).toBe(503);
     expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await answer.json()).toEqual({ error: 'source_unavailable' });
+    expect(await answer.json()).toMatchObject({ error: 'source_unavailable' });
   } finally {
     backends.redis.kill('SIGCONT');
     reader.close();
@@ -104,7 +104,7 @@ test('sqs, QUEUE_ACK=client: an acknowledgement SQS does not answer is a 503 sou
     const answer = await ack();
     expect(answer.status).toBe(503);
     expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
-    expect(await answer.json()).toEqual({ error: 'source_unavailable' });
+    expect(await answer.json()).toMatchObject({ error: 'source_unavailable' });
   } finally {
     reader.close();
     await Promise.all([holder.stop(), other.stop(), own.stop().catch(() => undefined)]);

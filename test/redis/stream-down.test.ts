@@ -1,6 +1,7 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { Redis } from 'ioredis';
 import type { RunningServer } from '../../functions/server.js';
+import { ERROR_CODES } from '../../lib/errors.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { SseReader } from '../support/sse-reader.js';
@@ -27,7 +28,8 @@ test('Redis down at start: /readyz 503, /events 503 with Retry-After, nothing cr
   const events = await fetch(`${relay.url}/events?topic=late`);
   expect(events.status).toBe(503);
   expect(events.headers.get('retry-after')).toMatch(/^\d+$/);
-  expect(await events.json()).toEqual({ error: 'source_unavailable' });
+  // The code's documented meaning only: never the Redis client's error text.
+  expect(await events.json()).toEqual({ error: 'source_unavailable', message: ERROR_CODES.source_unavailable.message });
   expect((await publish(relay.url, { topic: 'late', data: 'x' })).status).toBe(503);
 
   await redis.restart();
@@ -85,5 +87,5 @@ test('SOURCE=redis-list with Redis down: /events answers 503 with Retry-After in
   const events = await fetch(`${relay.url}/events?topic=jobs`);
   expect(events.status).toBe(503);
   expect(events.headers.get('retry-after')).toMatch(/^\d+$/);
-  expect(await events.json()).toEqual({ error: 'source_unavailable' });
+  expect(await events.json()).toEqual({ error: 'source_unavailable', message: ERROR_CODES.source_unavailable.message });
 });
