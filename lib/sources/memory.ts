@@ -97,7 +97,10 @@ function costOf(message: StoredMessage): number {
  */
 export class MemorySource implements BroadcastSource {
   readonly delivery = 'broadcast';
-  /** Ids restart at 1 with the process: a drained client resumes from before the first id of the next one. */
+  /**
+   * A drained client's own cursor names this process, which the next one reads as a gap (a reset for messages the client
+   * did not miss): it is handed 0 instead, before everything of the process that takes over.
+   */
   readonly positionAfterRestart: string | undefined = '0';
   private readonly rings = new Map<string, TopicRing>();
   private readonly epoch: string;
@@ -130,6 +133,8 @@ export class MemorySource implements BroadcastSource {
   private seqOf(position: string): number | undefined {
     if (position === '0') return 0;
     const dash = position.indexOf('-');
+    // A plain number is another process's (a version without the epoch), even one that begins with this epoch's digits.
+    if (dash < 0) return undefined;
     return position.slice(0, dash) === this.epoch ? Number(position.slice(dash + 1)) : undefined;
   }
 
