@@ -38,7 +38,11 @@ class TopicRing {
   /** Appends a message; returns it, its sequence number and the message its slot held before (dropped by the ring). */
   append(topic: string, message: OutgoingMessage): { stored: StoredMessage; seq: number; overwritten: StoredMessage | undefined } {
     const seq = this.next;
-    const stored: StoredMessage = { topic, position: `${this.epoch}-${this.next}`, event: message.event ?? 'message', data: message.data, publishedAt: Date.now() };
+    // join() makes one flat string. A template literal of 13 characters or more makes V8 cons strings, about 25 bytes
+    // more per retained message: 0.93 of MEMORY_MAX_BYTES instead of 0.86 in the 200-topic case of
+    // test/security/memory-heap-bound.test.ts (Node 20 x64).
+    const position = [this.epoch, seq].join('-');
+    const stored: StoredMessage = { topic, position, event: message.event ?? 'message', data: message.data, publishedAt: Date.now() };
     const slot = this.slotOf(this.next);
     const overwritten = this.slots[slot];
     this.slots[slot] = stored;
