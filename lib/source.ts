@@ -63,9 +63,9 @@ export interface BroadcastSource {
    */
   acceptsPosition(position: string): boolean;
   /**
-   * Set by a source whose positions do not outlive its process (memory: the next process numbers from 1 again): the
+   * Set by a source whose positions do not outlive its process (memory: the next process reads them as a gap): the
    * position a stream ended by the drain hands its client, so that it resumes at the first message of the process that
-   * takes over instead of at a number that process may reuse. Undefined where positions outlive the process (Redis).
+   * takes over, without a reset for messages it did not miss. Undefined where positions outlive the process (Redis).
    */
   readonly positionAfterRestart?: string;
   /**

@@ -159,9 +159,10 @@ export class TopicFanout {
    * What a connection resuming after `after` must replay of `topic` before its live frames (which follow `until`): from
    * the messages this process holds when they cover it, from the source otherwise. A cursor past `until` (another
    * instance's feed delivered it first) costs one source read to tell "not here yet" from "not in the source at all":
-   * in the first case the connection skips the live frames it already has. In the second (a memory source restarted,
-   * so positions began again) the client missed what the source holds now: the source's replay says so (`gap`, hence
-   * the reset event) and returns it, and the live frames after `until` are given after all.
+   * in the first case the connection skips the live frames it already has. In the second (a cursor of a memory process
+   * whose epoch is later than this one's: the clock stepped back across a restart) the client missed what the source
+   * holds now: the source's replay says so (`gap`, hence the reset event) and returns it, and the live frames after
+   * `until` are given after all.
    */
   async replay(connection: Connection, topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult> {
     const order = comparePositions(after, until);

@@ -11,7 +11,8 @@ export type Cursor = ReadonlyMap<string, string>;
 /** Longest cursor accepted, in characters; longer input is rejected before any parsing work. */
 export const MAX_CURSOR_LENGTH = 8192;
 
-// Positions are what sources issue: decimal sequence numbers (memory) or Redis stream ids (`ms-seq`).
+// Positions are what sources issue: `epoch-seq` (memory; plain numbers from versions before the epoch) or Redis stream
+// ids (`ms-seq`).
 const POSITION_PATTERN = /^\d{1,20}(-\d{1,20})?$/;
 
 /** True when `position` has the shape of a position a source issues. */
@@ -21,7 +22,8 @@ export function isValidPosition(position: string): boolean {
 
 /**
  * Orders two positions of one topic (both of the shape isValidPosition accepts): negative, zero or positive. Memory
- * positions are whole numbers, Redis stream ids `ms-seq`; a number without `-seq` counts as `-0`.
+ * positions are `epoch-seq`, Redis stream ids `ms-seq`; a number without `-seq` (`0`, or a memory position of a version
+ * before the epoch) counts as `-0`.
  */
 export function comparePositions(a: string, b: string): number {
   const [aMain = '0', aSeq = '0'] = a.split('-');

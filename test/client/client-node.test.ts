@@ -3,7 +3,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { SignJWT } from 'jose';
 import { RelayClient, type ResetDetail } from '../../public/sse-client.js';
 import { signToken } from '../../publisher/index.js';
-import { publish, startRelay } from '../support/relay-server.js';
+import { epochOf, publish, startRelay } from '../support/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
 
 // The same client in Node 20 (fetch, EventTarget and MessageEvent are built in), against the real server for what the
@@ -27,17 +27,19 @@ function track(client: RelayClient): { events: [string, unknown, string][]; rese
 test('a cursor older than the buffer: one reset event with the topics, then the retained messages', async () => {
   const relay = await startRelay({ MEMORY_BUFFER_SIZE: '3', SHUTDOWN_DRAIN_MS: '100' });
   cleanups.push(() => relay.stop());
-  for (let n = 1; n <= 6; n++) await publish(relay.url, { topic: 'orders', data: { n } });
-  const seen = track(new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'orders=1' }));
+  const epoch = epochOf((await publish(relay.url, { topic: 'orders', data: { n: 1 } })).json['id']);
+  for (let n = 2; n <= 6; n++) await publish(relay.url, { topic: 'orders', data: { n } });
+  const seen = track(new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: `orders=${epoch}-1` }));
   await waitFor(() => seen.events.length >= 3, 'three events', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.resets).toEqual([{ reason: 'cursor-expired', topics: ['orders'] }]);
-  expect(seen.events).toEqual([4, 5, 6].map((n) => ['message', { n }, `orders=${n}`]));
+  expect(seen.events).toEqual([4, 5, 6].map((n) => ['message', { n }, `orders=${epoch}-${n}`]));
 });
 
 test('close() in a handler: no later event is dispatched, even from the same chunk, and lastEventId stays at the last one handed over', async () => {
   const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
   cleanups.push(() => relay.stop());
-  for (let n = 1; n <= 5; n++) await publish(relay.url, { topic: 'orders', data: { n } });
+  const epoch = epochOf((await publish(relay.url, { topic: 'orders', data: { n: 1 } })).json['id']);
+  for (let n = 2; n <= 5; n++) await publish(relay.url, { topic: 'orders', data: { n } });
   // The five replayed events come in one write: the first handler call closes the client.
   const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'orders=0' });
   const seen: unknown[] = [];
@@ -49,7 +51,7 @@ test('close() in a handler: no later event is dispatched, even from the same chu
   await publish(relay.url, { topic: 'orders', data: { n: 6 } });
   await new Promise((resolve) => setTimeout(resolve, 200)); // proving that nothing more arrives
   expect(seen).toEqual([{ n: 1 }]);
-  expect(client.lastEventId).toBe('orders=1');
+  expect(client.lastEventId).toBe(`orders=${epoch}-1`);
 });
 
 test('a refused token whose refresh failed: later attempts still ask for a fresh one (reason unauthorized) until a stream opens', async () => {
@@ -80,10 +82,10 @@ test('a cursor the server does not know: a reset (invalid-cursor), then the stre
   const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId: 'not-a-cursor' });
   const seen = track(client);
   await waitFor(() => client.state === 'open', 'the client open', { timeoutMs: 5_000, everyMs: 10 });
-  await publish(relay.url, { topic: 'orders', event: 'created', data: 'x' });
+  const epoch = epochOf((await publish(relay.url, { topic: 'orders', event: 'created', data: 'x' })).json['id']);
   await waitFor(() => seen.events.length >= 1, 'an event', { timeoutMs: 5_000, everyMs: 10 });
   expect(seen.resets).toEqual([{ reason: 'invalid-cursor', topics: ['orders'] }]);
-  expect(seen.events).toEqual([['created', 'x', 'orders=1']]);
+  expect(seen.events).toEqual([['created', 'x', `orders=${epoch}-1`]]);
 });
 
 test('reserved relay.* frames are never handed to listeners; a malformed relay.reset still becomes a well-formed reset', async () => {
@@ -112,9 +114,9 @@ test('a stream that goes silent (no heartbeat within idleTimeoutMs) is given up 
   const states: string[] = [];
   client.addEventListener('statechange', (e) => states.push(e.detail.state));
   await waitFor(() => states.filter((s) => s === 'open').length >= 2, 'the client open a second time', { timeoutMs: 5_000, everyMs: 10 });
-  await publish(relay.url, { topic: 'quiet', data: 'still here' });
+  const epoch = epochOf((await publish(relay.url, { topic: 'quiet', data: 'still here' })).json['id']);
   await waitFor(() => seen.events.length >= 1, 'an event', { timeoutMs: 5_000, everyMs: 10 });
-  expect(seen.events).toEqual([['message', 'still here', 'quiet=1']]);
+  expect(seen.events).toEqual([['message', 'still here', `quiet=${epoch}-1`]]);
   expect(states.slice(0, 4)).toEqual(['connecting', 'open', 'reconnecting', 'connecting']);
 });
 

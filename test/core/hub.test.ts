@@ -15,7 +15,10 @@ class DurableMemorySource extends MemorySource {
   override readonly positionAfterRestart = undefined;
 }
 
-function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100, source: MemorySource = new MemorySource(5)) {
+/** The epoch of the memory sources below: their positions are 7-1, 7-2 … (a real process's is its start time in ms). */
+const EPOCH = 7;
+
+function setup(options: Partial<typeof OPTIONS> = {}, replayMax = 100, source: MemorySource = new MemorySource(5, Number.POSITIVE_INFINITY, EPOCH)) {
   const metrics = new Metrics();
   const fanout = new TopicFanout(source, metrics, silentLogger);
   const hub = new Hub({ ...OPTIONS, ...options }, metrics, silentLogger, fanout);
@@ -69,7 +72,7 @@ describe('Hub and session loop', () => {
     await source.publish('a', { data: 'two\nlines', event: 'note' });
     await settle();
     // Live at once: the id-only position frame, then each event with its cursor.
-    expect(sink.text).toBe('retry: 2000\n\nid: a=0\n\nid: a=1\ndata: one\n\nid: a=2\nevent: note\ndata: two\ndata: lines\n\n');
+    expect(sink.text).toBe('retry: 2000\n\nid: a=7-0\n\nid: a=7-1\ndata: one\n\nid: a=7-2\nevent: note\ndata: two\ndata: lines\n\n');
     await hub.close();
   });
 
@@ -83,18 +86,18 @@ describe('Hub and session loop', () => {
     await settle();
     expect(x.sink.writes - writesBefore).toBe(1); // three frames, one write
     expect(x.sink.chunks.at(-1)).toBe(y.sink.chunks.at(-1)); // joined once, the same Buffer object for both
-    expect(Buffer.from(x.sink.chunks.at(-1) as Uint8Array).toString()).toBe('id: a=1\ndata: 0\n\nid: a=2\ndata: 1\n\nid: a=3\ndata: 2\n\n');
+    expect(Buffer.from(x.sink.chunks.at(-1) as Uint8Array).toString()).toBe('id: a=7-1\ndata: 0\n\nid: a=7-2\ndata: 1\n\nid: a=7-3\ndata: 2\n\n');
     await hub.close();
   });
 
   it('replays after the cursor, then continues live with no gap and no duplicate', async () => {
     const { source, open, hub } = setup();
     for (let i = 1; i <= 4; i++) await source.publish('a', { data: String(i) });
-    const { sink } = open(['a'], [['a', '2']]);
+    const { sink } = open(['a'], [['a', '7-2']]);
     await settle();
     await source.publish('a', { data: '5' });
     await settle();
-    expect(sink.ids).toEqual(['a=3', 'a=4', 'a=5']);
+    expect(sink.ids).toEqual(['a=7-3', 'a=7-4', 'a=7-5']);
     await hub.close();
   });
 
@@ -104,61 +107,64 @@ describe('Hub and session loop', () => {
     await source.publish('b', { data: 'b1' });
     await source.publish('a', { data: 'a2' });
     await source.publish('b', { data: 'b2' });
-    const { sink } = open(['a', 'b'], [['a', '1'], ['b', '1']]);
+    const { sink } = open(['a', 'b'], [['a', '7-1'], ['b', '7-1']]);
     await settle();
     await source.publish('b', { data: 'b3' });
     await settle();
-    expect(sink.ids).toEqual(['a=2,b=1', 'a=2,b=2', 'a=2,b=3']);
+    expect(sink.ids).toEqual(['a=7-2,b=7-1', 'a=7-2,b=7-2', 'a=7-2,b=7-3']);
     await hub.close();
   });
 
   it('sends one reset event when the cursor is older than the buffer, then continues from the oldest retained', async () => {
     const { source, open, metrics, hub } = setup();
     for (let i = 1; i <= 8; i++) await source.publish('a', { data: String(i) }); // buffer keeps 4..8
-    const { sink } = open(['a'], [['a', '1']]);
+    const { sink } = open(['a'], [['a', '7-1']]);
     await settle();
     expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
-    expect(sink.ids).toEqual(['a=4', 'a=5', 'a=6', 'a=7', 'a=8']);
+    expect(sink.ids).toEqual(['a=7-4', 'a=7-5', 'a=7-6', 'a=7-7', 'a=7-8']);
     expect(metrics.get('sse_resets_total')).toBe(1);
     await hub.close();
   });
 
-  it('resumes a cursor from before a restart (newer than anything the source issued) with the reset, then all it holds', async () => {
+  // Every cursor of another process reads as a gap, whatever its sequence number: 6-2 names a number this process issued
+  // too (before the epoch, the client resumed into the new process's messages and skipped its first two); 8-1 comes
+  // from a later epoch (the clock stepped back); plain numbers are the positions of versions without the epoch.
+  it.each(['6-57', '6-2', '8-1', '57', '2'])('resumes a cursor from before a restart (%s) with the reset, then all this process holds', async (cursor) => {
     const { source, open, hub } = setup();
     const before = open(['a']); // the topic is live in this process, as on a restarted server with the demo page open
     await settle();
     await source.publish('a', { data: 'new-1' });
     await source.publish('a', { data: 'new-2' });
     await settle();
-    const { sink } = open(['a'], [['a', '57']]);
+    const { sink } = open(['a'], [['a', cursor]]);
     await settle();
     await source.publish('a', { data: 'new-3' });
     await settle();
     expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
-    expect(sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
-    expect(before.sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
+    expect(sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3']);
+    expect(before.sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3']);
     await hub.close();
   });
 
   it('resumes a cursor from before a restart in a topic the restarted source has no message of yet with the reset', async () => {
     const { source, open, hub } = setup();
-    const { sink } = open(['a', 'b'], [['a', '57'], ['b', '9']]);
+    const { sink } = open(['a', 'b'], [['a', '6-57'], ['b', '6-9']]);
     await settle();
     await source.publish('b', { data: 'b-1' });
     await settle();
     expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\n/);
     // The position the client was given names the restarted source's, so its next reconnect resumes there.
-    expect(sink.ids).toEqual(['a=0,b=1']);
+    expect(sink.ids).toEqual(['a=7-0,b=7-1']);
     await hub.close();
   });
 
   it('bounds replay to replayMax, signalling the skip with the reset event', async () => {
     const { source, open, hub } = setup({}, 2);
     for (let i = 1; i <= 5; i++) await source.publish('a', { data: String(i) });
-    const { sink } = open(['a'], [['a', '1']]);
+    const { sink } = open(['a'], [['a', '7-1']]);
     await settle();
     expect(sink.text).toContain('event: relay.reset');
-    expect(sink.ids).toEqual(['a=4', 'a=5']);
+    expect(sink.ids).toEqual(['a=7-4', 'a=7-5']);
     await hub.close();
   });
 
@@ -262,7 +268,7 @@ describe('Hub and session loop', () => {
     await expect(slow.ended).resolves.toBe('slow-consumer');
     await source.publish('a', { data: 'after' });
     await settle();
-    expect(fast.sink.ids).toEqual(['a=1', 'a=2']);
+    expect(fast.sink.ids).toEqual(['a=7-1', 'a=7-2']);
     expect(slow.sink.text).toMatch(/retry: \d+\n\n$/);
     expect(metrics.get('sse_slow_consumer_disconnects_total')).toBe(1);
     expect(hub.connections.size).toBe(1);
@@ -325,7 +331,7 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await source.publish('b', { data: 'old' });
     const { sink } = open(['a', 'b']);
     await settle();
-    expect(afterRetry(sink.text)).toBe('id: a=1,b=1\n\n');
+    expect(afterRetry(sink.text)).toBe('id: a=7-1,b=7-1\n\n');
     expect(sink.ids).toEqual([]);
     await hub.close();
   });
@@ -333,11 +339,11 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
   it('a resumed stream names its position after the replay and after the live frames that arrived meanwhile', async () => {
     const { source, open, hub } = setup();
     for (let i = 1; i <= 3; i++) await source.publish('a', { data: String(i) });
-    const { sink } = open(['a'], [['a', '1']]);
+    const { sink } = open(['a'], [['a', '7-1']]);
     await source.publish('a', { data: '4' }); // arrives while the replay runs
     await settle();
-    expect(sink.ids).toEqual(['a=2', 'a=3', 'a=4']);
-    expect(sink.positions).toEqual(['a=4']);
+    expect(sink.ids).toEqual(['a=7-2', 'a=7-3', 'a=7-4']);
+    expect(sink.positions).toEqual(['a=7-4']);
     await hub.close();
   });
 
@@ -352,12 +358,12 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await jest.advanceTimersByTimeAsync(c.advance);
     await expect(ended).resolves.toBe(reason);
     expect(sink.ids).toEqual([]);
-    expect(sink.text).toMatch(/id: a=0\n\nretry: \d+\n\n$/);
+    expect(sink.text).toMatch(/id: a=7-0\n\nretry: \d+\n\n$/);
     await hub.close();
   });
 
   it('a drained stream sends its position before its retry', async () => {
-    const { source, open, hub } = setup({}, 100, new DurableMemorySource(5));
+    const { source, open, hub } = setup({}, 100, new DurableMemorySource(5, Number.POSITIVE_INFINITY, EPOCH));
     await source.publish('a', { data: 'x' });
     const { sink, ended } = open(['a']);
     await settle();
@@ -365,12 +371,13 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await jest.advanceTimersByTimeAsync(100);
     await drained;
     await expect(ended).resolves.toBe('shutdown');
-    expect(afterRetry(sink.text)).toMatch(/^id: a=1\n\nid: a=1\n\nretry: \d+\n\n$/);
+    expect(afterRetry(sink.text)).toMatch(/^id: a=7-1\n\nid: a=7-1\n\nretry: \d+\n\n$/);
     await hub.close();
   });
 
-  it('a drained stream of the memory source ends with every topic at 0: the next process numbers from 1 again', async () => {
-    // Its own cursor (a=2,b=1) would name messages the restarted process issues again, and the client would skip them.
+  it('a drained stream of the memory source ends with every topic at 0: before everything of the process that takes over', async () => {
+    // Its own cursor (a=7-2,b=7-1) names another process there: a gap, so the client would hear a reset for messages it
+    // did not miss. At 0 it gets all the next process holds, without one.
     const { source, open, hub } = setup();
     await source.publish('a', { data: 'x' });
     await source.publish('a', { data: 'y' });
@@ -381,7 +388,7 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await jest.advanceTimersByTimeAsync(100);
     await drained;
     await expect(ended).resolves.toBe('shutdown');
-    expect(afterRetry(sink.text)).toMatch(/^id: a=2,b=1\n\nid: a=0,b=0\n\nretry: \d+\n\n$/);
+    expect(afterRetry(sink.text)).toMatch(/^id: a=7-2,b=7-1\n\nid: a=0,b=0\n\nretry: \d+\n\n$/);
     await hub.close();
   });
 
@@ -393,47 +400,86 @@ describe('every broadcast stream says where it stands (id-only frames)', () => {
     await source.publish('a', { data: 'x'.repeat(200) });
     await settle(); // the bound is checked when the turn's frames are handed out
     await expect(slow.ended).resolves.toBe('slow-consumer');
-    expect(slow.sink.positions).toEqual(['a=0']);
+    expect(slow.sink.positions).toEqual(['a=7-0']);
     expect(slow.sink.ids).toEqual([]);
     await hub.close();
   });
 });
 
 describe('MemorySource', () => {
+  /** The sequence number of a position `epoch-seq`. */
+  const seq = (position: string): number => Number(position.split('-')[1]);
+
   it('keeps a bounded ring per topic and reports the gap past it', async () => {
-    const source = new MemorySource(3);
+    const source = new MemorySource(3, Number.POSITIVE_INFINITY, EPOCH);
     for (let i = 1; i <= 5; i++) await source.publish('t', { data: String(i) });
-    expect(await source.head('t')).toBe('5');
-    expect(await source.replay('t', '3', '5', 10)).toMatchObject({ gap: false, messages: [{ position: '4' }, { position: '5' }] });
-    expect((await source.replay('t', '0', '5', 10)).gap).toBe(true);
-    expect(await source.head('empty')).toBe('0');
+    expect(await source.head('t')).toBe('7-5');
+    expect(await source.replay('t', '7-3', '7-5', 10)).toMatchObject({ gap: false, messages: [{ position: '7-4' }, { position: '7-5' }] });
+    expect((await source.replay('t', '0', '7-5', 10)).gap).toBe(true);
+    expect(await source.head('empty')).toBe('7-0');
   });
 
-  it('treats a cursor newer than anything it issued (from before a restart) as a gap, replaying what it retains', async () => {
+  it('names each position after the process: its start time in ms, then the sequence number', async () => {
+    const before = Date.now();
     const source = new MemorySource(3);
+    const after = Date.now();
+    const { position } = await source.publish('t', { data: 'x' });
+    const [epoch, first] = position.split('-').map(Number) as [number, number];
+    expect(epoch).toBeGreaterThanOrEqual(before);
+    expect(epoch).toBeLessThanOrEqual(after);
+    expect(first).toBe(1);
+  });
+
+  it('treats a cursor newer than anything it issued as a gap, replaying what it retains', async () => {
+    const source = new MemorySource(3, Number.POSITIVE_INFINITY, EPOCH);
     for (let i = 1; i <= 2; i++) await source.publish('t', { data: String(i) });
-    expect(await source.replay('t', '57', '2', 10)).toMatchObject({ gap: true, messages: [{ position: '1' }, { position: '2' }] });
-    expect(await source.replay('t', '2', '2', 10)).toMatchObject({ gap: false, messages: [] });
+    expect(await source.replay('t', '7-57', '7-2', 10)).toMatchObject({ gap: true, messages: [{ position: '7-1' }, { position: '7-2' }] });
+    expect(await source.replay('t', '7-2', '7-2', 10)).toMatchObject({ gap: false, messages: [] });
+  });
+
+  // Before the epoch, positions were 1, 2, 3 … in every process: a cursor of 3 from before a restart resumed at 4 of the
+  // new process, and the client never got its 1 to 3.
+  it.each([
+    ['of the process before (its sequence number within what this one retains)', '1-3'],
+    ['of the process before, newer than anything this one issued', '1-57'],
+    ['of a later epoch (the clock stepped back)', '3-1'],
+    ['of a version without the epoch', '3'],
+    ['of a version without the epoch, that begins with this epoch', '23'],
+  ])('treats a cursor %s as a gap and replays all it retains', async (_, cursor) => {
+    const source = new MemorySource(100, Number.POSITIVE_INFINITY, 2);
+    for (let i = 1; i <= 30; i++) await source.publish('t', { data: String(i) });
+    const all = Array.from({ length: 30 }, (_, i) => `2-${i + 1}`);
+    const replay = await source.replay('t', cursor, '2-30', 100);
+    expect(replay.gap).toBe(true);
+    expect(replay.messages.map((m) => m.position)).toEqual(all);
+    expect(replay.messages.map((m) => m.data)).toEqual(all.map((p) => String(seq(p))));
+    // Its own positions still resume exactly, and 0 (where a drained stream leaves its client) is before everything.
+    expect(await source.replay('t', '2-3', '2-30', 100)).toMatchObject({ gap: false, messages: all.slice(3).map((position) => ({ position })) });
+    expect(await source.replay('t', '0', '2-30', 100)).toMatchObject({ gap: false, messages: all.map((position) => ({ position })) });
+    // A topic with no message yet: another process's cursor is a gap there too, its own head and 0 are not.
+    expect(await source.replay('quiet', cursor, '2-0', 100)).toEqual({ messages: [], gap: true });
+    expect(await source.replay('quiet', '2-0', '2-0', 100)).toEqual({ messages: [], gap: false });
+    expect(await source.replay('quiet', '0', '2-0', 100)).toEqual({ messages: [], gap: false });
   });
 
   it('keeps all topics together within its byte bound: the oldest messages of any topic go first, emptied topics are forgotten', async () => {
     // Before the bound, every topic kept MEMORY_BUFFER_SIZE messages for ever: 3,000 publishes of 60 KB to new topics
     // grew a server by 210 MB that it never gave back.
     const cost = 1_000 + 'message'.length + 320;
-    const source = new MemorySource(100, 10 * cost + 1_024 * 10);
+    const source = new MemorySource(100, 10 * cost + 1_024 * 10, EPOCH);
     for (let i = 0; i < 1_000; i++) await source.publish(`t${i}`, { data: 'x'.repeat(1_000) });
     // The newest topics are held; the oldest were evicted, then forgotten.
     const newest = await source.head('t999');
-    expect(await source.replay('t999', String(Number(newest) - 1), newest, 10)).toMatchObject({ gap: false, messages: [{ data: 'x'.repeat(1_000) }] });
-    expect(await source.replay('t0', '1', '1', 10)).toEqual({ messages: [], gap: true });
+    expect(await source.replay('t999', `7-${seq(newest) - 1}`, newest, 10)).toMatchObject({ gap: false, messages: [{ data: 'x'.repeat(1_000) }] });
+    expect(await source.replay('t0', '7-1', '7-1', 10)).toEqual({ messages: [], gap: true });
     // A topic that never had a message stands where the next ring would begin: its own position is no gap.
     const quiet = await source.head('never');
-    expect(Number(quiet)).toBeGreaterThan(0);
+    expect(seq(quiet)).toBeGreaterThan(0);
     expect(await source.replay('never', quiet, quiet, 10)).toEqual({ messages: [], gap: false });
     // A forgotten topic's positions are not reused: a cursor from before reads as a gap, never as a resume.
     const again = await source.publish('t0', { data: 'new' });
-    expect(Number(again.position)).toBeGreaterThan(1);
-    expect(await source.replay('t0', '1', again.position, 10)).toMatchObject({ gap: true, messages: [{ data: 'new' }] });
+    expect(seq(again.position)).toBeGreaterThan(1);
+    expect(await source.replay('t0', '7-1', again.position, 10)).toMatchObject({ gap: true, messages: [{ data: 'new' }] });
     // One busy topic is bounded the same way, long before its ring of 100 is full.
     for (let i = 0; i < 50; i++) await source.publish('busy', { data: String(i).padStart(1_000, '0') });
     const head = await source.head('busy');
@@ -444,42 +490,44 @@ describe('MemorySource', () => {
   });
 
   it('keeps the ring of a topic with a live subscriber, evicted or not, and resumes it after its last position', async () => {
-    const source = new MemorySource(100, 4 * (1_000 + 7 + 320) + 1_024 * 3);
+    const source = new MemorySource(100, 4 * (1_000 + 7 + 320) + 1_024 * 3, EPOCH);
     const seen: string[] = [];
     const feed = source.openFeed((m) => seen.push(`${m.topic}=${m.position}`));
     feed.add('live', await source.head('live'));
     await source.publish('live', { data: 'x'.repeat(1_000) });
     for (let i = 0; i < 20; i++) await source.publish(`other${i}`, { data: 'x'.repeat(1_000) });
-    expect(await source.head('live')).toBe('1');
+    expect(await source.head('live')).toBe('7-1');
     await source.publish('live', { data: 'after' });
-    expect(seen.filter((s) => s.startsWith('live='))).toEqual(['live=1', 'live=2']);
-    expect(await source.replay('live', '1', '2', 10)).toMatchObject({ gap: false, messages: [{ data: 'after' }] });
+    expect(seen.filter((s) => s.startsWith('live='))).toEqual(['live=7-1', 'live=7-2']);
+    expect(await source.replay('live', '7-1', '7-2', 10)).toMatchObject({ gap: false, messages: [{ data: 'after' }] });
     await feed.close();
   });
 
-  it('accepts only positions it could have issued', () => {
-    const source = new MemorySource(3);
-    expect(['0', '17', String(Number.MAX_SAFE_INTEGER)].map((p) => source.acceptsPosition(p))).toEqual([true, true, true]);
-    expect(['1-0', '99999999999999999', '-1', ''].map((p) => source.acceptsPosition(p))).toEqual([false, false, false, false]);
+  it('accepts only positions it could have issued, and the plain numbers of versions without the epoch', () => {
+    const source = new MemorySource(3, Number.POSITIVE_INFINITY, EPOCH);
+    const max = String(Number.MAX_SAFE_INTEGER);
+    expect(['0', '17', max, '7-1', '1796103993502-31', `${max}-${max}`].map((p) => source.acceptsPosition(p))).toEqual([true, true, true, true, true, true]);
+    const refused = ['99999999999999999', '7-99999999999999999', '99999999999999999-1', '-1', '7-', '7-1-1', '7--1', ''];
+    expect(refused.map((p) => source.acceptsPosition(p))).toEqual(refused.map(() => false));
   });
 
   it('treats a repeated idempotency key as the same message', async () => {
-    const source = new MemorySource(3);
+    const source = new MemorySource(3, Number.POSITIVE_INFINITY, EPOCH);
     const first = await source.publish('t', { data: 'x', key: 'k1' });
     const again = await source.publish('t', { data: 'x', key: 'k1' });
     expect(again.position).toBe(first.position);
-    expect(await source.head('t')).toBe('1');
+    expect(await source.head('t')).toBe('7-1');
   });
 
   it('hands a feed the messages published between head() and add()', async () => {
-    const source = new MemorySource(10);
+    const source = new MemorySource(10, Number.POSITIVE_INFINITY, EPOCH);
     const seen: string[] = [];
     const feed = source.openFeed((m) => seen.push(m.position));
     const head = await source.head('t');
     await source.publish('t', { data: 'raced' });
     feed.add('t', head);
     await source.publish('t', { data: 'live' });
-    expect(seen).toEqual(['1', '2']);
+    expect(seen).toEqual(['7-1', '7-2']);
     await feed.close();
   });
 });

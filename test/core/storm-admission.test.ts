@@ -106,7 +106,7 @@ describe('resume served by the hub', () => {
   afterEach(() => void jest.useRealTimers());
 
   it('replays a short absence from the messages the hub holds, with no source read, exactly once in order', async () => {
-    const source = new MemorySource(1_000);
+    const source = new MemorySource(1_000, Number.POSITIVE_INFINITY, 7);
     const metrics = new Metrics();
     const fanout = new TopicFanout(source, metrics, silentLogger);
     const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
@@ -118,23 +118,24 @@ describe('resume served by the hub', () => {
     for (let i = 1; i <= 5; i++) await source.publish('t', { data: String(i) });
     const replay = jest.spyOn(source, 'replay');
     const back = new RecordingSink();
-    void runSession(context, source, plan([['t', '2']]), back);
+    void runSession(context, source, plan([['t', '7-2']]), back);
     await jest.advanceTimersByTimeAsync(1);
     await source.publish('t', { data: '6' });
     await jest.advanceTimersByTimeAsync(1);
-    expect(back.ids).toEqual(['t=3', 't=4', 't=5', 't=6']);
+    expect(back.ids).toEqual(['t=7-3', 't=7-4', 't=7-5', 't=7-6']);
     expect(replay).not.toHaveBeenCalled();
     expect(metrics.get('sse_replays_from_memory_total')).toBe(1);
-    // Older than what the hub holds (it started at 0, so position 0 is the oldest it covers): the source answers.
+    // Older than what the hub holds (its window starts at 7-0, where the topic stood when it went live; `0` is before
+    // everything): the source answers.
     const old = new RecordingSink();
     void runSession(context, source, plan([['t', '0']]), old);
     await jest.advanceTimersByTimeAsync(1);
-    expect(old.ids).toEqual(['t=1', 't=2', 't=3', 't=4', 't=5', 't=6']);
+    expect(old.ids).toEqual(['t=7-1', 't=7-2', 't=7-3', 't=7-4', 't=7-5', 't=7-6']);
     await hub.close();
   });
 
   it('skips live frames a client already has when it resumes past this process (another feed was ahead)', async () => {
-    const source = new LaggingSource(1_000);
+    const source = new LaggingSource(1_000, Number.POSITIVE_INFINITY, 7);
     const metrics = new Metrics();
     const fanout = new TopicFanout(source, metrics, silentLogger);
     const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
@@ -148,19 +149,19 @@ describe('resume served by the hub', () => {
     await source.publish('t', { data: '3' });
     // Another instance already gave this client 3; this process's feed is still at 1.
     const ahead = new RecordingSink();
-    void runSession(context, source, plan([['t', '3']]), ahead);
+    void runSession(context, source, plan([['t', '7-3']]), ahead);
     await jest.advanceTimersByTimeAsync(1);
     source.catchUp();
     await source.publish('t', { data: '4' });
     await jest.advanceTimersByTimeAsync(1);
-    expect(ahead.ids).toEqual(['t=4']);
+    expect(ahead.ids).toEqual(['t=7-4']);
     // Its position frame names where the client is (3), not where this process's feed was (1): never backwards.
-    expect(ahead.text).toBe('retry: 2000\n\nid: t=3\n\nid: t=4\ndata: 4\n\n');
+    expect(ahead.text).toBe('retry: 2000\n\nid: t=7-3\n\nid: t=7-4\ndata: 4\n\n');
     await hub.close();
   });
 
   it('never moves a multi-topic client back in the topic it resumed ahead in, in replayed or live frames', async () => {
-    const source = new LaggingSource(1_000);
+    const source = new LaggingSource(1_000, Number.POSITIVE_INFINITY, 7);
     const metrics = new Metrics();
     const fanout = new TopicFanout(source, metrics, silentLogger);
     const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
@@ -174,9 +175,9 @@ describe('resume served by the hub', () => {
     await source.publish('a', { data: 'a2' });
     await source.publish('a', { data: 'a3' });
     await source.publish('b', { data: 'b2' });
-    // Another instance gave this client a up to 3 and b up to 1; this process's feed is at a=1, b=2.
+    // Another instance gave this client a up to 3 and b up to 1; this process's feed is at a=7-1, b=7-2.
     const ahead = new RecordingSink();
-    void runSession(context, source, plan([['a', '3'], ['b', '1']]), ahead);
+    void runSession(context, source, plan([['a', '7-3'], ['b', '7-1']]), ahead);
     await jest.advanceTimersByTimeAsync(1);
     await source.publish('b', { data: 'b3' });
     await jest.advanceTimersByTimeAsync(1);
@@ -184,13 +185,13 @@ describe('resume served by the hub', () => {
     await source.publish('a', { data: 'a4' });
     await jest.advanceTimersByTimeAsync(1);
     // A reconnect from any of these ids must not get a2 or a3 again.
-    expect(ahead.ids).toEqual(['a=3,b=2', 'a=3,b=3', 'a=4,b=3']);
-    expect(ahead.positions.every((cursor) => cursor.startsWith('a=3,') || cursor.startsWith('a=4,'))).toBe(true);
+    expect(ahead.ids).toEqual(['a=7-3,b=7-2', 'a=7-3,b=7-3', 'a=7-4,b=7-3']);
+    expect(ahead.positions.every((cursor) => cursor.startsWith('a=7-3,') || cursor.startsWith('a=7-4,'))).toBe(true);
     await hub.close();
   });
 
   it('resumes exactly when the last other subscriber of one topic leaves while another topic is being prepared', async () => {
-    const source = new SlowHeadSource(1_000);
+    const source = new SlowHeadSource(1_000, Number.POSITIVE_INFINITY, 7);
     const metrics = new Metrics();
     const fanout = new TopicFanout(source, metrics, silentLogger);
     const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
@@ -204,7 +205,7 @@ describe('resume served by the hub', () => {
     // The client saw a1 before; its topic b is new to this process, and reading b's head takes a round trip.
     source.slow.add('b');
     const resumed = new RecordingSink();
-    void runSession(context, source, plan(['a', 'b'], [['a', '1']]), resumed);
+    void runSession(context, source, plan(['a', 'b'], [['a', '7-1']]), resumed);
     await jest.advanceTimersByTimeAsync(1);
     other.close();
     await source.publish('a', { data: 'a3' });
@@ -212,8 +213,8 @@ describe('resume served by the hub', () => {
     await jest.advanceTimersByTimeAsync(1);
     await source.publish('a', { data: 'a4' });
     await jest.advanceTimersByTimeAsync(1);
-    expect(resumed.ids).toEqual(['a=2,b=0', 'a=3,b=0', 'a=4,b=0']);
-    expect(resumed.positions.every((cursor) => !cursor.startsWith('a=0'))).toBe(true);
+    expect(resumed.ids).toEqual(['a=7-2,b=7-0', 'a=7-3,b=7-0', 'a=7-4,b=7-0']);
+    expect(resumed.positions.every((cursor) => !cursor.startsWith('a=7-0'))).toBe(true);
     await hub.close();
   });
 

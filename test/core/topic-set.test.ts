@@ -11,7 +11,7 @@ import { RecordingSink } from '../support/recording-sink.js';
 const OPTIONS = { heartbeatMs: 15_000, retryMs: 2_000, connectionBufferBytes: 4_096, sessionIdleMs: 0 };
 
 function setup() {
-  const source = new MemorySource(100);
+  const source = new MemorySource(100, Number.POSITIVE_INFINITY, 7); // positions 7-1, 7-2 …
   const metrics = new Metrics();
   const fanout = new TopicFanout(source, metrics, silentLogger);
   const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
@@ -52,8 +52,8 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     await source.publish('a', { data: '3' });
     await settle();
     expect(a1.sink.chunks.at(-1)).toBe(a2.sink.chunks.at(-1));
-    expect(afterRetry(a1.sink.text)).toBe('id: a=0\n\nid: a=1\ndata: 1\n\nid: a=2\ndata: 3\n\n');
-    expect(afterRetry(ab.sink.text)).toBe('id: a=0,b=0\n\nid: a=1,b=0\ndata: 1\n\nid: a=1,b=1\ndata: 2\n\nid: a=2,b=1\ndata: 3\n\n');
+    expect(afterRetry(a1.sink.text)).toBe('id: a=7-0\n\nid: a=7-1\ndata: 1\n\nid: a=7-2\ndata: 3\n\n');
+    expect(afterRetry(ab.sink.text)).toBe('id: a=7-0,b=7-0\n\nid: a=7-1,b=7-0\ndata: 1\n\nid: a=7-1,b=7-1\ndata: 2\n\nid: a=7-2,b=7-1\ndata: 3\n\n');
     await hub.close();
   });
 
@@ -62,12 +62,12 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     const first = open(['a']);
     await settle();
     for (let i = 1; i <= 3; i++) await source.publish('a', { data: String(i) }); // gathered, not yet handed out
-    const back = open(['a'], [['a', '1']]);
+    const back = open(['a'], [['a', '7-1']]);
     await settle();
     await source.publish('a', { data: '4' });
     await settle();
-    expect(first.sink.ids).toEqual(['a=1', 'a=2', 'a=3', 'a=4']);
-    expect(back.sink.ids).toEqual(['a=2', 'a=3', 'a=4']);
+    expect(first.sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3', 'a=7-4']);
+    expect(back.sink.ids).toEqual(['a=7-2', 'a=7-3', 'a=7-4']);
     await hub.close();
   });
 
@@ -78,7 +78,7 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     await source.publish('a', { data: '1' }); // gathered for the turn, not yet handed out
     stream.connection.goLive();
     await settle();
-    expect(stream.sink.text).toBe('id: a=1\ndata: 1\n\nid: a=1\n\n');
+    expect(stream.sink.text).toBe('id: a=7-1\ndata: 1\n\nid: a=7-1\n\n');
     await hub.close();
   });
 
@@ -90,7 +90,7 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     await source.publish('a', { data: 'two' });
     stream.connection.end('max-session');
     expect(stream.endedWith()).toBe('max-session');
-    expect(stream.sink.text).toMatch(/^id: a=0\n\nid: a=1\ndata: one\n\nid: a=2\ndata: two\n\nid: a=2\n\nretry: \d+\n\n$/);
+    expect(stream.sink.text).toMatch(/^id: a=7-0\n\nid: a=7-1\ndata: one\n\nid: a=7-2\ndata: two\n\nid: a=7-2\n\nretry: \d+\n\n$/);
     expect(stream.sink.ended).toBe(true);
     await hub.close();
   });
@@ -99,10 +99,10 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     const { source, hub, openLive } = setup();
     const stream = await openLive(['a']);
     await settle();
-    stream.connection.skipLiveUntil('a', '2');
+    stream.connection.skipLiveUntil('a', '7-2');
     for (let i = 1; i <= 4; i++) await source.publish('a', { data: String(i) });
     await settle();
-    expect(stream.sink.ids).toEqual(['a=3', 'a=4']);
+    expect(stream.sink.ids).toEqual(['a=7-3', 'a=7-4']);
     await hub.close();
   });
 
@@ -116,8 +116,8 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     expect(slow.endedWith()).toBeUndefined(); // nothing per message: the bound is checked once per turn
     await settle();
     expect(slow.endedWith()).toBe('slow-consumer');
-    expect(slow.sink.text).toMatch(/^id: a=0\n\nretry: 0\n\n$/);
-    expect(fast.sink.ids).toEqual(['a=1', 'a=2', 'a=3']);
+    expect(slow.sink.text).toMatch(/^id: a=7-0\n\nretry: 0\n\n$/);
+    expect(fast.sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3']);
     expect(fast.endedWith()).toBeUndefined();
     await hub.close();
   });
@@ -130,7 +130,7 @@ describe('a topic set hands its turn of frames to every connection at once', () 
     for (let i = 1; i <= 30; i++) await source.publish('a', { data: String(i).padEnd(4_000, '.') });
     expect(stream.sink.writes - writesBefore).toBeGreaterThan(0); // before the end of the turn
     await settle();
-    expect(stream.sink.ids).toEqual(Array.from({ length: 30 }, (_, i) => `a=${i + 1}`));
+    expect(stream.sink.ids).toEqual(Array.from({ length: 30 }, (_, i) => `a=7-${i + 1}`));
     await hub.close();
   });
 });

@@ -8,7 +8,7 @@ import { CLI_JS } from '../support/cli-process.js';
 import { freePort } from '../support/nginx.js';
 import { adapt, readmeExamples } from '../support/readme-examples.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
-import { startRelay } from '../support/relay-server.js';
+import { epochOf, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
 import { waitFor } from '../support/wait-for.js';
@@ -164,10 +164,12 @@ test('cli: publish, stdin lines and tail from the start, as the Command line sec
   const code = adapt(examples.get('cli'), [['npx sse-relay', cli], [README_RELAY, memory.url]]);
   const { stdout } = await shell(code, { SSE_RELAY_TOKEN: adminToken });
   const lines = stdout.trim().split('\n');
-  expect(lines.slice(0, 4)).toEqual(['1', '2', '3', '4']);
+  // Memory-source ids are the server's start (ms), then a sequence number per topic.
+  const epoch = epochOf(lines[0]);
+  expect(lines.slice(0, 4)).toEqual([1, 2, 3, 4].map((n) => `${epoch}-${n}`));
   expect(lines.slice(4).map((l) => JSON.parse(l) as unknown)).toEqual([
-    { id: 'orders=1', event: 'created', data: '{"id":42}' },
-    { id: 'orders=2', event: 'message', data: '1' }, { id: 'orders=3', event: 'message', data: '2' }, { id: 'orders=4', event: 'message', data: '3' },
+    { id: `orders=${epoch}-1`, event: 'created', data: '{"id":42}' },
+    { id: `orders=${epoch}-2`, event: 'message', data: '1' }, { id: `orders=${epoch}-3`, event: 'message', data: '2' }, { id: `orders=${epoch}-4`, event: 'message', data: '3' },
   ]);
 });
 

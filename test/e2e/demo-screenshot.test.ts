@@ -52,7 +52,7 @@ test('the demo page renders records and alerts as text, and a screenshot is writ
   const command = await page.locator('#publish-example').textContent({ timeout: 5_000 });
   expect(command).toContain(`http://127.0.0.1:${nginx.port}/publish`);
   const { stdout } = await promisify(execFile)('sh', ['-c', `${command ?? ''} -sS -w ' %{http_code}'`], { timeout: 10_000 });
-  expect(stdout).toMatch(/^\{"id":"\d+"\} 202$/);
+  expect(stdout).toMatch(/^\{"id":"\d{13}-\d+"\} 202$/);
   await page.locator('#cards .card', { hasText: 'you' }).first().waitFor({ timeout: 5_000 });
 
   // Wait for the card animation to finish so the picture shows the settled page.

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { publish, startRelay } from '../support/relay-server.js';
+import { epochOf, publish, startRelay } from '../support/relay-server.js';
 
 // sse_bytes_written_total must count every byte of SSE a stream was sent, not only what the hub's write pass wrote:
 // a replay larger than one coalesced write and the last frames of a stream the server ends are written outside it.
@@ -39,9 +39,12 @@ describe('sse_bytes_written_total', () => {
     // A heartbeat an hour away: nothing but the replay and its position frame reaches the client during the test.
     const relay = await startRelay({ HEARTBEAT_MS: '3600000', SHUTDOWN_DRAIN_MS: '200', PUBLISH_RATE_PER_MINUTE: '0' });
     relays.push(relay);
-    for (let i = 1; i <= 100; i++) expect((await publish(relay.url, { topic: 'm', data: 'd'.repeat(1_000) })).status).toBe(202);
+    const answers = [];
+    for (let i = 1; i <= 100; i++) answers.push(await publish(relay.url, { topic: 'm', data: 'd'.repeat(1_000) }));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 202));
+    const epoch = epochOf(answers[0]?.json['id']);
     // 100 events of about 1 KiB: more than the 64 KiB a connection coalesces before it writes on its own.
-    const received = await readUntil(`${relay.url}/events?topic=m&lastEventId=m=0`, (text) => text.includes('id: m=100\n\n'));
+    const received = await readUntil(`${relay.url}/events?topic=m&lastEventId=m=0`, (text) => text.includes(`id: m=${epoch}-100\n\n`));
     expect(received).toBeGreaterThan(100_000);
     expect(await bytesWrittenMetric(relay.url)).toBe(received);
   });

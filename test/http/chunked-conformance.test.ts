@@ -105,13 +105,13 @@ describe.each(['handoff', 'res.write'] as const)('HTTP/1.1 framing of a stream (
     const { socket, reader } = await open(ports[mode]);
     socket.write(STREAM(`conf-h1-${mode}`) + STREAM(`conf-h2-${mode}`));
     const first = await readStream(reader, `conf-h1-${mode}`, ['one']);
-    expect(first.body.toString('utf8')).toMatch(new RegExp(`^retry: 2000\\n\\n[^]*data: one\\n\\n[^]*id: conf-h1-${mode}=\\d+\\n\\nretry: \\d+\\n\\n$`));
+    expect(first.body.toString('utf8')).toMatch(new RegExp(`^retry: 2000\\n\\n[^]*data: one\\n\\n[^]*id: conf-h1-${mode}=\\d{13}-1\\n\\nretry: \\d+\\n\\n$`));
     expect(first.body.toString('utf8')).not.toContain('conf-h2');
     // Its session ran while it waited (its bytes held by node:http), so it may have ended by the time it is sent.
     const second = await reader.response();
     expect(second.status).toBe(200);
     expect(second.framing).toBe('chunked');
-    expect(second.body.toString('utf8')).toMatch(new RegExp(`^retry: 2000\\n\\n[^]*id: conf-h2-${mode}=\\d+\\n\\n`));
+    expect(second.body.toString('utf8')).toMatch(new RegExp(`^retry: 2000\\n\\n[^]*id: conf-h2-${mode}=\\d{13}-\\d+\\n\\n`));
     expect(second.body.toString('utf8')).not.toContain('conf-h1');
     socket.destroy();
   });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { EventSource } from 'eventsource';
 import { connect } from 'node:net';
-import { publish, startRelay } from '../support/relay-server.js';
+import { epochOf, publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -36,15 +36,17 @@ describe('GET /events over real HTTP', () => {
       es.addEventListener('alert', record);
     });
     await new Promise<void>((resolve) => (es.onopen = () => resolve()));
-    expect((await publish(relay.url, { topic: 't1', data: 'plain' })).status).toBe(202);
+    const first = await publish(relay.url, { topic: 't1', data: 'plain' });
+    expect(first.status).toBe(202);
+    const epoch = epochOf(first.json['id']);
     await publish(relay.url, { topic: 't1', data: 'line 1\r\nline 2\rline 3\nline 4', event: 'alert' });
     await publish(relay.url, { topic: 't1', data: { json: true, n: 1 } });
     await done;
     es.close();
     expect(got).toEqual([
-      { type: 'message', data: 'plain', id: 't1=1' },
-      { type: 'alert', data: 'line 1\nline 2\nline 3\nline 4', id: 't1=2' },
-      { type: 'message', data: '{"json":true,"n":1}', id: 't1=3' },
+      { type: 'message', data: 'plain', id: `t1=${epoch}-1` },
+      { type: 'alert', data: 'line 1\nline 2\nline 3\nline 4', id: `t1=${epoch}-2` },
+      { type: 'message', data: '{"json":true,"n":1}', id: `t1=${epoch}-3` },
     ]);
   });
 

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleFunctions } from '../support/lambda/bundle-functions.js';
 import { startLambdaFunction, type LambdaFunction } from '../support/lambda/run-function.js';
-import { publish, startRelay } from '../support/relay-server.js';
+import { epochOf, publish, startRelay } from '../support/relay-server.js';
 
-// The same messages, published to the container and to the Lambda path, must come out as the same bytes.
+// The same messages, published to the container and to the Lambda path, must come out as the same bytes, but for the
+// memory source's epoch in each id: each process (a sandbox, a container) names its positions after its own start.
 const ENV = { AUTH_MODE: 'none', SOURCE: 'memory', RETRY_MS: '1500', LOG_LEVEL: 'warn' };
 const MESSAGES = [
   { topic: 'orders', data: '{"n":1}' },
@@ -51,15 +52,25 @@ async function firstFrames(url: string, frames: number): Promise<Buffer> {
 
 describe('Lambda path and container', () => {
   it('write byte-identical frames for the same messages', async () => {
+    const epochs = { container: '', lambda: '' };
     for (const message of MESSAGES) {
-      expect((await publish(container.url, message)).status).toBe(202);
+      const inContainer = await publish(container.url, message);
+      expect(inContainer.status).toBe(202);
+      epochs.container = epochOf(inContainer.json['id']);
       // Through the streaming function URL itself: its sandbox's memory source is the one that streams next.
-      expect((await publish(fn.url, message)).status).toBe(202);
+      const inLambda = await publish(fn.url, message);
+      expect(inLambda.status).toBe(202);
+      epochs.lambda = epochOf(inLambda.json['id']);
     }
     const fromContainer = await firstFrames(`${container.url}/events?topic=orders`, 1 + MESSAGES.length);
     const fromLambda = await firstFrames(`${fn.url}/events?topic=orders`, 1 + MESSAGES.length);
-    expect(fromLambda.toString('utf8')).toBe(fromContainer.toString('utf8'));
-    expect(fromLambda.equals(fromContainer)).toBe(true);
-    expect(fromContainer.toString('utf8')).toContain('id: orders=3\nevent: order.updated\ndata:  leading space');
+    // Each epoch (13 digits, so the lengths agree) in exactly the three ids, and the bytes otherwise the same.
+    const ids = (frames: Buffer): string[] => [...frames.toString('utf8').matchAll(/^id: (.*)$/gm)].map((m) => m[1] ?? '');
+    expect(ids(fromContainer)).toEqual([1, 2, 3].map((n) => `orders=${epochs.container}-${n}`));
+    expect(ids(fromLambda)).toEqual([1, 2, 3].map((n) => `orders=${epochs.lambda}-${n}`));
+    const sameEpoch = Buffer.from(fromLambda.toString('utf8').replaceAll(`orders=${epochs.lambda}-`, `orders=${epochs.container}-`), 'utf8');
+    expect(sameEpoch.toString('utf8')).toBe(fromContainer.toString('utf8'));
+    expect(sameEpoch.equals(fromContainer)).toBe(true);
+    expect(fromContainer.toString('utf8')).toContain(`id: orders=${epochs.container}-3\nevent: order.updated\ndata:  leading space`);
   });
 });

@@ -74,7 +74,7 @@ describe('functions/stream.ts under aws-lambda-ric', () => {
     expect(await head.json()).toEqual({ status: 'ok' });
     const events = await collect(`${fn.url}/events?topic=demo`, ['record'], 2, 8_000, fn);
     expect(events.map(demoCount)).toEqual([demoCount(events[0]!), demoCount(events[0]!) + 1]);
-    expect(events[0]!.id).toMatch(/^demo=\d+$/);
+    expect(events[0]!.id).toMatch(/^demo=\d{13}-\d+$/); // the sandbox's start (ms), then the sequence number
   });
 
   it('ends a 5 s invocation with retry: before its deadline, and the client resumes with no gap and no duplicate', async () => {

@@ -103,11 +103,14 @@ describe('each limit answers with its code and counts in its metric', () => {
 
   it('REPLAY_MAX bounds a replay: the newest REPLAY_MAX events after a reset event', async () => {
     const { url } = await start({ REPLAY_MAX: '3' });
-    for (let i = 1; i <= 10; i++) await publishAs(url, undefined, { topic: 'r', data: `m${i}` });
-    const reader = new SseReader(`${url}/events?topic=r`, { 'last-event-id': 'r=1' });
+    const positions: string[] = [];
+    for (let i = 1; i <= 10; i++) positions.push(((await (await publishAs(url, undefined, { topic: 'r', data: `m${i}` })).json()) as { id: string }).id);
+    // The first message's own position: this process's, so only REPLAY_MAX makes the reset.
+    const reader = new SseReader(`${url}/events?topic=r`, { 'last-event-id': `r=${positions[0] ?? ''}` });
     await reader.until((r) => r.events.length === 4);
     reader.close();
     expect(reader.events.map((e) => e.event ?? e.data)).toEqual(['relay.reset', 'm8', 'm9', 'm10']);
+    expect(reader.events.slice(1).map((e) => e.id)).toEqual(positions.slice(7).map((position) => `r=${position}`));
     expect(await metric(url, 'sse_resets_total')).toBe(1);
   });
 });

@@ -10,6 +10,16 @@ export async function startRelay(env: Env = {}): Promise<RunningServer & { url: 
   return { ...running, url: `http://127.0.0.1:${running.port}` };
 }
 
+/**
+ * The epoch of a memory-source position (`epoch-seq`, the epoch being the server's start in ms), as `/publish` answers
+ * it: tests through a real server take it from there and keep exact sequence numbers.
+ */
+export function epochOf(position: unknown): string {
+  const match = /^(\d{13})-\d+$/.exec(String(position));
+  if (match?.[1] === undefined) throw new Error(`${String(position)} is not a memory-source position (epoch-seq)`);
+  return match[1];
+}
+
 /** POST /publish and return the parsed answer. */
 export async function publish(url: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const response = await fetch(`${url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
