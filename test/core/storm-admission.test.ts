@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { AdmissionGate } from '../../lib/limits/admission-gate.js';
 import { loadConfig } from '../../lib/config/index.js';
+import { ERROR_CODES } from '../../lib/errors.js';
 import { comparePositions } from '../../lib/sse/cursor.js';
 import { closesDue, drainWindowMs } from '../../lib/engine/drain-pace.js';
 import type { RelayRequest, StreamResponse } from '../../lib/request.js';
@@ -296,7 +297,7 @@ describe('overload admission', () => {
     void (good as StreamResponse).run(sink);
     // The gate still counts the streams it admitted: two, then `overloaded`.
     expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'stream', status: 200 });
-    expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'body', status: 503, body: '{"error":"overloaded"}' });
+    expect(await app.handle(request('*/*'))).toMatchObject({ kind: 'body', status: 503, body: JSON.stringify({ error: 'overloaded', message: ERROR_CODES.overloaded.message }) });
     await app.hub.close();
   });
 
@@ -305,7 +306,7 @@ describe('overload admission', () => {
     const admission = new AdmissionGate({ lagMs: 100, ratePerSecond: 0, currentLagMs: () => 250 });
     const app = new RelayApp({ config, source: new MemorySource(10), logger: silentLogger, admission });
     const plain = await app.handle(request('*/*'));
-    expect(plain).toMatchObject({ kind: 'body', status: 503, body: '{"error":"overloaded"}' });
+    expect(plain).toMatchObject({ kind: 'body', status: 503, body: JSON.stringify({ error: 'overloaded', message: ERROR_CODES.overloaded.message }) });
     expect(Number(plain.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     const hinted = (await app.handle(request('text/event-stream'))) as StreamResponse;
     expect(hinted).toMatchObject({ kind: 'stream', status: 200 });
