@@ -50,7 +50,8 @@ export interface RelayClientOptions {
   /**
    * Queue sources with QUEUE_ACK=client: acknowledge each event (`POST /ack` next to the events URL, with the stream's
    * token) once every handler returned, or the promise it returned resolved; a handler that throws or rejects leaves
-   * the message unacknowledged, so the relay redelivers it. Default false.
+   * the message unacknowledged, so the relay redelivers it. An acknowledgement refused with 401 (the token expired
+   * meanwhile) is sent once more with a fresh token from the provider (reason `unauthorized`). Default false.
    */
   ack?: boolean;
 }

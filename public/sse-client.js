@@ -301,18 +301,45 @@ export class RelayClient extends EventTarget {
     }
     // Option `ack` (QUEUE_ACK=client): acknowledged once every handler returned (or its promise resolved); one that
     // failed leaves the message unacknowledged, so the relay redelivers it after QUEUE_ACK_TIMEOUT_MS.
-    if (this.options.ack) Promise.all(handled).then(() => this.acknowledge(frame.lastEventId), () => undefined);
+    if (this.options.ack) Promise.all(handled).then(() => void this.acknowledge(frame.lastEventId), () => undefined);
   }
 
-  /** `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`. Not retried: a lost one only means a redelivery. */
-  acknowledge(id) {
+  /**
+   * `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`, with the token of the stream. A
+   * 401 is sent once more with a fresh token: the relay ends a stream when its token expires, so the events of its
+   * last moments are acknowledged after that expiry as a rule, and each one refused would come back as a duplicate.
+   * Otherwise not retried: a lost acknowledgement only means a redelivery.
+   */
+  async acknowledge(id) {
     const topic = id.slice(0, id.indexOf('~'));
     if (topic === '') return;
-    const url = this.resolve(this.url);
-    url.search = '';
-    url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
-    const init = this.authorized(url, { 'content-type': 'application/json' }, this.token);
-    this.options.fetch(url, { ...init, method: 'POST', body: JSON.stringify({ topic, ids: [id] }) }).catch(() => undefined);
+    const post = (token) => {
+      const url = this.resolve(this.url);
+      url.search = '';
+      url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
+      const init = this.authorized(url, { 'content-type': 'application/json' }, token);
+      return this.options.fetch(url, { ...init, method: 'POST', body: JSON.stringify({ topic, ids: [id] }) });
+    };
+    try {
+      const sent = this.token;
+      const response = await post(sent);
+      if (response.status === 401 && typeof this.options.token === 'function') await post(await this.ackToken(sent));
+    } catch {
+      // A redelivery, as for an acknowledgement that never arrived.
+    }
+  }
+
+  /**
+   * The token to acknowledge with after `refused` got a 401: the stream's own when a reconnect already replaced it,
+   * else one fresh token from the provider (reason `unauthorized`) shared by every acknowledgement refused meanwhile.
+   */
+  ackToken(refused) {
+    if (this.token !== refused) return Promise.resolve(this.token);
+    this.ackRenewal ??= this.tokenFor('unauthorized', new AbortController().signal).then((token) => {
+      if (this.token === refused) this.token = token;
+      return token;
+    }).finally(() => (this.ackRenewal = undefined));
+    return this.ackRenewal;
   }
 
   reset(detail) {
