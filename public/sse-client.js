@@ -311,8 +311,10 @@ export class RelayClient extends EventTarget {
    * Otherwise not retried: a lost acknowledgement only means a redelivery.
    */
   async acknowledge(id) {
-    const topic = id.slice(0, id.indexOf('~'));
-    if (topic === '') return;
+    // Only queue frames carry a handle (`<topic>~…`); a broadcast id (`orders=5`) has nothing to acknowledge.
+    const at = id.indexOf('~');
+    if (at <= 0) return;
+    const topic = id.slice(0, at);
     const post = (token) => {
       const url = this.resolve(this.url);
       url.search = '';
