@@ -122,7 +122,11 @@ export declare class RelayClient extends EventTarget {
   on<T = unknown>(type: string, handler: EventHandler<T>): this;
   /** Removes one handler, or every handler of the type. */
   off(type: string, handler?: EventHandler<never>): this;
-  /** Stops for good; no handler is called after it, even from a handler (`lastEventId` stays at the last event handed over). */
+  /**
+   * Stops for good; no handler is called after it, even from a handler (`lastEventId` stays at the last event handed
+   * over). With `ack`, the stream itself closes once the acknowledgements of the events already handed over were
+   * answered (at most 10 s), since the relay gives back what a closed stream still holds.
+   */
   close(): void;
   addEventListener<K extends keyof RelayClientEventMap>(type: K, listener: (event: RelayClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

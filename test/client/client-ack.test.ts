@@ -1,11 +1,13 @@
 import { afterAll, expect, test } from '@jest/globals';
+import { Redis } from 'ioredis';
 import { RelayClient } from '../../public/sse-client.js';
 import { createPublisher, httpTransport, signToken } from '../../publisher/index.js';
 import { startRedis } from '../support/redis-server.js';
-import { startRelay } from '../support/relay-server.js';
+import { publish, startRelay } from '../support/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
 
-// RelayClient with `ack: true` (QUEUE_ACK=client) when the stream's token expires between an event and its
+// RelayClient with `ack: true` (QUEUE_ACK=client): acknowledgements must reach the relay while the stream that holds their
+// messages is open, else the relay hands the messages out again. First, when the stream's token expires between an event and its
 // acknowledgement, which token expiry makes routine: the relay ends the stream at the token's `exp`, so the events of
 // its last moments are acknowledged after it. The acknowledgement must go out again with a fresh token, not be
 // dropped on its 401: each one dropped is a message delivered twice (replayed with 2 s tokens and two clients over
@@ -58,4 +60,34 @@ test('an acknowledgement refused with 401 (the stream\'s token expired meanwhile
   // Refused with the expired token, then accepted with one the provider was asked for because of that refusal.
   expect(first().map(([, status]) => status)).toEqual([401, 200]);
   expect(reasons).toContain('unauthorized');
+}, 30_000);
+
+test('close() inside a handler: its acknowledgement is answered before the stream closes, so the message is not handed out again', async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  const raw = new Redis(redis.url);
+  cleanups.push(() => raw.disconnect());
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  for (const n of [1, 2, 3]) await publish(relay.url, { topic: 'jobs', data: { n } });
+  // Take one job and stop: the first handler closes the client, then finishes its work (the acknowledgement follows it).
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['jobs'], ack: true });
+  const handled: unknown[] = [];
+  client.on('message', async (data) => {
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    handled.push(data);
+  });
+  const held = async (): Promise<number> => {
+    let count = await raw.llen('sse:q:jobs');
+    for (const key of await raw.keys('sse:q:jobs#processing:*')) count += await raw.llen(key);
+    return count;
+  };
+  await waitFor(() => handled.length === 1, 'the first job handled', { timeoutMs: 5_000, everyMs: 10 });
+  // The stream's end gives back the two it did not hand over; the one handled is gone (before: all three came back).
+  await waitFor(async () => (await raw.keys('sse:q:jobs#processing:*')).length === 0 || (await raw.llen('sse:q:jobs')) === 2, 'the stream ended', { timeoutMs: 5_000, everyMs: 20 });
+  await new Promise((resolve) => setTimeout(resolve, 300)); // a release still on its way would show up here
+  expect(handled).toEqual([{ n: 1 }]);
+  expect(await held()).toBe(2);
+  expect((await raw.lrange('sse:q:jobs', 0, -1)).map((item) => JSON.parse(JSON.parse(item).data).n).sort()).toEqual([2, 3]);
 }, 30_000);
