@@ -18,7 +18,9 @@ Status goes to stderr. Stops on Ctrl-C (exit 0).
 
 On a queue source (redis-list, sqs) tail is one more subscriber: it takes messages from the queue. With QUEUE_ACK=client
 the relay holds each one until it is acknowledged: without --ack it hands what tail printed to a subscriber again
-after QUEUE_ACK_TIMEOUT_MS (tail prints it again, and on SQS each round counts towards maxReceiveCount).
+after QUEUE_ACK_TIMEOUT_MS (tail prints it again, and on SQS each round counts towards maxReceiveCount). With
+QUEUE_ACK=auto a message counts as delivered once written to tail's connection: what arrived after the nth of
+--count (or while stdout was blocked) is gone; for a lossless tail use QUEUE_ACK=client and --ack.
 
   --url <base>            the relay, e.g. http://localhost:8080
   --token <jwt>           a token with a subscribe grant (default: $SSE_RELAY_TOKEN)
