@@ -50,7 +50,8 @@ export interface RelayClientOptions {
   /**
    * Queue sources with QUEUE_ACK=client: acknowledge each event (`POST /ack` next to the events URL, with the stream's
    * token) once every handler returned, or the promise it returned resolved; a handler that throws or rejects leaves
-   * the message unacknowledged, so the relay redelivers it. Default false.
+   * the message unacknowledged, so the relay redelivers it. An acknowledgement refused with 401 (the token expired
+   * meanwhile) is sent once more with a fresh token from the provider (reason `unauthorized`). Default false.
    */
   ack?: boolean;
 }
@@ -121,7 +122,11 @@ export declare class RelayClient extends EventTarget {
   on<T = unknown>(type: string, handler: EventHandler<T>): this;
   /** Removes one handler, or every handler of the type. */
   off(type: string, handler?: EventHandler<never>): this;
-  /** Stops for good; no handler is called after it, even from a handler (`lastEventId` stays at the last event handed over). */
+  /**
+   * Stops for good; no handler is called after it, even from a handler (`lastEventId` stays at the last event handed
+   * over). With `ack`, the stream itself closes once the acknowledgements of the events already handed over were
+   * answered (at most 10 s), since the relay gives back what a closed stream still holds.
+   */
   close(): void;
   addEventListener<K extends keyof RelayClientEventMap>(type: K, listener: (event: RelayClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

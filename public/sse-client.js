@@ -56,6 +56,8 @@ export class RelayClient extends EventTarget {
     this.closed = false;
     this.timer = undefined;
     this.controller = undefined;
+    /** Option `ack`: acknowledgements of events already handed over, until answered (see close()). */
+    this.pendingAcks = new Set();
     // Back online after a network failure: try now instead of waiting out the backoff (not after a 429/503, whose
     // Retry-After still holds).
     this.onOnline = () => {
@@ -86,13 +88,20 @@ export class RelayClient extends EventTarget {
     return this;
   }
 
-  /** Stops for good: aborts the stream and any pending reconnect; no handler is called after it. */
+  /**
+   * Stops for good: aborts the stream and any pending reconnect; no handler is called after it. With `ack`, the stream
+   * is aborted once the acknowledgements of the events already handed over were answered (at most 10 s): the relay
+   * gives back what a closed stream holds, so an acknowledgement that came after the close would find its message
+   * handed out again (`sse-relay tail --ack --count n` left all n in the queue).
+   */
   close() {
     if (this.closed) return;
     this.closed = true;
     globalThis.removeEventListener?.('online', this.onOnline);
     clearTimeout(this.timer);
-    this.controller?.abort();
+    const controller = this.controller;
+    if (this.pendingAcks.size === 0) controller?.abort();
+    else void settledWithin([...this.pendingAcks], CLOSE_ACK_WAIT_MS).then(() => controller?.abort());
     this.setState('closed', {});
   }
 
@@ -289,6 +298,14 @@ export class RelayClient extends EventTarget {
       }
     }
     const event = new MessageEvent(frame.type, { data: frame.data, lastEventId: frame.lastEventId });
+    // Option `ack` (QUEUE_ACK=client): counted as pending before the handlers run, so a close() inside one of them
+    // waits for this event's acknowledgement too.
+    let acknowledged;
+    const pending = this.options.ack ? new Promise((resolve) => (acknowledged = resolve)) : undefined;
+    if (pending !== undefined) {
+      this.pendingAcks.add(pending);
+      void pending.then(() => this.pendingAcks.delete(pending));
+    }
     const handled = [];
     for (const handler of handlers) {
       try {
@@ -299,20 +316,49 @@ export class RelayClient extends EventTarget {
         handled.push(Promise.reject(error));
       }
     }
-    // Option `ack` (QUEUE_ACK=client): acknowledged once every handler returned (or its promise resolved); one that
-    // failed leaves the message unacknowledged, so the relay redelivers it after QUEUE_ACK_TIMEOUT_MS.
-    if (this.options.ack) Promise.all(handled).then(() => this.acknowledge(frame.lastEventId), () => undefined);
+    // Acknowledged once every handler returned (or its promise resolved); one that failed leaves the message
+    // unacknowledged, so the relay redelivers it after QUEUE_ACK_TIMEOUT_MS.
+    if (pending !== undefined) Promise.all(handled).then(() => this.acknowledge(frame.lastEventId), () => undefined).then(acknowledged);
   }
 
-  /** `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`. Not retried: a lost one only means a redelivery. */
-  acknowledge(id) {
-    const topic = id.slice(0, id.indexOf('~'));
-    if (topic === '') return;
-    const url = this.resolve(this.url);
-    url.search = '';
-    url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
-    const init = this.authorized(url, { 'content-type': 'application/json' }, this.token);
-    this.options.fetch(url, { ...init, method: 'POST', body: JSON.stringify({ topic, ids: [id] }) }).catch(() => undefined);
+  /**
+   * `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`, with the token of the stream. A
+   * 401 is sent once more with a fresh token: the relay ends a stream when its token expires, so the events of its
+   * last moments are acknowledged after that expiry as a rule, and each one refused would come back as a duplicate.
+   * Otherwise not retried: a lost acknowledgement only means a redelivery.
+   */
+  async acknowledge(id) {
+    // Only queue frames carry a handle (`<topic>~…`); a broadcast id (`orders=5`) has nothing to acknowledge.
+    const at = id.indexOf('~');
+    if (at <= 0) return;
+    const topic = id.slice(0, at);
+    const post = (token) => {
+      const url = this.resolve(this.url);
+      url.search = '';
+      url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
+      const init = this.authorized(url, { 'content-type': 'application/json' }, token);
+      return this.options.fetch(url, { ...init, method: 'POST', body: JSON.stringify({ topic, ids: [id] }) });
+    };
+    try {
+      const sent = this.token;
+      const response = await post(sent);
+      if (response.status === 401 && typeof this.options.token === 'function') await post(await this.ackToken(sent));
+    } catch {
+      // A redelivery, as for an acknowledgement that never arrived.
+    }
+  }
+
+  /**
+   * The token to acknowledge with after `refused` got a 401: the stream's own when a reconnect already replaced it,
+   * else one fresh token from the provider (reason `unauthorized`) shared by every acknowledgement refused meanwhile.
+   */
+  ackToken(refused) {
+    if (this.token !== refused) return Promise.resolve(this.token);
+    this.ackRenewal ??= this.tokenFor('unauthorized', new AbortController().signal).then((token) => {
+      if (this.token === refused) this.token = token;
+      return token;
+    }).finally(() => (this.ackRenewal = undefined));
+    return this.ackRenewal;
   }
 
   reset(detail) {
@@ -353,6 +399,16 @@ const TIMING_MINIMUMS = { baseDelayMs: 1, maxDelayMs: 1, retryMs: 0, idleTimeout
 
 /** The longest delay a timer takes as it is (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Longest close() keeps a stream open for the acknowledgements of events already handed over (option `ack`), ms. */
+const CLOSE_ACK_WAIT_MS = 10000;
+
+/** Resolves once every promise settled, or after `ms`, whichever comes first. */
+function settledWithin(promises, ms) {
+  let timer;
+  const deadline = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([Promise.allSettled(promises), deadline]).finally(() => clearTimeout(timer));
+}
 
 /** The options with their defaults: one passed as `undefined` takes its default, and timings are checked. */
 function withDefaults(options) {

@@ -1,6 +1,5 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
-import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from '../lib/sources/sqs/message.js';
+import { EVENT_ATTRIBUTE, fifoDeduplicationId, sqsBodyProblem, TOPIC_ATTRIBUTE } from '../lib/sources/sqs/message.js';
 import { isFifoQueue } from '../lib/sources/sqs/queue-urls.js';
 import { classifySqsError } from '../lib/sources/sqs/retry.js';
 import type { CheckedMessage } from './message.js';
@@ -22,7 +21,7 @@ const BATCH_SIZE = 10;
 /**
  * SendMessage / SendMessageBatch in the shape the relay reads (docs/sqs.md): body = data, attributes `topic` (always)
  * and `event` (unless `message`); on a FIFO queue `MessageGroupId` = topic and `MessageDeduplicationId` = SHA-256 of
- * the message `id` (a random one without), exactly as the relay's own publish.
+ * the topic and the message `id` (a random one without), exactly as the relay's own publish.
  */
 export function sqsTransport(options: SqsTransportOptions): PublishTransport {
   const urlOf = queueUrlOf(options);
@@ -83,8 +82,7 @@ function entry(message: CheckedMessage, queueUrl: string): { MessageBody: string
   const attributes: Record<string, MessageAttributeValue> = { [TOPIC_ATTRIBUTE]: { DataType: 'String', StringValue: message.topic } };
   if (message.event !== 'message') attributes[EVENT_ATTRIBUTE] = { DataType: 'String', StringValue: message.event };
   if (!isFifoQueue(queueUrl)) return { MessageBody: message.data, MessageAttributes: attributes };
-  const dedup = message.id === undefined ? randomUUID() : createHash('sha256').update(message.id).digest('hex');
-  return { MessageBody: message.data, MessageAttributes: attributes, MessageGroupId: message.topic, MessageDeduplicationId: dedup };
+  return { MessageBody: message.data, MessageAttributes: attributes, MessageGroupId: message.topic, MessageDeduplicationId: fifoDeduplicationId(message.topic, message.id) };
 }
 
 function queueUrlOf({ queueUrl, queueUrlTemplate }: SqsTransportOptions): (topic: string) => string {

@@ -9,31 +9,38 @@ import { baseUrl, EXIT, tokenFrom, UsageError, type Command } from './io.js';
 export const tail: Command = {
   name: 'tail',
   summary: 'print the events of topics as JSON lines, resuming across reconnects',
-  usage: `sse-relay tail --url <base> [--token <jwt>] [--last-event-id <id>] [--count <n>] <topic>…
+  usage: `sse-relay tail --url <base> [--token <jwt>] [--last-event-id <id>] [--count <n>] [--ack] <topic>…
 
 Subscribes to GET /events and prints each event as one JSON line {"id", "event", "data"} (data as the text sent).
 It is the browser client (sse-relay/client) running in Node: it reconnects after the relay ends a stream, backs off
 on 503 and network errors (honouring Retry-After), and resumes with Last-Event-ID, so no event is missed or repeated.
 Status goes to stderr. Stops on Ctrl-C (exit 0).
 
+On a queue source (redis-list, sqs) tail is one more subscriber: it takes messages from the queue. With QUEUE_ACK=client
+the relay holds each one until it is acknowledged: without --ack it hands what tail printed to a subscriber again
+after QUEUE_ACK_TIMEOUT_MS (tail prints it again, and on SQS each round counts towards maxReceiveCount). With
+QUEUE_ACK=auto a message counts as delivered once written to tail's connection: what arrived after the nth of
+--count (or while stdout was blocked) is gone; for a lossless tail use QUEUE_ACK=client and --ack.
+
   --url <base>            the relay, e.g. http://localhost:8080
   --token <jwt>           a token with a subscribe grant (default: $SSE_RELAY_TOKEN)
   --last-event-id <id>    resume after this id (the "id" of a line printed earlier)
   --count <n>             exit 0 after n events
+  --ack                   acknowledge each event once printed (POST /ack, QUEUE_ACK=client): the queue drops it
   -h, --help              this text
 
 Exit codes: 0 stopped, 1 refused (401 twice, 403, another 4xx), 2 bad arguments.`,
   run: async (args, env) => {
     const { values, positionals } = parseArgs({
       args, strict: true, allowPositionals: true,
-      options: { url: { type: 'string' }, token: { type: 'string' }, 'last-event-id': { type: 'string' }, count: { type: 'string' } },
+      options: { url: { type: 'string' }, token: { type: 'string' }, 'last-event-id': { type: 'string' }, count: { type: 'string' }, ack: { type: 'boolean' } },
     });
     if (positionals.length === 0) throw new UsageError('at least one <topic> is required');
     const count = values.count === undefined ? Infinity : Number(values.count);
     if (!(count > 0 && Number.isInteger(count)) && count !== Infinity) throw new UsageError(`--count must be a positive integer; got ${values.count}`);
     const { RelayClient: Client } = (await import(clientModule())) as typeof ClientModule;
     const token = tokenFrom(values.token, env);
-    const options = { topics: positionals, json: false, ...(token === undefined ? {} : { token }), lastEventId: values['last-event-id'] ?? '' };
+    const options = { topics: positionals, json: false, ack: values.ack === true, ...(token === undefined ? {} : { token }), lastEventId: values['last-event-id'] ?? '' };
     return follow((lastEventId) => new Client(`${baseUrl(values.url)}/events`, { ...options, lastEventId }), options.lastEventId, count);
   },
 };

@@ -125,6 +125,37 @@ describe('publish and tail', () => {
   });
 });
 
+describe('tail on a queue source with QUEUE_ACK=client', () => {
+  it('--ack acknowledges what it printed: the queue is empty after it, and nothing is printed twice', async () => {
+    const { startRedis } = await import('../support/redis-server.js');
+    const { Redis } = await import('ioredis');
+    const redis = await startRedis();
+    const raw = new Redis(redis.url);
+    // Before --ack, tail printed the same three messages again after every QUEUE_ACK_TIMEOUT_MS (15 lines in 8 s).
+    const queue = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, QUEUE_ACK: 'client', QUEUE_ACK_TIMEOUT_MS: '1000', RETRY_MS: '100', PUBLISH_RATE_PER_MINUTE: '0' });
+    try {
+      for (const n of [1, 2, 3]) expect((await runCli(['publish', '--url', queue.url, 'jobs', `job ${n}`])).code).toBe(0);
+      const tail = startCli(['tail', '--url', queue.url, '--ack', 'jobs']);
+      await waitFor(() => tail.stdout().split('\n').filter((l) => l !== '').length >= 3, 'three jobs printed', { timeoutMs: 10_000, everyMs: 50 });
+      const held = async (): Promise<number> => {
+        let count = await raw.llen('sse:q:jobs');
+        for (const key of await raw.keys('sse:q:jobs#processing:*')) count += await raw.llen(key);
+        return count;
+      };
+      await waitFor(async () => (await held()) === 0, 'the three jobs acknowledged and gone from Redis', { timeoutMs: 10_000, everyMs: 50 });
+      await new Promise((resolve) => setTimeout(resolve, 2_000)); // twice the ack timeout: an unacknowledged job would come back here
+      tail.child.kill('SIGINT');
+      const { code, stdout } = await tail.done;
+      expect(code).toBe(0);
+      expect(stdout.trim().split('\n').map((line) => (JSON.parse(line) as { data: string }).data)).toEqual(['job 1', 'job 2', 'job 3']);
+    } finally {
+      await queue.stop();
+      raw.disconnect();
+      await redis.stop();
+    }
+  }, 30_000);
+});
+
 describe('serve', () => {
   it('a port already taken, or a HOST that is not this machine, stops the start naming the variable and the fix', async () => {
     const holder = createServer();

@@ -200,3 +200,23 @@ test('timing options passed as undefined take their defaults, invalid ones throw
   expect(delays).toEqual([2 ** 31 - 1]);
   expect(month.requests()).toBe(1);
 });
+
+test('ack: true on a broadcast stream sends no POST /ack: only queue handles (<topic>~…) are acknowledged', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  const posted: string[] = [];
+  const client = new RelayClient(`${relay.url}/events`, {
+    topics: ['orders'], ack: true,
+    fetch: (url, init) => {
+      if (url.pathname === '/ack') posted.push(String(init.body));
+      return fetch(url, init);
+    },
+  });
+  const seen = track(client);
+  await waitFor(() => client.state === 'open', 'the stream opened', { timeoutMs: 5_000, everyMs: 10 });
+  for (let n = 1; n <= 3; n++) await publish(relay.url, { topic: 'orders', data: { n } });
+  await waitFor(() => seen.events.length === 3, 'three events', { timeoutMs: 5_000, everyMs: 10 });
+  await new Promise((resolve) => setTimeout(resolve, 200)); // an acknowledgement goes out right after its handler
+  // Before: `orders=1`.slice(0, -1) named topic "orders=", and every event cost a POST /ack answered 404.
+  expect(posted).toEqual([]);
+});

@@ -135,6 +135,26 @@ test('sqs transport (batch and single) into SOURCE=sqs on a FIFO queue: identica
   expect(reader.events.map((e) => [e.id, e.event, e.data])).toEqual([[single.id, 'single', '{"n":1}']]);
 });
 
+test('sqs transport on a FIFO queue shared by topics: one id in two topics is two messages, as the relay\'s own publish stores them', async () => {
+  const sqs = await startLocalSqs();
+  cleanups.push(() => sqs.stop());
+  const queueUrl = sqs.createQueue('mailboxes.fifo', { FifoQueue: 'true' });
+  const relay = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1', PUBLISH_RATE_PER_MINUTE: '0' }));
+  cleanups.push(() => relay.stop());
+  const reader = new SseReader(`${relay.url}/events?topic=user-1&topic=user-2`);
+  cleanups.push(async () => reader.close());
+  await reader.until((r) => r.status === 200 && r.retries.length > 0);
+  const publisher = createPublisher(sqsTransport({ client: sqs.client, queueUrl }));
+  await publisher.publishBatch([{ topic: 'user-1', data: 'welcome 1', id: 'welcome' }, { topic: 'user-2', data: 'welcome 2', id: 'welcome' }]);
+  // The same id through the relay's POST /publish, once in each topic: each is a retry of the transport's, stored once.
+  for (const topic of ['user-1', 'user-2']) {
+    expect((await fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic, data: `welcome ${topic.slice(-1)}`, id: 'welcome' }) })).status).toBe(202);
+  }
+  await reader.until((r) => r.events.length >= 2, 10_000);
+  await new Promise((resolve) => setTimeout(resolve, 1_500)); // a receive's wait: a duplicate would arrive here
+  expect(reader.events.map((e) => e.data).sort()).toEqual(['welcome 1', 'welcome 2']);
+});
+
 test('sqs transport: a body SQS cannot store is PublishError unsupported_message (as POST /publish answers), and nothing of its batch is sent', async () => {
   const sqs = await startLocalSqs();
   cleanups.push(() => sqs.stop());

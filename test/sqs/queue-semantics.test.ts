@@ -129,6 +129,23 @@ test('a FIFO queue keeps each topic (message group) in order across competing su
   }
 }, 20_000);
 
+test('a FIFO queue shared by topics: the same idempotency id in two topics is two messages, a retry in one topic is one', async () => {
+  // SQS deduplicates across the whole queue (DeduplicationScope "queue", the default); a publish id is unique per topic.
+  // Before: the second topic's message was answered 202 with the first topic's MessageId and never stored.
+  const queueUrl = sqs.createQueue('mailboxes.fifo', { FifoQueue: 'true' });
+  const relay = source({ queueUrl });
+  const first = await relay.publish('user-1', { data: 'welcome 1', key: 'welcome' });
+  const retried = await relay.publish('user-1', { data: 'welcome 1', key: 'welcome' });
+  const other = await relay.publish('user-2', { data: 'welcome 2', key: 'welcome' });
+  expect(retried.id).toBe(first.id);
+  expect(other.id).not.toBe(first.id);
+  const stop = new AbortController();
+  const iterator = relay.consume(['user-1', 'user-2'], stop.signal)[Symbol.asyncIterator]();
+  const got = await take(iterator, 2);
+  stop.abort();
+  expect(got.map((d) => [d.topic, d.data]).sort()).toEqual([['user-1', 'welcome 1'], ['user-2', 'welcome 2']]);
+}, 20_000);
+
 test('a FIFO queue is received one message at a time (SQS would hand out a group\'s next ones side by side); a standard one ten', async () => {
   const asked = new Map<string, number[]>();
   const client = newClient(sqs.endpoint);

@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto';
 import type { Message } from '@aws-sdk/client-sqs';
 import { messageProblem, topicProblem } from '../../sse/field-rules.js';
 import { readStringAttribute, type AttributeReading } from './message-attribute.js';
@@ -49,4 +50,15 @@ export function sqsBodyProblem(body: string): string | undefined {
   if (bad === undefined) return undefined;
   const code = (bad.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
   return `SQS does not store the character U+${code}; encode it (JSON escapes it as \\u${code.toLowerCase()})`;
+}
+
+/**
+ * The `MessageDeduplicationId` of a publish to a FIFO queue: SHA-256 of its topic and idempotency key (fits SQS's 128
+ * characters), or a random UUID without a key. The topic is part of it because SQS deduplicates across the whole queue
+ * (DeduplicationScope `queue`, the default) while a key names a message of one topic: on a queue shared by several
+ * topics, `id: "welcome"` to `user-1` and then to `user-2` are two messages, not one and a 202 for a message never
+ * stored. Topics and keys contain no NUL, so the separator cannot be forged.
+ */
+export function fifoDeduplicationId(topic: string, key: string | undefined): string {
+  return key === undefined ? randomUUID() : createHash('sha256').update(`${topic}\0${key}`).digest('hex');
 }

@@ -1,4 +1,3 @@
-import { createHash, randomUUID } from 'node:crypto';
 import {
   ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, SendMessageCommand,
   type MessageAttributeValue, type SQSClient,
@@ -10,7 +9,7 @@ import { SQS_BATCH_MAX, SqsBatcher, type ReceiptEntry } from './batcher.js';
 import { SqsConsumer } from './consumer.js';
 import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './receiver.js';
 import { parseQueueHandle } from '../../queue-handle.js';
-import { EVENT_ATTRIBUTE, sqsBodyProblem, TOPIC_ATTRIBUTE } from './message.js';
+import { EVENT_ATTRIBUTE, fifoDeduplicationId, sqsBodyProblem, TOPIC_ATTRIBUTE } from './message.js';
 import { isFifoQueue, SqsQueueUrls, type SqsQueues } from './queue-urls.js';
 import { classifySqsError, DEFAULT_BACKOFF, sleep, sqsUnavailable, type BackoffSettings } from './retry.js';
 
@@ -75,11 +74,9 @@ export class SqsSource implements QueueSource {
     if (bodyProblem !== undefined) throw new RelayError('unsupported_message', bodyProblem);
     const attributes: Record<string, MessageAttributeValue> = { [TOPIC_ATTRIBUTE]: { DataType: 'String', StringValue: topic } };
     if (message.event !== undefined && message.event !== 'message') attributes[EVENT_ATTRIBUTE] = { DataType: 'String', StringValue: message.event };
-    // FIFO: one message group per topic keeps each topic in order; the idempotency key (hashed to fit the 128-character
-    // limit) becomes the deduplication id, so a retried publish within SQS's 5-minute window is stored once.
-    const fifo = isFifoQueue(queueUrl)
-      ? { MessageGroupId: topic, MessageDeduplicationId: message.key === undefined ? randomUUID() : createHash('sha256').update(message.key).digest('hex') }
-      : {};
+    // FIFO: one message group per topic keeps each topic in order; the topic and idempotency key become the
+    // deduplication id, so a retried publish within SQS's 5-minute window is stored once.
+    const fifo = isFifoQueue(queueUrl) ? { MessageGroupId: topic, MessageDeduplicationId: fifoDeduplicationId(topic, message.key) } : {};
     try {
       const out = await this.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: message.data, MessageAttributes: attributes, ...fifo }));
       return { id: out.MessageId ?? '' };
