@@ -1,28 +1,33 @@
-// npm run smoke:lambda -- <stream-url> <publish-url> [--heartbeat-wait-ms N] [--prompt-ms N] [--json]
+// npm run smoke:lambda -- <stream-url> <publish-url> [--topic T] [--heartbeat-wait-ms N] [--prompt-ms N] [--json]
 // Against a deployed stack (or the local function-URL harness): opens a stream, publishes small events and measures
 // publish → receive latency of each, watches heartbeats arrive, and, if small writes are held, probes which event size
 // goes through at once and prints the FLUSH_PADDING_BYTES that fixes it. Token (if auth is on): SSE_RELAY_TOKEN, a JWT
-// allowed to subscribe and publish on topics smoke-*.
+// allowed to subscribe and publish on topics smoke-* (or on --topic). A queue-mode stack (source=sqs) serves only topics
+// with a queue: pass --topic, naming one that no browser reads (its messages go to this tool, not to them).
 /* global process, fetch, console, performance, setTimeout */
 import { randomUUID } from 'node:crypto';
 import { advise, PROBE_SIZES } from './smoke/padding-advice.mjs';
 import { WatchedStream } from './smoke/watched-stream.mjs';
 
-const USAGE = 'usage: npm run smoke:lambda -- <stream-url> <publish-url> [--heartbeat-wait-ms 35000] [--prompt-ms 1000] [--json]';
+const USAGE = 'usage: npm run smoke:lambda -- <stream-url> <publish-url> [--topic smoke-<random>] [--heartbeat-wait-ms 35000] [--prompt-ms 1000] [--json]';
+// lib/sse/topics.ts
+const TOPIC = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const FLUSHER_BYTES = 60_000;
 
 function parseArgs(argv) {
   const positional = [];
-  const options = { heartbeatWaitMs: 35_000, promptMs: 1_000, json: false };
+  const options = { heartbeatWaitMs: 35_000, promptMs: 1_000, json: false, topic: `smoke-${randomUUID().slice(0, 8)}` };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--json') options.json = true;
     else if (arg === '--heartbeat-wait-ms') options.heartbeatWaitMs = Number(argv[++i]);
     else if (arg === '--prompt-ms') options.promptMs = Number(argv[++i]);
+    else if (arg === '--topic') options.topic = String(argv[++i]);
     else positional.push(arg);
   }
   if (positional.length !== 2 || !positional.every((url) => /^https?:\/\//.test(url))) throw new Error(USAGE);
   if (![options.heartbeatWaitMs, options.promptMs].every((n) => Number.isFinite(n) && n >= 0)) throw new Error(USAGE);
+  if (!TOPIC.test(options.topic)) throw new Error(`--topic must match ${TOPIC.source}; ${USAGE}`);
   return { streamUrl: positional[0].replace(/\/$/, ''), publishUrl: positional[1].replace(/\/$/, ''), ...options };
 }
 
@@ -73,7 +78,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const token = process.env.SSE_RELAY_TOKEN;
   const headers = token ? { authorization: `Bearer ${token}` } : {};
-  const topic = `smoke-${randomUUID().slice(0, 8)}`;
+  const topic = args.topic;
   const stream = new WatchedStream(`${args.streamUrl}/events?topic=${topic}`, headers);
   await stream.open();
   const ctx = { ...args, headers, topic, stream };
@@ -83,7 +88,7 @@ async function main() {
     const measured = { latenciesMs, promptMs: args.promptMs, heartbeatGapsMs, heartbeatsExpected: args.heartbeatWaitMs > 0, probes: [] };
     const first = advise(measured);
     const advice = first.held ? advise({ ...measured, probes: await probes(ctx) }) : first;
-    report({ topic, latenciesMs, heartbeatGapsMs, reconnects: stream.reconnects, ...advice }, args.json);
+    report({ topic, latenciesMs, heartbeatGapsMs, reconnects: stream.reconnects, acknowledgementsFailed: stream.ackFailures, ...advice }, args.json);
   } finally {
     stream.close();
   }
@@ -92,6 +97,8 @@ async function main() {
 function report(result, json) {
   console.log(`topic ${result.topic}: publish → receive of small events, ms: ${result.latenciesMs.map((ms) => ms ?? 'never').join(', ')}`);
   console.log(`heartbeat gaps, ms: ${result.heartbeatGapsMs.join(', ') || 'none seen'}; stream reconnects: ${result.reconnects}`);
+  // A queue source that refuses acknowledgements stops after QUEUE_PREFETCH events: later probes then look held.
+  if (result.acknowledgementsFailed > 0) console.log(`${result.acknowledgementsFailed} POST /ack failed: the figures below may be wrong (check the token may subscribe to ${result.topic})`);
   for (const line of result.lines) console.log(line);
   if (json) console.log(JSON.stringify(result));
 }

@@ -1,7 +1,9 @@
 // One SSE stream watched for `npm run smoke:lambda`: the arrival time of every event and heartbeat, read with fetch and
 // a line parser of its own (the tool has no dependencies). When the function ends the stream (deadline, idle or
-// response budget), it reconnects with Last-Event-ID at once, as a browser does after `retry:`.
-/* global fetch, AbortController, TextDecoder, performance, setTimeout, clearTimeout */
+// response budget), it reconnects with Last-Event-ID at once, as a browser does after `retry:`. On a queue source
+// (redis-list, sqs: QUEUE_ACK=client on Lambda) it acknowledges each event as RelayClient does, or the stream would stop
+// after QUEUE_PREFETCH unacknowledged events and the probes would read as held writes.
+/* global fetch, AbortController, TextDecoder, URL, performance, setTimeout, clearTimeout */
 
 export class WatchedStream {
   /** @param {string} url the /events URL @param {Record<string, string>} headers */
@@ -13,6 +15,8 @@ export class WatchedStream {
     /** @type {number[]} arrival times (performance.now()) of `: heartbeat` comments */
     this.heartbeats = [];
     this.reconnects = 0;
+    /** POST /ack requests that did not answer 200 (queue sources only). */
+    this.ackFailures = 0;
     this.lastId = '';
     this.controller = new AbortController();
     this.waiters = [];
@@ -63,7 +67,10 @@ export class WatchedStream {
   #line(line, frame) {
     const at = performance.now();
     if (line === '') {
-      if (frame.data.length > 0) this.#push(() => this.events.push({ id: frame.id, event: frame.event, data: frame.data.join('\n'), at }));
+      if (frame.data.length > 0) {
+        this.#push(() => this.events.push({ id: frame.id, event: frame.event, data: frame.data.join('\n'), at }));
+        this.#acknowledge(frame.id);
+      }
       return { id: frame.id, event: 'message', data: [] };
     }
     if (line.startsWith(':')) {
@@ -78,6 +85,20 @@ export class WatchedStream {
     if (field === 'event') return { ...frame, event: value };
     if (field === 'data') return { ...frame, data: [...frame.data, value] };
     return frame;
+  }
+
+  /**
+   * A queue message's id is its handle, `<topic>~<source part>` (docs/queues.md; the part, an SQS receipt handle, may
+   * hold `=`); a broadcast id is a cursor, `topic=position[,…]`, with no `~`. Topics hold neither character.
+   */
+  #acknowledge(id) {
+    const tilde = id.indexOf('~');
+    if (tilde <= 0 || id.slice(0, tilde).includes('=')) return;
+    const url = new URL('/ack', this.url);
+    const body = JSON.stringify({ topic: id.slice(0, tilde), ids: [id] });
+    fetch(url, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body, signal: this.controller.signal })
+      .then(async (response) => { await response.arrayBuffer(); if (response.status !== 200) this.ackFailures += 1; })
+      .catch(() => { if (!this.controller.signal.aborted) this.ackFailures += 1; });
   }
 
   #push(record) {

@@ -12,6 +12,8 @@ import { startRedis, type TestRedis } from '../support/redis-server.js';
 // aws-lambda-ric, SOURCE=redis; once with a URL that forwards every write, once with one that holds writes under 2 KiB
 // (as aws-lambda-nodejs-runtime-interface-client#94/#102 report), and once more with the padding the tool recommends.
 const HOLD = 2_048;
+/** A hold that takes six probes to find: more events than a queue stream sends unacknowledged (QUEUE_PREFETCH). */
+const QUEUE_HOLD = 20_000;
 const run = promisify(execFile);
 let taskRoot: string;
 let redis: TestRedis;
@@ -19,7 +21,7 @@ let publisher: LambdaFunction;
 let env: Record<string, string>;
 const started: LambdaFunction[] = [];
 
-interface SmokeResult { held: boolean; heartbeatsHeld: boolean; paddingBytes: number | null; latenciesMs: (number | null)[]; heartbeatGapsMs: number[] }
+interface SmokeResult { topic: string; acknowledgementsFailed: number; held: boolean; heartbeatsHeld: boolean; paddingBytes: number | null; latenciesMs: (number | null)[]; heartbeatGapsMs: number[] }
 
 beforeAll(async () => {
   taskRoot = await mkdtemp(join(tmpdir(), 'sse-relay-lambda-smoke-'));
@@ -35,10 +37,16 @@ afterAll(async () => {
   await rm(taskRoot, { recursive: true, force: true });
 });
 
-async function smoke(holdBelowBytes: number, extraEnv: Record<string, string> = {}): Promise<{ result: SmokeResult; stdout: string }> {
-  const stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env: { ...env, ...extraEnv }, timeoutMs: 60_000, holdBelowBytes, maxConcurrency: 1 });
+interface SmokeOptions { env?: Record<string, string>; publisher?: LambdaFunction; args?: string[]; concurrency?: number }
+
+async function smoke(holdBelowBytes: number, options: SmokeOptions = {}): Promise<{ result: SmokeResult; stdout: string }> {
+  const via = options.publisher ?? publisher;
+  const args = options.args ?? [];
+  const stream = await startLambdaFunction({
+    taskRoot, handler: 'functions/stream.handler', env: { ...env, ...options.env }, timeoutMs: 60_000, holdBelowBytes, maxConcurrency: options.concurrency ?? 1,
+  });
   started.push(stream);
-  const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'scripts', 'smoke-lambda.mjs'), stream.url, publisher.url, '--heartbeat-wait-ms', '1200', '--prompt-ms', '2000', '--json'], {
+  const { stdout } = await run(process.execPath, [join(REPO_ROOT, 'scripts', 'smoke-lambda.mjs'), stream.url, via.url, '--heartbeat-wait-ms', '1200', '--prompt-ms', '2000', '--json', ...args], {
     timeout: 60_000, env: { PATH: process.env['PATH'] ?? '' },
   });
   const last = stdout.trim().split('\n').at(-1) ?? '';
@@ -61,7 +69,23 @@ describe('npm run smoke:lambda', () => {
     expect(result.paddingBytes).toBeLessThanOrEqual(2 * HOLD);
     expect(stdout).toContain(`set FLUSH_PADDING_BYTES=${result.paddingBytes}`);
     // The recommendation works: with that padding the same URL no longer holds anything back.
-    const fixed = await smoke(HOLD, { FLUSH_PADDING_BYTES: String(result.paddingBytes) });
+    const fixed = await smoke(HOLD, { env: { FLUSH_PADDING_BYTES: String(result.paddingBytes) } });
     expect(fixed.result).toMatchObject({ held: false, heartbeatsHeld: false, paddingBytes: 0 });
   }, 90_000);
+
+  // A queue-mode stack (QUEUE_ACK=client, as serverless.yml sets it): a stream sends at most QUEUE_PREFETCH (10) events
+  // its client has not acknowledged. The tool did not acknowledge, so once the warm-up, the small events and the first
+  // probes had filled that window nothing more came: on a URL holding writes under 20,000 bytes it said that no padding
+  // could help, where 32 KiB goes through.
+  it('on a queue source it acknowledges what it reads, so the probes keep coming and the advice is right (topic from --topic)', async () => {
+    const queueEnv = { ...env, SOURCE: 'redis-list', QUEUE_ACK: 'client' };
+    const queuePublisher = await startLambdaFunction({ taskRoot, handler: 'functions/publish.handler', env: queueEnv, mode: 'buffered', maxConcurrency: 2 });
+    started.push(queuePublisher);
+    // Each POST /ack is an invocation of its own, beside the stream's (as on Lambda, where it reaches another sandbox).
+    const { result, stdout } = await smoke(QUEUE_HOLD, { env: queueEnv, publisher: queuePublisher, args: ['--topic', 'smoke-queue'], concurrency: 8 });
+    expect(result).toMatchObject({ held: true, topic: 'smoke-queue', acknowledgementsFailed: 0 });
+    expect(result.paddingBytes).toBeGreaterThanOrEqual(QUEUE_HOLD);
+    expect(result.paddingBytes).toBeLessThanOrEqual(2 * QUEUE_HOLD);
+    expect(stdout).toContain(`set FLUSH_PADDING_BYTES=${result.paddingBytes}`);
+  }, 120_000);
 });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { bundleFunctions, REPO_ROOT } from './bundle-functions.js';
 import { measureMemory } from './measure-memory.js';
 import { startLambdaFunction, type LambdaFunction } from './run-function.js';
+import { CONFIG_VARIABLES } from '../../../lib/config/index.js';
 
 // `npm run dev:lambda` (scripts/dev-lambda.mjs bundles this file and runs it with plain node, no jest): the stream
 // function, bundled as serverless.yml ships it, under aws-lambda-ric behind a local function URL.
@@ -12,18 +13,32 @@ import { startLambdaFunction, type LambdaFunction } from './run-function.js';
 // `npm run dev:lambda -- --memory` the stream function's peak memory with 0, 1,000 and 10,000 events (docs/benchmarks.md).
 
 const TASK_ROOT = join(REPO_ROOT, '.esbuild', 'dev-lambda', 'task');
-const FORWARDED = /^(SOURCE|REDIS_|SQS_|AUTH_|DEMO|LOG_LEVEL|HEARTBEAT_MS|RETRY_MS|MAX_|SESSION_|REPLAY_|MEMORY_|LAMBDA_|FLUSH_|PUBLISH_|CONNECTION_)/;
+// The function's environment: first what serverless.yml gives every function whatever the parameters (QUEUE_ACK=client:
+// Lambda refuses a queue source without it), with the dev server's own defaults; then each sse-relay variable set in
+// this shell, except those only a container process reads; then the AWS SDK's credentials and endpoints, so a local SQS
+// or SSM stand-in (or a real account) is reached as the function would reach it.
+const TEMPLATE_ENV: Record<string, string> = { SOURCE: 'memory', DEMO: 'true', AUTH_MODE: 'none', QUEUE_ACK: 'client' };
+const CONTAINER_ONLY = new Set(['PORT', 'HOST', 'METRICS_PORT', 'WORKERS']);
+const AWS_SDK = /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN|ENDPOINT_URL(_[A-Z_]+)?)$/;
 
-function functionEnv(): Record<string, string> {
-  const env: Record<string, string> = { SOURCE: 'memory', DEMO: 'true', AUTH_MODE: 'none' };
-  for (const [name, value] of Object.entries(process.env)) if (FORWARDED.test(name) && value !== undefined) env[name] = value;
+/** The stream function's variables for `npm run dev:lambda`, from `shell` (process.env). */
+function devFunctionEnv(shell: NodeJS.ProcessEnv): Record<string, string> {
+  const env = { ...TEMPLATE_ENV };
+  for (const [name, value] of Object.entries(shell)) {
+    if (value === undefined) continue;
+    if ((CONFIG_VARIABLES.includes(name) && !CONTAINER_ONLY.has(name)) || AWS_SDK.test(name)) env[name] = value;
+  }
   return env;
 }
 
 async function serve(): Promise<void> {
   await bundleFunctions(TASK_ROOT, ['stream']);
-  const env = functionEnv();
-  const fn = await startLambdaFunction({ taskRoot: TASK_ROOT, handler: 'functions/stream.handler', env, timeoutMs: 900_000, maxConcurrency: 8 });
+  const env = devFunctionEnv(process.env);
+  // The function's log lines go to this terminal as they come, as CloudWatch Logs would show them: a 500 says why here.
+  const fn = await startLambdaFunction({
+    taskRoot: TASK_ROOT, handler: 'functions/stream.handler', env, timeoutMs: 900_000, maxConcurrency: 8,
+    region: process.env['AWS_REGION'] ?? 'us-east-1', echo: process.stderr,
+  });
   console.log(`sse-relay (Lambda path, SOURCE=${env['SOURCE']}) at ${fn.url}`);
   console.log(`  open ${fn.url}/events?topic=demo in a browser, or: new EventSource('${fn.url}/events?topic=demo')`);
   console.log('  Ctrl-C stops it');
@@ -52,7 +67,7 @@ async function coldStarts(taskRoot: string, handler: string, runs: number): Prom
   const loaded: number[] = [];
   const firstByte: number[] = [];
   for (let i = 0; i < runs; i += 1) {
-    const fn: LambdaFunction = await startLambdaFunction({ taskRoot, handler, env: { ...functionEnv(), DEMO: 'false' } });
+    const fn: LambdaFunction = await startLambdaFunction({ taskRoot, handler, env: { ...devFunctionEnv(process.env), DEMO: 'false' } });
     const at = Date.now();
     const response = await fetch(`${fn.url}/events?topic=demo`);
     const reader = response.body!.getReader();

@@ -27,6 +27,8 @@ export interface LambdaFunctionOptions {
   region?: string;
   /** Freeze each sandbox between invocations, as Lambda does (see SandboxOptions.freeze). Default true. */
   freeze?: boolean;
+  /** Also write each sandbox's stdout and stderr here as they come (see SandboxOptions.echo). Default: kept only. */
+  echo?: NodeJS.WritableStream;
 }
 
 /** Per-call overrides for `invoke`. */
@@ -66,6 +68,7 @@ export async function startLambdaFunction(options: LambdaFunctionOptions): Promi
     functionName: options.functionName ?? 'sse-relay-test',
     region: options.region ?? 'us-east-1',
     freeze: options.freeze ?? true,
+    echo: options.echo,
   };
   const sandboxes: Sandbox[] = [];
   const retired: Sandbox[] = [];

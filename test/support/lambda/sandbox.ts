@@ -26,6 +26,8 @@ export interface SandboxOptions {
    * does: timers stop, and what arrives on its sockets waits in the kernel. Default false.
    */
   freeze?: boolean | undefined;
+  /** Where the function's stdout and stderr go as they come, besides the kept tail (`npm run dev:lambda`: the terminal, as CloudWatch Logs would show them). */
+  echo?: NodeJS.WritableStream | undefined;
 }
 
 /** Absolute path of the aws-lambda-ric CLI; throws the install command if the native part is missing. */
@@ -71,8 +73,8 @@ export class Sandbox {
       env: lambdaEnv(options, sandbox.#api.address),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    sandbox.#child.stdout?.on('data', (chunk: Buffer) => sandbox.#log(chunk));
-    sandbox.#child.stderr?.on('data', (chunk: Buffer) => sandbox.#log(chunk));
+    sandbox.#child.stdout?.on('data', (chunk: Buffer) => sandbox.#log(chunk, options.echo));
+    sandbox.#child.stderr?.on('data', (chunk: Buffer) => sandbox.#log(chunk, options.echo));
     sandbox.#child.on('exit', (code, signal) => sandbox.#onExit(code, signal));
     return sandbox;
   }
@@ -147,7 +149,8 @@ export class Sandbox {
     }
   }
 
-  #log(chunk: Buffer): void {
+  #log(chunk: Buffer, echo: NodeJS.WritableStream | undefined): void {
+    echo?.write(chunk);
     this.#logs = (this.#logs + chunk.toString('utf8')).slice(-MAX_LOG_CHARS);
   }
 
