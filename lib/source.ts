@@ -89,6 +89,14 @@ export interface SourceMemory {
   usedBytes: number;
   /** The store's limit (Redis maxmemory); 0 = none. */
   maxBytes: number;
+  /**
+   * Whether the store drops keys to stay under its limit (Redis: a maxmemory with a maxmemory-policy other than
+   * noeviction, as ElastiCache's and Memorystore's default volatile-lru): streams, idempotency markers and queue
+   * heartbeats then vanish instead of a publish being refused. Undefined when the store does not say.
+   */
+  mayEvict?: boolean;
+  /** Keys the store dropped that way since it started (Redis INFO evicted_keys). */
+  evictedKeys?: number;
 }
 
 /** One message taken from a queue for one subscriber. */
