@@ -176,7 +176,9 @@ export class TopicFanout {
       if (comparePositions(after, await this.source.head(topic)) <= 0 && !(await this.source.replay(topic, after, after, limit, maxBytes)).gap) {
         return { messages: [], gap: false };
       }
-      connection.skipLiveUntil(topic, '0');
+      // Not ahead: the source lost what the cursor names. Skipping "until 0" instead kept `<topic>=0` as the client's
+      // own position, and the position frame after the replay named it: a reconnect then replayed everything again.
+      connection.stopSkipping(topic);
       return this.source.replay(topic, after, until, limit, maxBytes);
     }
     if (order === 0) return { messages: [], gap: false };
