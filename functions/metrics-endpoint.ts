@@ -22,10 +22,23 @@ function sourceProbes(source: Source): ScrapeProbe[] {
     read: async () => ((await source.isReady().catch(() => false)) ? 1 : 0), aggregator: 'min',
   }];
   if (source.memoryUsage !== undefined) {
-    const usage = (): Promise<SourceMemory | undefined> => source.memoryUsage?.() ?? Promise.resolve(undefined);
+    // One INFO round trip per scrape for the four gauges below, not one each: prom-client collects them together, so
+    // they share the reading in flight (a later scrape reads again).
+    let pending: Promise<SourceMemory | undefined> | undefined;
+    const usage = (): Promise<SourceMemory | undefined> => {
+      pending ??= (source.memoryUsage?.() ?? Promise.resolve(undefined)).finally(() => (pending = undefined));
+      return pending;
+    };
     probes.push(
       { name: 'sse_redis_used_memory_bytes', help: 'Redis INFO used_memory at scrape time.', read: async () => (await usage())?.usedBytes, aggregator: 'max' },
       { name: 'sse_redis_maxmemory_bytes', help: 'Redis maxmemory at scrape time (0 = no limit).', read: async () => (await usage())?.maxBytes, aggregator: 'max' },
+      {
+        name: 'sse_redis_may_evict',
+        help: 'Whether Redis drops keys at maxmemory (1: a maxmemory-policy other than noeviction) instead of refusing writes; acknowledged messages can then vanish.',
+        read: async () => { const mayEvict = (await usage())?.mayEvict; return mayEvict === undefined ? undefined : Number(mayEvict); },
+        aggregator: 'max',
+      },
+      { name: 'sse_redis_evicted_keys', help: 'Redis INFO evicted_keys at scrape time: keys Redis dropped to stay under maxmemory since it started.', read: async () => (await usage())?.evictedKeys, aggregator: 'max' },
     );
   }
   return probes;

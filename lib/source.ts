@@ -71,7 +71,8 @@ export interface BroadcastSource {
   /**
    * Up to `limit` retained messages after `after` and at most `until`, oldest first. A source that reads them from
    * elsewhere stops once they hold `maxBytes` of data (say so with `truncatedAt`): no replay reads more than the stream
-   * could queue.
+   * could queue. With `until` equal to `after` it reads nothing and only says whether something after `after` is gone
+   * (`gap`): whether `after` still names this source's history (TopicFanout asks so for a client ahead of its feed).
    */
   replay(topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult>;
   /** Opens the process-wide live feed. `onError` hears faults the feed recovers from by itself (for logs and metrics). */
@@ -88,6 +89,14 @@ export interface SourceMemory {
   usedBytes: number;
   /** The store's limit (Redis maxmemory); 0 = none. */
   maxBytes: number;
+  /**
+   * Whether the store drops keys to stay under its limit (Redis: a maxmemory with a maxmemory-policy other than
+   * noeviction, as ElastiCache's and Memorystore's default volatile-lru): streams, idempotency markers and queue
+   * heartbeats then vanish instead of a publish being refused. Undefined when the store does not say.
+   */
+  mayEvict?: boolean;
+  /** Keys the store dropped that way since it started (Redis INFO evicted_keys). */
+  evictedKeys?: number;
 }
 
 /** One message taken from a queue for one subscriber. */

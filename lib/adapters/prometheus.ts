@@ -15,7 +15,10 @@ export interface PrometheusOptions {
 export interface ScrapeProbe {
   name: string;
   help: string;
-  /** The value now; undefined leaves the gauge out of this scrape (the backend did not answer). */
+  /**
+   * The value now; undefined (the backend did not answer) exports NaN, "unknown": an unlabelled prom-client gauge
+   * always has a sample, and its reset value 0 read as "no maxmemory" and "0 bytes used" during every Redis outage.
+   */
   read(): Promise<number | undefined>;
   /**
    * How several workers' values combine (WORKERS > 1, prom-client's AggregatorRegistry): `min` for "is it up", `max`
@@ -74,9 +77,8 @@ function registerProbe(registry: Registry, probe: ScrapeProbe): void {
   new Gauge({
     name: probe.name, help: probe.help, registers: [registry], aggregator: probe.aggregator ?? 'sum',
     async collect() {
-      this.reset();
       const value = await probe.read();
-      if (value !== undefined) this.set(value);
+      this.set(value ?? Number.NaN);
     },
   });
 }

@@ -82,6 +82,11 @@ export class Connection {
     (this.ahead ??= new ResumedAhead()).skipUntil(topic, position);
   }
 
+  /** Undoes skipLiveUntil for `topic`: the client was not ahead after all, its position is the feed's again. */
+  stopSkipping(topic: string): void {
+    this.ahead?.forget(topic);
+  }
+
   /**
    * Takes this turn's live frames of its topic set: written at once as the set's shared buffer when nothing of its own
    * is queued (the common case), queued after what is, held back while the replay runs. Returns the bytes written now.

@@ -14,6 +14,11 @@ export class ResumedAhead {
     this.until.set(topic, position);
   }
 
+  /** Skips nothing of `topic` any more, and names no position of the client's own there. */
+  forget(topic: string): void {
+    this.until.delete(topic);
+  }
+
   /** True once the feed has caught up on every topic: nothing is skipped any more. */
   get caughtUp(): boolean {
     return this.until.size === 0;

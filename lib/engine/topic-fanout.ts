@@ -160,17 +160,25 @@ export class TopicFanout {
    * the messages this process holds when they cover it, from the source otherwise. A cursor past `until` (another
    * instance's feed delivered it first) costs one source read to tell "not here yet" from "not in the source at all":
    * in the first case the connection skips the live frames it already has. In the second (a cursor of a memory process
-   * whose epoch is later than this one's: the clock stepped back across a restart) the client missed what the source
-   * holds now: the source's replay says so (`gap`, hence the reset event) and returns it, and the live frames after
-   * `until` are given after all.
+   * whose epoch is later than this one's: the clock stepped back across a restart; a Redis stream lost and written
+   * again) the client missed what the source holds now: the source's replay says so (`gap`, hence the reset event) and
+   * returns it, and the live frames after `until` are given after all.
    */
   async replay(connection: Connection, topic: string, after: string, until: string, limit: number, maxBytes?: number): Promise<ReplayResult> {
     const order = comparePositions(after, until);
     if (order > 0) {
       // Skip from now on, before the read: frames the feed delivers meanwhile must not slip through.
       connection.skipLiveUntil(topic, after);
-      if (comparePositions(after, await this.source.head(topic)) <= 0) return { messages: [], gap: false };
-      connection.skipLiveUntil(topic, '0');
+      // The source reaching `after` is not enough: a Redis that came back without its data numbers new entries past
+      // the client's cursor too, and one published since the subscription began made the cursor look merely ahead
+      // (the client then missed what was lost with no reset). So the source also says whether `after` still names
+      // its history (a replay ending at `after` itself reads nothing and reports only that).
+      if (comparePositions(after, await this.source.head(topic)) <= 0 && !(await this.source.replay(topic, after, after, limit, maxBytes)).gap) {
+        return { messages: [], gap: false };
+      }
+      // Not ahead: the source lost what the cursor names. Skipping "until 0" instead kept `<topic>=0` as the client's
+      // own position, and the position frame after the replay named it: a reconnect then replayed everything again.
+      connection.stopSkipping(topic);
       return this.source.replay(topic, after, until, limit, maxBytes);
     }
     if (order === 0) return { messages: [], gap: false };

@@ -161,6 +161,28 @@ describe('resume served by the hub', () => {
     await hub.close();
   });
 
+  it('a cursor past everything the source has (it lost it) gets the reset, and then the live position, never topic=0', async () => {
+    // Seen from outside: after relay.reset for a cursor newer than the source's newest (a restarted in-process broker, a
+    // Redis failover that lost the newest entries, a forged cursor) the position frame said `a=0`, so a reconnect before
+    // the next message replayed the whole topic again (memory: a0 a1 a2 a second time).
+    const source = new MemorySource(1_000, Number.POSITIVE_INFINITY, 7);
+    const metrics = new Metrics();
+    const fanout = new TopicFanout(source, metrics, silentLogger);
+    const hub = new Hub(OPTIONS, metrics, silentLogger, fanout);
+    const context: SessionContext = { hub, fanout, metrics, logger: silentLogger, retryMs: 2_000, replayMax: 100 };
+    for (const data of ['a0', 'a1', 'a2']) await source.publish('a', { data });
+    const sink = new RecordingSink();
+    void runSession(context, source, { topics: ['a'], cursor: new Map([['a', '7-10']]), endsAt: Date.now() + 3_600_000, endReason: 'max-session' }, sink);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(sink.text).toContain('event: relay.reset');
+    expect(sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3']);
+    expect(sink.positions).toEqual(['a=7-3']);
+    await source.publish('a', { data: 'a3' });
+    await jest.advanceTimersByTimeAsync(1);
+    expect(sink.ids.at(-1)).toBe('a=7-4');
+    await hub.close();
+  });
+
   it('never moves a multi-topic client back in the topic it resumed ahead in, in replayed or live frames', async () => {
     const source = new LaggingSource(1_000, Number.POSITIVE_INFINITY, 7);
     const metrics = new Metrics();

@@ -89,3 +89,21 @@ test('SOURCE=redis-list with Redis down: /events answers 503 with Retry-After in
   expect(events.headers.get('retry-after')).toMatch(/^\d+$/);
   expect(await events.json()).toEqual({ error: 'source_unavailable', message: ERROR_CODES.source_unavailable.message });
 });
+
+test('Redis down: the Redis memory gauges read NaN (unknown), not 0 ("no maxmemory", "0 bytes used"), and come back with Redis', async () => {
+  // Seen from outside before: with Redis paused, /metrics said sse_redis_maxmemory_bytes 0 and sse_redis_used_memory_bytes 0.
+  const redis = await startRedis({ started: false });
+  cleanups.push(() => redis.stop());
+  const relay = await relayFor(redis);
+  const gauges = async (): Promise<string[]> => {
+    const text = await (await fetch(`${relay.url}/metrics`)).text();
+    return ['sse_redis_used_memory_bytes', 'sse_redis_maxmemory_bytes', 'sse_redis_may_evict', 'sse_redis_evicted_keys'].map((name) => new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 'absent');
+  };
+  // prom-client writes NaN as `Nan`; Prometheus parses it (Go's ParseFloat ignores case).
+  expect((await gauges()).map((value) => value.toLowerCase())).toEqual(['nan', 'nan', 'nan', 'nan']);
+  await redis.restart();
+  await waitFor(() => ready(relay), '/readyz 200 once redis-server is up', { timeoutMs: 5_000, everyMs: 100 });
+  const [used, max, mayEvict, evicted] = await gauges();
+  expect(Number(used)).toBeGreaterThan(0);
+  expect([max, mayEvict, evicted]).toEqual(['0', '0', '0']);
+});

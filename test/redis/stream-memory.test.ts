@@ -140,3 +140,39 @@ describe('a full Redis (maxmemory, noeviction)', () => {
     }
   });
 });
+
+describe('a Redis that evicts at maxmemory (a policy other than noeviction)', () => {
+  // ElastiCache's and Memorystore's default maxmemory-policy is volatile-lru, and every stream key has a TTL
+  // (REDIS_STREAM_TTL_S): a full Redis then drops whole streams and idempotency markers while every publish answers 202.
+  // Seen from outside before: 600 publishes, 600 × 202, 237 keys evicted (a topic's only stream among them, and the
+  // marker of a keyed publish, whose retry then appended a second copy), sse_redis_oom_errors_total 0, and nothing in
+  // /metrics to tell it from a Redis merely full.
+  test('the policy and the keys evicted are exported, so an operator can alert on them', async () => {
+    const relay = await startRelay({ SOURCE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'evict:', SHUTDOWN_DRAIN_MS: '200', MAX_MESSAGE_BYTES: '65536' });
+    const gauge = (text: string, name: string): string | undefined => new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1];
+    const scrape = async (): Promise<string> => (await fetch(`${relay.url}/metrics`)).text();
+    try {
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      let text = await scrape();
+      expect(gauge(text, 'sse_redis_may_evict')).toBe('0');
+      const evictedBefore = Number(gauge(text, 'sse_redis_evicted_keys'));
+      const used = Number(/^used_memory:(\d+)/m.exec(await raw.info('memory'))?.[1]);
+      await raw.config('SET', 'maxmemory-policy', 'volatile-lru');
+      await raw.config('SET', 'maxmemory', String(used + 1_000_000));
+      expect(gauge(await scrape(), 'sse_redis_may_evict')).toBe('1');
+      const payload = 'y'.repeat(5_000);
+      for (let i = 0; i < 400; i++) {
+        const response = await fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: `user.${i}`, data: payload }) });
+        expect(response.status).toBe(202);
+      }
+      text = await scrape();
+      expect(Number(gauge(text, 'sse_redis_evicted_keys'))).toBeGreaterThan(evictedBefore);
+      expect(text).toMatch(/^sse_redis_oom_errors_total\{source="redis"\} 0$/m);
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await relay.stop();
+      await raw.flushall();
+    }
+  });
+});

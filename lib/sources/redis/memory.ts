@@ -26,13 +26,26 @@ export function publishFailure(error: unknown, onOutOfMemory: (() => void) | und
   return new RelayError('source_full', 'Redis is out of memory (maxmemory reached under noeviction)', { cause: error, retryAfterSeconds: 30 });
 }
 
-/** `INFO memory`: used_memory and maxmemory, or undefined when Redis does not answer within a second. */
+/**
+ * `INFO memory` and `INFO stats`: used_memory, maxmemory, maxmemory_policy and evicted_keys, or undefined when Redis
+ * does not answer within a second.
+ */
 export async function memoryUsage(command: RedisClient): Promise<SourceMemory | undefined> {
   try {
-    const info = await withDeadline(INFO_TIMEOUT_MS, connected(command).then((redis) => redis.info('memory')));
-    const field = (name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-    const usedBytes = field('used_memory');
-    return Number.isFinite(usedBytes) ? { usedBytes, maxBytes: field('maxmemory') || 0 } : undefined;
+    const [memory, stats] = await withDeadline(INFO_TIMEOUT_MS, connected(command).then((redis) => Promise.all([redis.info('memory'), redis.info('stats')])));
+    const field = (info: string, name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    const usedBytes = field(memory, 'used_memory');
+    if (!Number.isFinite(usedBytes)) return undefined;
+    const maxBytes = field(memory, 'maxmemory') || 0;
+    const policy = /^maxmemory_policy:(\S+)/m.exec(memory)?.[1];
+    const evictedKeys = field(stats, 'evicted_keys');
+    return {
+      usedBytes,
+      maxBytes,
+      // Without maxmemory nothing is evicted, whatever the policy says.
+      ...(policy === undefined ? {} : { mayEvict: maxBytes > 0 && policy !== 'noeviction' }),
+      ...(Number.isFinite(evictedKeys) ? { evictedKeys } : {}),
+    };
   } catch {
     return undefined;
   }

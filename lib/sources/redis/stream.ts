@@ -122,19 +122,22 @@ export class RedisStreamSource implements BroadcastSource {
    * A cursor past `until` is asked about only once it is past the stream's newest entry too (see TopicFanout.replay):
    * the stream no longer holds what the client saw (the key expired or was deleted and nothing recreated it, or Redis
    * came back without its data), nor what followed it, so that is a gap; the entries up to `until` are older than the
-   * cursor, so none is sent again.
+   * cursor, so none is sent again. With `until` equal to `after` only XINFO is read, for the gap.
    */
   replay(topic: string, after: string, until: string, limit: number, maxBytes = Number.POSITIVE_INFINITY): Promise<ReplayResult> {
     return retryOnStale(this.command, () => this.replayOnce(topic, after, until, limit, maxBytes));
   }
 
   private async replayOnce(topic: string, after: string, until: string, limit: number, maxBytes: number): Promise<ReplayResult> {
-    if (compareStreamIds(until, after) <= 0) return { messages: [], gap: compareStreamIds(until, after) < 0 };
+    const order = compareStreamIds(until, after);
+    if (order < 0) return { messages: [], gap: true };
     const redis = await connected(this.command);
     const info = await readStreamInfo(redis, this.key(topic));
     // No key: the topic never had a message, or its stream expired (REDIS_STREAM_TTL_S) with whatever followed `after`.
     if (info === undefined) return { messages: [], gap: after !== '0-0' && after !== '0' };
     let gap = info.lostAfter(after);
+    // Only the question whether `after` still names this stream's history (see BroadcastSource.replay).
+    if (order === 0) return { messages: [], gap };
     const key = this.key(topic);
     const bound = { maxBytes, largestEntry: this.settings.maxMessageBytes };
     let { entries, truncatedAt } = await readPages(redis, key, { after, until, want: limit + 1, direction: 'after' }, bound);
