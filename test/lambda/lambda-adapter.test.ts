@@ -46,6 +46,8 @@ describe('toRelayRequest (function-URL event, payload 2.0)', () => {
   // invalid_request (the container answered 400 for `//x/metrics`, Lambda 404), and dot segments resolve as they do there.
   it.each([
     ['//x/metrics', INVALID_TARGET_PATH],
+    ['/\\x/metrics', INVALID_TARGET_PATH],
+    ['/events\\..\\metrics', INVALID_TARGET_PATH],
     ['//', INVALID_TARGET_PATH],
     ['events', INVALID_TARGET_PATH],
     ['/./events', '/events'],

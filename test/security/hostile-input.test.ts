@@ -196,6 +196,10 @@ describe('the request target is a path', () => {
     ['absolute-form', 'GET http://x/metrics'],
     ['asterisk-form', 'OPTIONS *'],
     ['an authority smuggled on publish', 'POST //x/publish'],
+    // The URL parser reads `\\` as `/` in an http URL: these were served as /metrics, past any proxy rule on the path.
+    ['an authority smuggled with /\\', 'GET /\\x/metrics'],
+    ['an authority smuggled with /\\/', 'GET /\\/x/metrics'],
+    ['dot segments spelled with backslashes', 'GET /events\\..\\metrics'],
     // node:http hands CONNECT to its 'connect' event and, with no listener, dropped the socket with no answer or log.
     ['authority-form (CONNECT)', 'CONNECT x:443'],
   ])('%s is answered 400 invalid_request, never served and never dropped', async (_name, line) => {
