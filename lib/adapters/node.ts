@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
@@ -34,7 +34,7 @@ export function nodeListener(app: RequestHandler, options: NodeListenerOptions =
 }
 
 async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, options: NodeListenerOptions): Promise<void> {
-  const response = await app.handle(toRelayRequest(req, options.trustProxy === true));
+  const response = await app.handle(toRelayRequest(req, res, options.trustProxy === true));
   if (response.kind === 'stream') return startStream(req, res, response, options);
   const headers: Record<string, string | number> = { ...response.headers, 'content-length': Buffer.byteLength(response.body) };
   res.writeHead(response.status, headers);
@@ -126,7 +126,7 @@ function endSink(sink: ChunkedSocketSink | ServerResponse): void {
 }
 
 /** The request as the core sees it. A target that is not origin-form becomes the core's `invalidTarget` marker. */
-function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest {
+function toRelayRequest(req: IncomingMessage, res: ServerResponse, trustProxy: boolean): RelayRequest {
   // HTTP/1.1 requires Host (RFC 9112 §3.2: a server must answer 400 without it). node:http's own check
   // (requireHostHeader) answers with an empty body and no log line, so the servers turn it off and the app refuses it.
   const hostless = req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined;
@@ -140,7 +140,10 @@ function toRelayRequest(req: IncomingMessage, trustProxy: boolean): RelayRequest
       return Array.isArray(value) ? value.join(', ') : value;
     },
     remoteAddress: clientAddress(req, trustProxy),
-    readBody: (limit) => readBody(req, limit),
+    readBody: (limit) => {
+      continueIfExpected(req, res);
+      return readBody(req, limit);
+    },
   };
 }
 
@@ -151,6 +154,24 @@ function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
   if (!trustProxy || typeof forwarded !== 'string') return socketAddress;
   const last = forwarded.split(',').at(-1)?.trim() ?? '';
   return /^[0-9A-Fa-f:.]{2,45}$/.test(last) ? last : socketAddress;
+}
+
+/**
+ * A client that sent `Expect: 100-continue` waits for `100 Continue` before it sends its body. The servers hear such
+ * requests through 'checkContinue' (see {@link continueOnRead}), so node:http does not send it at once: it goes out here,
+ * when the app reads the body, i.e. once the headers passed every check (credentials, grants, rate, declared size).
+ * A refused request gets its final answer instead, and the client never uploads a body nobody will read.
+ */
+function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
+  if (!res.headersSent && /^\s*100-continue\s*$/i.test(req.headers.expect ?? '')) res.writeContinue();
+}
+
+/**
+ * Serves `Expect: 100-continue` requests with `listener` too, leaving `100 Continue` to the moment the body is read
+ * (node:http, with no 'checkContinue' listener, sends it before the request is even looked at).
+ */
+export function continueOnRead(server: Server, listener: (req: IncomingMessage, res: ServerResponse) => void): void {
+  server.on('checkContinue', listener);
 }
 
 /**
