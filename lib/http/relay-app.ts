@@ -223,6 +223,8 @@ export class RelayApp {
     const headers: HeaderMap = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');
+    // A 401 must name the scheme that would be accepted (RFC 9110 §15.5.2; RFC 6750 §3 for bearer tokens).
+    if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
     return json(error.status, errorBody(error), headers);
   }
 

@@ -55,6 +55,18 @@ describe('who may subscribe (JWT, HS256)', () => {
     expect(await publishStatus(undefined, 'orders')).toBe(401);
   });
 
+  it('a 401 names the scheme it takes (WWW-Authenticate: Bearer), with and without a token; other refusals do not', async () => {
+    const challenge = async (path: string, headers: Record<string, string>): Promise<[number, string | null]> => {
+      const response = await fetch(`${relay.url}${path}`, { method: path === '/publish' ? 'POST' : 'GET', headers });
+      await response.body?.cancel();
+      return [response.status, response.headers.get('www-authenticate')];
+    };
+    expect(await challenge('/events?topic=orders', {})).toEqual([401, 'Bearer']);
+    expect(await challenge('/events?topic=orders', bearer('not-a-jwt'))).toEqual([401, 'Bearer']);
+    expect(await challenge('/publish', { 'content-type': 'application/json' })).toEqual([401, 'Bearer']);
+    expect(await challenge('/events?topic=payments', bearer(await hsToken({ sse: { subscribe: ['orders'] } })))).toEqual([403, null]);
+  });
+
   it('403 (not 401) for a valid token that does not cover the topic, even if only one of several', async () => {
     const token = await hsToken({ sse: { subscribe: ['orders'] } });
     expect(await subscribeStatus('topic=payments', bearer(token))).toEqual({ status: 403, body: '{"error":"forbidden","message":"the token does not allow subscribe on every requested topic"}' });
