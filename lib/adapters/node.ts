@@ -163,7 +163,9 @@ function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
  * A refused request gets its final answer instead, and the client never uploads a body nobody will read.
  */
 function continueIfExpected(req: IncomingMessage, res: ServerResponse): void {
-  if (!res.headersSent && /^\s*100-continue\s*$/i.test(req.headers.expect ?? '')) res.writeContinue();
+  // node:http's own test (lib/_http_server.js): HTTP/1.1 only, since an HTTP/1.0 client must never get a 1xx answer.
+  const expects = req.httpVersion === '1.1' && /(?:^|\W)100-continue(?:$|\W)/i.test(req.headers.expect ?? '');
+  if (expects && !res.headersSent) res.writeContinue();
 }
 
 /**

@@ -108,6 +108,10 @@ describe('who may subscribe (JWT, HS256)', () => {
     await waitFor(() => raw.includes('}'), 'the final answer');
     socket.destroy();
     expect(raw.slice('HTTP/1.1 100 Continue\r\n\r\n'.length)).toMatch(/^HTTP\/1\.1 202 /);
+
+    // An HTTP/1.0 client never gets a 1xx answer (RFC 9110 §15.2), Expect or not.
+    const old = await rawExchange(relay.port, head(await hsToken({ sse: { publish: ['orders'] } })).replace('HTTP/1.1', 'HTTP/1.0') + body, (text) => text.includes('}'));
+    expect(old).toMatch(/^HTTP\/1\.1 202 /);
   });
 
   it('takes the token from Authorization, the sse_token cookie, or access_token', async () => {
