@@ -73,6 +73,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
     trustProxy: config.server.trustProxy,
     onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),
     socketHandoff: socketHandoffEnabled(logger),
+    answerTimeoutMs: requestTimeoutMs,
   });
   const server = createServer(
     // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.
