@@ -142,6 +142,9 @@ export class RelayApp {
     if (!methods.includes(request.method)) throw new RelayError('method_not_allowed', `${request.path} takes ${methods.join(', ')}`);
     switch (request.path) {
       case '/events':
+        if (this.cors.refusesStreamFor(request.header('origin'), request.header('sec-fetch-site'))) {
+          throw new RelayError('origin_not_allowed', 'a cross-origin page not in CORS_ORIGINS asked for a stream');
+        }
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
         return this.openStream(request, authorizer);
       case '/publish':
