@@ -142,7 +142,9 @@ export class RelayApp {
     if (!methods.includes(request.method)) throw new RelayError('method_not_allowed', `${request.path} takes ${methods.join(', ')}`);
     switch (request.path) {
       case '/events':
-        if (this.cors.refusesStreamFor(request.header('origin'), request.header('sec-fetch-site'))) {
+        // Only where the CORS policy is the relay's own: a function URL's `cors` block decides on Lambda, where
+        // CORS_ORIGINS stays unset and an allowed page would otherwise be refused here.
+        if (this.options.cors?.refusesStreamFor(request.header('origin'), request.header('sec-fetch-site')) === true) {
           throw new RelayError('origin_not_allowed', 'a cross-origin page not in CORS_ORIGINS asked for a stream');
         }
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
