@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { answerClientError, nodeListener, refuseConnect } from '../lib/adapters/node.js';
+import { answerClientError, continueOnRead, nodeListener, refuseConnect } from '../lib/adapters/node.js';
 import { fdLogDestination } from '../lib/adapters/fd-log-destination.js';
 import { socketHandoffEnabled } from '../lib/adapters/http-socket-handoff.js';
 import { AdmissionGate } from '../lib/limits/admission-gate.js';
@@ -69,16 +69,19 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   const metricsAddress = metricsServer?.address();
   const stopDemo = config.server.demo ? startDemoPublisher(source, logger) : () => undefined;
   const { requestTimeoutMs } = config.server;
+  const listener = nodeListener(app, {
+    trustProxy: config.server.trustProxy,
+    onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),
+    socketHandoff: socketHandoffEnabled(logger),
+    answerTimeoutMs: requestTimeoutMs,
+  });
   const server = createServer(
     // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.
     // requireHostHeader off: a request without Host is refused by the adapter, with a JSON body and a log line.
     { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4), requireHostHeader: false },
-    nodeListener(app, {
-      trustProxy: config.server.trustProxy,
-      onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),
-      socketHandoff: socketHandoffEnabled(logger),
-    }),
+    listener,
   );
+  continueOnRead(server, listener);
   // Every byte has a deadline: headers and bodies within REQUEST_TIMEOUT_MS (Node answers 408 and closes). A stream's
   // request is complete once its headers arrived, so the deadline never cuts a stream. Idle keep-alive sockets close
   // after 65 s (above most load balancers' 60 s).

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS' },
   unauthorized: { status: 401, message: 'no valid token was presented' },
   forbidden: { status: 403, message: 'the token does not allow this topic' },
+  origin_not_allowed: { status: 403, message: 'a page whose origin is not in CORS_ORIGINS asked its browser for a stream (the browser would not let it read one)' },
   not_found: { status: 404, message: 'no such route' },
   method_not_allowed: { status: 405, message: 'the route exists but not for this method' },
   body_too_large: { status: 413, message: 'the request body is larger than MAX_BODY_BYTES' },

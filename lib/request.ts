@@ -23,6 +23,9 @@ export interface RelayRequest {
  */
 export const INVALID_TARGET_PATH = '(invalid request target)';
 
+const TARGET_BASE_HOST = 'relay.invalid';
+const TARGET_BASE = `http://${TARGET_BASE_HOST}`;
+
 /**
  * Parses an origin-form request target (`/path?query`), the one way both adapters read a path. Anything else is
  * refused: `//host/path` would be read by URL as an authority (so `//x/metrics` became path `/metrics` behind a proxy
@@ -30,12 +33,24 @@ export const INVALID_TARGET_PATH = '(invalid request target)';
  * origin-form or does not parse.
  */
 export function originFormUrl(target: string): URL | undefined {
-  if (target[0] !== '/' || target[1] === '/') return undefined;
+  if (target[0] !== '/' || target[1] === '/' || hasBackslashInPath(target)) return undefined;
   try {
-    return new URL(target, 'http://relay.invalid');
+    const url = new URL(target, TARGET_BASE);
+    // Whatever else the URL parser may read as an authority is not a path either.
+    return url.host === TARGET_BASE_HOST ? url : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A backslash is no character of an origin-form path (RFC 3986 §3.3), but the URL parser reads it as `/` in an http
+ * URL: `/\x/metrics` became host `x`, path `/metrics`, and `/events\..\metrics` became `/metrics`, while a proxy
+ * matching paths (nginx on Linux, a load balancer's rule) saw neither. The query may hold one (it names no path).
+ */
+function hasBackslashInPath(target: string): boolean {
+  const query = target.indexOf('?');
+  return (query === -1 ? target : target.slice(0, query)).includes('\\');
 }
 
 export type HeaderMap = Record<string, string>;

@@ -35,7 +35,7 @@ export const SERVER_DEFAULTS = {
   TRUST_PROXY: setting(false, 'take the client address for per-client limits from the last `X-Forwarded-For` hop (set it behind nginx or an ingress)'),
   PUBLISH_RATE_PER_MINUTE: setting(600, 'publishes per minute per token (or client address); `0` = unlimited'),
   SHUTDOWN_DRAIN_MS: setting(10_000, 'ms, the shortest window over which streams are closed on SIGTERM (it grows to connections ÷ `DRAIN_RATE_PER_S`); see [docs/scaling.md](docs/scaling.md)'),
-  REQUEST_TIMEOUT_MS: setting(30_000, 'ms within which a request\'s headers and whole body must arrive (then 408 and the connection closes); streams are unaffected once their headers are sent'),
+  REQUEST_TIMEOUT_MS: setting(30_000, 'ms within which a request\'s headers and whole body must arrive (then 408 and the connection closes), and within which the client must take an answer that is not a stream (then the connection closes); streams are unaffected once their headers are sent'),
   METRICS_PORT: noDefault('port of a separate listener that serves only `GET /metrics`; the main port then answers 404 for it (the k8s manifests use `9090`)', 'on `PORT`'),
   METRICS_TOPICS_TOP_N: setting(0, 'topics that get their own `sse_topic_subscribers{topic}` series: the N with the most open streams (topic names become label values)', { note: 'off' }),
   // Measured: see docs/scaling.md.

@@ -47,6 +47,19 @@ export class CorsPolicy {
     };
   }
 
+  /**
+   * True for a stream a browser asks for on behalf of a page of another origin that is not allowed: it sends `Origin`
+   * with a cross-origin GET only (never a same-origin one), and says where the page is in `Sec-Fetch-Site`. Such a
+   * page cannot read the answer, yet its browser sends the `sse_token` cookie along (a sibling subdomain is same-site,
+   * so even SameSite=Strict goes), so the relay would open the stream for nothing, and on a queue source hand it (and
+   * delete) the user's messages. Refused up front. A browser without fetch metadata, and every non-browser client,
+   * is judged by its token alone, as before.
+   */
+  refusesStreamFor(origin: string | undefined, fetchSite: string | undefined): boolean {
+    if (origin === undefined || this.origins.has(origin)) return false;
+    return fetchSite === 'cross-site' || fetchSite === 'same-site';
+  }
+
   /** The answer to `OPTIONS path`: 204, with the allowed methods and headers when the origin is allowed. */
   preflight(path: string, origin: string | undefined): BodyResponse {
     const headers = this.headersFor(origin);

@@ -142,6 +142,11 @@ export class RelayApp {
     if (!methods.includes(request.method)) throw new RelayError('method_not_allowed', `${request.path} takes ${methods.join(', ')}`);
     switch (request.path) {
       case '/events':
+        // Only where the CORS policy is the relay's own: a function URL's `cors` block decides on Lambda, where
+        // CORS_ORIGINS stays unset and an allowed page would otherwise be refused here.
+        if (this.options.cors?.refusesStreamFor(request.header('origin'), request.header('sec-fetch-site')) === true) {
+          throw new RelayError('origin_not_allowed', 'a cross-origin page not in CORS_ORIGINS asked for a stream');
+        }
         if (this.draining) throw new RelayError('shutting_down', 'draining', { retryAfterSeconds: 1 });
         return this.openStream(request, authorizer);
       case '/publish':
@@ -223,6 +228,8 @@ export class RelayApp {
     const headers: HeaderMap = {};
     if (error.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.retryAfterSeconds);
     if (error.code === 'method_not_allowed') headers['allow'] = (ROUTES[request.path] ?? ['GET', 'HEAD']).join(', ');
+    // A 401 must name the scheme that would be accepted (RFC 9110 §15.5.2; RFC 6750 §3 for bearer tokens).
+    if (error.code === 'unauthorized') headers['www-authenticate'] = 'Bearer';
     return json(error.status, errorBody(error), headers);
   }
 

@@ -45,7 +45,9 @@ test('no spelling of /metrics passes nginx, while the public routes do', async (
   // The control: straight to the relay, /metrics answers (so a leak through nginx would show).
   expect(await (await fetch(`${relayUrl}/metrics`)).text()).toContain('sse_connections_open');
   const variants = ['/metrics', '//metrics', '/./metrics', '/%2Fmetrics', '/%2fmetrics', '/%6Detrics', '/%6detrics', '/METRICS', '/Metrics',
-    '/metrics/', '/metrics?x=1', '/foo/../metrics', '/%2e/metrics', '/events/../metrics', '///metrics', '/metrics%00', '/metrics;x'];
+    '/metrics/', '/metrics?x=1', '/foo/../metrics', '/%2e/metrics', '/events/../metrics', '///metrics', '/metrics%00', '/metrics;x',
+    // Backslashes: nginx on Linux keeps them, the relay's URL parser read them as `/` (`/\x/metrics` was host x, path /metrics).
+    '/\\x/metrics', '/\\/x/metrics', '/events\\..\\metrics', '/%5Cx/metrics'];
   for (const target of variants) {
     const { status, body } = await rawGet(nginx.port, target);
     expect([target, status === 200, body.includes('sse_connections_open')]).toEqual([target, false, false]);

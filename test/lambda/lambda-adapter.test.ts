@@ -46,6 +46,8 @@ describe('toRelayRequest (function-URL event, payload 2.0)', () => {
   // invalid_request (the container answered 400 for `//x/metrics`, Lambda 404), and dot segments resolve as they do there.
   it.each([
     ['//x/metrics', INVALID_TARGET_PATH],
+    ['/\\x/metrics', INVALID_TARGET_PATH],
+    ['/events\\..\\metrics', INVALID_TARGET_PATH],
     ['//', INVALID_TARGET_PATH],
     ['events', INVALID_TARGET_PATH],
     ['/./events', '/events'],
@@ -94,6 +96,15 @@ describe('loadConfig on Lambda', () => {
 describe('handlers outside Lambda (local stand-in for the awslambda global)', () => {
   const app = new RelayApp({ config: loadConfig({ AUTH_MODE: 'none' }).server, source: new MemorySource(10), logger: silentLogger });
   const target: TargetLoader = { load: async () => ({ app, logger: silentLogger, deadlineMarginMs: 1_000, flushPaddingBytes: 0 }), logger: silentLogger };
+
+  // The function URL's `cors` block decides which pages may read (serverless.yml; CORS_ORIGINS stays unset there), so
+  // the relay's own refusal of unlisted origins (origin_not_allowed) must not turn away the page that block allows.
+  it('leaves cross-origin pages to the function URL\'s CORS: an app without its own policy opens their streams', async () => {
+    const headers = { origin: 'https://app.example.com', 'sec-fetch-site': 'cross-site' };
+    const response = await app.handle(toRelayRequest(event({ rawQueryString: 'topic=pages', headers }), context(10_000), 1_000));
+    expect(response.status).toBe(200);
+    expect(response.kind).toBe('stream');
+  });
 
   it('streams a body response as prelude + 8 NUL bytes + body, and lets the runtime move on with sockets open', async () => {
     const stream = new PassThrough();

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect } from 'node:net';
 import { SseReader } from '../support/sse-reader.js';
-import { AUDIENCE, hsToken, ISSUER, metric, startJwksServer, startSecureRelay, unsignedToken, type JwksServer, type Relay } from './support.js';
+import { waitFor } from '../support/wait-for.js';
+import { AUDIENCE, hsToken, ISSUER, metric, rawExchange, startJwksServer, startSecureRelay, unsignedToken, type JwksServer, type Relay } from './support.js';
 
 let relay: Relay;
 const now = (): number => Math.floor(Date.now() / 1000);
@@ -53,6 +55,18 @@ describe('who may subscribe (JWT, HS256)', () => {
     expect(await publishStatus(undefined, 'orders')).toBe(401);
   });
 
+  it('a 401 names the scheme it takes (WWW-Authenticate: Bearer), with and without a token; other refusals do not', async () => {
+    const challenge = async (path: string, headers: Record<string, string>): Promise<[number, string | null]> => {
+      const response = await fetch(`${relay.url}${path}`, { method: path === '/publish' ? 'POST' : 'GET', headers });
+      await response.body?.cancel();
+      return [response.status, response.headers.get('www-authenticate')];
+    };
+    expect(await challenge('/events?topic=orders', {})).toEqual([401, 'Bearer']);
+    expect(await challenge('/events?topic=orders', bearer('not-a-jwt'))).toEqual([401, 'Bearer']);
+    expect(await challenge('/publish', { 'content-type': 'application/json' })).toEqual([401, 'Bearer']);
+    expect(await challenge('/events?topic=payments', bearer(await hsToken({ sse: { subscribe: ['orders'] } })))).toEqual([403, null]);
+  });
+
   it('403 (not 401) for a valid token that does not cover the topic, even if only one of several', async () => {
     const token = await hsToken({ sse: { subscribe: ['orders'] } });
     expect(await subscribeStatus('topic=payments', bearer(token))).toEqual({ status: 403, body: '{"error":"forbidden","message":"the token does not allow subscribe on every requested topic"}' });
@@ -71,6 +85,33 @@ describe('who may subscribe (JWT, HS256)', () => {
   it('publish needs a publish grant; a subscribe grant is not enough', async () => {
     expect(await publishStatus(await hsToken({ sse: { subscribe: ['*'] } }), 'orders')).toBe(403);
     expect(await publishStatus(await hsToken({ sse: { subscribe: [], publish: ['orders'] } }), 'orders')).toBe(202);
+  });
+
+  // node:http answers `Expect: 100-continue` with 100 Continue before the request is looked at, so a client with a bad
+  // token uploaded its whole body, only to be refused.
+  it('a publish that expects 100-continue is refused before it is asked for its body, and asked only once it may send', async () => {
+    const body = '{"topic":"orders","data":1}';
+    const head = (token: string | undefined): string => 'POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+      + (token === undefined ? '' : `Authorization: Bearer ${token}\r\n`) + `Content-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`;
+    const refused = await rawExchange(relay.port, head(undefined), (text) => text.includes('}'));
+    expect(refused).toMatch(/^HTTP\/1\.1 401 /);
+    const subscriberOnly = await rawExchange(relay.port, head(await hsToken({ sse: { subscribe: ['*'] } })), (text) => text.includes('}'));
+    expect(subscriberOnly).toMatch(/^HTTP\/1\.1 403 /);
+
+    const socket = connect(relay.port, '127.0.0.1');
+    let raw = '';
+    socket.on('data', (chunk: Buffer) => (raw += chunk.toString('latin1')));
+    socket.write(head(await hsToken({ sse: { publish: ['orders'] } })));
+    await waitFor(() => raw.includes('\r\n\r\n'), 'an interim answer');
+    expect(raw).toBe('HTTP/1.1 100 Continue\r\n\r\n');
+    socket.write(body);
+    await waitFor(() => raw.includes('}'), 'the final answer');
+    socket.destroy();
+    expect(raw.slice('HTTP/1.1 100 Continue\r\n\r\n'.length)).toMatch(/^HTTP\/1\.1 202 /);
+
+    // An HTTP/1.0 client never gets a 1xx answer (RFC 9110 §15.2), Expect or not.
+    const old = await rawExchange(relay.port, head(await hsToken({ sse: { publish: ['orders'] } })).replace('HTTP/1.1', 'HTTP/1.0') + body, (text) => text.includes('}'));
+    expect(old).toMatch(/^HTTP\/1\.1 202 /);
   });
 
   it('takes the token from Authorization, the sse_token cookie, or access_token', async () => {

@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { SseReader } from '../support/sse-reader.js';
+import { waitFor } from '../support/wait-for.js';
 import { hsToken, rawExchange, startSecureRelay, type Relay } from './support.js';
 
 /** Every byte has a deadline: headers and bodies within REQUEST_TIMEOUT_MS; refused bodies are never drained. */
@@ -91,6 +92,30 @@ describe('request deadlines (REQUEST_TIMEOUT_MS)', () => {
     await reader.until((r) => r.events.length === 1);
     expect(reader.events.map((e) => e.data)).toEqual(['still here']);
     reader.close();
+  });
+
+  // node:http ends an idle keep-alive connection only once its answers are out, and its request timeout only counts
+  // until a request is in: a client that pipelines and never reads held its connection, and the answers node:http could
+  // not hand to the kernel, for ever (5 such clients: open after 150 s, 15 MB of the server's memory).
+  it('a client that pipelines requests and never reads the answers is cut off', async () => {
+    // The server's end of this client's connection, told from the others by the client's port.
+    const accepted: Socket[] = [];
+    const onConnection = (serverSide: Socket): number => accepted.push(serverSide);
+    open.server.on('connection', onConnection);
+    const socket = connect(open.port, '127.0.0.1');
+    socket.pause();
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    // 600 answers of the 18 KB client script: more than the kernel's buffers of both ends hold on loopback.
+    socket.write('GET /sse-client.js HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(600));
+    const serverSide = await waitFor(() => accepted.find((s) => s.remotePort === socket.localPort), 'the server to accept the connection');
+    open.server.off('connection', onConnection);
+    await waitFor(() => serverSide.destroyed, 'the server to close the connection of a client that does not read', TIMEOUT_MS * 6);
+    let answers = 0;
+    socket.on('data', (chunk: Buffer) => (answers += chunk.toString('latin1').split('HTTP/1.1 200').length - 1));
+    socket.resume();
+    await closed;
+    expect(answers).toBeLessThan(600);
   });
 
   it('headers that never finish get 408 and a closed connection', async () => {

@@ -112,6 +112,28 @@ describe('Origin and CORS', () => {
     expect(refused.headers.get('access-control-allow-methods')).toBeNull();
   });
 
+  // Chromium sent a sibling origin's page (same-site, so with the sse_token cookie, even SameSite=Strict) a stream it
+  // could not read: the relay opened it, and on a queue source would have handed it the user's messages.
+  it('refuses a stream a browser asks for on behalf of a page of an unlisted origin, and only that', async () => {
+    const status = async (headers: Record<string, string>): Promise<[number, string]> => {
+      const controller = new AbortController();
+      const response = await fetch(`${relay.url}/events?topic=sibling`, { headers, signal: controller.signal });
+      const body = response.status === 200 ? 'stream' : ((await response.json()) as { error: string }).error;
+      controller.abort();
+      return [response.status, body];
+    };
+    const opened = await metric(relay.url, 'sse_connections_total');
+    for (const site of ['same-site', 'cross-site']) {
+      expect(await status({ origin: 'http://localhost:3001', 'sec-fetch-site': site })).toEqual([403, 'origin_not_allowed']);
+      expect(await status({ origin: 'null', 'sec-fetch-site': site })).toEqual([403, 'origin_not_allowed']);
+    }
+    expect(await metric(relay.url, 'sse_connections_total')).toBe(opened);
+    // An allowed page, a same-origin page (no Origin on its GET), and a client that is no browser are served.
+    expect(await status({ origin: 'http://localhost:3000', 'sec-fetch-site': 'same-site' })).toEqual([200, 'stream']);
+    expect(await status({ 'sec-fetch-site': 'same-origin' })).toEqual([200, 'stream']);
+    expect(await status({ origin: 'http://localhost:3001' })).toEqual([200, 'stream']);
+  });
+
   it('puts the CORS headers on streams and on errors too', async () => {
     const reader = new SseReader(`${relay.url}/events?topic=cors`, { origin: ORIGIN });
     await reader.until((r) => r.retries.length > 0);
@@ -196,6 +218,10 @@ describe('the request target is a path', () => {
     ['absolute-form', 'GET http://x/metrics'],
     ['asterisk-form', 'OPTIONS *'],
     ['an authority smuggled on publish', 'POST //x/publish'],
+    // The URL parser reads `\\` as `/` in an http URL: these were served as /metrics, past any proxy rule on the path.
+    ['an authority smuggled with /\\', 'GET /\\x/metrics'],
+    ['an authority smuggled with /\\/', 'GET /\\/x/metrics'],
+    ['dot segments spelled with backslashes', 'GET /events\\..\\metrics'],
     // node:http hands CONNECT to its 'connect' event and, with no listener, dropped the socket with no answer or log.
     ['authority-form (CONNECT)', 'CONNECT x:443'],
   ])('%s is answered 400 invalid_request, never served and never dropped', async (_name, line) => {
