@@ -18,7 +18,7 @@ export const SERVER_DEFAULTS = {
   LOG_LEVEL: setting('info', '`fatal` `error` `warn` `info` `debug` `trace` `silent`'),
   // Below the 60 s idle cut of nginx and load balancers.
   HEARTBEAT_MS: setting(15_000, 'ms between heartbeat comments'),
-  RETRY_MS: setting(2_000, 'ms, the `retry:` sent first on every stream'),
+  RETRY_MS: setting(2_000, 'ms, the `retry:` sent first on every stream (jittered per stream over × [0.5, 1.5))'),
   // Lambda: its 15-minute cap; the invocation deadline (less LAMBDA_DEADLINE_MARGIN_MS) ends streams earlier.
   MAX_SESSION_MS: setting<number>(1_800_000, 'ms a stream stays open at most (up to 10% less, at random) before it ends with `retry:`', { lambda: 900_000 }),
   // Lambda: an abandoned tab holds an invocation at most a minute on a quiet topic; a present browser resumes at once.

@@ -4,6 +4,7 @@ import type { EndReason } from './connection-plan.js';
 import { comparePositions, formatCursor } from '../sse/cursor.js';
 import { RelayError, toRelayError } from '../errors.js';
 import type { Hub } from './hub.js';
+import { jitter } from './jitter.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { openQueueStream, type QueueSessionContext } from './queue-session.js';
@@ -60,8 +61,13 @@ export function runSession(
   );
 }
 
+/**
+ * The stream's reconnect delay, jittered per stream like the one a stream ends with: a crowd cut without a last frame
+ * (a relay killed, a load balancer or an ingress reload closing every connection at once) comes back spread over a
+ * second or more, not all `RETRY_MS` later in the same instant.
+ */
 function writeRetry(context: SessionContext, sink: ByteSink): void {
-  const frame = Buffer.from(encodeRetry(context.retryMs));
+  const frame = Buffer.from(encodeRetry(jitter(context.retryMs)));
   sink.write(frame);
   context.metrics.addBytesWritten(frame.byteLength);
 }

@@ -72,7 +72,19 @@ describe('Hub and session loop', () => {
     await source.publish('a', { data: 'two\nlines', event: 'note' });
     await settle();
     // Live at once: the id-only position frame, then each event with its cursor.
-    expect(sink.text).toBe('retry: 2000\n\nid: a=7-0\n\nid: a=7-1\ndata: one\n\nid: a=7-2\nevent: note\ndata: two\ndata: lines\n\n');
+    expect(sink.text).toMatch(/^retry: \d+\n\n/);
+    expect(sink.text.replace(/^retry: \d+\n\n/, '')).toBe('id: a=7-0\n\nid: a=7-1\ndata: one\n\nid: a=7-2\nevent: note\ndata: two\ndata: lines\n\n');
+    await hub.close();
+  });
+
+  it('spreads the first retry over [RETRY_MS/2, 3·RETRY_MS/2), so a crowd cut without a last frame does not come back at once', async () => {
+    const { open, hub } = setup();
+    const sinks = Array.from({ length: 50 }, () => open(['a']).sink);
+    await settle();
+    const delays = sinks.map((sink) => Number(/^retry: (\d+)\n\n/.exec(sink.text)?.[1]));
+    for (const delay of delays) expect(delay >= 1_000 && delay < 3_000).toBe(true);
+    // 50 draws of 2,000 possible values: a handful of repeats at most, never one value for all.
+    expect(new Set(delays).size).toBeGreaterThan(25);
     await hub.close();
   });
 
@@ -120,7 +132,7 @@ describe('Hub and session loop', () => {
     for (let i = 1; i <= 8; i++) await source.publish('a', { data: String(i) }); // buffer keeps 4..8
     const { sink } = open(['a'], [['a', '7-1']]);
     await settle();
-    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
+    expect(sink.text).toMatch(/^retry: \d+\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
     expect(sink.ids).toEqual(['a=7-4', 'a=7-5', 'a=7-6', 'a=7-7', 'a=7-8']);
     expect(metrics.get('sse_resets_total')).toBe(1);
     await hub.close();
@@ -140,7 +152,7 @@ describe('Hub and session loop', () => {
     await settle();
     await source.publish('a', { data: 'new-3' });
     await settle();
-    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
+    expect(sink.text).toMatch(/^retry: \d+\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["a"\]\}\n\n/);
     expect(sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3']);
     expect(before.sink.ids).toEqual(['a=7-1', 'a=7-2', 'a=7-3']);
     await hub.close();
@@ -152,7 +164,7 @@ describe('Hub and session loop', () => {
     await settle();
     await source.publish('b', { data: 'b-1' });
     await settle();
-    expect(sink.text).toMatch(/^retry: 2000\n\nevent: relay\.reset\n/);
+    expect(sink.text).toMatch(/^retry: \d+\n\nevent: relay\.reset\n/);
     // The position the client was given names the restarted source's, so its next reconnect resumes there.
     expect(sink.ids).toEqual(['a=7-0,b=7-1']);
     await hub.close();
