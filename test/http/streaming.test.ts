@@ -102,7 +102,9 @@ describe('GET /events over real HTTP', () => {
     await waitFor(() => text.includes(': heartbeat\n\n'), 'a heartbeat comment', { timeoutMs: 3_000, everyMs: 50 }).catch(() => undefined);
     socket.destroy();
     expect(text).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(text).toContain('retry: 100\n\n');
+    // RETRY_MS=100, jittered per stream over [50, 150).
+    expect(Number(/\nretry: (\d+)\n\n/.exec(text)?.[1])).toBeGreaterThanOrEqual(50);
+    expect(Number(/\nretry: (\d+)\n\n/.exec(text)?.[1])).toBeLessThan(150);
     expect(text).toContain(': heartbeat\n\n');
   });
 
