@@ -1,6 +1,7 @@
 import { ConfigError } from './config-error.js';
 import { COMPRESSION_MODES, SERVER_DEFAULTS as D, SOURCE_MODES, type CompressionMode, type SourceMode } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
+import { LOG_LEVELS, type LogLevel } from '../logger.js';
 import { defaultFor, type Runtime, type Setting } from './setting.js';
 
 /** HTTP server, session and limit settings shared by every runtime. Defaults and one-line meanings: SERVER_DEFAULTS. */
@@ -101,7 +102,7 @@ export function readServerConfig(env: EnvReader, runtime: Runtime = 'container')
     host: env.string('HOST', d(D.HOST)),
     source: env.oneOf('SOURCE', SOURCE_MODES, d(D.SOURCE)),
     demo: env.boolean('DEMO', d(D.DEMO)),
-    logLevel: env.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], d(D.LOG_LEVEL)),
+    logLevel: env.oneOf('LOG_LEVEL', Object.keys(LOG_LEVELS) as LogLevel[], d(D.LOG_LEVEL)),
     heartbeatMs: env.integer('HEARTBEAT_MS', d(D.HEARTBEAT_MS), 100, 3_600_000),
     retryMs: env.integer('RETRY_MS', d(D.RETRY_MS), 0, 3_600_000),
     maxSessionMs: env.integer('MAX_SESSION_MS', d(D.MAX_SESSION_MS), 1_000),
