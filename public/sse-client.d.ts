@@ -75,6 +75,8 @@ export interface StateChangeDetail {
   status?: number;
   /** The relay's error code (README, "Errors"), if the refusal had one. */
   code?: string;
+  /** The relay's words on what was wrong (README, "Errors"), if the refusal had them. */
+  message?: string;
   /** How long until the next attempt, ms (`reconnecting`, `backoff`). */
   delayMs?: number;
   reason?: string;
@@ -91,12 +93,13 @@ export interface ErrorDetail {
   kind: 'network' | 'token' | 'refused';
   status?: number;
   code?: string;
+  message?: string;
   error?: unknown;
 }
 
 export interface RelayClientEventMap {
   statechange: CustomEvent<StateChangeDetail>;
-  forbidden: CustomEvent<{ status: number; code?: string }>;
+  forbidden: CustomEvent<{ status: number; code?: string; message?: string }>;
   reset: CustomEvent<ResetDetail>;
   error: CustomEvent<ErrorDetail>;
 }

@@ -1,4 +1,4 @@
-import { errorCode, parseReset, refusalAction } from './sse-refusal.js';
+import { parseReset, refusalAction, refusalBody } from './sse-refusal.js';
 import { EventStreamParser } from './sse-parser.js';
 
 export { retryAfterMs } from './sse-refusal.js';
@@ -229,7 +229,9 @@ export class RelayClient extends EventTarget {
   }
 
   async refused(response) {
-    const detail = { status: response.status, code: await errorCode(response) };
+    const { code, message } = await refusalBody(response);
+    // The relay's message says what was wrong with the request (a 4xx), e.g. which topic the token does not allow.
+    const detail = { status: response.status, code, ...(message === undefined ? {} : { message }) };
     if (this.closed) return;
     if (detail.status === 401) this.tokenRefused = true;
     const canRefresh = typeof this.options.token === 'function' && !this.retriedUnauthorized;

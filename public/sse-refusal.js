@@ -40,11 +40,19 @@ export function retryAfterMs(value) {
 
 /** `{"error": code}` of a refusal, if the body is that. */
 export async function errorCode(response) {
+  return (await refusalBody(response)).code;
+}
+
+/** The code and message of a refusal's `{"error": code, "message": text}` body; each undefined where the body lacks it. */
+export async function refusalBody(response) {
   try {
     const body = await response.json();
-    return typeof body?.error === 'string' ? body.error : undefined;
+    return {
+      code: typeof body?.error === 'string' ? body.error : undefined,
+      message: typeof body?.message === 'string' ? body.message : undefined,
+    };
   } catch {
-    return undefined;
+    return { code: undefined, message: undefined };
   }
 }
 

@@ -76,6 +76,17 @@ test('a refused token whose refresh failed: later attempts still ask for a fresh
   expect(reasons).toEqual(['connect', 'unauthorized', 'unauthorized']);
 });
 
+test('a refusal that stops the client carries the relay\'s code and its words on what was wrong', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  const client = new RelayClient(`${relay.url}/events`, { topics: ['no spaces allowed'] });
+  cleanups.push(() => client.close());
+  const errors: unknown[] = [];
+  client.addEventListener('error', (e) => errors.push(e.detail));
+  await waitFor(() => client.state === 'failed', 'the client failed', { timeoutMs: 5_000, everyMs: 10 });
+  expect(errors).toEqual([{ kind: 'refused', status: 400, code: 'invalid_topic', message: expect.stringMatching(/^topic must match /) }]);
+});
+
 test('a cursor the server does not know: a reset (invalid-cursor), then the stream from now on', async () => {
   const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
   cleanups.push(() => relay.stop());
