@@ -15,7 +15,9 @@ export interface Publisher {
   /**
    * Publishes several messages in order. Every message is checked before any is sent. When it rejects, some of them may
    * already be published: give each message an `id`, and sending the batch again stores each one once (the automatic
-   * ids of the http transport are new on every call, and a message without `id` sent twice is stored twice).
+   * ids of the http transport are new on every call, and a message without `id` sent twice is stored twice). The SQS
+   * transport sends again, by itself, only the entries SQS failed on its side, since a standard queue stores whatever
+   * it is sent twice whatever its `id`; its error then says how many of the call were stored.
    */
   publishBatch(messages: readonly PublishMessage[]): Promise<Published[]>;
   /** Closes what the transport opened itself. */

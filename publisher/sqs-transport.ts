@@ -17,6 +17,9 @@ export interface SqsTransportOptions {
 }
 
 const BATCH_SIZE = 10;
+/** SendMessageBatch calls for one batch, the first included, while SQS fails some entries on its side. */
+const BATCH_ATTEMPTS = 3;
+const BATCH_RETRY_MS = 100;
 
 /**
  * SendMessage / SendMessageBatch in the shape the relay reads (docs/sqs.md): body = data, attributes `topic` (always)
@@ -65,17 +68,32 @@ function refusedAsUnsupported(error: unknown): never {
   throw new PublishError('unsupported_message', `SQS refused the message: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
 }
 
+/**
+ * SendMessageBatch, with the entries SQS failed on its side (`SenderFault` false: throttling, an internal error) sent
+ * again, up to BATCH_ATTEMPTS calls in all. SQS stores the other entries of such a call, so sending the whole batch
+ * again would store them twice on a standard queue (a FIFO queue drops them as duplicates, a standard one does not).
+ * An entry refused as malformed (`SenderFault` true) is not sent again: it is `unsupported_message`.
+ */
 async function sendBatch(client: SQSClient, queueUrl: string, batch: readonly CheckedMessage[]): Promise<Published[]> {
-  const out = await client.send(new SendMessageBatchCommand({
-    QueueUrl: queueUrl, Entries: batch.map((message, i) => ({ Id: String(i), ...entry(message, queueUrl) })),
-  }));
-  const failed = out.Failed ?? [];
-  if (failed.length > 0) {
-    const first = failed[0];
-    throw new PublishError('unavailable', `SQS refused ${failed.length} of ${batch.length} messages (first: ${first?.Code}: ${first?.Message})`);
+  const ids = new Array<string | undefined>(batch.length);
+  let pending = batch.map((_message, i) => i);
+  for (let attempt = 1; ; attempt++) {
+    const out = await client.send(new SendMessageBatchCommand({
+      QueueUrl: queueUrl, Entries: pending.map((i) => ({ Id: String(i), ...entry(batch[i] as CheckedMessage, queueUrl) })),
+    }));
+    for (const done of out.Successful ?? []) ids[Number(done.Id)] = done.MessageId ?? '';
+    const failed = out.Failed ?? [];
+    if (failed.length === 0) return ids.map((id) => ({ id: id ?? '' }));
+    const refused = failed.find((f) => f.SenderFault === true);
+    if (refused !== undefined || attempt === BATCH_ATTEMPTS) {
+      const first = refused ?? failed[0];
+      const stored = ids.filter((id) => id !== undefined).length;
+      throw new PublishError(refused === undefined ? 'unavailable' : 'unsupported_message',
+        `SQS stored ${stored} of ${batch.length} messages of this call and failed ${failed.length} after ${attempt} attempts (first: ${first?.Code}: ${first?.Message})`);
+    }
+    pending = failed.map((f) => Number(f.Id));
+    await new Promise((resolve) => setTimeout(resolve, BATCH_RETRY_MS * attempt));
   }
-  const byEntry = new Map((out.Successful ?? []).map((s) => [s.Id, s.MessageId ?? '']));
-  return batch.map((_m, i) => ({ id: byEntry.get(String(i)) ?? '' }));
 }
 
 function entry(message: CheckedMessage, queueUrl: string): { MessageBody: string; MessageAttributes: Record<string, MessageAttributeValue>; MessageGroupId?: string; MessageDeduplicationId?: string } {

@@ -8,7 +8,7 @@ import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { waitFor } from '../support/wait-for.js';
-import { startLocalSqs } from '../sqs/fauxqs.js';
+import { startLocalSqs, type LocalSqs } from '../sqs/fauxqs.js';
 
 // The same messages go through each transport of the publisher into a running relay (real redis-server, the SQS
 // emulator), and a subscriber reads them back with an independent parser: the frames (event type and data) must be the
@@ -168,6 +168,56 @@ test('sqs transport: a body SQS cannot store is PublishError unsupported_message
     const { Attributes } = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
     expect([queueUrl, Attributes?.ApproximateNumberOfMessages]).toEqual([queueUrl, '0']);
   }
+});
+
+/**
+ * SQS's partial failure of a batch, reproduced on the emulator: the entries `lose` picks (by call number and entry id)
+ * are not stored and come back as Failed with SenderFault false; everything else is the real exchange. Returns the
+ * entry ids of each SendMessageBatch call.
+ */
+function failOnSqsSide(client: LocalSqs['client'], lose: (call: number, id: string) => boolean): string[][] {
+  const calls: string[][] = [];
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName !== 'SendMessageBatchCommand') return next(args);
+    const input = args.input as { Entries: { Id: string }[] };
+    calls.push(input.Entries.map((e) => e.Id));
+    const lost = input.Entries.filter((e) => lose(calls.length, e.Id));
+    input.Entries = input.Entries.filter((e) => !lost.includes(e));
+    // SQS answers a call whose every entry failed with all of them in Failed; the emulator refuses an empty batch.
+    const result = input.Entries.length > 0 ? await next(args) : { output: { $metadata: {}, Successful: [] }, response: {} };
+    const output = result.output as { Failed?: { Id: string; SenderFault: boolean; Code: string }[] };
+    output.Failed = [...(output.Failed ?? []), ...lost.map((e) => ({ Id: e.Id, SenderFault: false, Code: 'InternalError' }))];
+    return result;
+  }, { step: 'initialize', name: 'failOnSqsSide' });
+  return calls;
+}
+
+async function messagesIn(sqs: LocalSqs, queueUrl: string): Promise<string | undefined> {
+  const { Attributes } = await sqs.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  return Attributes?.ApproximateNumberOfMessages;
+}
+
+test('sqs transport: entries SQS fails on its side are sent again alone, so a standard queue stores each message once', async () => {
+  const sqs = await startLocalSqs();
+  cleanups.push(() => sqs.stop());
+  const queueUrl = sqs.createQueue('partial');
+  const calls = failOnSqsSide(sqs.client, (call, id) => call === 1 && (id === '1' || id === '3'));
+  const published = await createPublisher(sqsTransport({ client: sqs.client, queueUrl }))
+    .publishBatch([0, 1, 2, 3, 4].map((n) => ({ topic: TOPIC, data: `m${n}` })));
+  expect(calls).toEqual([['0', '1', '2', '3', '4'], ['1', '3']]);
+  expect(published.every((p) => p.id !== '')).toBe(true);
+  expect(await messagesIn(sqs, queueUrl)).toBe('5');
+});
+
+test('sqs transport: an entry SQS keeps failing is `unavailable` after three calls, and the error says how many were stored', async () => {
+  const sqs = await startLocalSqs();
+  cleanups.push(() => sqs.stop());
+  const queueUrl = sqs.createQueue('failing');
+  const calls = failOnSqsSide(sqs.client, (_call, id) => id === '2');
+  await expect(createPublisher(sqsTransport({ client: sqs.client, queueUrl })).publishBatch([0, 1, 2, 3, 4].map((n) => ({ topic: TOPIC, data: `m${n}` }))))
+    .rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/^SQS stored 4 of 5 messages of this call and failed 1 after 3 attempts \(first: InternalError/) });
+  expect(calls).toEqual([['0', '1', '2', '3', '4'], ['2'], ['2']]);
+  expect(await messagesIn(sqs, queueUrl)).toBe('4');
 });
 
 test('the publisher refuses what the relay would refuse, before anything is sent', async () => {
