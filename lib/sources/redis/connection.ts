@@ -274,9 +274,11 @@ export async function answersPing(redis: RedisClient, timeoutMs: number): Promis
  * refusal of a connection found closed a moment before (its reconnection not yet under way).
  */
 function isStale(error: unknown): boolean {
-  const { name, message = '' } = (error ?? {}) as Partial<Error>;
-  return name === 'MaxRetriesPerRequestError' || message === 'Command timed out' || message.startsWith('Redis did not answer within')
-    || message.startsWith("Stream isn't writeable");
+  const { message = '' } = (error ?? {}) as Partial<Error>;
+  // By message, not name: ioredis's errors take their name from their class, and the Lambda bundle is minified, so
+  // there a MaxRetriesPerRequestError is called something like `Fr` (an acknowledgement answered 503 for it).
+  return message.startsWith('Reached the max retries per request limit') || message === 'Command timed out'
+    || message.startsWith('Redis did not answer within') || message.startsWith("Stream isn't writeable");
 }
 
 /**
