@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../logger.js';
 import { END_GRACE_MS } from './chunked-socket-sink.js';
 
@@ -19,7 +20,7 @@ type FreeParser = (parser: HttpParser, req: IncomingMessage | null, socket: Sock
 /** What node:http hangs on a server-side socket; none of it is in the public types. */
 interface HttpSocketInternals {
   parser?: HttpParser | null;
-  server?: { emit(event: 'connection', socket: Socket): boolean; listening: boolean };
+  server?: { emit(event: 'connection', socket: Socket): boolean; listening: boolean; keepAliveTimeout: number };
   _httpMessage?: unknown;
   _handle?: { _consumed?: boolean } | null;
 }
@@ -103,5 +104,28 @@ export function returnStreamSocket(socket: Socket, pipelined: Buffer | undefined
     return;
   }
   server.emit('connection', socket);
-  if (pipelined !== undefined) socket.emit('data', pipelined);
+  if (pipelined !== undefined) return void socket.emit('data', pipelined);
+  keepIdle(socket, server.keepAliveTimeout);
+}
+
+/** Connections given back after a stream that wait for their next request: the bytes read when they came back. */
+const idleSinceBytesRead = new WeakMap<object, number>();
+
+/**
+ * node:http takes a connection it is given as a new one, whose first request has REQUEST_TIMEOUT_MS to arrive, then
+ * gets a 408. After a stream the connection is an idle keep-alive one instead: it closes quietly after the server's
+ * keepAliveTimeout, as node:http closes every other. A 408 for a request nobody sent would reach a load balancer that
+ * sent its next request just then as the answer to that request. The next request, once its first byte is in, has
+ * its deadline as usual.
+ */
+function keepIdle(socket: Socket, keepAliveTimeout: number): void {
+  const bytesRead = socket.bytesRead;
+  idleSinceBytesRead.set(socket, bytesRead);
+  if (keepAliveTimeout > 0) setTimeout(() => idleAfterStream(socket) && socket.destroy(), keepAliveTimeout).unref();
+}
+
+/** True for a connection given back after a stream on which not one byte of a next request has arrived since. */
+export function idleAfterStream(socket: Duplex): boolean {
+  const since = idleSinceBytesRead.get(socket);
+  return since !== undefined && since === (socket as Partial<Socket>).bytesRead;
 }

@@ -6,7 +6,7 @@ import { ERROR_CODES, errorBodyOf, RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
 import { GzipSink } from './gzip-sink.js';
 import { ResponseSink } from './response-sink.js';
-import { handoffUnsupportedReason, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
+import { handoffUnsupportedReason, idleAfterStream, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
 import { INVALID_TARGET_PATH, originFormUrl, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
 
@@ -232,6 +232,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
  * the raw bytes, which may hold a token).
  */
 export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex, logger: Logger): void {
+  // Node's request deadline passed on a connection idle since its stream ended: no request was sent, so none is
+  // answered; node:http now counts it idle, and it closes after the keep-alive timeout (http-socket-handoff.ts).
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && idleAfterStream(socket)) return;
   const code = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'request_timeout' : error.code === 'HPE_HEADER_OVERFLOW' ? 'headers_too_large' : 'invalid_request';
   const { status } = ERROR_CODES[code];
   logger.info({ code: error.code ?? 'unknown', status }, 'request could not be read');
