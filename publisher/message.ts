@@ -7,7 +7,7 @@ export interface PublishMessage {
   topic: string;
   /** A string is sent as is; any other JSON value as its JSON text. */
   data: unknown;
-  /** SSE event type; default `message`. 1–128 characters, no CR/LF/NUL, not starting with the reserved `relay.`. */
+  /** SSE event type; default `message`. 1–128 characters, no CR/LF/NUL, not starting with the reserved `relay.`, not `error` or `open`. */
   event?: string | undefined;
   /** Idempotency key: publishing it again to the same topic (within the source's window) stores one message. */
   id?: string | undefined;

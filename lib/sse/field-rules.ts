@@ -14,6 +14,12 @@ export const MAX_ID_LENGTH = 256;
 /** Event types under this prefix are the relay's own (`relay.reset`); nobody else may send them. */
 export const RESERVED_EVENT_PREFIX = 'relay.';
 /**
+ * Event types an `EventSource` dispatches for its own state. A frame named `error` reaches the page's `onerror` and
+ * every `addEventListener('error')`, which take it for a lost connection (and RelayClient's error handling with
+ * them); `open` likewise reaches `onopen`. Matching is exact and case-sensitive, as the browser's is.
+ */
+export const EVENTSOURCE_EVENTS: readonly string[] = ['error', 'open'];
+/**
  * Deepest nesting of arrays and objects in a JSON message (a publish body, a list item), envelope included: a non-string
  * `data` is re-encoded with JSON.stringify, which is recursive and overflows the stack a few thousand levels down.
  */
@@ -31,7 +37,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /**
  * An event type: 1 to 128 characters, no CR, LF or NUL, no lone surrogate (it would reach the wire as U+FFFD, and no
- * listener for the name that was sent would ever fire), not under the reserved `relay.` prefix.
+ * listener for the name that was sent would ever fire), not under the reserved `relay.` prefix, not `error` or `open`.
  */
 export function eventProblem(event: string): FieldProblem | undefined {
   if (FORBIDDEN_IN_FIELD.test(event)) return { code: 'invalid_event_field', reason: 'event must not contain CR, LF or NUL' };
@@ -39,6 +45,9 @@ export function eventProblem(event: string): FieldProblem | undefined {
   if (event === '' || event.length > MAX_EVENT_LENGTH) return { code: 'invalid_body', reason: `event must be 1 to ${MAX_EVENT_LENGTH} characters` };
   if (event.startsWith(RESERVED_EVENT_PREFIX)) {
     return { code: 'invalid_event_field', reason: `event types starting with "${RESERVED_EVENT_PREFIX}" are reserved for the relay` };
+  }
+  if (EVENTSOURCE_EVENTS.includes(event)) {
+    return { code: 'invalid_event_field', reason: `event "${event}" is the EventSource's own (a page's on${event} would take it for the connection's); name it e.g. "app.${event}"` };
   }
   return undefined;
 }
