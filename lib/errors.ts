@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   invalid_request: { status: 400, message: 'the request target is not a path starting with / (origin-form), an HTTP/1.1 request has no Host, or the request could not be parsed' },
   invalid_topic: { status: 400, message: 'a topic is missing, does not match the topic pattern, or is not one of SQS_QUEUE_TOPICS' },
   invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
-  invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix' },
+  invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix or is error or open' },
   invalid_body: { status: 400, message: 'the publish body is not JSON of the form {topic, data, event?, id?} (no other field)' },
   unsupported_message: { status: 400, message: 'the source cannot store this message as it is (SQS: empty data, or characters SQS refuses such as U+0001 or U+FFFE)' },
   too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS' },
