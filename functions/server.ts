@@ -74,6 +74,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
     onStreamEnd: (seconds, clientClosed) => metrics.streamEnded(seconds, clientClosed ? 'client_closed' : 'server_closed'),
     socketHandoff: socketHandoffEnabled(logger),
     answerTimeoutMs: requestTimeoutMs,
+    bodyBytesInFlight: config.server.maxBodyBytesInFlight,
   });
   const server = createServer(
     // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.

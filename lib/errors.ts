@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   rate_limited: { status: 429, message: 'too many requests from this client or token; see Retry-After' },
   headers_too_large: { status: 431, message: 'the request headers are larger than the server reads (16 KiB in all)' },
   too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },
+  too_many_bodies: { status: 503, message: 'this instance holds as many request bodies as MAX_BODY_BYTES_IN_FLIGHT allows while they arrive; see Retry-After' },
   auth_unavailable: { status: 503, message: 'the token could not be checked (the JWKS endpoint did not answer); see Retry-After' },
   source_unavailable: { status: 503, message: 'the message source (Redis, SQS) cannot be reached; see Retry-After' },
   not_replicated: { status: 503, message: 'Redis did not confirm the message on REDIS_WAIT_REPLICAS replicas in time; retry with the same id' },

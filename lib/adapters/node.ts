@@ -6,6 +6,7 @@ import { ERROR_CODES, errorBodyOf, RelayError } from '../errors.js';
 import { ChunkedSocketSink, END_GRACE_MS } from './chunked-socket-sink.js';
 import { GzipSink } from './gzip-sink.js';
 import { ResponseSink } from './response-sink.js';
+import { BodyBudget } from '../limits/body-budget.js';
 import { handoffUnsupportedReason, idleAfterStream, returnStreamSocket, takeStreamSocket } from './http-socket-handoff.js';
 import { INVALID_TARGET_PATH, originFormUrl, type RelayRequest, type RequestHandler, type StreamResponse } from '../request.js';
 
@@ -29,17 +30,20 @@ export interface NodeListenerOptions {
    * closes. Default: no bound.
    */
   answerTimeoutMs?: number;
+  /** Bytes of request bodies held at once over all connections (MAX_BODY_BYTES_IN_FLIGHT). Default: no bound. */
+  bodyBytesInFlight?: number;
 }
 
 /** A node:http request listener that serves `app`. It logs nothing itself: raw URLs may carry an access_token. */
 export function nodeListener(app: RequestHandler, options: NodeListenerOptions = {}): (req: IncomingMessage, res: ServerResponse) => void {
+  const budget = new BodyBudget(options.bodyBytesInFlight ?? Number.POSITIVE_INFINITY);
   return (req, res) => {
-    void serve(app, req, res, options).catch(() => res.destroy());
+    void serve(app, req, res, options, budget).catch(() => res.destroy());
   };
 }
 
-async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, options: NodeListenerOptions): Promise<void> {
-  const response = await app.handle(toRelayRequest(req, res, options.trustProxy === true));
+async function serve(app: RequestHandler, req: IncomingMessage, res: ServerResponse, options: NodeListenerOptions, budget: BodyBudget): Promise<void> {
+  const response = await app.handle(toRelayRequest(req, res, options.trustProxy === true, budget));
   if (response.kind === 'stream') return startStream(req, res, response, options);
   const headers: Record<string, string | number> = { ...response.headers, 'content-length': Buffer.byteLength(response.body) };
   res.writeHead(response.status, headers);
@@ -149,7 +153,7 @@ function endSink(sink: ChunkedSocketSink | ServerResponse): void {
 }
 
 /** The request as the core sees it. A target that is not origin-form becomes the core's `invalidTarget` marker. */
-function toRelayRequest(req: IncomingMessage, res: ServerResponse, trustProxy: boolean): RelayRequest {
+function toRelayRequest(req: IncomingMessage, res: ServerResponse, trustProxy: boolean, budget: BodyBudget): RelayRequest {
   // HTTP/1.1 requires Host (RFC 9112 §3.2: a server must answer 400 without it). node:http's own check
   // (requireHostHeader) answers with an empty body and no log line, so the servers turn it off and the app refuses it.
   const hostless = req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined;
@@ -164,8 +168,12 @@ function toRelayRequest(req: IncomingMessage, res: ServerResponse, trustProxy: b
     },
     remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => {
+      // A declared length that does not fit what the budget has left is refused before `100 Continue`: the client
+      // never uploads it. (Only bytes that arrived are counted, so a stalled client holds what it sent, no more.)
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      if (declared > 0 && declared <= limit && !budget.fits(declared)) return Promise.reject(bodiesInFlightError(budget));
       continueIfExpected(req, res);
-      return readBody(req, limit);
+      return readBody(req, limit, budget);
     },
   };
 }
@@ -199,31 +207,46 @@ export function continueOnRead(server: Server, listener: (req: IncomingMessage, 
   server.on('checkContinue', listener);
 }
 
+function bodiesInFlightError(budget: BodyBudget): RelayError {
+  return new RelayError('too_many_bodies', `request bodies arriving at once hold MAX_BODY_BYTES_IN_FLIGHT (${budget.limitBytes} bytes); retry after Retry-After`, { retryAfterSeconds: 1 });
+}
+
 /**
  * Reads the body up to `limit` bytes. Past the limit (declared or counted) it stops reading and rejects; the rest is
  * never drained (the answer closes the connection). The server's request timeout bounds how long a body may take: when
- * it fires the socket closes and this rejects, so no stalled body holds memory.
+ * it fires the socket closes and this rejects, so no stalled body holds memory. Every byte held is taken from
+ * `budget` as it arrives, and given back once the body is read, refused or abandoned.
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<Uint8Array> {
   const tooLarge = (): RelayError => new RelayError('body_too_large', `body is larger than MAX_BODY_BYTES (${limit})`);
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
+  let taken = 0;
+  const giveBack = (): void => {
+    budget.give(taken);
+    taken = 0;
+  };
+  return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.byteLength;
-      if (size <= limit) return void chunks.push(chunk);
+    const stop = (error: RelayError): void => {
       req.off('data', onData);
       req.pause();
       chunks.length = 0;
-      reject(tooLarge());
+      reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.byteLength;
+      if (size > limit) return stop(tooLarge());
+      if (!budget.take(chunk.byteLength)) return stop(bodiesInFlightError(budget));
+      taken += chunk.byteLength;
+      chunks.push(chunk);
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks)));
     req.once('close', () => reject(new RelayError('invalid_body', 'the connection closed before the body was complete')));
     req.once('error', (error) => reject(new RelayError('invalid_body', 'the request body could not be read', { cause: error })));
-  });
+  }).finally(giveBack);
 }
 
 /**

@@ -28,6 +28,7 @@ export const SERVER_DEFAULTS = {
   REPLAY_MAX: setting(1_000, 'most messages replayed per topic on a reconnect'),
   CONNECTION_BUFFER_BYTES: setting(1_048_576, 'bytes that may wait for one connection before it is cut off as a slow consumer'),
   MAX_BODY_BYTES: setting(131_072, 'largest `POST /publish` body'),
+  MAX_BODY_BYTES_IN_FLIGHT: setting(67_108_864, 'bytes of request bodies (`POST /publish`, `POST /ack`) one process holds at once while they arrive; counted as they arrive; a body that would go past it gets 503 `too_many_bodies` (container)'),
   MAX_MESSAGE_BYTES: setting(65_536, 'largest message `data` (UTF-8 bytes)'),
   MAX_TOPICS: setting(16, 'most topics in one subscription'),
   MAX_CONNECTIONS: setting(10_000, 'most open streams per process (then 503)'),

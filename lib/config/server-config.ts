@@ -34,6 +34,8 @@ export interface ServerConfig {
   connectionBufferBytes: number;
   /** Largest `POST /publish` body, bytes. */
   maxBodyBytes: number;
+  /** Bytes of request bodies the container holds at once while they arrive, over all connections. */
+  maxBodyBytesInFlight: number;
   /** Largest message `data`, bytes of UTF-8. */
   maxMessageBytes: number;
   /** Most topics in one subscription. */
@@ -112,6 +114,7 @@ export function readServerConfig(env: EnvReader, runtime: Runtime = 'container')
     replayMax: env.integer('REPLAY_MAX', d(D.REPLAY_MAX), 0, 1_000_000),
     connectionBufferBytes: env.integer('CONNECTION_BUFFER_BYTES', d(D.CONNECTION_BUFFER_BYTES), 1_024),
     maxBodyBytes: env.integer('MAX_BODY_BYTES', d(D.MAX_BODY_BYTES), 64, 64 * 1_048_576),
+    maxBodyBytesInFlight: env.integer('MAX_BODY_BYTES_IN_FLIGHT', d(D.MAX_BODY_BYTES_IN_FLIGHT), 1_024),
     maxMessageBytes: env.integer('MAX_MESSAGE_BYTES', d(D.MAX_MESSAGE_BYTES), 1, 64 * 1_048_576),
     maxTopics: env.integer('MAX_TOPICS', d(D.MAX_TOPICS), 1, 1_000),
     maxConnections: env.integer('MAX_CONNECTIONS', d(D.MAX_CONNECTIONS), 1),

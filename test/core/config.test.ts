@@ -18,6 +18,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   REPLAY_MAX: { valid: '50', read: (c) => c.server.replayMax, expected: 50, invalid: 'all' },
   CONNECTION_BUFFER_BYTES: { valid: '65536', read: (c) => c.server.connectionBufferBytes, expected: 65536, invalid: '1' },
   MAX_BODY_BYTES: { valid: '1024', read: (c) => c.server.maxBodyBytes, expected: 1024, invalid: '1e6' },
+  MAX_BODY_BYTES_IN_FLIGHT: { valid: '1048576', read: (c) => c.server.maxBodyBytesInFlight, expected: 1_048_576, invalid: '100' },
   MAX_MESSAGE_BYTES: { valid: '512', read: (c) => c.server.maxMessageBytes, expected: 512, invalid: '0' },
   MAX_TOPICS: { valid: '4', read: (c) => c.server.maxTopics, expected: 4, invalid: '0' },
   MAX_CONNECTIONS: { valid: '100', read: (c) => c.server.maxConnections, expected: 100, invalid: 'lots' },
