@@ -1,5 +1,6 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { startServerProcess } from '../support/server-process.js';
+import { waitFor } from '../support/wait-for.js';
 
 // An EventSource refused for a passing reason (overloaded, shutting_down) gets a 200 that only says when to come back.
 // The access log called each of those "stream opened", like a real stream: in an outside replay of a drain, the draining
@@ -25,7 +26,9 @@ test('a stream refused with a reconnect hint is logged as refused, with its code
   aborts.forEach((abort) => abort.abort());
   const refused = answers.filter((text) => text.startsWith(': overloaded')).length;
   expect(refused).toBeGreaterThan(0);
-  const lines = server.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine).filter((l) => l.path === '/events');
+  const eventLines = (): LogLine[] => server.log().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine).filter((l) => l.path === '/events');
+  // The child's log reaches us through a pipe: wait until every request's line has arrived.
+  const lines = await waitFor(() => (eventLines().length >= answers.length ? eventLines() : undefined), 'a log line for every /events request');
   expect(lines.filter((l) => l.msg === 'stream opened')).toHaveLength(answers.length - refused);
   expect(lines.filter((l) => l.msg === 'stream refused: told to come back' && l.code === 'overloaded')).toHaveLength(refused);
 });
