@@ -17,7 +17,7 @@ function site(port, live, down) {
   const text = readFileSync(SITE, 'utf8');
   // Plain HTTP only: the TLS listeners and their certificate go, the access log is off in main().
   const edits = [
-    [/server 127\.0\.0\.1:8080;/, `server 127.0.0.1:${live}; server 127.0.0.1:${down} down;`],
+    [/server 127\.0\.0\.1:8080( [^;]*)?;/, `server 127.0.0.1:${live}$1; server 127.0.0.1:${down} down;`],
     [/listen 80( backlog=\d+)?;/, `listen 127.0.0.1:${port}$1 reuseport;`],
     [/listen \[::\]:80( backlog=\d+)?;/, ''],
     [/listen 443 ssl http2( backlog=\d+)?;/, ''],

@@ -10,6 +10,9 @@ const { queueProblems, topicList, topicQueueResources } = require('./topic-queue
 
 const SOURCES = ['redis', 'redis-list', 'sqs'];
 const SWITCHES = ['none', 'enabled'];
+// LOG_LEVEL's values (lib/logger.ts LOG_LEVELS; test/lambda/serverless-package.test.ts keeps the two equal). Any other
+// value packages and deploys, and then every function stops at init: a 500 to every request.
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 const EXACT_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
@@ -47,6 +50,7 @@ function problems(p) {
   // Both go into the template as they are (an IAM resource, an alarm action): a malformed one fails only the deploy.
   if (set('secretsKmsKeyArn') && !KMS_KEY_ARN.test(String(p.secretsKmsKeyArn))) out.push(`secretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got "${p.secretsKmsKeyArn}"`);
   if (set('alarmTopicArn') && !SNS_TOPIC_ARN.test(String(p.alarmTopicArn))) out.push(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got "${p.alarmTopicArn}"`);
+  if (!LOG_LEVELS.includes(p.logLevel)) out.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}; got "${p.logLevel}"`);
   if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
   out.push(...queueProblems(p), ...networkProblems(p, set), ...numberProblems(p));
   return out;

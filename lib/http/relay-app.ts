@@ -113,20 +113,22 @@ export class RelayApp {
     const requestId = requestIdOf(request.header(REQUEST_ID_HEADER));
     const started = Date.now();
     let response: RelayResponse;
+    // The code of a refusal sent as a reconnect hint: a 200 stream, but no stream was opened (the log says so).
+    let hintCode: string | undefined;
     try {
       response = request.method === 'OPTIONS' && this.cors.handlesPreflight(request.path)
         ? this.cors.preflight(request.path, request.header('origin'))
         : await this.route(request);
     } catch (thrown) {
       const error = toRelayError(thrown);
-      response = wantsReconnectHint(error, request) ? this.hintResponse(error, request, requestId) : this.errorResponse(error, request, requestId);
+      if (wantsReconnectHint(error, request)) hintCode = error.code;
+      response = hintCode !== undefined ? this.hintResponse(error, request, requestId) : this.errorResponse(error, request, requestId);
     }
     // Only the path is logged: the query may hold an access_token, bodies hold payloads.
     const quiet = request.path === '/healthz' || request.path === '/readyz' || request.path === '/metrics';
-    this.logger[quiet ? 'debug' : 'info'](
-      { requestId, method: request.method, path: request.path, status: response.status, ms: Date.now() - started, client: request.remoteAddress },
-      response.kind === 'stream' ? 'stream opened' : 'request',
-    );
+    const fields = { requestId, method: request.method, path: request.path, status: response.status, ms: Date.now() - started, client: request.remoteAddress };
+    if (hintCode !== undefined) this.logger.info({ ...fields, code: hintCode }, 'stream refused: told to come back');
+    else this.logger[quiet ? 'debug' : 'info'](fields, response.kind === 'stream' ? 'stream opened' : 'request');
     // A new object: SSE_HEADERS and other shared header maps must not be mutated.
     response.headers = { ...withHeaders(response.headers, this.cors.headersFor(request.header('origin'))), [REQUEST_ID_HEADER]: requestId };
     return response;

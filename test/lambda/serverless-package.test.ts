@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { bundleEntryParts, REPO_ROOT } from '../support/lambda/bundle-functions.js';
 import { effectiveStack, roleStatements, type Statement, type Template, unresolvedReferences } from '../support/lambda/cloudformation.js';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/http/cors.js';
+import { LOG_LEVELS } from '../../lib/logger.js';
 
 // `serverless package` (osls, the dev dependency) runs offline, each configuration in its own copy of the service, so
 // parallel runs and the working tree never see .serverless/ and .esbuild/. Dummy credentials: packaging never calls AWS.
@@ -342,7 +343,7 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     allowedOrigin: 'https://app.example.com', streamVpc: 'none', publishVpc: 'none', ingestVpc: 'none', subnetIds: '', securityGroupIds: '',
     streamConcurrency: 100, ingestMaxConcurrency: 5, flushPaddingBytes: 0,
     sqsQueues: 'shared', sqsQueuePrefix: 'sse-relay-prod-topic-', sqsTopics: '', topicDeadLetterQueue: 'sse-relay-prod-topics-dlq',
-    secretsKmsKeyArn: '', alarmTopicArn: '',
+    secretsKmsKeyArn: '', alarmTopicArn: '', logLevel: 'info',
   };
 
   it.each([
@@ -373,6 +374,10 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
     [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
+    // LOG_LEVEL=verbose packaged, and then every function failed its start: 500 to every request of the stack.
+    [{ logLevel: 'verbose' }, ['logLevel must be one of trace, debug, info, warn, error, fatal, silent; got "verbose"']],
+    [{ logLevel: '' }, ['logLevel must be one of']],
+    [{ logLevel: 'silent' }, []],
     [{ source: 'sqs', redisUrlFrom: '', sqsTopics: 'jobs' }, []],
     [{ source: 'sqs', redisUrlFrom: '', sqsTopics: 'orders, user-42' }, ['source=sqs with sqsQueues=shared and 2 topics (orders, user-42) loses messages']],
     [{ source: 'sqs', redisUrlFrom: '', sqsQueues: 'per-topic' }, []],
@@ -389,6 +394,10 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     const found = problems({ ...valid, ...change });
     expect(found.length).toBe(expected.length);
     expected.forEach((start, i) => expect(found[i]).toContain(start));
+  });
+
+  it('takes the log levels the functions take (the logger\'s own table)', () => {
+    for (const level of Object.keys(LOG_LEVELS)) expect([level, problems({ ...valid, logLevel: level })]).toEqual([level, []]);
   });
 
   it('names the fix when it refuses a shared queue with several topics', () => {

@@ -85,9 +85,11 @@ interface SiteAddresses { dir: string; port: number; tlsPort: number; upstream: 
 
 /** The site config with its addresses, upstream, certificate and log paths replaced; each must occur as often as listed. */
 function rewriteSite(text: string, { dir, port, tlsPort, upstream, backlog }: SiteAddresses): string {
-  const servers = (typeof upstream === 'number' ? [upstream] : upstream).map((p) => `server 127.0.0.1:${p};`).join('\n    ');
+  // Each server keeps the parameters the site gives its one server line (max_fails=0 …).
+  const parameters = /server 127\.0\.0\.1:8080([^;]*);/.exec(text)?.[1] ?? '';
+  const servers = (typeof upstream === 'number' ? [upstream] : upstream).map((p) => `server 127.0.0.1:${p}${parameters};`).join('\n    ');
   const edits: [RegExp, string, number][] = [
-    [/server 127\.0\.0\.1:8080;/g, servers, 1],
+    [/server 127\.0\.0\.1:8080[^;]*;/g, servers, 1],
     // The accept queue stays as the site asks for it (backlog=…) unless a caller sets its own: the storm benchmark goes
     // through the same file.
     [/listen 80( backlog=\d+)?;/g, `listen 127.0.0.1:${port}${backlog === undefined ? '$1' : ` backlog=${backlog}`};`, 1],
