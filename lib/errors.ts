@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix or is error or open' },
   invalid_body: { status: 400, message: 'the publish body is not JSON of the form {topic, data, event?, id?} (no other field)' },
   unsupported_message: { status: 400, message: 'the source cannot store this message as it is (SQS: empty data, or characters SQS refuses such as U+0001 or U+FFFE)' },
-  too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS' },
+  too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS, or topics whose resume id could pass 8192 characters' },
   unauthorized: { status: 401, message: 'no valid token was presented' },
   forbidden: { status: 403, message: 'the token does not allow this topic' },
   origin_not_allowed: { status: 403, message: 'a page whose origin is not in CORS_ORIGINS asked its browser for a stream (the browser would not let it read one)' },

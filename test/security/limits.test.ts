@@ -19,12 +19,46 @@ function publishAs(url: string, token: string | undefined, body: unknown): Promi
   return fetch(`${url}/publish`, { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
+/** The first `id:` a stream sends (its position frame, once live), read from the raw text. */
+async function firstId(streamUrl: string): Promise<string> {
+  const response = await fetch(streamUrl);
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(chunk, { stream: true });
+    const id = /^id: (.*)$/m.exec(text)?.[1];
+    // Leaving the loop cancels the body, which closes the stream.
+    if (id !== undefined && text.includes(`id: ${id}\n`)) return id;
+  }
+  throw new Error(`the stream ended without an id: ${text.slice(0, 200)}`);
+}
+
 describe('each limit answers with its code and counts in its metric', () => {
   it('MAX_TOPICS → 400 too_many_topics', async () => {
     const { url } = await start({ MAX_TOPICS: '2' });
     const response = await fetch(`${url}/events?topic=a,b,c`);
     expect([response.status, await response.json()]).toMatchObject([400, { error: 'too_many_topics' }]);
     expect(await metric(url, 'sse_http_errors_total', { code: 'too_many_topics', route: 'events' })).toBe(1);
+  });
+
+  // The id of a stream names a position in each of its topics. 60 topics of 128 characters were accepted with
+  // MAX_TOPICS=100, and the stream's first id was 8,699 characters: past what Last-Event-ID may hold (8192), so the
+  // reconnect that sent it back was refused (431, or 400 invalid_cursor) and the EventSource gave up for good.
+  it('a topic set whose resume id could pass 8192 characters → 400 too_many_topics; one that fits resumes', async () => {
+    const { url } = await start({ MAX_TOPICS: '100' });
+    const topics = (count: number): string => Array.from({ length: count }, (_, i) => `topic=${`t${i}.`.padEnd(128, 'x')}`).join('&');
+    for (const count of [60, 48]) {
+      const refused = await fetch(`${url}/events?${topics(count)}`);
+      const answer: unknown = refused.status === 200 ? await refused.body?.cancel().then(() => 'a stream') : await refused.json();
+      expect([refused.status, answer]).toMatchObject([400, { error: 'too_many_topics', message: expect.stringContaining('8192') }]);
+    }
+
+    // 47 such topics fit (47 × (128 + 1 + 41) + 46 ≤ 8192, 41 being the longest position): the id comes back and resumes.
+    const id = await firstId(`${url}/events?${topics(47)}`);
+    expect(id.split(',')).toHaveLength(47);
+    const resumed = await fetch(`${url}/events?${topics(47)}`, { headers: { 'last-event-id': id } });
+    expect(resumed.status).toBe(200);
+    await resumed.body?.cancel();
   });
 
   it('MAX_CONNECTIONS → 503 with Retry-After', async () => {
