@@ -3,7 +3,7 @@
  * table is checked against this object by a test, so the two cannot drift apart.
  */
 export const ERROR_CODES = {
-  invalid_request: { status: 400, message: 'the request target is not a path starting with / (origin-form), an HTTP/1.1 request has no Host, or the request could not be parsed' },
+  invalid_request: { status: 400, message: 'the request target is not a path starting with / (origin-form), an HTTP/1.1 request has no Host, a GET /events carries a body, or the request could not be parsed' },
   invalid_topic: { status: 400, message: 'a topic is missing, does not match the topic pattern, or is not one of SQS_QUEUE_TOPICS' },
   invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
   invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix or is error or open' },

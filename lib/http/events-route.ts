@@ -25,6 +25,7 @@ export interface EventsRouteOptions {
  */
 export async function openEventStream(request: RelayRequest, options: EventsRouteOptions): Promise<StreamResponse> {
   const { source } = options;
+  if (hasBody(request)) throw new RelayError('invalid_request', 'GET /events takes no body; send none (EventSource never does)');
   const topics = parseTopics(request.query.getAll('topic'), options.maxTopics);
   if (source.delivery === 'broadcast') assertResumable(topics);
   const principal = await authorize(options.authorizer, request, 'subscribe', topics);
@@ -51,6 +52,16 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
       throw error;
     }),
   };
+}
+
+/**
+ * A stream's request is complete once its headers are in, so no deadline of the request ever cuts the stream. One that
+ * announces a body is not: opened, it was cut at REQUEST_TIMEOUT_MS if the body never ended, with no position and no
+ * `retry:`. A GET body means nothing here (RFC 9110 §9.3.1) and EventSource never sends one, so it is refused.
+ */
+function hasBody(request: RelayRequest): boolean {
+  const length = request.header('content-length');
+  return request.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
