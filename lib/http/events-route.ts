@@ -61,7 +61,7 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
  */
 function hasBody(request: RelayRequest): boolean {
   const length = request.header('content-length');
-  return request.header('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
+  return request.header('transfer-encoding') !== undefined || (length !== undefined && !/^0+$/.test(length));
 }
 
 /**
