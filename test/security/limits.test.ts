@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SseReader } from '../support/sse-reader.js';
+import { freePort } from '../support/redis-server.js';
 import { hsToken, metric, startSecureRelay, type Relay } from './support.js';
 
 let relay: Relay | undefined;
@@ -120,6 +121,22 @@ describe('each limit answers with its code and counts in its metric', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await publishAs(relay.url, bob, { topic: 'a', data: 'x' })).status).toBe(202);
     expect(await metric(relay.url, 'sse_http_errors_total', { code: 'rate_limited', route: 'publish' })).toBe(3);
+  });
+
+  // A publish the relay could not store (its source down) is the server's failure, not the producer's: it used to spend
+  // the producer's rate all the same, so a producer retrying through a Redis outage (as the publisher library does on
+  // 503) met 429 rate_limited from its own retries once Redis was back.
+  it('PUBLISH_RATE_PER_MINUTE: a publish refused 503 because the source is down does not spend the rate', async () => {
+    relay = await startSecureRelay({
+      PUBLISH_RATE_PER_MINUTE: '3', SOURCE: 'redis', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_BLOCK_MS: '200',
+    });
+    const token = await hsToken({ sub: 'producer' });
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await publishAs(relay.url, token, { topic: 'a', data: 'x' });
+      answers.push(`${response.status} ${((await response.json()) as { error: string }).error}`);
+    }
+    expect(answers).toEqual(Array(6).fill('503 source_unavailable'));
   });
 
   it('PUBLISH_RATE_PER_MINUTE counts each token without a subject on its own, not every caller behind one address', async () => {
