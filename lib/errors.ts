@@ -3,13 +3,13 @@
  * table is checked against this object by a test, so the two cannot drift apart.
  */
 export const ERROR_CODES = {
-  invalid_request: { status: 400, message: 'the request target is not a path starting with / (origin-form), an HTTP/1.1 request has no Host, or the request could not be parsed' },
+  invalid_request: { status: 400, message: 'the request target is not a path starting with / (origin-form), an HTTP/1.1 request has no Host, a GET /events carries a body, or the request could not be parsed' },
   invalid_topic: { status: 400, message: 'a topic is missing, does not match the topic pattern, or is not one of SQS_QUEUE_TOPICS' },
   invalid_cursor: { status: 400, message: 'Last-Event-ID / lastEventId is not a cursor this server issued' },
   invalid_event_field: { status: 400, message: 'event or id contains CR, LF, NUL or a lone surrogate, or the event uses the reserved relay. prefix or is error or open' },
   invalid_body: { status: 400, message: 'the publish body is not JSON of the form {topic, data, event?, id?} (no other field)' },
   unsupported_message: { status: 400, message: 'the source cannot store this message as it is (SQS: empty data, or characters SQS refuses such as U+0001 or U+FFFE)' },
-  too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS' },
+  too_many_topics: { status: 400, message: 'the subscription names more topics than MAX_TOPICS, or topics whose resume id could pass 8192 characters' },
   unauthorized: { status: 401, message: 'no valid token was presented' },
   forbidden: { status: 403, message: 'the token does not allow this topic' },
   origin_not_allowed: { status: 403, message: 'a page whose origin is not in CORS_ORIGINS asked its browser for a stream (the browser would not let it read one)' },

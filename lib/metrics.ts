@@ -10,6 +10,8 @@ import { Histogram } from './histogram.js';
 export const DEFINITIONS = {
   sse_connections_open: { type: 'gauge', help: 'Open SSE streams.' },
   sse_connections_total: { type: 'counter', help: 'SSE streams opened since start.' },
+  sse_connection_slots_held: { type: 'gauge', help: 'Slots held against MAX_CONNECTIONS: open streams and streams being opened. A refused stream gives its slot back, so this returns to sse_connections_open.' },
+  sse_connection_slot_clients: { type: 'gauge', help: 'Client addresses (an IPv6 client is its /64) holding at least one slot against MAX_CONNECTIONS_PER_CLIENT.' },
   sse_events_published_total: { type: 'counter', help: 'Messages accepted by POST /publish.' },
   sse_events_delivered_total: { type: 'counter', help: 'Event frames queued to connections (live and replayed).' },
   sse_bytes_written_total: { type: 'counter', help: 'Bytes written to SSE connections.' },

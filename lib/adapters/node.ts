@@ -168,10 +168,12 @@ function toRelayRequest(req: IncomingMessage, res: ServerResponse, trustProxy: b
     },
     remoteAddress: clientAddress(req, trustProxy),
     readBody: (limit) => {
-      // A declared length that does not fit what the budget has left is refused before `100 Continue`: the client
-      // never uploads it. (Only bytes that arrived are counted, so a stalled client holds what it sent, no more.)
+      // The declared size is decided from the headers, before `100 Continue`: a body refused for it (over the limit, or
+      // more than the budget has left) is never asked for. (Only bytes that arrived are counted, so a stalled client
+      // holds what it sent, no more.)
       const declared = Number(req.headers['content-length'] ?? NaN);
-      if (declared > 0 && declared <= limit && !budget.fits(declared)) return Promise.reject(bodiesInFlightError(budget));
+      if (declared > limit) return Promise.reject(bodyTooLarge(limit));
+      if (declared > 0 && !budget.fits(declared)) return Promise.reject(bodiesInFlightError(budget));
       continueIfExpected(req, res);
       return readBody(req, limit, budget);
     },
@@ -207,6 +209,10 @@ export function continueOnRead(server: Server, listener: (req: IncomingMessage, 
   server.on('checkContinue', listener);
 }
 
+function bodyTooLarge(limit: number): RelayError {
+  return new RelayError('body_too_large', `body is larger than MAX_BODY_BYTES (${limit})`);
+}
+
 function bodiesInFlightError(budget: BodyBudget): RelayError {
   return new RelayError('too_many_bodies', `request bodies arriving at once hold MAX_BODY_BYTES_IN_FLIGHT (${budget.limitBytes} bytes); retry after Retry-After`, { retryAfterSeconds: 1 });
 }
@@ -218,7 +224,7 @@ function bodiesInFlightError(budget: BodyBudget): RelayError {
  * `budget` as it arrives, and given back once the body is read, refused or abandoned.
  */
 function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<Uint8Array> {
-  const tooLarge = (): RelayError => new RelayError('body_too_large', `body is larger than MAX_BODY_BYTES (${limit})`);
+  const tooLarge = (): RelayError => bodyTooLarge(limit);
   const declared = Number(req.headers['content-length'] ?? NaN);
   if (declared > limit) return Promise.reject(tooLarge());
   let taken = 0;

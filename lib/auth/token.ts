@@ -1,3 +1,4 @@
+import { RelayError } from '../errors.js';
 import type { RelayRequest } from '../request.js';
 
 /** Name of the cookie a token may arrive in (set it HttpOnly, Secure, SameSite=Strict on the relay's host). */
@@ -11,11 +12,15 @@ const MAX_TOKEN_LENGTH = 8192;
 
 /**
  * The bearer token of a request, looked for in this order: `Authorization: Bearer <token>`, the {@link TOKEN_COOKIE}
- * cookie, the {@link TOKEN_QUERY_PARAMETER} query parameter. Undefined when none is present (or it is absurdly long).
+ * cookie, the {@link TOKEN_QUERY_PARAMETER} query parameter. Undefined when none is present. A token longer than
+ * MAX_TOKEN_LENGTH is refused (`unauthorized`) before any verification work, with a message that says so.
  */
 export function tokenOf(request: RelayRequest): string | undefined {
   const token = fromAuthorization(request.header('authorization')) ?? fromCookie(request.header('cookie')) ?? request.query.get(TOKEN_QUERY_PARAMETER) ?? undefined;
-  if (token === undefined || token === '' || token.length > MAX_TOKEN_LENGTH) return undefined;
+  if (token === undefined || token === '') return undefined;
+  if (token.length > MAX_TOKEN_LENGTH) {
+    throw new RelayError('unauthorized', `the token is longer than ${MAX_TOKEN_LENGTH} characters; issue a shorter one (fewer or broader topic patterns in its sse claim)`);
+  }
   return token;
 }
 

@@ -30,7 +30,7 @@ export const SERVER_DEFAULTS = {
   MAX_BODY_BYTES: setting(131_072, 'largest `POST /publish` body'),
   MAX_BODY_BYTES_IN_FLIGHT: setting(67_108_864, 'bytes of request bodies (`POST /publish`, `POST /ack`) one process holds at once while they arrive; counted as they arrive; a body that would go past it gets 503 `too_many_bodies` (container)'),
   MAX_MESSAGE_BYTES: setting(65_536, 'largest message `data` (UTF-8 bytes)'),
-  MAX_TOPICS: setting(16, 'most topics in one subscription'),
+  MAX_TOPICS: setting(16, 'most topics in one subscription (fewer when their names are long: a stream\'s resume id must fit 8192 characters, about 47 topics of 128)'),
   MAX_CONNECTIONS: setting(10_000, 'most open streams per process (then 503)'),
   MAX_CONNECTIONS_PER_CLIENT: setting(100, 'most open streams per client address, an IPv6 client counted by its /64 (then 429)'),
   TRUST_PROXY: setting(false, 'take the client address for per-client limits from the last `X-Forwarded-For` hop (set it behind nginx or an ingress)'),

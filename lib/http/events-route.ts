@@ -1,6 +1,7 @@
 import { authorize, type Authorizer } from '../auth/authorizer.js';
 import type { ConnectionLimits } from '../limits/connection-limits.js';
-import { parseCursor } from '../sse/cursor.js';
+import { RelayError } from '../errors.js';
+import { longestCursorLength, MAX_CURSOR_LENGTH, parseCursor } from '../sse/cursor.js';
 import { SSE_HEADERS, type RelayRequest, type StreamResponse } from '../request.js';
 import { runSession, type SessionContext, type SessionPlan } from '../engine/session.js';
 import type { Source } from '../source.js';
@@ -24,7 +25,9 @@ export interface EventsRouteOptions {
  */
 export async function openEventStream(request: RelayRequest, options: EventsRouteOptions): Promise<StreamResponse> {
   const { source } = options;
+  if (hasBody(request)) throw new RelayError('invalid_request', 'GET /events takes no body; send none (EventSource never does)');
   const topics = parseTopics(request.query.getAll('topic'), options.maxTopics);
+  if (source.delivery === 'broadcast') assertResumable(topics);
   const principal = await authorize(options.authorizer, request, 'subscribe', topics);
   const lastEventId = request.header('last-event-id') ?? request.query.get('lastEventId') ?? '';
   // Queue sources hand each message to one subscriber and cannot replay, so their ids are not cursors.
@@ -49,6 +52,28 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
       throw error;
     }),
   };
+}
+
+/**
+ * A stream's request is complete once its headers are in, so no deadline of the request ever cuts the stream. One that
+ * announces a body is not: opened, it was cut at REQUEST_TIMEOUT_MS if the body never ended, with no position and no
+ * `retry:`. A GET body means nothing here (RFC 9110 §9.3.1) and EventSource never sends one, so it is refused.
+ */
+function hasBody(request: RelayRequest): boolean {
+  const length = request.header('content-length');
+  return request.header('transfer-encoding') !== undefined || (length !== undefined && !/^0+$/.test(length));
+}
+
+/**
+ * A broadcast stream's ids are cursors naming every topic, and its reconnect sends the last one back as Last-Event-ID,
+ * which may hold MAX_CURSOR_LENGTH characters. A topic set whose cursor could be longer (about 47 topics of 128
+ * characters; MAX_TOPICS allows up to 1000) is refused now: opened, its reconnect would be refused and the browser
+ * would give up for good. (Queue sources' ids are message handles, not cursors.)
+ */
+function assertResumable(topics: readonly string[]): void {
+  const longest = longestCursorLength(topics);
+  if (longest <= MAX_CURSOR_LENGTH) return;
+  throw new RelayError('too_many_topics', `the ids of this subscription could reach ${longest} characters, over the ${MAX_CURSOR_LENGTH} a Last-Event-ID may hold: subscribe to fewer or shorter topics`);
 }
 
 /**

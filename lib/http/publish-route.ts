@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics.js';
 import { parsePublishBody } from './publish-body.js';
 import { clientKey } from '../limits/client-key.js';
 import type { RateLimiter } from '../limits/rate-limit.js';
-import type { Source } from '../source.js';
+import type { OutgoingMessage, Source } from '../source.js';
 
 export interface PublishRouteOptions {
   source: Source;
@@ -35,20 +35,29 @@ export async function publish(request: RelayRequest, options: PublishRouteOption
   }
   const principal = await options.authorizer.authenticate(request);
   if (!principal.mayPublishAny) throw new RelayError('forbidden', 'the token does not allow publishing to any topic');
-  options.rateLimiter?.take(principal.limitKey ?? `address:${clientKey(request.remoteAddress)}`);
+  const giveBack = options.rateLimiter?.take(principal.limitKey ?? `address:${clientKey(request.remoteAddress)}`);
   const body = await request.readBody(options.maxBodyBytes);
   const { topic, message } = parsePublishBody(body, options.maxMessageBytes);
   assertAllowed(principal, 'publish', [topic]);
-  options.admit?.();
-  let id: string;
   try {
-    id = options.source.delivery === 'broadcast'
-      ? (await options.source.publish(topic, message)).position
-      : (await options.source.publish(topic, message)).id;
+    options.admit?.();
+    const id = await append(options.source, topic, message);
+    options.metrics.inc('sse_events_published_total');
+    return json(202, { id });
+  } catch (error) {
+    // The server's failure (5xx: source down or full, not replicated, a drain): the producer retries, and its retries
+    // must not spend the rate its next messages need. A refusal for the request itself (a 4xx) keeps what it took.
+    if (isRelayError(error) && error.status >= 500) giveBack?.();
+    throw error;
+  }
+}
+
+/** Appends `message` to the source: its position (broadcast) or message id (queue). */
+async function append(source: Source, topic: string, message: OutgoingMessage): Promise<string> {
+  try {
+    return source.delivery === 'broadcast' ? (await source.publish(topic, message)).position : (await source.publish(topic, message)).id;
   } catch (error) {
     if (isRelayError(error)) throw error;
     throw new RelayError('source_unavailable', 'the source did not accept the message', { cause: error, retryAfterSeconds: 5 });
   }
-  options.metrics.inc('sse_events_published_total');
-  return json(202, { id });
 }

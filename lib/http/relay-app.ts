@@ -101,7 +101,10 @@ export class RelayApp {
     const broadcast = source.delivery === 'broadcast' ? timedSource(source, this.metrics) : undefined;
     this.fanout = broadcast === undefined ? undefined : new TopicFanout(broadcast, this.metrics, this.logger);
     this.hub = new Hub(config, this.metrics, this.logger, this.fanout);
-    this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient);
+    this.limits = new ConnectionLimits(config.maxConnections, config.maxConnectionsPerClient, (slots, clients) => {
+      this.metrics.set('sse_connection_slots_held', slots);
+      this.metrics.set('sse_connection_slot_clients', clients);
+    });
     this.cors = options.cors ?? new CorsPolicy([]);
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
     const queue = options.queue;

@@ -9,7 +9,15 @@ export class ConnectionLimits {
   private total = 0;
   private readonly perClient = new Map<string, number>();
 
-  constructor(private readonly maxTotal: number, private readonly maxPerClient: number) {}
+  /**
+   * @param onChange hears the slots held and the clients holding them after every take and give-back (the gauges
+   * sse_connection_slots_held and sse_connection_slot_clients), so a slot that a refusal kept is visible.
+   */
+  constructor(
+    private readonly maxTotal: number,
+    private readonly maxPerClient: number,
+    private readonly onChange: (slots: number, clients: number) => void = () => undefined,
+  ) {}
 
   /** Takes a slot for the client at `address` or throws; the returned function gives it back (idempotent). */
   acquire(address: string): () => void {
@@ -23,6 +31,7 @@ export class ConnectionLimits {
     }
     this.total += 1;
     this.perClient.set(client, held + 1);
+    this.onChange(this.total, this.perClient.size);
     let released = false;
     return () => {
       if (released) return;
@@ -31,6 +40,7 @@ export class ConnectionLimits {
       const left = (this.perClient.get(client) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(client);
       else this.perClient.set(client, left);
+      this.onChange(this.total, this.perClient.size);
     };
   }
 }

@@ -5,6 +5,8 @@ interface Bucket {
   updatedAt: number;
 }
 
+const NOTHING_TAKEN = (): void => undefined;
+
 /**
  * A token bucket per key (the token's subject, or the client address when auth is off): `perMinute` requests a minute
  * on average, bursts of up to `perMinute`. The map is bounded: past `maxKeys` the least recently used key is forgotten
@@ -23,9 +25,12 @@ export class RateLimiter {
     this.perMs = perMinute / 60_000;
   }
 
-  /** Takes one request from `key`'s bucket, or throws `rate_limited` with the seconds until one is available. */
-  take(key: string): void {
-    if (this.perMinute === 0) return;
+  /**
+   * Takes one request from `key`'s bucket, or throws `rate_limited` with the seconds until one is available. Returns
+   * the function that gives it back (once), for a request the server then failed through no fault of the caller.
+   */
+  take(key: string): () => void {
+    if (this.perMinute === 0) return NOTHING_TAKEN;
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedAt: now };
     bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.updatedAt) * this.perMs);
@@ -39,6 +44,13 @@ export class RateLimiter {
       throw new RelayError('rate_limited', `PUBLISH_RATE_PER_MINUTE (${this.perMinute}) exceeded`, { retryAfterSeconds: waitSeconds });
     }
     bucket.tokens -= 1;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      // A bucket forgotten meanwhile (past maxKeys) starts full again anyway.
+      bucket.tokens = Math.min(this.perMinute, bucket.tokens + 1);
+    };
   }
 
   /** Keys currently remembered (for tests and metrics). */

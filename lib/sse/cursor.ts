@@ -14,6 +14,16 @@ export const MAX_CURSOR_LENGTH = 8192;
 // Positions are what sources issue: `epoch-seq` (memory; plain numbers from versions before the epoch) or Redis stream
 // ids (`ms-seq`).
 const POSITION_PATTERN = /^\d{1,20}(-\d{1,20})?$/;
+/** Longest position POSITION_PATTERN accepts: two parts of 20 digits and their `-`. */
+const MAX_POSITION_LENGTH = 41;
+
+/**
+ * The longest cursor a stream of `topics` can issue: `topic=position` for each, joined by `,`, every position at its
+ * longest. A subscription whose cursor could pass MAX_CURSOR_LENGTH would be sent ids its own reconnect is refused for.
+ */
+export function longestCursorLength(topics: readonly string[]): number {
+  return topics.reduce((sum, topic) => sum + topic.length + 1 + MAX_POSITION_LENGTH, Math.max(0, topics.length - 1));
+}
 
 /** True when `position` has the shape of a position a source issues. */
 export function isValidPosition(position: string): boolean {

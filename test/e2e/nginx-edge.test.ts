@@ -228,4 +228,13 @@ describe.each(['sse-relay.conf', 'location-snippet.conf'] as const)('publish bod
     const answer = await trickledPost(port, head('/publish', `Authorization: Bearer ${await hsToken()}\r\n${headers}`), body, 200, 8_000);
     expect([0, 408]).toContain(answer.status);
   });
+
+  // The relay refuses a stream request with a body at once (400); buffering, nginx first waited for the whole body, a
+  // byte every few seconds keeping the request (and its connection) for good.
+  test('a stream request with a trickled body is refused at once, not held', async () => {
+    const port = await front();
+    const streamHead = `GET /events?topic=a HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${await hsToken()}\r\nContent-Length: 1000\r\n\r\n`;
+    const answer = await trickledPost(port, streamHead, 'x'.repeat(100), 200, 8_000);
+    expect(answer.status).toBe(400);
+  });
 });

@@ -114,6 +114,33 @@ describe('who may subscribe (JWT, HS256)', () => {
     expect(old).toMatch(/^HTTP\/1\.1 202 /);
   });
 
+  // The declared size is one of the checks the headers decide: 100 Continue went out first, then 413, so the client was
+  // asked to start uploading a body (here a gigabyte) that was refused anyway.
+  it('a publish that expects 100-continue with a declared body over MAX_BODY_BYTES gets 413 and never 100 Continue', async () => {
+    const token = await hsToken({ sse: { publish: ['orders'] } });
+    const head = 'POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n'
+      + `Authorization: Bearer ${token}\r\nContent-Length: 1000000000\r\nExpect: 100-continue\r\n\r\n`;
+    const answer = await rawExchange(relay.port, head, (text) => text.includes('}'));
+    expect(answer).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer).not.toContain('100 Continue');
+  });
+
+  // A 9 KB token was refused as "no token in Authorization, cookie or access_token": the client was told to send what it
+  // had sent. The answer names the bound instead, wherever the token came from.
+  it('refuses a token longer than 8192 characters with 401 naming the bound, in every transport', async () => {
+    const long = await hsToken({ padding: 'p'.repeat(7_000) });
+    expect(long.length).toBeGreaterThan(8_192);
+    for (const { query, headers } of [
+      { query: 'topic=a', headers: bearer(long) },
+      { query: 'topic=a', headers: { cookie: `sse_token=${long}` } },
+      { query: `topic=a&access_token=${long}`, headers: {} },
+    ]) {
+      const { status, body } = await subscribeStatus(query, headers);
+      expect(status).toBe(401);
+      expect(JSON.parse(body)).toEqual({ error: 'unauthorized', message: expect.stringContaining('longer than 8192 characters') });
+    }
+  });
+
   it('takes the token from Authorization, the sse_token cookie, or access_token', async () => {
     const token = await hsToken();
     expect((await subscribeStatus('topic=a', bearer(token))).status).toBe(200);

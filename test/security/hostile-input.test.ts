@@ -249,6 +249,24 @@ describe('the request target is a path', () => {
   });
 });
 
+// A stream request is complete once its headers are in, so REQUEST_TIMEOUT_MS never cuts a stream; one that announced a
+// body it never finished was opened anyway (200) and then cut at the deadline, with no position and no retry:.
+describe('a stream request takes no body', () => {
+  it.each([
+    ['a declared body left unfinished', 'Content-Length: 10\r\n\r\nabc'],
+    ['a chunked body left unfinished', 'Transfer-Encoding: chunked\r\n\r\n5\r\nhel'],
+  ])('%s is answered 400 invalid_request at once', async (_name, rest) => {
+    const raw = await rawExchange(relay.port, `GET /events?topic=a HTTP/1.1\r\nHost: x\r\n${rest}`, (text) => text.includes('}') || text.includes('retry:'));
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+    expect(raw).toContain('{"error":"invalid_request","message":"GET /events takes no body');
+  });
+
+  it.each(['0', '00'])('an empty declared body (Content-Length: %s) is no body: the stream opens', async (length) => {
+    const raw = await rawExchange(relay.port, `GET /events?topic=a HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`, (text) => text.includes('retry:'));
+    expect(raw).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
 describe('static pages', () => {
   it.each(['/', '/sse-client.js', '/demo.js'])('%s carries CSP, nosniff, frame protection and no referrer', async (path) => {
     const response = await fetch(`${relay.url}${path}`);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { SseReader } from '../support/sse-reader.js';
+import { freePort } from '../support/redis-server.js';
 import { hsToken, metric, startSecureRelay, type Relay } from './support.js';
 
 let relay: Relay | undefined;
@@ -19,12 +20,46 @@ function publishAs(url: string, token: string | undefined, body: unknown): Promi
   return fetch(`${url}/publish`, { method: 'POST', headers, body: JSON.stringify(body) });
 }
 
+/** The first `id:` a stream sends (its position frame, once live), read from the raw text. */
+async function firstId(streamUrl: string): Promise<string> {
+  const response = await fetch(streamUrl);
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(chunk, { stream: true });
+    const id = /^id: (.*)$/m.exec(text)?.[1];
+    // Leaving the loop cancels the body, which closes the stream.
+    if (id !== undefined && text.includes(`id: ${id}\n`)) return id;
+  }
+  throw new Error(`the stream ended without an id: ${text.slice(0, 200)}`);
+}
+
 describe('each limit answers with its code and counts in its metric', () => {
   it('MAX_TOPICS → 400 too_many_topics', async () => {
     const { url } = await start({ MAX_TOPICS: '2' });
     const response = await fetch(`${url}/events?topic=a,b,c`);
     expect([response.status, await response.json()]).toMatchObject([400, { error: 'too_many_topics' }]);
     expect(await metric(url, 'sse_http_errors_total', { code: 'too_many_topics', route: 'events' })).toBe(1);
+  });
+
+  // The id of a stream names a position in each of its topics. 60 topics of 128 characters were accepted with
+  // MAX_TOPICS=100, and the stream's first id was 8,699 characters: past what Last-Event-ID may hold (8192), so the
+  // reconnect that sent it back was refused (431, or 400 invalid_cursor) and the EventSource gave up for good.
+  it('a topic set whose resume id could pass 8192 characters → 400 too_many_topics; one that fits resumes', async () => {
+    const { url } = await start({ MAX_TOPICS: '100' });
+    const topics = (count: number): string => Array.from({ length: count }, (_, i) => `topic=${`t${i}.`.padEnd(128, 'x')}`).join('&');
+    for (const count of [60, 48]) {
+      const refused = await fetch(`${url}/events?${topics(count)}`);
+      const answer: unknown = refused.status === 200 ? await refused.body?.cancel().then(() => 'a stream') : await refused.json();
+      expect([refused.status, answer]).toMatchObject([400, { error: 'too_many_topics', message: expect.stringContaining('8192') }]);
+    }
+
+    // 47 such topics fit (47 × (128 + 1 + 41) + 46 ≤ 8192, 41 being the longest position): the id comes back and resumes.
+    const id = await firstId(`${url}/events?${topics(47)}`);
+    expect(id.split(',')).toHaveLength(47);
+    const resumed = await fetch(`${url}/events?${topics(47)}`, { headers: { 'last-event-id': id } });
+    expect(resumed.status).toBe(200);
+    await resumed.body?.cancel();
   });
 
   it('MAX_CONNECTIONS → 503 with Retry-After', async () => {
@@ -86,6 +121,22 @@ describe('each limit answers with its code and counts in its metric', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await publishAs(relay.url, bob, { topic: 'a', data: 'x' })).status).toBe(202);
     expect(await metric(relay.url, 'sse_http_errors_total', { code: 'rate_limited', route: 'publish' })).toBe(3);
+  });
+
+  // A publish the relay could not store (its source down) is the server's failure, not the producer's: it used to spend
+  // the producer's rate all the same, so a producer retrying through a Redis outage (as the publisher library does on
+  // 503) met 429 rate_limited from its own retries once Redis was back.
+  it('PUBLISH_RATE_PER_MINUTE: a publish refused 503 because the source is down does not spend the rate', async () => {
+    relay = await startSecureRelay({
+      PUBLISH_RATE_PER_MINUTE: '3', SOURCE: 'redis', REDIS_URL: `redis://127.0.0.1:${await freePort()}`, REDIS_BLOCK_MS: '200',
+    });
+    const token = await hsToken({ sub: 'producer' });
+    const answers: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const response = await publishAs(relay.url, token, { topic: 'a', data: 'x' });
+      answers.push(`${response.status} ${((await response.json()) as { error: string }).error}`);
+    }
+    expect(answers).toEqual(Array(6).fill('503 source_unavailable'));
   });
 
   it('PUBLISH_RATE_PER_MINUTE counts each token without a subject on its own, not every caller behind one address', async () => {

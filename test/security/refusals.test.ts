@@ -56,6 +56,15 @@ async function openStreams(url: string, expected: number): Promise<number> {
   return value;
 }
 
+/**
+ * The limiter's own count, as /metrics shows it: slots held against MAX_CONNECTIONS, and clients holding one against
+ * MAX_CONNECTIONS_PER_CLIENT. sse_connections_open counts the hub's streams, so it read 0 while leaked slots kept everyone
+ * out (issue #11); these read what the limits decide on.
+ */
+async function slotsHeld(url: string): Promise<{ slots: number; clients: number }> {
+  return { slots: await metric(url, 'sse_connection_slots_held'), clients: await metric(url, 'sse_connection_slot_clients') };
+}
+
 /** MAX_CONNECTIONS streams from distinct clients all open: nothing was kept by a refusal. */
 async function expectFullCapacity(url: string, token: string): Promise<void> {
   closeAll();
@@ -65,6 +74,7 @@ async function expectFullCapacity(url: string, token: string): Promise<void> {
   );
   expect(statuses).toEqual(Array(MAX).fill('200'));
   expect(await openStreams(url, MAX)).toBe(MAX);
+  expect(await slotsHeld(url)).toEqual({ slots: MAX, clients: MAX });
   closeAll();
 }
 
@@ -84,6 +94,7 @@ describe('each kind of refusal, 100 times', () => {
     const outcomes = await repeat(REPEAT, (i) => subscribe(relay.url, query, { authorization: `Bearer ${token}`, ...client(i) }));
     expect([...outcomes]).toEqual([expected]);
     expect(await openStreams(relay.url, 0)).toBe(0);
+    expect(await slotsHeld(relay.url)).toEqual({ slots: 0, clients: 0 });
     await expectFullCapacity(relay.url, await hsToken());
   });
 
@@ -120,6 +131,7 @@ it('503 source_unavailable (Redis down) 100 times keeps no slot: the next answer
     }
     expect([...outcomes]).toEqual(['503 source_unavailable']);
     expect(await metric(down.url, 'sse_connections_open')).toBe(0);
+    expect(await slotsHeld(down.url)).toEqual({ slots: 0, clients: 0 });
   } finally {
     await down.stop();
   }
