@@ -218,15 +218,13 @@ function bodiesInFlightError(budget: BodyBudget): RelayError {
 }
 
 /**
- * Reads the body up to `limit` bytes. Past the limit (declared or counted) it stops reading and rejects; the rest is
- * never drained (the answer closes the connection). The server's request timeout bounds how long a body may take: when
- * it fires the socket closes and this rejects, so no stalled body holds memory. Every byte held is taken from
- * `budget` as it arrives, and given back once the body is read, refused or abandoned.
+ * Reads the body up to `limit` bytes (a declared size over it was refused before). Past the limit it stops reading and
+ * rejects; the rest is never drained (the answer closes the connection). The server's request timeout bounds how long
+ * a body may take: when it fires the socket closes and this rejects, so no stalled body holds memory. Every byte held
+ * is taken from `budget` as it arrives, and given back once the body is read, refused or abandoned.
  */
 function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Promise<Uint8Array> {
   const tooLarge = (): RelayError => bodyTooLarge(limit);
-  const declared = Number(req.headers['content-length'] ?? NaN);
-  if (declared > limit) return Promise.reject(tooLarge());
   let taken = 0;
   const giveBack = (): void => {
     budget.give(taken);
