@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { connected, dropConnection, withDeadline } from './connection.js';
-import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
+import { ACK_MARKER_TTL_MS, ACK_ONCE_SCRIPT, HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
 
 const DEADLINE_GRACE_MS = 1_500;
 
@@ -43,6 +43,11 @@ export class ListMoves {
 
   remove(item: Buffer): Promise<unknown> {
     return this.command.lrem(this.processing, 1, item);
+  }
+
+  /** Removes an item the browser acknowledged by `handlePart`, unless that handle was acknowledged already (ACK_ONCE_SCRIPT). */
+  removeAcknowledged(item: Buffer, handlePart: string): Promise<unknown> {
+    return this.command.eval(ACK_ONCE_SCRIPT, 2, this.processing, this.keys.ackMarker(this.topic, handlePart), item, ACK_MARKER_TTL_MS);
   }
 
   /** Back to the consuming end of the queue, only if still in the processing list (RELEASE_SCRIPT). */

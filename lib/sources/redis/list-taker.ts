@@ -113,6 +113,10 @@ export class ListTaker implements DeliveryOwner {
     return this.moves.remove(item);
   }
 
+  removeAcknowledged(item: Buffer, handle: string): Promise<unknown> {
+    return this.moves.removeAcknowledged(item, handle.slice(this.topic.length + 1));
+  }
+
   returnItem(item: Buffer): Promise<unknown> {
     return this.moves.putBack(item);
   }
