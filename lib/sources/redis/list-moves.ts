@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { connected, dropConnection, withDeadline } from './connection.js';
-import { ACK_MARKER_TTL_MS, ACK_ONCE_SCRIPT, HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
+import { ACK_MARKER_TTL_MS, ACK_ONCE_SCRIPT, HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_OVER_MAXMEMORY_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
 
 const DEADLINE_GRACE_MS = 1_500;
 
@@ -38,6 +38,13 @@ export class ListMoves {
   async takeSome(connection: Redis, count: number): Promise<Buffer[]> {
     await connected(connection);
     const move = connection.callBuffer('EVAL', [TAKE_SOME_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
+    return withDeadline(DEADLINE_GRACE_MS, move, () => dropConnection(connection));
+  }
+
+  /** takeSome for a Redis over maxmemory, which refuses BLMOVE and LMOVE (TAKE_SOME_OVER_MAXMEMORY_SCRIPT, Redis 7). */
+  async takeSomeOverMaxmemory(connection: Redis, count: number): Promise<Buffer[]> {
+    await connected(connection);
+    const move = connection.callBuffer('EVAL', [TAKE_SOME_OVER_MAXMEMORY_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
     return withDeadline(DEADLINE_GRACE_MS, move, () => dropConnection(connection));
   }
 
