@@ -6,7 +6,6 @@ import { parseListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListDelivery, type DeliveryOwner } from './list-delivery.js';
 import type { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError } from './list-key-check.js';
-import { isOutOfMemory } from './memory.js';
 import type { ListKeys } from './list-keys.js';
 import { ListMoves, sha1 } from './list-moves.js';
 import type { BlockingPool } from './list-pool.js';
@@ -196,16 +195,7 @@ export class ListTaker implements DeliveryOwner {
     const batch = this.backlog && wanted > 1;
     const started = performance.now();
     const waitMs = pool.contended ? Math.min(blockMs, CONTENDED_BLOCK_MS) : blockMs;
-    let items: Buffer[];
-    try {
-      items = batch ? await this.moves.takeSome(connection, wanted) : await this.moves.takeOne(connection, waitMs);
-    } catch (error) {
-      if (!isOutOfMemory(error)) throw error;
-      // Redis is full (maxmemory, noeviction) and refuses the move; delivering is what frees it, so take without blocking
-      // through a script allowed over maxmemory, and wait a little between empty takes instead of a blocking read.
-      items = await this.moves.takeSomeOverMaxmemory(connection, wanted);
-      if (items.length === 0) await pause(CONTENDED_BLOCK_MS);
-    }
+    const items = await this.moves.take(connection, batch ? { count: wanted } : { waitMs });
     for (const item of items) this.handOut(item);
     // More may wait in the queue after a full batch, or after a BLMOVE that did not block; a mostly empty queue keeps
     // costing one BLMOVE per item and no probe.
