@@ -113,6 +113,12 @@ export interface Delivery {
   data: string;
   /** Removes the message for good; called only after its frame was written (and, with QUEUE_ACK=client, acknowledged). */
   ack(): Promise<void>;
+  /**
+   * Removes the message its browser acknowledged by `handle` (QUEUE_ACK=client), where a source needs more than ack():
+   * redis-list counts each handle once across processes, so a repeated POST /ack cannot remove an identical item
+   * another stream holds. Default ack().
+   */
+  acknowledgeHandle?(): Promise<void>;
   /** Gives the message back to the queue at once for another subscriber, unless it was already removed. */
   release(): Promise<void>;
   /** Whether this consumer still holds it: false once it was acknowledged by handle elsewhere (another process). */

@@ -85,6 +85,7 @@ export interface StateChangeDetail {
 /** The server skipped messages (the cursor was older than it keeps, or unknown): reload what the page shows. */
 export interface ResetDetail {
   reason: string;
+  /** The topics whose messages may be missing; the subscription's other topics resumed exactly. */
   topics: string[];
 }
 

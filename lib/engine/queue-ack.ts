@@ -80,7 +80,7 @@ export class AckWindow {
     const held = this.take(handle);
     if (held === undefined) return;
     this.events.onAck();
-    await held.delivery.ack();
+    await (held.delivery.acknowledgeHandle?.() ?? held.delivery.ack());
   }
 
   /** Gives one message back (its write failed). */

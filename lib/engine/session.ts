@@ -115,30 +115,34 @@ function endTruncated(connection: Connection, position: Map<string, string>, top
   if (connection.sendReplay(Buffer.from(encodePosition(formatCursor(position))))) connection.end('replay-budget');
 }
 
+/** One topic's replay, read before anything of the stream's replay is sent. */
+interface TopicReplay {
+  topic: string;
+  after: string;
+  replay: ReplayResult;
+}
+
 async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, plan: SessionPlan, connection: Connection): Promise<void> {
   if (plan.cursor.size > 0) {
     const until = fanout.positions(plan.topics);
     const position = new Map(until);
     for (const [topic, after] of plan.cursor) position.set(topic, after);
     context.metrics.inc('sse_replays_total');
-    let resetSent = false;
-    // What the replay may read, all topics together: more than the stream can queue would only be cut off.
-    let budget = connection.replayBudgetBytes;
-    for (const [topic, after] of plan.cursor) {
-      const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax, Math.max(1, budget));
-      if (replay.gap && !resetSent) {
-        resetSent = true;
-        context.metrics.inc('sse_resets_total');
-        const data = JSON.stringify({ reason: 'cursor-expired', topics: [...plan.cursor.keys()] });
-        connection.sendReplay(Buffer.from(encodeEvent({ event: RESET_EVENT, data })));
-      }
+    const replays = await readReplays(context, fanout, plan, connection, until);
+    // Every topic was read first, so that the one reset names exactly the topics whose cursor expired (the page reloads
+    // those) and comes before every replayed message (a page reloading on it would otherwise drop messages it showed).
+    const expired = replays.filter(({ replay }) => replay.gap).map(({ topic }) => topic);
+    if (expired.length > 0) {
+      context.metrics.inc('sse_resets_total');
+      connection.sendReplay(Buffer.from(encodeEvent({ event: RESET_EVENT, data: JSON.stringify({ reason: 'cursor-expired', topics: expired }) })));
+    }
+    for (const { topic, after, replay } of replays) {
       let given = 0;
       for (const message of replay.messages) {
         position.set(topic, message.position);
         const frame = encodeEvent({ id: formatCursor(position), event: message.event, data: message.data });
         if (!connection.sendReplay(Buffer.from(frame))) break;
         given += 1;
-        budget -= message.data.length;
       }
       // What the stream was given, also when it was cut part-way (a slow consumer resumes from its last id).
       context.metrics.inc('sse_replayed_events_total', given);
@@ -151,6 +155,22 @@ async function replayThenGoLive(context: SessionContext, fanout: TopicFanout, pl
     }
   }
   connection.goLive();
+}
+
+/**
+ * Reads each topic's replay in cursor order, within one byte budget for all of them (more than the stream can queue
+ * would only be cut off); stops after a replay the budget cut short, since the stream then ends there.
+ */
+async function readReplays(context: SessionContext, fanout: TopicFanout, plan: SessionPlan, connection: Connection, until: Map<string, string>): Promise<TopicReplay[]> {
+  const replays: TopicReplay[] = [];
+  let budget = connection.replayBudgetBytes;
+  for (const [topic, after] of plan.cursor) {
+    const replay = await fanout.replay(connection, topic, after, until.get(topic) ?? '0', context.replayMax, Math.max(1, budget));
+    replays.push({ topic, after, replay });
+    if (replay.truncatedAt !== undefined) break;
+    for (const message of replay.messages) budget -= message.data.length;
+  }
+  return replays;
 }
 
 /**

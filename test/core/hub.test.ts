@@ -138,6 +138,20 @@ describe('Hub and session loop', () => {
     await hub.close();
   });
 
+  // The reset tells the page which topics to reload ("topics"): one whose replay is exact must not be named, and the
+  // reset must come before any replayed message, or a page reloading on it would throw away messages already shown.
+  it('names in the reset only the topics whose cursor expired, before any replayed message', async () => {
+    const { source, open, hub } = setup();
+    await source.publish('a', { data: 'a1' });
+    await source.publish('a', { data: 'a2' });
+    for (let i = 1; i <= 8; i++) await source.publish('b', { data: `b${i}` }); // buffer keeps b4..b8
+    const { sink } = open(['a', 'b'], [['a', '7-1'], ['b', '7-1']]);
+    await settle();
+    expect(sink.text).toMatch(/^retry: \d+\n\nevent: relay\.reset\ndata: \{"reason":"cursor-expired","topics":\["b"\]\}\n\n/);
+    expect(sink.ids).toEqual(['a=7-2,b=7-1', 'a=7-2,b=7-4', 'a=7-2,b=7-5', 'a=7-2,b=7-6', 'a=7-2,b=7-7', 'a=7-2,b=7-8']);
+    await hub.close();
+  });
+
   // Every cursor of another process reads as a gap, whatever its sequence number: 6-2 names a number this process issued
   // too (before the epoch, the client resumed into the new process's messages and skipped its first two); 8-1 comes
   // from a later epoch (the clock stepped back); plain numbers are the positions of versions without the epoch.

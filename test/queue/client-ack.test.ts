@@ -103,6 +103,32 @@ describe('redis-list', () => {
     reader.close();
     await waitFor(async () => (await backends.raw.llen('sse:q:same')) === 6, 'the three unacknowledged ones back in the queue');
   }, 20_000);
+
+  // An acknowledgement is sent again when its answer was lost (a timeout, a dropped connection): the second one must not
+  // remove an identical item another stream holds and its browser never handled, or that item is lost when it leaves.
+  test('an acknowledgement sent twice (to the holder or another process) removes one item, not an identical one held elsewhere', async () => {
+    // One message in flight per stream, so that each of the two streams holds one of the two identical items.
+    const env = { SOURCE: 'redis-list', REDIS_URL: backends.redis.url, ...CLIENT_ACK, QUEUE_PREFETCH: '1' };
+    const [relay, other] = [await startRelay(env), await startRelay(env)];
+    try {
+    for (const [topic, repeatTo] of [['twice-here', relay], ['twice-there', other]] as const) {
+      await backends.raw.lpush(`sse:q:${topic}`, ...Array.from({ length: 2 }, () => JSON.stringify({ data: 'refresh' })));
+      const first = new SseReader(`${relay.url}/events?topic=${topic}`);
+      await first.until((r) => r.events.length === 1);
+      const second = new SseReader(`${relay.url}/events?topic=${topic}`);
+      await second.until((r) => r.events.length === 1);
+      expect(await ack(relay.url, { topic, ids: first.ids })).toEqual({ status: 200, json: { acked: 1 } });
+      expect(await ack(repeatTo.url, { topic, ids: first.ids })).toEqual({ status: 200, json: { acked: 1 } });
+      // The second stream's browser vanishes without acknowledging: its item must go back to the queue, not be gone.
+      second.close();
+      first.close();
+      await waitFor(async () => (await backends.raw.llen(`sse:q:${topic}`)) === 1, `${topic}: the unacknowledged item back in the queue`);
+      expect(await stored(topic)).toBe(1);
+    }
+    } finally {
+      await Promise.all([relay.stop(), other.stop()]);
+    }
+  }, 30_000);
 });
 
 describe('sqs', () => {

@@ -165,3 +165,28 @@ test('a primary killed while publishing with REDIS_WAIT_REPLICAS=1: every acknow
   console.log(`list on cluster, primary killed: ${acknowledged.length} acknowledged, ${refused} publishes refused and retried, `
     + `${got.length} delivered (${got.length - new Set(got.map((d) => d.data)).size} duplicates)`);
 }, 120_000);
+
+// QUEUE_ACK=client removes an item by handle, from the holding process or any other, with a once-per-handle marker that
+// must share the topic's slot (a CROSSSLOT error would answer every acknowledgement 503).
+test('acknowledgements by handle (the holder and another process, each sent twice) remove one item each, in the topic\'s slot', async () => {
+  const holder = await untilPublishes(makeSource());
+  const other = await untilPublishes(makeSource());
+  const topic = spreadTopics(3)[2] as string;
+  const same = JSON.stringify({ data: 'refresh' });
+  await raw.lpush(`sse:q:{${topic}}`, same, same, same);
+  const controller = new AbortController();
+  const got: Delivery[] = [];
+  const consuming = drain(holder, [topic], controller.signal, got, false);
+  await waitFor(() => got.length >= 2, 'two identical items taken');
+  const [first, second] = got as [Delivery, Delivery];
+  await first.acknowledgeHandle?.();
+  await other.acknowledge(topic, [first.handle]);
+  await other.acknowledge(topic, [second.handle, second.handle]);
+  await first.acknowledgeHandle?.();
+  // KEYS on a Cluster client asks one node only: the processing list is named from the handle (<topic>~<process>~…).
+  const held = await raw.llen(`sse:q:{${topic}}#processing:${first.handle.split('~')[1] as string}`);
+  // Two handles acknowledged (each twice): two of the three identical items removed, whichever is held where.
+  expect(await raw.llen(`sse:q:{${topic}}`) + held).toBe(1);
+  controller.abort();
+  await consuming;
+}, 30_000);

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { RedisStreamSource } from '../../lib/sources/redis/stream.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
 import { startRelay } from '../support/relay-server.js';
+import { listItems } from '../support/list-items.js';
+import { SseReader } from '../support/sse-reader.js';
 import { waitFor } from '../support/wait-for.js';
 
 // Redis that does not fill up: stream keys expire REDIS_STREAM_TTL_S after their last append, and a Redis at its
@@ -139,6 +141,42 @@ describe('a full Redis (maxmemory, noeviction)', () => {
       await raw.flushall();
     }
   });
+
+  // Taking an item moves it (BLMOVE), and Redis refuses a move over maxmemory like any write that may grow memory: a
+  // queue that filled Redis could then never be drained by its subscribers, the only thing that frees the memory.
+  test.each(['auto', 'client'])('SOURCE=redis-list, QUEUE_ACK=%s: a queue that filled Redis is still delivered, and draining it frees Redis', async (QUEUE_ACK) => {
+    const prefix = `drain-${QUEUE_ACK}:`;
+    const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, REDIS_KEY_PREFIX: prefix, QUEUE_ACK, SHUTDOWN_DRAIN_MS: '200', PUBLISH_RATE_PER_MINUTE: '0' });
+    const publish = (i: number): Promise<Response> => fetch(`${relay.url}/publish`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'jobs', data: `${i} ${'x'.repeat(20_000)}` }) });
+    let reader: SseReader | undefined;
+    try {
+      const used = Number(/^used_memory:(\d+)/m.exec(await raw.info('memory'))?.[1]);
+      await raw.config('SET', 'maxmemory-policy', 'noeviction');
+      await raw.config('SET', 'maxmemory', String(used + 1_000_000));
+      let accepted = 0;
+      while (accepted < 200 && (await publish(accepted)).status === 202) accepted += 1;
+      expect((await publish(-1)).status).toBe(503);
+      const seen = new Set<string>();
+      const acks: Promise<Response>[] = [];
+      const open = new SseReader(`${relay.url}/events?topic=jobs`);
+      reader = open;
+      await waitFor(() => {
+        for (const event of open.events.slice(seen.size)) {
+          seen.add(event.data.split(' ')[0] as string);
+          if (QUEUE_ACK === 'client') acks.push(fetch(`${relay.url}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'jobs', ids: [event.id] }) }));
+        }
+        return seen.size === accepted;
+      }, () => `all ${accepted} accepted items delivered from a full Redis (got ${seen.size})`, 20_000);
+      expect((await Promise.all(acks)).every((response) => response.status === 200)).toBe(true);
+      await waitFor(async () => (await listItems(raw, 'jobs', prefix)) === 0, 'the delivered items removed');
+      expect((await publish(accepted)).status).toBe(202);
+    } finally {
+      reader?.close();
+      await raw.config('SET', 'maxmemory', '0');
+      await relay.stop();
+      await raw.flushall();
+    }
+  }, 40_000);
 });
 
 describe('a Redis that evicts at maxmemory (a policy other than noeviction)', () => {

@@ -4,6 +4,8 @@ import type { Delivery } from '../../source.js';
 export interface DeliveryOwner {
   /** Removes the item from the process's processing list for good. */
   removeItem(item: Buffer): Promise<unknown>;
+  /** Removes the item its browser acknowledged by `handle`, at most once per handle, whichever process took it first. */
+  removeAcknowledged(item: Buffer, handle: string): Promise<unknown>;
   /** Puts the item back at the consuming end of its queue, unless it left the processing list already. */
   returnItem(item: Buffer): Promise<unknown>;
   /** Whether the item is still in the processing list. */
@@ -46,6 +48,10 @@ export class ListDelivery implements Delivery {
 
   ack(): Promise<void> {
     return this.settle(() => this.owner.removeItem(this.item));
+  }
+
+  acknowledgeHandle(): Promise<void> {
+    return this.settle(() => this.owner.removeAcknowledged(this.item, this.handle));
   }
 
   release(): Promise<void> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ListKeys } from './list-keys.js';
+import { ADD_OVER_MAXMEMORY_SCRIPT, BEAT_OVER_MAXMEMORY_SCRIPT, type ListKeys } from './list-keys.js';
+import { isOutOfMemory } from './memory.js';
 
 /**
  * The liveness of one relay process in SOURCE=redis-list: a heartbeat key with a TTL and, in the same MULTI every beat,
@@ -40,11 +41,24 @@ export class ListHeartbeat {
 
   private beat(topics: readonly string[]): Promise<unknown> {
     return Promise.all(this.keys.beatGroups(topics, this.processId).map(async (group) => {
-      const multi = this.command.multi().set(group.heartbeat, '1', 'PX', this.ttlMs).sadd(group.registry, ...group.processing);
-      const replies = await multi.exec();
-      const failed = replies?.find(([error]) => error !== null)?.[0];
-      if (replies === null || failed) throw failed ?? new Error('the heartbeat MULTI was aborted');
-      if (this.keys.topics !== undefined) await this.command.sadd(this.keys.topics, group.topic);
+      await this.register(group).catch(async (error: unknown) => {
+        // A Redis over maxmemory refuses the MULTI; without a heartbeat nothing could be taken to drain it.
+        if (!isOutOfMemory(error)) throw error;
+        await this.command.eval(BEAT_OVER_MAXMEMORY_SCRIPT, 2, group.heartbeat, group.registry, this.ttlMs, ...group.processing);
+      });
+      const topicsKey = this.keys.topics;
+      if (topicsKey === undefined) return;
+      await this.command.sadd(topicsKey, group.topic).catch(async (error: unknown) => {
+        if (!isOutOfMemory(error)) throw error;
+        await this.command.eval(ADD_OVER_MAXMEMORY_SCRIPT, 1, topicsKey, group.topic);
+      });
     }));
+  }
+
+  private async register(group: { heartbeat: string; registry: string; processing: string[] }): Promise<void> {
+    const multi = this.command.multi().set(group.heartbeat, '1', 'PX', this.ttlMs).sadd(group.registry, ...group.processing);
+    const replies = await multi.exec();
+    const failed = replies?.find(([error]) => error !== null)?.[0];
+    if (replies === null || failed) throw failed ?? new Error('the heartbeat MULTI was aborted');
   }
 }

@@ -49,6 +49,14 @@ export class ListKeys {
     return this.clustered ? `${this.queue(topic)}#key#${key}` : `${this.prefix}q#key#${topic}#${key}`;
   }
 
+  /**
+   * Marks the acknowledgement of one handle (its source part: `<process>~<SHA-1>~<delivery number>`), in the topic's
+   * slot in a cluster; expires after ACK_MARKER_TTL_MS.
+   */
+  ackMarker(topic: string, handlePart: string): string {
+    return `${this.queue(topic)}#acked:${handlePart}`;
+  }
+
   /** The topic and consumer of a processing list key, or undefined when it is not one. */
   parseProcessing(key: string): { topic: string; consumerId: string } | undefined {
     const head = `${this.prefix}q:`;
@@ -114,6 +122,26 @@ for i = 1, tonumber(ARGV[1]) do
 end
 return moved`;
 
+// Redis refuses LMOVE, BLMOVE, SET and SADD over maxmemory (noeviction), since each may grow memory, and the scripts
+// that start with them; a script flagged allow-oom (Redis 7) may run anyway. Taking and registering grow memory by a few
+// bytes at most, and delivering is what frees a Redis a queue filled, so a taker falls back on these when refused.
+const ALLOW_OOM = '#!lua flags=allow-oom';
+
+/** TAKE_SOME_SCRIPT, allowed over maxmemory (Redis 7). KEYS: queue, processing. ARGV: most items to move. */
+export const TAKE_SOME_OVER_MAXMEMORY_SCRIPT = `${ALLOW_OOM}${TAKE_SOME_SCRIPT}`;
+
+/**
+ * The heartbeat and the registration of processing lists (ListHeartbeat's MULTI), allowed over maxmemory (Redis 7).
+ * KEYS: heartbeat, registry. ARGV: TTL ms, then the processing lists.
+ */
+export const BEAT_OVER_MAXMEMORY_SCRIPT = `${ALLOW_OOM}
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return redis.call('SADD', KEYS[2], unpack(ARGV, 2))`;
+
+/** SADD of one member, allowed over maxmemory (Redis 7): a topic joining the cluster's set of topics. KEYS: set. */
+export const ADD_OVER_MAXMEMORY_SCRIPT = `${ALLOW_OOM}
+return redis.call('SADD', KEYS[1], ARGV[1])`;
+
 /** LPUSH unless the idempotency marker exists. KEYS: queue, marker. ARGV: item, id, ttl seconds. Returns the id. */
 export const PUSH_ONCE_SCRIPT = `
 local earlier = redis.call('GET', KEYS[2])
@@ -144,13 +172,39 @@ redis.call('RPUSH', KEYS[2], ARGV[1])
 return 1`;
 
 /**
- * Removes the item whose SHA-1 is ARGV[1] from a processing list (POST /ack by handle, from any process). The list
- * holds what the process's subscribers of the topic hold (each at most QUEUE_PREFETCH, plus one in flight): the scan
- * costs one SHA-1 per held item, and only acknowledgements that reach another process pay it. KEYS: processing.
- * Returns 1 or 0.
+ * How long a handle's acknowledgement is remembered, ms. A browser or proxy that sends an acknowledgement again (its
+ * answer was lost) within this time removes nothing more; later, a repeat could remove an identical item (same bytes)
+ * that another stream holds. 15 minutes: longer than any retry of RelayClient and than a Lambda invocation.
+ */
+export const ACK_MARKER_TTL_MS = 15 * 60_000;
+
+/**
+ * Removes the item whose SHA-1 is ARGV[1] from a processing list (POST /ack by handle, from any process), once per
+ * handle: the marker KEYS[2] (ackMarker) records the handle's acknowledgement, so a repeated one does not remove an
+ * identical item (a producer that pushed the same bytes twice) that another stream holds and its browser never handled.
+ * The list holds what the process's subscribers of the topic hold (each at most QUEUE_PREFETCH, plus one in flight):
+ * the scan costs one SHA-1 per held item, and only acknowledgements that reach another process pay it.
+ * The marker is set after the LREM, not with SET NX before it: a Redis over maxmemory (noeviction) refuses a SET that
+ * is a script's first write, but lets a script whose first write (LREM) frees memory finish, and draining the queue is
+ * what frees it. When nothing was removed the SET may still be refused (pcall): nothing then needs remembering.
+ * KEYS: processing, marker. ARGV: SHA-1, marker TTL ms. Returns 1 or 0.
  */
 export const ACK_BY_HASH_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local removed = 0
 for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if redis.sha1hex(item) == ARGV[1] then return redis.call('LREM', KEYS[1], 1, item) end
+  if redis.sha1hex(item) == ARGV[1] then removed = redis.call('LREM', KEYS[1], 1, item) break end
 end
-return 0`;
+redis.pcall('SET', KEYS[2], '1', 'PX', ARGV[2])
+return removed`;
+
+/**
+ * The holding process's own removal of an acknowledged item (QUEUE_ACK=client), with the same once-per-handle marker as
+ * ACK_BY_HASH_SCRIPT, so that the acknowledgement and a repeat of it through another process remove one item between
+ * them. KEYS: processing, marker. ARGV: item, marker TTL ms. Returns 1 or 0.
+ */
+export const ACK_ONCE_SCRIPT = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local removed = redis.call('LREM', KEYS[1], 1, ARGV[1])
+redis.pcall('SET', KEYS[2], '1', 'PX', ARGV[2])
+return removed`;

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { connected, dropConnection, withDeadline } from './connection.js';
-import { HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
+import { connected, dropConnection, pause, withDeadline } from './connection.js';
+import { isOutOfMemory } from './memory.js';
+import { ACK_MARKER_TTL_MS, ACK_ONCE_SCRIPT, HAND_BACK_SCRIPT, RELEASE_SCRIPT, TAKE_SOME_OVER_MAXMEMORY_SCRIPT, TAKE_SOME_SCRIPT, type ListKeys } from './list-keys.js';
 
 const DEADLINE_GRACE_MS = 1_500;
+// Between takes that found nothing while Redis is over maxmemory (no blocking read is allowed then).
+const FULL_REDIS_PAUSE_MS = 250;
 
 /** The SHA-1 of an item, hex: the part of its handle that finds it in a processing list (ACK_BY_HASH_SCRIPT). */
 export function sha1(item: Buffer): string {
@@ -24,10 +27,26 @@ export class ListMoves {
   }
 
   /**
+   * One take: `BLMOVE` waiting up to `waitMs`, or up to `count` items of a backlog at once. A Redis over maxmemory
+   * (noeviction) refuses both; delivering is what frees it, so the take then goes through a script allowed over
+   * maxmemory, without blocking, and an empty one waits a little instead of a blocking read.
+   */
+  async take(connection: Redis, how: { waitMs: number } | { count: number }): Promise<Buffer[]> {
+    try {
+      return 'count' in how ? await this.takeSome(connection, how.count) : await this.takeOne(connection, how.waitMs);
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      const items = await this.takeSomeOverMaxmemory(connection, 'count' in how ? how.count : 1);
+      if (items.length === 0) await pause(Math.min('waitMs' in how ? how.waitMs : FULL_REDIS_PAUSE_MS, FULL_REDIS_PAUSE_MS));
+      return items;
+    }
+  }
+
+  /**
    * `BLMOVE` the oldest item, waiting up to `waitMs`. Bounded even when Redis is paused: after the deadline the
    * connection is dropped, so a late reply can never be matched to a newer command (the item, if moved, is an orphan).
    */
-  async takeOne(connection: Redis, waitMs: number): Promise<Buffer[]> {
+  private async takeOne(connection: Redis, waitMs: number): Promise<Buffer[]> {
     await connected(connection);
     const move = connection.blmoveBuffer(this.queue, this.processing, 'RIGHT', 'LEFT', waitMs / 1000);
     const item = await withDeadline(waitMs + DEADLINE_GRACE_MS, move, () => dropConnection(connection));
@@ -35,14 +54,26 @@ export class ListMoves {
   }
 
   /** Up to `count` of the oldest items in one script, without waiting (a backlog). */
-  async takeSome(connection: Redis, count: number): Promise<Buffer[]> {
+  private async takeSome(connection: Redis, count: number): Promise<Buffer[]> {
     await connected(connection);
     const move = connection.callBuffer('EVAL', [TAKE_SOME_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
     return withDeadline(DEADLINE_GRACE_MS, move, () => dropConnection(connection));
   }
 
+  /** takeSome for a Redis over maxmemory, which refuses BLMOVE and LMOVE (TAKE_SOME_OVER_MAXMEMORY_SCRIPT, Redis 7). */
+  private async takeSomeOverMaxmemory(connection: Redis, count: number): Promise<Buffer[]> {
+    await connected(connection);
+    const move = connection.callBuffer('EVAL', [TAKE_SOME_OVER_MAXMEMORY_SCRIPT, 2, this.queue, this.processing, count]) as Promise<Buffer[]>;
+    return withDeadline(DEADLINE_GRACE_MS, move, () => dropConnection(connection));
+  }
+
   remove(item: Buffer): Promise<unknown> {
     return this.command.lrem(this.processing, 1, item);
+  }
+
+  /** Removes an item the browser acknowledged by `handlePart`, unless that handle was acknowledged already (ACK_ONCE_SCRIPT). */
+  removeAcknowledged(item: Buffer, handlePart: string): Promise<unknown> {
+    return this.command.eval(ACK_ONCE_SCRIPT, 2, this.processing, this.keys.ackMarker(this.topic, handlePart), item, ACK_MARKER_TTL_MS);
   }
 
   /** Back to the consuming end of the queue, only if still in the processing list (RELEASE_SCRIPT). */

@@ -113,6 +113,10 @@ export class ListTaker implements DeliveryOwner {
     return this.moves.remove(item);
   }
 
+  removeAcknowledged(item: Buffer, handle: string): Promise<unknown> {
+    return this.moves.removeAcknowledged(item, handle.slice(this.topic.length + 1));
+  }
+
   returnItem(item: Buffer): Promise<unknown> {
     return this.moves.putBack(item);
   }
@@ -191,7 +195,7 @@ export class ListTaker implements DeliveryOwner {
     const batch = this.backlog && wanted > 1;
     const started = performance.now();
     const waitMs = pool.contended ? Math.min(blockMs, CONTENDED_BLOCK_MS) : blockMs;
-    const items = batch ? await this.moves.takeSome(connection, wanted) : await this.moves.takeOne(connection, waitMs);
+    const items = await this.moves.take(connection, batch ? { count: wanted } : { waitMs });
     for (const item of items) this.handOut(item);
     // More may wait in the queue after a full batch, or after a BLMOVE that did not block; a mostly empty queue keeps
     // costing one BLMOVE per item and no probe.

@@ -6,7 +6,7 @@ import { connected, openRedisConnection, pause, retryOnStale, targetOf, type Red
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
-import { ACK_BY_HASH_SCRIPT, ListKeys, pushCommand, RECOVER_SCRIPT } from './list-keys.js';
+import { ACK_BY_HASH_SCRIPT, ACK_MARKER_TTL_MS, ListKeys, pushCommand, RECOVER_SCRIPT } from './list-keys.js';
 import { BlockingPool } from './list-pool.js';
 import { ListSubscription } from './list-subscription.js';
 import { ListTaker, type TakerContext } from './list-taker.js';
@@ -167,7 +167,8 @@ export class RedisListSource implements QueueSource {
       const part = parsed?.topic === topic ? HANDLE_PART.exec(parsed.part) : null;
       if (part === null) continue;
       const processing = this.keys.processing(topic, part[1] as string);
-      await retryOnStale(this.command, async () => (await connected(this.command)).eval(ACK_BY_HASH_SCRIPT, 1, processing, part[2] as string));
+      const marker = this.keys.ackMarker(topic, part[0]);
+      await retryOnStale(this.command, async () => (await connected(this.command)).eval(ACK_BY_HASH_SCRIPT, 2, processing, marker, part[2] as string, ACK_MARKER_TTL_MS));
     }
   }
 

@@ -11,7 +11,8 @@ const INFO_TIMEOUT_MS = 1_000;
 // (inside a script too); a MULTI would fail with EXECABORT and the OOM replies in `previousErrors`.
 const OUT_OF_MEMORY = /\bOOM command not allowed/;
 
-function isOutOfMemory(error: unknown): boolean {
+/** Whether Redis refused a command (or a MULTI) because it is over maxmemory under noeviction. */
+export function isOutOfMemory(error: unknown): boolean {
   const { message = '', previousErrors = [] } = error as { message?: string; previousErrors?: { message?: string }[] };
   return OUT_OF_MEMORY.test(message) || previousErrors.some((e) => OUT_OF_MEMORY.test(e.message ?? ''));
 }
