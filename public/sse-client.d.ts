@@ -51,7 +51,8 @@ export interface RelayClientOptions {
    * Queue sources with QUEUE_ACK=client: acknowledge each event (`POST /ack` next to the events URL, with the stream's
    * token) once every handler returned, or the promise it returned resolved; a handler that throws or rejects leaves
    * the message unacknowledged, so the relay redelivers it. An acknowledgement refused with 401 (the token expired
-   * meanwhile) is sent once more with a fresh token from the provider (reason `unauthorized`). Default false.
+   * meanwhile) is sent once more with a fresh token from the provider (reason `unauthorized`); one refused with 429 or
+   * 503 is sent again after its Retry-After, up to 3 times, at most 5 s apart. Default false.
    */
   ack?: boolean;
 }

@@ -1,4 +1,4 @@
-import { parseReset, refusalAction, refusalBody } from './sse-refusal.js';
+import { parseReset, refusalAction, refusalBody, retryAfterMs } from './sse-refusal.js';
 import { EventStreamParser } from './sse-parser.js';
 
 export { retryAfterMs } from './sse-refusal.js';
@@ -327,7 +327,9 @@ export class RelayClient extends EventTarget {
    * `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`, with the token of the stream. A
    * 401 is sent once more with a fresh token: the relay ends a stream when its token expires, so the events of its
    * last moments are acknowledged after that expiry as a rule, and each one refused would come back as a duplicate.
-   * Otherwise not retried: a lost acknowledgement only means a redelivery.
+   * A 429 or 503 (the queue unreachable for a moment; on Lambda, every execution busy) is sent again after its
+   * Retry-After, at most ACK_RETRIES times and ACK_RETRY_MAX_MS apart. Otherwise not retried: a lost acknowledgement
+   * only means a redelivery.
    */
   async acknowledge(id) {
     // Only queue frames carry a handle (`<topic>~…`); a broadcast id (`orders=5`) has nothing to acknowledge.
@@ -343,8 +345,14 @@ export class RelayClient extends EventTarget {
     };
     try {
       const sent = this.token;
-      const response = await post(sent);
-      if (response.status === 401 && typeof this.options.token === 'function') await post(await this.ackToken(sent));
+      let response = await post(sent);
+      if (response.status === 401 && typeof this.options.token === 'function') response = await post(await this.ackToken(sent));
+      for (let retry = 1; retry <= ACK_RETRIES && (response.status === 429 || response.status === 503); retry += 1) {
+        const delayMs = Math.min(ACK_RETRY_MAX_MS, retryAfterMs(response.headers.get('retry-after')) ?? this.options.baseDelayMs * retry);
+        // Up to a fifth more, so the acknowledgements of a crowd refused together do not all come back in one burst.
+        await new Promise((resolve) => setTimeout(resolve, delayMs * (1 + Math.random() / 5)));
+        response = await post(this.token);
+      }
     } catch {
       // A redelivery, as for an acknowledgement that never arrived.
     }
@@ -401,6 +409,10 @@ const TIMING_MINIMUMS = { baseDelayMs: 1, maxDelayMs: 1, retryMs: 0, idleTimeout
 
 /** The longest delay a timer takes as it is (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Times an acknowledgement refused with 429 or 503 is sent again, and the longest wait before each, ms. */
+const ACK_RETRIES = 3;
+const ACK_RETRY_MAX_MS = 5000;
 
 /** Longest close() keeps a stream open for the acknowledgements of events already handed over (option `ack`), ms. */
 const CLOSE_ACK_WAIT_MS = 10000;

@@ -91,3 +91,44 @@ test('close() inside a handler: its acknowledgement is answered before the strea
   expect(await held()).toBe(2);
   expect((await raw.lrange('sse:q:jobs', 0, -1)).map((item) => JSON.parse(JSON.parse(item).data).n).sort()).toEqual([2, 3]);
 }, 30_000);
+
+test('an acknowledgement refused with 503 (Redis unreachable for a moment) is sent again after Retry-After', async () => {
+  const redis = await startRedis();
+  cleanups.push(() => redis.stop());
+  // Never left stopped, whatever fails below.
+  cleanups.push(() => redis.kill('SIGCONT'));
+  const raw = new Redis(redis.url);
+  cleanups.push(() => raw.disconnect());
+  const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  const acks: number[] = [];
+  const client = new RelayClient(`${relay.url}/events`, {
+    topics: ['jobs'], ack: true,
+    fetch: async (url, init) => {
+      const response = await fetch(url, init);
+      if (url.pathname === '/ack') {
+        acks.push(response.status);
+        // Redis comes back once the acknowledgement was refused for it.
+        if (response.status === 503) redis.kill('SIGCONT');
+      }
+      return response;
+    },
+  });
+  cleanups.push(() => client.close());
+  const handled: unknown[] = [];
+  client.on('message', (data) => {
+    handled.push(data);
+    // Redis stops between the event and its acknowledgement: the relay cannot remove the message and answers 503.
+    redis.kill('SIGSTOP');
+  });
+  await waitFor(() => client.state === 'open', 'the stream opened', { timeoutMs: 5_000, everyMs: 10 });
+  await publish(relay.url, { topic: 'jobs', data: { n: 1 } });
+  await waitFor(() => acks.includes(200), () => `the acknowledgement accepted (answers so far: ${JSON.stringify(acks)})`, { timeoutMs: 20_000, everyMs: 20 });
+  expect(acks[0]).toBe(503);
+  expect(handled).toEqual([{ n: 1 }]);
+  // Removed for good: neither back in the queue nor left in a processing list (before: it stayed there, to be handed
+  // out again once the stream ended).
+  let left = await raw.llen('sse:q:jobs');
+  for (const key of await raw.keys('sse:q:jobs#processing:*')) left += await raw.llen(key);
+  expect(left).toBe(0);
+}, 40_000);
