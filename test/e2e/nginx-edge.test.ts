@@ -238,3 +238,31 @@ describe.each(['sse-relay.conf', 'location-snippet.conf'] as const)('publish bod
     expect(answer.status).toBe(400);
   });
 });
+
+// Tokens and Last-Event-ID cursors may be 8192 characters at the relay; with nginx's default 8k header lines a token
+// naming many topics got nginx's HTML 400 ("Request Header Or Cookie Too Large"), which an EventSource takes as final.
+test('a stream whose token or resume id is near 8192 characters passes nginx to the relay', async () => {
+  const relay = await startSecureRelay({ SHUTDOWN_DRAIN_MS: '200' });
+  cleanups.push(() => relay.stop());
+  const nginx = await startNginxSite(relay.port);
+  cleanups.push(() => nginx.stop());
+  // A subscriber allowed about 190 named topics: a token of 8,100 to 8,192 characters, so `Authorization: Bearer …` is
+  // a header line over nginx's default 8k.
+  let topics: string[] = [];
+  let token = '';
+  for (let count = 170; count < 220 && token.length <= 8_100; count++) {
+    topics = Array.from({ length: count }, (_, i) => `customer-${String(i).padStart(4, '0')}:orders.eu-west`);
+    token = await hsToken({ sse: { subscribe: topics } });
+  }
+  expect(token.length).toBeGreaterThan(8_100);
+  expect(token.length).toBeLessThanOrEqual(8_192);
+  const opened = await fetch(`http://127.0.0.1:${nginx.port}/events?topic=${topics[0]}`, { headers: { authorization: `Bearer ${token}` } });
+  expect(opened.status).toBe(200);
+  await opened.body?.cancel();
+  // The relay's own answer to a cursor it did not issue (400 JSON), not nginx's: an 8,192-character Last-Event-ID.
+  const cursor = `${topics[0]}=${'1'.repeat(8_192 - topics[0]!.length - 1)}`;
+  // (With a short token: the two at their longest are more than the relay's 16 KiB of headers, its own 431.)
+  const resumed = await fetch(`http://127.0.0.1:${nginx.port}/events?topic=${topics[0]}`, { headers: { authorization: `Bearer ${await hsToken()}`, 'last-event-id': cursor } });
+  expect(resumed.status).toBe(400);
+  expect(await resumed.json()).toMatchObject({ error: 'invalid_cursor' });
+});
