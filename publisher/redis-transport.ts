@@ -59,7 +59,10 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
     redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
     idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, streamTtlSeconds = REDIS_DEFAULTS.REDIS_STREAM_TTL_S.value,
   } = options;
-  if ((redis as unknown) === undefined) throw new PublishError('invalid_config', 'redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster');
+  // A URL passed where the client belongs would otherwise fail as a TypeError (`redis.on is not a function`).
+  if (typeof (redis as Partial<Redis> | undefined)?.call !== 'function') {
+    throw new PublishError('invalid_config', `redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster; got ${describe(redis)}`);
+  }
   checkRanges(options);
   const clusterPartitions = partitionsFor(options);
   if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
@@ -83,6 +86,12 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   return {
     send: async (message) => appendToStream(stream, message),
   };
+}
+
+/** What was passed instead of a client, for an error message (never a URL's text: it may hold a password). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object that is not an ioredis client' : `a ${typeof value}`;
 }
 
 // The ranges lib/config gives the relay's own settings. A value outside them (NaN from an unset environment variable, 0,

@@ -27,6 +27,10 @@ const BATCH_RETRY_MS = 100;
  * the topic and the message `id` (a random one without), exactly as the relay's own publish.
  */
 export function sqsTransport(options: SqsTransportOptions): PublishTransport {
+  // Without a client every send would fail as `unavailable`, which a producer retries for ever.
+  if (typeof (options?.client as Partial<SQSClient> | undefined)?.send !== 'function') {
+    throw new PublishError('invalid_config', 'sqsTransport needs client: an SQSClient from @aws-sdk/client-sqs (new SQSClient({ region }))');
+  }
   const urlOf = queueUrlOf(options);
   return {
     send: async (message) => {
@@ -112,5 +116,9 @@ function queueUrlOf({ queueUrl, queueUrlTemplate }: SqsTransportOptions): (topic
     };
   }
   if (queueUrl === undefined) throw new PublishError('invalid_config', 'sqsTransport needs queueUrl or queueUrlTemplate');
+  // A queue name where the URL belongs: SQS answers "queue does not exist", which reads as `unavailable`.
+  if (typeof queueUrl !== 'string' || !/^https?:\/\//.test(queueUrl) || !URL.canParse(queueUrl)) {
+    throw new PublishError('invalid_config', `sqsTransport queueUrl must be the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>, as SQS_QUEUE_URL); got ${JSON.stringify(queueUrl)}`);
+  }
   return () => queueUrl;
 }
