@@ -4,7 +4,8 @@ const MAX_CARDS = 20;
 const MAX_ALERTS = 5;
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const params = new URLSearchParams(window.location.search);
-const topic = params.get('topic') ?? 'demo';
+// `?topic=` with nothing after it names no topic: the demo's own, as with no parameter.
+const topic = params.get('topic') || 'demo';
 const $ = (id) => document.getElementById(id);
 let received = 0;
 
@@ -67,6 +68,8 @@ client.onstate = (state, detail) => {
   node.dataset.state = state;
   if (state === 'backoff') node.textContent = `retrying in ${Math.round(detail.delayMs / 100) / 10} s`;
   else if (state === 'forbidden') node.textContent = 'not allowed to read this topic';
+  // A refusal the client does not retry (an invalid topic): the relay's reason says what to change.
+  else if (state === 'failed') node.textContent = `failed: ${detail.message ?? detail.code ?? `HTTP ${detail.status}`}`;
   else node.textContent = state;
 };
 client.onreset = () => showAlert({ level: 'warning', message: 'Some events were missed while disconnected.' }, { lastEventId: client.lastEventId });
