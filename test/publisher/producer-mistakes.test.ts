@@ -59,3 +59,16 @@ test('http transport: a url that already ends in /publish gets an error saying u
   const numeric = createPublisher(httpTransport({ url: relay.url, retries: 0, token: () => 42 as unknown as string }));
   await expect(numeric.publish('orders', 1)).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_config', message: expect.stringContaining('token') });
 });
+
+test('sqsTransport takes a queueUrlTemplate on the relay\'s terms (an http(s) URL with {topic} once), and maps topics as the relay does', async () => {
+  const client = new SQSClient({ region: 'eu-west-1' });
+  cleanups.push(async () => client.destroy());
+  // The relay refuses these as SQS_QUEUE_URL_TEMPLATE; a producer given one would write to queues no relay reads.
+  for (const queueUrlTemplate of ['https://sqs.eu-west-1.amazonaws.com/1/{topic}-{topic}', 'orders-{topic}', 'https://sqs.eu-west-1.amazonaws.com/1/orders']) {
+    expect(() => sqsTransport({ client, queueUrlTemplate }))
+      .toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config', message: expect.stringContaining('{topic} once') }));
+  }
+  // A topic that cannot name a queue is the relay's invalid_topic, before anything is sent.
+  const publisher = createPublisher(sqsTransport({ client, queueUrlTemplate: 'https://sqs.eu-west-1.amazonaws.com/1/{topic}' }));
+  await expect(publisher.publish('or.ders', 1)).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_topic', message: expect.stringContaining('letters, digits, - and _') });
+});
