@@ -156,8 +156,11 @@ export class RelayClient extends EventTarget {
     for (const topic of this.topics) url.searchParams.append('topic', topic);
     const headers = { accept: 'text/event-stream' };
     // Query and cookie modes keep the request "simple" (no preflight), so the cursor rides in the query too.
+    // An id a header cannot carry (a corrupted saved cursor: non-ASCII, a line break) would make every fetch throw
+    // before anything is sent, a network error retried for ever; in the query the relay refuses it (400
+    // invalid_cursor) and the client starts afresh with a reset.
     if (this.lastEventId !== '') {
-      if (this.tokenTransport === 'header') headers['last-event-id'] = this.lastEventId;
+      if (this.tokenTransport === 'header' && HEADER_SAFE.test(this.lastEventId)) headers['last-event-id'] = this.lastEventId;
       else url.searchParams.set('lastEventId', this.lastEventId);
     }
     return { url, init: this.authorized(url, headers, token) };
@@ -381,6 +384,9 @@ export class RelayClient extends EventTarget {
 }
 
 const TRANSPORTS = ['header', 'query', 'cookie'];
+
+/** A value fetch sends as a header as it is: printable ASCII (every id the relay writes is). */
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
 
 const DEFAULTS = {
   token: undefined,

@@ -99,6 +99,19 @@ test('a cursor the server does not know: a reset (invalid-cursor), then the stre
   expect(seen.events).toEqual([['created', 'x', `orders=${epoch}-1`]]);
 });
 
+test('a saved cursor that cannot travel in a header (non-ASCII, a line break) reaches the relay and is reset, not retried for ever', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  for (const lastEventId of ['orders=✓', 'orders=1\n2']) {
+    // fetch refuses such a header value before anything is sent: every attempt failed as a network error, for ever.
+    const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId, baseDelayMs: 20, maxDelayMs: 40 });
+    const seen = track(client);
+    await waitFor(() => client.state === 'open', () => `the client open (state ${client.state})`, { timeoutMs: 5_000, everyMs: 10 });
+    expect(seen.resets).toEqual([{ reason: 'invalid-cursor', topics: ['orders'] }]);
+    client.close();
+  }
+});
+
 test('reserved relay.* frames are never handed to listeners; a malformed relay.reset still becomes a well-formed reset', async () => {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
