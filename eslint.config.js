@@ -34,7 +34,10 @@ export default tseslint.config(
     files: ['lib/**/*.ts'],
     ignores: ['lib/adapters/**', 'lib/sources/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:http', 'node:https', 'node:net', '@aws-sdk/*', 'ioredis', 'prom-client'] }],
+      // Both spellings of each built-in: `from 'http'` loads the same module as `from 'node:http'`.
+      'no-restricted-imports': ['error', { patterns: [
+        'node:http', 'http', 'node:https', 'https', 'node:http2', 'http2', 'node:net', 'net', '@aws-sdk/*', 'ioredis', 'prom-client',
+      ] }],
       'no-restricted-globals': ['error', 'awslambda'],
     },
   },
