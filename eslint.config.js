@@ -30,6 +30,13 @@ export default tseslint.config(
     },
   },
   {
+    // Settings are read once, at the edge: functions/ passes them down; nothing below it looks at the environment.
+    files: ['lib/**/*.ts', 'publisher/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'only functions/ reads process.env: take the setting as an argument (lib/config loads it)' }],
+    },
+  },
+  {
     // The core stays runtime-free: transports and SDKs belong to adapters, sources and functions.
     files: ['lib/**/*.ts'],
     ignores: ['lib/adapters/**', 'lib/sources/**'],

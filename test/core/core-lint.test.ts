@@ -30,3 +30,14 @@ test('every spelling of a transport or SDK module is refused in the core, and al
   // What the core may use stays allowed.
   expect(await restricted('node:crypto', 'lib/engine/probe.ts')).toBe(false);
 }, 60_000);
+
+test('only functions/ reads process.env: lib/ and publisher/ get their settings as arguments', async () => {
+  const reads = async (file: string): Promise<boolean> => {
+    const [result] = await eslint.lintText('export const port = process.env.PORT;\nexport const all = process.env;\n', { filePath: join(repo, file) });
+    return (result?.messages ?? []).filter((m) => m.ruleId === 'no-restricted-properties').length === 2;
+  };
+  expect(await reads('lib/engine/probe.ts')).toBe(true);
+  expect(await reads('lib/adapters/probe.ts')).toBe(true);
+  expect(await reads('publisher/probe.ts')).toBe(true);
+  expect(await reads('functions/probe.ts')).toBe(false);
+}, 60_000);
