@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
+import { REDIS_BOUNDS } from '../lib/config/redis-config.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, pushCommand } from '../lib/sources/redis/list-keys.js';
 import { appendCommand } from '../lib/sources/redis/stream-append.js';
@@ -98,12 +99,12 @@ function describe(value: unknown): string {
 // a fraction) would write keys no relay reads (clusterPartitions: messages silently lost) or fail every publish as if
 // Redis were down (maxLen, the TTLs, the WAIT timeout): it is refused at once instead.
 const RANGES = {
-  maxLen: [1, Number.MAX_SAFE_INTEGER, 'REDIS_MAXLEN'],
+  maxLen: [...REDIS_BOUNDS.REDIS_MAXLEN, 'REDIS_MAXLEN'],
   idempotencyTtlSeconds: [1, Number.MAX_SAFE_INTEGER, 'its idempotency window'],
-  streamTtlSeconds: [0, 31_536_000, 'REDIS_STREAM_TTL_S'],
-  clusterPartitions: [1, 1024, 'REDIS_CLUSTER_PARTITIONS'],
-  waitReplicas: [0, 16, 'REDIS_WAIT_REPLICAS'],
-  waitTimeoutMs: [1, 60_000, 'REDIS_WAIT_TIMEOUT_MS'],
+  streamTtlSeconds: [...REDIS_BOUNDS.REDIS_STREAM_TTL_S, 'REDIS_STREAM_TTL_S'],
+  clusterPartitions: [...REDIS_BOUNDS.REDIS_CLUSTER_PARTITIONS, 'REDIS_CLUSTER_PARTITIONS'],
+  waitReplicas: [...REDIS_BOUNDS.REDIS_WAIT_REPLICAS, 'REDIS_WAIT_REPLICAS'],
+  waitTimeoutMs: [...REDIS_BOUNDS.REDIS_WAIT_TIMEOUT_MS, 'REDIS_WAIT_TIMEOUT_MS'],
 } as const;
 
 /** Throws PublishError invalid_config for a number option outside the relay's range or a keyPrefix that is not text. */
