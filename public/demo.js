@@ -66,7 +66,9 @@ client.on('record', showRecord).on('message', showRecord).on('system-alert', sho
 client.onstate = (state, detail) => {
   const node = $('state');
   node.dataset.state = state;
-  if (state === 'backoff') node.textContent = `retrying in ${Math.round(detail.delayMs / 100) / 10} s`;
+  // A refusal says why the page waits: a 401 here means the relay runs with auth on, and this page has no token.
+  const why = detail.status === undefined ? '' : `: ${detail.status} ${detail.code ?? ''}`.trimEnd();
+  if (state === 'backoff') node.textContent = `retrying in ${Math.round(detail.delayMs / 100) / 10} s${why}`;
   else if (state === 'forbidden') node.textContent = 'not allowed to read this topic';
   // A refusal the client does not retry (an invalid topic): the relay's reason says what to change.
   else if (state === 'failed') node.textContent = `failed: ${detail.message ?? detail.code ?? `HTTP ${detail.status}`}`;

@@ -87,3 +87,14 @@ test('the page\'s ?topic= says why a topic cannot be read, and an empty one fall
   expect(await page.locator('#state').textContent()).toMatch(/^failed: .*topic/);
   expect(errors).toEqual([]);
 });
+
+test('with auth turned on (a secret set under npm start), the page says the relay wants a token instead of only "retrying"', async () => {
+  const server: ServerProcess = await startServerProcess({ DEMO: 'true', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'demo-page-test-secret-of-32-bytes-long!' });
+  cleanups.push(() => server.kill('SIGKILL'));
+  const browser: RunningChromium = await launchChromium();
+  cleanups.push(() => browser.close());
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('#state[data-state="backoff"]', { timeout: 10_000 });
+  expect(await page.locator('#state').textContent()).toMatch(/^retrying in [\d.]+ s: 401 unauthorized/);
+});
