@@ -103,7 +103,7 @@ async function postOnce(endpoint: URL, body: string, settings: Settings): Promis
   try {
     response = await settings.fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(settings.timeoutMs) });
   } catch (error) {
-    return { error: new PublishError('unavailable', `no answer from ${endpoint.origin}`, undefined, { cause: error }) };
+    return { error: new PublishError('unavailable', `no answer from ${endpoint.origin} (${networkReason(error)}): is the relay running, and is url right?`, undefined, { cause: error }) };
   }
   const answer = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown; message?: unknown };
   if (response.status === 202 && typeof answer.id === 'string') return { id: answer.id };
@@ -117,4 +117,14 @@ async function postOnce(endpoint: URL, body: string, settings: Settings): Promis
     // The relay's own words on what was wrong (a 4xx names the problem with the message), when it gave them.
     error: new PublishError(code, `the relay answered ${response.status} ${code}${typeof answer.message === 'string' ? `: ${answer.message}` : ''}${hint}`, response.status),
   };
+}
+
+/** Why fetch failed, in a few words: undici puts the system error (ECONNREFUSED, ENOTFOUND…) in `cause`. */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  // A port fetch refuses to use (1, 6000, …: the "bad ports" of the Fetch standard) fails with only a message.
+  if (typeof cause?.message === 'string') return cause.message;
+  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer within timeoutMs';
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,6 +1,7 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createPublisher, httpTransport, redisTransport, sqsTransport, type PublishMessage, type PublishTransport } from '../../publisher/index.js';
+import { freePort } from '../support/nginx.js';
 import { startRelay } from '../support/relay-server.js';
 
 // The mistakes a producer makes on a first try, each of which used to pass silently or surface as a TypeError (or as
@@ -71,4 +72,12 @@ test('sqsTransport takes a queueUrlTemplate on the relay\'s terms (an http(s) UR
   // A topic that cannot name a queue is the relay's invalid_topic, before anything is sent.
   const publisher = createPublisher(sqsTransport({ client, queueUrlTemplate: 'https://sqs.eu-west-1.amazonaws.com/1/{topic}' }));
   await expect(publisher.publish('or.ders', 1)).rejects.toMatchObject({ name: 'PublishError', code: 'invalid_topic', message: expect.stringContaining('letters, digits, - and _') });
+});
+
+test('http transport: a relay that does not answer is named with the network\'s reason, not only "no answer"', async () => {
+  const closed = createPublisher(httpTransport({ url: `http://127.0.0.1:${await freePort()}`, retries: 0 }));
+  await expect(closed.publish('orders', 1)).rejects.toMatchObject({ name: 'PublishError', code: 'unavailable', message: expect.stringContaining('ECONNREFUSED') });
+  // A port the Fetch standard blocks fails before any connection, with only a message.
+  const blocked = createPublisher(httpTransport({ url: 'http://127.0.0.1:6000', retries: 0 }));
+  await expect(blocked.publish('orders', 1)).rejects.toMatchObject({ name: 'PublishError', code: 'unavailable', message: expect.stringContaining('bad port') });
 });
