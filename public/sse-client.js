@@ -35,6 +35,10 @@ export class RelayClient extends EventTarget {
     }
     const transport = options.tokenTransport ?? 'header';
     if (!TRANSPORTS.includes(transport)) throw new TypeError(`RelayClient: tokenTransport must be one of ${TRANSPORTS.join(', ')}`);
+    // Every attempt would fail writing the cookie and back off for ever: say so at once.
+    if (transport === 'cookie' && options.token !== undefined && globalThis.document === undefined) {
+      throw new TypeError('RelayClient: tokenTransport "cookie" needs a browser document (document.cookie); outside a browser use "header" or "query"');
+    }
     this.url = String(url);
     this.topics = [...topics];
     this.tokenTransport = transport;

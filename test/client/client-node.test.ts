@@ -112,6 +112,14 @@ test('a saved cursor that cannot travel in a header (non-ASCII, a line break) re
   }
 });
 
+test('tokenTransport cookie with a token where there is no document (Node) is refused at once, not retried for ever', async () => {
+  expect(() => new RelayClient('http://127.0.0.1:1/events', { topics: ['orders'], tokenTransport: 'cookie', token: 'a.b.c' }))
+    .toThrow(/tokenTransport "cookie" needs a browser document/);
+  // Without a token the cookie is the server's own business: allowed.
+  const client = new RelayClient('http://127.0.0.1:1/events', { topics: ['orders'], tokenTransport: 'cookie' });
+  client.close();
+});
+
 test('reserved relay.* frames are never handed to listeners; a malformed relay.reset still becomes a well-formed reset', async () => {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
