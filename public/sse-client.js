@@ -40,6 +40,13 @@ export class RelayClient extends EventTarget {
       throw new TypeError('RelayClient: tokenTransport "cookie" needs a browser document (document.cookie); outside a browser use "header" or "query"');
     }
     this.url = String(url);
+    // A url that does not resolve would fail every attempt before it is sent, a network error retried for ever.
+    try {
+      this.resolve(this.url);
+    } catch (error) {
+      const where = globalThis.location === undefined ? 'an absolute URL (there is no page to resolve it against)' : 'a URL';
+      throw new TypeError(`RelayClient: url must be ${where}; got ${JSON.stringify(this.url)}`, { cause: error });
+    }
     this.topics = [...topics];
     this.tokenTransport = transport;
     this.lastEventId = options.lastEventId ?? '';

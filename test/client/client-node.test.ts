@@ -120,6 +120,11 @@ test('tokenTransport cookie with a token where there is no document (Node) is re
   client.close();
 });
 
+test('a url that cannot be resolved (relative outside a page, malformed) throws at construction, not on every attempt for ever', () => {
+  expect(() => new RelayClient('/events', { topics: ['orders'] })).toThrow(/RelayClient: url/);
+  expect(() => new RelayClient('http://[::1/events', { topics: ['orders'] })).toThrow(/RelayClient: url/);
+});
+
 test('reserved relay.* frames are never handed to listeners; a malformed relay.reset still becomes a well-formed reset', async () => {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
