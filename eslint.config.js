@@ -30,11 +30,21 @@ export default tseslint.config(
     },
   },
   {
+    // Settings are read once, at the edge: functions/ passes them down; nothing below it looks at the environment.
+    files: ['lib/**/*.ts', 'publisher/**/*.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'only functions/ reads process.env: take the setting as an argument (lib/config loads it)' }],
+    },
+  },
+  {
     // The core stays runtime-free: transports and SDKs belong to adapters, sources and functions.
     files: ['lib/**/*.ts'],
     ignores: ['lib/adapters/**', 'lib/sources/**'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:http', 'node:https', 'node:net', '@aws-sdk/*', 'ioredis', 'prom-client'] }],
+      // Both spellings of each built-in: `from 'http'` loads the same module as `from 'node:http'`.
+      'no-restricted-imports': ['error', { patterns: [
+        'node:http', 'http', 'node:https', 'https', 'node:http2', 'http2', 'node:net', 'net', '@aws-sdk/*', 'ioredis', 'prom-client',
+      ] }],
       'no-restricted-globals': ['error', 'awslambda'],
     },
   },

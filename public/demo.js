@@ -4,7 +4,8 @@ const MAX_CARDS = 20;
 const MAX_ALERTS = 5;
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const params = new URLSearchParams(window.location.search);
-const topic = params.get('topic') ?? 'demo';
+// `?topic=` with nothing after it names no topic: the demo's own, as with no parameter.
+const topic = params.get('topic') || 'demo';
 const $ = (id) => document.getElementById(id);
 let received = 0;
 
@@ -65,8 +66,12 @@ client.on('record', showRecord).on('message', showRecord).on('system-alert', sho
 client.onstate = (state, detail) => {
   const node = $('state');
   node.dataset.state = state;
-  if (state === 'backoff') node.textContent = `retrying in ${Math.round(detail.delayMs / 100) / 10} s`;
+  // A refusal says why the page waits: a 401 here means the relay runs with auth on, and this page has no token.
+  const why = detail.status === undefined ? '' : `: ${detail.status} ${detail.code ?? ''}`.trimEnd();
+  if (state === 'backoff') node.textContent = `retrying in ${Math.round(detail.delayMs / 100) / 10} s${why}`;
   else if (state === 'forbidden') node.textContent = 'not allowed to read this topic';
+  // A refusal the client does not retry (an invalid topic): the relay's reason says what to change.
+  else if (state === 'failed') node.textContent = `failed: ${detail.message ?? detail.code ?? `HTTP ${detail.status}`}`;
   else node.textContent = state;
 };
 client.onreset = () => showAlert({ level: 'warning', message: 'Some events were missed while disconnected.' }, { lastEventId: client.lastEventId });

@@ -24,7 +24,7 @@ export interface RelayClientOptions {
   topics: readonly string[];
   /** The token, or a provider called before every (re)connect. Default: none. */
   token?: TokenSource;
-  /** How the token travels. Default `header`. */
+  /** How the token travels. Default `header`. `cookie` with a token needs a browser (document.cookie); the constructor throws elsewhere. */
   tokenTransport?: TokenTransport;
   /** `Domain` attribute of the cookie written in `cookie` mode (e.g. `example.com` for relay.example.com). Default: none. */
   cookieDomain?: string;

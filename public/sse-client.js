@@ -35,7 +35,18 @@ export class RelayClient extends EventTarget {
     }
     const transport = options.tokenTransport ?? 'header';
     if (!TRANSPORTS.includes(transport)) throw new TypeError(`RelayClient: tokenTransport must be one of ${TRANSPORTS.join(', ')}`);
+    // Every attempt would fail writing the cookie and back off for ever: say so at once.
+    if (transport === 'cookie' && options.token !== undefined && globalThis.document === undefined) {
+      throw new TypeError('RelayClient: tokenTransport "cookie" needs a browser document (document.cookie); outside a browser use "header" or "query"');
+    }
     this.url = String(url);
+    // A url that does not resolve would fail every attempt before it is sent, a network error retried for ever.
+    try {
+      this.resolve(this.url);
+    } catch (error) {
+      const where = globalThis.location === undefined ? 'an absolute URL (there is no page to resolve it against)' : 'a URL';
+      throw new TypeError(`RelayClient: url must be ${where}; got ${JSON.stringify(this.url)}`, { cause: error });
+    }
     this.topics = [...topics];
     this.tokenTransport = transport;
     this.lastEventId = options.lastEventId ?? '';
@@ -156,8 +167,11 @@ export class RelayClient extends EventTarget {
     for (const topic of this.topics) url.searchParams.append('topic', topic);
     const headers = { accept: 'text/event-stream' };
     // Query and cookie modes keep the request "simple" (no preflight), so the cursor rides in the query too.
+    // An id a header cannot carry (a corrupted saved cursor: non-ASCII, a line break) would make every fetch throw
+    // before anything is sent, a network error retried for ever; in the query the relay refuses it (400
+    // invalid_cursor) and the client starts afresh with a reset.
     if (this.lastEventId !== '') {
-      if (this.tokenTransport === 'header') headers['last-event-id'] = this.lastEventId;
+      if (this.tokenTransport === 'header' && HEADER_SAFE.test(this.lastEventId)) headers['last-event-id'] = this.lastEventId;
       else url.searchParams.set('lastEventId', this.lastEventId);
     }
     return { url, init: this.authorized(url, headers, token) };
@@ -389,6 +403,9 @@ export class RelayClient extends EventTarget {
 }
 
 const TRANSPORTS = ['header', 'query', 'cookie'];
+
+/** A value fetch sends as a header as it is: printable ASCII (every id the relay writes is). */
+const HEADER_SAFE = /^[\x20-\x7e]*$/;
 
 const DEFAULTS = {
   token: undefined,

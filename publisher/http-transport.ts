@@ -94,22 +94,37 @@ type Outcome = Published | { status?: number; retryAfterMs?: number; error: Publ
 
 async function postOnce(endpoint: URL, body: string, settings: Settings): Promise<Outcome> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const token = typeof settings.token === 'function' ? await settings.token() : settings.token;
+  const token: unknown = typeof settings.token === 'function' ? await settings.token() : settings.token;
+  if (token !== undefined && typeof token !== 'string') {
+    throw new PublishError('invalid_config', `httpTransport token must be a string (a JWT with a publish grant), or a function returning one; got ${typeof token}`);
+  }
   if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
   let response: Response;
   try {
     response = await settings.fetch(endpoint, { method: 'POST', headers, body, signal: AbortSignal.timeout(settings.timeoutMs) });
   } catch (error) {
-    return { error: new PublishError('unavailable', `no answer from ${endpoint.origin}`, undefined, { cause: error }) };
+    return { error: new PublishError('unavailable', `no answer from ${endpoint.origin} (${networkReason(error)}): is the relay running, and is url right?`, undefined, { cause: error }) };
   }
   const answer = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown; message?: unknown };
   if (response.status === 202 && typeof answer.id === 'string') return { id: answer.id };
   const code = typeof answer.error === 'string' ? answer.error : 'unavailable';
+  // A url that already names a route (`…/publish`, `…/events`) posts to a path the relay does not have.
+  const hint = response.status === 404 ? ` (POST ${endpoint.pathname}: url must be the relay's base URL, such as https://relay.example.com; /publish is appended to it)` : '';
   const seconds = Number(response.headers.get('retry-after'));
   return {
     status: response.status,
     retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
     // The relay's own words on what was wrong (a 4xx names the problem with the message), when it gave them.
-    error: new PublishError(code, `the relay answered ${response.status} ${code}${typeof answer.message === 'string' ? `: ${answer.message}` : ''}`, response.status),
+    error: new PublishError(code, `the relay answered ${response.status} ${code}${typeof answer.message === 'string' ? `: ${answer.message}` : ''}${hint}`, response.status),
   };
+}
+
+/** Why fetch failed, in a few words: undici puts the system error (ECONNREFUSED, ENOTFOUND…) in `cause`. */
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  // A port fetch refuses to use (1, 6000, …: the "bad ports" of the Fetch standard) fails with only a message.
+  if (typeof cause?.message === 'string') return cause.message;
+  if (error instanceof Error && error.name === 'TimeoutError') return 'no answer within timeoutMs';
+  return error instanceof Error ? error.message : String(error);
 }

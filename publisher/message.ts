@@ -1,4 +1,4 @@
-import { messageProblem } from '../lib/sse/field-rules.js';
+import { messageProblem, unknownField } from '../lib/sse/field-rules.js';
 import { PublishError } from './publish-error.js';
 
 /** One message to publish, as every transport takes it. */
@@ -31,6 +31,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
  */
 export function checkMessage(message: PublishMessage, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): CheckedMessage {
   if (typeof message !== 'object' || message === null) throw new PublishError('invalid_body', 'a message is an object { topic, data, event?, id? }');
+  const unknown = unknownField(message);
+  if (unknown !== undefined) throw new PublishError('invalid_body', `unknown field ${JSON.stringify(unknown)}: a message has topic, data, event and id only`);
   const { topic, data, event, id } = message;
   if (typeof topic !== 'string') throw new PublishError('invalid_topic', 'topic must be a string');
   if (data === undefined) throw new PublishError('invalid_body', 'data is required (a string, or any JSON value)');

@@ -1,3 +1,4 @@
+import { unknownField } from '../lib/sse/field-rules.js';
 import { checkMessage, DEFAULT_MAX_MESSAGE_BYTES, type PublishMessage } from './message.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
@@ -24,12 +25,18 @@ export interface Publisher {
   close(): Promise<void>;
 }
 
+/** The options of publish(topic, data, options). */
+const PUBLISH_OPTIONS: readonly string[] = ['event', 'id'];
+
 /**
  * @example
  *   const publisher = createPublisher(httpTransport({ url: 'https://relay.example.com', token: process.env.SSE_RELAY_TOKEN }));
  *   await publisher.publish('orders', { id: 42 }, { event: 'created', id: 'order-42-created' });
  */
 export function createPublisher(transport: PublishTransport, options: PublisherOptions = {}): Publisher {
+  if (typeof (transport as Partial<PublishTransport> | undefined)?.send !== 'function') {
+    throw new PublishError('invalid_config', 'createPublisher needs a transport: httpTransport({ url, token }), redisTransport({ redis }) or sqsTransport({ client, queueUrl })');
+  }
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // NaN (an unset environment variable) would turn the size check off, and a Redis or SQS relay skips an oversized
   // message later with only a log line on its side.
@@ -40,6 +47,9 @@ export function createPublisher(transport: PublishTransport, options: PublisherO
     publish: async (topic, data, extra = {}) => {
       // publish('orders', data, 'created') would otherwise spread the string's characters and send event `message`.
       if (typeof extra !== 'object' || extra === null) throw new PublishError('invalid_body', `publish options are an object { event?, id? }; got ${JSON.stringify(extra)}`);
+      // A misspelt option (`evnet`) would otherwise publish a plain `message` quietly, and a topic here is ignored.
+      const unknown = unknownField(extra, PUBLISH_OPTIONS);
+      if (unknown !== undefined) throw new PublishError('invalid_body', `unknown option ${JSON.stringify(unknown)}: publish options are { event?, id? }`);
       return transport.send(checkMessage({ topic, data, ...extra }, maxBytes)).catch(asPublishError);
     },
     publishBatch: async (messages) => {

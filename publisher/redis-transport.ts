@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
+import { REDIS_BOUNDS } from '../lib/config/redis-config.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, pushCommand } from '../lib/sources/redis/list-keys.js';
 import { appendCommand } from '../lib/sources/redis/stream-append.js';
@@ -59,7 +60,10 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
     redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
     idempotencyTtlSeconds = FIXED_SETTINGS.redisIdempotencyTtlSeconds, streamTtlSeconds = REDIS_DEFAULTS.REDIS_STREAM_TTL_S.value,
   } = options;
-  if ((redis as unknown) === undefined) throw new PublishError('invalid_config', 'redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster');
+  // A URL passed where the client belongs would otherwise fail as a TypeError (`redis.on is not a function`).
+  if (typeof (redis as Partial<Redis> | undefined)?.call !== 'function') {
+    throw new PublishError('invalid_config', `redisTransport needs redis: an ioredis client (new Redis(url)) or Cluster; got ${describe(redis)}`);
+  }
   checkRanges(options);
   const clusterPartitions = partitionsFor(options);
   if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
@@ -85,16 +89,22 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   };
 }
 
+/** What was passed instead of a client, for an error message (never a URL's text: it may hold a password). */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object that is not an ioredis client' : `a ${typeof value}`;
+}
+
 // The ranges lib/config gives the relay's own settings. A value outside them (NaN from an unset environment variable, 0,
 // a fraction) would write keys no relay reads (clusterPartitions: messages silently lost) or fail every publish as if
 // Redis were down (maxLen, the TTLs, the WAIT timeout): it is refused at once instead.
 const RANGES = {
-  maxLen: [1, Number.MAX_SAFE_INTEGER, 'REDIS_MAXLEN'],
+  maxLen: [...REDIS_BOUNDS.REDIS_MAXLEN, 'REDIS_MAXLEN'],
   idempotencyTtlSeconds: [1, Number.MAX_SAFE_INTEGER, 'its idempotency window'],
-  streamTtlSeconds: [0, 31_536_000, 'REDIS_STREAM_TTL_S'],
-  clusterPartitions: [1, 1024, 'REDIS_CLUSTER_PARTITIONS'],
-  waitReplicas: [0, 16, 'REDIS_WAIT_REPLICAS'],
-  waitTimeoutMs: [1, 60_000, 'REDIS_WAIT_TIMEOUT_MS'],
+  streamTtlSeconds: [...REDIS_BOUNDS.REDIS_STREAM_TTL_S, 'REDIS_STREAM_TTL_S'],
+  clusterPartitions: [...REDIS_BOUNDS.REDIS_CLUSTER_PARTITIONS, 'REDIS_CLUSTER_PARTITIONS'],
+  waitReplicas: [...REDIS_BOUNDS.REDIS_WAIT_REPLICAS, 'REDIS_WAIT_REPLICAS'],
+  waitTimeoutMs: [...REDIS_BOUNDS.REDIS_WAIT_TIMEOUT_MS, 'REDIS_WAIT_TIMEOUT_MS'],
 } as const;
 
 /** Throws PublishError invalid_config for a number option outside the relay's range or a keyPrefix that is not text. */

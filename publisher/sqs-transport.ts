@@ -1,6 +1,7 @@
 import { SendMessageBatchCommand, SendMessageCommand, type MessageAttributeValue, type SQSClient } from '@aws-sdk/client-sqs';
 import { EVENT_ATTRIBUTE, fifoDeduplicationId, sqsBodyProblem, TOPIC_ATTRIBUTE } from '../lib/sources/sqs/message.js';
-import { isFifoQueue } from '../lib/sources/sqs/queue-urls.js';
+import { isFifoQueue, isQueueUrlTemplate, QUEUE_URL_TEMPLATE_FORM, SqsQueueUrls } from '../lib/sources/sqs/queue-urls.js';
+import { isRelayError } from '../lib/errors.js';
 import { classifySqsError } from '../lib/sources/sqs/retry.js';
 import type { CheckedMessage } from './message.js';
 import { PublishError } from './publish-error.js';
@@ -27,6 +28,10 @@ const BATCH_RETRY_MS = 100;
  * the topic and the message `id` (a random one without), exactly as the relay's own publish.
  */
 export function sqsTransport(options: SqsTransportOptions): PublishTransport {
+  // Without a client every send would fail as `unavailable`, which a producer retries for ever.
+  if (typeof (options?.client as Partial<SQSClient> | undefined)?.send !== 'function') {
+    throw new PublishError('invalid_config', 'sqsTransport needs client: an SQSClient from @aws-sdk/client-sqs (new SQSClient({ region }))');
+  }
   const urlOf = queueUrlOf(options);
   return {
     send: async (message) => {
@@ -103,14 +108,27 @@ function entry(message: CheckedMessage, queueUrl: string): { MessageBody: string
   return { MessageBody: message.data, MessageAttributes: attributes, MessageGroupId: message.topic, MessageDeduplicationId: fifoDeduplicationId(message.topic, message.id) };
 }
 
+/** The queue of each topic, mapped by the relay's own SqsQueueUrls (the same topic rules, the same template). */
 function queueUrlOf({ queueUrl, queueUrlTemplate }: SqsTransportOptions): (topic: string) => string {
+  let queues: SqsQueueUrls;
   if (queueUrlTemplate !== undefined) {
-    if (!queueUrlTemplate.includes('{topic}')) throw new PublishError('invalid_config', 'queueUrlTemplate must contain {topic}');
-    return (topic) => {
-      if (!/^[A-Za-z0-9_-]{1,80}$/.test(topic)) throw new PublishError('invalid_topic', 'with a queue per topic a topic may use only letters, digits, - and _');
-      return queueUrlTemplate.replace('{topic}', topic);
-    };
+    if (typeof queueUrlTemplate !== 'string' || !isQueueUrlTemplate(queueUrlTemplate)) {
+      throw new PublishError('invalid_config', `sqsTransport queueUrlTemplate must be ${QUEUE_URL_TEMPLATE_FORM}, as SQS_QUEUE_URL_TEMPLATE; got ${JSON.stringify(queueUrlTemplate)}`);
+    }
+    queues = new SqsQueueUrls({ kind: 'per-topic', template: queueUrlTemplate });
+  } else {
+    if (queueUrl === undefined) throw new PublishError('invalid_config', 'sqsTransport needs queueUrl or queueUrlTemplate');
+    // A queue name where the URL belongs: SQS answers "queue does not exist", which reads as `unavailable`.
+    if (typeof queueUrl !== 'string' || !/^https?:\/\//.test(queueUrl) || !URL.canParse(queueUrl)) {
+      throw new PublishError('invalid_config', `sqsTransport queueUrl must be the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>, as SQS_QUEUE_URL); got ${JSON.stringify(queueUrl)}`);
+    }
+    queues = new SqsQueueUrls({ kind: 'shared', url: queueUrl });
   }
-  if (queueUrl === undefined) throw new PublishError('invalid_config', 'sqsTransport needs queueUrl or queueUrlTemplate');
-  return () => queueUrl;
+  return (topic) => {
+    try {
+      return queues.urlOf(topic);
+    } catch (error) {
+      throw isRelayError(error) ? new PublishError(error.code, error.message, undefined, { cause: error }) : error;
+    }
+  };
 }

@@ -92,7 +92,11 @@ function listen(client: RelayClient, print: (line: string, id: string) => void, 
 }
 
 function describe(detail: StateChangeDetail): string {
-  const refusal = detail.status === undefined ? '' : ` (${detail.status}${detail.code === undefined ? '' : ` ${detail.code}`})`;
+  // The relay's message names what was wrong (which topic the token does not allow, why the token was rejected); a 404
+  // means --url named a route (…/events) rather than the relay itself.
+  const why = detail.status === 404 ? ': --url is the relay\'s base URL, e.g. http://localhost:8080; /events is appended to it'
+    : detail.message === undefined ? '' : `: ${detail.message}`;
+  const refusal = detail.status === undefined ? '' : ` (${detail.status}${detail.code === undefined ? '' : ` ${detail.code}`}${why})`;
   const wait = detail.delayMs === undefined ? '' : `, next attempt in ${(detail.delayMs / 1000).toFixed(1)} s`;
   return `${detail.state}${refusal}${wait}`;
 }

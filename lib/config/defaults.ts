@@ -17,7 +17,7 @@ export const SERVER_DEFAULTS = {
   DEMO: setting(false, 'run the demo publisher (topic `demo`) and default auth to off', { note: '`true` under `npm start`' }),
   LOG_LEVEL: setting('info', '`fatal` `error` `warn` `info` `debug` `trace` `silent`'),
   // Below the 60 s idle cut of nginx and load balancers.
-  HEARTBEAT_MS: setting(15_000, 'ms between heartbeat comments'),
+  HEARTBEAT_MS: setting(15_000, 'ms between heartbeat comments; keep it under the idle cut of proxies (nginx here: 1 h, load balancers often 60 s) and under a third of `RelayClient`\'s `idleTimeoutMs` (45 s), or quiet streams are cut and reopened'),
   RETRY_MS: setting(2_000, 'ms, the `retry:` sent first on every stream (jittered per stream over × [0.5, 1.5))'),
   // Lambda: its 15-minute cap; the invocation deadline (less LAMBDA_DEADLINE_MARGIN_MS) ends streams earlier.
   MAX_SESSION_MS: setting<number>(1_800_000, 'ms a stream stays open at most (up to 10% less, at random) before it ends with `retry:`', { lambda: 900_000 }),

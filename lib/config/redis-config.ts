@@ -3,6 +3,18 @@ import { FIXED_SETTINGS, REDIS_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
 import { defaultFor, type Runtime } from './setting.js';
 
+/**
+ * The bounds of the Redis numbers a producer writing straight into Redis must match too (publisher/redis-transport.ts
+ * checks its options against these), as [least, greatest].
+ */
+export const REDIS_BOUNDS = {
+  REDIS_CLUSTER_PARTITIONS: [1, 1024],
+  REDIS_MAXLEN: [1, Number.MAX_SAFE_INTEGER],
+  REDIS_WAIT_REPLICAS: [0, 16],
+  REDIS_WAIT_TIMEOUT_MS: [1, 60_000],
+  REDIS_STREAM_TTL_S: [0, 31_536_000],
+} as const satisfies Record<string, readonly [number, number]>;
+
 /** One `host:port` of REDIS_SENTINELS or REDIS_CLUSTER_NODES. */
 export interface RedisHostPort {
   host: string;
@@ -62,16 +74,16 @@ export function readRedisConfig(env: EnvReader, runtime: Runtime = 'container'):
     tls: env.boolean('REDIS_TLS', D.REDIS_TLS.value),
   };
   const sentinelPassword = env.optionalString('REDIS_SENTINEL_PASSWORD');
-  const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', D.REDIS_CLUSTER_PARTITIONS.value, 1, 1024);
+  const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', D.REDIS_CLUSTER_PARTITIONS.value, ...REDIS_BOUNDS.REDIS_CLUSTER_PARTITIONS);
   return {
     url,
     topology: chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions }),
     keyPrefix: env.string('REDIS_KEY_PREFIX', D.REDIS_KEY_PREFIX.value),
-    maxLen: env.integer('REDIS_MAXLEN', D.REDIS_MAXLEN.value, 1),
+    maxLen: env.integer('REDIS_MAXLEN', D.REDIS_MAXLEN.value, ...REDIS_BOUNDS.REDIS_MAXLEN),
     blockMs: env.integer('REDIS_BLOCK_MS', defaultFor(D.REDIS_BLOCK_MS, runtime), 100, 60_000),
-    waitReplicas: env.integer('REDIS_WAIT_REPLICAS', D.REDIS_WAIT_REPLICAS.value, 0, 16),
-    waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', D.REDIS_WAIT_TIMEOUT_MS.value, 1, 60_000),
-    streamTtlSeconds: env.integer('REDIS_STREAM_TTL_S', D.REDIS_STREAM_TTL_S.value, 0, 31_536_000),
+    waitReplicas: env.integer('REDIS_WAIT_REPLICAS', D.REDIS_WAIT_REPLICAS.value, ...REDIS_BOUNDS.REDIS_WAIT_REPLICAS),
+    waitTimeoutMs: env.integer('REDIS_WAIT_TIMEOUT_MS', D.REDIS_WAIT_TIMEOUT_MS.value, ...REDIS_BOUNDS.REDIS_WAIT_TIMEOUT_MS),
+    streamTtlSeconds: env.integer('REDIS_STREAM_TTL_S', D.REDIS_STREAM_TTL_S.value, ...REDIS_BOUNDS.REDIS_STREAM_TTL_S),
     idempotencyTtlSeconds: FIXED_SETTINGS.redisIdempotencyTtlSeconds,
   };
 }

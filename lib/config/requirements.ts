@@ -6,6 +6,7 @@ import type { RedisConfig, RedisTopology } from './redis-config.js';
 import type { ServerConfig } from './server-config.js';
 import type { Runtime } from './setting.js';
 import type { SqsConfig } from './sqs-config.js';
+import { isQueueUrlTemplate, QUEUE_URL_TEMPLATE_FORM } from '../sources/sqs/queue-urls.js';
 
 // The checks that span variables: what a mode, a runtime or an entry point requires. Each rule is written once here;
 // the entry points ask (requireRedisTopology) instead of checking for themselves.
@@ -37,8 +38,8 @@ export function checkSourceRequirements(server: ServerConfig, redis: RedisConfig
   const mode = server.source;
   if (mode === 'redis' || mode === 'redis-list') requireRedisTopology(redis, `SOURCE=${mode}`);
   if (mode === 'sqs') requireSqsQueues(sqs);
-  if (sqs.queueUrlTemplate !== undefined && !/^https?:\/\/[^{}]*\{topic\}[^{}]*$/.test(sqs.queueUrlTemplate)) {
-    throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', 'an http(s) URL containing {topic} once', sqs.queueUrlTemplate);
+  if (sqs.queueUrlTemplate !== undefined && !isQueueUrlTemplate(sqs.queueUrlTemplate)) {
+    throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', QUEUE_URL_TEMPLATE_FORM, sqs.queueUrlTemplate);
   }
 }
 

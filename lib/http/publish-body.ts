@@ -1,5 +1,5 @@
 import { RelayError } from '../errors.js';
-import { dataProblem, eventProblem, idProblem, jsonDepth, MAX_JSON_DEPTH, topicProblem, type FieldProblem } from '../sse/field-rules.js';
+import { dataProblem, eventProblem, idProblem, jsonDepth, MAX_JSON_DEPTH, topicProblem, unknownField, type FieldProblem } from '../sse/field-rules.js';
 import type { OutgoingMessage } from '../source.js';
 
 /** A validated `POST /publish` body. */
@@ -7,8 +7,6 @@ export interface PublishRequest {
   topic: string;
   message: OutgoingMessage;
 }
-
-const BODY_FIELDS: ReadonlySet<string> = new Set(['topic', 'data', 'event', 'id']);
 
 /**
  * Parses `{ topic, data, event?, id? }` (and nothing else). `data` may be a string (sent as is) or any other JSON value (sent as its JSON
@@ -32,9 +30,8 @@ export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): Pub
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new RelayError('invalid_body', 'body must be a JSON object {topic, data, event?, id?}');
   }
-  // A misspelt field (`evnet`) would otherwise publish a plain `message` quietly: name it instead.
-  const unknown = Object.keys(value).find((key) => !BODY_FIELDS.has(key));
-  if (unknown !== undefined) throw new RelayError('invalid_body', `unknown field ${JSON.stringify(unknown.slice(0, 64))}: a publish body has topic, data, event and id only`);
+  const unknown = unknownField(value);
+  if (unknown !== undefined) throw new RelayError('invalid_body', `unknown field ${JSON.stringify(unknown)}: a publish body has topic, data, event and id only`);
   const { topic, data, event, id } = value as Record<string, unknown>;
   if (typeof topic !== 'string') throw new RelayError('invalid_topic', 'topic must be a string');
   fail(topicProblem(topic));

@@ -75,6 +75,17 @@ export function topicProblem(topic: string): FieldProblem | undefined {
   return isValidTopic(topic) ? undefined : { code: 'invalid_topic', reason: `topic must match ${TOPIC_PATTERN.source}` };
 }
 
+/** The fields of a message to publish (a `POST /publish` body, a publisher's message); any other is a misspelling. */
+export const MESSAGE_FIELDS: readonly string[] = ['topic', 'data', 'event', 'id'];
+
+/**
+ * The first key of `value` outside `allowed` (default {@link MESSAGE_FIELDS}), cut to 64 characters for an error
+ * message: a misspelt `evnet` would otherwise publish a plain `message` quietly.
+ */
+export function unknownField(value: object, allowed: readonly string[] = MESSAGE_FIELDS): string | undefined {
+  return Object.keys(value).find((key) => !allowed.includes(key))?.slice(0, 64);
+}
+
 /** The parts of one message, as any path carries them. Absent optional fields are not checked. */
 export interface MessageFields {
   topic?: string | undefined;

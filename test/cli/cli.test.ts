@@ -118,10 +118,22 @@ describe('publish and tail', () => {
     expect(unreachable.code).toBe(3);
     const tailForbidden = await runCli(['tail', '--url', relay.url, '--token', publishToken, 'orders']);
     expect(tailForbidden.code).toBe(1);
-    expect(tailForbidden.stderr).toContain('forbidden (403 forbidden)');
+    expect(tailForbidden.stderr).toContain('forbidden (403 forbidden: ');
     const tailUnauthorized = await runCli(['tail', '--url', relay.url, 'orders']);
     expect(tailUnauthorized.code).toBe(1);
     expect(tailUnauthorized.stderr).toContain('401 unauthorized');
+  });
+
+  it('tail says why it was refused: the relay\'s own message, and for a url that names a route, that --url is the base', async () => {
+    const forbidden = await runCli(['tail', '--url', relay.url, '--token', subscribeToken, 'secrets']);
+    expect(forbidden.code).toBe(1);
+    expect(forbidden.stderr).toMatch(/forbidden \(403 forbidden: .*subscribe/);
+    const unauthorized = await runCli(['tail', '--url', relay.url, '--token', 'not-a-jwt', 'orders']);
+    expect(unauthorized.code).toBe(1);
+    expect(unauthorized.stderr).toContain('401 unauthorized: token rejected');
+    const route = await runCli(['tail', '--url', `${relay.url}/events`, '--token', subscribeToken, 'orders']);
+    expect(route.code).toBe(1);
+    expect(route.stderr).toContain('--url is the relay\'s base URL');
   });
 });
 

@@ -99,6 +99,32 @@ test('a cursor the server does not know: a reset (invalid-cursor), then the stre
   expect(seen.events).toEqual([['created', 'x', `orders=${epoch}-1`]]);
 });
 
+test('a saved cursor that cannot travel in a header (non-ASCII, a line break) reaches the relay and is reset, not retried for ever', async () => {
+  const relay = await startRelay({ SHUTDOWN_DRAIN_MS: '100' });
+  cleanups.push(() => relay.stop());
+  for (const lastEventId of ['orders=✓', 'orders=1\n2']) {
+    // fetch refuses such a header value before anything is sent: every attempt failed as a network error, for ever.
+    const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], lastEventId, baseDelayMs: 20, maxDelayMs: 40 });
+    const seen = track(client);
+    await waitFor(() => client.state === 'open', () => `the client open (state ${client.state})`, { timeoutMs: 5_000, everyMs: 10 });
+    expect(seen.resets).toEqual([{ reason: 'invalid-cursor', topics: ['orders'] }]);
+    client.close();
+  }
+});
+
+test('tokenTransport cookie with a token where there is no document (Node) is refused at once, not retried for ever', async () => {
+  expect(() => new RelayClient('http://127.0.0.1:1/events', { topics: ['orders'], tokenTransport: 'cookie', token: 'a.b.c' }))
+    .toThrow(/tokenTransport "cookie" needs a browser document/);
+  // Without a token the cookie is the server's own business: allowed.
+  const client = new RelayClient('http://127.0.0.1:1/events', { topics: ['orders'], tokenTransport: 'cookie' });
+  client.close();
+});
+
+test('a url that cannot be resolved (relative outside a page, malformed) throws at construction, not on every attempt for ever', () => {
+  expect(() => new RelayClient('/events', { topics: ['orders'] })).toThrow(/RelayClient: url/);
+  expect(() => new RelayClient('http://[::1/events', { topics: ['orders'] })).toThrow(/RelayClient: url/);
+});
+
 test('reserved relay.* frames are never handed to listeners; a malformed relay.reset still becomes a well-formed reset', async () => {
   const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });

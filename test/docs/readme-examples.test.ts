@@ -37,11 +37,13 @@ beforeAll(async () => {
   const port = await freePort();
   relay = await startRelay({
     SOURCE: 'redis', REDIS_URL: redis.url, AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, PORT: String(port),
-    CORS_ORIGINS: `http://localhost:${port}`, PUBLISH_RATE_PER_MINUTE: '0',
+    CORS_ORIGINS: `http://localhost:${port}`, PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '200',
   });
   cleanups.push(() => relay.stop());
   adminToken = await signToken({ secret: SECRET, subscribe: ['*'], publish: ['*'], ttl: '10m' });
 });
+// Every relay here drains in 200 ms: at the default SHUTDOWN_DRAIN_MS (10 s) the streams still open at the end made
+// the cleanup of three relays outlast the hook's 30 s.
 afterAll(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch((error: unknown) => console.error(error));
 });
@@ -134,7 +136,7 @@ test('publisher-http and publisher-redis: the Node examples reach the subscriber
 });
 
 test('redis-cli: XADD reaches SOURCE=redis subscribers, LPUSH reaches SOURCE=redis-list subscribers', async () => {
-  const list = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, REDIS_BLOCK_MS: '200' });
+  const list = await startRelay({ SOURCE: 'redis-list', REDIS_URL: redis.url, REDIS_BLOCK_MS: '200', SHUTDOWN_DRAIN_MS: '200' });
   cleanups.push(() => list.stop());
   const streamReader = await subscribe(relay.url, 'orders', adminToken);
   const listReader = await subscribe(list.url, 'jobs');
@@ -147,7 +149,7 @@ test('sqs-cli and sqs-sdk: the AWS CLI and SDK examples reach SOURCE=sqs subscri
   sqs = await startLocalSqs();
   cleanups.push(() => sqs.stop());
   const queueUrl = sqs.createQueue('orders');
-  const relaySqs = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1' }));
+  const relaySqs = await startRelay(sqs.env(queueUrl, { SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '200' }));
   cleanups.push(() => relaySqs.stop());
   const reader = await subscribe(relaySqs.url, 'orders');
   const aws = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1' };

@@ -66,3 +66,35 @@ test('the demo page renders records and alerts as text, and a screenshot is writ
   expect(png.readUInt32BE(16)).toBe(1100); // the viewport width: the page does not overflow sideways
   console.log(keep === undefined ? 'demo page screenshot taken (set SSE_RELAY_SCREENSHOT=/path/demo.png to keep one)' : `demo page screenshot: ${path}`);
 });
+
+test('the page\'s ?topic= says why a topic cannot be read, and an empty one falls back to demo', async () => {
+  const server: ServerProcess = await startServerProcess({ DEMO: 'true' });
+  cleanups.push(() => server.kill('SIGKILL'));
+  const browser: RunningChromium = await launchChromium();
+  cleanups.push(() => browser.close());
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+
+  // `?topic=` with nothing after it is no topic: the page shows the demo topic instead of "connecting" for ever.
+  await page.goto(`${server.url}/?topic=`);
+  await page.waitForSelector('#state[data-state="open"]', { timeout: 10_000 });
+  expect(await page.locator('#topic').textContent()).toBe('demo');
+
+  // A topic the relay refuses: the state names the relay's reason, so the reader knows what to change.
+  await page.goto(`${server.url}/?topic=${encodeURIComponent('café')}`);
+  await page.waitForSelector('#state[data-state="failed"]', { timeout: 10_000 });
+  expect(await page.locator('#state').textContent()).toMatch(/^failed: .*topic/);
+  expect(errors).toEqual([]);
+});
+
+test('with auth turned on (a secret set under npm start), the page says the relay wants a token instead of only "retrying"', async () => {
+  const server: ServerProcess = await startServerProcess({ DEMO: 'true', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'demo-page-test-secret-of-32-bytes-long!' });
+  cleanups.push(() => server.kill('SIGKILL'));
+  const browser: RunningChromium = await launchChromium();
+  cleanups.push(() => browser.close());
+  const page = await browser.context.newPage();
+  await page.goto(`${server.url}/`);
+  await page.waitForSelector('#state[data-state="backoff"]', { timeout: 10_000 });
+  expect(await page.locator('#state').textContent()).toMatch(/^retrying in [\d.]+ s: 401 unauthorized/);
+});

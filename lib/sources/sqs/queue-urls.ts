@@ -4,6 +4,18 @@ import { assertTopic } from '../../sse/topics.js';
 // SQS queue names allow letters, digits, `-` and `_` only, so in template mode a topic must fit that narrower set.
 const QUEUE_NAME_PART = /^[A-Za-z0-9_-]{1,80}$/;
 
+// A template names one queue per topic: an http(s) URL with `{topic}` exactly once (twice would name a queue nobody
+// else computes the same way).
+const QUEUE_URL_TEMPLATE = /^https?:\/\/[^{}]*\{topic\}[^{}]*$/;
+
+/** What SQS_QUEUE_URL_TEMPLATE (or a producer's queueUrlTemplate) must be, for error messages. */
+export const QUEUE_URL_TEMPLATE_FORM = 'an http(s) URL containing {topic} once';
+
+/** True for a queue URL template the relay reads (see {@link QUEUE_URL_TEMPLATE_FORM}). */
+export function isQueueUrlTemplate(template: string): boolean {
+  return QUEUE_URL_TEMPLATE.test(template);
+}
+
 /** Where a subscription's topics live: one entry per queue, with the topics read from it. */
 export interface QueuePlan {
   queueUrl: string;
