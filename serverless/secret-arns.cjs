@@ -4,6 +4,7 @@
 
 const SSM_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[A-Za-z0-9_.\-/]+$/;
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$/;
+const COMPLETE_SECRET_ARN = /-[A-Za-z0-9]{6}$/;
 const SSM_NAME = /^ssm:[A-Za-z0-9_.\-/]{1,2048}$/;
 const SECRET_NAME = /^secretsmanager:[A-Za-z0-9/_+=.@-]{1,512}$/;
 
@@ -16,7 +17,10 @@ function isSecretRef(value) {
 function secretArn(value) {
   const text = String(value);
   if (SSM_ARN.test(text)) return { action: 'ssm:GetParameter', resource: text };
-  if (SECRET_ARN.test(text)) return { action: 'secretsmanager:GetSecretValue', resource: text };
+  // A complete secret ARN ends in the hyphen and 6 characters Secrets Manager appended. GetSecretValue also takes the
+  // ARN without them (a partial ARN), but IAM matches the grant against the complete one, so a partial ARN granted as
+  // written would be AccessDenied at every read: it gets the same `-??????` as a name.
+  if (SECRET_ARN.test(text)) return { action: 'secretsmanager:GetSecretValue', resource: COMPLETE_SECRET_ARN.test(text) ? text : `${text}-??????` };
   if (SSM_NAME.test(text)) {
     const name = text.slice('ssm:'.length);
     // A hierarchical name (/a/b) is its own path in the ARN; a flat one (a) needs the slash.

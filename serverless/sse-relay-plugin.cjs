@@ -46,7 +46,7 @@ function problems(p) {
   if (!['jwt', 'none'].includes(p.authMode)) out.push(`authMode must be jwt or none; got "${p.authMode}"`);
   if (p.authMode === 'jwt' && !set('jwtSecretFrom') && !set('jwksUrl')) out.push('authMode=jwt needs jwtSecretFrom=ssm:/parameter/name (an HS256 secret of 32+ bytes, stored as a SecureString) or jwksUrl=https://…/jwks.json; or choose authMode=none');
   if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
-  if (set('jwksUrl') && !/^https:\/\/\S+$/.test(String(p.jwksUrl))) out.push('jwksUrl must be an https:// URL');
+  if (set('jwksUrl') && !isHttpsUrl(String(p.jwksUrl))) out.push(`jwksUrl must be an https:// URL; got "${p.jwksUrl}"`);
   // Both go into the template as they are (an IAM resource, an alarm action): a malformed one fails only the deploy.
   if (set('secretsKmsKeyArn') && !KMS_KEY_ARN.test(String(p.secretsKmsKeyArn))) out.push(`secretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got "${p.secretsKmsKeyArn}"`);
   if (set('alarmTopicArn') && !SNS_TOPIC_ARN.test(String(p.alarmTopicArn))) out.push(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got "${p.alarmTopicArn}"`);
@@ -74,10 +74,23 @@ function idProblems(p, name, kind) {
   return bad.length === 0 ? [] : [`${name} must be ${kind}-… ids separated by commas alone (no spaces); not ${bad.map((id) => JSON.stringify(id)).join(', ')}`];
 }
 
+// AUTH_JWKS_URL as the functions read it (lib/config/auth-config.ts): a URL that parses, and https.
+function isHttpsUrl(text) {
+  try {
+    return /^https:\/\/\S+$/.test(text) && new URL(text).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
 function numberProblems(p) {
   const out = [];
+  // Digits only, as the functions read their integer variables (lib/config/env-reader.ts): Number() would take 1e3,
+  // 0x400 or 16.0, which package and deploy, and FLUSH_PADDING_BYTES=1e3 then stops every stream at init (500).
+  // An empty flushPaddingBytes is the variable unset (0, off), as the functions read it.
   const whole = (name, min, max) => {
-    const n = Number(p[name]);
+    const text = String(p[name] === undefined || p[name] === null ? '' : p[name]).trim();
+    const n = /^\d+$/.test(text) ? Number(text) : name === 'flushPaddingBytes' && text === '' ? 0 : NaN;
     if (!Number.isInteger(n) || n < min || n > max) out.push(`${name} must be a whole number from ${min} to ${max}; got "${p[name]}"`);
   };
   whole('streamConcurrency', 1, 10000);

@@ -374,6 +374,16 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
     [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
+    // Number() reads these as 1000, 1024 and 16; the function reads FLUSH_PADDING_BYTES as digits only, so the stack
+    // packaged and then answered 500 to every stream (ConfigError at init).
+    [{ flushPaddingBytes: '1e3' }, ['flushPaddingBytes must be a whole number from 0']],
+    [{ flushPaddingBytes: '0x400' }, ['flushPaddingBytes must be a whole number from 0']],
+    [{ flushPaddingBytes: '16.0' }, ['flushPaddingBytes must be a whole number from 0']],
+    [{ streamConcurrency: '1e2' }, ['streamConcurrency must be a whole number from 1']],
+    [{ flushPaddingBytes: '' }, []],
+    [{ flushPaddingBytes: '3072' }, []],
+    // Not a URL the function can parse (AUTH_JWKS_URL): packaged, then 500 on every request.
+    [{ jwtSecretFrom: '', jwksUrl: 'https://[' }, ['jwksUrl must be an https:// URL']],
     // LOG_LEVEL=verbose packaged, and then every function failed its start: 500 to every request of the stack.
     [{ logLevel: 'verbose' }, ['logLevel must be one of trace, debug, info, warn, error, fatal, silent; got "verbose"']],
     [{ logLevel: '' }, ['logLevel must be one of']],
@@ -394,6 +404,17 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     const found = problems({ ...valid, ...change });
     expect(found.length).toBe(expected.length);
     expected.forEach((start, i) => expect(found[i]).toContain(start));
+  });
+
+  it('grants a Secrets Manager secret given by ARN on the ARN the secret really has (a partial ARN lacks the 6-character suffix)', () => {
+    const { secretStatements } = createRequire(import.meta.url)(join(REPO_ROOT, 'serverless', 'sse-relay-plugin.cjs')) as { secretStatements: (names: string[]) => Statement[] };
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sse-relay/prod/jwt';
+    // GetSecretValue takes the partial ARN, but IAM matches the grant against the full one (…:secret:name-AbCdEf):
+    // granted as written, every read was AccessDenied and every request a 500.
+    expect(secretStatements([arn])).toEqual([{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [`${arn}-??????`] }]);
+    expect(secretStatements([`${arn}-AbC123`])).toEqual([{ Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [`${arn}-AbC123`] }]);
+    const ssm = 'arn:aws:ssm:eu-west-1:123456789012:parameter/sse-relay/prod/jwt';
+    expect(secretStatements([ssm])).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [ssm] }]);
   });
 
   it('takes the log levels the functions take (the logger\'s own table)', () => {
