@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { FIXED_SETTINGS, REDIS_DEFAULTS } from '../lib/config/defaults.js';
-import { REDIS_BOUNDS } from '../lib/config/redis-config.js';
+import { clusterKeyPrefixProblem, REDIS_BOUNDS } from '../lib/config/redis-config.js';
 import { encodeListEnvelope } from '../lib/sources/redis/entry.js';
 import { ListKeys, pushCommand } from '../lib/sources/redis/list-keys.js';
 import { appendCommand } from '../lib/sources/redis/stream-append.js';
@@ -66,6 +66,8 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   }
   checkRanges(options);
   const clusterPartitions = partitionsFor(options);
+  const braced = clusterPartitions === undefined ? undefined : clusterKeyPrefixProblem(keyPrefix);
+  if (braced !== undefined) throw new PublishError('invalid_config', `redisTransport keyPrefix must be ${braced}, as REDIS_KEY_PREFIX of the relay; got ${JSON.stringify(keyPrefix)}`);
   if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
   const run = writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value);
   if (mode === 'list') {

@@ -62,9 +62,9 @@ export class EnvReader {
     try {
       parsed = new URL(value);
     } catch {
-      throw new ConfigError(name, `a URL starting with ${schemes.join(' or ')}//`, redact(value));
+      throw new ConfigError(name, `a URL starting with ${schemeList(schemes)}`, redactUrl(value));
     }
-    if (!schemes.includes(parsed.protocol)) throw new ConfigError(name, `a URL starting with ${schemes.join(' or ')}//`, redact(value));
+    if (!schemes.includes(parsed.protocol)) throw new ConfigError(name, `a URL starting with ${schemeList(schemes)}`, redactUrl(value));
     return value;
   }
 
@@ -74,7 +74,12 @@ export class EnvReader {
   }
 }
 
-// URLs may carry passwords (redis://user:secret@host); an error message must not.
-function redact(value: string): string {
+// `redis:`, `rediss:` → "redis:// or rediss://".
+function schemeList(schemes: readonly string[]): string {
+  return schemes.map((scheme) => `${scheme}//`).join(' or ');
+}
+
+/** `value` without the user and password a URL may carry (redis://user:secret@host): an error message must not show them. */
+export function redactUrl(value: string): string {
   return value.replace(/\/\/[^@/]*@/, '//***@');
 }

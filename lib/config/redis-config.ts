@@ -1,6 +1,7 @@
 import { ConfigError } from './config-error.js';
 import { FIXED_SETTINGS, REDIS_DEFAULTS as D } from './defaults.js';
 import type { EnvReader } from './env-reader.js';
+import { checkRedisUrl } from './redis-url.js';
 import { defaultFor, type Runtime } from './setting.js';
 
 /**
@@ -65,6 +66,7 @@ export interface RedisConfig {
 /** @param runtime `lambda` takes REDIS_BLOCK_MS's Lambda default. */
 export function readRedisConfig(env: EnvReader, runtime: Runtime = 'container'): RedisConfig {
   const url = env.url('REDIS_URL', ['redis:', 'rediss:']);
+  if (url !== undefined) checkRedisUrl(url);
   const sentinels = hostPorts(env, 'REDIS_SENTINELS');
   const sentinelName = env.optionalString('REDIS_SENTINEL_NAME');
   const clusterNodes = hostPorts(env, 'REDIS_CLUSTER_NODES');
@@ -75,10 +77,14 @@ export function readRedisConfig(env: EnvReader, runtime: Runtime = 'container'):
   };
   const sentinelPassword = env.optionalString('REDIS_SENTINEL_PASSWORD');
   const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', D.REDIS_CLUSTER_PARTITIONS.value, ...REDIS_BOUNDS.REDIS_CLUSTER_PARTITIONS);
+  const topology = chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions });
+  const keyPrefix = env.string('REDIS_KEY_PREFIX', D.REDIS_KEY_PREFIX.value);
+  const braced = topology?.kind === 'cluster' ? clusterKeyPrefixProblem(keyPrefix) : undefined;
+  if (braced !== undefined) throw new ConfigError('REDIS_KEY_PREFIX', braced, keyPrefix);
   return {
     url,
-    topology: chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions }),
-    keyPrefix: env.string('REDIS_KEY_PREFIX', D.REDIS_KEY_PREFIX.value),
+    topology,
+    keyPrefix,
     maxLen: env.integer('REDIS_MAXLEN', D.REDIS_MAXLEN.value, ...REDIS_BOUNDS.REDIS_MAXLEN),
     blockMs: env.integer('REDIS_BLOCK_MS', defaultFor(D.REDIS_BLOCK_MS, runtime), 100, 60_000),
     waitReplicas: env.integer('REDIS_WAIT_REPLICAS', D.REDIS_WAIT_REPLICAS.value, ...REDIS_BOUNDS.REDIS_WAIT_REPLICAS),
@@ -114,11 +120,25 @@ function chooseTopology(inputs: TopologyInputs): RedisTopology | undefined {
   if (url !== undefined) {
     const extra = auth.password !== undefined ? 'REDIS_PASSWORD' : auth.username !== undefined ? 'REDIS_USERNAME' : undefined;
     if (extra !== undefined) throw new ConfigError(extra, 'left unset with REDIS_URL (put user:password@ in the URL instead)', '(hidden)');
+    // Ignored, it connected in plain text to a Redis the operator believed reached over TLS.
+    if (auth.tls && new URL(url).protocol === 'redis:') throw new ConfigError('REDIS_TLS', 'left unset with REDIS_URL (for TLS write rediss:// in REDIS_URL)', 'true');
     return { kind: 'single', url };
   }
   if (sentinels.length > 0) return { kind: 'sentinel', sentinels, name: sentinelName as string, auth, sentinelPassword };
   if (clusterNodes.length > 0) return { kind: 'cluster', nodes: clusterNodes, auth, partitions };
   return undefined;
+}
+
+/**
+ * Why `prefix` cannot be the key prefix in a Redis Cluster, or undefined when it can. The relay puts its own hash tag
+ * right after the prefix (`<prefix>{<tag>}<topic>`, `<prefix>q:{<topic>}`), and Redis hashes the first `{…}` of a key:
+ * a prefix with a tag (`{app}:`) put every topic in one slot, on one primary; one with `{}` or a lone brace made keys of
+ * one partition hash apart, and every read and keyed publish failed with CROSSSLOT (seen: /readyz, /events and POST
+ * /publish 503 for good). Shared with the producer library (publisher/redis-transport.ts).
+ */
+export function clusterKeyPrefixProblem(prefix: string): string | undefined {
+  if (!/[{}]/.test(prefix)) return undefined;
+  return 'without { or } in a Redis Cluster: sse-relay adds its own hash tags after the prefix (docs/redis.md, "Cluster: partitions and hash tags")';
 }
 
 // `host:port` or `[ipv6]:port`, comma-separated.

@@ -166,6 +166,33 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
   });
 
+  it('refuses a REDIS_URL ioredis would read otherwise than it says: no host, a path that is no database, a broken %-escape', () => {
+    const cases: [string, RegExp][] = [
+      ['redis://', /^REDIS_URL must be a URL with a host \(redis:\/\/host:6379\)/],
+      ['redis://cache:6379/sse', /^REDIS_URL must be a URL whose path is a database number or nothing/],
+      ['redis://cache/1.5', /path is a database number/],
+      ['redis://cache/-1', /path is a database number/],
+      ['redis://cache/1/2', /path is a database number/],
+      ['redis://relay:p%zz@cache:6379', /^REDIS_URL must be a URL whose user and password are percent-encoded .*got "redis:\/\/\*\*\*@cache:6379"$/],
+      ['redis://h:99999', /^REDIS_URL must be a URL starting with redis:\/\/ or rediss:\/\//],
+    ];
+    for (const [url, message] of cases) expect(() => loadConfig({ ...BASE, REDIS_URL: url })).toThrow(message);
+    for (const url of ['redis://cache', 'redis://cache:6379/', 'redis://cache:6379/15', 'rediss://u:p%40ss@cache:6380/0', 'redis://[::1]:6379']) {
+      expect(loadConfig({ ...BASE, REDIS_URL: url }).redis.url).toBe(url);
+    }
+  });
+
+  it('refuses REDIS_TLS=true beside a plain redis:// REDIS_URL (it was ignored: plain text), and a braced REDIS_KEY_PREFIX in a cluster', () => {
+    expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://cache:6379', REDIS_TLS: 'true' })).toThrow(/^REDIS_TLS must be left unset with REDIS_URL \(for TLS write rediss:\/\/ in REDIS_URL\)/);
+    expect(loadConfig({ ...BASE, REDIS_URL: 'rediss://cache:6379', REDIS_TLS: 'true' }).redis.topology?.kind).toBe('single');
+    expect(loadConfig({ ...BASE, REDIS_URL: 'redis://cache:6379', REDIS_TLS: 'false' }).redis.topology?.kind).toBe('single');
+    for (const prefix of ['{app}:', 'x{}', 'sse{', 'a}']) {
+      expect(() => loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'a:7000', REDIS_KEY_PREFIX: prefix })).toThrow(/^REDIS_KEY_PREFIX must be without \{ or \} in a Redis Cluster/);
+    }
+    expect(loadConfig({ ...BASE, REDIS_URL: 'redis://cache:6379', REDIS_KEY_PREFIX: '{app}:' }).redis.keyPrefix).toBe('{app}:');
+    expect(loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'a:7000', REDIS_KEY_PREFIX: 'app:' }).redis.keyPrefix).toBe('app:');
+  });
+
   it('METRICS_PORT must differ from PORT; unset serves /metrics on PORT', () => {
     expect(() => loadConfig({ ...BASE, PORT: '8080', METRICS_PORT: '8080' })).toThrow(/^METRICS_PORT must be a port other than PORT \(8080\)/);
     expect(loadConfig(BASE).server.metricsPort).toBeUndefined();

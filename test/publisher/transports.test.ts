@@ -308,6 +308,8 @@ test('redisTransport options and maxMessageBytes outside the relay\'s ranges (Na
     { redis: cluster, clusterPartitions: Number.NaN }, { redis: cluster, clusterPartitions: 0 }, { redis: cluster, clusterPartitions: 1.5 },
     { redis, maxLen: Number.NaN }, { redis, maxLen: 0 }, { redis, idempotencyTtlSeconds: 0 }, { redis, streamTtlSeconds: -1 },
     { redis, waitTimeoutMs: 0 }, { redis, waitReplicas: -1 }, { redis, keyPrefix: 7 as unknown as string },
+    // A hash tag in the prefix would take the place of the relay's own in a cluster (CROSSSLOT, or every topic in one slot).
+    { redis: cluster, keyPrefix: '{app}:' }, { redis: cluster, keyPrefix: 'x{}' }, { redis: cluster, keyPrefix: 'sse{', mode: 'list' },
   ];
   for (const options of refused) {
     expect(() => redisTransport(options)).toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config' }));
@@ -319,6 +321,8 @@ test('redisTransport options and maxMessageBytes outside the relay\'s ranges (Na
   // Passed as undefined, each takes the relay's default.
   expect(() => redisTransport({ redis: cluster, clusterPartitions: undefined, maxLen: undefined, streamTtlSeconds: undefined, waitTimeoutMs: undefined })).not.toThrow();
   expect(() => redisTransport({ redis, streamTtlSeconds: 0, waitReplicas: 16, clusterPartitions: undefined })).not.toThrow();
+  // Outside a cluster no hash tag is added, so a brace in the prefix changes nothing there.
+  expect(() => redisTransport({ redis, keyPrefix: '{app}:' })).not.toThrow();
 });
 
 test('a transport whose client fails (Redis not there) rejects with the documented PublishError unavailable, its cause kept', async () => {
