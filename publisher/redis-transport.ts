@@ -162,9 +162,9 @@ interface StreamWriter {
 /** One append, in the one command the relay's own publish sends (lib/sources/redis/stream-append.ts). */
 async function appendToStream(writer: StreamWriter, message: CheckedMessage): Promise<Published> {
   const { run, keys, renewals } = writer;
-  const ttl = renewals.due(message.topic) ? writer.streamTtlSeconds : 0;
-  const id = await run(...appendCommand(keys, message.topic, { event: message.event, data: message.data, key: message.id }, writer, ttl));
+  const due = renewals.due(message.topic);
+  const id = await run(...appendCommand(keys, message.topic, { event: message.event, data: message.data, key: message.id }, writer, due ? renewals.expiryArgument : 0));
   if (id === null || id === undefined) throw new Error(`XADD ${keys.stream(message.topic)} returned no id`);
-  if (ttl > 0) renewals.renewed(message.topic);
+  if (due) renewals.renewed(message.topic);
   return { id: String(id) };
 }

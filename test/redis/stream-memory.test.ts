@@ -3,7 +3,8 @@ import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { Redis } from 'ioredis';
 import { RedisStreamSource } from '../../lib/sources/redis/stream.js';
 import { startRedis, type TestRedis } from '../support/redis-server.js';
-import { startRelay } from '../support/relay-server.js';
+import { createPublisher, redisTransport } from '../../publisher/index.js';
+import { publish, startRelay } from '../support/relay-server.js';
 import { listItems } from '../support/list-items.js';
 import { SseReader } from '../support/sse-reader.js';
 import { waitFor } from '../support/wait-for.js';
@@ -44,6 +45,26 @@ describe('REDIS_STREAM_TTL_S', () => {
     } finally {
       await withTtl.close();
       await without.close();
+    }
+  });
+
+  // A stream written while REDIS_STREAM_TTL_S was set kept its expiry through every later XADD once the variable was 0
+  // ("never"): seen on the built server, TTL 100 s then 0, appends went on and the key still expired 100 s later.
+  test('REDIS_STREAM_TTL_S=0 after a TTL: the first append of each topic removes the expiry its stream kept (relay and producer library)', async () => {
+    const topics = ['ttl.off.plain', 'ttl.off.keyed', 'ttl.off.library'];
+    for (const topic of topics) {
+      await raw.xadd(`mem:${topic}`, '*', 'data', 'written while REDIS_STREAM_TTL_S was 100');
+      await raw.expire(`mem:${topic}`, 100);
+    }
+    const relay = await startRelay({ SOURCE: 'redis', REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'mem:', REDIS_STREAM_TTL_S: '0', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });
+    const producer = createPublisher(redisTransport({ redis: raw, keyPrefix: 'mem:', streamTtlSeconds: 0 }));
+    try {
+      expect((await publish(relay.url, { topic: 'ttl.off.plain', data: 'a' })).status).toBe(202);
+      expect((await publish(relay.url, { topic: 'ttl.off.keyed', data: 'b', id: 'k1' })).status).toBe(202);
+      await producer.publish('ttl.off.library', 'c');
+      for (const topic of topics) expect([topic, await raw.ttl(`mem:${topic}`)]).toEqual([topic, -1]);
+    } finally {
+      await relay.stop();
     }
   });
 

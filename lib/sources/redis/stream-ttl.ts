@@ -1,3 +1,6 @@
+/** The stream-TTL argument of appendCommand that removes the key's expiry (REDIS_STREAM_TTL_S=0). */
+export const PERSIST = -1;
+
 /** Most topics whose last renewal is remembered; past it the memory starts over (each topic then renews once more). */
 const MAX_REMEMBERED = 10_000;
 
@@ -10,14 +13,27 @@ const MAX_REMEMBERED = 10_000;
 export class StreamTtlRenewals {
   private readonly renewedAt = new Map<string, number>();
 
-  /** @param ttlSeconds REDIS_STREAM_TTL_S; 0 = never expire (no renewals). */
+  /**
+   * @param ttlSeconds REDIS_STREAM_TTL_S; 0 = never expire: then the first append to each topic (after each
+   * (re)connection) removes an expiry the key may still carry from an earlier REDIS_STREAM_TTL_S, and the others leave
+   * it alone.
+   */
   constructor(private readonly ttlSeconds: number, private readonly now: () => number = Date.now) {}
 
-  /** Whether the next append to `topic` must renew the TTL. */
+  /** Whether the next append to `topic` must renew the TTL (or, with a TTL of 0, remove the key's expiry). */
   due(topic: string): boolean {
-    if (this.ttlSeconds === 0) return false;
     const last = this.renewedAt.get(topic);
+    if (this.ttlSeconds === 0) return last === undefined;
     return last === undefined || this.now() - last >= this.ttlSeconds * 100;
+  }
+
+  /**
+   * The stream-TTL argument of a due append (appendCommand): the TTL, or -1 (PERSIST) for REDIS_STREAM_TTL_S=0. A
+   * stream written with a TTL before the variable was set to 0 kept that expiry through every later XADD (seen: TTL
+   * 100 s, then 0, appends went on and the key still expired 100 s after the last append made with the TTL).
+   */
+  get expiryArgument(): number {
+    return this.ttlSeconds > 0 ? this.ttlSeconds : PERSIST;
   }
 
   /**

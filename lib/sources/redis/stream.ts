@@ -91,7 +91,7 @@ export class RedisStreamSource implements BroadcastSource {
   }
 
   private appendCommand(topic: string, event: string, message: OutgoingMessage, renewTtl: boolean): AppendCommand {
-    return appendCommand(this.keys, topic, { event, data: message.data, key: message.key }, this.settings, renewTtl ? this.settings.streamTtlSeconds : 0);
+    return appendCommand(this.keys, topic, { event, data: message.data, key: message.key }, this.settings, renewTtl ? this.ttl.expiryArgument : 0);
   }
 
   // The same append, followed by WAIT on the publish connection (see ReplicatedWriter).
