@@ -173,11 +173,12 @@ describe('loadConfig', () => {
       ['redis://cache/1.5', /path is a database number/],
       ['redis://cache/-1', /path is a database number/],
       ['redis://cache/1/2', /path is a database number/],
+      ['redis://cache:6379?db=sse', /path is a database number/],
       ['redis://relay:p%zz@cache:6379', /^REDIS_URL must be a URL whose user and password are percent-encoded .*got "redis:\/\/\*\*\*@cache:6379"$/],
       ['redis://h:99999', /^REDIS_URL must be a URL starting with redis:\/\/ or rediss:\/\//],
     ];
     for (const [url, message] of cases) expect(() => loadConfig({ ...BASE, REDIS_URL: url })).toThrow(message);
-    for (const url of ['redis://cache', 'redis://cache:6379/', 'redis://cache:6379/15', 'rediss://u:p%40ss@cache:6380/0', 'redis://[::1]:6379']) {
+    for (const url of ['redis://cache', 'redis://cache:6379/', 'redis://cache:6379/15', 'rediss://u:p%40ss@cache:6380/0', 'redis://[::1]:6379', 'redis://cache:6379?db=4']) {
       expect(loadConfig({ ...BASE, REDIS_URL: url }).redis.url).toBe(url);
     }
   });
