@@ -33,8 +33,9 @@ export async function freePort(): Promise<number> {
 /**
  * Starts `/usr/bin/redis-server` on a free loopback port with `--appendonly yes --appendfsync always` in a fresh
  * temporary directory. With `{ started: false }` it only reserves the port and directory; call restart() to start it.
+ * `extraArgs` go to redis-server after those (`--cluster-enabled yes` keeps its nodes.conf in that directory).
  */
-export async function startRedis(options: { started?: boolean } = {}): Promise<TestRedis> {
+export async function startRedis(options: { started?: boolean; extraArgs?: readonly string[] } = {}): Promise<TestRedis> {
   if (!existsSync(REDIS_SERVER)) {
     throw new Error(`${REDIS_SERVER} is missing: install it with \`sudo apt-get install -y redis-server\``);
   }
@@ -43,7 +44,7 @@ export async function startRedis(options: { started?: boolean } = {}): Promise<T
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'always',
-      '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning'];
+      '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning', ...(options.extraArgs ?? [])];
     const started = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
     child = started;
     await waitForPing(port, started);

@@ -1,5 +1,6 @@
 import { Cluster, Redis, type ClusterOptions, type Command, type RedisOptions } from 'ioredis';
 import type { Duplex } from 'node:stream';
+import { refuseMisfitServer } from './misfit-server.js';
 import type { RedisTarget } from './target.js';
 
 /** What a Redis source needs to open its connections; functions/build-source.ts fills it from the configuration. */
@@ -76,7 +77,7 @@ export function openRedisConnection(settings: RedisConnectionSettings, role: Con
   let client: RedisClient;
   if (target.kind === 'single') {
     if (new URL(target.url).protocol === 'rediss:') options.tls = {};
-    client = refuseWrongDatabase(watchDrops(new Redis(target.url, options)));
+    client = refuseMisfitServer(watchDrops(new Redis(target.url, options)), role, dropConnection);
   } else if (target.kind === 'sentinel') {
     client = watchDrops(new Redis({ ...options, ...sentinelOptions(target) }));
   } else {
@@ -125,25 +126,6 @@ function watchDrops(client: Redis): Redis {
     else firstRetry.delete(client);
   });
   return client;
-}
-
-/**
- * Keeps `client` from working in database 0 when Redis refuses the database REDIS_URL names (`/99` where Redis has 16,
- * or any `/N` on a cluster node): ioredis 6 only emits the SELECT's error and goes on, ready, in database 0 — seen:
- * /readyz 200 and every publish 202, written beside another application's keys. The connection is dropped instead, so
- * it never becomes ready (503 everywhere, as for a wrong password) and retries; the error it reports names REDIS_URL.
- */
-function refuseWrongDatabase(client: Redis): Redis {
-  client.prependListener('error', (error: Error) => {
-    if (!isRefusedSelect(error)) return;
-    dropConnection(client);
-    error.message = `REDIS_URL names database ${String(client.options.db)}, which this Redis refuses (${error.message}): name a database below its \`databases\` setting (16 by default), or none on a cluster node`;
-  });
-  return client;
-}
-
-function isRefusedSelect(error: Error & { command?: { name?: string } }): boolean {
-  return error.command?.name?.toLowerCase() === 'select';
 }
 
 /** A plain connection to one cluster node (a partition's blocking reader), with the cluster's credentials and TLS. */
