@@ -141,10 +141,10 @@ export function clusterKeyPrefixProblem(prefix: string): string | undefined {
   return 'without { or } in a Redis Cluster: sse-relay adds its own hash tags after the prefix (docs/redis.md, "Cluster: partitions and hash tags")';
 }
 
-// `host:port` or `[ipv6]:port`, comma-separated.
+// `host:port` or `[ipv6]:port`, comma-separated. A host may hold `_` (Docker Compose service names resolve with one).
 function hostPorts(env: EnvReader, name: string): RedisHostPort[] {
   return env.list(name).map((entry) => {
-    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(entry);
+    const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9_.-]+)):(\d{1,5})$/.exec(entry);
     const port = Number(match?.[3]);
     if (match === null || port < 1 || port > 65_535) {
       const example = name === 'REDIS_SENTINELS' ? '10.0.0.1:26379,10.0.0.2:26379' : '10.0.0.1:6379,10.0.0.2:6379';

@@ -194,6 +194,11 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'a:7000', REDIS_KEY_PREFIX: 'app:' }).redis.keyPrefix).toBe('app:');
   });
 
+  it('takes sentinel and cluster hosts with `_` (Docker Compose service names resolve with one; they were refused as not host:port)', () => {
+    expect(loadConfig({ ...BASE, REDIS_SENTINELS: 'redis_sentinel_1:26379', REDIS_SENTINEL_NAME: 'm' }).redis.topology).toMatchObject({ sentinels: [{ host: 'redis_sentinel_1', port: 26379 }] });
+    expect(loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'redis_node_1:7000' }).redis.topology).toMatchObject({ nodes: [{ host: 'redis_node_1', port: 7000 }] });
+  });
+
   it('METRICS_PORT must differ from PORT; unset serves /metrics on PORT', () => {
     expect(() => loadConfig({ ...BASE, PORT: '8080', METRICS_PORT: '8080' })).toThrow(/^METRICS_PORT must be a port other than PORT \(8080\)/);
     expect(loadConfig(BASE).server.metricsPort).toBeUndefined();
