@@ -4,6 +4,7 @@ import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { startLocalSqs } from '../sqs/fauxqs.js';
 import { useQueueBackends } from '../support/queue-backends.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The smaller queue faults each get one clear answer, against the real Redis and the SQS emulator.
 const backends = useQueueBackends();
@@ -65,6 +66,32 @@ test('sqs: a queue deleted under open streams gives a consistent 503, not 200 an
     await relay.stop();
   }
 }, 20_000);
+
+test('sqs: an SQS that stops answering under open streams is a 503 for new streams soon, not 200 for the cached minute', async () => {
+  // Its own emulator, stopped mid-test. The stream opened first leaves a fresh "the queue exists" check behind (cached
+  // for 60 s); once the receive loop finds SQS gone, a new stream must be refused as publish and /readyz are.
+  const own = await startLocalSqs();
+  const queueUrl = own.createQueue('unreachable');
+  const relay = await startRelay(own.env(queueUrl, { SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '200' }));
+  const reader = new SseReader(`${relay.url}/events?topic=t`);
+  try {
+    await reader.until((r) => r.status === 200);
+    await own.stop();
+    expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
+    const refusal = await waitFor(async () => {
+      const attempt = new AbortController();
+      const answer = await fetch(`${relay.url}/events?topic=t`, { signal: attempt.signal });
+      if (answer.status === 200) attempt.abort();
+      return answer.status === 503 ? answer : undefined;
+    }, 'a new stream to be refused while SQS does not answer', { timeoutMs: 15_000, everyMs: 500 });
+    expect(refusal.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await refusal.json()).toMatchObject({ error: 'source_unavailable' });
+  } finally {
+    reader.close();
+    await relay.stop();
+    await own.stop().catch(() => undefined);
+  }
+}, 25_000);
 
 test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is a 503 source_unavailable, not a 500', async () => {
   const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });

@@ -42,6 +42,8 @@ export interface ReceiverDeps {
   onInvalidMessage: (message: InvalidMessage) => void;
   /** The queue cannot be read (missing, access denied): new streams must be refused until it answers a check again. */
   onQueueFailed: (queueUrl: string) => void;
+  /** A receive failed after the SDK's retries (SQS unreachable, throttling, 5xx): new streams must ask SQS again. */
+  onReceiveFailing: (queueUrl: string) => void;
 }
 
 /** A local subscriber of a receiver (one stream). */
@@ -205,6 +207,7 @@ export class SqsReceiver {
         if (failure === 'aborted') return;
         if (failure === 'transient') {
           this.deps.logger.warn({ queueUrl: this.queueUrl, err: error, attempt }, 'SQS receive failed; retrying with backoff');
+          this.deps.onReceiveFailing(this.queueUrl);
           await sleep(backoffMs(attempt++, this.deps.backoff), this.deps.closing);
           continue;
         }

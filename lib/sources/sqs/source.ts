@@ -111,6 +111,9 @@ export class SqsSource implements QueueSource {
       onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
       // The next stream of this queue asks SQS again instead of trusting a check made before the queue went away.
       onQueueFailed: (queueUrl) => this.checkedAt.delete(queueUrl),
+      // Every queue is behind the same endpoint: one that does not answer a receive makes every cached check stale, so
+      // the next stream asks SQS and gets a 503 while it is away (a source that is down is refused before the stream).
+      onReceiveFailing: () => this.checkedAt.clear(),
     };
   }
 
@@ -142,7 +145,10 @@ export class SqsSource implements QueueSource {
     }));
   }
 
-  /** Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream. */
+  /**
+   * Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream.
+   * A receive that fails drops every cached answer, so while SQS does not answer new streams get a 503 too.
+   */
   async check(topics: readonly string[]): Promise<void> {
     const now = Date.now();
     await Promise.all(this.urls.plan(topics).map(async ({ queueUrl }) => {
