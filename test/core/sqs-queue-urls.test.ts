@@ -15,6 +15,17 @@ describe('SqsQueueUrls', () => {
     expect(() => new SqsQueueUrls({ kind: 'per-topic', template: TEMPLATE }).urlOf('a.b')).toThrow(expect.objectContaining({ code: 'invalid_topic' }));
   });
 
+  it('refuses, as invalid_topic, a topic that would make the queue name longer than SQS\'s 80 characters', () => {
+    // `events-` leaves 73 characters; a longer topic names no queue SQS could create: a 400, not a 503 for ever.
+    const urls = new SqsQueueUrls({ kind: 'per-topic', template: TEMPLATE });
+    expect(urls.urlOf('x'.repeat(73))).toBe(TEMPLATE.replace('{topic}', 'x'.repeat(73)));
+    expect(() => urls.urlOf('x'.repeat(74))).toThrow(expect.objectContaining({ code: 'invalid_topic', status: 400 }));
+    expect(() => urls.urlOf('x'.repeat(74))).toThrow(/at most 73/);
+    const fifo = new SqsQueueUrls({ kind: 'per-topic', template: 'https://sqs/1/e-{topic}.fifo' });
+    expect(fifo.urlOf('x'.repeat(73))).toBe(`https://sqs/1/e-${'x'.repeat(73)}.fifo`);
+    expect(() => fifo.urlOf('x'.repeat(74))).toThrow(expect.objectContaining({ code: 'invalid_topic' }));
+  });
+
   it('with topics listed (SQS_QUEUE_TOPICS), refuses every other topic, alone or in a subscription, in either layout', () => {
     for (const queues of [{ kind: 'shared' as const, url: SHARED }, { kind: 'per-topic' as const, template: TEMPLATE }]) {
       const urls = new SqsQueueUrls({ ...queues, topics: ['orders', 'alerts'] });
