@@ -1,3 +1,5 @@
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -232,3 +234,38 @@ test('on a shared queue a message whose topic attribute is not a String, or not 
   expect(got.map((d) => d.data)).toEqual(['good']);
   expect(invalid.map((m) => m.reason).sort()).toEqual([expect.stringMatching(/topic attribute must be of type String/), expect.stringMatching(/topic must match/)].sort());
 });
+
+test('short polling (SQS_WAIT_SECONDS=0) on an empty queue does not spin: at most one empty receive a second', async () => {
+  // Counts the ReceiveMessage calls that reach the emulator through a pass-through proxy.
+  let receives = 0;
+  const target = new URL(sqs.endpoint);
+  const proxy = createServer((req, res) => {
+    if (String(req.headers['x-amz-target']).endsWith('.ReceiveMessage')) receives += 1;
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const { port } = proxy.address() as AddressInfo;
+  const queueUrl = sqs.createQueue('short-poll');
+  const relay = new SqsSource(newClient(`http://127.0.0.1:${port}`), { queues: { kind: 'shared', url: queueUrl }, waitSeconds: 0, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs });
+  sources.push(relay);
+  const stop = new AbortController();
+  try {
+    const deliveries = relay.consume(['t'], stop.signal)[Symbol.asyncIterator]();
+    const first = deliveries.next();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Spinning, the loop sent hundreds in these 2 s; with the floor, about 2.
+    expect(receives).toBeGreaterThan(0);
+    expect(receives).toBeLessThanOrEqual(6);
+    await relay.publish('t', { data: 'still found' });
+    expect((await first).value?.data).toBe('still found');
+  } finally {
+    stop.abort();
+    proxy.closeAllConnections();
+    await new Promise((resolve) => proxy.close(resolve));
+  }
+}, 15_000);

@@ -59,6 +59,10 @@ const READY_PER_SUBSCRIBER = SQS_BATCH_MAX;
 const FOREIGN_PAUSE_MS = 500;
 // Long-poll wait once the process drains, s: the last receive is then answered soon after the last stream closed.
 const DRAINING_WAIT_SECONDS = 1;
+// Shortest time between the start of a receive that brought nothing and the next receive. With SQS_WAIT_SECONDS=0
+// (short polling) an empty queue answers at once, and without this floor the loop would spin: one request after the
+// other, a core of CPU and every request billed.
+const EMPTY_RECEIVE_MIN_MS = 1_000;
 // SQS answers these for a receipt handle whose message was deleted (or received again by someone else).
 const GONE = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue', 'AWS.SimpleQueueService.MessageNotInflight']);
 
@@ -218,6 +222,8 @@ export class SqsReceiver {
         return;
       }
       if (this.accept(messages, receivedAt) === 0 && messages.length > 0) await sleep(FOREIGN_PAUSE_MS, this.deps.closing);
+      const early = EMPTY_RECEIVE_MIN_MS - (Date.now() - receivedAt);
+      if (messages.length === 0 && early > 0) await sleep(early, this.deps.closing);
     }
   }
 
