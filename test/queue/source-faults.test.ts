@@ -3,6 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { startLocalSqs } from '../sqs/fauxqs.js';
+import { startSqsProxy } from '../sqs/sqs-proxy.js';
 import { useQueueBackends } from '../support/queue-backends.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -92,6 +93,35 @@ test('sqs: an SQS that stops answering under open streams is a 503 for new strea
     await own.stop().catch(() => undefined);
   }
 }, 25_000);
+
+test('sqs: a queue whose receive is refused for good (IAM, KMS) is a consistent 503 and /readyz 503, not 200 and an immediate retry:', async () => {
+  // GetQueueAttributes and SendMessage still answer, as with a policy or key that allows all but ReceiveMessage.
+  for (const type of ['AccessDenied', 'KmsAccessDenied']) {
+    const own = await startLocalSqs();
+    const proxy = await startSqsProxy(own.endpoint);
+    proxy.fault = (action) => (action === 'ReceiveMessage' ? { status: 400, type, message: `not allowed: ${type}` } : undefined);
+    const queueUrl = own.createQueue('denied');
+    const relay = await startRelay({ ...own.env(queueUrl, { SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '200' }), SQS_ENDPOINT: proxy.endpoint });
+    try {
+      // The first stream finds out: it ends with retry: as soon as its receive is refused.
+      const first = await fetch(`${relay.url}/events?topic=t`, { signal: AbortSignal.timeout(10_000) });
+      expect(first.status).toBe(200);
+      await first.text();
+      for (let i = 0; i < 3; i++) {
+        const again = await fetch(`${relay.url}/events?topic=t`, { signal: AbortSignal.timeout(10_000) });
+        expect([type, again.status]).toEqual([type, 503]);
+        expect(again.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(await again.json()).toMatchObject({ error: 'source_unavailable' });
+      }
+      expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
+      expect(proxy.calls.get('ReceiveMessage')).toBe(1);
+    } finally {
+      await relay.stop();
+      await proxy.stop();
+      await own.stop();
+    }
+  }
+}, 30_000);
 
 test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is a 503 source_unavailable, not a 500', async () => {
   const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });

@@ -1,5 +1,3 @@
-import { createServer, request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { FIXED_SETTINGS } from '../../lib/config/index.js';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -8,6 +6,7 @@ import type { Delivery } from '../../lib/source.js';
 import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs/source.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { newClient, startLocalSqs, type LocalSqs } from './fauxqs.js';
+import { startSqsProxy } from './sqs-proxy.js';
 import { waitFor } from '../support/wait-for.js';
 
 let sqs: LocalSqs;
@@ -236,36 +235,24 @@ test('on a shared queue a message whose topic attribute is not a String, or not 
 });
 
 test('short polling (SQS_WAIT_SECONDS=0) on an empty queue does not spin: at most one empty receive a second', async () => {
-  // Counts the ReceiveMessage calls that reach the emulator through a pass-through proxy.
-  let receives = 0;
-  const target = new URL(sqs.endpoint);
-  const proxy = createServer((req, res) => {
-    if (String(req.headers['x-amz-target']).endsWith('.ReceiveMessage')) receives += 1;
-    const upstream = httpRequest({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  const { port } = proxy.address() as AddressInfo;
+  // Counts the ReceiveMessage calls that reach the emulator.
+  const proxy = await startSqsProxy(sqs.endpoint);
   const queueUrl = sqs.createQueue('short-poll');
-  const relay = new SqsSource(newClient(`http://127.0.0.1:${port}`), { queues: { kind: 'shared', url: queueUrl }, waitSeconds: 0, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs });
+  const relay = new SqsSource(newClient(proxy.endpoint), { queues: { kind: 'shared', url: queueUrl }, waitSeconds: 0, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs });
   sources.push(relay);
   const stop = new AbortController();
   try {
     const deliveries = relay.consume(['t'], stop.signal)[Symbol.asyncIterator]();
     const first = deliveries.next();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    // Spinning, the loop sent hundreds in these 2 s; with the floor, about 2.
+    // Spinning, the loop sent thousands in these 2 s; with the floor, about 2.
+    const receives = proxy.calls.get('ReceiveMessage') ?? 0;
     expect(receives).toBeGreaterThan(0);
     expect(receives).toBeLessThanOrEqual(6);
     await relay.publish('t', { data: 'still found' });
     expect((await first).value?.data).toBe('still found');
   } finally {
     stop.abort();
-    proxy.closeAllConnections();
-    await new Promise((resolve) => proxy.close(resolve));
+    await proxy.stop();
   }
 }, 15_000);

@@ -1,4 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { RelayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { SQS_BATCH_MAX, type ReceiptEntry, type SqsBatcher } from './batcher.js';
 import { readMessage } from './message.js';
@@ -40,8 +41,8 @@ export interface ReceiverDeps {
   closing: AbortSignal;
   logger: Logger;
   onInvalidMessage: (message: InvalidMessage) => void;
-  /** The queue cannot be read (missing, access denied): new streams must be refused until it answers a check again. */
-  onQueueFailed: (queueUrl: string) => void;
+  /** The queue cannot be read (missing, access denied): new streams are refused with `failure` for a while. */
+  onQueueFailed: (queueUrl: string, failure: RelayError) => void;
   /** A receive failed after the SDK's retries (SQS unreachable, throttling, 5xx): new streams must ask SQS again. */
   onReceiveFailing: (queueUrl: string) => void;
 }
@@ -216,8 +217,9 @@ export class SqsReceiver {
           continue;
         }
         this.deps.logger.error({ queueUrl: this.queueUrl, err: error }, failure === 'missing-queue' ? 'SQS queue does not exist' : 'SQS refused the receive');
-        this.failure = sqsUnavailable(this.queueUrl, failure, error);
-        this.deps.onQueueFailed(this.queueUrl);
+        const unavailable = sqsUnavailable(this.queueUrl, failure, error);
+        this.failure = unavailable;
+        this.deps.onQueueFailed(this.queueUrl, unavailable);
         for (const subscriber of this.subscribers) subscriber.wake();
         return;
       }
