@@ -79,7 +79,7 @@ export const SQS_DEFAULTS = {
   SQS_VISIBILITY_TIMEOUT_S: setting(30, 'visibility timeout of received messages, seconds'),
   INGEST_TOPIC: noDefault('bridge (`functions/ingest.ts`): topic of SQS records without a `topic` message attribute'),
   SQS_ENDPOINT: noDefault('endpoint override (VPC endpoint, emulator)'),
-  AWS_REGION: noDefault('AWS region', 'SDK default chain'),
+  AWS_REGION: noDefault('AWS region; unset, the relay signs for the region its queue URL names (`sqs.<region>.amazonaws.com`)', 'the queue URL\'s, else SDK default chain'),
 } as const satisfies SettingTable;
 
 /** How queue sources decide that a message was delivered. */

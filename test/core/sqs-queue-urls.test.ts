@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { SqsQueueUrls } from '../../lib/sources/sqs/queue-urls.js';
+import { regionOfQueueUrl, SqsQueueUrls } from '../../lib/sources/sqs/queue-urls.js';
 
 const SHARED = 'https://sqs.eu-west-1.amazonaws.com/123456789012/events';
 const TEMPLATE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/events-{topic}';
@@ -34,6 +34,16 @@ describe('SqsQueueUrls', () => {
       expect(() => urls.plan(['orders', 'other'])).toThrow(expect.objectContaining({ code: 'invalid_topic', status: 400 }));
       // Exact names only: no prefix or case folding.
       for (const near of ['order', 'Orders', 'orders2']) expect(() => urls.urlOf(near)).toThrow(expect.objectContaining({ code: 'invalid_topic' }));
+    }
+  });
+
+  it('reads the region a queue URL or template names, and nothing from other URLs', () => {
+    expect(regionOfQueueUrl(SHARED)).toBe('eu-west-1');
+    expect(regionOfQueueUrl(TEMPLATE)).toBe('eu-west-1');
+    expect(regionOfQueueUrl('https://sqs.us-gov-west-1.amazonaws.com/1/q')).toBe('us-gov-west-1');
+    expect(regionOfQueueUrl('http://sqs.ap-southeast-2.localhost:4566/000000000000/q')).toBe('ap-southeast-2');
+    for (const other of ['https://vpce-1.sqs.eu-west-1.vpce.amazonaws.com/1/q', 'http://localhost:4566/000000000000/q', 'https://sqs.amazonaws.com/1/q', '']) {
+      expect(regionOfQueueUrl(other)).toBeUndefined();
     }
   });
 });

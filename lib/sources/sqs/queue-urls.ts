@@ -98,3 +98,15 @@ export class SqsQueueUrls {
 export function isFifoQueue(queueUrl: string): boolean {
   return queueUrl.endsWith('.fifo');
 }
+
+// SQS queue URLs name their region: https://sqs.<region>.amazonaws.com/<account>/<name> (emulators copy the form).
+const QUEUE_URL_REGION = /^https?:\/\/sqs\.([a-z]{2}(?:-[a-z]+)+-\d{1,2})\./;
+
+/**
+ * The region a queue URL (or template) names, or undefined. A queue lives in one region and requests to it are signed
+ * for that region, so it is the region to use when AWS_REGION is not set; the SDK's own chain reads AWS_REGION and
+ * ~/.aws/config only (not AWS_DEFAULT_REGION), and without a region every call fails with "Region is missing".
+ */
+export function regionOfQueueUrl(url: string): string | undefined {
+  return QUEUE_URL_REGION.exec(url)?.[1];
+}
