@@ -256,3 +256,30 @@ test('short polling (SQS_WAIT_SECONDS=0) on an empty queue does not spin: at mos
     await proxy.stop();
   }
 }, 15_000);
+
+test('a FIFO queue shared by topics: a group nobody here reads, at the head of the queue, does not starve a topic that is read', async () => {
+  // Released at once, the foreign group's head was the oldest message again at the next receive (one message per FIFO
+  // receive), so the subscriber of `a` got nothing for as long as `b`'s messages stayed in the queue.
+  const queueUrl = sqs.createQueue('starving.fifo', { FifoQueue: 'true' });
+  const relay = source({ queueUrl });
+  for (let i = 0; i < 3; i++) await relay.publish('b', { data: `b${i}`, key: `b${i}` });
+  for (let i = 0; i < 3; i++) await relay.publish('a', { data: `a${i}`, key: `a${i}` });
+  const stop = new AbortController();
+  const iterator = relay.consume(['a'], stop.signal)[Symbol.asyncIterator]();
+  const got: string[] = [];
+  const reading = (async () => {
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+      got.push(next.value.data);
+      await next.value.ack();
+      if (got.length === 3) break;
+    }
+  })();
+  await waitFor(() => got.length === 3, () => `a0..a2 behind the foreign group b (got ${JSON.stringify(got)})`, 10_000).finally(() => stop.abort());
+  await reading;
+  expect(got).toEqual(['a0', 'a1', 'a2']);
+  // b's messages are still in the queue for a subscriber of b.
+  const other = new AbortController();
+  const b = await take(relay.consume(['b'], other.signal)[Symbol.asyncIterator](), 3);
+  other.abort();
+  expect(b.map((d) => d.data)).toEqual(['b0', 'b1', 'b2']);
+}, 30_000);

@@ -58,6 +58,11 @@ export interface ReceiverSubscriber {
 const READY_PER_SUBSCRIBER = SQS_BATCH_MAX;
 // After a receive that brought only topics nobody here reads, wait this long, so other processes get a chance at them.
 const FOREIGN_PAUSE_MS = 500;
+// On a FIFO queue a message of a topic nobody here reads is released this much later, s. Released at once, it heads
+// its group again and, a FIFO receive bringing one message, the oldest group's head comes back at every receive: the
+// topics read here would wait behind it for as long as it stays in the queue. Hidden a moment, its group is blocked
+// and SQS hands out the other groups' messages.
+const FIFO_FOREIGN_RELEASE_S = 2;
 // Long-poll wait once the process drains, s: the last receive is then answered soon after the last stream closed.
 const DRAINING_WAIT_SECONDS = 1;
 // Shortest time between the start of a receive that brought nothing and the next receive. With SQS_WAIT_SECONDS=0
@@ -252,8 +257,12 @@ export class SqsReceiver {
       }
       const held: Held = { queueUrl: this.queueUrl, messageId: read.messageId, receiptHandle: read.receiptHandle, visibleUntil: receivedAt + this.deps.visibilityTimeoutSeconds * 1_000 };
       const topic = this.shared ? read.topic : undefined;
-      if (!this.running || !this.wanted(topic)) {
+      if (!this.running) {
         this.deps.releaser.add(this.queueUrl, held);
+        continue;
+      }
+      if (!this.wanted(topic)) {
+        this.deps.releaser.add(this.queueUrl, isFifoQueue(this.queueUrl) ? { ...held, releaseAfterSeconds: FIFO_FOREIGN_RELEASE_S } : held);
         continue;
       }
       this.held.set(held.receiptHandle, held);

@@ -250,7 +250,7 @@ export class SqsSource implements QueueSource {
 
   private async releaseBatch(queueUrl: string, entries: readonly ReceiptEntry[]): Promise<string[]> {
     const out = await this.client.send(new ChangeMessageVisibilityBatchCommand({
-      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: 0 })),
+      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.releaseAfterSeconds ?? 0 })),
     }));
     return (out.Failed ?? []).map((f) => entries[Number(f.Id)]?.messageId ?? String(f.Id));
   }
