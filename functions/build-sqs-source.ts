@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { requireSqsQueues, type Config } from '../lib/config/index.js';
+import { regionOfQueueUrl } from '../lib/sources/sqs/queue-urls.js';
 import { SqsSource } from '../lib/sources/sqs/source.js';
 import type { SourceHooks } from './source-hooks.js';
 
@@ -9,8 +10,9 @@ import type { SourceHooks } from './source-hooks.js';
  * standard retry strategy retries throttling, 5xx and network errors with capped exponential backoff and full jitter.
  */
 export function buildSqsClient(config: Config): SQSClient {
+  const region = config.sqs.region ?? regionOfQueueUrl(config.sqs.queueUrlTemplate ?? config.sqs.queueUrl ?? '');
   return new SQSClient({
-    ...(config.sqs.region === undefined ? {} : { region: config.sqs.region }),
+    ...(region === undefined ? {} : { region }),
     ...(config.sqs.endpoint === undefined ? {} : { endpoint: config.sqs.endpoint }),
     retryMode: 'standard',
     maxAttempts: 4,

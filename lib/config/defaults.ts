@@ -75,11 +75,11 @@ export const SQS_DEFAULTS = {
   SQS_QUEUE_URL: noDefault('one queue for every topic (required for `sqs` unless the template is set)'),
   SQS_QUEUE_URL_TEMPLATE: noDefault('queue URL with `{topic}` in it, one queue per topic'),
   SQS_QUEUE_TOPICS: noDefault('comma-separated topics the queues serve; a stream or publish naming another gets `400 invalid_topic` before any queue is read (see [docs/sqs.md](docs/sqs.md#topics-and-queues))', 'any topic'),
-  SQS_WAIT_SECONDS: setting(5, 'long-poll wait of each receive (0–20; 1 once the process drains, so its last receive is answered before it exits); on Lambda a stream\'s invocation waits for its last receive before the sandbox freezes (see [docs/lambda.md](docs/lambda.md#queue-mode))', { lambda: 2 }),
+  SQS_WAIT_SECONDS: setting(5, 'long-poll wait of each receive (0–20; 0 is short polling, with at most one empty receive a second; 1 once the process drains, so its last receive is answered before it exits); on Lambda a stream\'s invocation waits for its last receive before the sandbox freezes (see [docs/lambda.md](docs/lambda.md#queue-mode))', { lambda: 2 }),
   SQS_VISIBILITY_TIMEOUT_S: setting(30, 'visibility timeout of received messages, seconds'),
   INGEST_TOPIC: noDefault('bridge (`functions/ingest.ts`): topic of SQS records without a `topic` message attribute'),
   SQS_ENDPOINT: noDefault('endpoint override (VPC endpoint, emulator)'),
-  AWS_REGION: noDefault('AWS region', 'SDK default chain'),
+  AWS_REGION: noDefault('AWS region; unset, the relay signs for the region its queue URL names (`sqs.<region>.amazonaws.com`)', 'the queue URL\'s, else SDK default chain'),
 } as const satisfies SettingTable;
 
 /** How queue sources decide that a message was delivered. */

@@ -6,7 +6,7 @@ import type { RedisConfig, RedisTopology } from './redis-config.js';
 import type { ServerConfig } from './server-config.js';
 import type { Runtime } from './setting.js';
 import type { SqsConfig } from './sqs-config.js';
-import { isQueueUrlTemplate, QUEUE_URL_TEMPLATE_FORM } from '../sources/sqs/queue-urls.js';
+import { isQueueUrlTemplate, isTemplateTopic, longestTemplateTopic, QUEUE_URL_TEMPLATE_FORM } from '../sources/sqs/queue-urls.js';
 
 // The checks that span variables: what a mode, a runtime or an entry point requires. Each rule is written once here;
 // the entry points ask (requireRedisTopology) instead of checking for themselves.
@@ -38,8 +38,22 @@ export function checkSourceRequirements(server: ServerConfig, redis: RedisConfig
   const mode = server.source;
   if (mode === 'redis' || mode === 'redis-list') requireRedisTopology(redis, `SOURCE=${mode}`);
   if (mode === 'sqs') requireSqsQueues(sqs);
-  if (sqs.queueUrlTemplate !== undefined && !isQueueUrlTemplate(sqs.queueUrlTemplate)) {
-    throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', QUEUE_URL_TEMPLATE_FORM, sqs.queueUrlTemplate);
+  if (sqs.queueUrlTemplate !== undefined) checkQueueUrlTemplate(sqs.queueUrlTemplate, sqs.queueTopics);
+  // A shared queue's URL with {topic} in it names a queue SQS cannot have ({ and } are not allowed in queue names).
+  if (sqs.queueUrl?.includes('{topic}') === true) {
+    throw new ConfigError('SQS_QUEUE_URL', 'one queue\'s URL, without {topic} (for one queue per topic set SQS_QUEUE_URL_TEMPLATE instead)', sqs.queueUrl);
+  }
+}
+
+// The template itself, and SQS_QUEUE_TOPICS against it: a listed topic that cannot name a queue would be refused on
+// every stream and publish, so it is a configuration error at start instead.
+function checkQueueUrlTemplate(template: string, topics: readonly string[] | undefined): void {
+  if (!isQueueUrlTemplate(template)) throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', QUEUE_URL_TEMPLATE_FORM, template);
+  const longest = longestTemplateTopic(template);
+  if (longest < 1) throw new ConfigError('SQS_QUEUE_URL_TEMPLATE', `${QUEUE_URL_TEMPLATE_FORM}, whose queue name leaves room for a topic (at most 80 characters in all)`, template);
+  const bad = topics?.find((topic) => !isTemplateTopic(template, topic));
+  if (bad !== undefined) {
+    throw new ConfigError('SQS_QUEUE_TOPICS', `topics that can name a queue with SQS_QUEUE_URL_TEMPLATE: letters, digits, - and _ only, at most ${longest} characters`, bad);
   }
 }
 

@@ -15,7 +15,7 @@ export interface SqsConfig {
    * and release the served topic's messages until the redrive policy dead-letters them, so such a request is refused.
    */
   queueTopics: readonly string[] | undefined;
-  /** Long-poll wait of each receive, seconds, 0–20 (0 = short polling: each receive answers at once). */
+  /** Long-poll wait of each receive, seconds, 0–20 (0 = short polling: each receive answers at once; an empty one is followed by the next 1 s after it started). */
   waitSeconds: number;
   /** Visibility timeout given to received messages, seconds. */
   visibilityTimeoutSeconds: number;

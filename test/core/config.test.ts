@@ -155,6 +155,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...BASE, SOURCE: 'sqs' })).toThrow(/SQS_QUEUE_URL must be set/);
   });
 
+  it('refuses SQS queue settings that name no queue SQS could have, naming the variable and the fix', () => {
+    const template = 'https://sqs.eu-west-1.amazonaws.com/1/events-{topic}';
+    expect(() => loadConfig({ ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL: template }))
+      .toThrow(/^SQS_QUEUE_URL must be one queue's URL, without \{topic\} \(for one queue per topic set SQS_QUEUE_URL_TEMPLATE instead\)/);
+    // A listed topic the template cannot turn into a queue name: refused at start, not on every stream.
+    for (const topic of ['user.42', 'a:b', 'x'.repeat(74)]) {
+      expect(() => loadConfig({ ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL_TEMPLATE: template, SQS_QUEUE_TOPICS: `orders,${topic}` }))
+        .toThrow(/^SQS_QUEUE_TOPICS must be topics that can name a queue with SQS_QUEUE_URL_TEMPLATE: letters, digits, - and _ only, at most 73 characters/);
+    }
+    expect(loadConfig({ ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL_TEMPLATE: template, SQS_QUEUE_TOPICS: `orders,${'x'.repeat(73)}` }).sqs.queueTopics).toHaveLength(2);
+    // The same topics are fine on a shared queue, where they are attribute values, not queue names.
+    expect(loadConfig({ ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL: 'https://sqs/1/events', SQS_QUEUE_TOPICS: 'user.42,a:b' }).sqs.queueTopics).toEqual(['user.42', 'a:b']);
+    expect(() => loadConfig({ ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL_TEMPLATE: `https://sqs/1/${'q'.repeat(80)}-{topic}` }))
+      .toThrow(/^SQS_QUEUE_URL_TEMPLATE must be .*leaves room for a topic/);
+  });
+
   it('takes exactly one Redis topology, and the Sentinel name only with sentinels', () => {
     expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:6379' })).toThrow(/^REDIS_CLUSTER_NODES must be left unset when REDIS_URL is set/);
     expect(() => loadConfig({ ...BASE, REDIS_SENTINELS: 'a:26379' })).toThrow(/^REDIS_SENTINEL_NAME must be set with REDIS_SENTINELS/);

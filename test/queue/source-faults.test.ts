@@ -3,7 +3,9 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { publish, startRelay } from '../support/relay-server.js';
 import { SseReader } from '../support/sse-reader.js';
 import { startLocalSqs } from '../sqs/fauxqs.js';
+import { startSqsProxy } from '../sqs/sqs-proxy.js';
 import { useQueueBackends } from '../support/queue-backends.js';
+import { waitFor } from '../support/wait-for.js';
 
 // The smaller queue faults each get one clear answer, against the real Redis and the SQS emulator.
 const backends = useQueueBackends();
@@ -65,6 +67,61 @@ test('sqs: a queue deleted under open streams gives a consistent 503, not 200 an
     await relay.stop();
   }
 }, 20_000);
+
+test('sqs: an SQS that stops answering under open streams is a 503 for new streams soon, not 200 for the cached minute', async () => {
+  // Its own emulator, stopped mid-test. The stream opened first leaves a fresh "the queue exists" check behind (cached
+  // for 60 s); once the receive loop finds SQS gone, a new stream must be refused as publish and /readyz are.
+  const own = await startLocalSqs();
+  const queueUrl = own.createQueue('unreachable');
+  const relay = await startRelay(own.env(queueUrl, { SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '200' }));
+  const reader = new SseReader(`${relay.url}/events?topic=t`);
+  try {
+    await reader.until((r) => r.status === 200);
+    await own.stop();
+    expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
+    const refusal = await waitFor(async () => {
+      const attempt = new AbortController();
+      const answer = await fetch(`${relay.url}/events?topic=t`, { signal: attempt.signal });
+      if (answer.status === 200) attempt.abort();
+      return answer.status === 503 ? answer : undefined;
+    }, 'a new stream to be refused while SQS does not answer', { timeoutMs: 15_000, everyMs: 500 });
+    expect(refusal.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await refusal.json()).toMatchObject({ error: 'source_unavailable' });
+  } finally {
+    reader.close();
+    await relay.stop();
+    await own.stop().catch(() => undefined);
+  }
+}, 25_000);
+
+test('sqs: a queue whose receive is refused for good (IAM, KMS) is a consistent 503 and /readyz 503, not 200 and an immediate retry:', async () => {
+  // GetQueueAttributes and SendMessage still answer, as with a policy or key that allows all but ReceiveMessage.
+  for (const type of ['AccessDenied', 'KmsAccessDenied']) {
+    const own = await startLocalSqs();
+    const proxy = await startSqsProxy(own.endpoint);
+    proxy.fault = (action) => (action === 'ReceiveMessage' ? { status: 400, type, message: `not allowed: ${type}` } : undefined);
+    const queueUrl = own.createQueue('denied');
+    const relay = await startRelay({ ...own.env(queueUrl, { SQS_WAIT_SECONDS: '1', SHUTDOWN_DRAIN_MS: '200' }), SQS_ENDPOINT: proxy.endpoint });
+    try {
+      // The first stream finds out: it ends with retry: as soon as its receive is refused.
+      const first = await fetch(`${relay.url}/events?topic=t`, { signal: AbortSignal.timeout(10_000) });
+      expect(first.status).toBe(200);
+      await first.text();
+      for (let i = 0; i < 3; i++) {
+        const again = await fetch(`${relay.url}/events?topic=t`, { signal: AbortSignal.timeout(10_000) });
+        expect([type, again.status]).toEqual([type, 503]);
+        expect(again.headers.get('retry-after')).toMatch(/^\d+$/);
+        expect(await again.json()).toMatchObject({ error: 'source_unavailable' });
+      }
+      expect((await fetch(`${relay.url}/readyz`)).status).toBe(503);
+      expect(proxy.calls.get('ReceiveMessage')).toBe(1);
+    } finally {
+      await relay.stop();
+      await proxy.stop();
+      await own.stop();
+    }
+  }
+}, 30_000);
 
 test('redis-list, QUEUE_ACK=client: an acknowledgement Redis does not answer is a 503 source_unavailable, not a 500', async () => {
   const relay = await startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, QUEUE_ACK: 'client', PUBLISH_RATE_PER_MINUTE: '0', SHUTDOWN_DRAIN_MS: '0' });

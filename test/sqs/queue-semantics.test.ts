@@ -6,6 +6,7 @@ import type { Delivery } from '../../lib/source.js';
 import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs/source.js';
 import { publish, startRelay } from '../support/relay-server.js';
 import { newClient, startLocalSqs, type LocalSqs } from './fauxqs.js';
+import { startSqsProxy } from './sqs-proxy.js';
 import { waitFor } from '../support/wait-for.js';
 
 let sqs: LocalSqs;
@@ -232,3 +233,53 @@ test('on a shared queue a message whose topic attribute is not a String, or not 
   expect(got.map((d) => d.data)).toEqual(['good']);
   expect(invalid.map((m) => m.reason).sort()).toEqual([expect.stringMatching(/topic attribute must be of type String/), expect.stringMatching(/topic must match/)].sort());
 });
+
+test('short polling (SQS_WAIT_SECONDS=0) on an empty queue does not spin: at most one empty receive a second', async () => {
+  // Counts the ReceiveMessage calls that reach the emulator.
+  const proxy = await startSqsProxy(sqs.endpoint);
+  const queueUrl = sqs.createQueue('short-poll');
+  const relay = new SqsSource(newClient(proxy.endpoint), { queues: { kind: 'shared', url: queueUrl }, waitSeconds: 0, visibilityTimeoutSeconds: 30, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs });
+  sources.push(relay);
+  const stop = new AbortController();
+  try {
+    const deliveries = relay.consume(['t'], stop.signal)[Symbol.asyncIterator]();
+    const first = deliveries.next();
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Spinning, the loop sent thousands in these 2 s; with the floor, about 2.
+    const receives = proxy.calls.get('ReceiveMessage') ?? 0;
+    expect(receives).toBeGreaterThan(0);
+    expect(receives).toBeLessThanOrEqual(6);
+    await relay.publish('t', { data: 'still found' });
+    expect((await first).value?.data).toBe('still found');
+  } finally {
+    stop.abort();
+    await proxy.stop();
+  }
+}, 15_000);
+
+test('a FIFO queue shared by topics: a group nobody here reads, at the head of the queue, does not starve a topic that is read', async () => {
+  // Released at once, the foreign group's head was the oldest message again at the next receive (one message per FIFO
+  // receive), so the subscriber of `a` got nothing for as long as `b`'s messages stayed in the queue.
+  const queueUrl = sqs.createQueue('starving.fifo', { FifoQueue: 'true' });
+  const relay = source({ queueUrl });
+  for (let i = 0; i < 3; i++) await relay.publish('b', { data: `b${i}`, key: `b${i}` });
+  for (let i = 0; i < 3; i++) await relay.publish('a', { data: `a${i}`, key: `a${i}` });
+  const stop = new AbortController();
+  const iterator = relay.consume(['a'], stop.signal)[Symbol.asyncIterator]();
+  const got: string[] = [];
+  const reading = (async () => {
+    for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) {
+      got.push(next.value.data);
+      await next.value.ack();
+      if (got.length === 3) break;
+    }
+  })();
+  await waitFor(() => got.length === 3, () => `a0..a2 behind the foreign group b (got ${JSON.stringify(got)})`, 10_000).finally(() => stop.abort());
+  await reading;
+  expect(got).toEqual(['a0', 'a1', 'a2']);
+  // b's messages are still in the queue for a subscriber of b.
+  const other = new AbortController();
+  const b = await take(relay.consume(['b'], other.signal)[Symbol.asyncIterator](), 3);
+  other.abort();
+  expect(b.map((d) => d.data)).toEqual(['b0', 'b1', 'b2']);
+}, 30_000);

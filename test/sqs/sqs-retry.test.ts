@@ -15,6 +15,9 @@ describe('classifySqsError', () => {
     expect(classifySqsError(named('QueueDoesNotExist'))).toBe('missing-queue');
     expect(classifySqsError(Object.assign(new Error('x'), { Code: 'AWS.SimpleQueueService.NonExistentQueue' }))).toBe('missing-queue');
     expect(classifySqsError(named('AccessDenied'))).toBe('permanent');
+    expect(classifySqsError(named('KmsAccessDenied'))).toBe('permanent');
+    expect(classifySqsError(Object.assign(new Error('x'), { Code: 'AWS.SimpleQueueService.KmsDisabled' }))).toBe('permanent');
+    expect(classifySqsError(named('KmsThrottled'))).toBe('transient');
     expect(classifySqsError(named('ThrottlingException'))).toBe('transient');
     expect(classifySqsError(named('ECONNRESET'))).toBe('transient');
     expect(classifySqsError(named('AbortError'))).toBe('aborted');

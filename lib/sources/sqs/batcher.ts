@@ -4,6 +4,8 @@ import type { Logger } from '../../logger.js';
 export interface ReceiptEntry {
   messageId: string;
   receiptHandle: string;
+  /** Release only: seconds before the message is visible again (default 0, at once). */
+  releaseAfterSeconds?: number;
 }
 
 /** Sends one batch (at most 10 entries, one queue); resolves with the ids SQS reported as failed. */

@@ -1,4 +1,5 @@
 import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { RelayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { SQS_BATCH_MAX, type ReceiptEntry, type SqsBatcher } from './batcher.js';
 import { readMessage } from './message.js';
@@ -40,8 +41,10 @@ export interface ReceiverDeps {
   closing: AbortSignal;
   logger: Logger;
   onInvalidMessage: (message: InvalidMessage) => void;
-  /** The queue cannot be read (missing, access denied): new streams must be refused until it answers a check again. */
-  onQueueFailed: (queueUrl: string) => void;
+  /** The queue cannot be read (missing, access denied): new streams are refused with `failure` for a while. */
+  onQueueFailed: (queueUrl: string, failure: RelayError) => void;
+  /** A receive failed after the SDK's retries (SQS unreachable, throttling, 5xx): new streams must ask SQS again. */
+  onReceiveFailing: (queueUrl: string) => void;
 }
 
 /** A local subscriber of a receiver (one stream). */
@@ -55,8 +58,17 @@ export interface ReceiverSubscriber {
 const READY_PER_SUBSCRIBER = SQS_BATCH_MAX;
 // After a receive that brought only topics nobody here reads, wait this long, so other processes get a chance at them.
 const FOREIGN_PAUSE_MS = 500;
+// On a FIFO queue a message of a topic nobody here reads is released this much later, s. Released at once, it heads
+// its group again and, a FIFO receive bringing one message, the oldest group's head comes back at every receive: the
+// topics read here would wait behind it for as long as it stays in the queue. Hidden a moment, its group is blocked
+// and SQS hands out the other groups' messages.
+const FIFO_FOREIGN_RELEASE_S = 2;
 // Long-poll wait once the process drains, s: the last receive is then answered soon after the last stream closed.
 const DRAINING_WAIT_SECONDS = 1;
+// Shortest time between the start of a receive that brought nothing and the next receive. With SQS_WAIT_SECONDS=0
+// (short polling) an empty queue answers at once, and without this floor the loop would spin: one request after the
+// other, a core of CPU and every request billed.
+const EMPTY_RECEIVE_MIN_MS = 1_000;
 // SQS answers these for a receipt handle whose message was deleted (or received again by someone else).
 const GONE = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue', 'AWS.SimpleQueueService.MessageNotInflight']);
 
@@ -205,16 +217,20 @@ export class SqsReceiver {
         if (failure === 'aborted') return;
         if (failure === 'transient') {
           this.deps.logger.warn({ queueUrl: this.queueUrl, err: error, attempt }, 'SQS receive failed; retrying with backoff');
+          this.deps.onReceiveFailing(this.queueUrl);
           await sleep(backoffMs(attempt++, this.deps.backoff), this.deps.closing);
           continue;
         }
         this.deps.logger.error({ queueUrl: this.queueUrl, err: error }, failure === 'missing-queue' ? 'SQS queue does not exist' : 'SQS refused the receive');
-        this.failure = sqsUnavailable(this.queueUrl, failure, error);
-        this.deps.onQueueFailed(this.queueUrl);
+        const unavailable = sqsUnavailable(this.queueUrl, failure, error);
+        this.failure = unavailable;
+        this.deps.onQueueFailed(this.queueUrl, unavailable);
         for (const subscriber of this.subscribers) subscriber.wake();
         return;
       }
       if (this.accept(messages, receivedAt) === 0 && messages.length > 0) await sleep(FOREIGN_PAUSE_MS, this.deps.closing);
+      const early = EMPTY_RECEIVE_MIN_MS - (Date.now() - receivedAt);
+      if (messages.length === 0 && early > 0) await sleep(early, this.deps.closing);
     }
   }
 
@@ -241,8 +257,12 @@ export class SqsReceiver {
       }
       const held: Held = { queueUrl: this.queueUrl, messageId: read.messageId, receiptHandle: read.receiptHandle, visibleUntil: receivedAt + this.deps.visibilityTimeoutSeconds * 1_000 };
       const topic = this.shared ? read.topic : undefined;
-      if (!this.running || !this.wanted(topic)) {
+      if (!this.running) {
         this.deps.releaser.add(this.queueUrl, held);
+        continue;
+      }
+      if (!this.wanted(topic)) {
+        this.deps.releaser.add(this.queueUrl, isFifoQueue(this.queueUrl) ? { ...held, releaseAfterSeconds: FIFO_FOREIGN_RELEASE_S } : held);
         continue;
       }
       this.held.set(held.receiptHandle, held);

@@ -20,8 +20,12 @@ export function backoffMs(attempt: number, settings: BackoffSettings = DEFAULT_B
 }
 
 const MISSING_QUEUE = new Set(['QueueDoesNotExist', 'AWS.SimpleQueueService.NonExistentQueue', 'NonExistentQueue']);
-// Errors retrying cannot fix: the operator must change configuration or permissions.
-const PERMANENT = new Set(['AccessDenied', 'AccessDeniedException', 'InvalidAddress', 'InvalidSecurity', 'UnsupportedOperation']);
+// Errors retrying cannot fix: the operator must change configuration or permissions (the queue's KMS key included:
+// SQS answers these for an encrypted queue the role may not use the key of; KmsThrottled stays transient).
+const PERMANENT = new Set([
+  'AccessDenied', 'AccessDeniedException', 'InvalidAddress', 'InvalidSecurity', 'UnsupportedOperation',
+  'KmsAccessDenied', 'KmsDisabled', 'KmsInvalidKeyUsage', 'KmsInvalidState', 'KmsNotFound', 'KmsOptInRequired',
+]);
 
 // Errors about the message itself: sending it again cannot succeed (the publisher gets a 400).
 const REFUSED_MESSAGE = new Set(['InvalidMessageContents', 'MissingParameter', 'InvalidParameterValue', 'InvalidAttributeValue', 'InvalidAttributeName']);
@@ -37,7 +41,7 @@ export function classifySqsError(error: unknown, signal?: AbortSignal): SqsFailu
   const code = String((error as { Code?: unknown; code?: unknown } | null)?.Code ?? (error as { code?: unknown } | null)?.code).replace(/^AWS\.SimpleQueueService\./, '');
   if (name === 'AbortError') return 'aborted';
   if (MISSING_QUEUE.has(name) || MISSING_QUEUE.has(code)) return 'missing-queue';
-  if (PERMANENT.has(name)) return 'permanent';
+  if (PERMANENT.has(name) || PERMANENT.has(code)) return 'permanent';
   if (REFUSED_MESSAGE.has(name) || REFUSED_MESSAGE.has(code)) return 'refused-message';
   return 'transient';
 }
@@ -51,7 +55,7 @@ export function sqsUnavailable(queueUrl: string, failure: SqsFailure, cause: unk
     ? `SQS queue ${queueUrl} does not exist: create it or fix SQS_QUEUE_URL / SQS_QUEUE_URL_TEMPLATE`
     : failure === 'refused-message'
       ? `SQS refused a request to ${queueUrl} as invalid: ${cause instanceof Error ? cause.message : String(cause)}`
-      : `SQS refused access to ${queueUrl}: check the IAM policy (see docs/sqs.md)`;
+      : `SQS refused access to ${queueUrl} (${cause instanceof Error ? cause.name : 'error'}): check the IAM policy, and for an encrypted queue its KMS key (see docs/sqs.md)`;
   return new RelayError('source_unavailable', what, { cause, retryAfterSeconds: 30 });
 }
 

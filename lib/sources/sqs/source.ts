@@ -59,6 +59,8 @@ export class SqsSource implements QueueSource {
   private readonly receivers = new Map<string, SqsReceiver>();
   /** When each queue last answered check(); bounded (cleared past 1,000 queues). */
   private readonly checkedAt = new Map<string, number>();
+  /** Queues whose receive failed for good, with the failure new streams get until then; bounded like checkedAt. */
+  private readonly refusedUntil = new Map<string, { until: number; failure: RelayError }>();
 
   constructor(private readonly client: SQSClient, private readonly settings: SqsSourceSettings, private readonly hooks: SqsSourceHooks = {}) {
     this.urls = new SqsQueueUrls(settings.queues);
@@ -109,8 +111,17 @@ export class SqsSource implements QueueSource {
       maxMessageBytes: this.settings.maxMessageBytes, backoff: this.settings.backoff ?? DEFAULT_BACKOFF,
       deleter: this.deleter, releaser: this.releaser, closing: this.closing.signal, logger: this.logger,
       onInvalidMessage: this.hooks.onInvalidMessage ?? (() => undefined),
-      // The next stream of this queue asks SQS again instead of trusting a check made before the queue went away.
-      onQueueFailed: (queueUrl) => this.checkedAt.delete(queueUrl),
+      // A queue that refused a receive (deleted, access denied, a KMS key it cannot use) may still answer
+      // GetQueueAttributes: its streams are refused with that failure for its Retry-After instead of being opened to
+      // end at once, which would send every browser round a reconnect loop.
+      onQueueFailed: (queueUrl, failure) => {
+        this.checkedAt.delete(queueUrl);
+        if (this.refusedUntil.size > 1_000) this.refusedUntil.clear();
+        this.refusedUntil.set(queueUrl, { until: Date.now() + (failure.retryAfterSeconds ?? 30) * 1_000, failure });
+      },
+      // Every queue is behind the same endpoint: one that does not answer a receive makes every cached check stale, so
+      // the next stream asks SQS and gets a 503 while it is away (a source that is down is refused before the stream).
+      onReceiveFailing: () => this.checkedAt.clear(),
     };
   }
 
@@ -142,10 +153,14 @@ export class SqsSource implements QueueSource {
     }));
   }
 
-  /** Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream. */
+  /**
+   * Asks each queue of the subscription once a minute at most whether it exists, so a typo is a 503, not a silent stream.
+   * A receive that fails drops every cached answer, so while SQS does not answer new streams get a 503 too.
+   */
   async check(topics: readonly string[]): Promise<void> {
     const now = Date.now();
     await Promise.all(this.urls.plan(topics).map(async ({ queueUrl }) => {
+      this.throwIfRefused(queueUrl, now);
       if ((this.checkedAt.get(queueUrl) ?? -Infinity) > now - CHECK_TTL_MS) return;
       try {
         await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }), {
@@ -165,6 +180,7 @@ export class SqsSource implements QueueSource {
     const { queues } = this.settings;
     if (queues.kind === 'per-topic') return true;
     try {
+      this.throwIfRefused(queues.url, Date.now());
       await this.client.send(new GetQueueAttributesCommand({ QueueUrl: queues.url, AttributeNames: ['QueueArn'] }), {
         abortSignal: AbortSignal.timeout(2_000),
       });
@@ -209,6 +225,14 @@ export class SqsSource implements QueueSource {
     this.client.destroy();
   }
 
+  // A receive of this queue failed for good a moment ago: the same failure, until its Retry-After has passed.
+  private throwIfRefused(queueUrl: string, now: number): void {
+    const refused = this.refusedUntil.get(queueUrl);
+    if (refused === undefined) return;
+    if (refused.until > now) throw refused.failure;
+    this.refusedUntil.delete(queueUrl);
+  }
+
   private unavailable(queueUrl: string, error: unknown): unknown {
     const failure = classifySqsError(error);
     if (failure !== 'missing-queue' && failure !== 'permanent') return error;
@@ -226,7 +250,7 @@ export class SqsSource implements QueueSource {
 
   private async releaseBatch(queueUrl: string, entries: readonly ReceiptEntry[]): Promise<string[]> {
     const out = await this.client.send(new ChangeMessageVisibilityBatchCommand({
-      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: 0 })),
+      QueueUrl: queueUrl, Entries: entries.map((e, i) => ({ Id: String(i), ReceiptHandle: e.receiptHandle, VisibilityTimeout: e.releaseAfterSeconds ?? 0 })),
     }));
     return (out.Failed ?? []).map((f) => entries[Number(f.Id)]?.messageId ?? String(f.Id));
   }
