@@ -33,7 +33,7 @@ export function lambdaTargetLoader(env: Env): TargetLoader {
 }
 
 async function buildTarget(env: Env): Promise<LambdaTarget> {
-  // Secrets named by AUTH_JWT_SECRET_FROM / REDIS_URL_FROM are read here, once per sandbox, and kept in memory only.
+  // Secrets named by the *_FROM variables (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM, REDIS_PASSWORD_FROM) are read here, once per sandbox, and kept in memory only.
   // Lambda defaults (SESSION_IDLE_MS, MAX_SESSION_MS) and QUEUE_ACK=client for queue sources: see SERVER_DEFAULTS.
   const config = loadConfig(await resolveSecretRefs(env), 'lambda');
   const metrics = new Metrics();

@@ -7,7 +7,7 @@ import { ConfigError, readSecretRefs, type SecretRef } from '../lib/config/index
 export type SecretReader = (ref: SecretRef) => Promise<string>;
 
 /**
- * `env` with every secret reference (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM) replaced by the value it names, read from
+ * `env` with every secret reference (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM, REDIS_PASSWORD_FROM) replaced by the value it names, read from
  * SSM Parameter Store (decrypted) or Secrets Manager. Called once per process start (a Lambda sandbox's init, a
  * container's start); the values then live only in this process's memory, never in the function's configuration.
  * Throws a ConfigError naming the variable, the store and the name (never a value) when a read fails.

@@ -120,7 +120,7 @@ function publicDir(): string {
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   let config: Config;
   try {
-    // AUTH_JWT_SECRET_FROM / REDIS_URL_FROM (SSM, Secrets Manager) are read once, here.
+    // AUTH_JWT_SECRET_FROM, REDIS_URL_FROM, REDIS_PASSWORD_FROM (SSM, Secrets Manager) are read once, here.
     config = loadConfig(await resolveSecretRefs(env));
   } catch (error) {
     exitOnConfigError(error);

@@ -1,5 +1,5 @@
 'use strict';
-// The IAM resource of a secret named as sse-relay's AUTH_JWT_SECRET_FROM / REDIS_URL_FROM take it (lib/config/secret-refs.ts
+// The IAM resource of a secret named as sse-relay's *_FROM variables take it (lib/config/secret-refs.ts
 // parses the same forms at run time): ssm:/name, secretsmanager:name, or the full ARN of either.
 
 const SSM_ARN = /^arn:aws[a-z-]*:ssm:[a-z0-9-]+:\d{12}:parameter\/[A-Za-z0-9_.\-/]+$/;

@@ -29,20 +29,7 @@ function problems(p) {
   // publish and each stream run in sandboxes of their own: a memory source would answer 202 to messages no browser sees.
   if (p.source === 'memory') out.push('source=memory keeps messages in one sandbox\'s memory, and publish and every stream run in sandboxes of their own, so no published message would reach a browser: choose redis, redis-list or sqs (`npm run dev:lambda` runs SOURCE=memory locally)');
   else if (!SOURCES.includes(p.source)) out.push(`source must be one of ${SOURCES.join(', ')}; got "${p.source}"`);
-  if (['redis', 'redis-list'].includes(p.source)) {
-    if (!set('redisUrl') && !set('redisUrlFrom')) out.push(`source=${p.source} needs redisUrlFrom=ssm:/name (the Redis URL with its password, stored as a SecureString) or, for a Redis without a password, redisUrl=rediss://host:port`);
-    if (set('redisUrl') && set('redisUrlFrom')) out.push('redisUrl and redisUrlFrom are both set; give one');
-  }
-  // The functions read every secret they are named at start; with source=sqs their roles may not read this one, so
-  // each request would answer 500 (AccessDenied) though the stack deployed.
-  if (p.source === 'sqs' && (set('redisUrl') || set('redisUrlFrom'))) out.push(`redisUrl and redisUrlFrom apply to source=redis and redis-list only (source=${p.source} reads no Redis, and its functions would fail reading a secret their roles may not read); leave them empty`);
-  if (set('redisUrl')) {
-    let url;
-    try { url = new URL(String(p.redisUrl)); } catch { url = undefined; }
-    if (url === undefined || !['redis:', 'rediss:'].includes(url.protocol)) out.push('redisUrl must be a redis:// or rediss:// URL');
-    else if (url.username !== '' || url.password !== '') out.push('redisUrl carries credentials, which would be written into the CloudFormation template: store the URL in SSM (SecureString) or Secrets Manager and pass redisUrlFrom=ssm:/name instead');
-  }
-  if (set('redisUrlFrom') && !isSecretRef(p.redisUrlFrom)) out.push(`redisUrlFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.redisUrlFrom}"`);
+  out.push(...redisProblems(p, set));
   if (!['jwt', 'none'].includes(p.authMode)) out.push(`authMode must be jwt or none; got "${p.authMode}"`);
   if (p.authMode === 'jwt' && !set('jwtSecretFrom') && !set('jwksUrl')) out.push('authMode=jwt needs jwtSecretFrom=ssm:/parameter/name (an HS256 secret of 32+ bytes, stored as a SecureString) or jwksUrl=https://…/jwks.json; or choose authMode=none');
   if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
@@ -53,6 +40,55 @@ function problems(p) {
   if (!LOG_LEVELS.includes(p.logLevel)) out.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}; got "${p.logLevel}"`);
   if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
   out.push(...queueProblems(p), ...networkProblems(p, set), ...numberProblems(p));
+  return out;
+}
+
+// Where the functions find Redis: one URL (REDIS_URL, or REDIS_URL_FROM naming it with its password), or the nodes of
+// a Redis in cluster mode (REDIS_CLUSTER_NODES, with REDIS_TLS, REDIS_USERNAME and REDIS_PASSWORD_FROM), which a URL
+// cannot reach: the relay refuses a REDIS_URL server in cluster mode (CROSSSLOT on every read of several topics).
+const REDIS_PARAMS = ['redisUrl', 'redisUrlFrom', 'redisClusterNodes', 'redisUsername', 'redisPasswordFrom'];
+const CLUSTER_ONLY = ['redisUsername', 'redisPasswordFrom'];
+// REDIS_CLUSTER_NODES as the functions read it (lib/config/redis-config.ts): host:port or [ipv6]:port.
+const HOST_PORT = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/;
+// REDIS_TLS as the functions read it (lib/config/env-reader.ts, boolean).
+const BOOLEANS = ['true', '1', 'yes', 'on', 'false', '0', 'no', 'off'];
+
+function redisProblems(p, set) {
+  const out = [];
+  const tls = String(p.redisTls === undefined || p.redisTls === null ? '' : p.redisTls).trim().toLowerCase();
+  const tlsOn = ['true', '1', 'yes', 'on'].includes(tls);
+  if (tls !== '' && !BOOLEANS.includes(tls)) out.push(`redisTls must be true or false; got "${p.redisTls}"`);
+  if (!['redis', 'redis-list'].includes(p.source)) {
+    // The functions read every secret they are named at start; with source=sqs their roles may not read this one, so
+    // each request would answer 500 (AccessDenied) though the stack deployed.
+    const given = REDIS_PARAMS.filter(set).concat(tlsOn ? ['redisTls'] : []);
+    if (p.source === 'sqs' && given.length > 0) out.push(`${given.join(', ')}: the Redis parameters apply to source=redis and redis-list only (source=${p.source} reads no Redis, and its functions would fail reading a secret their roles may not read); leave them empty`);
+    return out;
+  }
+  const where = ['redisUrl', 'redisUrlFrom', 'redisClusterNodes'].filter(set);
+  if (where.length === 0) out.push(`source=${p.source} needs redisUrlFrom=ssm:/name (the Redis URL with its password, stored as a SecureString) or, for a Redis without a password, redisUrl=rediss://host:port; for a Redis in cluster mode (ElastiCache Serverless), redisClusterNodes=host:port with redisTls=true`);
+  if (where.length > 1) out.push(`${where.join(' and ')} are ${where.length === 2 ? 'both' : 'all'} set; give one`);
+  if (set('redisUrl')) {
+    let url;
+    try { url = new URL(String(p.redisUrl)); } catch { url = undefined; }
+    if (url === undefined || !['redis:', 'rediss:'].includes(url.protocol)) out.push('redisUrl must be a redis:// or rediss:// URL');
+    else if (url.hostname === '') out.push(`redisUrl must name a host (rediss://host:6379); without one ioredis connects to localhost, inside the sandbox; got "${p.redisUrl}"`);
+    else if (url.username !== '' || url.password !== '') out.push('redisUrl carries credentials, which would be written into the CloudFormation template: store the URL in SSM (SecureString) or Secrets Manager and pass redisUrlFrom=ssm:/name instead');
+  }
+  if (set('redisUrlFrom') && !isSecretRef(p.redisUrlFrom)) out.push(`redisUrlFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.redisUrlFrom}"`);
+  if (set('redisClusterNodes')) {
+    const bad = String(p.redisClusterNodes).split(',').map((node) => node.trim()).filter((node) => {
+      const match = HOST_PORT.exec(node);
+      return match === null || Number(match[1]) < 1 || Number(match[1]) > 65535;
+    });
+    if (bad.length > 0) out.push(`redisClusterNodes must be host:port of cluster nodes separated by commas (e.g. my-cache-abc123.serverless.use1.cache.amazonaws.com:6379); not ${bad.map((node) => JSON.stringify(node)).join(', ')}`);
+  } else {
+    // REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS beside a URL stop the functions at init (500 to every request).
+    const stray = CLUSTER_ONLY.filter(set).concat(tlsOn ? ['redisTls'] : []);
+    if (stray.length > 0 && where.length > 0) out.push(`${stray.join(', ')} go with redisClusterNodes only: a URL carries its own user and password (store it whole, redisUrlFrom=ssm:/name) and asks for TLS with rediss://`);
+  }
+  if (set('redisUsername') && !/^\S{1,256}$/.test(String(p.redisUsername))) out.push(`redisUsername must be an ACL user name without spaces; got "${p.redisUsername}"`);
+  if (set('redisPasswordFrom') && !isSecretRef(p.redisPasswordFrom)) out.push(`redisPasswordFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.redisPasswordFrom}"`);
   return out;
 }
 
@@ -209,9 +245,10 @@ class SseRelayPlugin {
       const statements = secretStatements(refs, p.secretsKmsKeyArn);
       if (statements.length > 0) resources[role].Properties.Policies.push({ PolicyName: 'read-secrets', PolicyDocument: { Version: '2012-10-17', Statement: statements } });
     };
-    grant('StreamRole', [p.jwtSecretFrom, usesRedis ? p.redisUrlFrom : undefined]);
-    grant('PublishRole', [p.jwtSecretFrom, usesRedis ? p.redisUrlFrom : undefined]);
-    if (p.source === 'redis') grant('IngestRole', [p.redisUrlFrom]);
+    const redisSecrets = usesRedis ? [p.redisUrlFrom, p.redisPasswordFrom] : [];
+    grant('StreamRole', [p.jwtSecretFrom, ...redisSecrets]);
+    grant('PublishRole', [p.jwtSecretFrom, ...redisSecrets]);
+    if (p.source === 'redis') grant('IngestRole', redisSecrets);
   }
 }
 

@@ -59,6 +59,7 @@ export const REDIS_DEFAULTS = {
   REDIS_CLUSTER_NODES: noDefault('`host:port,…` of some Redis Cluster nodes (`redis` and `redis-list`)'),
   REDIS_USERNAME: noDefault('ACL user for Sentinel-managed or Cluster nodes (a `REDIS_URL` carries its own)'),
   REDIS_PASSWORD: noDefault('password for Sentinel-managed or Cluster nodes'),
+  REDIS_PASSWORD_FROM: noDefault('instead of `REDIS_PASSWORD`: its name in SSM Parameter Store or Secrets Manager, as for `AUTH_JWT_SECRET_FROM`'),
   REDIS_TLS: setting(false, 'TLS to Sentinel-managed or Cluster nodes (and to the sentinels); with `REDIS_URL` write `rediss://` instead (`true` beside `redis://` is refused)'),
   REDIS_SENTINEL_PASSWORD: noDefault('password of the sentinels themselves, when they require one'),
   REDIS_CLUSTER_PARTITIONS: setting(16, 'cluster: topics are grouped into this many hash-tagged partitions, one blocking reader each; the same in every process and producer'),

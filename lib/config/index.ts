@@ -31,7 +31,7 @@ export interface Config {
   auth: AuthConfig;
   lambda: LambdaConfig;
   /**
-   * Secrets named rather than given (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM). The entry points read them before
+   * Secrets named rather than given (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM, REDIS_PASSWORD_FROM). The entry points read them before
    * loadConfig (functions/resolve-secrets.ts), so after that step this is empty and the values are in their variables.
    */
   secretRefs: SecretRef[];

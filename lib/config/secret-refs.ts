@@ -22,6 +22,7 @@ export interface SecretRef {
 export const SECRET_REF_VARIABLES: Readonly<Record<string, string>> = {
   AUTH_JWT_SECRET_FROM: 'AUTH_JWT_SECRET',
   REDIS_URL_FROM: 'REDIS_URL',
+  REDIS_PASSWORD_FROM: 'REDIS_PASSWORD',
 };
 
 const FORM = 'ssm:/parameter/name, secretsmanager:secret-name, or the ARN of an SSM parameter or a Secrets Manager secret';
@@ -40,8 +41,14 @@ export function parseSecretRef(from: string, target: string, value: string): Sec
   const name = value.slice(colon + 1);
   if (scheme === 'ssm' && SSM_NAME.test(name)) return { from, target, store: 'ssm', name };
   if (scheme === 'secretsmanager' && SECRET_NAME.test(name)) return { from, target, store: 'secretsmanager', name };
-  // A URL pasted here by mistake may carry a password; the message must not.
-  throw new ConfigError(from, FORM, value.replace(/\/\/[^@/]*@/, '//***@'));
+  throw new ConfigError(from, FORM, shownRef(value));
+}
+
+// What a malformed reference's error may show. A URL pasted here by mistake may carry a password, and a value with no
+// `store:` prefix at all is most likely the secret itself (REDIS_PASSWORD_FROM=hunter2): the log must show neither.
+function shownRef(value: string): string {
+  if (!/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value)) return '(hidden: not a store:name reference, perhaps the secret itself)';
+  return value.replace(/\/\/[^@/]*@/, '//***@');
 }
 
 /**

@@ -87,6 +87,10 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
     valid: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sse-relay/redis-AbCdEf', read: (c) => c.secretRefs, invalid: 'rediss://u:p@host',
     expected: [{ from: 'REDIS_URL_FROM', target: 'REDIS_URL', store: 'secretsmanager', name: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:sse-relay/redis-AbCdEf' }],
   },
+  REDIS_PASSWORD_FROM: {
+    valid: 'ssm:/sse-relay/prod/redis-password', read: (c) => c.secretRefs, invalid: 'hunter2',
+    expected: [{ from: 'REDIS_PASSWORD_FROM', target: 'REDIS_PASSWORD', store: 'ssm', name: '/sse-relay/prod/redis-password' }],
+  },
 };
 
 // The base environment every case starts from: auth off so the defaults alone form a valid configuration.
@@ -148,6 +152,12 @@ describe('loadConfig', () => {
         expect((thrown as ConfigError).message).toMatch(new RegExp(`^${name} must be `));
       });
     }
+  });
+
+  it('never shows a secret given where its name belongs (REDIS_PASSWORD_FROM=hunter2, AUTH_JWT_SECRET_FROM=<the secret>)', () => {
+    expect(() => loadConfig({ ...BASE, REDIS_PASSWORD_FROM: 'hunter2' })).toThrow(/^REDIS_PASSWORD_FROM must be ssm:\/parameter\/name.*got "\(hidden: not a store:name reference/);
+    expect(() => loadConfig({ ...BASE, AUTH_JWT_SECRET_FROM: 'x'.repeat(40) })).not.toThrow(/xxxx/);
+    expect(() => loadConfig({ ...BASE, AUTH_JWT_SECRET_FROM: 'vault:/jwt' })).toThrow(/got "vault:\/jwt"/);
   });
 
   it('requires the settings of the chosen source', () => {

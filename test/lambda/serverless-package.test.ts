@@ -78,12 +78,13 @@ const COMMANDS = documentedCommands();
 const PROD = COMMANDS.find((c) => c.includes('redisUrlFrom=') && c.includes('jwtSecretFrom=') && !c.includes('source='));
 const QUEUE = COMMANDS.find((c) => c.includes('source=sqs') && !c.includes('sqsQueues=per-topic'));
 const TOPIC_QUEUES = COMMANDS.find((c) => c.includes('source=sqs') && c.includes('sqsQueues=per-topic') && c.includes('sqsTopics='));
+const CLUSTER = COMMANDS.find((c) => c.includes('redisClusterNodes='));
 const VPC_ARGS = ['--param=ingestVpc=enabled', '--param=publishVpc=enabled', '--param=subnetIds=subnet-0a1b2c3d,subnet-0123456789abcdef0', '--param=securityGroupIds=sg-0123abcd'];
 const packaged = new Map<string, Packaged>();
 
 beforeAll(async () => {
-  if (PROD === undefined || QUEUE === undefined || TOPIC_QUEUES === undefined) {
-    throw new Error(`README/docs lack the production, the source=sqs or the sqsQueues=per-topic command: ${JSON.stringify(COMMANDS)}`);
+  if (PROD === undefined || QUEUE === undefined || TOPIC_QUEUES === undefined || CLUSTER === undefined) {
+    throw new Error(`README/docs lack the production, the source=sqs, the sqsQueues=per-topic or the redisClusterNodes command: ${JSON.stringify(COMMANDS)}`);
   }
   const vpc = `${PROD} ${VPC_ARGS.join(' ')}`;
   const list = `${PROD} --param=source=redis-list`;
@@ -226,6 +227,18 @@ describe('secrets by name', () => {
     expect(reads('IngestRole')).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [arn('redis-url')] }]);
   });
 
+  it('reaches a Redis in cluster mode by its nodes, with TLS, the user and the password by name (ElastiCache Serverless)', () => {
+    const stack = stackOf(CLUSTER);
+    const nodes = 'my-cache-abc123.serverless.use1.cache.amazonaws.com:6379';
+    for (const fn of ['Stream', 'Publish', 'Ingest']) {
+      expect([fn, variables(stack, fn)]).toMatchObject([fn, { REDIS_CLUSTER_NODES: nodes, REDIS_TLS: 'true', REDIS_USERNAME: 'sse-relay', REDIS_PASSWORD_FROM: 'ssm:/sse-relay/prod/redis-password', REDIS_URL: '', REDIS_URL_FROM: '' }]);
+    }
+    const arn = (name: string): unknown => ({ 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter/sse-relay/prod/${name}` });
+    const reads = (role: string): Statement[] => roleStatements(stack, role).filter((s) => s.Action.some((a) => /^(ssm|secretsmanager|kms):/.test(a)));
+    expect(reads('StreamRole')).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [arn('jwt-secret'), arn('redis-password')] }]);
+    expect(reads('IngestRole')).toEqual([{ Effect: 'Allow', Action: ['ssm:GetParameter'], Resource: [arn('redis-password')] }]);
+  });
+
   it('refuses to package with what the source and auth mode need missing, or a secret by value, naming each parameter', async () => {
     // The matrix of checks is unit-tested below; this is the wiring: the CLI stops before packaging, with the message.
     const attempt = serverless(['package', '--stage', 'test', '--package', 'out', '--param=jwtSecret=0123456789abcdef0123456789abcdef']);
@@ -352,12 +365,25 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ source: 'memory' }, ['source=memory keeps messages in one sandbox']],
     [{ source: 'redis-list', redisUrlFrom: '' }, ['source=redis-list needs redisUrlFrom=']],
     [{ source: 'sqs', redisUrlFrom: '' }, []],
-    [{ source: 'sqs' }, ['redisUrl and redisUrlFrom apply to source=redis and redis-list only']],
-    [{ source: 'sqs', redisUrlFrom: '', redisUrl: 'rediss://cache.example.com:6380' }, ['redisUrl and redisUrlFrom apply to source=redis and redis-list only']],
+    [{ source: 'sqs' }, ['the Redis parameters apply to source=redis and redis-list only']],
+    [{ source: 'sqs', redisUrlFrom: '', redisUrl: 'rediss://cache.example.com:6380' }, ['the Redis parameters apply to source=redis and redis-list only']],
     [{ redisUrl: 'rediss://cache.example.com:6380', redisUrlFrom: '' }, []],
     [{ redisUrl: 'rediss://cache.example.com:6380' }, ['redisUrl and redisUrlFrom are both set']],
     [{ redisUrl: 'rediss://app:hunter2@cache.example.com:6380', redisUrlFrom: '' }, ['redisUrl carries credentials']],
     [{ redisUrlFrom: 'vault:/x' }, ['redisUrlFrom must be ssm:']],
+    // A Redis in cluster mode (ElastiCache Serverless) is reached by its nodes, TLS and credentials, never by a URL.
+    [{ redisUrlFrom: '', redisClusterNodes: 'c.serverless.use1.cache.amazonaws.com:6379', redisTls: 'true' }, []],
+    [{ redisUrlFrom: '', redisClusterNodes: '10.0.0.1:6379,10.0.0.2:6379', redisUsername: 'relay', redisPasswordFrom: 'ssm:/sse-relay/redis-password' }, []],
+    [{ redisClusterNodes: '10.0.0.1:6379' }, ['redisUrlFrom and redisClusterNodes are both set']],
+    [{ redisUrlFrom: '', redisClusterNodes: '10.0.0.1' }, ['redisClusterNodes must be host:port of cluster nodes separated by commas']],
+    [{ redisUrlFrom: '', redisClusterNodes: 'a:6379,b:70000' }, ['redisClusterNodes must be host:port of cluster nodes separated by commas (e.g. my-cache-abc123.serverless.use1.cache.amazonaws.com:6379); not "b:70000"']],
+    [{ redisUrlFrom: '', redisClusterNodes: 'a:6379', redisTls: 'maybe' }, ['redisTls must be true or false']],
+    [{ redisUrlFrom: '', redisClusterNodes: 'a:6379', redisPasswordFrom: 'hunter2' }, ['redisPasswordFrom must be ssm:']],
+    [{ redisUrlFrom: '', redisClusterNodes: 'a:6379', redisUsername: 'my user' }, ['redisUsername must be an ACL user name without spaces']],
+    // REDIS_USERNAME / REDIS_TLS beside REDIS_URL stop the functions at init: refused at package instead.
+    [{ redisUsername: 'relay' }, ['redisUsername go with redisClusterNodes only']],
+    [{ redisTls: 'true' }, ['redisTls go with redisClusterNodes only']],
+    [{ source: 'sqs', redisUrlFrom: '', redisClusterNodes: 'a:6379' }, ['redisClusterNodes: the Redis parameters apply to source=redis and redis-list only']],
     [{ jwtSecretFrom: '', jwksUrl: 'https://id.example.com/jwks.json' }, []],
     [{ jwtSecretFrom: '', jwksUrl: 'http://id.example.com/jwks.json' }, ['jwksUrl must be an https:// URL']],
     [{ authMode: 'none', jwtSecretFrom: '' }, []],
