@@ -53,4 +53,4 @@ test('Redis commands per published message do not depend on the number of subscr
   console.log(`Redis commands per message (INFO commandstats): ${one.toFixed(2)} with 1 subscriber, ${many.toFixed(2)} with 200`);
   expect(many).toBeLessThanOrEqual(one + 0.5);
   expect(one).toBeLessThan(4);
-});
+}, 90_000); // 50 round trips through 200 streams each: 14 s here when quiet, over 30 s with the machine loaded

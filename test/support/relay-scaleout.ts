@@ -121,13 +121,19 @@ async function subscribePublishKill(url: string, relays: ServerProcess[], reader
   log(`${options.subscribers} subscribers live through nginx; streams per relay ${perRelay.join(' / ')}`);
 
   const publisher = startSequencePublisher({ url, topics, ratePerSecond: options.ratePerSecond });
-  await sleep(options.phaseMs); // a load phase: its length is the scenario's parameter (the bench runs 8 s)
+  // A load phase: its length is the scenario's parameter (the bench runs 8 s). On a loaded machine the publisher falls
+  // behind its schedule, so a phase also lasts until most of what was due has been acknowledged: the kill must fall
+  // in the middle of traffic, whatever the machine's speed.
+  const due = (ms: number): number => Math.floor((ms / 1_000) * options.ratePerSecond * 0.6);
+  await sleep(options.phaseMs);
+  await waitFor(() => publisher.acknowledged() >= due(options.phaseMs), 'the first load phase\'s messages', { timeoutMs: 30_000, everyMs: 50 });
   const victim = relays[1] as ServerProcess;
   const onKilled = await openStreams(victim);
   const killedAt = Date.now();
   await victim.kill('SIGKILL');
   log(`relay ${victim.pid} SIGKILLed with ${onKilled} streams`);
   await sleep(options.phaseMs); // the second load phase, on the survivors
+  await waitFor(() => publisher.acknowledged() >= due(2 * options.phaseMs), 'the second load phase\'s messages', { timeoutMs: 30_000, everyMs: 50 });
   const logs = await publisher.stop();
   const published = logs.reduce((sum, l) => sum + l.acknowledged, 0);
 
