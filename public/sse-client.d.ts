@@ -64,7 +64,8 @@ export interface RelayClientOptions {
  *   the growing backoff, if longer, when the stream ended at once bringing nothing);
  * - `backoff`: the last attempt failed; waiting `delayMs` (Retry-After on 429/503, else jittered exponential);
  * - `forbidden`: 403, the token may not read these topics; the client stopped (create a new one to try again);
- * - `failed`: another 4xx (a bad topic, a missing route); the client stopped;
+ * - `failed`: another 4xx (a bad topic, a missing route), or a 401 for a fixed string `token` (it cannot be renewed:
+ *   pass a provider function instead); the client stopped;
  * - `closed`: close() was called.
  */
 export type RelayState = 'connecting' | 'open' | 'reconnecting' | 'backoff' | 'forbidden' | 'failed' | 'closed';

@@ -12,7 +12,8 @@ export { retryAfterMs } from './sse-refusal.js';
  * status and `Retry-After`, sees every `id:`, and asks the token provider for a token before every (re)connect:
  *
  * - 401 → the provider is asked once more at once (`reason: 'unauthorized'`), then the client backs off (asking with
- *   that reason until a stream opens);
+ *   that reason until a stream opens); a fixed string token that gets a 401 stops the client (state `failed`), since
+ *   sending it again cannot succeed;
  * - 403 → state `forbidden`, a `forbidden` event, no retry;
  * - 429 / 503 → waits `Retry-After`; network errors and other 5xx → capped exponential backoff with jitter;
  * - a stream the server ends (token expiry, maximum session, deploy) → reconnects after the server's `retry:`.
@@ -249,7 +250,12 @@ export class RelayClient extends EventTarget {
     if (this.closed) return;
     if (detail.status === 401) this.tokenRefused = true;
     const canRefresh = typeof this.options.token === 'function' && !this.retriedUnauthorized;
-    const action = refusalAction(detail.status, detail.code, response.headers.get('retry-after'), canRefresh);
+    // A fixed token the relay refused is refused on every later attempt too (it expired, or it was signed with another
+    // key): retrying it would be an endless backoff. Without a token (a cookie the app's own login renews) or with a
+    // provider, another attempt can succeed, so those back off.
+    const action = detail.status === 401 && this.hasFixedToken()
+      ? { kind: 'fail', message: 'the relay refused the token (401) and the client has no way to get another: pass `token` as a function that returns a fresh one' }
+      : refusalAction(detail.status, detail.code, response.headers.get('retry-after'), canRefresh);
     switch (action.kind) {
       case 'refresh':
         this.retriedUnauthorized = true;
@@ -268,12 +274,19 @@ export class RelayClient extends EventTarget {
         if (action.delayMs < this.options.baseDelayMs) return this.backoff(detail);
         this.attempt += 1;
         return this.wait('backoff', action.delayMs, detail, 'reconnect');
-      case 'fail':
-        this.setState('failed', detail);
-        return this.emit('error', { kind: 'refused', ...detail });
+      case 'fail': {
+        const failed = action.message === undefined ? detail : { ...detail, message: `${action.message}${detail.message === undefined ? '' : ` (the relay said: ${detail.message})`}` };
+        this.setState('failed', failed);
+        return this.emit('error', { kind: 'refused', ...failed });
+      }
       default:
         return this.backoff(detail);
     }
+  }
+
+  /** Whether the token is one fixed string (not a provider, not "no token"). */
+  hasFixedToken() {
+    return typeof this.options.token === 'string' && this.options.token !== '';
   }
 
   backoff(detail) {
