@@ -13,6 +13,8 @@ import { EventLoopLag } from '../lib/limits/event-loop-lag.js';
 import { startDemoPublisher } from '../lib/demo/demo-publisher.js';
 import type { Logger } from '../lib/logger.js';
 import { Metrics } from '../lib/metrics.js';
+import { MAX_TOKEN_LENGTH } from '../lib/auth/token.js';
+import { MAX_CURSOR_LENGTH } from '../lib/sse/cursor.js';
 import { RelayApp } from '../lib/http/relay-app.js';
 import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
@@ -41,6 +43,13 @@ export interface RunningServer {
  * terminationGracePeriodSeconds must cover preStop + window + this (docs/deploy-kubernetes.md).
  */
 export const EXIT_MARGIN_MS = 5_000;
+
+/**
+ * The most request-line and header bytes the server reads (32 KiB): the longest token and the longest Last-Event-ID
+ * the relay accepts, plus Node's own default of 16 KiB for the request line, cookies and the rest. With Node's default
+ * alone, a reconnect carrying both at their longest was refused (431) before the relay saw it. Past this: 431.
+ */
+export const MAX_REQUEST_HEAD_BYTES = MAX_TOKEN_LENGTH + MAX_CURSOR_LENGTH + 16 * 1024;
 
 /** How a server process runs: alone (the default), or as one of WORKERS under a primary. */
 export interface ServerRole {
@@ -79,7 +88,10 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   const server = createServer(
     // Node checks request deadlines on this interval; a quarter of the bound keeps the overshoot small.
     // requireHostHeader off: a request without Host is refused by the adapter, with a JSON body and a log line.
-    { requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4), requireHostHeader: false },
+    {
+      requestTimeout: requestTimeoutMs, headersTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(5_000, requestTimeoutMs / 4), requireHostHeader: false,
+      maxHeaderSize: MAX_REQUEST_HEAD_BYTES,
+    },
     listener,
   );
   continueOnRead(server, listener);

@@ -20,7 +20,7 @@ export const ERROR_CODES = {
   request_timeout: { status: 408, message: 'the request headers or body did not arrive within REQUEST_TIMEOUT_MS; the connection closes' },
   unsupported_media_type: { status: 415, message: 'publish needs Content-Type: application/json' },
   rate_limited: { status: 429, message: 'too many requests from this client or token; see Retry-After' },
-  headers_too_large: { status: 431, message: 'the request headers are larger than the server reads (16 KiB in all)' },
+  headers_too_large: { status: 431, message: 'the request line and headers are larger than the server reads (32 KiB in all)' },
   too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },
   too_many_bodies: { status: 503, message: 'this instance holds as many request bodies as MAX_BODY_BYTES_IN_FLIGHT allows while they arrive; see Retry-After' },
   auth_unavailable: { status: 503, message: 'the token could not be checked (the JWKS endpoint did not answer); see Retry-After' },

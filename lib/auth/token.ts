@@ -7,8 +7,8 @@ export const TOKEN_COOKIE = 'sse_token';
 /** Query parameter a token may arrive in, for EventSource, which cannot send headers. Never logged. */
 export const TOKEN_QUERY_PARAMETER = 'access_token';
 
-// Longer than any sane JWT; refusing early keeps verification work bounded.
-const MAX_TOKEN_LENGTH = 8192;
+/** Longer than any sane JWT; refusing early keeps verification work bounded. */
+export const MAX_TOKEN_LENGTH = 8192;
 
 /**
  * The bearer token of a request, looked for in this order: `Authorization: Bearer <token>`, the {@link TOKEN_COOKIE}

@@ -161,8 +161,8 @@ describe('Last-Event-ID from the network', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_cursor' });
   });
 
-  it('a header past the server header limit (> 16 KB) is refused and the server stays up', async () => {
-    const raw = await rawExchange(relay.port, `GET /events?topic=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${'a=1,'.repeat(6_000)}\r\n\r\n`);
+  it('a header past the server header limit (> 32 KiB) is refused and the server stays up', async () => {
+    const raw = await rawExchange(relay.port, `GET /events?topic=a HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${'a=1,'.repeat(9_000)}\r\n\r\n`);
     expect(raw).toMatch(/^HTTP\/1\.1 431 /);
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
   });

@@ -34,7 +34,7 @@ describe('requests that cannot be read', () => {
     ['a malformed header line', 'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n', 400, 'invalid_request'],
     ['a request line that is not HTTP', 'GARBAGE\r\n\r\n', 400, 'invalid_request'],
     ['Content-Length beside Transfer-Encoding', 'POST /publish HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n', 400, 'invalid_request'],
-    ['headers larger than node:http reads', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large'],
+    ['headers larger than node:http reads', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`, 431, 'headers_too_large'],
   ] as const)('%s: a 4xx with a JSON error code and a log line', async (_name, request, status, code) => {
     const mark = lines.length;
     const raw = await rawExchange(relay.port, request, (text) => text.includes('}'));
