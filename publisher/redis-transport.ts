@@ -9,6 +9,7 @@ import { StreamTtlRenewals } from '../lib/sources/redis/stream-ttl.js';
 import { ReplicatedWriter } from '../lib/sources/redis/replication.js';
 import { isRelayError } from '../lib/errors.js';
 import { StreamKeys } from '../lib/sources/redis/stream-keys.js';
+import { partitionMismatch, recordedPartitions } from '../lib/sources/redis/partition-marker.js';
 import type { CheckedMessage } from './message.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
@@ -33,7 +34,9 @@ export interface RedisTransportOptions {
   streamTtlSeconds?: number;
   /**
    * REDIS_CLUSTER_PARTITIONS of a relay on Redis Cluster (stream keys then carry the partition's hash tag); only with a
-   * Cluster client. Default: the relay's default (16) with a Cluster client, none otherwise.
+   * Cluster client. Default: the relay's default (16) with a Cluster client, none otherwise. Checked against the count
+   * the cluster records in `<keyPrefix>#cluster-partitions` (recorded by the first relay or producer): a publish with
+   * another count throws PublishError `invalid_config` naming the count to use, instead of writing keys no relay reads.
    */
   clusterPartitions?: number;
   /**
@@ -86,8 +89,28 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   const stream = { run, keys, maxLen, idempotencyTtlSeconds, streamTtlSeconds, renewals: new StreamTtlRenewals(streamTtlSeconds) };
   // After a reconnection Redis may have come back without the keys renewed before (lib/sources/redis/stream-ttl.ts).
   redis.on('ready', () => stream.renewals.forget());
+  const agreed = clusterPartitions === undefined ? undefined : partitionAgreement(redis as Cluster, keyPrefix, clusterPartitions);
   return {
-    send: async (message) => appendToStream(stream, message),
+    send: async (message) => {
+      await agreed?.();
+      return appendToStream(stream, message);
+    },
+  };
+}
+
+/**
+ * On a cluster, before the first append after each (re)connection: clusterPartitions must be the count the relays and
+ * producers of this prefix recorded (lib/sources/redis/partition-marker.ts), or the messages go to stream keys no relay
+ * reads. A mismatch is PublishError invalid_config, asked again on every publish until it is fixed.
+ */
+function partitionAgreement(cluster: Cluster, keyPrefix: string, partitions: number): () => Promise<void> {
+  let agreed = false;
+  cluster.on('ready', () => (agreed = false));
+  return async () => {
+    if (agreed) return;
+    const recorded = await recordedPartitions(cluster, keyPrefix, partitions);
+    if (recorded !== undefined) throw new PublishError('invalid_config', partitionMismatch(keyPrefix, partitions, recorded, 'redisTransport clusterPartitions'));
+    agreed = true;
   };
 }
 

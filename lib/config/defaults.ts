@@ -62,7 +62,7 @@ export const REDIS_DEFAULTS = {
   REDIS_PASSWORD_FROM: noDefault('instead of `REDIS_PASSWORD`: its name in SSM Parameter Store or Secrets Manager, as for `AUTH_JWT_SECRET_FROM`'),
   REDIS_TLS: setting(false, 'TLS to Sentinel-managed or Cluster nodes (and to the sentinels); with `REDIS_URL` write `rediss://` instead (`true` beside `redis://` is refused)'),
   REDIS_SENTINEL_PASSWORD: noDefault('password of the sentinels themselves, when they require one'),
-  REDIS_CLUSTER_PARTITIONS: setting(16, 'cluster: topics are grouped into this many hash-tagged partitions, one blocking reader each; the same in every process and producer'),
+  REDIS_CLUSTER_PARTITIONS: setting(16, 'cluster: topics are grouped into this many hash-tagged partitions, one blocking reader each; the same in every process and producer (the first records it in `<prefix>#cluster-partitions`; a relay with another count answers 503 and logs the count to use)'),
   REDIS_KEY_PREFIX: setting('sse:', 'prefix of every key sse-relay writes; without `{` or `}` in a Redis Cluster (sse-relay adds its own hash tags)'),
   REDIS_MAXLEN: setting(10_000, 'approximate entries kept per stream (`XADD … MAXLEN ~`)'),
   REDIS_BLOCK_MS: setting(5_000, 'ms, bound of every blocking read; on Lambda a redis-list stream\'s invocation waits for its last one before the sandbox freezes', { lambda: 2_000 }),

@@ -1,10 +1,11 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { BroadcastSource, LiveFeed, LiveListener, OutgoingMessage, ReplayResult, SourceMemory, StoredMessage } from '../../source.js';
 import { ServerLink } from './blocking-link.js';
-import { answersPing, connected, openRedisConnection, retryOnStale, targetOf, type RedisClient } from './connection.js';
+import { answersPing, connected, openRedisConnection, retryOnStale, targetOf, withDeadline, type RedisClient } from './connection.js';
 import { compareStreamIds, isStoredMessage, isStreamId, parseStreamEntry, type RawStreamEntry } from './entry.js';
 import { RedisLiveFeed, type RedisFeedSettings } from './feed.js';
 import { PartitionedFeed } from './partitioned-feed.js';
+import { PartitionAgreement } from './partition-marker.js';
 import { ReplicatedWriter, type ReplicationPolicy } from './replication.js';
 import { readStreamInfo } from './stream-info.js';
 import { StreamTtlRenewals } from './stream-ttl.js';
@@ -42,11 +43,16 @@ export class RedisStreamSource implements BroadcastSource {
   private readonly ttl: StreamTtlRenewals;
   private readonly replicated: { connection: RedisClient; writer: ReplicatedWriter } | undefined;
   private readonly feeds = new Set<LiveFeed>();
+  /** On a cluster: REDIS_CLUSTER_PARTITIONS agrees with every other relay's and producer's (partition-marker.ts). */
+  private readonly agreement: PartitionAgreement | undefined;
 
   constructor(private readonly settings: RedisStreamSettings) {
     const target = targetOf(settings);
     this.command = openRedisConnection(settings, 'command');
     this.keys = new StreamKeys(settings.keyPrefix, target.kind === 'cluster' ? target.partitions : undefined);
+    this.agreement = target.kind === 'cluster'
+      ? new PartitionAgreement(this.command as Cluster, settings.keyPrefix, target.partitions, (error) => settings.onConnectionError?.(error, 'command'))
+      : undefined;
     this.ttl = new StreamTtlRenewals(settings.streamTtlSeconds);
     // A (re)connection may face a Redis without the keys renewed before (stream-ttl.ts, forget()).
     this.command.on('ready', () => this.ttl.forget());
@@ -68,6 +74,7 @@ export class RedisStreamSource implements BroadcastSource {
     try {
       // Decided once connected: a (re)connection forgets the renewals first (stream-ttl.ts, forget()).
       await connected(this.replicated?.connection ?? this.command);
+      await this.agreement?.assert();
       const renewsTtl = this.ttl.due(topic);
       id = this.replicated === undefined ? await this.append(topic, event, message, renewsTtl) : await this.appendReplicated(topic, event, message, renewsTtl);
       if (renewsTtl) this.ttl.renewed(topic);
@@ -109,6 +116,7 @@ export class RedisStreamSource implements BroadcastSource {
   head(topic: string): Promise<string> {
     return retryOnStale(this.command, async () => {
       const redis = await connected(this.command);
+      await this.agreement?.assert();
       const newest = await redis.xrevrange(this.key(topic), '+', '-', 'COUNT', 1);
       return newest[0]?.[0] ?? '0-0';
     });
@@ -132,6 +140,7 @@ export class RedisStreamSource implements BroadcastSource {
     const order = compareStreamIds(until, after);
     if (order < 0) return { messages: [], gap: true };
     const redis = await connected(this.command);
+    await this.agreement?.assert();
     const info = await readStreamInfo(redis, this.key(topic));
     // No key: the topic never had a message, or its stream expired (REDIS_STREAM_TTL_S) with whatever followed `after`.
     if (info === undefined) return { messages: [], gap: after !== '0-0' && after !== '0' };
@@ -175,8 +184,10 @@ export class RedisStreamSource implements BroadcastSource {
     };
   }
 
-  isReady(): Promise<boolean> {
-    return answersPing(this.command, READY_TIMEOUT_MS);
+  async isReady(): Promise<boolean> {
+    if (!(await answersPing(this.command, READY_TIMEOUT_MS))) return false;
+    if (this.agreement === undefined) return true;
+    return withDeadline(READY_TIMEOUT_MS, this.agreement.assert()).then(() => true, () => false);
   }
 
   async close(): Promise<void> {
