@@ -7,7 +7,7 @@ import type { RedisStreamSource } from '../lib/sources/redis/stream.js';
 import { buildRedisStreamSource } from './build-redis-source.js';
 import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';
-import { resolveSecretRefs } from './resolve-secrets.js';
+import { loadWithSecrets } from './resolve-secrets.js';
 
 /** What one warm Lambda container keeps between invocations. */
 interface Bridge {
@@ -32,7 +32,7 @@ function openBridge(): Promise<Bridge> {
 async function buildBridge(): Promise<Bridge> {
   // REDIS_URL_FROM names the URL (with its password) in SSM or Secrets Manager; it is read once per sandbox.
   // Requires a Redis topology (a ConfigError naming REDIS_URL otherwise); nothing about auth or SOURCE.
-  const config = loadBridgeConfig(await resolveSecretRefs(process.env));
+  const config = await loadWithSecrets(process.env, loadBridgeConfig);
   const invocations = new InvocationScope(process.env);
   const logger = createLogger(config.logLevel, undefined, invocations.logFields);
   // Always a stream source, whatever SOURCE says: the bridge appends for broadcast readers.

@@ -7,7 +7,7 @@ import { buildAuthorizer } from './build-authorizer.js';
 import { buildSource } from './build-source.js';
 import { InvocationScope } from './lambda-invocations.js';
 import { createLogger } from './logger.js';
-import { resolveSecretRefs } from './resolve-secrets.js';
+import { loadWithSecrets } from './resolve-secrets.js';
 
 // Beyond the last read's wait, what settling a queue source may take: its releases' round trips.
 const SETTLE_SLACK_MS = 3_000;
@@ -35,7 +35,7 @@ export function lambdaTargetLoader(env: Env): TargetLoader {
 async function buildTarget(env: Env): Promise<LambdaTarget> {
   // Secrets named by the *_FROM variables (AUTH_JWT_SECRET_FROM, REDIS_URL_FROM, REDIS_PASSWORD_FROM) are read here, once per sandbox, and kept in memory only.
   // Lambda defaults (SESSION_IDLE_MS, MAX_SESSION_MS) and QUEUE_ACK=client for queue sources: see SERVER_DEFAULTS.
-  const config = loadConfig(await resolveSecretRefs(env), 'lambda');
+  const config = await loadWithSecrets(env, (resolved) => loadConfig(resolved, 'lambda'));
   const metrics = new Metrics();
   const invocations = new InvocationScope(env, metrics);
   const logger = createLogger(config.server.logLevel, undefined, invocations.logFields);

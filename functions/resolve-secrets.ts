@@ -13,8 +13,28 @@ export type SecretReader = (ref: SecretRef) => Promise<string>;
  * Throws a ConfigError naming the variable, the store and the name (never a value) when a read fails.
  */
 export async function resolveSecretRefs(env: Env, read: SecretReader = awsSecretReader(env)): Promise<Env> {
+  return (await resolveWithRefs(env, read)).resolved;
+}
+
+/**
+ * Resolves the secret references of `env`, then runs `load` (loadConfig, loadBridgeConfig) on the result. A check that
+ * fails on a resolved value (a REDIS_URL read from SSM that does not parse, a JWT secret too short) would quote that
+ * value, or part of it, in its message: such an error is replaced by one naming the variable, the reference it was
+ * read from and the rule, and no value; any other error has every resolved value cut out of its message. Entry points
+ * load their configuration through this, so no secret reaches a log line.
+ */
+export async function loadWithSecrets<T>(env: Env, load: (resolved: Env) => T, read?: SecretReader): Promise<T> {
+  const { resolved, refs } = await resolveWithRefs(env, read ?? awsSecretReader(env));
+  try {
+    return load(resolved);
+  } catch (error) {
+    throw hideSecrets(error, refs.map((ref) => ({ ref, value: resolved[ref.target] ?? '' })));
+  }
+}
+
+async function resolveWithRefs(env: Env, read: SecretReader): Promise<{ resolved: Env; refs: SecretRef[] }> {
   const refs = readSecretRefs(new EnvReader(env));
-  if (refs.length === 0) return env;
+  if (refs.length === 0) return { resolved: env, refs };
   const resolved: Record<string, string | undefined> = { ...env };
   await Promise.all(refs.map(async (ref) => {
     let value: string;
@@ -27,7 +47,26 @@ export async function resolveSecretRefs(env: Env, read: SecretReader = awsSecret
     resolved[ref.target] = value.trim();
     delete resolved[ref.from];
   }));
-  return resolved;
+  return { resolved, refs };
+}
+
+function hideSecrets(error: unknown, secrets: { ref: SecretRef; value: string }[]): unknown {
+  if (!(error instanceof Error)) return error;
+  const named = error instanceof ConfigError ? secrets.find(({ ref }) => ref.target === error.variable) : undefined;
+  if (named !== undefined) {
+    // Only the rule is kept (`<VARIABLE> must be <rule>; got "<value>"`): no message, stack or cause that held the value.
+    const { ref } = named;
+    const rule = /^\S+ must be ([\s\S]*?); got /.exec(error.message)?.[1];
+    const what = rule === undefined ? 'is not usable' : `must be ${rule}`;
+    return ConfigError.unusable(ref.target, `${ref.target}, read from ${ref.from} (${ref.store}:${ref.name}), ${what}; the value is not shown: it is a secret. Store a corrected value there`);
+  }
+  let message = error.message;
+  for (const { value } of secrets) if (value !== '') message = message.split(value).join('(secret)');
+  if (message === error.message) return error;
+  if (error instanceof ConfigError) return ConfigError.unusable(error.variable, message);
+  const scrubbed = new Error(message);
+  scrubbed.name = error.name;
+  return scrubbed;
 }
 
 // The SDK error's name (ParameterNotFound, AccessDeniedException…) says what is wrong; its message may quote the ARN.

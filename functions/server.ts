@@ -23,7 +23,7 @@ import { exposition } from '../lib/adapters/prometheus.js';
 import { listenOn } from './listen.js';
 import { loadAssets } from './load-assets.js';
 import { createLogger } from './logger.js';
-import { resolveSecretRefs } from './resolve-secrets.js';
+import { loadWithSecrets } from './resolve-secrets.js';
 import { startPrimary, workerCount } from './worker-pool.js';
 
 /** A running container server. */
@@ -133,7 +133,7 @@ export async function main(env: NodeJS.ProcessEnv = process.env): Promise<void> 
   let config: Config;
   try {
     // AUTH_JWT_SECRET_FROM, REDIS_URL_FROM, REDIS_PASSWORD_FROM (SSM, Secrets Manager) are read once, here.
-    config = loadConfig(await resolveSecretRefs(env));
+    config = await loadWithSecrets(env, (resolved) => loadConfig(resolved));
   } catch (error) {
     exitOnConfigError(error);
   }

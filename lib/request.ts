@@ -104,11 +104,15 @@ export function json(status: number, value: unknown, headers: HeaderMap = {}): B
   return { kind: 'body', status, headers: { 'content-type': 'application/json; charset=utf-8', ...headers }, body: JSON.stringify(value) };
 }
 
-/** True when `value` is an origin in its exact serialized form (scheme, host, optional port; nothing else). */
+/**
+ * True when `value` is an origin in its exact serialized form (scheme, host, optional port; nothing else). A `*` is
+ * refused although the URL parser keeps it in a host (`https://*.example.com`): no browser sends it, so it would only
+ * look like a wildcard that matches nothing.
+ */
 export function isExactOrigin(value: string): boolean {
   try {
     const url = new URL(value);
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value && !value.includes('*');
   } catch {
     return false;
   }

@@ -6,10 +6,10 @@
 // with a queue: pass --topic, naming one that no browser reads (its messages go to this tool, not to them).
 /* global process, fetch, console, performance, setTimeout */
 import { randomUUID } from 'node:crypto';
+import { checkUrls, InputError, numberOption, refusal, tokenHeaders, unreachable } from './smoke/inputs.mjs';
 import { advise, PROBE_SIZES } from './smoke/padding-advice.mjs';
 import { WatchedStream } from './smoke/watched-stream.mjs';
 
-const USAGE = 'usage: npm run smoke:lambda -- <stream-url> <publish-url> [--topic smoke-<random>] [--heartbeat-wait-ms 35000] [--prompt-ms 1000] [--json]';
 // lib/sse/topics.ts
 const TOPIC = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 const FLUSHER_BYTES = 60_000;
@@ -20,22 +20,25 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i];
     if (arg === '--json') options.json = true;
-    else if (arg === '--heartbeat-wait-ms') options.heartbeatWaitMs = Number(argv[++i]);
-    else if (arg === '--prompt-ms') options.promptMs = Number(argv[++i]);
-    else if (arg === '--topic') options.topic = String(argv[++i]);
+    else if (arg === '--heartbeat-wait-ms') options.heartbeatWaitMs = numberOption(arg, argv[++i]);
+    else if (arg === '--prompt-ms') options.promptMs = numberOption(arg, argv[++i]);
+    else if (arg === '--topic') options.topic = String(argv[++i] ?? '');
+    else if (arg.startsWith('--')) throw new InputError(`unknown option ${arg}`, { usage: true });
     else positional.push(arg);
   }
-  if (positional.length !== 2 || !positional.every((url) => /^https?:\/\//.test(url))) throw new Error(USAGE);
-  if (![options.heartbeatWaitMs, options.promptMs].every((n) => Number.isFinite(n) && n >= 0)) throw new Error(USAGE);
-  if (!TOPIC.test(options.topic)) throw new Error(`--topic must match ${TOPIC.source}; ${USAGE}`);
-  return { streamUrl: positional[0].replace(/\/$/, ''), publishUrl: positional[1].replace(/\/$/, ''), ...options };
+  const [streamUrl, publishUrl] = checkUrls(positional);
+  if (!TOPIC.test(options.topic)) throw new InputError(`--topic must match ${TOPIC.source}; got ${JSON.stringify(options.topic)}`, { usage: true });
+  return { streamUrl, publishUrl, ...options };
 }
 
 async function publish(publishUrl, headers, topic, data) {
-  const response = await fetch(`${publishUrl}/publish`, {
+  const url = `${publishUrl}/publish`;
+  const response = await fetch(url, {
     method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ topic, event: 'smoke-probe', data }),
+  }).catch((error) => {
+    throw unreachable(url, error);
   });
-  if (response.status !== 202) throw new Error(`POST ${publishUrl}/publish answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+  if (response.status !== 202) throw new Error(refusal(`POST ${url}`, response.status, await response.text(), { hasToken: 'authorization' in headers, topic }));
 }
 
 /** Publishes `data` and waits for it: publish → receive latency, ms, or null if it did not come within `waitMs`. */
@@ -76,10 +79,10 @@ async function probes(ctx) {
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const token = process.env.SSE_RELAY_TOKEN;
-  const headers = token ? { authorization: `Bearer ${token}` } : {};
+  const headers = tokenHeaders(process.env.SSE_RELAY_TOKEN);
   const topic = args.topic;
-  const stream = new WatchedStream(`${args.streamUrl}/events?topic=${topic}`, headers);
+  const explain = (what, status, body) => refusal(what, status, body, { hasToken: 'authorization' in headers, topic });
+  const stream = new WatchedStream(`${args.streamUrl}/events?topic=${topic}`, headers, { explain, unreachable });
   await stream.open();
   const ctx = { ...args, headers, topic, stream };
   try {

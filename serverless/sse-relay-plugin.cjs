@@ -7,13 +7,14 @@ const { existsSync, readdirSync, readFileSync } = require('node:fs');
 const path = require('node:path');
 const { isSecretRef, secretArn } = require('./secret-arns.cjs');
 const { queueProblems, topicList, topicQueueResources } = require('./topic-queues.cjs');
+const { FLUSH_PADDING_RANGE, isExactOrigin, jwksUrlProblem, readInteger, redactUrl, redisUrlProblem } = require('./runtime-rules.cjs');
+const { declaredParams, generatedNames, regionProblems, stageProblems, unknownParamProblems } = require('./stack-names.cjs');
 
 const SOURCES = ['redis', 'redis-list', 'sqs'];
 const SWITCHES = ['none', 'enabled'];
 // LOG_LEVEL's values (lib/logger.ts LOG_LEVELS; test/lambda/serverless-package.test.ts keeps the two equal). Any other
 // value packages and deploys, and then every function stops at init: a 500 to every request.
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-const EXACT_ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
 // Parameters of earlier versions of this template, refused with what replaces them.
@@ -22,9 +23,13 @@ const REPLACED = {
   vpc: 'streamVpc / publishVpc / ingestVpc=enabled (VPC attachment is chosen per function; stream stays outside by default)',
 };
 
+const trimmed = (value) => String(value === undefined || value === null ? '' : value).trim();
+
 /** The problems with `p` (custom.sseRelay, params resolved) as messages naming the parameter; empty when deployable. */
-function problems(p) {
+function problems(given) {
   const out = [];
+  // AUTH_MODE as the functions read it: trimmed, and empty for the default (jwt).
+  const p = { ...given, authMode: trimmed(given.authMode) || 'jwt' };
   const set = (name) => p[name] !== undefined && p[name] !== null && String(p[name]).trim() !== '';
   // publish and each stream run in sandboxes of their own: a memory source would answer 202 to messages no browser sees.
   if (p.source === 'memory') out.push('source=memory keeps messages in one sandbox\'s memory, and publish and every stream run in sandboxes of their own, so no published message would reach a browser: choose redis, redis-list or sqs (`npm run dev:lambda` runs SOURCE=memory locally)');
@@ -33,12 +38,15 @@ function problems(p) {
   if (!['jwt', 'none'].includes(p.authMode)) out.push(`authMode must be jwt or none; got "${p.authMode}"`);
   if (p.authMode === 'jwt' && !set('jwtSecretFrom') && !set('jwksUrl')) out.push('authMode=jwt needs jwtSecretFrom=ssm:/parameter/name (an HS256 secret of 32+ bytes, stored as a SecureString) or jwksUrl=https://…/jwks.json; or choose authMode=none');
   if (set('jwtSecretFrom') && !isSecretRef(p.jwtSecretFrom)) out.push(`jwtSecretFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.jwtSecretFrom}"`);
-  if (set('jwksUrl') && !isHttpsUrl(String(p.jwksUrl))) out.push(`jwksUrl must be an https:// URL; got "${p.jwksUrl}"`);
+  const jwks = set('jwksUrl') ? jwksUrlProblem(p.jwksUrl) : undefined;
+  if (jwks !== undefined) out.push(`jwksUrl must be an https:// URL without user:password@: "${redactUrl(p.jwksUrl)}" ${jwks}`);
   // Both go into the template as they are (an IAM resource, an alarm action): a malformed one fails only the deploy.
   if (set('secretsKmsKeyArn') && !KMS_KEY_ARN.test(String(p.secretsKmsKeyArn))) out.push(`secretsKmsKeyArn must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>); got "${p.secretsKmsKeyArn}"`);
   if (set('alarmTopicArn') && !SNS_TOPIC_ARN.test(String(p.alarmTopicArn))) out.push(`alarmTopicArn must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>); got "${p.alarmTopicArn}"`);
-  if (!LOG_LEVELS.includes(p.logLevel)) out.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}; got "${p.logLevel}"`);
-  if (!EXACT_ORIGIN.test(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com (no *, path or trailing slash); got "${p.allowedOrigin}"`);
+  // Trimmed, and empty for the default, as the functions read LOG_LEVEL (lib/config/env-reader.ts oneOf).
+  if (!['', ...LOG_LEVELS].includes(trimmed(p.logLevel))) out.push(`logLevel must be one of ${LOG_LEVELS.join(', ')}; got "${p.logLevel}"`);
+  // The rule of CORS_ORIGINS: the origin exactly as a browser sends it (lower case, no default port, no path).
+  if (!isExactOrigin(String(p.allowedOrigin))) out.push(`allowedOrigin must be one exact origin like https://app.example.com, as a browser sends it (lower-case host, no default port, no *, path or trailing slash); got "${p.allowedOrigin}"`);
   out.push(...queueProblems(p), ...networkProblems(p, set), ...numberProblems(p));
   return out;
 }
@@ -69,15 +77,15 @@ function redisProblems(p, set) {
   if (where.length === 0) out.push(`source=${p.source} needs redisUrlFrom=ssm:/name (the Redis URL with its password, stored as a SecureString) or, for a Redis without a password, redisUrl=rediss://host:port; for a Redis in cluster mode (ElastiCache Serverless), redisClusterNodes=host:port with redisTls=true`);
   if (where.length > 1) out.push(`${where.join(' and ')} are ${where.length === 2 ? 'both' : 'all'} set; give one`);
   if (set('redisUrl')) {
-    let url;
-    try { url = new URL(String(p.redisUrl)); } catch { url = undefined; }
-    if (url === undefined || !['redis:', 'rediss:'].includes(url.protocol)) out.push('redisUrl must be a redis:// or rediss:// URL');
-    else if (url.hostname === '') out.push(`redisUrl must name a host (rediss://host:6379); without one ioredis connects to localhost, inside the sandbox; got "${p.redisUrl}"`);
+    const wrong = redisUrlProblem(p.redisUrl);
+    const url = wrong === undefined ? new URL(trimmed(p.redisUrl)) : undefined;
+    if (url === undefined) out.push(`redisUrl ${wrong}; got "${redactUrl(p.redisUrl)}"`);
     else if (url.username !== '' || url.password !== '') out.push('redisUrl carries credentials, which would be written into the CloudFormation template: store the URL in SSM (SecureString) or Secrets Manager and pass redisUrlFrom=ssm:/name instead');
   }
   if (set('redisUrlFrom') && !isSecretRef(p.redisUrlFrom)) out.push(`redisUrlFrom must be ssm:/parameter/name, secretsmanager:name or an ARN; got "${p.redisUrlFrom}"`);
   if (set('redisClusterNodes')) {
-    const bad = String(p.redisClusterNodes).split(',').map((node) => node.trim()).filter((node) => {
+    // Blank entries are dropped, as the functions read the list (lib/config/env-reader.ts list).
+    const bad = String(p.redisClusterNodes).split(',').map((node) => node.trim()).filter((node) => node !== '').filter((node) => {
       const match = HOST_PORT.exec(node);
       return match === null || Number(match[1]) < 1 || Number(match[1]) > 65535;
     });
@@ -103,35 +111,38 @@ function networkProblems(p, set) {
   return out;
 }
 
-// serverless.yml splits the list at each comma and passes every part to CloudFormation as it is; a space after a comma
-// or a typo would only fail the deploy itself, with the stack to roll back.
-function idProblems(p, name, kind) {
-  const bad = String(p[name]).split(',').filter((id) => !new RegExp(`^${kind}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`).test(id));
-  return bad.length === 0 ? [] : [`${name} must be ${kind}-… ids separated by commas alone (no spaces); not ${bad.map((id) => JSON.stringify(id)).join(', ')}`];
-}
+// Lambda's limits on a function's VpcConfig: 16 subnets, 5 security groups.
+const MOST_IDS = { subnet: 16, sg: 5 };
 
-// AUTH_JWKS_URL as the functions read it (lib/config/auth-config.ts): a URL that parses, and https.
-function isHttpsUrl(text) {
-  try {
-    return /^https:\/\/\S+$/.test(text) && new URL(text).protocol === 'https:';
-  } catch {
-    return false;
-  }
+// serverless.yml splits the list at each comma and passes every part to CloudFormation as it is; a space after a comma,
+// a typo, a repeated id or one id too many would only fail the deploy itself, with the stack to roll back.
+function idProblems(p, name, kind) {
+  const ids = String(p[name]).split(',');
+  const out = [];
+  const bad = ids.filter((id) => !new RegExp(`^${kind}-(?:[0-9a-f]{8}|[0-9a-f]{17})$`).test(id));
+  if (bad.length > 0) out.push(`${name} must be ${kind}-… ids separated by commas alone (no spaces); not ${bad.map((id) => JSON.stringify(id)).join(', ')}`);
+  if (ids.length > MOST_IDS[kind]) out.push(`${name} lists ${ids.length} ids; a Lambda function takes at most ${MOST_IDS[kind]}`);
+  const twice = ids.filter((id, i) => ids.indexOf(id) !== i);
+  if (twice.length > 0) out.push(`${name} lists ${[...new Set(twice)].join(', ')} more than once`);
+  return out;
 }
 
 function numberProblems(p) {
   const out = [];
-  // Digits only, as the functions read their integer variables (lib/config/env-reader.ts): Number() would take 1e3,
-  // 0x400 or 16.0, which package and deploy, and FLUSH_PADDING_BYTES=1e3 then stops every stream at init (500).
-  // An empty flushPaddingBytes is the variable unset (0, off), as the functions read it.
+  // Read as the functions read their integer variables (runtime-rules.cjs readInteger): Number() would take 1e3, 0x400
+  // or 16.0, which package and deploy, and FLUSH_PADDING_BYTES=1e3 then stops every stream at init (500).
   const whole = (name, min, max) => {
-    const text = String(p[name] === undefined || p[name] === null ? '' : p[name]).trim();
-    const n = /^\d+$/.test(text) ? Number(text) : name === 'flushPaddingBytes' && text === '' ? 0 : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) out.push(`${name} must be a whole number from ${min} to ${max}; got "${p[name]}"`);
+    const n = readInteger(p[name]);
+    if (n === undefined || Number.isNaN(n) || n < min || n > max) out.push(`${name} must be a whole number from ${min} to ${max}; got "${p[name]}"`);
   };
   whole('streamConcurrency', 1, 10000);
   whole('ingestMaxConcurrency', 2, 1000);
-  whole('flushPaddingBytes', 0, 65536);
+  // FLUSH_PADDING_BYTES: empty is the variable unset (0, off), as the functions read it; 1 is no padding line at all.
+  const padding = readInteger(p.flushPaddingBytes);
+  const { min, max } = FLUSH_PADDING_RANGE;
+  if (padding !== undefined && (Number.isNaN(padding) || padding < 0 || (padding > 0 && padding < min) || padding > max)) {
+    out.push(`flushPaddingBytes must be 0 (off) or a whole number from ${min} to ${max} (the padding line is \`:\`, spaces and a newline); got "${p.flushPaddingBytes}"`);
+  }
   return out;
 }
 
@@ -211,7 +222,8 @@ class SseRelayPlugin {
     const p = (service.custom && service.custom.sseRelay) || {};
     const given = [].concat(this.options.param || []).map((entry) => String(entry).split('=')[0]);
     const found = given.filter((name) => name in REPLACED).map((name) => `${name} is no longer a parameter; use ${REPLACED[name]}`);
-    found.push(...problems(p));
+    found.push(...unknownParamProblems(given, declaredParams(this.serverless.configurationInput), REPLACED));
+    found.push(...this.cliProblems(service), ...problems(p));
     if (found.length > 0) {
       throw new this.serverless.classes.Error(`sse-relay: cannot package this stack:\n  - ${found.join('\n  - ')}\n(docs/lambda.md lists the parameters)`);
     }
@@ -224,6 +236,13 @@ class SseRelayPlugin {
       this.serverless.cli.log('sse-relay: source=sqs with one shared queue is safe only while every browser reads the same topic: browsers of different topics make their sandboxes release each other\'s messages into the dead-letter queue. Name the topic (sqsTopics=<topic>): every other topic is then refused with 400 (SQS_QUEUE_TOPICS); or use sqsQueues=per-topic (docs/lambda.md, "Queue mode")');
     }
     this.apply(service, p);
+  }
+
+  /** --stage and --region, as resolved into provider.stage and provider.region. */
+  cliProblems(service) {
+    const provider = service.provider || {};
+    const stage = provider.stage || this.options.stage || 'dev';
+    return [...stageProblems(stage, generatedNames(service, stage)), ...regionProblems(provider.region || this.options.region || 'us-east-1')];
   }
 
   /** Settings derived from the parameters that serverless.yml cannot express portably across v3 and v4. */
@@ -254,5 +273,6 @@ class SseRelayPlugin {
 
 module.exports = SseRelayPlugin;
 module.exports.problems = problems;
+module.exports.REPLACED = REPLACED;
 module.exports.secretStatements = secretStatements;
 module.exports.reachableFiles = reachableFiles;

@@ -5,6 +5,7 @@
 // redrive policy dead-letters live messages (docs/lambda.md, "Queue mode"). One queue per topic removes that.
 
 const { createHash } = require('node:crypto');
+const { TOPIC_PATTERN } = require('./runtime-rules.cjs');
 
 const LAYOUTS = ['shared', 'per-topic'];
 // What lib/sources/sqs/queue-urls.ts accepts as a topic with SQS_QUEUE_URL_TEMPLATE: a topic (lib/sse/topics.ts) that
@@ -28,11 +29,15 @@ function queueProblems(p) {
   if (p.source !== 'sqs') {
     return layout === 'per-topic' || topics.length > 0 ? [`sqsQueues=per-topic and sqsTopics apply to source=sqs only; source is "${p.source}"`] : [];
   }
+  // Every topic must be one the relay takes (a stream or publish of any other is a 400, and SQS_QUEUE_TOPICS with one
+  // stops the functions at init); per-topic queues narrow it further (a queue name).
+  const invalid = topics.filter((topic) => !TOPIC_PATTERN.test(topic));
+  const notTopics = invalid.map((topic) => `sqsTopics: "${topic}" is not a topic: 1 to 128 letters, digits, _ . : or -, starting with a letter or digit (as the relay checks every topic)`);
   if (layout === 'shared') {
-    if (topics.length <= 1) return [];
+    if (topics.length <= 1) return notTopics;
     return [`source=sqs with sqsQueues=shared and ${topics.length} topics (${topics.join(', ')}) loses messages: each browser stream is a Lambda sandbox of its own, a sandbox releases the messages of topics it does not serve, every release counts as a receive, and the redrive policy moves live messages to the dead-letter queue. Set sqsQueues=per-topic (one queue per topic; docs/lambda.md, "Queue mode")`];
   }
-  return prefixProblems(p).concat(topicProblems(p, topics));
+  return notTopics.concat(prefixProblems(p), topicProblems(p, topics.filter((topic) => !invalid.includes(topic))));
 }
 
 function prefixProblems(p) {

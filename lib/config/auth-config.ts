@@ -1,7 +1,7 @@
 import { isExactOrigin } from '../request.js';
 import { ConfigError } from './config-error.js';
 import { AUTH_DEFAULTS as D } from './defaults.js';
-import type { EnvReader } from './env-reader.js';
+import { redactUrl, type EnvReader } from './env-reader.js';
 
 /** Who may subscribe and publish, and from which origins. Defaults: AUTH_DEFAULTS. */
 export interface AuthConfig {
@@ -40,10 +40,13 @@ export function readAuthConfig(env: EnvReader, demo: boolean): AuthConfig {
 }
 
 // Keys fetched over plain HTTP could be swapped by anyone on the path; only a loopback JWKS (a sidecar, tests) may skip TLS.
+// A user and password in the URL would be written into every deployment's configuration, and fetch() refuses a URL that
+// carries them, so every token would fail: refused here, with the credentials left out of the message.
 function readJwksUrl(env: EnvReader): string | undefined {
   const value = env.url('AUTH_JWKS_URL', ['https:', 'http:']);
   if (value === undefined) return undefined;
   const url = new URL(value);
+  if (url.username !== '' || url.password !== '') throw new ConfigError('AUTH_JWKS_URL', 'a URL without user:password@ (a JWKS document is public)', redactUrl(value));
   const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
   if (url.protocol === 'http:' && !loopback) throw new ConfigError('AUTH_JWKS_URL', 'an https:// URL (http:// only for localhost or 127.0.0.0/8)', value);
   return value;

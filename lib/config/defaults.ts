@@ -107,7 +107,7 @@ export const AUTH_DEFAULTS = {
 /** Settings only the Lambda function URLs use. */
 export const LAMBDA_DEFAULTS = {
   LAMBDA_DEADLINE_MARGIN_MS: setting(5_000, 'Lambda: a stream ends this long before the invocation deadline; at least `1500` (the deadline is checked every second)'),
-  FLUSH_PADDING_BYTES: setting(0, 'Lambda: comment padding that pushes small writes through the function URL', { note: 'off' }),
+  FLUSH_PADDING_BYTES: setting(0, 'Lambda: comment padding that pushes small writes through the function URL, 2–65536 bytes', { note: 'off' }),
   // 180 MiB: the rest of Lambda's 200 MB is headroom for the frames of the turn in which the budget runs out.
   LAMBDA_MAX_RESPONSE_BYTES: setting(180 * 1_048_576, 'Lambda: a stream ends itself (position, then `retry:`) after writing this many bytes, below the 200 MB limit of a streamed response', { note: '180 MiB' }),
 } as const satisfies SettingTable;

@@ -79,7 +79,11 @@ function schemeList(schemes: readonly string[]): string {
   return schemes.map((scheme) => `${scheme}//`).join(' or ');
 }
 
-/** `value` without the user and password a URL may carry (redis://user:secret@host): an error message must not show them. */
+/**
+ * `value` without the user and password a URL may carry (redis://user:secret@host): an error message must not show them.
+ * Everything up to the last `@` goes: a password with an unescaped `/`, `?` or `#` in it (rediss://u:ab/cd@host) ends
+ * the authority early for a URL parser, but is still the password.
+ */
 export function redactUrl(value: string): string {
-  return value.replace(/\/\/[^@/]*@/, '//***@');
+  return value.replace(/\/\/.*@/, '//***@');
 }

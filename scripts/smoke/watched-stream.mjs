@@ -6,10 +6,15 @@
 /* global fetch, AbortController, TextDecoder, URL, performance, setTimeout, clearTimeout */
 
 export class WatchedStream {
-  /** @param {string} url the /events URL @param {Record<string, string>} headers */
-  constructor(url, headers) {
+  /**
+   * @param {string} url the /events URL @param {Record<string, string>} headers
+   * @param {{ explain?: (what: string, status: number, body: string) => string, unreachable?: (url: string, error: unknown) => Error }} [tell]
+   *   how a refused or failed connection is told (scripts/smoke/inputs.mjs)
+   */
+  constructor(url, headers, tell = {}) {
     this.url = url;
     this.headers = headers;
+    this.tell = tell;
     /** @type {{ id: string, event: string, data: string, at: number }[]} */
     this.events = [];
     /** @type {number[]} arrival times (performance.now()) of `: heartbeat` comments */
@@ -30,8 +35,13 @@ export class WatchedStream {
 
   async #connect() {
     const headers = { accept: 'text/event-stream', ...this.headers, ...(this.lastId ? { 'last-event-id': this.lastId } : {}) };
-    const response = await fetch(this.url, { headers, signal: this.controller.signal });
-    if (response.status !== 200) throw new Error(`GET ${this.url} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+    const response = await fetch(this.url, { headers, signal: this.controller.signal }).catch((error) => {
+      throw this.tell.unreachable?.(this.url, error) ?? error;
+    });
+    if (response.status !== 200) {
+      const body = await response.text();
+      throw new Error(this.tell.explain?.(`GET ${this.url}`, response.status, body) ?? `GET ${this.url} answered ${response.status}: ${body.slice(0, 200)}`);
+    }
     return response;
   }
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { EmfEmitter } from '../../lib/adapters/lambda-emf.js';
 import { ResponseBudgetSink } from '../../lib/adapters/response-budget-sink.js';
 import { DEFINITIONS, Metrics } from '../../lib/metrics.js';
-import { resolveSecretRefs } from '../../functions/resolve-secrets.js';
+import { loadWithSecrets, resolveSecretRefs } from '../../functions/resolve-secrets.js';
+import { loadBridgeConfig, loadConfig } from '../../lib/config/index.js';
 import { RecordingSink } from '../support/recording-sink.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -87,5 +88,37 @@ describe('resolveSecretRefs', () => {
     await expect(resolveSecretRefs({ REDIS_URL_FROM: 'ssm:/r' }, failing)).rejects.toThrow(/^REDIS_URL_FROM: cannot read ssm:\/r \(AccessDeniedException: denied\)/);
     await expect(resolveSecretRefs({ AUTH_JWT_SECRET_FROM: 'ssm:/j' }, async () => ' ')).rejects.toThrow('AUTH_JWT_SECRET_FROM: ssm:/j is empty');
     await expect(resolveSecretRefs({ REDIS_URL_FROM: 'ssm:/r' }, failing)).rejects.toMatchObject({ name: 'ConfigError', variable: 'REDIS_URL_FROM' });
+  });
+});
+
+describe('loadWithSecrets', () => {
+  // Each value fails a check of loadConfig after it was read from the store; each check quoted the value (or what its
+  // URL redaction left of it: a password with a `/` in it, or a URL without `//`, came through whole).
+  const secretValues = [
+    ['REDIS_URL_FROM', 'rediss://default:s3cr/et-pw@cache.example.com:6380', 's3cr/et-pw'],
+    ['REDIS_URL_FROM', 'rediss:default:s3cret-pw@cache.example.com', 's3cret-pw'],
+    ['REDIS_URL_FROM', 'redis://default:s3cret-pw@cache.example.com/not-a-db', 's3cret-pw'],
+    ['REDIS_URL_FROM', 's3cret-pw-without-a-url', 's3cret-pw'],
+    ['AUTH_JWT_SECRET_FROM', 'short-s3cret', 'short-s3cret'],
+  ] as const;
+
+  it.each(secretValues)('%s holding %j: the error names the variable, the reference and the rule, never the value', async (from, value, secret) => {
+    const env = { SOURCE: 'redis', AUTH_MODE: 'jwt', [from]: 'ssm:/sse-relay/test/x', ...(from === 'AUTH_JWT_SECRET_FROM' ? { REDIS_URL: 'redis://cache:6379' } : { AUTH_JWT_SECRET: 'j'.repeat(32) }) };
+    const failure = await loadWithSecrets(env, (resolved) => loadConfig(resolved, 'lambda'), async () => value).then(() => undefined, (error: unknown) => error as Error);
+    expect(failure).toMatchObject({ name: 'ConfigError', variable: from.replace(/_FROM$/, '') });
+    const told = `${failure?.message}\n${failure?.stack}\n${String((failure as { cause?: unknown } | undefined)?.cause)}`;
+    expect(told).toContain(`read from ${from} (ssm:/sse-relay/test/x)`);
+    expect(told).toContain('the value is not shown');
+    expect(told).not.toContain(secret);
+  });
+
+  it('cuts a resolved value out of any other error the load throws, and passes a good configuration through', async () => {
+    const value = 'rediss://default:s3cret-pw@cache.example.com:6380';
+    const leaky = (): never => {
+      throw new Error(`cannot use ${value}`);
+    };
+    await expect(loadWithSecrets({ REDIS_URL_FROM: 'ssm:/r' }, leaky, async () => value)).rejects.toThrow('cannot use (secret)');
+    const bridge = await loadWithSecrets({ REDIS_URL_FROM: 'ssm:/r' }, loadBridgeConfig, async () => value);
+    expect(bridge.target).toEqual({ kind: 'single', url: value });
   });
 });

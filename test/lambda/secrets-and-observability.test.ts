@@ -12,6 +12,8 @@ import { startRedis, type TestRedis } from '../support/redis-server.js';
 // publish and stream, bundled as shipped, under aws-lambda-ric: secrets named by SSM / Secrets Manager names and read
 // from a local stand-in of those services; log lines and CloudWatch embedded metrics as the function writes them.
 const JWT_SECRET = 'a-jwt-secret-from-ssm-that-is-longer-than-32-bytes';
+// A Redis URL whose password holds an unescaped `/`: it does not parse, and its check quoted it, password and all.
+const BAD_REDIS_PASSWORD = 'pw-with/slash-s3cret';
 let taskRoot: string;
 let redis: TestRedis;
 let standIn: SecretsStandIn;
@@ -22,7 +24,7 @@ beforeAll(async () => {
   taskRoot = await mkdtemp(join(tmpdir(), 'sse-relay-lambda-secrets-'));
   await bundleFunctions(taskRoot, ['stream', 'publish']);
   redis = await startRedis();
-  standIn = await startSecretsStandIn({ '/sse-relay/test/jwt-secret': JWT_SECRET }, { 'sse-relay/test/redis-url': redis.url });
+  standIn = await startSecretsStandIn({ '/sse-relay/test/jwt-secret': JWT_SECRET }, { 'sse-relay/test/redis-url': redis.url, 'sse-relay/test/bad-redis-url': `rediss://default:${BAD_REDIS_PASSWORD}@cache.example.com:6380` });
   env = {
     SOURCE: 'redis', AUTH_MODE: 'jwt', LOG_LEVEL: 'info',
     AUTH_JWT_SECRET_FROM: 'ssm:/sse-relay/test/jwt-secret', REDIS_URL_FROM: 'secretsmanager:sse-relay/test/redis-url',
@@ -75,6 +77,18 @@ describe('secrets named in the environment (SSM SecureString, Secrets Manager)',
       expect([response.status, await response.json()]).toMatchObject([500, { error: 'internal' }]);
       expect(fn.logs()).toMatch(/AUTH_JWT_SECRET_FROM: cannot read ssm:\/sse-relay\/test\/missing \(ParameterNotFound/);
       expect(fn.logs()).not.toContain(redis.url);
+    } finally {
+      await fn.stop();
+    }
+  });
+
+  it('answer 500 internal when a value read fails its check, logging the variable, the name and the rule but not the value', async () => {
+    const fn = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env: { ...env, REDIS_URL_FROM: 'secretsmanager:sse-relay/test/bad-redis-url' }, maxConcurrency: 1 });
+    try {
+      const response = await fetch(`${fn.url}/events?topic=news`);
+      expect([response.status, await response.json()]).toMatchObject([500, { error: 'internal' }]);
+      expect(fn.logs()).toMatch(/REDIS_URL, read from REDIS_URL_FROM \(secretsmanager:sse-relay\/test\/bad-redis-url\), must be a URL starting with redis:\/\/ or rediss:\/\//);
+      for (const part of [BAD_REDIS_PASSWORD, 'slash-s3cret', JWT_SECRET]) expect(fn.logs()).not.toContain(part);
     } finally {
       await fn.stop();
     }

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { bundleEntryParts, REPO_ROOT } from '../support/lambda/bundle-functions.js';
 import { effectiveStack, roleStatements, type Statement, type Template, unresolvedReferences } from '../support/lambda/cloudformation.js';
 import { CORS_ALLOWED_HEADERS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../lib/http/cors.js';
@@ -168,6 +169,37 @@ describe('serverless.yml → CloudFormation (serverless package, offline)', () =
     expect(chunkSets[2]!.some((f) => /build-sqs-source-/.test(f))).toBe(false);
   });
 
+  it('holds the bundle sizes docs/lambda.md states (entry, loaded at cold start, gzipped, reachable; zips), within 3 % or 1 KiB', async () => {
+    const { out } = packaged.get(PROD!) as Packaged;
+    const doc = readFileSync(join(REPO_ROOT, 'docs', 'lambda.md'), 'utf8');
+    const close = (stated: number, measured: number): boolean => Math.abs(stated - measured) <= Math.max(1, 0.03 * measured);
+    const kib = (bytes: number): number => bytes / 1024;
+    // A relative import in esbuild's output: static (from"./x.mjs", import"./x.mjs") or dynamic (import("./x.mjs")).
+    const follow = (entry: string, pattern: RegExp): Set<string> => {
+      const seen = new Set([entry]);
+      for (const file of seen) for (const m of readFileSync(file, 'utf8').matchAll(pattern)) seen.add(resolve(dirname(file), m[1] as string));
+      return seen;
+    };
+    const bytes = (files: Set<string>): number => [...files].reduce((sum, file) => sum + statSync(file).size, 0);
+    for (const name of ['stream', 'publish', 'ingest']) {
+      const row = new RegExp(`^\\| \`${name}\` \\| \\d+ KiB \\| (\\d+) KiB \\| (\\d+) KiB \\| (\\d+) KiB \\| (\\d+) KiB \\((\\d+) chunks\\) \\|$`, 'm').exec(doc);
+      expect([name, row !== null]).toEqual([name, true]);
+      const [entryKiB, initialKiB, gzipKiB, reachableKiB, chunks] = (row as RegExpExecArray).slice(1).map(Number) as [number, number, number, number, number];
+      const dir = join(out, `sizes-${name}`);
+      await run('unzip', ['-q', '-o', join(out, `${name}.zip`), '-d', dir]);
+      const entry = join(dir, 'functions', `${name}.mjs`);
+      const initial = follow(entry, /(?:from|import)\s*"(\.{1,2}\/[^"]+\.mjs)"/g);
+      const reachable = follow(entry, /(?:from|import)\s*\(?\s*"(\.{1,2}\/[^"]+\.mjs)"/g);
+      const measured = { entry: kib(statSync(entry).size), initial: kib(bytes(initial)), gzip: kib(gzipSync(readFileSync(entry)).byteLength), reachable: kib(bytes(reachable)), chunks: reachable.size - 1 };
+      const stated = { entry: entryKiB, initial: initialKiB, gzip: gzipKiB, reachable: reachableKiB, chunks };
+      const off = (Object.keys(stated) as (keyof typeof stated)[]).filter((key) => key === 'chunks' ? stated[key] !== measured[key] : !close(stated[key], measured[key]));
+      expect([name, off.map((key) => `${key}: docs ${stated[key]}, packaged ${measured[key].toFixed(1)}`)]).toEqual([name, []]);
+      const zipKB = Number(new RegExp(`\\(\`serverless package\`\\):[^.]*\\b${name} (\\d+) KB`).exec(doc)?.[1]);
+      const zipBytes = statSync(join(out, `${name}.zip`)).size;
+      expect([name, 'zip KB', zipKB, Math.abs(zipKB - zipBytes / 1000) <= Math.max(1, 0.03 * zipBytes / 1000)]).toEqual([name, 'zip KB', zipKB, true]);
+    }
+  });
+
   it('gives stream a RESPONSE_STREAM function URL, a 900 s timeout and reserved concurrency; publish a buffered URL', () => {
     const stack = stackOf(PROD);
     expect(props(stack, 'StreamLambdaFunction')).toMatchObject({ Timeout: 900, ReservedConcurrentExecutions: 100, MemorySize: 256 });
@@ -243,6 +275,26 @@ describe('secrets by name', () => {
     // The matrix of checks is unit-tested below; this is the wiring: the CLI stops before packaging, with the message.
     const attempt = serverless(['package', '--stage', 'test', '--package', 'out', '--param=jwtSecret=0123456789abcdef0123456789abcdef']);
     await expect(attempt).rejects.toThrow(/jwtSecret is no longer a parameter[\s\S]*source=redis needs redisUrlFrom=[\s\S]*authMode=jwt needs jwtSecretFrom=/);
+  }, 240_000);
+
+  it('refuses a stage too long for the generated names, a region that is not one, an unknown --param (naming the nearest) and a topic the relay refuses', async () => {
+    // One run for four checks: each is unit-tested in test/lambda/package-checks.test.ts; this is the CLI's wiring.
+    const attempt = serverless(['package', '--stage', 'a'.repeat(47), '--region', 'eu-west-1a', '--package', 'out', '--param=source=sqs', '--param=authMode=none',
+      '--param=sqsTopics=jobs/42', '--param=allowedOrigins=https://app.example.com', '--param=jwtSecret=0123456789abcdef0123456789abcdef']);
+    const refused = await attempt.then(() => '', (error: unknown) => (error as Error).message);
+    const reasons = refused.split('\n').filter((line) => line.startsWith('  - ')).map((line) => line.slice(4));
+    expect(reasons).toEqual([
+      expect.stringMatching(/^jwtSecret is no longer a parameter/),
+      '--param allowedOrigins is not a parameter of this template; did you mean allowedOrigin?',
+      `--stage "${'a'.repeat(47)}" is 47 characters: the function name sse-relay-${'a'.repeat(47)}-publish would be 65, and AWS allows 64; use a stage of at most 46 characters`,
+      '--region "eu-west-1a" is not an AWS region (like us-east-1, eu-west-1 or us-gov-west-1; an availability zone such as eu-west-1a is not one)',
+      'sqsTopics: "jobs/42" is not a topic: 1 to 128 letters, digits, _ . : or -, starting with a letter or digit (as the relay checks every topic)',
+    ]);
+    // At the bound, the same stage packages (and the generated names are what AWS takes).
+    const { dir } = await serverless(['package', '--stage', 'a'.repeat(46), '--package', 'out', '--param=source=sqs', '--param=authMode=none', '--param=sqsTopics=jobs']);
+    const names = Object.values((JSON.parse(await readFile(join(dir, 'out', 'cloudformation-template-update-stack.json'), 'utf8')) as Template).Resources)
+      .map((r) => r.Properties['FunctionName']).filter((name): name is string => typeof name === 'string');
+    expect(names.map((name) => name.length).sort()).toEqual([63, 64]);
   }, 240_000);
 
   it('refuses queue mode with one shared queue and several topics, naming sqsQueues=per-topic; warns when the topics are not named', async () => {
@@ -399,12 +451,12 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ ingestVpc: 'enabled', subnetIds: '', securityGroupIds: 'sg-0123abcd' }, ['ingestVpc=enabled needs subnetIds and securityGroupIds']],
     [{ streamConcurrency: '0' }, ['streamConcurrency must be a whole number from 1']],
     [{ ingestMaxConcurrency: '1' }, ['ingestMaxConcurrency must be a whole number from 2']],
-    [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be a whole number from 0']],
+    [{ flushPaddingBytes: '70000' }, ['flushPaddingBytes must be 0 (off) or a whole number from 2 to 65536']],
     // Number() reads these as 1000, 1024 and 16; the function reads FLUSH_PADDING_BYTES as digits only, so the stack
     // packaged and then answered 500 to every stream (ConfigError at init).
-    [{ flushPaddingBytes: '1e3' }, ['flushPaddingBytes must be a whole number from 0']],
-    [{ flushPaddingBytes: '0x400' }, ['flushPaddingBytes must be a whole number from 0']],
-    [{ flushPaddingBytes: '16.0' }, ['flushPaddingBytes must be a whole number from 0']],
+    [{ flushPaddingBytes: '1e3' }, ['flushPaddingBytes must be 0 (off) or a whole number from 2 to 65536']],
+    [{ flushPaddingBytes: '0x400' }, ['flushPaddingBytes must be 0 (off) or a whole number from 2 to 65536']],
+    [{ flushPaddingBytes: '16.0' }, ['flushPaddingBytes must be 0 (off) or a whole number from 2 to 65536']],
     [{ streamConcurrency: '1e2' }, ['streamConcurrency must be a whole number from 1']],
     [{ flushPaddingBytes: '' }, []],
     [{ flushPaddingBytes: '3072' }, []],
@@ -412,7 +464,9 @@ describe('serverless/sse-relay-plugin.cjs checks', () => {
     [{ jwtSecretFrom: '', jwksUrl: 'https://[' }, ['jwksUrl must be an https:// URL']],
     // LOG_LEVEL=verbose packaged, and then every function failed its start: 500 to every request of the stack.
     [{ logLevel: 'verbose' }, ['logLevel must be one of trace, debug, info, warn, error, fatal, silent; got "verbose"']],
-    [{ logLevel: '' }, ['logLevel must be one of']],
+    // Empty is LOG_LEVEL unset (info) for the functions, so the package step takes it too (test/lambda/package-checks.test.ts).
+    [{ logLevel: '' }, []],
+    [{ logLevel: 'INFO' }, ['logLevel must be one of']],
     [{ logLevel: 'silent' }, []],
     [{ source: 'sqs', redisUrlFrom: '', sqsTopics: 'jobs' }, []],
     [{ source: 'sqs', redisUrlFrom: '', sqsTopics: 'orders, user-42' }, ['source=sqs with sqsQueues=shared and 2 topics (orders, user-42) loses messages']],
