@@ -24,7 +24,7 @@ exactly as given. 429 and 503 are retried after Retry-After, each retry announce
   -h, --help       this text
 
 Exit codes: 0 published, 1 refused by the relay (the message is printed), 2 bad arguments, 3 relay unreachable,
-141 stdout was closed (`| head -1`): the lines after it are not published.`,
+141 stdout was closed (| head -1): the lines after it are not published.`,
   run: async (args, env) => {
     const { values, positionals } = parseArgs({
       args: joinNegativeValues(args, ['retries']), strict: true, allowPositionals: true,

@@ -29,7 +29,7 @@ QUEUE_ACK=auto a message counts as delivered once written to tail's connection: 
   --ack                   acknowledge each event once printed (POST /ack, QUEUE_ACK=client): the queue drops it
   -h, --help              this text
 
-Exit codes: 0 stopped, 1 refused (401 twice, 403, another 4xx), 2 bad arguments, 141 stdout was closed (`| head -1`).`,
+Exit codes: 0 stopped, 1 refused (401 twice, 403, another 4xx), 2 bad arguments, 141 stdout was closed (| head -1).`,
   run: async (args, env) => {
     const { values, positionals } = parseArgs({
       args: joinNegativeValues(args, ['count']), strict: true, allowPositionals: true,
