@@ -48,7 +48,7 @@ test('a 413 on data within MAX_MESSAGE_BYTES says the JSON body passed MAX_BODY_
   cleanups.push(() => relay.stop());
   // 30,000 bytes of data, each a control character that JSON writes as 6 bytes: 180,000 bytes of body.
   const publisher = createPublisher(httpTransport({ url: relay.url, retries: 0 }));
-  const error = await publisher.publish('orders', '\u0001'.repeat(30_000)).catch((e: unknown) => e as Error);
+  const error = (await publisher.publish('orders', '\u0001'.repeat(30_000)).catch((e: unknown) => e)) as Error;
   expect(error).toMatchObject({ name: 'PublishError', code: 'body_too_large', status: 413 });
   expect(error.message).toMatch(/exceeded the relay's MAX_BODY_BYTES .*JSON escaping can grow data that is within MAX_MESSAGE_BYTES past it/);
   expect(error.message).toContain('was 180');

@@ -14,7 +14,7 @@ test('a missing, mistyped or short secret names AUTH_JWT_SECRET and the fix, nev
     "signToken needs secret, the relay's AUTH_JWT_SECRET as a string or bytes; got undefined (is AUTH_JWT_SECRET set in this process's environment?)"));
   await expect(sign({ secret: 42, subscribe: ['orders'] })).rejects.toThrow(/needs secret.*got number/);
   for (const secret of ['', 'short-secret']) {
-    const error = await sign({ secret, subscribe: ['orders'] }).catch((e: unknown) => e as Error);
+    const error = (await sign({ secret, subscribe: ['orders'] }).catch((e: unknown) => e)) as Error;
     expect(error).toBeInstanceOf(RangeError);
     expect(error.message).toBe(`signToken secret is ${secret.length} bytes; it must be at least 32, as the relay's AUTH_JWT_SECRET (generate one with \`openssl rand -base64 48\` and give the relay the same)`);
   }
