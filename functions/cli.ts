@@ -16,7 +16,8 @@ Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(9)}${c.summary}`).join('\n')}
 
 Run \`sse-relay <command> --help\` for a command's options.
-Exit codes: 0 ok, 1 refused by the relay, 2 bad arguments, 3 relay unreachable, 70 internal error.`;
+Exit codes: 0 ok, 1 refused by the relay, 2 bad arguments, 3 relay unreachable, 70 internal error,
+141 stdout was closed (\`… | head -1\`).`;
 
 /** Runs one command line (without `node` and the script) and resolves with the exit code. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -47,8 +48,22 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv): P
   }
 }
 
+/**
+ * Node ignores SIGPIPE, so a write to a pipe whose reader is gone (`sse-relay tail … | head -1`) fails with EPIPE as an
+ * 'error' event, which unhandled printed a stack and exited 1. The reader leaving is an ordinary end in a pipeline: stop
+ * at once and quietly, as a Unix tool killed by SIGPIPE does (141). Any other stream error is still a bug.
+ */
+function exitWhenOutputCloses(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(EXIT.outputClosed);
+  });
+}
+
 // Run when executed (also through npm's bin symlink, hence realpath), not when imported.
 if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  exitWhenOutputCloses(process.stdout);
+  exitWhenOutputCloses(process.stderr);
   runCli(process.argv.slice(2), process.env).then(
     (code) => {
       // serve never resolves; every other command ends here. Let stdout drain before exiting.

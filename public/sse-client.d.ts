@@ -111,6 +111,14 @@ export interface RelayClientEventMap {
 export type EventHandler<T = unknown> = (data: T, event: MessageEvent<string>) => void;
 
 export declare class RelayClient extends EventTarget {
+  /**
+   * Starts connecting on a microtask, so listeners added right after `new` hear everything.
+   *
+   * @throws {TypeError} naming the option: topics not a non-empty array of names, an unknown tokenTransport (or
+   *   `cookie` with a token outside a browser), a url that does not resolve, a token that is neither a string nor a
+   *   function (a Promise: pass the function), a fetch that is not a function, a lastEventId that is not a string, a
+   *   timing option that is not a number at or above its minimum.
+   */
   constructor(url: string | URL, options: RelayClientOptions);
   /** The current state; every change is also a `statechange` event. */
   readonly state: RelayState;

@@ -454,15 +454,28 @@ function settledWithin(promises, ms) {
   return Promise.race([Promise.allSettled(promises), deadline]).finally(() => clearTimeout(timer));
 }
 
-/** The options with their defaults: one passed as `undefined` takes its default, and timings are checked. */
+/** The options with their defaults: one passed as `undefined` takes its default, and types and timings are checked. */
 function withDefaults(options) {
   const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
   const merged = { ...DEFAULTS, ...given };
+  // A token given as the provider's result (`token: getToken()`, a Promise) failed every attempt ("must return a
+  // string") and backed off for ever; a fetch or lastEventId of the wrong type failed every attempt as a network error.
+  const { token, fetch, lastEventId } = merged;
+  if (token !== undefined && typeof token !== 'string' && typeof token !== 'function') {
+    const hint = typeof token?.then === 'function' ? ' (a Promise: pass the function, token: () => getToken(), not its result)' : '';
+    throw new TypeError(`RelayClient: options.token must be a string or a function returning one; got ${describeType(token)}${hint}`);
+  }
+  if (typeof fetch !== 'function') throw new TypeError(`RelayClient: options.fetch must be a function like globalThis.fetch; got ${describeType(fetch)}`);
+  if (lastEventId !== undefined && typeof lastEventId !== 'string') throw new TypeError(`RelayClient: options.lastEventId must be a string (an id the relay sent); got ${describeType(lastEventId)}`);
   for (const [name, minimum] of Object.entries(TIMING_MINIMUMS)) {
     const value = merged[name];
     if (typeof value !== 'number' || !(value >= minimum)) throw new TypeError(`RelayClient: options.${name} must be a number ≥ ${minimum} (ms); got ${String(value)}`);
   }
   return merged;
+}
+
+function describeType(value) {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 class TokenError extends Error {}

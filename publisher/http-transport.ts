@@ -1,39 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { httpSettings, publishEndpoint, type HttpSettings, type HttpTransportOptions } from './http-options.js';
+import { MAX_TIMER_MS } from './options.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
-/** Options of httpTransport; every default is stated. */
-export interface HttpTransportOptions {
-  /** Base URL of the relay (`https://relay.example.com`); `/publish` is appended. */
-  url: string;
-  /** A token with a `publish` grant, or a function returning one (called before each request). Default: none. */
-  token?: string | (() => string | Promise<string>) | undefined;
-  /** Attempts after the first on 429, 503, other 5xx and network errors. Default 5. */
-  retries?: number;
-  /** First backoff when the relay sends no Retry-After, ms; doubles per attempt, with jitter. Default 200. */
-  baseDelayMs?: number;
-  /** Longest backoff between attempts when the relay sends no Retry-After, ms. Default 10000. */
-  maxDelayMs?: number;
-  /** Per-request timeout, ms. Default 10000. */
-  timeoutMs?: number;
-  /**
-   * Give every message without an `id` a random idempotency key, so a retry after a lost answer cannot store it
-   * twice. Costs one marker per message in Redis mode (kept a day). Default true.
-   */
-  idempotent?: boolean;
-  /** The fetch to use. Default globalThis.fetch. */
-  fetch?: typeof fetch;
-}
+export type { HttpRetry, HttpTransportOptions } from './http-options.js';
 
 const RETRIED_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 /**
  * POST /publish. Retries 429 and 503 after `Retry-After` (and other 5xx and network failures with jittered backoff);
  * a 401 asks a token function once more at once. Any other refusal throws PublishError with the relay's code.
+ *
+ * @throws {PublishError} `invalid_config`, at once, for a url that does not parse, is not http(s), has a query or
+ *   fragment, or holds credentials (without a fetch of your own), and for an unknown option or a value of the wrong
+ *   type or range. Its `send` rejects with PublishError: the relay's code for a refusal (`body_too_large` explains
+ *   MAX_BODY_BYTES), `unavailable` once the retries are spent or when the token function fails or takes over timeoutMs.
  */
 export function httpTransport(options: HttpTransportOptions): PublishTransport {
-  const settings = withDefaults(options);
-  const endpoint = new URL('publish', settings.url.endsWith('/') ? settings.url : `${settings.url}/`);
+  const settings = httpSettings(options);
+  const endpoint = publishEndpoint(settings, options.fetch !== undefined);
   return {
     send: async (message) => {
       const body = JSON.stringify({
@@ -45,32 +31,7 @@ export function httpTransport(options: HttpTransportOptions): PublishTransport {
   };
 }
 
-type Settings = Required<Omit<HttpTransportOptions, 'token'>> & Pick<HttpTransportOptions, 'token'>;
-
-// The smallest value of each number option (retries must also be whole): an option passed as undefined would otherwise
-// make `attempt >= retries` never true (retrying for ever) or the request timeout throw before anything is sent.
-const MINIMUMS = { retries: 0, baseDelayMs: 0, maxDelayMs: 0, timeoutMs: 1 } as const;
-
-/** The options with their defaults (one passed as `undefined` takes its default), checked. */
-function withDefaults(options: HttpTransportOptions): Settings {
-  if (typeof options?.url !== 'string' || !URL.canParse(options.url)) {
-    throw new PublishError('invalid_config', `httpTransport needs url, the relay's base URL such as https://relay.example.com; got ${JSON.stringify(options?.url)}`);
-  }
-  const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
-  const settings: Settings = { retries: 5, baseDelayMs: 200, maxDelayMs: 10_000, timeoutMs: 10_000, idempotent: true, fetch: globalThis.fetch, ...given, url: options.url };
-  for (const [name, minimum] of Object.entries(MINIMUMS)) {
-    const value = settings[name as keyof typeof MINIMUMS];
-    if (typeof value !== 'number' || !(value >= minimum) || (name === 'retries' && !Number.isInteger(value) && value !== Infinity)) {
-      throw new PublishError('invalid_config', `httpTransport ${name} must be a ${name === 'retries' ? 'whole ' : ''}number ≥ ${minimum}; got ${String(value)}`);
-    }
-  }
-  return settings;
-}
-
-// setTimeout's largest delay, ms; a longer one fires at once.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-async function postWithRetries(endpoint: URL, body: string, settings: Settings): Promise<Published> {
+async function postWithRetries(endpoint: URL, body: string, settings: HttpSettings): Promise<Published> {
   let refreshed = false;
   for (let attempt = 0; ; attempt++) {
     const outcome = await postOnce(endpoint, body, settings);
@@ -86,18 +47,17 @@ async function postWithRetries(endpoint: URL, body: string, settings: Settings):
     if (!retriable || tooLate || attempt >= settings.retries) throw outcome.error;
     const backoff = settings.baseDelayMs * 2 ** attempt * (0.5 + Math.random());
     // Retry-After is honoured as given (it is the relay's word); only our own backoff is capped.
-    await new Promise((resolve) => setTimeout(resolve, outcome.retryAfterMs ?? Math.min(settings.maxDelayMs, backoff)));
+    const delayMs = outcome.retryAfterMs ?? Math.min(settings.maxDelayMs, backoff);
+    settings.onRetry?.({ attempt: attempt + 2, attempts: settings.retries + 1, delayMs, error: outcome.error });
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
   }
 }
 
 type Outcome = Published | { status?: number; retryAfterMs?: number; error: PublishError };
 
-async function postOnce(endpoint: URL, body: string, settings: Settings): Promise<Outcome> {
+async function postOnce(endpoint: URL, body: string, settings: HttpSettings): Promise<Outcome> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const token: unknown = typeof settings.token === 'function' ? await settings.token() : settings.token;
-  if (token !== undefined && typeof token !== 'string') {
-    throw new PublishError('invalid_config', `httpTransport token must be a string (a JWT with a publish grant), or a function returning one; got ${typeof token}`);
-  }
+  const token = await tokenOf(settings);
   if (token !== undefined && token !== '') headers.authorization = `Bearer ${token}`;
   let response: Response;
   try {
@@ -107,16 +67,51 @@ async function postOnce(endpoint: URL, body: string, settings: Settings): Promis
   }
   const answer = (await response.json().catch(() => ({}))) as { id?: unknown; error?: unknown; message?: unknown };
   if (response.status === 202 && typeof answer.id === 'string') return { id: answer.id };
-  const code = typeof answer.error === 'string' ? answer.error : 'unavailable';
-  // A url that already names a route (`…/publish`, `…/events`) posts to a path the relay does not have.
-  const hint = response.status === 404 ? ` (POST ${endpoint.pathname}: url must be the relay's base URL, such as https://relay.example.com; /publish is appended to it)` : '';
+  // A 413 without the relay's body came from a proxy in front of it (nginx's client_max_body_size): the same limit.
+  const code = typeof answer.error === 'string' ? answer.error : response.status === 413 ? 'body_too_large' : 'unavailable';
   const seconds = Number(response.headers.get('retry-after'));
   return {
     status: response.status,
     retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : undefined,
     // The relay's own words on what was wrong (a 4xx names the problem with the message), when it gave them.
-    error: new PublishError(code, `the relay answered ${response.status} ${code}${typeof answer.message === 'string' ? `: ${answer.message}` : ''}${hint}`, response.status),
+    error: new PublishError(code, `the relay answered ${response.status} ${code}${typeof answer.message === 'string' ? `: ${answer.message}` : ''}${hint(response.status, code, endpoint, body)}`, response.status),
   };
+}
+
+/** What a refusal means for the producer, when the relay's own message cannot know it. */
+function hint(status: number, code: string, endpoint: URL, body: string): string {
+  // A url that already names a route (`…/publish`, `…/events`) posts to a path the relay does not have.
+  if (status === 404) return ` (POST ${endpoint.pathname}: url must be the relay's base URL, such as https://relay.example.com; /publish is appended to it)`;
+  if (code !== 'body_too_large') return '';
+  // The relay checks data against MAX_MESSAGE_BYTES, but first reads the whole JSON body against MAX_BODY_BYTES, and
+  // JSON.stringify writes `"` and `\` as 2 bytes and a control character as 6: data within the one can pass the other.
+  return ` (this request body, the message as JSON, was ${Buffer.byteLength(body)} bytes and exceeded the relay's MAX_BODY_BYTES (or a proxy's body limit). `
+    + 'JSON escaping can grow data that is within MAX_MESSAGE_BYTES past it: a " or \\ takes 2 bytes, a control character 6. '
+    + 'Raise MAX_BODY_BYTES on the relay (6 × MAX_MESSAGE_BYTES covers any data), or send smaller messages)';
+}
+
+/** The token for one request; a token function has timeoutMs to settle, and its failure is named as its own. */
+async function tokenOf(settings: HttpSettings): Promise<string | undefined> {
+  const source = settings.token;
+  if (typeof source !== 'function') return source;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new PublishError('unavailable', `httpTransport token function gave no token within timeoutMs (${settings.timeoutMs} ms): it must resolve with a JWT string`)), settings.timeoutMs);
+  });
+  let token: unknown;
+  try {
+    // A provider that throws at once is caught here too (the call runs inside the promise chain).
+    token = await Promise.race([Promise.resolve().then(source), deadline]);
+  } catch (error) {
+    if (error instanceof PublishError) throw error;
+    throw new PublishError('unavailable', `httpTransport token function failed: ${error instanceof Error ? error.message : String(error)}`, undefined, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (token !== undefined && typeof token !== 'string') {
+    throw new PublishError('invalid_config', `httpTransport token must be a string (a JWT with a publish grant), or a function returning one; got ${typeof token}`);
+  }
+  return token;
 }
 
 /** Why fetch failed, in a few words: undici puts the system error (ECONNREFUSED, ENOTFOUND…) in `cause`. */

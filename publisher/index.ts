@@ -6,7 +6,7 @@ export { createPublisher, type Publisher, type PublisherOptions } from './publis
 export { checkMessage, DEFAULT_MAX_MESSAGE_BYTES, type CheckedMessage, type PublishMessage } from './message.js';
 export { PublishError } from './publish-error.js';
 export type { Published, PublishTransport } from './transport.js';
-export { httpTransport, type HttpTransportOptions } from './http-transport.js';
+export { httpTransport, type HttpRetry, type HttpTransportOptions } from './http-transport.js';
 export { redisTransport, type RedisTransportOptions } from './redis-transport.js';
 export { sqsTransport, type SqsTransportOptions } from './sqs-transport.js';
 export { parseTtl, signToken, type SignTokenOptions, type TokenGrants } from './token.js';

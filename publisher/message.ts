@@ -27,7 +27,10 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 65_536;
 /**
  * Applies the relay's own field rules (lib/sse/field-rules.ts, the module every path of the relay uses), so a producer hears
  * about a bad message at once instead of the relay refusing it, or skipping it later (Redis, SQS) with only a log line
- * on the server. Throws PublishError with the code the relay would answer.
+ * on the server.
+ *
+ * @throws {PublishError} with the code the relay would answer: `invalid_body` (not an object, an unknown field, no data,
+ *   data with no JSON form, event or id not strings), `invalid_topic`, `invalid_event_field`, `message_too_large`.
  */
 export function checkMessage(message: PublishMessage, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): CheckedMessage {
   if (typeof message !== 'object' || message === null) throw new PublishError('invalid_body', 'a message is an object { topic, data, event?, id? }');

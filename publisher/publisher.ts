@@ -1,5 +1,6 @@
 import { unknownField } from '../lib/sse/field-rules.js';
 import { checkMessage, DEFAULT_MAX_MESSAGE_BYTES, type PublishMessage } from './message.js';
+import { checkOptionNames } from './options.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
@@ -11,7 +12,13 @@ export interface PublisherOptions {
 
 /** Publishes messages the relay will deliver exactly as given, through one transport. */
 export interface Publisher {
-  /** Publishes one message; resolves with the relay's id for it. Throws PublishError when refused. */
+  /**
+   * Publishes one message; resolves with the relay's id for it.
+   *
+   * @throws {PublishError} (a rejection) the relay's code when the message is refused by the publisher's own check or
+   *   by the relay (`invalid_topic`, `message_too_large`, `forbidden`…), `unavailable` when the transport could not
+   *   deliver it (network, 5xx after the retries, no answer within the transport's timeoutMs).
+   */
   publish(topic: string, data: unknown, options?: { event?: string; id?: string }): Promise<Published>;
   /**
    * Publishes several messages in order. Every message is checked before any is sent. When it rejects, some of them may
@@ -19,6 +26,9 @@ export interface Publisher {
    * ids of the http transport are new on every call, and a message without `id` sent twice is stored twice). The SQS
    * transport sends again, by itself, only the entries SQS failed on its side, since a standard queue stores whatever
    * it is sent twice whatever its `id`; its error then says how many of the call were stored.
+   *
+   * @throws {PublishError} (a rejection) as publish(); a batch that is not an array, or any message that fails the check,
+   *   rejects before anything is sent.
    */
   publishBatch(messages: readonly PublishMessage[]): Promise<Published[]>;
   /** Closes what the transport opened itself. */
@@ -29,6 +39,10 @@ export interface Publisher {
 const PUBLISH_OPTIONS: readonly string[] = ['event', 'id'];
 
 /**
+ * Checks each message against the relay's field rules before handing it to `transport`.
+ *
+ * @throws {PublishError} `invalid_config`, at once, for a missing transport, options that are not an object, an
+ *   unknown option or a maxMessageBytes that is not a whole number ≥ 1.
  * @example
  *   const publisher = createPublisher(httpTransport({ url: 'https://relay.example.com', token: process.env.SSE_RELAY_TOKEN }));
  *   await publisher.publish('orders', { id: 42 }, { event: 'created', id: 'order-42-created' });
@@ -37,6 +51,7 @@ export function createPublisher(transport: PublishTransport, options: PublisherO
   if (typeof (transport as Partial<PublishTransport> | undefined)?.send !== 'function') {
     throw new PublishError('invalid_config', 'createPublisher needs a transport: httpTransport({ url, token }), redisTransport({ redis }) or sqsTransport({ client, queueUrl })');
   }
+  checkOptionNames('createPublisher', options, ['maxMessageBytes']);
   const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // NaN (an unset environment variable) would turn the size check off, and a Redis or SQS relay skips an oversized
   // message later with only a log line on its side.

@@ -11,6 +11,8 @@ import { isRelayError } from '../lib/errors.js';
 import { StreamKeys } from '../lib/sources/redis/stream-keys.js';
 import { partitionMismatch, recordedPartitions } from '../lib/sources/redis/partition-marker.js';
 import type { CheckedMessage } from './message.js';
+import { withDeadline } from './deadline.js';
+import { checkOptionNames, checkTimeoutMs } from './options.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
@@ -47,7 +49,18 @@ export interface RedisTransportOptions {
   waitReplicas?: number;
   /** REDIS_WAIT_TIMEOUT_MS of the relay: the longest WAIT, ms. Default 1000. */
   waitTimeoutMs?: number;
+  /**
+   * Longest wait for Redis to answer one publish, ms (ioredis queues commands while it reconnects, and by default never
+   * gives up on an unreachable server); then the publish rejects with PublishError `unavailable`. It stops the wait, not
+   * a write already sent: Redis may still store it, so retry with the same `id`. Above waitTimeoutMs when waitReplicas
+   * is set. Default 10000.
+   */
+  timeoutMs?: number;
 }
+
+const OPTION_NAMES: readonly string[] = ['redis', 'mode', 'keyPrefix', 'maxLen', 'idempotencyTtlSeconds', 'streamTtlSeconds', 'clusterPartitions', 'waitReplicas', 'waitTimeoutMs', 'timeoutMs'];
+
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** One Redis command (a write), with its arguments. */
 type RunCommand = (command: string, ...args: (string | number)[]) => Promise<unknown>;
@@ -56,8 +69,14 @@ type RunCommand = (command: string, ...args: (string | number)[]) => Promise<unk
  * Writes straight into Redis in the layout the relay reads (docs/redis.md), with the relay's own scripts for
  * idempotency: stream entries `event`, `data` (and `key`) under `XADD <prefix><topic> MAXLEN ~ n *`, or the JSON
  * envelope `LPUSH`ed onto `<prefix>q:<topic>`. A message with `id` is stored once per key, exactly as POST /publish.
+ *
+ * @throws {PublishError} `invalid_config`, at once: no ioredis client, an unknown option, a number outside the relay's
+ *   range, a keyPrefix with braces on a cluster, clusterPartitions without a Cluster, a timeoutMs not above
+ *   waitTimeoutMs. Its `send` rejects with PublishError `unavailable` when Redis fails or gives no answer within
+ *   timeoutMs, `not_replicated` when WAIT falls short.
  */
 export function redisTransport(options: RedisTransportOptions): PublishTransport {
+  checkOptionNames('redisTransport', options, OPTION_NAMES);
   // The relay's own defaults (lib/config), so a producer left at its defaults writes what a relay at its defaults reads.
   const {
     redis, mode = 'stream', keyPrefix = REDIS_DEFAULTS.REDIS_KEY_PREFIX.value, maxLen = REDIS_DEFAULTS.REDIS_MAXLEN.value,
@@ -72,7 +91,7 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   const braced = clusterPartitions === undefined ? undefined : clusterKeyPrefixProblem(keyPrefix);
   if (braced !== undefined) throw new PublishError('invalid_config', `redisTransport keyPrefix must be ${braced}, as REDIS_KEY_PREFIX of the relay; got ${JSON.stringify(keyPrefix)}`);
   if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
-  const run = writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value);
+  const run = withTimeout(writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value), timeoutOf(options));
   if (mode === 'list') {
     // A relay on a cluster reads the cluster layout (the topic as hash tag); the same layout follows from the client.
     const keys = new ListKeys(keyPrefix, clusterPartitions !== undefined);
@@ -112,6 +131,22 @@ function partitionAgreement(cluster: Cluster, keyPrefix: string, partitions: num
     if (recorded !== undefined) throw new PublishError('invalid_config', partitionMismatch(keyPrefix, partitions, recorded, 'redisTransport clusterPartitions'));
     agreed = true;
   };
+}
+
+/** timeoutMs, checked: a WAIT longer than the whole publish may take would always time out. */
+function timeoutOf(options: RedisTransportOptions): number {
+  checkTimeoutMs('redisTransport', options.timeoutMs);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const waitTimeoutMs = options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value;
+  if ((options.waitReplicas ?? 0) > 0 && timeoutMs <= waitTimeoutMs) {
+    throw new PublishError('invalid_config', `redisTransport timeoutMs (${timeoutMs}) must be above waitTimeoutMs (${waitTimeoutMs}) when waitReplicas is set`);
+  }
+  return timeoutMs;
+}
+
+/** Every command bounded by timeoutMs (withDeadline: the wait stops, the command may still run). */
+function withTimeout(run: RunCommand, timeoutMs: number): RunCommand {
+  return (command, ...args) => withDeadline(run(command, ...args), timeoutMs, `Redis (${command})`);
 }
 
 /** What was passed instead of a client, for an error message (never a URL's text: it may hold a password). */

@@ -4,6 +4,8 @@ import { isFifoQueue, isQueueUrlTemplate, QUEUE_URL_TEMPLATE_FORM, SqsQueueUrls 
 import { isRelayError } from '../lib/errors.js';
 import { classifySqsError } from '../lib/sources/sqs/retry.js';
 import type { CheckedMessage } from './message.js';
+import { withDeadline } from './deadline.js';
+import { checkOptionNames, checkTimeoutMs } from './options.js';
 import { PublishError } from './publish-error.js';
 import type { Published, PublishTransport } from './transport.js';
 
@@ -15,7 +17,17 @@ export interface SqsTransportOptions {
   queueUrl?: string;
   /** One queue per topic: `{topic}` is replaced by the topic. */
   queueUrlTemplate?: string;
+  /**
+   * Longest wait for SQS to answer one SendMessage / SendMessageBatch call, ms, the SDK's own retries included (an
+   * endpoint that never answers would otherwise hold the publish for ever); the request is then aborted and the publish
+   * rejects with PublishError `unavailable`. It stops the wait, not a request already sent: SQS may still store the
+   * message, so on a standard queue a retry can store it twice. Default 10000.
+   */
+  timeoutMs?: number;
 }
+
+const OPTION_NAMES: readonly string[] = ['client', 'queueUrl', 'queueUrlTemplate', 'timeoutMs'];
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 const BATCH_SIZE = 10;
 /** SendMessageBatch calls for one batch, the first included, while SQS fails some entries on its side. */
@@ -26,17 +38,25 @@ const BATCH_RETRY_MS = 100;
  * SendMessage / SendMessageBatch in the shape the relay reads (docs/sqs.md): body = data, attributes `topic` (always)
  * and `event` (unless `message`); on a FIFO queue `MessageGroupId` = topic and `MessageDeduplicationId` = SHA-256 of
  * the topic and the message `id` (a random one without), exactly as the relay's own publish.
+ *
+ * @throws {PublishError} `invalid_config`, at once: no SQSClient, an unknown option, a queueUrl that is not a URL, a
+ *   template without `{topic}` once, a timeoutMs out of range. Its `send` rejects with PublishError
+ *   `unsupported_message` for a body SQS cannot store, `invalid_topic`, and `unavailable` when SQS fails or gives no
+ *   answer within timeoutMs.
  */
 export function sqsTransport(options: SqsTransportOptions): PublishTransport {
   // Without a client every send would fail as `unavailable`, which a producer retries for ever.
   if (typeof (options?.client as Partial<SQSClient> | undefined)?.send !== 'function') {
     throw new PublishError('invalid_config', 'sqsTransport needs client: an SQSClient from @aws-sdk/client-sqs (new SQSClient({ region }))');
   }
+  checkOptionNames('sqsTransport', options, OPTION_NAMES);
+  checkTimeoutMs('sqsTransport', options.timeoutMs);
   const urlOf = queueUrlOf(options);
+  const client = bounded(options.client, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return {
     send: async (message) => {
       storable(message);
-      const out = await options.client.send(new SendMessageCommand({ QueueUrl: urlOf(message.topic), ...entry(message, urlOf(message.topic)) }))
+      const out = await client.send(new SendMessageCommand({ QueueUrl: urlOf(message.topic), ...entry(message, urlOf(message.topic)) }))
         .catch(refusedAsUnsupported);
       return { id: out.MessageId ?? '' };
     },
@@ -49,12 +69,31 @@ export function sqsTransport(options: SqsTransportOptions): PublishTransport {
         const queueUrl = urlOf((messages[start] as CheckedMessage).topic);
         let end = start;
         while (end < messages.length && end - start < BATCH_SIZE && urlOf((messages[end] as CheckedMessage).topic) === queueUrl) end++;
-        results.push(...(await sendBatch(options.client, queueUrl, messages.slice(start, end))));
+        results.push(...(await sendBatch(client, queueUrl, messages.slice(start, end))));
         start = end;
       }
       return results;
     },
   };
+}
+
+/**
+ * The client with every call aborted after `timeoutMs` (the SDK's abortSignal cancels the request and its retries), and
+ * the abort reported as PublishError `unavailable` naming the timeout rather than the SDK's "Request aborted".
+ */
+function bounded(client: SQSClient, timeoutMs: number): Pick<SQSClient, 'send'> {
+  const send = async (command: Parameters<SQSClient['send']>[0]): Promise<unknown> => {
+    const controller = new AbortController();
+    const what = `SQS (${command.constructor.name.replace(/Command$/, '')})`;
+    try {
+      // withDeadline also settles when an SDK version ignores the signal while it waits (connecting, a retry's delay).
+      return await withDeadline(client.send(command, { abortSignal: controller.signal }), timeoutMs, what);
+    } catch (error) {
+      if (error instanceof PublishError) controller.abort();
+      throw error;
+    }
+  };
+  return { send } as Pick<SQSClient, 'send'>;
 }
 
 /**
@@ -79,7 +118,7 @@ function refusedAsUnsupported(error: unknown): never {
  * again would store them twice on a standard queue (a FIFO queue drops them as duplicates, a standard one does not).
  * An entry refused as malformed (`SenderFault` true) is not sent again: it is `unsupported_message`.
  */
-async function sendBatch(client: SQSClient, queueUrl: string, batch: readonly CheckedMessage[]): Promise<Published[]> {
+async function sendBatch(client: Pick<SQSClient, 'send'>, queueUrl: string, batch: readonly CheckedMessage[]): Promise<Published[]> {
   const ids = new Array<string | undefined>(batch.length);
   let pending = batch.map((_message, i) => i);
   for (let attempt = 1; ; attempt++) {

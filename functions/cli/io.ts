@@ -10,6 +10,11 @@ export const EXIT = {
   unavailable: 3,
   /** A bug: an unexpected error (the stack is printed). EX_SOFTWARE of sysexits.h. */
   internal: 70,
+  /**
+   * Whoever read stdout went away (`sse-relay tail … | head -1`): stopped quietly, nothing more is published or printed.
+   * 128 + SIGPIPE, the status `yes | head -1` leaves, so `set -o pipefail` tells it apart as with any Unix tool.
+   */
+  outputClosed: 141,
 } as const;
 
 /** Thrown for bad arguments; the command's usage goes to stderr with the message. */
@@ -42,4 +47,36 @@ export function baseUrl(value: string | undefined): string {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http: or https:; got ${url.protocol}`);
   return url.href.replace(/\/$/, '');
+}
+
+/**
+ * The value of a count flag (`--retries`, `--count`, `--port`): digits only, from `min` to `max`. Number() alone took
+ * `1e3`, `0x10`, ` 3` and the empty string (as 0), so a typo became a thousand retries or none.
+ */
+export function digitsFlag(flag: string, value: string, { min, max = Number.MAX_SAFE_INTEGER, example }: { min: number; max?: number; example: string }): number {
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(number >= min && number <= max)) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
+    throw new UsageError(`--${flag} takes a whole number ${range}, in digits only (e.g. --${flag} ${example}); got ${JSON.stringify(value)}`);
+  }
+  return number;
+}
+
+/**
+ * `--count -1` as `--count=-1`, for the flags that take numbers: parseArgs refuses a value starting with a dash as
+ * "ambiguous" without saying what the flag accepts; joined, digitsFlag refuses it with the accepted form.
+ */
+export function joinNegativeValues(args: readonly string[], flags: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    if (flags.includes(arg.replace(/^--/, '')) && arg.startsWith('--') && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
 }

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { EXIT, UsageError, type Command } from './io.js';
+import { digitsFlag, EXIT, joinNegativeValues, type Command } from './io.js';
 
 export const serve: Command = {
   name: 'serve',
@@ -13,13 +13,10 @@ override it for this run.
   --port <n>    TCP port (PORT), default 8080; 0 picks a free one
   -h, --help    this text`,
   run: async (args, env) => {
-    const { values } = parseArgs({ args, options: { demo: { type: 'boolean' }, port: { type: 'string' } }, strict: true });
+    const { values } = parseArgs({ args: joinNegativeValues(args, ['port']), options: { demo: { type: 'boolean' }, port: { type: 'string' } }, strict: true });
     const overrides: NodeJS.ProcessEnv = {};
     if (values.demo === true) overrides.DEMO = 'true';
-    if (values.port !== undefined) {
-      if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65_535) throw new UsageError(`--port must be 0–65535; got ${values.port}`);
-      overrides.PORT = values.port;
-    }
+    if (values.port !== undefined) overrides.PORT = String(digitsFlag('port', values.port, { min: 0, max: 65_535, example: '8080' }));
     // main() owns the process from here: it exits on SIGTERM/SIGINT or on a configuration error.
     // Imported here: the server pulls in every source and SDK, which the other commands do not need to load.
     const { main } = await import('../server.js');

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as ClientModule from '../../public/sse-client.js';
 import type { RelayClient, StateChangeDetail } from '../../public/sse-client.js';
-import { baseUrl, EXIT, tokenFrom, UsageError, type Command } from './io.js';
+import { baseUrl, digitsFlag, EXIT, joinNegativeValues, tokenFrom, UsageError, type Command } from './io.js';
 
 export const tail: Command = {
   name: 'tail',
@@ -29,15 +29,14 @@ QUEUE_ACK=auto a message counts as delivered once written to tail's connection: 
   --ack                   acknowledge each event once printed (POST /ack, QUEUE_ACK=client): the queue drops it
   -h, --help              this text
 
-Exit codes: 0 stopped, 1 refused (401 twice, 403, another 4xx), 2 bad arguments.`,
+Exit codes: 0 stopped, 1 refused (401 twice, 403, another 4xx), 2 bad arguments, 141 stdout was closed (| head -1).`,
   run: async (args, env) => {
     const { values, positionals } = parseArgs({
-      args, strict: true, allowPositionals: true,
+      args: joinNegativeValues(args, ['count']), strict: true, allowPositionals: true,
       options: { url: { type: 'string' }, token: { type: 'string' }, 'last-event-id': { type: 'string' }, count: { type: 'string' }, ack: { type: 'boolean' } },
     });
     if (positionals.length === 0) throw new UsageError('at least one <topic> is required');
-    const count = values.count === undefined ? Infinity : Number(values.count);
-    if (!(count > 0 && Number.isInteger(count)) && count !== Infinity) throw new UsageError(`--count must be a positive integer; got ${values.count}`);
+    const count = values.count === undefined ? Infinity : digitsFlag('count', values.count, { min: 1, example: '10' });
     const { RelayClient: Client } = (await import(clientModule())) as typeof ClientModule;
     const token = tokenFrom(values.token, env);
     const options = { topics: positionals, json: false, ack: values.ack === true, ...(token === undefined ? {} : { token }), lastEventId: values['last-event-id'] ?? '' };

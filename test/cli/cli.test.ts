@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { jwtVerify } from 'jose';
 import { signToken } from '../../publisher/index.js';
@@ -34,6 +35,23 @@ describe('usage', () => {
       expect([args, result.code]).toEqual([args, 2]);
       expect(result.stderr).toContain('sse-relay');
     }
+  });
+});
+
+describe('number flags', () => {
+  it('--retries and --count take digits only: 3x, -1, 1e3, 0x10, " 3" and empty are refused naming the flag, the value and the form', async () => {
+    // Number() took 1e3 (a thousand retries), 0x10, " 3" and "" (0 retries); -1 got parseArgs' "ambiguous" only.
+    const cases = [['publish', '--retries'], ['tail', '--count']] as const;
+    const runs = cases.flatMap(([command, flag]) => ['3x', '-1', '1e3', '0x10', ' 3', ''].map((value) => [command, flag, value] as const));
+    for (const [command, flag, value] of runs) {
+      const result = await runCli([command, '--url', 'http://127.0.0.1:9', flag, value, 'orders', ...(command === 'publish' ? ['x'] : [])]);
+      expect([command, flag, value, result.code]).toEqual([command, flag, value, 2]);
+      expect(result.stderr).toContain(`${flag} takes a whole number ${flag === '--count' ? 1 : 0} or more, in digits only (e.g. ${flag} `);
+      expect(result.stderr).toContain(`got ${JSON.stringify(value)}`);
+    }
+    const port = await runCli(['serve', '--port', '-1']);
+    expect(port.code).toBe(2);
+    expect(port.stderr).toContain('--port takes a whole number from 0 to 65535, in digits only (e.g. --port 8080); got "-1"');
   });
 });
 
@@ -134,6 +152,53 @@ describe('publish and tail', () => {
     const route = await runCli(['tail', '--url', `${relay.url}/events`, '--token', subscribeToken, 'orders']);
     expect(route.code).toBe(1);
     expect(route.stderr).toContain('--url is the relay\'s base URL');
+  });
+});
+
+describe('in a pipeline', () => {
+  it('a reader that goes away (| head -1) ends tail and publish quietly with 141, not an EPIPE stack', async () => {
+    // Before: "Error: write EPIPE … Unhandled 'error' event" and its stack on stderr, exit 1.
+    const lines = Array.from({ length: 2000 }, (_v, i) => `line ${i}`).join('\n');
+    const publishing = startCli(['publish', '--url', relay.url, '--token', publishToken, 'logs'], {}, null);
+    const tailing = startCli(['tail', '--url', relay.url, '--token', subscribeToken, '--last-event-id', 'logs=0', 'logs']);
+    for (const run of [publishing, tailing]) {
+      // The first line read, the pipe's read end is closed, as `head -1` does when it exits.
+      run.child.stdout.once('data', () => run.child.stdout.destroy());
+    }
+    publishing.child.stdin.end(`${lines}\n`);
+    for (const run of [await publishing.done, await tailing.done]) {
+      expect(run.code).toBe(141);
+      expect(run.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
+    }
+  });
+});
+
+describe('publish: stdin and stderr', () => {
+  it('a refused line of stdin is named by its number, after the ids of the lines before it', async () => {
+    const result = await runCli(['publish', '--url', relay.url, '--token', publishToken, 'logs'], {}, `first\n\nthird\n${'x'.repeat(70_000)}\nfifth\n`);
+    expect(result.code).toBe(1);
+    expect(result.stdout.trim().split('\n')).toHaveLength(2);
+    expect(result.stderr).toMatch(/^sse-relay publish: line 4 of stdin: .*MAX_MESSAGE_BYTES.*lines 1–3 were published/);
+  });
+
+  it('retries are announced on stderr; stdout has only the id', async () => {
+    // A relay that answers 503 once, then 202: before, the wait was silent.
+    let calls = 0;
+    const flaky = createHttpServer((req, res) => {
+      req.resume().on('end', () => {
+        calls += 1;
+        res.writeHead(calls === 1 ? 503 : 202, { 'content-type': 'application/json', 'retry-after': '1' });
+        res.end(JSON.stringify(calls === 1 ? { error: 'source_unavailable' } : { id: 'the-id' }));
+      });
+    });
+    await new Promise<void>((resolve) => flaky.listen(0, '127.0.0.1', resolve));
+    try {
+      const result = await runCli(['publish', '--url', `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`, 'orders', 'x']);
+      expect(result).toMatchObject({ code: 0, stdout: 'the-id\n' });
+      expect(result.stderr).toBe('sse-relay publish: the relay answered 503 source_unavailable; attempt 2 of 6 in 1.0 s\n');
+    } finally {
+      flaky.close();
+    }
   });
 });
 

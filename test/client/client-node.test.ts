@@ -243,6 +243,11 @@ test('timing options passed as undefined take their defaults, invalid ones throw
   for (const options of [{ baseDelayMs: 0 }, { maxDelayMs: -1 }, { retryMs: Number.NaN }, { idleTimeoutMs: '45000' as unknown as number }]) {
     expect(() => new RelayClient(refusing.url, { topics: ['t'], ...options })).toThrow(TypeError);
   }
+  // A Promise where the provider belongs (token: getToken()) failed every attempt and backed off for ever.
+  expect(() => new RelayClient(refusing.url, { topics: ['t'], token: Promise.resolve('a.b.c') as unknown as string }))
+    .toThrow(new TypeError('RelayClient: options.token must be a string or a function returning one; got an object (a Promise: pass the function, token: () => getToken(), not its result)'));
+  expect(() => new RelayClient(refusing.url, { topics: ['t'], fetch: 'fetch' as unknown as typeof fetch })).toThrow(new TypeError('RelayClient: options.fetch must be a function like globalThis.fetch; got a string'));
+  expect(() => new RelayClient(refusing.url, { topics: ['t'], lastEventId: 7 as unknown as string })).toThrow(new TypeError('RelayClient: options.lastEventId must be a string (an id the relay sent); got a number'));
 
   // 30 days: a timer longer than 2^31 - 1 ms fires at once, which would retry in a tight loop.
   const month = await rawServer((res) => res.writeHead(503, { 'retry-after': String(30 * 86_400) }).end());

@@ -49,6 +49,14 @@ test('a transport missing or of the wrong kind is PublishError invalid_config at
     .toThrow(expect.objectContaining({ name: 'PublishError', code: 'invalid_config', message: expect.stringContaining('queueUrl') }));
 });
 
+test('createPublisher options: not an object, or an unknown name, is invalid_config naming it', () => {
+  const { transport } = recording();
+  // null crashed on `options.maxMessageBytes`; a misspelt name was ignored and the default limit used.
+  expect(() => createPublisher(transport, null as never)).toThrow(expect.objectContaining({ code: 'invalid_config', message: 'createPublisher takes an options object { maxMessageBytes }; got null' }));
+  expect(() => createPublisher(transport, { maxBytes: 1024 } as never))
+    .toThrow(expect.objectContaining({ code: 'invalid_config', message: 'createPublisher: unknown option "maxBytes"; the options are maxMessageBytes' }));
+});
+
 test('http transport: a url that already ends in /publish gets an error saying url is the base URL', async () => {
   const relay = await startRelay();
   cleanups.push(() => relay.stop());
