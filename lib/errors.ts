@@ -18,7 +18,7 @@ export const ERROR_CODES = {
   body_too_large: { status: 413, message: 'the request body is larger than MAX_BODY_BYTES' },
   message_too_large: { status: 413, message: 'the message data is larger than MAX_MESSAGE_BYTES' },
   request_timeout: { status: 408, message: 'the request headers or body did not arrive within REQUEST_TIMEOUT_MS; the connection closes' },
-  unsupported_media_type: { status: 415, message: 'publish needs Content-Type: application/json' },
+  unsupported_media_type: { status: 415, message: 'publish and ack need Content-Type: application/json and a body without Content-Encoding (Transfer-Encoding chunked only)' },
   rate_limited: { status: 429, message: 'too many requests from this client or token; see Retry-After' },
   headers_too_large: { status: 431, message: 'the request line and headers are larger than the server reads (32 KiB in all)' },
   too_many_connections: { status: 503, message: 'the connection limit is reached; see Retry-After' },

@@ -2,6 +2,7 @@ import { assertAllowed, type Authorizer } from '../auth/authorizer.js';
 import { isRelayError, RelayError } from '../errors.js';
 import { json, type BodyResponse, type RelayRequest } from '../request.js';
 import type { Metrics } from '../metrics.js';
+import { assertPlainBody } from './content-coding.js';
 import type { AckRegistry } from '../engine/queue-ack.js';
 import { MAX_HANDLE_LENGTH, parseQueueHandle } from '../queue-handle.js';
 import type { Source } from '../source.js';
@@ -29,6 +30,7 @@ export async function acknowledge(request: RelayRequest, options: AckRouteOption
   if (!/^application\/json\s*(;|$)/i.test(request.header('content-type') ?? '')) {
     throw new RelayError('unsupported_media_type', 'POST /ack needs Content-Type: application/json');
   }
+  assertPlainBody(request, 'POST /ack');
   // Credentials first, from the headers alone: an unauthenticated client never gets a body read.
   const principal = await options.authorizer.authenticate(request);
   const { topic, ids } = parseAckBody(await request.readBody(options.maxBodyBytes), options.maxIds);

@@ -1,5 +1,6 @@
 import type { CompressionMode } from '../config/index.js';
-import type { HeaderMap, StreamResponse } from '../request.js';
+import { RelayError } from '../errors.js';
+import type { HeaderMap, RelayRequest, StreamResponse } from '../request.js';
 
 /**
  * Whether an `Accept-Encoding` header (RFC 9110 §12.5.3) accepts gzip: `gzip` (or its alias `x-gzip`) with a weight
@@ -48,4 +49,25 @@ export function withHeaders(base: HeaderMap, extra: HeaderMap): HeaderMap {
   const names = [base['vary'], extra['vary']].flatMap((value) => value?.split(',').map((name) => name.trim()).filter(Boolean) ?? []);
   const vary = names.filter((name, i) => names.findIndex((other) => other.toLowerCase() === name.toLowerCase()) === i).join(', ');
   return { ...base, ...extra, ...(vary === '' ? {} : { vary }) };
+}
+
+/**
+ * Throws `unsupported_media_type` for a request body in a coding the relay does not decode. node:http removes the
+ * chunked framing and nothing else, and the relay read what was left as JSON: a gzip-compressed publish was refused as
+ * "not UTF-8 JSON", which sends its author looking for the wrong mistake, and `Transfer-Encoding: gzip, chunked` was
+ * read as if the gzip were not there. `identity` is no coding, and so is a list of them.
+ */
+export function assertPlainBody(request: RelayRequest, route: string): void {
+  const content = codingsOf(request.header('content-encoding')).filter((coding) => coding !== 'identity');
+  if (content.length > 0) {
+    throw new RelayError('unsupported_media_type', `${route} takes a body without Content-Encoding (${content.join(', ')} was sent): send it uncompressed`);
+  }
+  const transfer = codingsOf(request.header('transfer-encoding')).filter((coding) => coding !== 'chunked');
+  if (transfer.length > 0) {
+    throw new RelayError('unsupported_media_type', `${route} takes a body in Transfer-Encoding chunked only (${transfer.join(', ')} was sent): send it uncompressed`);
+  }
+}
+
+function codingsOf(header: string | undefined): string[] {
+  return (header ?? '').split(',').map((coding) => coding.trim().toLowerCase()).filter(Boolean);
 }

@@ -1,6 +1,7 @@
 import { RelayError } from '../errors.js';
 import { dataProblem, eventProblem, idProblem, jsonDepth, MAX_JSON_DEPTH, topicProblem, unknownField, type FieldProblem } from '../sse/field-rules.js';
 import type { OutgoingMessage } from '../source.js';
+import { memberJsonText } from '../sse/json-member.js';
 
 /** A validated `POST /publish` body. */
 export interface PublishRequest {
@@ -9,8 +10,8 @@ export interface PublishRequest {
 }
 
 /**
- * Parses `{ topic, data, event?, id? }` (and nothing else). `data` may be a string (sent as is) or any other JSON value (sent as its JSON
- * text). `id` is an idempotency key. Every failure is a RelayError whose code names what was wrong; the field rules are
+ * Parses `{ topic, data, event?, id? }` (and nothing else). `data` may be a string (sent as is) or any other JSON value (sent as the JSON
+ * text the producer wrote, without its whitespace). `id` is an idempotency key. Every failure is a RelayError whose code names what was wrong; the field rules are
  * the ones every source applies (lib/sse/field-rules.ts).
  */
 export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): PublishRequest {
@@ -36,7 +37,8 @@ export function parsePublishBody(body: Uint8Array, maxMessageBytes: number): Pub
   if (typeof topic !== 'string') throw new RelayError('invalid_topic', 'topic must be a string');
   fail(topicProblem(topic));
   if (data === undefined) throw new RelayError('invalid_body', 'data is required');
-  const payload = typeof data === 'string' ? data : JSON.stringify(data);
+  // Not JSON.stringify(data): that rewrote numbers a double cannot hold (json-member.ts).
+  const payload = typeof data === 'string' ? data : (memberJsonText(text, 'data') as string);
   fail(dataProblem(payload, maxMessageBytes));
   return { topic, message: { data: payload, event: optionalField('event', event), key: optionalField('id', id) } };
 }

@@ -3,6 +3,7 @@ import { isRelayError, RelayError } from '../errors.js';
 import { json, type BodyResponse, type RelayRequest } from '../request.js';
 import type { Metrics } from '../metrics.js';
 import { parsePublishBody } from './publish-body.js';
+import { assertPlainBody } from './content-coding.js';
 import { clientKey } from '../limits/client-key.js';
 import type { RateLimiter } from '../limits/rate-limit.js';
 import type { OutgoingMessage, Source } from '../source.js';
@@ -33,6 +34,7 @@ export async function publish(request: RelayRequest, options: PublishRouteOption
   if (!/^application\/json\s*(;|$)/i.test(contentType)) {
     throw new RelayError('unsupported_media_type', 'POST /publish needs Content-Type: application/json');
   }
+  assertPlainBody(request, 'POST /publish');
   const principal = await options.authorizer.authenticate(request);
   if (!principal.mayPublishAny) throw new RelayError('forbidden', 'the token does not allow publishing to any topic');
   const giveBack = options.rateLimiter?.take(principal.limitKey ?? `address:${clientKey(request.remoteAddress)}`);

@@ -114,3 +114,21 @@ test('an SQS message that cannot be a frame is reported under its MessageId as S
     expect.objectContaining({ kind: 'invalid', messageId: 'e1d0-3' }),
   ]);
 });
+
+// JSON numbers are doubles to JSON.parse: re-serializing `data` turned a 64-bit id into its neighbour and 1e400 into
+// null, and the publish was still accepted. Both JSON paths now carry the producer's own text, whitespace left out.
+test('non-string data keeps the producer\'s digits and escapes (publish and list item), without whitespace between tokens', () => {
+  const cases: [string, string][] = [
+    ['{"id": 9007199254740993, "big": 1e400, "tiny": 1e-400, "neg": -0, "f": 0.1000000000000000055511151231257827}', '{"id":9007199254740993,"big":1e400,"tiny":1e-400,"neg":-0,"f":0.1000000000000000055511151231257827}'],
+    ['12345678901234567890', '12345678901234567890'],
+    ['[ 1 , 2 ,\n {"s": "a \\" } , b", "e": "\\u0041\\/"} ]', '[1,2,{"s":"a \\" } , b","e":"\\u0041\\/"}]'],
+    ['true', 'true'],
+  ];
+  for (const [written, sent] of cases) {
+    for (const text of [`{"topic": "t", "data" : ${written} , "event":"e"}`, `{"d\\u0061ta":0,"topic":"t","data":${written}}`]) {
+      expect(parsePublishBody(Buffer.from(text), MAX_BYTES).message.data).toBe(sent);
+      const envelope = parseListEnvelope(Buffer.from(`\uFEFF${text.replace('"topic": "t", ', '').replace(',"topic":"t"', '')}`), MAX_BYTES);
+      expect(typeof envelope === 'string' ? envelope : envelope.data).toBe(sent);
+    }
+  }
+});

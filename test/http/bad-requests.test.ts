@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { startRelay } from '../support/relay-server.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -24,6 +25,8 @@ const CASES: [string, string, string, RequestInit, number, string, string][] = [
   ['wrong method on events', 'POST', '/events?topic=a', {}, 405, 'method_not_allowed', '/events takes GET'],
   ['wrong method on publish', 'GET', '/publish', {}, 405, 'method_not_allowed', '/publish takes POST'],
   ['publish without JSON type', 'POST', '/publish', { body: '{}' }, 415, 'unsupported_media_type', 'POST /publish needs Content-Type: application/json'],
+  // A compressed body was read as JSON and refused as "not UTF-8 JSON": the error pointed at the wrong mistake.
+  ['publish gzip-encoded', 'POST', '/publish', { headers: { ...json, 'content-encoding': 'gzip' }, body: gzipSync('{"topic":"a","data":"x"}') }, 415, 'unsupported_media_type', 'POST /publish takes a body without Content-Encoding (gzip was sent): send it uncompressed'],
   ['publish invalid JSON', 'POST', '/publish', { headers: json, body: '{"topic":' }, 400, 'invalid_body', 'body is not UTF-8 JSON'],
   ['publish an array', 'POST', '/publish', { headers: json, body: '[]' }, 400, 'invalid_body', 'body must be a JSON object {topic, data, event?, id?}'],
   ['publish without data', 'POST', '/publish', { headers: json, body: '{"topic":"a"}' }, 400, 'invalid_body', 'data is required'],
@@ -70,6 +73,27 @@ describe('bad requests get a 4xx with a JSON error code and what was wrong', () 
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(answer).toContain('{"error":"body_too_large","message":"body is larger than MAX_BODY_BYTES (');
     expect((await fetch(`${relay.url}/healthz`)).status).toBe(200);
+  });
+
+  // node:http takes the chunked framing off and leaves any other transfer coding in the bytes, which were read as JSON.
+  it('refuses a transfer coding other than chunked with 415; identity codings are no coding', async () => {
+    const send = async (headers: string, body: string): Promise<string> => {
+      const socket = connect(relay.port, '127.0.0.1');
+      let answer = '';
+      socket.on('data', (d) => (answer += d.toString()));
+      socket.on('error', () => undefined);
+      socket.write(`POST /publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${headers}\r\n${body}`);
+      await waitFor(() => /\r\n\r\n\{.*\}$/.test(answer), 'the JSON answer', { timeoutMs: 3_000, everyMs: 20 }).catch(() => undefined);
+      socket.destroy();
+      return answer;
+    };
+    const message = '{"topic":"a","data":"x"}';
+    const chunked = `${message.length.toString(16)}\r\n${message}\r\n0\r\n\r\n`;
+    const refused = await send('Transfer-Encoding: gzip, chunked\r\n', chunked);
+    expect(refused).toMatch(/^HTTP\/1\.1 415 /);
+    expect(refused).toContain('{"error":"unsupported_media_type","message":"POST /publish takes a body in Transfer-Encoding chunked only (gzip was sent): send it uncompressed"}');
+    expect(await send(`Content-Encoding: identity\r\nContent-Length: ${message.length}\r\n`, message)).toMatch(/^HTTP\/1\.1 202 /);
+    expect(await send('Transfer-Encoding: chunked\r\n', chunked)).toMatch(/^HTTP\/1\.1 202 /);
   });
 
   it('never echoes input into a header or shows a stack trace', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { startRelay } from '../support/relay-server.js';
 import { listItems } from '../support/list-items.js';
@@ -86,6 +87,27 @@ describe('redis-list', () => {
   afterAll(async () => Promise.all(relays.map((r) => r.stop())));
   const stored = (topic: string): Promise<number> => listItems(backends.raw, topic);
   clientAckSuite('redis-list', () => relays, stored);
+
+  // Any subscriber of a topic may send handles it made up. Each used to leave a once-per-handle marker key in Redis for 15
+  // minutes, so one client could fill Redis at 10,000 keys a second: only an acknowledgement that removed an item has a
+  // repeat to guard against.
+  test('made-up handles (a real one\'s shape, this process\'s consumer) leave no key in Redis', async () => {
+    const [relay, other] = relays;
+    await publishAll(relay, 'forged', 1);
+    const reader = new SseReader(`${relay.url}/events?topic=forged`);
+    await reader.until((r) => r.events.length === 1);
+    const [, consumer] = (reader.ids[0] as string).split('~');
+    const made = (i: number): string => `forged~${consumer as string}~${createHash('sha1').update(`no such item ${i}`).digest('hex')}~${i}`;
+    for (const url of [relay.url, other.url]) {
+      expect(await ack(url, { topic: 'forged', ids: Array.from({ length: 100 }, (_, i) => made(i)) })).toMatchObject({ status: 200 });
+    }
+    expect(await backends.raw.keys('sse:q:forged#acked:*')).toEqual([]);
+    // The real handle still removes its item, once, and a repeat of it is still refused by its marker.
+    expect(await ack(other.url, { topic: 'forged', ids: reader.ids })).toEqual({ status: 200, json: { acked: 1 } });
+    await waitFor(async () => (await stored('forged')) === 0, 'the acknowledged item removed');
+    expect(await backends.raw.keys('sse:q:forged#acked:*')).toHaveLength(1);
+    reader.close();
+  }, 20_000);
 
   // A producer pushing the same bytes twice (no id in the envelope) makes items with the same SHA-1: each delivery still
   // needs its own handle, or the stream holds them as one and QUEUE_PREFETCH no longer bounds what it takes.

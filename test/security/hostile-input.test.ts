@@ -48,6 +48,23 @@ describe('control characters in published data cannot break the SSE framing', ()
   });
 });
 
+// A 64-bit id is a common payload: JSON.parse holds it as a double, and the relay used to send that double back
+// (9007199254740993 arrived as 9007199254740992, 1e400 as null) after answering the publish with 202.
+it('numbers in JSON data arrive with the digits the producer wrote, not as the nearest double', async () => {
+  const opened = await metric(relay.url, 'sse_connections_total');
+  const reader = new SseReader(`${relay.url}/events?topic=digits`);
+  await reader.until((r) => r.retries.length > 0);
+  await waitFor(async () => (await metric(relay.url, 'sse_connections_total')) > opened, 'the stream on digits open');
+  const response = await fetch(`${relay.url}/publish`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: '{"topic":"digits","data":{"id": 9007199254740993, "big": 1e400, "amount": 0.30000000000000000001}}',
+  });
+  expect(response.status).toBe(202);
+  await reader.until((r) => r.events.length === 1);
+  reader.close();
+  expect(reader.events[0]?.data).toBe('{"id":9007199254740993,"big":1e400,"amount":0.30000000000000000001}');
+});
+
 describe('single-line fields and topics refuse line breaks and NUL', () => {
   const cases: [string, Record<string, unknown>, string][] = [
     ['CR in event', { topic: 't', data: 'x', event: 'a\rretry: 1' }, 'invalid_event_field'],

@@ -1,4 +1,5 @@
 import { dataProblem, eventProblem as eventFieldProblem, idProblem, jsonDepth, MAX_JSON_DEPTH } from '../../sse/field-rules.js';
+import { memberJsonText } from '../../sse/json-member.js';
 import type { StoredMessage } from '../../source.js';
 
 /**
@@ -106,7 +107,7 @@ export function parseListEnvelope(item: Buffer, maxMessageBytes: number): ListEn
   // A byte order mark before the JSON (a producer's serializer may write one) is not part of it: JSON.parse refuses it.
   const text = decodeUtf8(item)?.replace(/^\uFEFF/, '');
   if (text === undefined) return 'the item is not valid UTF-8';
-  // Checked before parsing: a deeper `data` would overflow the stack in JSON.stringify below, every time the item is taken.
+  // Checked before parsing, the bound POST /publish has (MAX_JSON_DEPTH): a consumer that parses `data` again may recurse.
   if (jsonDepth(text) > MAX_JSON_DEPTH) return `the item nests deeper than ${MAX_JSON_DEPTH} levels`;
   let value: unknown;
   try {
@@ -117,7 +118,8 @@ export function parseListEnvelope(item: Buffer, maxMessageBytes: number): ListEn
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'the item is not a JSON object';
   const { data, event, id } = value as Record<string, unknown>;
   if (data === undefined || data === null) return 'the item has no "data"';
-  const payload = typeof data === 'string' ? data : JSON.stringify(data);
+  // The producer's own JSON text: JSON.stringify rewrote numbers a double cannot hold (lib/sse/json-member.ts).
+  const payload = typeof data === 'string' ? data : (memberJsonText(text, 'data') as string);
   // The shared rules (lib/sse/field-rules.ts): a JSON escape can make a lone surrogate, which has no UTF-8 form.
   const dataIssue = dataProblem(payload, maxMessageBytes);
   if (dataIssue !== undefined) return dataIssue.reason;
