@@ -97,6 +97,7 @@ export interface ErrorDetail {
   status?: number;
   code?: string;
   message?: string;
+  /** The underlying error (`network`, `token`); for `refused` a 401 of a fixed string token, saying to pass a provider. */
   error?: unknown;
 }
 

@@ -254,7 +254,7 @@ export class RelayClient extends EventTarget {
     // key): retrying it would be an endless backoff. Without a token (a cookie the app's own login renews) or with a
     // provider, another attempt can succeed, so those back off.
     const action = detail.status === 401 && this.hasFixedToken()
-      ? { kind: 'fail', message: 'the relay refused the token (401) and the client has no way to get another: pass `token` as a function that returns a fresh one' }
+      ? { kind: 'fail', error: new Error('the relay refused the token (401) and a fixed token cannot be renewed: pass `token` as a function that returns a fresh one') }
       : refusalAction(detail.status, detail.code, response.headers.get('retry-after'), canRefresh);
     switch (action.kind) {
       case 'refresh':
@@ -274,11 +274,9 @@ export class RelayClient extends EventTarget {
         if (action.delayMs < this.options.baseDelayMs) return this.backoff(detail);
         this.attempt += 1;
         return this.wait('backoff', action.delayMs, detail, 'reconnect');
-      case 'fail': {
-        const failed = action.message === undefined ? detail : { ...detail, message: `${action.message}${detail.message === undefined ? '' : ` (the relay said: ${detail.message})`}` };
-        this.setState('failed', failed);
-        return this.emit('error', { kind: 'refused', ...failed });
-      }
+      case 'fail':
+        this.setState('failed', detail);
+        return this.emit('error', { kind: 'refused', ...detail, ...(action.error === undefined ? {} : { error: action.error }) });
       default:
         return this.backoff(detail);
     }

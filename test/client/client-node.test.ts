@@ -84,14 +84,14 @@ test('a fixed string token the relay refuses (401): the client stops and says to
     .setExpirationTime(Math.floor(Date.now() / 1000) - 60).sign(new TextEncoder().encode(secret));
   const client = new RelayClient(`${relay.url}/events`, { topics: ['orders'], token: expired, baseDelayMs: 20, maxDelayMs: 40 });
   cleanups.push(() => client.close());
-  const errors: { kind: string; status?: number; message?: string }[] = [];
+  const errors: { kind: string; status?: number; error?: unknown }[] = [];
   const states: string[] = [];
   client.addEventListener('error', (e) => errors.push(e.detail));
   client.addEventListener('statechange', (e) => states.push(e.detail.state));
   await waitFor(() => client.state === 'failed', () => `the client failed (states ${states.join(' → ')})`, { timeoutMs: 5_000, everyMs: 10 });
   await new Promise((resolve) => setTimeout(resolve, 200)); // proving that no later attempt is made
   expect(states).toEqual(['connecting', 'failed']);
-  expect(errors).toEqual([expect.objectContaining({ kind: 'refused', status: 401, message: expect.stringMatching(/pass `token` as a function/) })]);
+  expect(errors).toEqual([expect.objectContaining({ kind: 'refused', status: 401, code: 'unauthorized', error: expect.objectContaining({ message: expect.stringMatching(/pass `token` as a function/) }) })]);
 });
 
 test('a refusal that stops the client carries the relay\'s code and its words on what was wrong', async () => {
