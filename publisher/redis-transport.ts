@@ -91,7 +91,8 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   const braced = clusterPartitions === undefined ? undefined : clusterKeyPrefixProblem(keyPrefix);
   if (braced !== undefined) throw new PublishError('invalid_config', `redisTransport keyPrefix must be ${braced}, as REDIS_KEY_PREFIX of the relay; got ${JSON.stringify(keyPrefix)}`);
   if (mode !== 'stream' && mode !== 'list') throw new PublishError('invalid_config', `redisTransport mode must be 'stream' or 'list'; got ${JSON.stringify(mode)}`);
-  const run = withTimeout(writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value), timeoutOf(options));
+  const timeoutMs = timeoutOf(options);
+  const run = withTimeout(writesTo(redis, options.waitReplicas ?? 0, options.waitTimeoutMs ?? REDIS_DEFAULTS.REDIS_WAIT_TIMEOUT_MS.value), timeoutMs);
   if (mode === 'list') {
     // A relay on a cluster reads the cluster layout (the topic as hash tag); the same layout follows from the client.
     const keys = new ListKeys(keyPrefix, clusterPartitions !== undefined);
@@ -108,7 +109,7 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
   const stream = { run, keys, maxLen, idempotencyTtlSeconds, streamTtlSeconds, renewals: new StreamTtlRenewals(streamTtlSeconds) };
   // After a reconnection Redis may have come back without the keys renewed before (lib/sources/redis/stream-ttl.ts).
   redis.on('ready', () => stream.renewals.forget());
-  const agreed = clusterPartitions === undefined ? undefined : partitionAgreement(redis as Cluster, keyPrefix, clusterPartitions);
+  const agreed = clusterPartitions === undefined ? undefined : partitionAgreement(redis as Cluster, keyPrefix, clusterPartitions, timeoutMs);
   return {
     send: async (message) => {
       await agreed?.();
@@ -120,14 +121,15 @@ export function redisTransport(options: RedisTransportOptions): PublishTransport
 /**
  * On a cluster, before the first append after each (re)connection: clusterPartitions must be the count the relays and
  * producers of this prefix recorded (lib/sources/redis/partition-marker.ts), or the messages go to stream keys no relay
- * reads. A mismatch is PublishError invalid_config, asked again on every publish until it is fixed.
+ * reads. A mismatch is PublishError invalid_config, asked again on every publish until it is fixed. Bounded by timeoutMs
+ * like the write it precedes.
  */
-function partitionAgreement(cluster: Cluster, keyPrefix: string, partitions: number): () => Promise<void> {
+function partitionAgreement(cluster: Cluster, keyPrefix: string, partitions: number, timeoutMs: number): () => Promise<void> {
   let agreed = false;
   cluster.on('ready', () => (agreed = false));
   return async () => {
     if (agreed) return;
-    const recorded = await recordedPartitions(cluster, keyPrefix, partitions);
+    const recorded = await withDeadline(recordedPartitions(cluster, keyPrefix, partitions), timeoutMs, 'Redis (the cluster-partitions check)');
     if (recorded !== undefined) throw new PublishError('invalid_config', partitionMismatch(keyPrefix, partitions, recorded, 'redisTransport clusterPartitions'));
     agreed = true;
   };

@@ -1,6 +1,6 @@
 import { afterAll, expect, test } from '@jest/globals';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { createPublisher, redisTransport, sqsTransport, type RedisTransportOptions } from '../../publisher/index.js';
 
@@ -35,6 +35,15 @@ test('redisTransport: a Redis that never answers fails the publish after timeout
       message: expect.stringMatching(/^Redis \(\w+\) gave no answer within timeoutMs \(100 ms\); the wait stopped, but a write already sent may still be stored: retry with the same id$/),
     });
   }
+});
+
+test('redisTransport on a Cluster that never answers: the cluster-partitions check before the write is bounded by timeoutMs too', async () => {
+  const cluster = new Cluster([{ host: '127.0.0.1', port: await silentServer() }], { enableReadyCheck: false });
+  cleanups.push(async () => cluster.disconnect());
+  const publisher = createPublisher(redisTransport({ redis: cluster, timeoutMs: 100 }));
+  await expect(publisher.publish('orders', { id: 1 })).rejects.toMatchObject({
+    name: 'PublishError', code: 'unavailable', message: expect.stringMatching(/^Redis \(the cluster-partitions check\) gave no answer within timeoutMs \(100 ms\)/),
+  });
 });
 
 test('sqsTransport: an SQS endpoint that never answers fails the publish and the batch after timeoutMs (they hung before)', async () => {
