@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { FIXED_SETTINGS } from '../../lib/config/index.js';
-import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { silentLogger, type Logger } from '../../lib/logger.js';
 import { isRelayError } from '../../lib/errors.js';
 import type { Delivery } from '../../lib/source.js';
 import { SqsSource, type InvalidMessage, type SqsSourceSettings } from '../../lib/sources/sqs/source.js';
@@ -219,6 +220,66 @@ test('a message held longer than the visibility timeout is extended, not handed 
   expect(await rival).toEqual([]);
   slow.abort();
 }, 10_000);
+
+/** A logger that keeps its warnings, as `message fields` lines. */
+function warnings(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { lines, logger: { ...silentLogger, warn: (fields, message) => lines.push(`${message} ${JSON.stringify(fields)}`) } };
+}
+
+test('a visibility extension that fails is tried again before the old deadline, so no other consumer gets the message', async () => {
+  const queueUrl = sqs.createQueue('extend-fails');
+  const proxy = await startSqsProxy(sqs.endpoint);
+  let extensions = 0;
+  // The first two extensions are refused (AccessDenied: the SDK does not retry it); the ones after them pass.
+  proxy.fault = (action) => (action === 'ChangeMessageVisibilityBatch' && ++extensions <= 2 ? { status: 400, type: 'AccessDenied', message: 'not now' } : undefined);
+  const log = warnings();
+  const relay = new SqsSource(newClient(proxy.endpoint), { waitSeconds: 1, visibilityTimeoutSeconds: 4, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs, queues: { kind: 'shared', url: queueUrl } }, { logger: log.logger });
+  const rival = source({ queueUrl });
+  try {
+    await relay.publish('t', { data: 'held' });
+    const slow = new AbortController();
+    const [held] = await take(relay.consume(['t'], slow.signal)[Symbol.asyncIterator](), 1, false);
+    const receivedAt = Date.now();
+    const other = new AbortController();
+    const rivalTook = take(rival.consume(['t'], other.signal)[Symbol.asyncIterator](), 1);
+    // Until two seconds past the first receive's deadline (4 s). The timer's passes (every second) find the message due
+    // about 2 s in; after two refusals the message stays ours only if the attempts come sooner than the timer's.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, receivedAt + 6_000 - Date.now())));
+    expect(extensions).toBeGreaterThanOrEqual(3);
+    expect(log.lines.some((line) => line.includes('SQS visibility extension failed'))).toBe(true);
+    await held?.ack();
+    other.abort();
+    expect(await rivalTook).toEqual([]);
+    slow.abort();
+  } finally {
+    await relay.close();
+    await proxy.stop();
+  }
+}, 15_000);
+
+test('a held message SQS no longer has in flight (purged, or received elsewhere) is dropped, not delivered late', async () => {
+  const queueUrl = sqs.createQueue('extend-gone');
+  const log = warnings();
+  const relay = new SqsSource(newClient(sqs.endpoint), { waitSeconds: 1, visibilityTimeoutSeconds: 2, maxMessageBytes: 1_024, batchFlushMs: FIXED_SETTINGS.sqsBatchFlushMs, queues: { kind: 'shared', url: queueUrl } }, { logger: log.logger });
+  try {
+    await relay.publish('t', { data: 'first' });
+    await relay.publish('t', { data: 'waiting' });
+    const stop = new AbortController();
+    const iterator = relay.consume(['t'], stop.signal)[Symbol.asyncIterator]();
+    // One receive brings both; the second waits here for the busy subscriber.
+    const [first] = await take(iterator, 1, false);
+    expect(first?.data).toBe('first');
+    await sqs.client.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+    await waitFor(() => log.lines.some((line) => line.includes('no longer has some held messages')), () => `no warning about the purged messages; logged: ${log.lines.join('\n')}`, 5_000);
+    await relay.publish('t', { data: 'after the purge' });
+    const [next] = await take(iterator, 1);
+    expect(next?.data).toBe('after the purge');
+    stop.abort();
+  } finally {
+    await relay.close();
+  }
+}, 15_000);
 
 test('on a shared queue a message whose topic attribute is not a String, or not a topic, is invalid, not delivered', async () => {
   const queueUrl = sqs.createQueue('typed');

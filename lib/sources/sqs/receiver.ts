@@ -1,4 +1,4 @@
-import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, ReceiveMessageCommand, type BatchResultErrorEntry, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { RelayError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { SQS_BATCH_MAX, type ReceiptEntry, type SqsBatcher } from './batcher.js';
@@ -69,6 +69,8 @@ const DRAINING_WAIT_SECONDS = 1;
 // (short polling) an empty queue answers at once, and without this floor the loop would spin: one request after the
 // other, a core of CPU and every request billed.
 const EMPTY_RECEIVE_MIN_MS = 1_000;
+// After a failed visibility extension, the next attempt comes this soon (or an eighth of the timeout, if shorter), ms.
+const EXTEND_RETRY_MS = 1_000;
 // SQS answers these for a receipt handle whose message was deleted (or received again by someone else).
 const GONE = new Set(['ReceiptHandleIsInvalid', 'MessageNotInflight', 'InvalidParameterValue', 'AWS.SimpleQueueService.MessageNotInflight']);
 
@@ -85,6 +87,7 @@ export class SqsReceiver {
   private wakePoller: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private retry: ReturnType<typeof setTimeout> | undefined;
   /** Set when the queue cannot be read (missing, access denied): every subscriber fails with it. */
   failure: unknown;
   private draining = false;
@@ -131,7 +134,9 @@ export class SqsReceiver {
 
   private stopTimers(): void {
     clearInterval(this.timer);
+    clearTimeout(this.retry);
     this.timer = undefined;
+    this.retry = undefined;
     this.wakePoll();
   }
 
@@ -293,11 +298,70 @@ export class SqsReceiver {
     const due = [...this.held.values()].filter((held) => held.visibleUntil - now <= visibilityMs / 2);
     for (let i = 0; i < due.length; i += SQS_BATCH_MAX) {
       const chunk = due.slice(i, i + SQS_BATCH_MAX);
+      const before = chunk.map((held) => held.visibleUntil);
       for (const held of chunk) held.visibleUntil = now + visibilityMs;
       const entries = chunk.map((h, n) => ({ Id: String(n), ReceiptHandle: h.receiptHandle, VisibilityTimeout: this.deps.visibilityTimeoutSeconds }));
-      this.deps.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.queueUrl, Entries: entries })).catch((error: unknown) => {
-        this.deps.logger.warn({ queueUrl: this.queueUrl, err: error }, 'SQS visibility extension failed; slow messages may be delivered twice');
-      });
+      this.deps.client.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.queueUrl, Entries: entries })).then(
+        (out) => this.afterExtension(chunk, before, out.Failed ?? []),
+        (error: unknown) => {
+          chunk.forEach((held, n) => (held.visibleUntil = before[n]!));
+          this.extendSoon();
+          this.deps.logger.warn({ queueUrl: this.queueUrl, messages: chunk.length, err: error }, 'SQS visibility extension failed; retrying before the messages become visible again');
+        },
+      );
     }
+  }
+
+  /**
+   * What SQS said of each entry of an extension. A message it no longer has in flight under our receipt handle (deleted,
+   * or visible again and received by another consumer) is not ours: still waiting here, delivering it would be a
+   * duplicate, so it is dropped. Any other failure keeps the old deadline, so the next attempt comes soon, not one
+   * half-timeout after a deadline that never moved.
+   */
+  private afterExtension(chunk: readonly Held[], before: readonly number[], failed: readonly BatchResultErrorEntry[]): void {
+    if (failed.length === 0) return;
+    const gone: string[] = [];
+    const codes = new Set<string>();
+    for (const entry of failed) {
+      const n = Number(entry.Id);
+      const held = chunk[n];
+      if (held === undefined) continue;
+      codes.add(entry.Code ?? 'unknown');
+      if (GONE.has(entry.Code ?? '')) {
+        this.dropGone(held);
+        gone.push(held.messageId);
+      } else {
+        held.visibleUntil = before[n]!;
+        this.extendSoon();
+      }
+    }
+    this.deps.logger.warn(
+      { queueUrl: this.queueUrl, failed: failed.length, gone: gone.length, codes: [...codes], messageIds: gone.slice(0, 10) },
+      gone.length > 0
+        ? 'SQS no longer has some held messages in flight under this receipt handle (deleted, or received again elsewhere after their visibility timeout); they are not delivered from here'
+        : 'SQS refused to extend the visibility of some held messages; retrying before they become visible again',
+    );
+  }
+
+  private dropGone(held: Held): void {
+    this.held.delete(held.receiptHandle);
+    for (const [topic, waiting] of this.ready) {
+      const at = waiting.findIndex((received) => received.held === held);
+      if (at < 0) continue;
+      waiting.splice(at, 1);
+      if (waiting.length === 0) this.ready.delete(topic);
+      this.wakePoll();
+      return;
+    }
+  }
+
+  // One extra pass shortly after a failed extension: the timer's next pass may come after the old deadline.
+  private extendSoon(): void {
+    if (this.retry !== undefined || this.timer === undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (this.timer !== undefined) this.extend();
+    }, Math.min(EXTEND_RETRY_MS, (this.deps.visibilityTimeoutSeconds * 1_000) / 8));
+    this.retry.unref?.();
   }
 }
