@@ -248,7 +248,10 @@ function readBody(req: IncomingMessage, limit: number, budget: BodyBudget): Prom
     };
     req.on('data', onData);
     req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('close', () => reject(new RelayError('invalid_body', 'the connection closed before the body was complete')));
+    // Every request closes, most after their body was read: the error (and its stack) is only built when it applies.
+    req.once('close', () => {
+      if (!req.complete) reject(new RelayError('invalid_body', 'the connection closed before the body was complete'));
+    });
     req.once('error', (error) => reject(new RelayError('invalid_body', 'the request body could not be read', { cause: error })));
   }).finally(giveBack);
 }
