@@ -77,7 +77,8 @@ export function readRedisConfig(env: EnvReader, runtime: Runtime = 'container'):
   };
   const sentinelPassword = env.optionalString('REDIS_SENTINEL_PASSWORD');
   const partitions = env.integer('REDIS_CLUSTER_PARTITIONS', D.REDIS_CLUSTER_PARTITIONS.value, ...REDIS_BOUNDS.REDIS_CLUSTER_PARTITIONS);
-  const topology = chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions });
+  const partitionsSet = env.optionalString('REDIS_CLUSTER_PARTITIONS') !== undefined;
+  const topology = chooseTopology({ url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions, partitionsSet });
   const keyPrefix = env.string('REDIS_KEY_PREFIX', D.REDIS_KEY_PREFIX.value);
   const braced = topology?.kind === 'cluster' ? clusterKeyPrefixProblem(keyPrefix) : undefined;
   if (braced !== undefined) throw new ConfigError('REDIS_KEY_PREFIX', braced, keyPrefix);
@@ -102,10 +103,12 @@ interface TopologyInputs {
   auth: RedisAuth;
   sentinelPassword: string | undefined;
   partitions: number;
+  /** REDIS_CLUSTER_PARTITIONS was set (not its default). */
+  partitionsSet: boolean;
 }
 
 function chooseTopology(inputs: TopologyInputs): RedisTopology | undefined {
-  const { url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions } = inputs;
+  const { url, sentinels, sentinelName, clusterNodes, auth, sentinelPassword, partitions, partitionsSet } = inputs;
   const chosen = [url !== undefined && 'REDIS_URL', sentinels.length > 0 && 'REDIS_SENTINELS', clusterNodes.length > 0 && 'REDIS_CLUSTER_NODES']
     .filter((name): name is string => name !== false);
   if (chosen.length > 1) {
@@ -116,6 +119,15 @@ function chooseTopology(inputs: TopologyInputs): RedisTopology | undefined {
   }
   if (sentinels.length === 0 && sentinelName !== undefined) {
     throw new ConfigError('REDIS_SENTINEL_NAME', 'set only with REDIS_SENTINELS=host:port,…', sentinelName);
+  }
+  // A setting of another topology used to be ignored without a word: a sentinel password where there are no sentinels,
+  // a partition count where a single server or a Sentinel primary holds one stream per topic whatever it says.
+  const given = chosen[0];
+  if (given !== undefined && given !== 'REDIS_SENTINELS' && sentinelPassword !== undefined) {
+    throw new ConfigError('REDIS_SENTINEL_PASSWORD', `left unset with ${given} (it is the sentinels' own password, used with REDIS_SENTINELS only)`, '(hidden)');
+  }
+  if (given !== undefined && given !== 'REDIS_CLUSTER_NODES' && partitionsSet) {
+    throw new ConfigError('REDIS_CLUSTER_PARTITIONS', `left unset with ${given} (it spreads a topic over a Redis Cluster's primaries, with REDIS_CLUSTER_NODES only)`, String(partitions));
   }
   if (url !== undefined) {
     const extra = auth.password !== undefined ? 'REDIS_PASSWORD' : auth.username !== undefined ? 'REDIS_USERNAME' : undefined;

@@ -192,6 +192,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...BASE, SOURCE: 'redis', REDIS_URL: 'redis://a:6379' }).redis.topology).toEqual({ kind: 'single', url: 'redis://a:6379' });
   });
 
+  it('refuses a setting of another Redis topology instead of ignoring it: the sentinel password, the cluster partitions', () => {
+    expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://a:6379', REDIS_SENTINEL_PASSWORD: 'pw' })).toThrow(/^REDIS_SENTINEL_PASSWORD must be left unset with REDIS_URL \(it is the sentinels' own password, used with REDIS_SENTINELS only\); got "\(hidden\)"$/);
+    expect(() => loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINEL_PASSWORD: 'pw' })).toThrow(/^REDIS_SENTINEL_PASSWORD must be left unset with REDIS_CLUSTER_NODES/);
+    expect(() => loadConfig({ ...BASE, REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_PARTITIONS: '16' })).toThrow(/^REDIS_CLUSTER_PARTITIONS must be left unset with REDIS_URL \(it spreads a topic over a Redis Cluster's primaries, with REDIS_CLUSTER_NODES only\); got "16"$/);
+    expect(() => loadConfig({ ...BASE, REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm', REDIS_CLUSTER_PARTITIONS: '1' })).toThrow(/^REDIS_CLUSTER_PARTITIONS must be left unset with REDIS_SENTINELS/);
+    expect(loadConfig({ ...BASE, REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_NAME: 'm', REDIS_SENTINEL_PASSWORD: 'pw' }).redis.topology?.kind).toBe('sentinel');
+    expect(loadConfig({ ...BASE, REDIS_CLUSTER_NODES: 'a:7000', REDIS_CLUSTER_PARTITIONS: '16' }).redis.topology?.kind).toBe('cluster');
+    // Without any Redis (the in-process broker) nothing of Redis is read, so nothing is refused.
+    expect(loadConfig({ ...BASE, REDIS_SENTINEL_PASSWORD: 'pw', REDIS_CLUSTER_PARTITIONS: '16' }).redis.topology).toBeUndefined();
+  });
+
   it('refuses a REDIS_URL ioredis would read otherwise than it says: no host, a path that is no database, a broken %-escape', () => {
     const cases: [string, RegExp][] = [
       ['redis://', /^REDIS_URL must be a URL with a host \(redis:\/\/host:6379\)/],
