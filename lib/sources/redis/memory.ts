@@ -1,5 +1,6 @@
 import { RelayError } from '../../errors.js';
 import type { SourceMemory } from '../../source.js';
+import { Cluster } from 'ioredis';
 import { connected, withDeadline, type RedisClient } from './connection.js';
 
 // Shared by both Redis sources (streams and lists): what a full Redis looks like to a publish, and its memory figures.
@@ -29,9 +30,18 @@ export function publishFailure(error: unknown, onOutOfMemory: (() => void) | und
 
 /**
  * `INFO memory` and `INFO stats`: used_memory, maxmemory, maxmemory_policy and evicted_keys, or undefined when Redis
- * does not answer within a second.
+ * does not answer within a second. In a Redis Cluster every primary is asked, since each fills up on its own (a write
+ * to a full shard is refused while the others have room): the used and maxmemory of the fullest primary (the highest
+ * used ÷ maxmemory, or the most used where none has a maxmemory), whether any primary may evict, and the keys evicted
+ * on all of them. Asking one node, as a keyless command goes, showed a random primary's figures at each scrape.
  */
 export async function memoryUsage(command: RedisClient): Promise<SourceMemory | undefined> {
+  if (!(command instanceof Cluster)) return nodeMemory(command);
+  const readings = (await Promise.all(command.nodes('master').map((node) => nodeMemory(node)))).filter((m): m is SourceMemory => m !== undefined);
+  return readings.length === 0 ? undefined : fullest(readings);
+}
+
+async function nodeMemory(command: RedisClient): Promise<SourceMemory | undefined> {
   try {
     const [memory, stats] = await withDeadline(INFO_TIMEOUT_MS, connected(command).then((redis) => Promise.all([redis.info('memory'), redis.info('stats')])));
     const field = (info: string, name: string): number => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
@@ -50,4 +60,21 @@ export async function memoryUsage(command: RedisClient): Promise<SourceMemory | 
   } catch {
     return undefined;
   }
+}
+
+// The primaries' readings as one: the fullest one's bytes, eviction if any may evict, evictions summed.
+function fullest(readings: readonly SourceMemory[]): SourceMemory {
+  const share = (m: SourceMemory): number => (m.maxBytes > 0 ? m.usedBytes / m.maxBytes : 0);
+  const limited = readings.filter((m) => m.maxBytes > 0);
+  const top = limited.length > 0
+    ? limited.reduce((a, b) => (share(b) > share(a) ? b : a))
+    : readings.reduce((a, b) => (b.usedBytes > a.usedBytes ? b : a));
+  const policies = readings.filter((m) => m.mayEvict !== undefined);
+  const evicted = readings.filter((m) => m.evictedKeys !== undefined);
+  return {
+    usedBytes: top.usedBytes,
+    maxBytes: top.maxBytes,
+    ...(policies.length === 0 ? {} : { mayEvict: policies.some((m) => m.mayEvict === true) }),
+    ...(evicted.length === 0 ? {} : { evictedKeys: evicted.reduce((sum, m) => sum + (m.evictedKeys ?? 0), 0) }),
+  };
 }
