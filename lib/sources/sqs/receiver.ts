@@ -306,7 +306,12 @@ export class SqsReceiver {
         (error: unknown) => {
           chunk.forEach((held, n) => (held.visibleUntil = before[n]!));
           this.extendSoon();
-          this.deps.logger.warn({ queueUrl: this.queueUrl, messages: chunk.length, err: error }, 'SQS visibility extension failed; retrying before the messages become visible again');
+          const fields = { queueUrl: this.queueUrl, messages: chunk.length, err: error };
+          if (classifySqsError(error) === 'permanent') {
+            this.deps.logger.error(fields, 'SQS visibility extension failed: SQS refused access; allow sqs:ChangeMessageVisibility on the queue (docs/sqs.md, IAM). Until then a message held past its visibility timeout is delivered again');
+          } else {
+            this.deps.logger.warn(fields, 'SQS visibility extension failed; retrying before the messages become visible again');
+          }
         },
       );
     }
