@@ -55,6 +55,13 @@ export interface RelayClientOptions {
    * 503 is sent again after its Retry-After, up to 3 times, at most 5 s apart. Default false.
    */
   ack?: boolean;
+  /**
+   * Where `ack` sends `POST /ack`, absolute or relative to the page. On AWS Lambda pass the publish function's URL +
+   * `/ack`: its executions are not the stream function's, so acknowledgements are never throttled by the streams they
+   * belong to (docs/lambda.md). The token goes as `tokenTransport` says; `cookie` needs the same site. Default: `ack`
+   * next to the events URL.
+   */
+  ackUrl?: string;
 }
 
 /**

@@ -349,7 +349,7 @@ export class RelayClient extends EventTarget {
   }
 
   /**
-   * `POST /ack` next to the events URL for one queue event, whose id is `<topic>~…`, with the token of the stream. A
+   * `POST /ack` (next to the events URL, or at `ackUrl`) for one queue event, whose id is `<topic>~…`, with the token of the stream. A
    * 401 is sent once more with a fresh token: the relay ends a stream when its token expires, so the events of its
    * last moments are acknowledged after that expiry as a rule, and each one refused would come back as a duplicate.
    * A 429 or 503 (the queue unreachable for a moment; on Lambda, every execution busy) is sent again after its
@@ -362,9 +362,7 @@ export class RelayClient extends EventTarget {
     if (at <= 0) return;
     const topic = id.slice(0, at);
     const post = (token) => {
-      const url = this.resolve(this.url);
-      url.search = '';
-      url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
+      const url = this.ackUrl();
       const init = this.authorized(url, { 'content-type': 'application/json' }, token);
       return this.options.fetch(url, { ...init, method: 'POST', body: JSON.stringify({ topic, ids: [id] }) });
     };
@@ -381,6 +379,18 @@ export class RelayClient extends EventTarget {
     } catch {
       // A redelivery, as for an acknowledgement that never arrived.
     }
+  }
+
+  /**
+   * Where acknowledgements go: `ackUrl` when given (on Lambda the publish function's URL, so an acknowledgement never
+   * waits for an execution of the stream function), else `ack` next to the events URL.
+   */
+  ackUrl() {
+    if (this.options.ackUrl !== undefined) return this.resolve(this.options.ackUrl);
+    const url = this.resolve(this.url);
+    url.search = '';
+    url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
+    return url;
   }
 
   /**
@@ -430,6 +440,7 @@ const DEFAULTS = {
   idleTimeoutMs: 45000,
   fetch: (input, init) => globalThis.fetch(input, init),
   ack: false,
+  ackUrl: undefined,
 };
 
 // The smallest value of each timing option: a backoff of 0 (or NaN, from an option passed as undefined) retries at once.
@@ -465,6 +476,7 @@ function withDefaults(options) {
   }
   if (typeof fetch !== 'function') throw new TypeError(`RelayClient: options.fetch must be a function like globalThis.fetch; got ${describeType(fetch)}`);
   if (lastEventId !== undefined && typeof lastEventId !== 'string') throw new TypeError(`RelayClient: options.lastEventId must be a string (an id the relay sent); got ${describeType(lastEventId)}`);
+  if (merged.ackUrl !== undefined && typeof merged.ackUrl !== 'string') throw new TypeError(`RelayClient: options.ackUrl must be a string (the URL of POST /ack, e.g. the publish function's URL + '/ack'); got ${describeType(merged.ackUrl)}`);
   for (const [name, minimum] of Object.entries(TIMING_MINIMUMS)) {
     const value = merged[name];
     if (typeof value !== 'number' || !(value >= minimum)) throw new TypeError(`RelayClient: options.${name} must be a number ≥ ${minimum} (ms); got ${String(value)}`);

@@ -248,6 +248,8 @@ test('timing options passed as undefined take their defaults, invalid ones throw
     .toThrow(new TypeError('RelayClient: options.token must be a string or a function returning one; got an object (a Promise: pass the function, token: () => getToken(), not its result)'));
   expect(() => new RelayClient(refusing.url, { topics: ['t'], fetch: 'fetch' as unknown as typeof fetch })).toThrow(new TypeError('RelayClient: options.fetch must be a function like globalThis.fetch; got a string'));
   expect(() => new RelayClient(refusing.url, { topics: ['t'], lastEventId: 7 as unknown as string })).toThrow(new TypeError('RelayClient: options.lastEventId must be a string (an id the relay sent); got a number'));
+  expect(() => new RelayClient(refusing.url, { topics: ['t'], ackUrl: new URL('http://x/ack') as unknown as string }))
+    .toThrow(new TypeError("RelayClient: options.ackUrl must be a string (the URL of POST /ack, e.g. the publish function's URL + '/ack'); got an object"));
 
   // 30 days: a timer longer than 2^31 - 1 ms fires at once, which would retry in a tight loop.
   const month = await rawServer((res) => res.writeHead(503, { 'retry-after': String(30 * 86_400) }).end());

@@ -326,7 +326,8 @@ describe('least privilege, one role per function', () => {
     expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([
       { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: queue },
     ]);
-    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: queue }]);
+    // DeleteMessage: POST /ack goes to the publish function (RelayClient ackUrl), whose executions streams never hold.
+    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:DeleteMessage'], Resource: queue }]);
     expect(props(stack, 'EventsQueue')['RedrivePolicy']).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
     for (const gone of ['IngestLambdaFunction', 'IngestQueue', 'IngestRole', 'TopicDeadLetterQueue']) expect(stack.Resources[gone]).toBeUndefined();
     expect(Object.keys(stack.Resources).filter((name) => name.startsWith('TopicQueue'))).toEqual([]);
@@ -348,7 +349,7 @@ describe('least privilege, one role per function', () => {
     expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([
       { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: pattern },
     ]);
-    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: pattern }]);
+    expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:DeleteMessage'], Resource: pattern }]);
     for (const gone of ['EventsQueue', 'EventsDeadLetterQueue', 'EventsDeadLetterAlarm', 'IngestLambdaFunction']) expect(stack.Resources[gone]).toBeUndefined();
     expect(stack.Outputs).toMatchObject({ TopicQueueUrlTemplate: { Value: template }, TopicDeadLetterQueueArn: { Value: { 'Fn::GetAtt': ['TopicDeadLetterQueue', 'Arn'] } } });
   });
