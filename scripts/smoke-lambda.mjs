@@ -82,7 +82,9 @@ async function main() {
   const headers = tokenHeaders(process.env.SSE_RELAY_TOKEN);
   const topic = args.topic;
   const explain = (what, status, body) => refusal(what, status, body, { hasToken: 'authorization' in headers, topic });
-  const stream = new WatchedStream(`${args.streamUrl}/events?topic=${topic}`, headers, { explain, unreachable });
+  // Acknowledged through the publish function, as docs/lambda.md recommends: an acknowledgement sent to the stream
+  // function needs an execution the streams may all hold.
+  const stream = new WatchedStream(`${args.streamUrl}/events?topic=${topic}`, headers, { explain, unreachable }, `${args.publishUrl}/ack`);
   await stream.open();
   const ctx = { ...args, headers, topic, stream };
   try {

@@ -10,11 +10,14 @@ export class WatchedStream {
    * @param {string} url the /events URL @param {Record<string, string>} headers
    * @param {{ explain?: (what: string, status: number, body: string) => string, unreachable?: (url: string, error: unknown) => Error }} [tell]
    *   how a refused or failed connection is told (scripts/smoke/inputs.mjs)
+   * @param {string} [ackUrl] where acknowledgements go (the publish function's, as RelayClient's `ackUrl` on Lambda);
+   *   default `/ack` next to the stream
    */
-  constructor(url, headers, tell = {}) {
+  constructor(url, headers, tell = {}, ackUrl = new URL('/ack', url).href) {
     this.url = url;
     this.headers = headers;
     this.tell = tell;
+    this.ackUrl = ackUrl;
     /** @type {{ id: string, event: string, data: string, at: number }[]} */
     this.events = [];
     /** @type {number[]} arrival times (performance.now()) of `: heartbeat` comments */
@@ -104,7 +107,7 @@ export class WatchedStream {
   #acknowledge(id) {
     const tilde = id.indexOf('~');
     if (tilde <= 0 || id.slice(0, tilde).includes('=')) return;
-    const url = new URL('/ack', this.url);
+    const url = this.ackUrl;
     const body = JSON.stringify({ topic: id.slice(0, tilde), ids: [id] });
     fetch(url, { method: 'POST', headers: { ...this.headers, 'content-type': 'application/json' }, body, signal: this.controller.signal })
       .then(async (response) => { await response.arrayBuffer(); if (response.status !== 200) this.ackFailures += 1; })
