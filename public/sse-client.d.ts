@@ -58,8 +58,9 @@ export interface RelayClientOptions {
   /**
    * Where `ack` sends `POST /ack`, absolute or relative to the page. On AWS Lambda pass the publish function's URL +
    * `/ack`: its executions are not the stream function's, so acknowledgements are never throttled by the streams they
-   * belong to (docs/lambda.md). The token goes as `tokenTransport` says; `cookie` needs the same site. Default: `ack`
-   * next to the events URL.
+   * belong to (docs/lambda.md). The token goes as `tokenTransport` says; `cookie` needs the same site. Default: where
+   * the relay's `sse-ack-url` response header says (QUEUE_ACK_URL, which serverless.yml sets to the publish function),
+   * else `ack` next to the events URL.
    */
   ackUrl?: string;
 }

@@ -51,6 +51,8 @@ export class RelayClient extends EventTarget {
     this.topics = [...topics];
     this.tokenTransport = transport;
     this.lastEventId = options.lastEventId ?? '';
+    /** The relay's `sse-ack-url` (QUEUE_ACK_URL), from the newest stream's headers. */
+    this.advertisedAckUrl = undefined;
     this.options = withDefaults(options);
     this.retryMs = this.options.retryMs;
     this.state = 'connecting';
@@ -201,6 +203,8 @@ export class RelayClient extends EventTarget {
   async read(response) {
     const openedAt = Date.now();
     let progressed = false;
+    // Where the relay says acknowledgements go (QUEUE_ACK_URL; on Lambda the publish function), when it says so.
+    this.advertisedAckUrl = advertisedAckUrl(response.headers.get('sse-ack-url'));
     this.retriedUnauthorized = false;
     this.tokenRefused = false;
     this.everOpened = true;
@@ -382,11 +386,13 @@ export class RelayClient extends EventTarget {
   }
 
   /**
-   * Where acknowledgements go: `ackUrl` when given (on Lambda the publish function's URL, so an acknowledgement never
-   * waits for an execution of the stream function), else `ack` next to the events URL.
+   * Where acknowledgements go: `ackUrl` when given, else where the relay's `sse-ack-url` header says (QUEUE_ACK_URL; on
+   * Lambda the publish function's URL, so an acknowledgement never waits for an execution of the stream function), else
+   * `ack` next to the events URL.
    */
   ackUrl() {
     if (this.options.ackUrl !== undefined) return this.resolve(this.options.ackUrl);
+    if (this.advertisedAckUrl !== undefined) return new URL(this.advertisedAckUrl);
     const url = this.resolve(this.url);
     url.search = '';
     url.pathname = url.pathname.replace(/[^/]*$/, 'ack');
@@ -482,6 +488,17 @@ function withDefaults(options) {
     if (typeof value !== 'number' || !(value >= minimum)) throw new TypeError(`RelayClient: options.${name} must be a number ≥ ${minimum} (ms); got ${String(value)}`);
   }
   return merged;
+}
+
+/** An absolute http(s) URL from the `sse-ack-url` header, or undefined (absent, or not one: then next to /events). */
+function advertisedAckUrl(value) {
+  if (value === null || value === '') return undefined;
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function describeType(value) {

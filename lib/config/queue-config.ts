@@ -16,6 +16,8 @@ export interface QueueConfig {
   prefetch: number;
   /** `auto` only: how long the connection must stay open after a frame was written before its message is removed, ms. */
   settleMs: number;
+  /** `client` only: where browsers are told to send `POST /ack` (the `sse-ack-url` header); undefined: next to /events. */
+  ackUrl: string | undefined;
 }
 
 export function readQueueConfig(env: EnvReader): QueueConfig {
@@ -24,5 +26,6 @@ export function readQueueConfig(env: EnvReader): QueueConfig {
     ackTimeoutMs: env.integer('QUEUE_ACK_TIMEOUT_MS', D.QUEUE_ACK_TIMEOUT_MS.value, 1_000, 43_200_000),
     prefetch: env.integer('QUEUE_PREFETCH', D.QUEUE_PREFETCH.value, 1, 1_000),
     settleMs: env.integer('QUEUE_SETTLE_MS', D.QUEUE_SETTLE_MS.value, 0, 60_000),
+    ackUrl: env.url('QUEUE_ACK_URL', ['https:', 'http:']),
   };
 }

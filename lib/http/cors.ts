@@ -10,7 +10,7 @@ const PREFLIGHT_ROUTES: Record<string, string> = {
 // What a cross-origin caller may send: the token header, the JSON body type, a resume cursor and a request id.
 export const CORS_ALLOWED_HEADERS = ['authorization', 'content-type', 'last-event-id', 'x-request-id'] as const;
 // What a cross-origin script may read beyond the CORS-safelisted response headers.
-export const CORS_EXPOSED_HEADERS = ['retry-after', 'x-request-id'] as const;
+export const CORS_EXPOSED_HEADERS = ['retry-after', 'x-request-id', 'sse-ack-url'] as const;
 /** Seconds a browser may cache a preflight answer. */
 export const CORS_MAX_AGE_SECONDS = 600;
 

@@ -14,6 +14,8 @@ export interface EventsRouteOptions {
   limits: ConnectionLimits;
   maxTopics: number;
   maxSessionMs: number;
+  /** QUEUE_ACK=client with QUEUE_ACK_URL: where this queue stream's browser is told to send POST /ack. */
+  ackUrl?: string | undefined;
 }
 
 /**
@@ -46,13 +48,19 @@ export async function openEventStream(request: RelayRequest, options: EventsRout
   return {
     kind: 'stream',
     status: 200,
-    headers: SSE_HEADERS,
+    headers: source.delivery === 'queue' && options.ackUrl !== undefined ? { ...SSE_HEADERS, [ACK_URL_HEADER]: options.ackUrl } : SSE_HEADERS,
     run: (sink) => runSession(options.session, source, plan, sink).then(release, (error: unknown) => {
       release();
       throw error;
     }),
   };
 }
+
+/**
+ * Tells a queue stream's browser where to acknowledge (QUEUE_ACK_URL). On Lambda that is the publish function: an
+ * acknowledgement sent next to /events needs an execution of the stream function, which the streams may all hold.
+ */
+export const ACK_URL_HEADER = 'sse-ack-url';
 
 /**
  * A stream's request is complete once its headers are in, so no deadline of the request ever cuts the stream. One that

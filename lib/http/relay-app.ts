@@ -189,6 +189,7 @@ export class RelayApp {
           queueAck: this.queueAck, ackRegistry: this.ackRegistry,
         },
         source, authorizer, limits: this.limits, maxTopics: config.maxTopics, maxSessionMs: config.maxSessionMs,
+        ackUrl: this.queueAck.mode === 'client' ? this.options.queue?.ackUrl : undefined,
       })), request.header('accept-encoding'), config.compression);
     } catch (error) {
       giveBack?.();

@@ -67,6 +67,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   QUEUE_ACK: { valid: 'client', read: (c) => c.queue.ack, expected: 'client', invalid: 'manual' },
   QUEUE_ACK_TIMEOUT_MS: { valid: '5000', read: (c) => c.queue.ackTimeoutMs, expected: 5000, invalid: '999' },
   QUEUE_PREFETCH: { valid: '1', read: (c) => c.queue.prefetch, expected: 1, invalid: '0' },
+  QUEUE_ACK_URL: { valid: 'https://pub.example/ack', read: (c) => c.queue.ackUrl, expected: 'https://pub.example/ack', invalid: 'ftp://pub.example/ack' },
   QUEUE_SETTLE_MS: { valid: '0', read: (c) => c.queue.settleMs, expected: 0, invalid: '60001' },
   AUTH_MODE: { valid: 'none', read: (c) => c.auth.mode, expected: 'none', invalid: 'basic' },
   AUTH_JWT_SECRET: { valid: SECRET, read: (c) => c.auth.jwtSecret, expected: SECRET, invalid: 'short', env: { AUTH_MODE: 'jwt' } },

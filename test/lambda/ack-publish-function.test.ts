@@ -45,8 +45,8 @@ afterAll(async () => {
  * The stream function with streamConcurrency 1, which the test's one stream saturates (Lambda never sees a client
  * leave, so the execution stays taken after it closes: each test gets its own function).
  */
-async function startStream(): Promise<LambdaFunction> {
-  const stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env, timeoutMs: 20_000, maxConcurrency: 1 });
+async function startStream(extra: Record<string, string> = {}): Promise<LambdaFunction> {
+  const stream = await startLambdaFunction({ taskRoot, handler: 'functions/stream.handler', env: { ...env, ...extra }, timeoutMs: 20_000, maxConcurrency: 1 });
   streams.push(stream);
   return stream;
 }
@@ -83,7 +83,30 @@ test('acknowledgements sent to the publish function (ackUrl) land while the stre
   }
 }, 60_000);
 
-test('without ackUrl the acknowledgements go next to the events URL, where the saturated stream function answers 429', async () => {
+test('told by the stream (QUEUE_ACK_URL, header sse-ack-url, as serverless.yml sets it), RelayClient acknowledges at the publish function', async () => {
+  const acks: { url: string; status: number }[] = [];
+  const recordingFetch = async (input: URL, init: RequestInit): Promise<Response> => {
+    const response = await fetch(input, init);
+    if (init.method === 'POST') acks.push({ url: String(input), status: response.status });
+    return response;
+  };
+  const received: string[] = [];
+  const stream = await startStream({ QUEUE_ACK_URL: `${publish.url}/ack` });
+  const client = new RelayClient(`${stream.url}/events`, { topics: ['jobs'], ack: true, fetch: recordingFetch });
+  client.on('message', (data) => void received.push(String(data)));
+  try {
+    await waitFor(() => client.state === 'open', () => `the stream to open: ${stream.logs().slice(-1500)}`, 15_000);
+    for (let i = 0; i < 4; i += 1) await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `told-${i}` }));
+    await waitFor(() => received.length >= 4 && acks.length >= 4 && stored() === 0, () => `every job received and deleted (received ${received.length}, stored ${stored()}, acks ${JSON.stringify(acks)})`, 15_000);
+    expect(acks).toEqual(Array.from({ length: 4 }, () => ({ url: `${publish.url}/ack`, status: 200 })));
+  } finally {
+    client.close();
+    await stream.stop();
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+  }
+}, 60_000);
+
+test('told nothing (no ackUrl, no QUEUE_ACK_URL), RelayClient acknowledges next to the events URL, where the saturated stream function answers 429', async () => {
   const statuses: number[] = [];
   const recordingFetch = async (input: URL, init: RequestInit): Promise<Response> => {
     const response = await fetch(input, init);

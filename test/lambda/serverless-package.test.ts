@@ -326,7 +326,9 @@ describe('least privilege, one role per function', () => {
     expect(sqsStatements(roleStatements(stack, 'StreamRole'))).toEqual([
       { Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'], Resource: queue },
     ]);
-    // DeleteMessage: POST /ack goes to the publish function (RelayClient ackUrl), whose executions streams never hold.
+    // DeleteMessage: POST /ack goes to the publish function, whose executions streams never hold; the stream tells
+    // browsers so (QUEUE_ACK_URL → header sse-ack-url, which RelayClient follows).
+    expect(variables(stack, 'Stream')['QUEUE_ACK_URL']).toEqual({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['PublishLambdaFunctionUrl', 'FunctionUrl'] }, 'ack']] });
     expect(sqsStatements(roleStatements(stack, 'PublishRole'))).toEqual([{ Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:DeleteMessage'], Resource: queue }]);
     expect(props(stack, 'EventsQueue')['RedrivePolicy']).toEqual({ deadLetterTargetArn: { 'Fn::GetAtt': ['EventsDeadLetterQueue', 'Arn'] }, maxReceiveCount: 5 });
     for (const gone of ['IngestLambdaFunction', 'IngestQueue', 'IngestRole', 'TopicDeadLetterQueue']) expect(stack.Resources[gone]).toBeUndefined();
