@@ -166,6 +166,17 @@ describe('in a pipeline', () => {
       run.child.stdout.once('data', () => run.child.stdout.destroy());
     }
     publishing.child.stdin.end(`${lines}\n`);
+    // tail writes only when an event comes, so (as `tail -f | head -1`) it meets the closed pipe at its next write. The
+    // CLI publisher may have stopped, its own reader gone, before tail's first chunk held everything it sent: events
+    // keep coming until tail has ended (bounded), or tail waits for one and is killed at the helper's deadline.
+    let tailEnded = false;
+    void tailing.done.then(() => (tailEnded = true));
+    for (let i = 0; i < 100 && !tailEnded; i += 1) {
+      await fetch(`${relay.url}/publish`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${publishToken}` }, body: JSON.stringify({ topic: 'logs', data: `more ${i}` }),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     for (const run of [await publishing.done, await tailing.done]) {
       expect(run.code).toBe(141);
       expect(run.stderr).not.toMatch(/EPIPE|Unhandled|\n\s+at /);
