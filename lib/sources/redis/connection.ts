@@ -81,7 +81,9 @@ export function openRedisConnection(settings: RedisConnectionSettings, role: Con
   } else if (target.kind === 'sentinel') {
     client = watchDrops(new Redis({ ...options, ...sentinelOptions(target) }));
   } else {
-    client = new Cluster(target.nodes, clusterOptions(target, options));
+    const cluster = new Cluster(target.nodes, clusterOptions(target, options));
+    cluster.once('ready', () => clustersUp.add(cluster));
+    client = cluster;
   }
   client.on('error', (error: Error) => settings.onConnectionError?.(error, role));
   return client;
@@ -225,17 +227,30 @@ export async function withDeadline<T>(ms: number, command: Promise<T>, onTimeout
 
 /** Longest a command waits for a connection attempt already under way, ms. */
 const CONNECTING_WAIT_MS = 500;
+/**
+ * How long a command waits for a Redis Cluster that has never been ready, ms. Its first connection is a slot map
+ * (CLUSTER SLOTS), a connection to every primary and a ready check, and an attempt fails (and is retried after 100 ms)
+ * while a node reports the cluster down for a moment: a cold Lambda's first request met that about once in eight on a
+ * fresh 3+3 cluster, and answered 503 (`Cluster isn't ready`) while the cluster was there.
+ */
+const CLUSTER_CONNECTING_WAIT_MS = 2_000;
+
+// Clusters that have been ready once. Before that, a failed attempt is part of connecting, and a command waits through
+// it (up to CLUSTER_CONNECTING_WAIT_MS); after it, a lost cluster fails commands at once, as a lost server does.
+const clustersUp = new WeakSet<Cluster>();
 
 // One wait per client, however many commands arrive during a connection attempt.
 const attempts = new WeakMap<RedisClient, Promise<void>>();
 
 /**
  * Resolves with `client` once it can take commands. While a connection attempt is under way (at start, the moment
- * Redis comes back, or the first retry after a connection that was ready dropped) it waits up to 500 ms for it;
- * otherwise (Redis away for longer) it returns at once and the command fails fast.
+ * Redis comes back, or the first retry after a connection that was ready dropped) it waits up to 500 ms for it, and a
+ * Cluster that has never been ready up to 2 s, through failed attempts; otherwise (Redis away for longer) it returns
+ * at once and the command fails fast.
  */
 export async function connected<C extends RedisClient>(client: C): Promise<C> {
-  const attempting = client.status === 'connecting' || client.status === 'connect' || (client.status === 'reconnecting' && firstRetry.has(client));
+  const starting = client instanceof Cluster && !clustersUp.has(client) && client.status !== 'ready' && client.status !== 'end';
+  const attempting = starting || client.status === 'connecting' || client.status === 'connect' || (client.status === 'reconnecting' && firstRetry.has(client));
   if (!attempting) return client;
   let attempt = attempts.get(client);
   if (attempt === undefined) {
@@ -247,10 +262,10 @@ export async function connected<C extends RedisClient>(client: C): Promise<C> {
         attempts.delete(client);
         resolve();
       };
-      const timer = setTimeout(done, CONNECTING_WAIT_MS);
+      const timer = setTimeout(done, starting ? CLUSTER_CONNECTING_WAIT_MS : CONNECTING_WAIT_MS);
       timer.unref?.();
       client.once('ready', done);
-      client.once('close', done);
+      if (!starting) client.once('close', done);
     });
     attempts.set(client, attempt);
   }
