@@ -56,77 +56,66 @@ function stored(): number {
   return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
 }
 
-test('acknowledgements sent to the publish function (ackUrl) land while the stream holds every stream execution', async () => {
+/** A RelayClient with `ack` on `stream`, recording every event's data and every acknowledgement's URL and status. */
+function ackingClient(stream: LambdaFunction, ackUrl?: string): { client: RelayClient; received: string[]; acks: { url: string; status: number }[] } {
+  const received: string[] = [];
   const acks: { url: string; status: number }[] = [];
   const recordingFetch = async (input: URL, init: RequestInit): Promise<Response> => {
     const response = await fetch(input, init);
     if (init.method === 'POST') acks.push({ url: String(input), status: response.status });
     return response;
   };
-  const received: string[] = [];
-  const stream = await startStream();
-  const client = new RelayClient(`${stream.url}/events`, { topics: ['jobs'], ack: true, ackUrl: `${publish.url}/ack`, fetch: recordingFetch });
+  const client = new RelayClient(`${stream.url}/events`, { topics: ['jobs'], ack: true, fetch: recordingFetch, ...(ackUrl === undefined ? {} : { ackUrl }) });
   client.on('message', (data) => void received.push(String(data)));
+  return { client, received, acks };
+}
+
+/**
+ * Ends a test's stream. Its execution would go on (Lambda does not see the client leave) and take the next test's
+ * messages, and the long poll it had open (SQS_WAIT_SECONDS) would still be handed the next one: that is waited out.
+ */
+async function finish(client: RelayClient, stream: LambdaFunction): Promise<void> {
+  client.close();
+  await stream.stop();
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+}
+
+test('acknowledgements sent to the publish function (ackUrl) land while the stream holds every stream execution', async () => {
+  const stream = await startStream();
+  const { client, received, acks } = ackingClient(stream, `${publish.url}/ack`);
   try {
     await waitFor(() => client.state === 'open', () => `the stream to open: ${stream.logs().slice(-1500)}`, 15_000);
     for (let i = 0; i < 6; i += 1) await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `job-${i}` }));
     await waitFor(() => received.length >= 6 && acks.length >= 6 && stored() === 0, () => `every job received and deleted (received ${received.length}, stored ${stored()}, acks ${JSON.stringify(acks)})`, 15_000);
     expect([...received].sort()).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4', 'job-5']);
-    expect(acks.map((a) => a.status)).toEqual(Array.from({ length: 6 }, () => 200));
-    expect(acks.every((a) => a.url === `${publish.url}/ack`)).toBe(true);
+    expect(acks).toEqual(Array.from({ length: 6 }, () => ({ url: `${publish.url}/ack`, status: 200 })));
   } finally {
-    client.close();
-    // Its execution would go on (Lambda does not see the client leave) and take the next test's messages; the long
-    // poll it had open (SQS_WAIT_SECONDS) would still be handed the next message, so that poll is waited out too.
-    await stream.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await finish(client, stream);
   }
 }, 60_000);
 
 test('told by the stream (QUEUE_ACK_URL, header sse-ack-url, as serverless.yml sets it), RelayClient acknowledges at the publish function', async () => {
-  const acks: { url: string; status: number }[] = [];
-  const recordingFetch = async (input: URL, init: RequestInit): Promise<Response> => {
-    const response = await fetch(input, init);
-    if (init.method === 'POST') acks.push({ url: String(input), status: response.status });
-    return response;
-  };
-  const received: string[] = [];
   const stream = await startStream({ QUEUE_ACK_URL: `${publish.url}/ack` });
-  const client = new RelayClient(`${stream.url}/events`, { topics: ['jobs'], ack: true, fetch: recordingFetch });
-  client.on('message', (data) => void received.push(String(data)));
+  const { client, received, acks } = ackingClient(stream);
   try {
     await waitFor(() => client.state === 'open', () => `the stream to open: ${stream.logs().slice(-1500)}`, 15_000);
     for (let i = 0; i < 4; i += 1) await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: `told-${i}` }));
     await waitFor(() => received.length >= 4 && acks.length >= 4 && stored() === 0, () => `every job received and deleted (received ${received.length}, stored ${stored()}, acks ${JSON.stringify(acks)})`, 15_000);
     expect(acks).toEqual(Array.from({ length: 4 }, () => ({ url: `${publish.url}/ack`, status: 200 })));
   } finally {
-    client.close();
-    await stream.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await finish(client, stream);
   }
 }, 60_000);
 
 test('told nothing (no ackUrl, no QUEUE_ACK_URL), RelayClient acknowledges next to the events URL, where the saturated stream function answers 429', async () => {
-  const statuses: number[] = [];
-  const recordingFetch = async (input: URL, init: RequestInit): Promise<Response> => {
-    const response = await fetch(input, init);
-    if (init.method === 'POST') statuses.push(response.status);
-    return response;
-  };
-  let received = 0;
   const stream = await startStream();
-  const client = new RelayClient(`${stream.url}/events`, { topics: ['jobs'], ack: true, fetch: recordingFetch });
-  client.on('message', () => void (received += 1));
+  const { client, received, acks } = ackingClient(stream);
   try {
     await waitFor(() => client.state === 'open', () => `the stream to open: ${stream.logs().slice(-1500)}`, 15_000);
     await sqs.client.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: 'lonely' }));
-    await waitFor(() => received >= 1 && statuses.length >= 1, () => `the job and its first acknowledgement (received ${received}, acks ${JSON.stringify(statuses)}, state ${client.state}, stored ${stored()})`, 15_000);
-    expect(statuses[0]).toBe(429);
+    await waitFor(() => received.length >= 1 && acks.length >= 1, () => `the job and its first acknowledgement (received ${received.length}, acks ${JSON.stringify(acks)}, state ${client.state}, stored ${stored()})`, 15_000);
+    expect(acks[0]).toEqual({ url: `${stream.url}/ack`, status: 429 });
   } finally {
-    client.close();
-    // Its execution would go on (Lambda does not see the client leave) and take the next test's messages; the long
-    // poll it had open (SQS_WAIT_SECONDS) would still be handed the next message, so that poll is waited out too.
-    await stream.stop();
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await finish(client, stream);
   }
 }, 60_000);
