@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { NGINX_BIN, type RunningNginx } from './nginx.js';
 import { freePort, mainConf, TEMP_DIRS, waitUntilListening } from './nginx.js';
 import { waitFor } from './wait-for.js';
+import { spawnOwned } from './owned-daemon.js';
 
 /** The whole-site config (demo page, /publish, /events, /metrics); test/support/nginx.ts runs the location snippet. */
 export const SITE_CONF = fileURLToPath(new URL('../../nginx/sse-relay.conf', import.meta.url));
@@ -52,7 +53,7 @@ export async function startNginxSite(upstream: number | readonly number[], optio
     rewriteSite(text, { dir, port, tlsPort, upstream: to, ...(options.backlog === undefined ? {} : { backlog: options.backlog }) });
   await writeFile(join(dir, 'site.conf'), siteConf(await readFile(SITE_CONF, 'utf8'), upstream));
   await writeFile(join(dir, 'nginx.conf'), mainConf(dir, `  include ${join(dir, 'site.conf')};`, options.workerConnections));
-  const child = spawn(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+  const child = spawnOwned(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }, 'SIGTERM');
   if (!(await waitUntilListening(child, port, 5_000))) {
     const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
     await stop(child, dir);

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from './wait-for.js';
+import { spawnOwned } from './owned-daemon.js';
 
 /** The Debian nginx binary the tests run. */
 export const NGINX_BIN = '/usr/sbin/nginx';
@@ -43,7 +44,7 @@ export async function startNginx(options: NginxOptions): Promise<RunningNginx> {
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     await writeFile(join(dir, 'nginx.conf'), nginxConf(dir, port, options.upstreamPort, snippet));
-    const child = spawn(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' });
+    const child = spawnOwned(NGINX_BIN, ['-p', `${dir}/`, '-e', join(dir, 'error.log'), '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: 'ignore' }, 'SIGTERM');
     const started = await waitUntilListening(child, port, options.startTimeoutMs ?? 5_000);
     if (started) return { port, dir, stop: () => stopNginx(child, dir) };
     const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');

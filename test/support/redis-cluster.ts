@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisCli } from './redis-cli.js';
 import { ORCHESTRATION, waitFor } from './wait-for.js';
 import { freePort, waitForPing } from './redis-server.js';
+import { spawnOwned } from './owned-daemon.js';
 
 /** Three primaries with one replica each (`redis-server --cluster-enabled yes`, `redis-cli --cluster create`) on loopback. */
 export interface TestCluster {
@@ -33,23 +34,40 @@ export async function startCluster(): Promise<TestCluster> {
       '--cluster-node-timeout', '1000', '--appendonly', 'yes', '--appendfsync', 'always', '--appendfilename', `aof-${port}.aof`,
       '--appenddirname', `aof-${port}`, '--dbfilename', `dump-${port}.rdb`, '--dir', dir, '--save', '', '--repl-diskless-sync-delay', '0',
       '--daemonize', 'no', '--loglevel', 'warning'];
-    const child = spawn('/usr/bin/redis-server', args, { stdio: 'ignore' });
+    const child = spawnOwned('/usr/bin/redis-server', args, { stdio: 'ignore' });
     children.set(port, child);
     await waitForPing(port, child);
   };
-  for (const port of ports) await launch(port);
-  await redisCli(ports[0] as number, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes');
-  await waitFor(async () => {
-    for (const port of ports) if (!/cluster_state:ok/.test(await redisCli(port, 'CLUSTER', 'INFO'))) return false;
-    return true;
-  }, 'the cluster to be ok on every node', ORCHESTRATION);
-  await waitFor(async () => {
-    for (const port of ports) {
-      const info = await redisCli(port, 'INFO', 'replication');
-      if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return false;
+  const exited = (child: ChildProcess): Promise<void> =>
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
+  const killAll = async (): Promise<void> => {
+    for (const child of children.values()) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        process.kill(child.pid, 'SIGKILL');
+        await exited(child);
+      }
     }
-    return true;
-  }, 'every replica to finish its first sync', ORCHESTRATION);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) await launch(port);
+    await redisCli(ports[0] as number, '--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes');
+    await waitFor(async () => {
+      for (const port of ports) if (!/cluster_state:ok/.test(await redisCli(port, 'CLUSTER', 'INFO'))) return false;
+      return true;
+    }, 'the cluster to be ok on every node', ORCHESTRATION);
+    await waitFor(async () => {
+      for (const port of ports) {
+        const info = await redisCli(port, 'INFO', 'replication');
+        if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return false;
+      }
+      return true;
+    }, 'every replica to finish its first sync', ORCHESTRATION);
+  } catch (error) {
+    // A cluster that never formed has no caller to stop it: stop the nodes started so far here.
+    await killAll();
+    throw error;
+  }
   const alive = (): number[] => ports.filter((p) => children.get(p)?.exitCode === null && children.get(p)?.signalCode === null);
   const shards = async (): Promise<{ slots: [number, number][]; master: number; replicas: number[] }[]> => {
     const text = await redisCli(alive()[0] as number, 'CLUSTER', 'NODES');
@@ -61,8 +79,6 @@ export async function startCluster(): Promise<TestCluster> {
       replicas: lines.filter((r) => r[3] === f[0] && !r[2]?.includes('fail')).map((r) => portOf(r[1] as string)),
     }));
   };
-  const exited = (child: ChildProcess): Promise<void> =>
-    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', () => resolve()));
   const nodeId = async (port: number): Promise<string> => redisCli(port, 'CLUSTER', 'MYID');
   return {
     nodes: ports.map((p) => `127.0.0.1:${p}`).join(','),
@@ -79,14 +95,6 @@ export async function startCluster(): Promise<TestCluster> {
       await redisCli(from, '--cluster', 'reshard', `127.0.0.1:${from}`, '--cluster-from', await nodeId(from), '--cluster-to', await nodeId(to),
         '--cluster-slots', count, '--cluster-yes');
     },
-    stop: async () => {
-      for (const child of children.values()) {
-        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-          process.kill(child.pid, 'SIGKILL');
-          await exited(child);
-        }
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
+    stop: killAll,
   };
 }

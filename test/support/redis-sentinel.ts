@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { redisCli } from './redis-cli.js';
 import { ORCHESTRATION, waitFor } from './wait-for.js';
 import { freePort, waitForPing } from './redis-server.js';
+import { spawnOwned } from './owned-daemon.js';
 
 const SERVER = '/usr/bin/redis-server';
 const SENTINEL = '/usr/bin/redis-sentinel';
@@ -43,7 +44,7 @@ export async function startSentinelGroup(): Promise<TestSentinelGroup> {
       '--daemonize', 'no', '--loglevel', 'warning',
       // Redis 7 waits 5 s for more replicas before a full sync by default; a test has one, so start at once.
       '--repl-diskless-sync-delay', '0', ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)])];
-    const child = spawn(SERVER, args, { stdio: 'ignore' });
+    const child = spawnOwned(SERVER, args, { stdio: 'ignore' });
     children.set(port, child);
     await waitForPing(port, child);
   };
@@ -56,7 +57,7 @@ export async function startSentinelGroup(): Promise<TestSentinelGroup> {
     const conf = join(dir, `sentinel-${port}.conf`);
     await writeFile(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, `sentinel monitor mymaster 127.0.0.1 ${primary} 2`,
       'sentinel down-after-milliseconds mymaster 1000', 'sentinel failover-timeout mymaster 4000', 'loglevel warning', ''].join('\n'));
-    const child = spawn(SENTINEL, [conf], { stdio: 'ignore' });
+    const child = spawnOwned(SENTINEL, [conf], { stdio: 'ignore' });
     children.set(port, child);
     await waitForPing(port, child);
   }

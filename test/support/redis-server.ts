@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './wait-for.js';
+import { spawnOwned } from './owned-daemon.js';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 
@@ -45,7 +46,7 @@ export async function startRedis(options: { started?: boolean; extraArgs?: reado
   const launch = async (): Promise<void> => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--appendfsync', 'always',
       '--dir', dir, '--save', '', '--daemonize', 'no', '--loglevel', 'warning', ...(options.extraArgs ?? [])];
-    const started = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
+    const started = spawnOwned(REDIS_SERVER, args, { stdio: 'ignore' });
     child = started;
     await waitForPing(port, started);
   };
