@@ -198,6 +198,36 @@ test('subscribers of one process share its processing list: one that leaves give
   await raw.del('sse:q:shared');
 });
 
+test('an acknowledgement through another process scans the holding list once for all its ids, made-up ones included', async () => {
+  const source = makeSource();
+  const held = 30;
+  for (let i = 0; i < held; i++) await source.publish('acks', { data: `a${i}` });
+  const stops = Array.from({ length: held }, () => new AbortController());
+  const got: Delivery[] = [];
+  const running = stops.map((stop) => holdOne(source, 'acks', stop.signal, got));
+  await waitFor(() => got.length === held, `${held} subscribers to hold one item each`);
+  const real = got.slice(0, 10).map((d) => d.handle);
+  // Handles a subscriber made up: a real one's topic and process, any SHA-1.
+  const madeUp = Array.from({ length: 90 }, (_, i) => (real[0] as string).replace(/~[0-9a-f]{40}(~|$)/, `~${i.toString(16).padStart(40, '0')}$1`));
+  expect(madeUp.every((h) => h !== real[0] && h.startsWith('acks~'))).toBe(true);
+  const evals = async (): Promise<number> => Number(/^cmdstat_eval:calls=(\d+)/m.exec(await raw.info('commandstats'))?.[1] ?? 0);
+  const other = makeSource();
+  const before = await evals();
+  await other.acknowledge('acks', [...madeUp, ...real]);
+  // One script, one pass over the 30 held items: before, one script (one full pass) per id, 100 in all.
+  expect(await evals()).toBe(before + 1);
+  const stillHeld = await Promise.all(got.map((d) => d.isHeld()));
+  expect(stillHeld.slice(0, 10)).toEqual(Array(10).fill(false));
+  expect(stillHeld.slice(10)).toEqual(Array(held - 10).fill(true));
+  // A repeat finds every marker and removes nothing, however many identical items are still held.
+  await other.acknowledge('acks', real);
+  expect((await Promise.all(got.map((d) => d.isHeld()))).filter(Boolean)).toHaveLength(held - 10);
+  stops.forEach((stop) => stop.abort());
+  await Promise.all(running);
+  expect(await raw.llen('sse:q:acks')).toBe(held - 10);
+  await raw.del('sse:q:acks');
+});
+
 test('more topics in use than blocking connections: topics take turns on a bounded pool and every item arrives', async () => {
   const source = new RedisListSource({
     url: redis.url, keyPrefix: 'sse:', blockMs: 1_000, maxMessageBytes: 1_000, consumerTtlMs: TTL_MS, maxBlockingConnections: 2,

@@ -179,31 +179,50 @@ return 1`;
 export const ACK_MARKER_TTL_MS = 15 * 60_000;
 
 /**
- * Removes the item whose SHA-1 is ARGV[1] from a processing list (POST /ack by handle, from any process), once per
- * handle: the marker KEYS[2] (ackMarker) records the handle's acknowledgement, so a repeated one does not remove an
- * identical item (a producer that pushed the same bytes twice) that another stream holds and its browser never handled.
- * The list holds what the process's subscribers of the topic hold (each at most QUEUE_PREFETCH, plus one in flight):
- * the scan costs one SHA-1 per held item, and only acknowledgements that reach another process pay it.
- * The marker is set after the LREM, not with SET NX before it: a Redis over maxmemory (noeviction) refuses a SET that
+ * Removes the items of one POST /ack (from any process) from one processing list, by their SHA-1s, once per handle:
+ * the marker of a handle (ackMarker) records its acknowledgement, so a repeated one does not remove an identical item
+ * (a producer that pushed the same bytes twice) that another stream holds and its browser never handled.
+ * The list holds what the process's subscribers of the topic hold (each at most QUEUE_PREFETCH, plus one in flight). It
+ * is scanned once for all the handles of the call, one SHA-1 per held item, and the scan stops when every handle has
+ * found its item. One script per handle scanned it once per handle: any subscriber of the topic may send up to 100
+ * handles it made up per POST /ack, and each made Redis hash the whole list (100 × the items held, per request).
+ * Each marker is set after its LREM, not with SET NX before it: a Redis over maxmemory (noeviction) refuses a SET that
  * is a script's first write, but lets a script whose first write (LREM) frees memory finish, and draining the queue is
- * what frees it. It is set only when an item was removed: any subscriber of the topic may send handles it made up
- * (100 per POST /ack, as fast as it likes), and a marker for each of them held one Redis key for 15 minutes (measured:
- * one client made 10,000 keys a second, 2 MB a second of Redis memory). A handle that removed nothing has nothing to
- * guard: its item is not in that list (acknowledged already, which left a marker, or released) or never existed.
- * KEYS: processing, marker. ARGV: SHA-1, marker TTL ms. Returns 1 or 0.
+ * what frees it. It is set only when an item was removed: a marker for every made-up handle held one Redis key for 15
+ * minutes (measured: one client made 10,000 keys a second, 2 MB a second of Redis memory). A handle that removed
+ * nothing has nothing to guard: its item is not in that list (acknowledged already, which left a marker, or released)
+ * or never existed.
+ * KEYS: processing, then one marker per handle. ARGV: marker TTL ms, then the SHA-1 of each handle, in KEYS' order.
+ * Returns how many items it removed.
  */
-export const ACK_BY_HASH_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local removed = 0
-for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
-  if redis.sha1hex(item) == ARGV[1] then removed = redis.call('LREM', KEYS[1], 1, item) break end
+export const ACK_BY_HASHES_SCRIPT = `
+local wanted, claimed, left = {}, {}, 0
+for i = 2, #KEYS do
+  local marker = KEYS[i]
+  if not claimed[marker] and redis.call('EXISTS', marker) == 0 then
+    claimed[marker] = true
+    local markers = wanted[ARGV[i]]
+    if markers == nil then markers = {} wanted[ARGV[i]] = markers end
+    markers[#markers + 1] = marker
+    left = left + 1
+  end
 end
-if removed == 1 then redis.pcall('SET', KEYS[2], '1', 'PX', ARGV[2]) end
+local removed = 0
+if left == 0 then return 0 end
+for _, item in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local markers = wanted[redis.sha1hex(item)]
+  if markers ~= nil and #markers > 0 then
+    removed = removed + redis.call('LREM', KEYS[1], 1, item)
+    redis.pcall('SET', table.remove(markers), '1', 'PX', ARGV[1])
+    left = left - 1
+    if left == 0 then break end
+  end
+end
 return removed`;
 
 /**
  * The holding process's own removal of an acknowledged item (QUEUE_ACK=client), with the same once-per-handle marker as
- * ACK_BY_HASH_SCRIPT, so that the acknowledgement and a repeat of it through another process remove one item between
+ * ACK_BY_HASHES_SCRIPT, so that the acknowledgement and a repeat of it through another process remove one item between
  * them. KEYS: processing, marker. ARGV: item, marker TTL ms. Returns 1 or 0.
  */
 export const ACK_ONCE_SCRIPT = `

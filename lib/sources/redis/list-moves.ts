@@ -8,7 +8,7 @@ const DEADLINE_GRACE_MS = 1_500;
 // Between takes that found nothing while Redis is over maxmemory (no blocking read is allowed then).
 const FULL_REDIS_PAUSE_MS = 250;
 
-/** The SHA-1 of an item, hex: the part of its handle that finds it in a processing list (ACK_BY_HASH_SCRIPT). */
+/** The SHA-1 of an item, hex: the part of its handle that finds it in a processing list (ACK_BY_HASHES_SCRIPT). */
 export function sha1(item: Buffer): string {
   return createHash('sha1').update(item).digest('hex');
 }

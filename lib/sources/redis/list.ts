@@ -6,7 +6,7 @@ import { connected, openRedisConnection, pause, retryOnStale, targetOf, type Red
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
 import { isWrongTypeError, ListKeyCheck } from './list-key-check.js';
-import { ACK_BY_HASH_SCRIPT, ACK_MARKER_TTL_MS, ListKeys, pushCommand, RECOVER_SCRIPT } from './list-keys.js';
+import { ACK_BY_HASHES_SCRIPT, ACK_MARKER_TTL_MS, ListKeys, pushCommand, RECOVER_SCRIPT } from './list-keys.js';
 import { BlockingPool } from './list-pool.js';
 import { ListSubscription } from './list-subscription.js';
 import { ListTaker, type TakerContext } from './list-taker.js';
@@ -162,13 +162,21 @@ export class RedisListSource implements QueueSource {
    * only here): removing by hash is idempotent, and a 503 would leave the item to come back although Redis was there.
    */
   async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+    // One script per holding process (a handle names it), each scanning that process's list once for all its handles.
+    const byList = new Map<string, { markers: string[]; hashes: string[] }>();
     for (const handle of handles) {
       const parsed = parseQueueHandle(handle);
       const part = parsed?.topic === topic ? HANDLE_PART.exec(parsed.part) : null;
       if (part === null) continue;
       const processing = this.keys.processing(topic, part[1] as string);
-      const marker = this.keys.ackMarker(topic, part[0]);
-      await retryOnStale(this.command, async () => (await connected(this.command)).eval(ACK_BY_HASH_SCRIPT, 2, processing, marker, part[2] as string, ACK_MARKER_TTL_MS));
+      let list = byList.get(processing);
+      if (list === undefined) byList.set(processing, (list = { markers: [], hashes: [] }));
+      list.markers.push(this.keys.ackMarker(topic, part[0]));
+      list.hashes.push(part[2] as string);
+    }
+    for (const [processing, { markers, hashes }] of byList) {
+      await retryOnStale(this.command, async () =>
+        (await connected(this.command)).eval(ACK_BY_HASHES_SCRIPT, 1 + markers.length, processing, ...markers, ACK_MARKER_TTL_MS, ...hashes));
     }
   }
 
