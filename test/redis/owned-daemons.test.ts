@@ -30,7 +30,7 @@ function pidsWith(needle: string): number[] {
 }
 
 test('a test process that exits without stopping its redis-server and nginx takes them with it', async () => {
-  const fixture = await bundleTs('test/core/fixtures/abandon-daemons.ts', '.esbuild/owned-daemons');
+  const fixture = await bundleTs('test/redis/fixtures/abandon-daemons.ts', '.esbuild/owned-daemons');
   const { stdout } = await run(process.execPath, [fixture], { timeout: 20_000 });
   const { redisPort, nginxPort, nginxDir } = JSON.parse(stdout) as { redisPort: number; nginxPort: number; nginxDir: string };
   try {
