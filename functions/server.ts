@@ -23,6 +23,8 @@ import { exposition } from '../lib/adapters/prometheus.js';
 import { listenOn } from './listen.js';
 import { loadAssets } from './load-assets.js';
 import { createLogger } from './logger.js';
+import { watchMemory } from './memory-limit.js';
+import type { MemoryPressure } from '../lib/limits/memory-pressure.js';
 import { loadWithSecrets } from './resolve-secrets.js';
 import { startPrimary, workerCount } from './worker-pool.js';
 
@@ -65,14 +67,18 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
   if (role.clusterWorker === true) shareMetricsWithPrimary(registry);
   const separateMetrics = config.server.metricsPort !== undefined;
   const lag = new EventLoopLag();
+  // Watched once the app (and its hub, which sheds) exists; the gate asks it from the first stream on.
+  const memory: { pressure?: MemoryPressure | undefined } = {};
   const admission = new AdmissionGate({
     lagMs: config.server.overloadLagMs, ratePerSecond: config.server.admissionRatePerSecond, currentLagMs: () => lag.ms,
+    memoryRefusal: () => memory.pressure?.refusal(),
   });
   const app = new RelayApp({
     config: config.server, queue: config.queue, source, logger, metrics, authorizer: await buildAuthorizer(config, logger),
     cors: new CorsPolicy(config.auth.corsOrigins), assets: await loadAssets(publicDir()), admission,
     metricsExposition: separateMetrics ? undefined : exposition(registry),
   });
+  memory.pressure = watchMemory(config.server.overloadMemoryBytes, workerCount(config.server.workers), app.hub, metrics, logger);
   const ownMetricsPort = role.clusterWorker === true ? undefined : config.server.metricsPort;
   const metricsServer = ownMetricsPort === undefined ? undefined : await startMetricsListener(exposition(registry), ownMetricsPort, config.server.host, config.server.requestTimeoutMs, logger);
   const metricsAddress = metricsServer?.address();
@@ -118,6 +124,7 @@ export async function startServer(config: Config, logger: Logger, role: ServerRo
     metricsServer?.closeAllConnections();
     await source.close();
     lag.stop();
+    memory.pressure?.stop();
   };
   return { app, server, port, metricsPort: typeof metricsAddress === 'object' && metricsAddress !== null ? metricsAddress.port : undefined, stop };
 }

@@ -111,6 +111,12 @@ export class ChunkedSocketSink implements ByteSink {
     setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
   }
 
+  /** Drops the connection with what it still had queued (memory pressure). */
+  destroy(): void {
+    this.ended = true;
+    this.socket.destroy();
+  }
+
   /** Bytes the client sent while the stream was open: kept for node:http, up to a request's worth. */
   keep(bytes: Buffer): void {
     this.pipelined = this.pipelined === undefined ? bytes : Buffer.concat([this.pipelined, bytes]);

@@ -31,6 +31,10 @@ export abstract class ForwardingSink implements ByteSink {
     this.inner.end();
   }
 
+  destroy(): void {
+    this.inner.destroy?.();
+  }
+
   once(event: 'close' | 'response-budget', listener: () => void): this {
     // Both overloads of ByteSink, passed through one call.
     (this.inner.once as (event: string, listener: () => void) => unknown).call(this.inner, event, listener);

@@ -44,6 +44,8 @@ export const SERVER_DEFAULTS = {
   // Node's own is 511, which overflows when a drained pod's clients all arrive at once (issue #19).
   LISTEN_BACKLOG: setting(4_096, 'kernel accept queue asked for in `listen()` (capped by `net.core.somaxconn`; Node\'s default is 511)'),
   OVERLOAD_LAG_MS: setting(1_000, 'new streams are refused (`overloaded`) while the event loop lags more than this, ms; `0` = never'),
+  // A quarter of the container's limit is left for what this does not count: code, stacks, the allocator's own.
+  OVERLOAD_MEMORY_BYTES: setting<number | 'auto'>('auto', 'bytes of memory in use (V8\'s heap in use plus Buffers: queued frames) above which new streams are refused (`overloaded`) and the streams with the largest backlogs are cut, largest first, until the excess is let go (each resumes from its last id); `auto`: 75 % of the container\'s memory limit (cgroup), divided between `WORKERS`, and off where there is no limit; `0` = never; see [Memory](docs/scaling.md#memory-under-pressure)'),
   ADMISSION_RATE_PER_S: setting(0, 'most new streams accepted per second per process; beyond it new streams are refused (`overloaded`)', { note: 'no bound' }),
   WORKERS: setting(1, 'server processes sharing `PORT` (node:cluster), or `auto` (one per available CPU); only for `redis`, `redis-list`, `sqs` (`memory` is refused: its state is per process), needs `METRICS_PORT` (the primary serves every worker\'s metrics, summed); limits such as `MAX_CONNECTIONS` apply per worker; see [Several workers](docs/scaling.md#several-workers-on-one-machine)'),
   // Off: a proxy in front (nginx, a CDN) may compress already; Lambda ignores it (a function URL undoes the coding).

@@ -83,6 +83,11 @@ export interface ServerConfig {
   /** Most new streams accepted per second per process; beyond it new streams are refused like overload; 0 = no bound. */
   admissionRatePerSecond: number;
   /**
+   * Memory in use (V8's heap in use plus Buffers) above which new streams are refused and the largest backlogs cut;
+   * `auto` is resolved where the server starts, from the container's memory limit; 0 = never. Container only.
+   */
+  overloadMemoryBytes: number | 'auto';
+  /**
    * Server processes sharing PORT (node:cluster), or `auto` for one per available CPU. Each worker holds its own
    * streams and source connections, so only sources that share state across processes (redis, redis-list, sqs) may run
    * more than one. Container only; Lambda ignores it.
@@ -129,9 +134,25 @@ export function readServerConfig(env: EnvReader, runtime: Runtime = 'container')
     listenBacklog: env.integer('LISTEN_BACKLOG', d(D.LISTEN_BACKLOG), 1, 1_048_576),
     overloadLagMs: env.integer('OVERLOAD_LAG_MS', d(D.OVERLOAD_LAG_MS), 0, 600_000),
     admissionRatePerSecond: env.integer('ADMISSION_RATE_PER_S', d(D.ADMISSION_RATE_PER_S), 0, 1_000_000),
+    overloadMemoryBytes: readOverloadMemory(env, d(D.OVERLOAD_MEMORY_BYTES)),
     workers: readWorkers(env, d(D.WORKERS)),
     compression: env.oneOf('COMPRESSION', COMPRESSION_MODES, d(D.COMPRESSION)),
   };
+}
+
+// Below this a process would be over its limit from the start and refuse every stream.
+const MIN_OVERLOAD_MEMORY_BYTES = 16 * 1_048_576;
+
+/** OVERLOAD_MEMORY_BYTES: `auto`, 0 (never), or a number of bytes of at least 16 MiB. */
+function readOverloadMemory(env: EnvReader, fallback: number | 'auto'): number | 'auto' {
+  const value = env.optionalString('OVERLOAD_MEMORY_BYTES');
+  if (value === undefined) return fallback;
+  if (value.toLowerCase() === 'auto') return 'auto';
+  const n = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || (n !== 0 && n < MIN_OVERLOAD_MEMORY_BYTES)) {
+    throw new ConfigError('OVERLOAD_MEMORY_BYTES', `auto, 0 (never), or a number of bytes of at least ${MIN_OVERLOAD_MEMORY_BYTES} (16 MiB; a server uses about 10 MiB idle)`, value);
+  }
+  return n;
 }
 
 /** WORKERS: a whole number from 1 to 256, or `auto` (resolved to the CPUs available where the server starts). */

@@ -19,6 +19,11 @@ export interface ByteSink {
   /** Ends the stream after what is queued. */
   end(): void;
   /**
+   * Drops the connection at once, with whatever it still had queued: a stream cut to relieve memory pressure must let
+   * go of its backlog now, not after end()'s grace for a client that never reads. Optional: a sink without it is ended.
+   */
+  destroy?(): void;
+  /**
    * Hears that the stream is closed: the client went away (container), or the response finished. Listening on the sink
    * itself costs an open stream nothing extra, where an AbortController per stream would.
    */

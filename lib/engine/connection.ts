@@ -120,6 +120,23 @@ export class Connection {
     return buffer;
   }
 
+  /** Bytes this stream holds that its client has not been sent yet: the socket's queue, this turn's, a replay's held frames. */
+  get backlogBytes(): number {
+    return this.sink.writableLength + this.pendingBytes + this.heldBytes;
+  }
+
+  /**
+   * Cuts the stream to relieve memory pressure: ended as a slow consumer (a browser resumes from the last id it
+   * received), and its connection dropped at once with its backlog, which end() alone would keep until its grace ran
+   * out for a client that does not read. Returns the bytes let go.
+   */
+  shed(): number {
+    const bytes = this.backlogBytes;
+    this.end('slow-consumer');
+    this.sink.destroy?.();
+    return bytes;
+  }
+
   /** Bytes of data a replay may read for this stream: what its queue can hold (CONNECTION_BUFFER_BYTES). */
   get replayBudgetBytes(): number {
     return this.settings.limitBytes;

@@ -23,6 +23,9 @@ const TICK_MS = 1_000;
 // A flush pass longer than this means the process is saturated; the next pass is then deferred by at most MAX_DEFER_MS.
 const BUSY_PASS_MS = 10;
 const MAX_DEFER_MS = 50;
+// Under memory pressure only streams with at least this much waiting are cut: one turn's coalescing bound, which a client
+// that keeps up does not reach.
+const MIN_SHED_BACKLOG_BYTES = 64 * 1024;
 // A drain closes its due streams on this cadence: at 500 streams/s, 10 per step.
 const DRAIN_TICK_MS = 20;
 
@@ -121,6 +124,28 @@ export class Hub implements ConnectionOwner {
     this.metrics.set('sse_connections_open', this.connections.size);
     if (reason === 'slow-consumer') this.metrics.inc('sse_slow_consumer_disconnects_total');
     this.logger.debug({ reason, topics: connection.topicKey }, 'stream ended');
+  }
+
+  /**
+   * Memory pressure (OVERLOAD_MEMORY_BYTES): cuts the streams with the largest backlogs, largest first, until about
+   * `bytes` have been let go. A stream with less than MIN_SHED_BACKLOG_BYTES waiting keeps up with what it is sent and is
+   * never cut. Returns how many streams were cut and the bytes their backlogs held.
+   */
+  shedLargestBacklogs(bytes: number): { streams: number; bytes: number } {
+    const candidates: { connection: Connection; backlog: number }[] = [];
+    for (const connection of this.connections) {
+      const backlog = connection.backlogBytes;
+      if (backlog >= MIN_SHED_BACKLOG_BYTES) candidates.push({ connection, backlog });
+    }
+    candidates.sort((a, b) => b.backlog - a.backlog);
+    let freed = 0;
+    let streams = 0;
+    for (const { connection } of candidates) {
+      if (freed >= bytes) break;
+      freed += connection.shed();
+      streams += 1;
+    }
+    return { streams, bytes: freed };
   }
 
   private tick(): void {

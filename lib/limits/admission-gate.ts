@@ -8,6 +8,8 @@ export interface AdmissionOptions {
   ratePerSecond: number;
   /** The current event-loop lag, ms. */
   currentLagMs: () => number;
+  /** Why memory refuses new streams now (MemoryPressure.refusal), or undefined. */
+  memoryRefusal?: () => string | undefined;
   /** Spread of the Retry-After given to refused streams, ms. Default 1000–6000. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -41,6 +43,8 @@ export class AdmissionGate {
    */
   admit(): () => void {
     const { lagMs, ratePerSecond } = this.options;
+    const memory = this.options.memoryRefusal?.();
+    if (memory !== undefined) throw this.refusal(memory);
     if (lagMs > 0) {
       const lag = this.options.currentLagMs();
       if (lag > lagMs) throw this.refusal(`event loop lags ${Math.round(lag)} ms (OVERLOAD_LAG_MS ${lagMs})`);

@@ -33,6 +33,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   LISTEN_BACKLOG: { valid: '8192', read: (c) => c.server.listenBacklog, expected: 8192, invalid: 'deep' },
   OVERLOAD_LAG_MS: { valid: '0', read: (c) => c.server.overloadLagMs, expected: 0, invalid: '-1' },
   ADMISSION_RATE_PER_S: { valid: '300', read: (c) => c.server.admissionRatePerSecond, expected: 300, invalid: '1.5' },
+  OVERLOAD_MEMORY_BYTES: { valid: '268435456', read: (c) => c.server.overloadMemoryBytes, expected: 268_435_456, invalid: '1000' },
   WORKERS: { valid: '2', env: { SOURCE: 'redis', REDIS_URL: 'redis://a:6379', METRICS_PORT: '9090' }, read: (c) => c.server.workers, expected: 2, invalid: 'many' },
   COMPRESSION: { valid: 'gzip', read: (c) => c.server.compression, expected: 'gzip', invalid: 'br' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
@@ -242,6 +243,14 @@ describe('loadConfig', () => {
     expect(loadConfig(BASE).server.metricsPort).toBeUndefined();
     expect(loadConfig({ ...BASE, REDIS_STREAM_TTL_S: '0' }).redis.streamTtlSeconds).toBe(0);
     expect(loadConfig(BASE).redis.streamTtlSeconds).toBe(86_400);
+  });
+
+  it('OVERLOAD_MEMORY_BYTES: auto by default, 0 for never, or at least 16 MiB (below, every stream would be refused)', () => {
+    expect(loadConfig(BASE).server.overloadMemoryBytes).toBe('auto');
+    expect(loadConfig({ ...BASE, OVERLOAD_MEMORY_BYTES: 'AUTO' }).server.overloadMemoryBytes).toBe('auto');
+    expect(loadConfig({ ...BASE, OVERLOAD_MEMORY_BYTES: '0' }).server.overloadMemoryBytes).toBe(0);
+    expect(() => loadConfig({ ...BASE, OVERLOAD_MEMORY_BYTES: '1000000' })).toThrow(/^OVERLOAD_MEMORY_BYTES must be auto, 0 \(never\), or a number of bytes of at least 16777216 \(16 MiB; a server uses about 10 MiB idle\); got "1000000"/);
+    expect(() => loadConfig({ ...BASE, OVERLOAD_MEMORY_BYTES: '512Mi' })).toThrow(/^OVERLOAD_MEMORY_BYTES must be auto/);
   });
 
   it('runs several WORKERS only for sources shared across processes, without the demo, with METRICS_PORT', () => {

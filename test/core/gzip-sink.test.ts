@@ -51,7 +51,7 @@ describe('GzipSink', () => {
     expect(gunzipSync(Buffer.concat(sink.chunks)).byteLength).toBe(0);
   });
 
-  it('reports the inner sink\'s queue and state, and passes write callbacks through', () => {
+  it('reports the inner sink\'s queue and state, and passes write callbacks and destroy through', () => {
     const sink = new RecordingSink();
     sink.backlog = 1234;
     const gzip = new GzipSink(sink);
@@ -59,6 +59,9 @@ describe('GzipSink', () => {
     gzip.write(Buffer.from('frame'), () => { confirmed = true; });
     expect(confirmed).toBe(true);
     expect(gzip.writableLength).toBe(1234);
-    expect(gzip.destroyed).toBeUndefined();
+    expect(gzip.destroyed).toBe(false);
+    gzip.destroy();
+    expect(sink.destroyed).toBe(true);
+    expect(gzip.destroyed).toBe(true);
   });
 });

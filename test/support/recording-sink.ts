@@ -31,6 +31,13 @@ export class RecordingSink implements ByteSink {
     this.ended = true;
   }
 
+  /** Set by destroy(): the connection was dropped with what it had queued. */
+  destroyed = false;
+
+  destroy(): void {
+    this.destroyed = true;
+  }
+
   private closeListeners: (() => void)[] = [];
 
   once(_event: 'close', listener: () => void): this {
