@@ -27,6 +27,7 @@ export const DEFINITIONS = {
   sse_invalid_messages_total: { type: 'counter', help: 'Messages in the source that could not become a frame: skipped and logged (SQS leaves them for its dead-letter queue).', source: true },
   sse_redis_oom_errors_total: { type: 'counter', help: 'Writes Redis refused with OOM (maxmemory reached under noeviction); each publish answered 503 source_full.', source: true },
   sse_queue_acks_total: { type: 'counter', help: 'Queue messages acknowledged through POST /ack (QUEUE_ACK=client).' },
+  sse_queue_ack_misses_total: { type: 'counter', help: 'Ids in POST /ack that the source was asked to remove and that removed nothing (made up, or acknowledged or released already); ACK_MISSES_PER_MINUTE bounds them per token.' },
   sse_queue_ack_timeouts_total: { type: 'counter', help: 'Queue streams ended because a message stayed unacknowledged for QUEUE_ACK_TIMEOUT_MS.' },
 } as const satisfies Record<string, { type: 'counter' | 'gauge'; help: string; source?: boolean }>;
 

@@ -142,8 +142,10 @@ export interface QueueSource {
   /**
    * Removes messages of `topic` by their handles (`POST /ack` answered by a process that does not hold them). A handle
    * that names nothing held any more is ignored: the message was acknowledged already or went back to the queue.
+   * Resolves with how many handles removed nothing that the source can tell: not of the form it issues, or refused (a
+   * made-up handle costs a scan or a queue call all the same, and POST /ack limits a client's misses).
    */
-  acknowledge(topic: string, handles: readonly string[]): Promise<void>;
+  acknowledge(topic: string, handles: readonly string[]): Promise<number>;
   /**
    * Optional. Resolves once nothing the ended streams gave back is still on its way to the queue (no receive in flight
    * for them, releases and deletes answered): a Lambda handler awaits it before its sandbox freezes.

@@ -35,6 +35,8 @@ export const SERVER_DEFAULTS = {
   MAX_CONNECTIONS_PER_CLIENT: setting(100, 'most open streams per client address, an IPv6 client counted by its /64 (then 429)'),
   TRUST_PROXY: setting(false, 'take the client address for per-client limits from the last `X-Forwarded-For` hop (set it behind nginx or an ingress)'),
   PUBLISH_RATE_PER_MINUTE: setting(600, 'publishes per minute per token (or client address); `0` = unlimited'),
+  // A browser's acknowledgements find their messages; only made-up or very late ids miss.
+  ACK_MISSES_PER_MINUTE: setting(600, 'ids per minute per token (or client address) that `POST /ack` sent to the source and that removed nothing there (made up, or acknowledged already); past it the token\'s acknowledgements that need the source get 429 until the budget refills; `0` = unlimited'),
   SHUTDOWN_DRAIN_MS: setting(10_000, 'ms, the shortest window over which streams are closed on SIGTERM (it grows to connections ÷ `DRAIN_RATE_PER_S`); see [docs/scaling.md](docs/scaling.md)'),
   REQUEST_TIMEOUT_MS: setting(30_000, 'ms within which a request\'s headers and whole body must arrive (then 408 and the connection closes), and within which the client must take an answer that is not a stream (then the connection closes); streams are unaffected once their headers are sent'),
   METRICS_PORT: noDefault('port of a separate listener that serves only `GET /metrics`; the main port then answers 404 for it (the k8s manifests use `9090`)', 'on `PORT`'),

@@ -46,6 +46,8 @@ export interface ServerConfig {
   maxConnectionsPerClient: number;
   /** Publishes per minute allowed per token (or per client address without auth); 0 = unlimited. */
   publishRatePerMinute: number;
+  /** Ids per minute per token (or client address) that POST /ack sent to the source and that removed nothing; 0 = no bound. */
+  ackMissesPerMinute: number;
   /**
    * Take the client address from the last hop of `X-Forwarded-For` (the address the proxy in front saw) instead of the
    * socket. Set it only behind a proxy that appends that header (the bundled nginx does), or clients can forge it.
@@ -125,6 +127,7 @@ export function readServerConfig(env: EnvReader, runtime: Runtime = 'container')
     maxConnections: env.integer('MAX_CONNECTIONS', d(D.MAX_CONNECTIONS), 1),
     maxConnectionsPerClient: env.integer('MAX_CONNECTIONS_PER_CLIENT', d(D.MAX_CONNECTIONS_PER_CLIENT), 1),
     publishRatePerMinute: env.integer('PUBLISH_RATE_PER_MINUTE', d(D.PUBLISH_RATE_PER_MINUTE), 0),
+    ackMissesPerMinute: env.integer('ACK_MISSES_PER_MINUTE', d(D.ACK_MISSES_PER_MINUTE), 0),
     trustProxy: env.boolean('TRUST_PROXY', d(D.TRUST_PROXY)),
     shutdownDrainMs: env.integer('SHUTDOWN_DRAIN_MS', d(D.SHUTDOWN_DRAIN_MS), 0, 600_000),
     requestTimeoutMs: env.integer('REQUEST_TIMEOUT_MS', d(D.REQUEST_TIMEOUT_MS), 100, 600_000),

@@ -2,6 +2,8 @@ import { assertAllowed, type Authorizer } from '../auth/authorizer.js';
 import { isRelayError, RelayError } from '../errors.js';
 import { json, type BodyResponse, type RelayRequest } from '../request.js';
 import type { Metrics } from '../metrics.js';
+import { clientKey } from '../limits/client-key.js';
+import type { RateLimiter } from '../limits/rate-limit.js';
 import { assertPlainBody } from './content-coding.js';
 import type { AckRegistry } from '../engine/queue-ack.js';
 import { MAX_HANDLE_LENGTH, parseQueueHandle } from '../queue-handle.js';
@@ -18,6 +20,8 @@ export interface AckRouteOptions {
   maxBodyBytes: number;
   /** Most ids in one acknowledgement (QUEUE_PREFETCH is the most a stream can hold). */
   maxIds: number;
+  /** ACK_MISSES_PER_MINUTE, keyed like the publish rate (the token's subject, or the client address without one). */
+  missLimiter?: RateLimiter;
 }
 
 /**
@@ -33,6 +37,7 @@ export async function acknowledge(request: RelayRequest, options: AckRouteOption
   assertPlainBody(request, 'POST /ack');
   // Credentials first, from the headers alone: an unauthenticated client never gets a body read.
   const principal = await options.authorizer.authenticate(request);
+  const limitKey = principal.limitKey ?? `address:${clientKey(request.remoteAddress)}`;
   const { topic, ids } = parseAckBody(await request.readBody(options.maxBodyBytes), options.maxIds);
   assertAllowed(principal, 'subscribe', [topic]);
   // Settled by a stream of this process or through the source: either way the source removes the message, and a
@@ -40,7 +45,16 @@ export async function acknowledge(request: RelayRequest, options: AckRouteOption
   try {
     const elsewhere: string[] = [];
     for (const id of ids) if (!(await options.registry.acknowledge(id))) elsewhere.push(id);
-    if (elsewhere.length > 0) await options.source.acknowledge(topic, elsewhere);
+    if (elsewhere.length > 0) {
+      // What the source is asked costs it a scan of the holding list (redis-list) or a call (SQS), made-up ids as
+      // much as real ones: a token whose ids keep finding nothing is refused before the source is asked again.
+      options.missLimiter?.assertAvailable(limitKey);
+      const misses = await options.source.acknowledge(topic, elsewhere);
+      if (misses > 0) {
+        options.missLimiter?.charge(limitKey, misses);
+        options.metrics.inc('sse_queue_ack_misses_total', misses);
+      }
+    }
   } catch (error) {
     if (isRelayError(error)) throw error;
     throw new RelayError('source_unavailable', 'the source did not take the acknowledgement', { cause: error, retryAfterSeconds: 5 });

@@ -90,6 +90,7 @@ export class RelayApp {
   private readonly limits: ConnectionLimits;
   private readonly cors: CorsPolicy;
   private readonly publishLimiter: RateLimiter;
+  private readonly ackMissLimiter: RateLimiter;
   private readonly queueAck: QueueAckOptions;
   private readonly ackRegistry = new AckRegistry();
   private draining = false;
@@ -107,6 +108,7 @@ export class RelayApp {
     });
     this.cors = options.cors ?? new CorsPolicy([]);
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
+    this.ackMissLimiter = new RateLimiter(config.ackMissesPerMinute, undefined, undefined, 'ACK_MISSES_PER_MINUTE');
     const queue = options.queue;
     this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch, settleMs: queue.settleMs };
   }
@@ -161,7 +163,7 @@ export class RelayApp {
         });
       case '/ack':
         return acknowledge(request, {
-          source, authorizer, registry: this.ackRegistry, metrics: this.metrics, enabled: this.queueAck.mode === 'client',
+          source, authorizer, registry: this.ackRegistry, metrics: this.metrics, enabled: this.queueAck.mode === 'client', missLimiter: this.ackMissLimiter,
           ...ackLimits(this.queueAck.prefetch, config.maxBodyBytes),
         });
       case '/healthz':

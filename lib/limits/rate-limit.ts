@@ -20,8 +20,14 @@ export class RateLimiter {
    * @param perMinute requests per minute per key; 0 turns the limiter off.
    * @param maxKeys most keys remembered at once. Default 10000.
    * @param now clock, epoch ms (tests pass a fake one).
+   * @param variable the setting behind `perMinute`, named in the refusal.
    */
-  constructor(private readonly perMinute: number, private readonly maxKeys = 10_000, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly perMinute: number,
+    private readonly maxKeys = 10_000,
+    private readonly now: () => number = Date.now,
+    private readonly variable = 'PUBLISH_RATE_PER_MINUTE',
+  ) {
     this.perMs = perMinute / 60_000;
   }
 
@@ -31,18 +37,7 @@ export class RateLimiter {
    */
   take(key: string): () => void {
     if (this.perMinute === 0) return NOTHING_TAKEN;
-    const now = this.now();
-    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedAt: now };
-    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.updatedAt) * this.perMs);
-    bucket.updatedAt = now;
-    // Re-inserting keeps Map order = least recently used first, which is what eviction takes.
-    this.buckets.delete(key);
-    this.buckets.set(key, bucket);
-    if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
-    if (bucket.tokens < 1) {
-      const waitSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
-      throw new RelayError('rate_limited', `PUBLISH_RATE_PER_MINUTE (${this.perMinute}) exceeded`, { retryAfterSeconds: waitSeconds });
-    }
+    const bucket = this.refusingEmpty(key);
     bucket.tokens -= 1;
     let given = false;
     return () => {
@@ -51,6 +46,43 @@ export class RateLimiter {
       // A bucket forgotten meanwhile (past maxKeys) starts full again anyway.
       bucket.tokens = Math.min(this.perMinute, bucket.tokens + 1);
     };
+  }
+
+  /** Throws `rate_limited` while `key`'s bucket is empty, without taking from it (see charge). */
+  assertAvailable(key: string): void {
+    if (this.perMinute !== 0) this.refusingEmpty(key);
+  }
+
+  /**
+   * Takes `count` from `key`'s bucket after the fact, for a cost known only once the request was served. The bucket
+   * may go below zero, by one minute's worth at most: later requests are refused until the refill has paid it back.
+   */
+  charge(key: string, count: number): void {
+    if (this.perMinute === 0 || count <= 0) return;
+    const bucket = this.refilled(key);
+    bucket.tokens = Math.max(-this.perMinute, bucket.tokens - count);
+  }
+
+  // The key's bucket, refilled to now and made the most recently used; throws `rate_limited` when it holds less than 1.
+  private refusingEmpty(key: string): Bucket {
+    const bucket = this.refilled(key);
+    if (bucket.tokens < 1) {
+      const waitSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / this.perMs / 1000));
+      throw new RelayError('rate_limited', `${this.variable} (${this.perMinute}) exceeded`, { retryAfterSeconds: waitSeconds });
+    }
+    return bucket;
+  }
+
+  private refilled(key: string): Bucket {
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: this.perMinute, updatedAt: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.updatedAt) * this.perMs);
+    bucket.updatedAt = now;
+    // Re-inserting keeps Map order = least recently used first, which is what eviction takes.
+    this.buckets.delete(key);
+    this.buckets.set(key, bucket);
+    if (this.buckets.size > this.maxKeys) this.buckets.delete(this.buckets.keys().next().value as string);
+    return bucket;
   }
 
   /** Keys currently remembered (for tests and metrics). */

@@ -25,6 +25,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   MAX_CONNECTIONS_PER_CLIENT: { valid: '5', read: (c) => c.server.maxConnectionsPerClient, expected: 5, invalid: '0' },
   TRUST_PROXY: { valid: 'true', read: (c) => c.server.trustProxy, expected: true, invalid: 'sometimes' },
   PUBLISH_RATE_PER_MINUTE: { valid: '0', read: (c) => c.server.publishRatePerMinute, expected: 0, invalid: '-5' },
+  ACK_MISSES_PER_MINUTE: { valid: '60', read: (c) => c.server.ackMissesPerMinute, expected: 60, invalid: 'lots' },
   SHUTDOWN_DRAIN_MS: { valid: '2000', read: (c) => c.server.shutdownDrainMs, expected: 2000, invalid: '10 s' },
   REQUEST_TIMEOUT_MS: { valid: '5000', read: (c) => c.server.requestTimeoutMs, expected: 5000, invalid: '50' },
   METRICS_PORT: { valid: '9090', read: (c) => c.server.metricsPort, expected: 9090, invalid: '70000' },

@@ -78,6 +78,37 @@ function clientAckSuite(name: string, relays: () => [Relay, Relay], stored: (top
   });
 }
 
+/**
+ * Ids that remove nothing at the source (made up, or acknowledged already) are counted per token (here: per address,
+ * auth off) against ACK_MISSES_PER_MINUTE: past it, acknowledgements that need the source get 429 before it is asked,
+ * while those a stream of the process holds still go through. `sourceCalls` counts what the source was asked so far.
+ */
+async function missBudgetCase(env: Record<string, string>, made: (real: string, i: number) => string, sourceCalls: () => Promise<number>): Promise<void> {
+  const relay = await startRelay({ ...env, ACK_MISSES_PER_MINUTE: '150', SHUTDOWN_DRAIN_MS: '0' });
+  try {
+    await publishAll(relay, 'misses', 1);
+    const reader = new SseReader(`${relay.url}/events?topic=misses`);
+    await reader.until((r) => r.events.length === 1);
+    const real = reader.ids[0] as string;
+    const madeUp = (from: number): string[] => Array.from({ length: 100 }, (_, i) => made(real, from + i));
+    expect((await ack(relay.url, { topic: 'misses', ids: madeUp(0) })).status).toBe(200);
+    // 50 left: the request is taken, and its 100 misses leave the budget 50 below zero.
+    expect((await ack(relay.url, { topic: 'misses', ids: madeUp(100) })).status).toBe(200);
+    const callsBefore = await sourceCalls();
+    const refused = await fetch(`${relay.url}/ack`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'misses', ids: madeUp(200) }) });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(await refused.json()).toMatchObject({ error: 'rate_limited', message: expect.stringContaining('ACK_MISSES_PER_MINUTE (150)') });
+    expect(await sourceCalls()).toBe(callsBefore);
+    // The message this process's stream holds is still acknowledged: that costs the source nothing it did not need.
+    expect(await ack(relay.url, { topic: 'misses', ids: [real] })).toEqual({ status: 200, json: { acked: 1 } });
+    expect(relay.app.metrics.get('sse_queue_ack_misses_total')).toBe(200);
+    reader.close();
+  } finally {
+    await relay.stop();
+  }
+}
+
 describe('redis-list', () => {
   let relays: [Relay, Relay];
   beforeAll(async () => {
@@ -107,6 +138,12 @@ describe('redis-list', () => {
     await waitFor(async () => (await stored('forged')) === 0, 'the acknowledged item removed');
     expect(await backends.raw.keys('sse:q:forged#acked:*')).toHaveLength(1);
     reader.close();
+  }, 20_000);
+
+  test('ids that remove nothing use up ACK_MISSES_PER_MINUTE: then 429 before Redis is asked; held ids still pass', async () => {
+    const evals = async (): Promise<number> => Number(/^cmdstat_eval:calls=(\d+)/m.exec(await backends.raw.info('commandstats'))?.[1] ?? 0);
+    await missBudgetCase({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, ...CLIENT_ACK },
+      (real, i) => real.replace(/~[0-9a-f]{40}~/, `~${createHash('sha1').update(`no such item ${i}`).digest('hex')}~`), evals);
   }, 20_000);
 
   // A producer pushing the same bytes twice (no id in the envelope) makes items with the same SHA-1: each delivery still
@@ -167,6 +204,9 @@ describe('sqs', () => {
     return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
   };
   clientAckSuite('sqs', () => relays, stored);
+
+  // SQS itself refuses a malformed receipt handle in DeleteMessageBatch (ReceiptHandleIsInvalid), and those count as
+  // misses; the emulator here answers every handle as deleted, so the SQS side of ACK_MISSES_PER_MINUTE is not replayed.
 
   // An SQS receipt handle is up to 1,024 characters: a whole QUEUE_PREFETCH window of 200 is larger than MAX_BODY_BYTES.
   test('a whole QUEUE_PREFETCH window of the longest SQS handles (200 ids, ~210 KB) is read, not refused as too large', async () => {

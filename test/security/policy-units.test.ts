@@ -50,7 +50,23 @@ describe('RateLimiter', () => {
   it('is off at 0', () => {
     const limiter = new RateLimiter(0);
     for (let i = 0; i < 1_000; i++) limiter.take('k');
+    limiter.charge('k', 1_000);
+    limiter.assertAvailable('k');
     expect(limiter.size).toBe(0);
+  });
+
+  it('charged after the fact: refuses once the bucket is empty, at most a minute in debt, named after its variable', () => {
+    let now = 0;
+    const limiter = new RateLimiter(60, 100, () => now, 'ACK_MISSES_PER_MINUTE');
+    limiter.assertAvailable('k');
+    limiter.charge('k', 59);
+    limiter.assertAvailable('k');
+    limiter.charge('k', 1_000);
+    expect(() => limiter.assertAvailable('k')).toThrow(expect.objectContaining({ code: 'rate_limited', message: 'ACK_MISSES_PER_MINUTE (60) exceeded', retryAfterSeconds: 61 }));
+    expect(() => limiter.assertAvailable('other')).not.toThrow();
+    // 60 below zero at most: a minute and a second pays it back, however much was charged.
+    now += 61_000;
+    expect(() => limiter.assertAvailable('k')).not.toThrow();
   });
 });
 

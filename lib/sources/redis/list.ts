@@ -161,9 +161,10 @@ export class RedisListSource implements QueueSource {
    * Each removal is retried once on a connection found dead (a Lambda sandbox thawed after a Redis restart learns of it
    * only here): removing by hash is idempotent, and a 503 would leave the item to come back although Redis was there.
    */
-  async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+  async acknowledge(topic: string, handles: readonly string[]): Promise<number> {
     // One script per holding process (a handle names it), each scanning that process's list once for all its handles.
     const byList = new Map<string, { markers: string[]; hashes: string[] }>();
+    let removed = 0;
     for (const handle of handles) {
       const parsed = parseQueueHandle(handle);
       const part = parsed?.topic === topic ? HANDLE_PART.exec(parsed.part) : null;
@@ -175,9 +176,10 @@ export class RedisListSource implements QueueSource {
       list.hashes.push(part[2] as string);
     }
     for (const [processing, { markers, hashes }] of byList) {
-      await retryOnStale(this.command, async () =>
-        (await connected(this.command)).eval(ACK_BY_HASHES_SCRIPT, 1 + markers.length, processing, ...markers, ACK_MARKER_TTL_MS, ...hashes));
+      removed += Number(await retryOnStale(this.command, async () =>
+        (await connected(this.command)).eval(ACK_BY_HASHES_SCRIPT, 1 + markers.length, processing, ...markers, ACK_MARKER_TTL_MS, ...hashes)));
     }
+    return handles.length - removed;
   }
 
   /**

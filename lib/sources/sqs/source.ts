@@ -131,9 +131,10 @@ export class SqsSource implements QueueSource {
    * tells the browser its message will not come back, so an SQS that does not answer must be a 503 to retry instead.
    * A handle SQS refuses (stale: the message was released and taken again) is logged; retrying it would not help.
    */
-  async acknowledge(topic: string, handles: readonly string[]): Promise<void> {
+  async acknowledge(topic: string, handles: readonly string[]): Promise<number> {
     const queueUrl = this.urls.urlOf(topic);
     const entries: ReceiptEntry[] = [];
+    let refused = 0;
     for (const handle of handles) {
       const parsed = parseQueueHandle(handle);
       const at = parsed?.topic === topic ? parsed.part.indexOf('~') : -1;
@@ -149,8 +150,11 @@ export class SqsSource implements QueueSource {
       } catch (error) {
         throw this.unavailable(queueUrl, error);
       }
+      refused += failed.length;
       if (failed.length > 0) this.logger.warn({ queueUrl, messageIds: failed }, 'SQS refused to delete some acknowledged messages (receipt handle stale?); they will be redelivered');
     }));
+    // A handle SQS deleted under a stale receipt handle is not told apart: SQS answers it as a success.
+    return handles.length - entries.length + refused;
   }
 
   /**
