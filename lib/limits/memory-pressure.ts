@@ -22,9 +22,9 @@ const SETTLE_MS = 2_000;
  * The last bound on memory, whatever clients do: CONNECTION_BUFFER_BYTES bounds each stream's backlog, but not
  * MAX_CONNECTIONS of them at once (10,000 × 1 MiB by default), as many clients that stop reading, a reconnect storm that
  * replays to every stream, or topic sets that share no frames can queue. Like a proxy's overload manager, it reads the
- * process's memory a few times a second; above the limit it refuses new streams (the admission gate asks `refusal()`) and
- * cuts the streams with the largest backlogs (they resume from their last id) until the excess is let go. Runtime-free:
- * the container passes how memory is read.
+ * process's memory a few times a second; above the limit it refuses new streams (the admission gate asks refusal())
+ * and cuts the streams with the largest backlogs (they resume from their last id) until the excess is let go.
+ * Runtime-free: the container passes how memory is read.
  */
 export class MemoryPressure {
   private overLimit = false;
