@@ -125,6 +125,16 @@ export interface Delivery {
   isHeld(): Promise<boolean>;
 }
 
+/** How a queue consumer ends. */
+export interface ConsumeOptions {
+  /**
+   * Asked when the consumer's signal aborts: how long what it was handed and has not settled stays held before it is
+   * released, ms (0: at once). It stops taking at once either way; whatever is settled meanwhile (an acknowledgement
+   * on its way when the server ended the stream) is not released. The source's own close releases at once.
+   */
+  holdAfterStopMs?: () => number;
+}
+
 /** Queue: each message goes to exactly one subscriber; no replay (Redis list, SQS). */
 export interface QueueSource {
   readonly delivery: 'queue';
@@ -133,7 +143,7 @@ export interface QueueSource {
    * Takes messages from the topics' queues until `signal` aborts. Deliveries not acked when the consumer stops must be
    * released by the consumer; the source releases what it holds itself when `signal` aborts.
    */
-  consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery>;
+  consume(topics: readonly string[], signal: AbortSignal, options?: ConsumeOptions): AsyncIterable<Delivery>;
   /**
    * Checks, before a stream starts, that the topics' queues can be read now; throws RelayError `source_unavailable`
    * otherwise, so the client gets a 503 with Retry-After instead of an empty stream.

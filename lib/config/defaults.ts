@@ -92,6 +92,8 @@ export const QUEUE_DEFAULTS = {
   QUEUE_ACK: setting<'auto' | 'client'>('auto', 'queue sources: `auto` acknowledges a message once its frame was accepted by the open socket; `client` holds it until the browser sends `POST /ack` (required on Lambda) — see [docs/queues.md](docs/queues.md)'),
   QUEUE_ACK_TIMEOUT_MS: setting(30_000, '`QUEUE_ACK=client`: a message not acknowledged within this many ms is released and its stream ends with `retry:`'),
   QUEUE_PREFETCH: setting(10, '`QUEUE_ACK=client`: most unacknowledged messages in flight per stream'),
+  // A browser acknowledges what it read a round trip after the read; the server's end of a stream comes after the frames.
+  QUEUE_ACK_GRACE_MS: setting(2_000, '`QUEUE_ACK=client`: when the server ends a stream (session end, drain), what its browser has not acknowledged yet stays held this many ms more, so acknowledgements on their way still remove their messages instead of meeting a redelivery; container only (Lambda releases at once)'),
   QUEUE_ACK_URL: noDefault('`QUEUE_ACK=client`: where browsers send `POST /ack`, told to them in the `sse-ack-url` header of each queue stream (`RelayClient` follows it unless given `ackUrl`); serverless.yml sets the publish function\'s URL, so acknowledgements never wait for an execution of the stream function', 'next to `/events`'),
   QUEUE_SETTLE_MS: setting(0, '`QUEUE_ACK=auto`: when above 0, a message is removed only once the connection stayed open this many ms after its frame was written, and released if the client closes first (it discarded what it had not read): fewer losses, a duplicate per message written in that time before each close — see [docs/queues.md](docs/queues.md)'),
 } as const satisfies SettingTable;

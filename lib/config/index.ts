@@ -51,7 +51,7 @@ export function loadConfig(env: Env, runtime: Runtime = 'container'): Config {
     server,
     redis: readRedisConfig(reader, runtime),
     sqs: readSqsConfig(reader, runtime),
-    queue: readQueueConfig(reader),
+    queue: readQueueConfig(reader, runtime),
     auth: readAuthConfig(reader, server.demo),
     lambda: readLambdaConfig(reader),
     secretRefs: readSecretRefs(reader),

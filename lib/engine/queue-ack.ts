@@ -7,6 +7,8 @@ export interface QueueAckOptions {
   prefetch: number;
   /** QUEUE_ACK=auto: how long the connection must stay open after a write before its message is removed, ms. */
   settleMs: number;
+  /** QUEUE_ACK=client: how long what a stream the server ended held stays held for acknowledgements on their way, ms. */
+  graceMs?: number;
 }
 
 /** The defaults: acknowledged once the frame was accepted by the open socket. */
@@ -64,6 +66,8 @@ export class AckWindow {
   private wake: (() => void) | undefined;
   private poller: ReturnType<typeof setInterval> | undefined;
   private closed = false;
+  /** Set while releaseAll waits out its grace: ends the wait once nothing is held. */
+  private whenEmpty: (() => void) | undefined;
 
   constructor(private readonly registry: AckRegistry, private readonly options: QueueAckOptions, private readonly events: AckWindowEvents) {}
 
@@ -102,11 +106,21 @@ export class AckWindow {
     this.signalRoom();
   }
 
-  /** The stream ended: everything unacknowledged goes back to the queue. */
-  async releaseAll(): Promise<void> {
+  /**
+   * The stream ended: everything unacknowledged goes back to the queue, after `graceMs` (or as soon as nothing is left)
+   * when the server ended it and its browser's acknowledgements may still be on their way.
+   */
+  async releaseAll(graceMs = 0): Promise<void> {
     this.closed = true;
-    const all = [...this.held.keys()].map((handle) => this.take(handle));
     this.signalRoom();
+    if (graceMs > 0 && this.held.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, graceMs);
+        this.whenEmpty = () => (clearTimeout(timer), resolve());
+      });
+      this.whenEmpty = undefined;
+    }
+    const all = [...this.held.keys()].map((handle) => this.take(handle));
     await Promise.all(all.map((held) => held?.delivery.release().catch(() => undefined)));
   }
 
@@ -117,6 +131,7 @@ export class AckWindow {
     this.held.delete(handle);
     this.registry.forget(handle, this);
     if (this.held.size < this.options.prefetch) this.signalRoom();
+    if (this.held.size === 0) this.whenEmpty?.();
     return held;
   }
 

@@ -55,7 +55,8 @@ export function openQueueStream(context: QueueSessionContext, source: QueueSourc
   }, sink);
   if (registry !== undefined) window = openWindow(context, registry, ack, connection);
   connection.goLive();
-  void consumeQueue(context, source, plan.topics, { connection, settling, window, delivered: () => deliveredBefore(endReason) }, stop.signal);
+  const graceMs = (): number => (window !== undefined && endReason !== undefined && ACKS_ON_THEIR_WAY.has(endReason) ? ack.graceMs ?? 0 : 0);
+  void consumeQueue(context, source, plan.topics, { connection, settling, window, delivered: () => deliveredBefore(endReason), graceMs }, stop.signal);
 }
 
 /** What a queue stream's consumer loop works with. */
@@ -67,7 +68,16 @@ interface QueueStream {
   window: AckWindow | undefined;
   /** Once the stream ended: whether what it wrote counts as read (see deliveredBefore). */
   delivered(): boolean;
+  /** Once the stream ended: how long what its browser has not acknowledged stays held (QUEUE_ACK_GRACE_MS, or 0). */
+  graceMs(): number;
 }
+
+/**
+ * The ends after which a browser's acknowledgements of the last frames may still be on their way (QUEUE_ACK_GRACE_MS):
+ * the server ended a stream its browser was reading and acknowledging. Not a client that left or stopped reading, nor
+ * one that acknowledged nothing for QUEUE_ACK_TIMEOUT_MS or SESSION_IDLE_MS, nor a source that failed.
+ */
+const ACKS_ON_THEIR_WAY: ReadonlySet<EndReason> = new Set<EndReason>(['max-session', 'shutdown', 'token-expired', 'deadline', 'response-budget']);
 
 /**
  * Whether frames a stream wrote before it ended count as read: yes when the server ended it (the client reads what
@@ -81,7 +91,7 @@ function deliveredBefore(reason: EndReason | undefined): boolean {
 async function consumeQueue(context: QueueSessionContext, source: QueueSource, topics: readonly string[], stream: QueueStream, stop: AbortSignal): Promise<void> {
   const { connection, window } = stream;
   try {
-    for await (const delivery of source.consume(topics, stop)) {
+    for await (const delivery of source.consume(topics, stop, { holdAfterStopMs: stream.graceMs })) {
       const frame = toFrame(context, delivery, window !== undefined);
       if (frame === undefined) continue;
       if (!(await deliver(context, delivery, frame, stream))) break;
@@ -92,7 +102,7 @@ async function consumeQueue(context: QueueSessionContext, source: QueueSource, t
     context.logger.warn({ err: error }, 'queue consumer failed');
     connection.end('source-error');
   } finally {
-    await Promise.all([window?.releaseAll(), stream.settling?.finish(stream.delivered())]);
+    await Promise.all([window?.releaseAll(stream.graceMs()), stream.settling?.finish(stream.delivered())]);
   }
 }
 

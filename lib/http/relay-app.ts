@@ -110,7 +110,7 @@ export class RelayApp {
     this.publishLimiter = new RateLimiter(config.publishRatePerMinute);
     this.ackMissLimiter = new RateLimiter(config.ackMissesPerMinute, undefined, undefined, 'ACK_MISSES_PER_MINUTE');
     const queue = options.queue;
-    this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch, settleMs: queue.settleMs };
+    this.queueAck = queue === undefined ? AUTO_ACK : { mode: queue.ack, timeoutMs: queue.ackTimeoutMs, prefetch: queue.prefetch, settleMs: queue.settleMs, graceMs: queue.graceMs };
   }
 
   /** Answers one request. Never throws: every failure becomes a JSON error response with its code. */

@@ -35,6 +35,7 @@ const CASES: Record<string, { valid: string; read: (c: ReturnType<typeof loadCon
   OVERLOAD_LAG_MS: { valid: '0', read: (c) => c.server.overloadLagMs, expected: 0, invalid: '-1' },
   ADMISSION_RATE_PER_S: { valid: '300', read: (c) => c.server.admissionRatePerSecond, expected: 300, invalid: '1.5' },
   OVERLOAD_MEMORY_BYTES: { valid: '268435456', read: (c) => c.server.overloadMemoryBytes, expected: 268_435_456, invalid: '1000' },
+  QUEUE_ACK_GRACE_MS: { valid: '500', read: (c) => c.queue.graceMs, expected: 500, invalid: '70000' },
   WORKERS: { valid: '2', env: { SOURCE: 'redis', REDIS_URL: 'redis://a:6379', METRICS_PORT: '9090' }, read: (c) => c.server.workers, expected: 2, invalid: 'many' },
   COMPRESSION: { valid: 'gzip', read: (c) => c.server.compression, expected: 'gzip', invalid: 'br' },
   REDIS_URL: { valid: 'rediss://user:pw@cache:6380', read: (c) => c.redis.url, expected: 'rediss://user:pw@cache:6380', invalid: 'http://cache' },
@@ -244,6 +245,13 @@ describe('loadConfig', () => {
     expect(loadConfig(BASE).server.metricsPort).toBeUndefined();
     expect(loadConfig({ ...BASE, REDIS_STREAM_TTL_S: '0' }).redis.streamTtlSeconds).toBe(0);
     expect(loadConfig(BASE).redis.streamTtlSeconds).toBe(86_400);
+  });
+
+  it('QUEUE_ACK_GRACE_MS: 2000 in the container, 0 on Lambda whatever it says (a frozen sandbox would hold the messages)', () => {
+    expect(loadConfig(BASE).queue.graceMs).toBe(2_000);
+    expect(loadConfig({ ...BASE, QUEUE_ACK_GRACE_MS: '0' }).queue.graceMs).toBe(0);
+    const lambda = { ...BASE, SOURCE: 'sqs', SQS_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/q', QUEUE_ACK: 'client', QUEUE_ACK_GRACE_MS: '5000' };
+    expect(loadConfig(lambda, 'lambda').queue.graceMs).toBe(0);
   });
 
   it('OVERLOAD_MEMORY_BYTES: auto by default, 0 for never, or at least 16 MiB (below, every stream would be refused)', () => {

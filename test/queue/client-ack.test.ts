@@ -24,8 +24,48 @@ async function publishAll(relay: Relay, topic: string, count: number): Promise<v
 }
 
 /** Every behaviour of QUEUE_ACK=client, for one source; `stored` counts the topic's messages still in the source. */
-function clientAckSuite(name: string, relays: () => [Relay, Relay], stored: (topic: string) => Promise<number>): void {
+function clientAckSuite(name: string, relays: () => [Relay, Relay], stored: (topic: string) => Promise<number>, startWith: (env: Record<string, string>) => Promise<Relay>): void {
   describe(`${name} with QUEUE_ACK=client`, () => {
+    // A browser acknowledges the last frames of a stream a round trip after reading them, and the server's end comes
+    // right after those frames: released at the end, they came back as duplicates whatever the acknowledgements said.
+    test('acknowledgements on their way when the server ends the stream still remove their messages (QUEUE_ACK_GRACE_MS)', async () => {
+      const relay = await startWith({ MAX_SESSION_MS: '1500', SHUTDOWN_DRAIN_MS: '0' });
+      try {
+        await publishAll(relay, 'late', 3);
+        const reader = new SseReader(`${relay.url}/events?topic=late`);
+        await reader.until((r) => r.events.length === 3);
+        await reader.ended;
+        expect(await ack(relay.url, { topic: 'late', ids: reader.ids })).toEqual({ status: 200, json: { acked: 3 } });
+        await waitFor(async () => (await stored('late')) === 0, 'the three messages acknowledged after the end removed');
+        const next = new SseReader(`${relay.url}/events?topic=late`);
+        await next.until((r) => r.retries.length > 0);
+        expect(await waitForSteady(async () => next.events.length, 'events for the next subscriber')).toBe(0);
+        next.close();
+      } finally {
+        await relay.stop();
+      }
+    }, 20_000);
+
+    test('what a server-ended stream held and nobody acknowledged goes to the next subscriber once the grace is over', async () => {
+      const relay = await startWith({ MAX_SESSION_MS: '1500', SHUTDOWN_DRAIN_MS: '0', QUEUE_ACK_GRACE_MS: '1000' });
+      try {
+        await publishAll(relay, 'unread', 2);
+        const reader = new SseReader(`${relay.url}/events?topic=unread`);
+        await reader.until((r) => r.events.length === 2);
+        await reader.ended;
+        const endedAt = Date.now();
+        const next = new SseReader(`${relay.url}/events?topic=unread`);
+        await next.until((r) => r.events.length === 2, 10_000);
+        expect(next.events.map((e) => e.data).sort()).toEqual(reader.events.map((e) => e.data).sort());
+        // Held for the grace, then given back: not before it (the next stream opened at once and waited).
+        expect(Date.now() - endedAt).toBeGreaterThanOrEqual(900);
+        expect(await ack(relay.url, { topic: 'unread', ids: next.ids })).toEqual({ status: 200, json: { acked: 2 } });
+        next.close();
+      } finally {
+        await relay.stop();
+      }
+    }, 20_000);
+
     test('ids are handles; at most QUEUE_PREFETCH in flight; POST /ack (to this or another process) removes them and lets more through', async () => {
       const [relay, other] = relays();
       await publishAll(relay, 'acks', 8);
@@ -117,7 +157,7 @@ describe('redis-list', () => {
   });
   afterAll(async () => Promise.all(relays.map((r) => r.stop())));
   const stored = (topic: string): Promise<number> => listItems(backends.raw, topic);
-  clientAckSuite('redis-list', () => relays, stored);
+  clientAckSuite('redis-list', () => relays, stored, (env) => startRelay({ SOURCE: 'redis-list', REDIS_URL: backends.redis.url, ...CLIENT_ACK, ...env }));
 
   // Any subscriber of a topic may send handles it made up. Each used to leave a once-per-handle marker key in Redis for 15
   // minutes, so one client could fill Redis at 10,000 keys a second: only an acknowledgement that removed an item has a
@@ -192,10 +232,11 @@ describe('redis-list', () => {
 
 describe('sqs', () => {
   let relays: [Relay, Relay];
+  let env: Record<string, string>;
   beforeAll(async () => {
     const template = backends.sqs.createQueue('ack-acks').replace(/ack-acks$/, 'ack-{topic}');
-    backends.sqs.createQueue('ack-slow');
-    const env = { ...backends.sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template };
+    for (const topic of ['slow', 'late', 'unread']) backends.sqs.createQueue(`ack-${topic}`);
+    env = { ...backends.sqs.env('', { SQS_WAIT_SECONDS: '1', ...CLIENT_ACK }), SQS_QUEUE_URL: '', SQS_QUEUE_URL_TEMPLATE: template };
     relays = [await startRelay(env), await startRelay(env)];
   });
   afterAll(async () => Promise.all(relays.map((r) => r.stop())));
@@ -203,7 +244,7 @@ describe('sqs', () => {
     const messages = backends.sqs.server.inspectQueue(`ack-${topic}`)?.messages;
     return (messages?.ready.length ?? 0) + (messages?.inflight.length ?? 0) + (messages?.delayed.length ?? 0);
   };
-  clientAckSuite('sqs', () => relays, stored);
+  clientAckSuite('sqs', () => relays, stored, (extra) => startRelay({ ...env, ...extra }));
 
   // SQS itself refuses a malformed receipt handle in DeleteMessageBatch (ReceiptHandleIsInvalid), and those count as
   // misses; the emulator here answers every handle as deleted, so the SQS side of ACK_MISSES_PER_MINUTE is not replayed.

@@ -5,21 +5,23 @@ import type { ListTaker, Waiter } from './list-taker.js';
 /**
  * One subscriber of SOURCE=redis-list: asks the takers of its topics for one item at a time (the stream pulls the next
  * only once it has room: QUEUE_PREFETCH, or one in flight), and releases whatever it was handed and did not settle when
- * it ends, so the next subscriber gets it at once.
+ * it ends, so the next subscriber gets it at once (or, asked to hold it, once the hold is over: see ConsumeOptions).
  */
 export class ListSubscription {
   private readonly held = new Set<ListDelivery>();
   private stopWaiting: (() => void) | undefined;
   private ending: Promise<void> | undefined;
+  /** Set while the end holds what was handed: ends the hold at once (nothing left, or the source closes). */
+  private endHold: (() => void) | undefined;
   private turn = 0;
 
-  constructor(private readonly takers: readonly ListTaker[]) {}
+  constructor(private readonly takers: readonly ListTaker[], private readonly holdAfterStopMs: () => number = () => 0) {}
 
   /** Yields deliveries until `signal` aborts (or the source closes); rejects when a queue key has the wrong type. */
   async *deliveries(signal: AbortSignal): AsyncGenerator<Delivery> {
     // Ends at once, not when the generator is next resumed: the stream may sit in a write for a while, and a shutdown
     // closes Redis soon after the streams end.
-    const onAbort = (): void => void this.end();
+    const onAbort = (): void => void this.end(this.holdAfterStopMs());
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       while (!signal.aborted) {
@@ -29,14 +31,26 @@ export class ListSubscription {
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
-      await this.end();
+      // The same end as the abort's (a hold it began goes on); ended any other way, what it holds goes back now.
+      await this.end(signal.aborted ? this.holdAfterStopMs() : 0);
     }
   }
 
-  /** Stops waiting and gives back, newest first (so the oldest is taken first again), what it holds. Once. */
-  end(): Promise<void> {
+  /**
+   * Stops waiting and gives back, newest first (so the oldest is taken first again), what it holds: after `holdMs`, or
+   * as soon as nothing is held, when asked to hold it. Once; a later call with 0 (the source closing) ends the hold.
+   */
+  end(holdMs = 0): Promise<void> {
+    if (holdMs === 0) this.endHold?.();
     this.ending ??= (async () => {
       this.stopWaiting?.();
+      if (holdMs > 0 && this.held.size > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, holdMs);
+          this.endHold = () => (clearTimeout(timer), resolve());
+        });
+        this.endHold = undefined;
+      }
       for (const delivery of [...this.held].reverse()) await delivery.release().catch(() => undefined);
     })();
     return this.ending;
@@ -57,7 +71,10 @@ export class ListSubscription {
           if (done) return false;
           withdraw();
           this.held.add(delivery);
-          delivery.whenSettled(() => this.held.delete(delivery));
+          delivery.whenSettled(() => {
+            this.held.delete(delivery);
+            if (this.held.size === 0) this.endHold?.();
+          });
           resolve(delivery);
           return true;
         },

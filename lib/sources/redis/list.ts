@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RelayError } from '../../errors.js';
-import type { Delivery, OutgoingMessage, QueueSource, SourceMemory } from '../../source.js';
+import type { ConsumeOptions, Delivery, OutgoingMessage, QueueSource, SourceMemory } from '../../source.js';
 import { connected, openRedisConnection, pause, retryOnStale, targetOf, type RedisClient, type RedisConnectionSettings } from './connection.js';
 import { encodeListEnvelope, type InvalidEntryListener } from './entry.js';
 import { ListHeartbeat } from './list-heartbeat.js';
@@ -111,12 +111,12 @@ export class RedisListSource implements QueueSource {
     return memoryUsage(this.command);
   }
 
-  async *consume(topics: readonly string[], signal: AbortSignal): AsyncGenerator<Delivery> {
+  async *consume(topics: readonly string[], signal: AbortSignal, options: ConsumeOptions = {}): AsyncGenerator<Delivery> {
     this.startRecovery();
     const takers: ListTaker[] = [];
     try {
       for (const topic of topics) takers.push(await this.takerFor(topic));
-      const subscription = new ListSubscription(takers);
+      const subscription = new ListSubscription(takers, options.holdAfterStopMs);
       this.subscriptions.add(subscription);
       try {
         yield* subscription.deliveries(signal);

@@ -4,7 +4,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { isRelayError, RelayError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logger.js';
-import type { Delivery, OutgoingMessage, QueueSource } from '../../source.js';
+import type { ConsumeOptions, Delivery, OutgoingMessage, QueueSource } from '../../source.js';
 import { SQS_BATCH_MAX, SqsBatcher, type ReceiptEntry } from './batcher.js';
 import { SqsConsumer } from './consumer.js';
 import { SqsReceiver, type InvalidMessage, type ReceiverDeps } from './receiver.js';
@@ -88,9 +88,9 @@ export class SqsSource implements QueueSource {
     }
   }
 
-  consume(topics: readonly string[], signal: AbortSignal): AsyncIterable<Delivery> {
+  consume(topics: readonly string[], signal: AbortSignal, options: ConsumeOptions = {}): AsyncIterable<Delivery> {
     const receivers = this.urls.plan(topics).map((plan) => this.receiver(plan.queueUrl, plan.shared));
-    return new SqsConsumer(topics, receivers, this.deleter, this.releaser, [signal, this.closing.signal]).deliveries();
+    return new SqsConsumer(topics, receivers, this.deleter, this.releaser, signal, this.closing.signal, options.holdAfterStopMs).deliveries();
   }
 
   // One receiver per queue per process, shared by every local stream of its topics; a failed one is replaced.
