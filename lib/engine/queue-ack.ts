@@ -1,3 +1,4 @@
+import { boundedWait, type BoundedWait } from '../bounded-wait.js';
 import type { Delivery } from '../source.js';
 
 /** QUEUE_ACK, QUEUE_ACK_TIMEOUT_MS and QUEUE_PREFETCH (see QueueConfig). */
@@ -66,8 +67,8 @@ export class AckWindow {
   private wake: (() => void) | undefined;
   private poller: ReturnType<typeof setInterval> | undefined;
   private closed = false;
-  /** Set while releaseAll waits out its grace: ends the wait once nothing is held. */
-  private whenEmpty: (() => void) | undefined;
+  /** Set while releaseAll waits out its grace, which ends once nothing is held. */
+  private grace: BoundedWait | undefined;
 
   constructor(private readonly registry: AckRegistry, private readonly options: QueueAckOptions, private readonly events: AckWindowEvents) {}
 
@@ -114,11 +115,9 @@ export class AckWindow {
     this.closed = true;
     this.signalRoom();
     if (graceMs > 0 && this.held.size > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, graceMs);
-        this.whenEmpty = () => (clearTimeout(timer), resolve());
-      });
-      this.whenEmpty = undefined;
+      this.grace = boundedWait(graceMs);
+      await this.grace.over;
+      this.grace = undefined;
     }
     const all = [...this.held.keys()].map((handle) => this.take(handle));
     await Promise.all(all.map((held) => held?.delivery.release().catch(() => undefined)));
@@ -131,7 +130,7 @@ export class AckWindow {
     this.held.delete(handle);
     this.registry.forget(handle, this);
     if (this.held.size < this.options.prefetch) this.signalRoom();
-    if (this.held.size === 0) this.whenEmpty?.();
+    if (this.held.size === 0) this.grace?.end();
     return held;
   }
 

@@ -16,7 +16,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['queue-handle'],
   ['sse', 'limits'],
   ['source', 'errors', 'metrics', 'logger'],
-  ['histogram', 'log-fields'],
+  ['histogram', 'log-fields', 'bounded-wait'],
 ];
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

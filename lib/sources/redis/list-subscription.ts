@@ -1,3 +1,4 @@
+import { boundedWait, type BoundedWait } from '../../bounded-wait.js';
 import type { Delivery } from '../../source.js';
 import type { ListDelivery } from './list-delivery.js';
 import type { ListTaker, Waiter } from './list-taker.js';
@@ -11,8 +12,8 @@ export class ListSubscription {
   private readonly held = new Set<ListDelivery>();
   private stopWaiting: (() => void) | undefined;
   private ending: Promise<void> | undefined;
-  /** Set while the end holds what was handed: ends the hold at once (nothing left, or the source closes). */
-  private endHold: (() => void) | undefined;
+  /** Set while the end holds what was handed; ended at once when nothing is left or the source closes. */
+  private hold: BoundedWait | undefined;
   private turn = 0;
 
   constructor(private readonly takers: readonly ListTaker[], private readonly holdAfterStopMs: () => number = () => 0) {}
@@ -41,15 +42,13 @@ export class ListSubscription {
    * as soon as nothing is held, when asked to hold it. Once; a later call with 0 (the source closing) ends the hold.
    */
   end(holdMs = 0): Promise<void> {
-    if (holdMs === 0) this.endHold?.();
+    if (holdMs === 0) this.hold?.end();
     this.ending ??= (async () => {
       this.stopWaiting?.();
       if (holdMs > 0 && this.held.size > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, holdMs);
-          this.endHold = () => (clearTimeout(timer), resolve());
-        });
-        this.endHold = undefined;
+        this.hold = boundedWait(holdMs);
+        await this.hold.over;
+        this.hold = undefined;
       }
       for (const delivery of [...this.held].reverse()) await delivery.release().catch(() => undefined);
     })();
@@ -73,7 +72,7 @@ export class ListSubscription {
           this.held.add(delivery);
           delivery.whenSettled(() => {
             this.held.delete(delivery);
-            if (this.held.size === 0) this.endHold?.();
+            if (this.held.size === 0) this.hold?.end();
           });
           resolve(delivery);
           return true;

@@ -1,3 +1,4 @@
+import { boundedWait, type BoundedWait } from '../../bounded-wait.js';
 import { queueHandle } from '../../queue-handle.js';
 import type { Delivery } from '../../source.js';
 import type { Received, ReceiverSubscriber, SqsReceiver } from './receiver.js';
@@ -17,8 +18,8 @@ export class SqsConsumer implements ReceiverSubscriber {
   private readonly taken = new Map<string, { receiver: SqsReceiver; received: Received }>();
   private readonly stop = new AbortController();
   private wakeReader: (() => void) | undefined;
-  /** Set while a stop holds what was taken: releases it now (nothing left to wait for, or the source closes). */
-  private endHold: (() => void) | undefined;
+  /** Set while a stop holds what was taken; ended (and what is left released) when nothing is, or the source closes. */
+  private hold: BoundedWait | undefined;
 
   /**
    * @param signal the subscriber's signal, and `closing` the source's; either stops this consumer. (Not combined with
@@ -82,20 +83,18 @@ export class SqsConsumer implements ReceiverSubscriber {
     for (const receiver of this.receivers) receiver.unsubscribe(this);
     this.wake();
     if (holdMs > 0 && this.taken.size > 0) {
-      const timer = setTimeout(() => this.endHold?.(), holdMs);
-      this.endHold = () => {
-        clearTimeout(timer);
-        this.closing.removeEventListener('abort', this.endHoldOnClose);
-        this.endHold = undefined;
+      const endOnClose = (): void => this.hold?.end();
+      // Released in the same turn as the end: the source's close flushes its releases right after aborting `closing`.
+      this.hold = boundedWait(holdMs, () => {
+        this.closing.removeEventListener('abort', endOnClose);
+        this.hold = undefined;
         this.releaseTaken();
-      };
-      this.closing.addEventListener('abort', this.endHoldOnClose, { once: true });
+      });
+      this.closing.addEventListener('abort', endOnClose, { once: true });
       return;
     }
     this.releaseTaken();
   }
-
-  private readonly endHoldOnClose = (): void => this.endHold?.();
 
   private releaseTaken(): void {
     for (const { receiver, received } of this.taken.values()) {
@@ -108,7 +107,7 @@ export class SqsConsumer implements ReceiverSubscriber {
   // A delivery settled (or found gone): a hold waiting on what is taken ends once nothing is.
   private forgetTaken(receiptHandle: string): void {
     this.taken.delete(receiptHandle);
-    if (this.taken.size === 0) this.endHold?.();
+    if (this.taken.size === 0) this.hold?.end();
   }
 
   private delivery(receiver: SqsReceiver, received: Received, topic: string): Delivery {
